@@ -1,0 +1,3 @@
+from modelsel.cli import main
+
+main()

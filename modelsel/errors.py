@@ -1,0 +1,44 @@
+"""Errors a user can act on. Each names the file, the line and the field."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input or usage: the CLI prints it as one paragraph and exits 2."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.message = message
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = ""
+        if self.path:
+            where = self.path + (f":{self.line}" if self.line else "")
+        parts = [p for p in (where, f"field '{self.field}'" if self.field else "") if p]
+        head = ": ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.hint:
+            text += f" {self.hint}"
+        return text
+
+
+def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
+    close = difflib.get_close_matches(word, sorted(choices), n=3, cutoff=0.5)
+    if not close:
+        return None
+    return "Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

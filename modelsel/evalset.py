@@ -1,0 +1,124 @@
+"""Eval sets: one example per line (JSONL), or YAML / CSV, validated with line numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from modelsel.errors import InputError, did_you_mean
+from modelsel.yamlsrc import load_yaml, pydantic_error
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Example(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    input: str | list[Message]
+    expected: Any = None
+    tags: list[str] = []
+    scorer: list[dict[str, Any]] | dict[str, Any] | None = None
+    cluster: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_str(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("input is empty")
+        if isinstance(v, list) and not v:
+            raise ValueError("input has no messages")
+        return v
+
+    def text(self) -> str:
+        """The input as plain text (for completion-style models and for scorers)."""
+        if isinstance(self.input, str):
+            return self.input
+        return "\n".join(f"{m.role}: {m.content}" for m in self.input)
+
+    def user_text(self) -> str:
+        if isinstance(self.input, str):
+            return self.input
+        return "\n".join(m.content for m in self.input if m.role == "user")
+
+
+class EvalSet(BaseModel):
+    path: str
+    examples: list[Example]
+
+    @property
+    def tags(self) -> set[str]:
+        return {t for e in self.examples for t in e.tags}
+
+
+def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None, prefix: tuple = ()) -> Example:
+    if not isinstance(row, dict):
+        raise InputError("each example must be an object with id, input, expected, tags.", path=path, line=line)
+    try:
+        return Example.model_validate(row)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        if lines is not None:
+            raise pydantic_error(exc, path, lines, prefix) from None
+        msg = "unknown field." if err["type"] == "extra_forbidden" else err["msg"] + "."
+        hint = did_you_mean(str(err["loc"][-1]), set(Example.model_fields)) if err["type"] == "extra_forbidden" else None
+        raise InputError(msg, path=path, line=line, field=field, hint=hint) from None
+
+
+def load_evalset(path: str | Path) -> EvalSet:
+    path = Path(path)
+    if not path.exists():
+        raise InputError("eval set file not found.", path=path)
+    suffix = path.suffix.lower()
+    examples: list[tuple[Example, int | None]] = []
+    if suffix in (".jsonl", ".ndjson"):
+        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not raw.strip() or raw.lstrip().startswith("//"):
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).", path=path, line=n) from None
+            examples.append((_validate(row, path, n), n))
+    elif suffix in (".yaml", ".yml"):
+        data, lines = load_yaml(path)
+        rows = data.get("examples") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise InputError("a YAML eval set is a list of examples (or a mapping with 'examples:').", path=path, line=1)
+        prefix: tuple = ("examples",) if isinstance(data, dict) else ()
+        for i, row in enumerate(rows):
+            line = lines.get(prefix + (i,))
+            examples.append((_validate(row, path, line, lines, prefix + (i,)), line))
+    elif suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            for row in reader:
+                n = reader.line_num
+                clean: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+                if "tags" in clean:
+                    clean["tags"] = [t.strip() for t in clean["tags"].replace(";", ",").split(",") if t.strip()]
+                examples.append((_validate(clean, path, n), n))
+    else:
+        raise InputError(f"unsupported eval set format '{suffix}' (use .jsonl, .yaml or .csv).", path=path)
+    if not examples:
+        raise InputError("the eval set has no examples.", path=path)
+    seen: dict[str, int | None] = {}
+    for ex, line in examples:
+        if ex.id in seen:
+            raise InputError(f"duplicate example id '{ex.id}' (first on line {seen[ex.id]}).", path=path, line=line, field="id")
+        seen[ex.id] = line
+    return EvalSet(path=str(path), examples=[e for e, _ in examples])

@@ -1,0 +1,43 @@
+"""Turn an example into the request a candidate gets (each candidate may have its own template)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from modelsel.catalog import Candidate
+from modelsel.errors import InputError
+from modelsel.evalset import Example
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]], str]:
+    """(chat messages, completion prompt) for this candidate and example."""
+    if candidate.prompt:
+        try:
+            text = _ENV.from_string(candidate.prompt).render(
+                input=example.text(), expected=example.expected, tags=example.tags, example=example,
+            )
+        except jinja2.TemplateError as exc:
+            raise InputError(f"prompt template of candidate '{candidate.id}' failed: {exc}", field="prompt") from None
+        msgs = [{"role": "user", "content": text}]
+    elif isinstance(example.input, str):
+        text = example.input
+        msgs = [{"role": "user", "content": text}]
+    else:
+        msgs = [m.model_dump() for m in example.input]
+        text = example.text()
+    if candidate.system:
+        msgs = [{"role": "system", "content": candidate.system}] + [m for m in msgs if m["role"] != "system"]
+    return msgs, text
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough count (4 characters a token) for --dry-run and the budget guard, never for cost."""
+    return max(1, len(text) // 4)
+
+
+def expected_output_tokens(params: dict[str, Any]) -> int:
+    return int(params.get("max_tokens") or params.get("max_output_tokens") or 256)

@@ -1,0 +1,68 @@
+"""Anthropic messages API through the official `anthropic` SDK, streamed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.providers.openai_chat import sdk_error
+
+
+class AnthropicProvider(Provider):
+    needs_key = True
+    default_concurrency = 8
+
+    def __init__(self, candidate: Any) -> None:
+        super().__init__(candidate)
+        self._client: Any = None
+
+    def client(self, timeout_s: float) -> Any:
+        if self._client is None:
+            import anthropic
+
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self.api_key(), base_url=self.candidate.base_url, max_retries=0, timeout=timeout_s,
+            )
+        return self._client
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        client = self.client(req.timeout_s)
+        p = dict(req.params)
+        stream = bool(p.pop("stream", True))
+        p.setdefault("max_tokens", 1024)
+        if "stop" in p:
+            p["stop_sequences"] = p.pop("stop")
+        p.pop("seed", None)  # not an Anthropic parameter; recorded, not sent
+        system = "\n".join(m["content"] for m in req.messages if m["role"] == "system")
+        messages = [m for m in req.messages if m["role"] != "system"]
+        if system:
+            p["system"] = system
+        t0 = time.perf_counter()
+        try:
+            if not stream:
+                msg = await client.messages.create(model=self.candidate.model, messages=messages, **p)
+                latency = (time.perf_counter() - t0) * 1000
+                ttft = None
+            else:
+                ttft = None
+                async with client.messages.stream(model=self.candidate.model, messages=messages, **p) as s:
+                    async for _text in s.text_stream:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - t0) * 1000
+                    msg = await s.get_final_message()
+                latency = (time.perf_counter() - t0) * 1000
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise sdk_error(exc, t0) from None
+        if msg.stop_reason is None:
+            raise ProviderError("transient", "stream ended without a stop reason (cut mid-way)", latency_ms=latency)
+        text = "".join(getattr(b, "text", "") for b in msg.content)
+        return CallResult(text=text, input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens,
+                          latency_ms=latency, ttft_ms=ttft, finish_reason=msg.stop_reason)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

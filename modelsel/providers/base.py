@@ -1,0 +1,111 @@
+"""The one small interface every provider implements."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from modelsel.catalog import Candidate
+    from modelsel.evalset import Example
+
+ErrorKind = Literal["rate_limit", "transient", "timeout", "fatal"]
+
+
+@dataclass
+class CallRequest:
+    messages: list[dict[str, str]]  # chat form: [{"role": "user", "content": ...}]
+    prompt: str  # completion form, for base models
+    params: dict[str, Any]
+    timeout_s: float
+    example: Example | None = None
+    repeat: int = 0
+
+
+@dataclass
+class CallResult:
+    text: str
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: float  # around the request only: measured by the provider, after any queueing
+    ttft_ms: float | None = None
+    finish_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """A failed call, classified so the runner can decide whether to retry."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
+                 retry_after_s: float | None = None, latency_ms: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.latency_ms = latency_ms
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind != "fatal"
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After (or retry-after-ms) header, if the server sent one."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    val = headers.get("retry-after")
+    if not val:
+        return None
+    try:
+        return max(0.0, float(val))
+    except ValueError:
+        from datetime import datetime
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, (parsedate_to_datetime(val) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def classify_status(status: int) -> ErrorKind:
+    if status == 429:
+        return "rate_limit"
+    if status in (408, 409, 425) or status >= 500:
+        return "transient"
+    return "fatal"
+
+
+class Provider:
+    """Base class. Subclasses set `needs_key` and implement `complete`."""
+
+    needs_key = False
+    default_concurrency = 8
+
+    def __init__(self, candidate: Candidate) -> None:
+        self.candidate = candidate
+
+    def unavailable(self) -> str | None:
+        """Why this candidate cannot be evaluated here (missing key or extra), or None."""
+        env = self.candidate.api_key_env
+        if self.needs_key and env and not os.environ.get(env):
+            return f"no API key (set {env})"
+        return None
+
+    def api_key(self) -> str | None:
+        env = self.candidate.api_key_env
+        return os.environ.get(env) if env else None
+
+    async def complete(self, req: CallRequest) -> CallResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,107 @@
+"""Google Gemini through the official `google-genai` SDK (generateContent, streamed)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    Provider,
+    ProviderError,
+    classify_status,
+    retry_after,
+)
+
+_PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
+
+
+class GeminiProvider(Provider):
+    needs_key = True
+    default_concurrency = 8
+
+    def __init__(self, candidate: Any) -> None:
+        super().__init__(candidate)
+        self._client: Any = None
+
+    def client(self, timeout_s: float) -> Any:
+        if self._client is None:
+            from google import genai
+            from google.genai import types
+
+            opts: dict[str, Any] = {"timeout": int(timeout_s * 1000)}  # milliseconds; no SDK retries by default
+            if self.candidate.base_url:
+                opts["base_url"] = self.candidate.base_url
+            self._client = genai.Client(api_key=self.api_key(), http_options=types.HttpOptions(**opts))
+        return self._client
+
+    def _error(self, exc: Exception, t0: float) -> ProviderError:
+        latency = (time.perf_counter() - t0) * 1000
+        code = getattr(exc, "code", None)
+        if isinstance(code, int) and type(exc).__module__.startswith("google.genai"):
+            resp = getattr(exc, "response", None)
+            return ProviderError(classify_status(code), f"HTTP {code}: {getattr(exc, 'status', '')}", status=code,
+                                 retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
+        name = type(exc).__name__
+        if "Timeout" in name or isinstance(exc, TimeoutError):
+            return ProviderError("timeout", "request timed out", latency_ms=latency)
+        return ProviderError("transient", f"{name}: {exc}", latency_ms=latency)
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        from google.genai import types
+
+        client = self.client(req.timeout_s)
+        p = {_PARAM_MAP.get(k, k): v for k, v in req.params.items()}
+        stream = bool(p.pop("stream", True))
+        system = "\n".join(m["content"] for m in req.messages if m["role"] == "system")
+        if system:
+            p["system_instruction"] = system
+        contents = [
+            types.Content(role="model" if m["role"] == "assistant" else "user", parts=[types.Part(text=m["content"])])
+            for m in req.messages if m["role"] != "system"
+        ]
+        config = types.GenerateContentConfig(**p)
+        t0 = time.perf_counter()
+        ttft = None
+        parts: list[str] = []
+        usage = None
+        finish = None
+        try:
+            if stream:
+                it = await client.aio.models.generate_content_stream(model=self.candidate.model, contents=contents, config=config)
+                async for chunk in it:
+                    if chunk.text:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - t0) * 1000
+                        parts.append(chunk.text)
+                    if chunk.usage_metadata:
+                        usage = chunk.usage_metadata
+                    if chunk.candidates and chunk.candidates[0].finish_reason:
+                        finish = str(chunk.candidates[0].finish_reason.value if hasattr(chunk.candidates[0].finish_reason, "value") else chunk.candidates[0].finish_reason)
+            else:
+                r = await client.aio.models.generate_content(model=self.candidate.model, contents=contents, config=config)
+                parts.append(r.text or "")
+                usage = r.usage_metadata
+                if r.candidates and r.candidates[0].finish_reason:
+                    finish = str(getattr(r.candidates[0].finish_reason, "value", r.candidates[0].finish_reason))
+            latency = (time.perf_counter() - t0) * 1000
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, t0) from None
+        if finish is None:
+            raise ProviderError("transient", "stream ended without a finish reason (cut mid-way)", latency_ms=latency)
+        return CallResult(
+            text="".join(parts), input_tokens=getattr(usage, "prompt_token_count", None),
+            output_tokens=getattr(usage, "candidates_token_count", None), latency_ms=latency, ttft_ms=ttft,
+            finish_reason=finish,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            try:
+                await self._client.aio.aclose()
+            except Exception:
+                pass
+            self._client = None

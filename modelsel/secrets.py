@@ -1,0 +1,24 @@
+"""Keep API keys out of everything modelsel writes or prints."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
+# Providers echo a masked key in auth errors ("sk-abc***wxyz"); mask those shapes too.
+_KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,}|AIza[0-9A-Za-z_\-]{10,})")
+
+
+def secret_values() -> list[str]:
+    vals = [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and v and len(v) >= 6]
+    return sorted(set(vals), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    if not text:
+        return text
+    for v in secret_values():
+        if v in text:
+            text = text.replace(v, "[REDACTED]")
+    return _KEY_SHAPES.sub("[REDACTED]", text)
