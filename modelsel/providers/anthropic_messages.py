@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, split_params
 from modelsel.providers.openai_chat import sdk_error
 
 
@@ -41,12 +41,14 @@ class AnthropicProvider(Provider):
         t0 = time.perf_counter()
         try:
             if not stream:
-                msg = await client.messages.create(model=self.candidate.model, messages=messages, **p)
+                msg = await client.messages.create(model=self.candidate.model, messages=messages,
+                                                   **split_params(client.messages.create, p))
                 latency = (time.perf_counter() - t0) * 1000
                 ttft = None
             else:
                 ttft = None
-                async with client.messages.stream(model=self.candidate.model, messages=messages, **p) as s:
+                async with client.messages.stream(model=self.candidate.model, messages=messages,
+                                                  **split_params(client.messages.stream, p)) as s:
                     async for _text in s.text_stream:
                         if ttft is None:
                             ttft = (time.perf_counter() - t0) * 1000

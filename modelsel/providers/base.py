@@ -76,6 +76,19 @@ def retry_after(headers: Any) -> float | None:
             return None
 
 
+def split_params(fn: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments the SDK method knows go as they are; the rest go in `extra_body`,
+    so a parameter this SDK version has no keyword for still reaches the API."""
+    import inspect
+
+    known = set(inspect.signature(fn).parameters)
+    out = {k: v for k, v in params.items() if k in known}
+    extra = {k: v for k, v in params.items() if k not in known}
+    if extra:
+        out["extra_body"] = {**out.get("extra_body", {}), **extra}
+    return out
+
+
 def classify_status(status: int) -> ErrorKind:
     if status == 429:
         return "rate_limit"

@@ -66,7 +66,8 @@ class OpenAIProvider(Provider):
         t0 = time.perf_counter()
         try:
             if not stream:
-                r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages, **params)
+                r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages,
+                                                         **split_params(client.chat.completions.create, params))
                 latency = (time.perf_counter() - t0) * 1000
                 choice = r.choices[0] if r.choices else None
                 u = r.usage
@@ -81,7 +82,7 @@ class OpenAIProvider(Provider):
             usage = None
             s = await client.chat.completions.create(
                 model=self.candidate.model, messages=req.messages, stream=True,
-                stream_options={"include_usage": True}, **params,
+                stream_options={"include_usage": True}, **split_params(client.chat.completions.create, params),
             )
             async for chunk in s:
                 if chunk.choices:

@@ -1,0 +1,319 @@
+"""A fake LLM provider on 127.0.0.1 that speaks the wire formats of OpenAI chat completions,
+Anthropic messages and Gemini generateContent, plain and streamed (SSE), closely enough
+that the official SDKs accept it. Tests script it per model: answers, token usage,
+latency, and faults. Only ever binds the loopback address.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FAULTS = ("429", "500", "529", "hang", "malformed", "cut", "401")
+
+
+@dataclass
+class ModelScript:
+    answer: Callable[[str], str] | str = "ok"
+    latency_ms: float = 0.0  # fixed server-side delay before the first byte
+    lognormal: tuple[float, float] | None = None  # (median ms, sigma): a known latency distribution
+    input_tokens: int | None = None  # default: words in the prompt
+    output_tokens: int | None = None  # default: words in the answer
+    faults: list[str] = field(default_factory=list)  # consumed in order, one per request
+    always: str | None = None  # a fault for every request
+    fault_when: Callable[[str], str | None] | None = None  # a fault chosen by the prompt
+    retry_after: str = "1"
+    hang_s: float = 3.0
+    chunk_delay_ms: float = 0.0
+
+
+@dataclass
+class Seen:
+    api: str
+    model: str
+    path: str
+    body: dict[str, Any]
+    prompt: str
+    stream: bool
+    fault: str | None
+    server_ms: float = 0.0
+    auth: str = ""
+
+
+class FakeProvider:
+    def __init__(self, seed: int = 7) -> None:
+        self.scripts: dict[str, ModelScript] = {}
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.httpd: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # --- scripting -----------------------------------------------------------------------
+    def script(self, model: str, **kw: Any) -> ModelScript:
+        s = ModelScript(**kw)
+        self.scripts[model] = s
+        return s
+
+    def _next(self, model: str, prompt: str) -> tuple[ModelScript, str | None, float]:
+        with self.lock:
+            s = self.scripts.get(model) or self.scripts.setdefault(model, ModelScript())
+            fault = s.faults.pop(0) if s.faults else s.always
+            if fault is None and s.fault_when is not None:
+                fault = s.fault_when(prompt)
+            if s.lognormal:
+                med, sigma = s.lognormal
+                delay = med * math.exp(sigma * self.rng.gauss(0, 1))
+            else:
+                delay = s.latency_ms
+        return s, fault, delay
+
+    @property
+    def url(self) -> str:
+        assert self.httpd is not None
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> FakeProvider:
+        fake = self
+
+        class Handler(_Handler):
+            provider = fake
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def requests_for(self, model: str) -> list[Seen]:
+        with self.lock:
+            return [s for s in self.seen if s.model == model]
+
+
+def _words(s: str) -> int:
+    return max(1, len(s.split()))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    provider: FakeProvider
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        return
+
+    # --- plumbing -----------------------------------------------------------------------
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+    def _chunk(self, data: str) -> None:
+        b = data.encode()
+        self.wfile.write(f"{len(b):x}\r\n".encode() + b + b"\r\n")
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _cut(self) -> None:
+        """Drop the connection mid-response."""
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            import socket
+
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        t0 = time.perf_counter()
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        path = self.path
+        if path.endswith("/chat/completions"):
+            api, model, stream = "openai", body.get("model", ""), bool(body.get("stream"))
+            msgs = body.get("messages", [])
+            prompt = next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), "")
+        elif path.endswith("/v1/messages"):
+            api, model, stream = "anthropic", body.get("model", ""), bool(body.get("stream"))
+            content = body.get("messages", [{}])[-1].get("content", "")
+            prompt = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+        else:
+            m = re.search(r"/models/([^:/]+):(generateContent|streamGenerateContent)", path)
+            if not m:
+                self._json(404, {"error": {"message": f"no route {path}"}})
+                return
+            api, model, stream = "gemini", m.group(1), m.group(2) == "streamGenerateContent"
+            parts = body.get("contents", [{}])[-1].get("parts", [])
+            prompt = " ".join(p.get("text", "") for p in parts)
+        script, fault, delay = self.provider._next(model, prompt)
+        auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
+        seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth)
+        with self.provider.lock:
+            self.provider.seen.append(seen)
+        if delay:
+            time.sleep(delay / 1000)
+        try:
+            if fault and fault not in ("cut", "malformed"):
+                self._fault(api, fault, script)
+            else:
+                text = script.answer(prompt) if callable(script.answer) else script.answer
+                tin = script.input_tokens if script.input_tokens is not None else _words(prompt)
+                tout = script.output_tokens if script.output_tokens is not None else _words(text)
+                if fault == "malformed":
+                    self._malformed()
+                elif stream:
+                    getattr(self, f"_{api}_stream")(model, text, tin, tout, fault == "cut", script.chunk_delay_ms)
+                else:
+                    if fault == "cut":
+                        self.send_response(200)
+                        self.send_header("content-type", "application/json")
+                        self.send_header("content-length", "500")
+                        self.end_headers()
+                        self.wfile.write(b'{"id": "x", "choi')
+                        self._cut()
+                    else:
+                        getattr(self, f"_{api}_plain")(model, text, tin, tout)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        seen.server_ms = (time.perf_counter() - t0) * 1000
+
+    def _malformed(self) -> None:
+        body = b"{this is not json"
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _fault(self, api: str, fault: str, s: ModelScript) -> None:
+        if fault == "hang":
+            time.sleep(s.hang_s)
+            self.close_connection = True
+            return
+        status = int(fault)
+        msg = {"429": "rate limited", "500": "internal error", "529": "overloaded", "401": "invalid api key"}[fault]
+        headers = {"retry-after": s.retry_after} if fault == "429" else {}
+        if api == "openai":
+            body: Any = {"error": {"message": msg, "type": "rate_limit_error" if status == 429 else "server_error", "param": None, "code": None}}
+        elif api == "anthropic":
+            kind = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error", 401: "authentication_error"}[status]
+            body = {"type": "error", "error": {"type": kind, "message": msg}}
+        else:
+            st = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 529: "UNAVAILABLE", 401: "UNAUTHENTICATED"}[status]
+            body = {"error": {"code": status, "message": msg, "status": st}}
+        self._json(status, body, headers)
+
+    # --- OpenAI chat completions ----------------------------------------------------------
+    def _openai_plain(self, model: str, text: str, tin: int, tout: int) -> None:
+        self._json(200, {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
+        })
+
+    def _openai_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
+        self._start_stream()
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        pieces = _pieces(text)
+        for i, p in enumerate(pieces):
+            delta = {"role": "assistant", "content": p} if i == 0 else {"content": p}
+            self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}) + "\n\n")
+            if cut:
+                self._cut()
+                return
+            if delay:
+                time.sleep(delay / 1000)
+        self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n")
+        self._chunk("data: " + json.dumps({**base, "choices": [], "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}) + "\n\n")
+        self._chunk("data: [DONE]\n\n")
+        self._end_stream()
+
+    # --- Anthropic messages ---------------------------------------------------------------
+    def _anthropic_plain(self, model: str, text: str, tin: int, tout: int) -> None:
+        self._json(200, {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": tin, "output_tokens": tout},
+        })
+
+    def _anthropic_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
+        self._start_stream()
+
+        def ev(name: str, data: dict[str, Any]) -> None:
+            self._chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n")
+
+        ev("message_start", {"type": "message_start", "message": {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": tin, "output_tokens": 1}}})
+        ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        for p in _pieces(text):
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+            if cut:
+                self._cut()
+                return
+            if delay:
+                time.sleep(delay / 1000)
+        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                             "usage": {"output_tokens": tout}})
+        ev("message_stop", {"type": "message_stop"})
+        self._end_stream()
+
+    # --- Gemini generateContent -----------------------------------------------------------
+    def _gemini_body(self, model: str, text: str, tin: int, tout: int, finish: bool) -> dict[str, Any]:
+        cand: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+        if finish:
+            cand["finishReason"] = "STOP"
+        return {"candidates": [cand], "usageMetadata": {"promptTokenCount": tin, "candidatesTokenCount": tout,
+                                                        "totalTokenCount": tin + tout}, "modelVersion": model}
+
+    def _gemini_plain(self, model: str, text: str, tin: int, tout: int) -> None:
+        self._json(200, self._gemini_body(model, text, tin, tout, True))
+
+    def _gemini_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
+        self._start_stream()
+        pieces = _pieces(text)
+        for i, p in enumerate(pieces):
+            last = i == len(pieces) - 1
+            self._chunk("data: " + json.dumps(self._gemini_body(model, p, tin, tout if last else 0, last and not cut)) + "\r\n\r\n")
+            if cut:
+                self._cut()
+                return
+            if delay:
+                time.sleep(delay / 1000)
+        self._end_stream()
+
+
+def _pieces(text: str) -> list[str]:
+    """Split an answer into stream deltas (words with their spaces)."""
+    parts = re.findall(r"\S+\s*|\s+", text)
+    return parts or [""]
