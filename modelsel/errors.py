@@ -23,7 +23,10 @@ class InputError(Exception):
         self.field = field
         self.message = message
         self.hint = hint
-        super().__init__(self.render())
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.render()
 
     def render(self) -> str:
         where = ""

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
-from modelsel.yamlsrc import load_yaml, pydantic_error
+from modelsel.yamlsrc import first_error, load_yaml, pydantic_error
 
 
 class Message(BaseModel):
@@ -70,12 +70,14 @@ def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None,
     try:
         return Example.model_validate(row)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = first_error(exc)
         field = ".".join(str(p) for p in err["loc"]) or None
-        if lines is not None:
-            raise pydantic_error(exc, path, lines, prefix) from None
-        msg = "unknown field." if err["type"] == "extra_forbidden" else err["msg"] + "."
         hint = did_you_mean(str(err["loc"][-1]), set(Example.model_fields)) if err["type"] == "extra_forbidden" else None
+        if lines is not None:
+            e = pydantic_error(exc, path, lines, prefix, hide_prefix=True)
+            e.hint = hint
+            raise e from None
+        msg = "unknown field." if err["type"] == "extra_forbidden" else err["msg"] + "."
         raise InputError(msg, path=path, line=line, field=field, hint=hint) from None
 
 

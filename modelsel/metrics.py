@@ -14,8 +14,12 @@ from modelsel.records import Record
 from modelsel.requirements import Requirements
 
 
-def _num(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 6)
+def _num(x: float, digits: int = 6) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
+
+
+def _usd(x: float) -> float | None:
+    return _num(x, 12)  # a cheap model's request costs a few millionths of a dollar
 
 
 def per_example_scores(recs: list[Record]) -> dict[str, float]:
@@ -80,19 +84,19 @@ def cost_block(recs: list[Record], req: Requirements, fixed_monthly: float) -> d
     per = float(np.mean(costs)) if costs else 0.0
     c = req.cost
     out: dict[str, Any] = {
-        "per_request_usd": _num(per), "p95_per_request_usd": _num(float(np.percentile(costs, 95))) if costs else None,
+        "per_request_usd": _usd(per), "p95_per_request_usd": _usd(float(np.percentile(costs, 95))) if costs else None,
         "input_tokens_mean": _num(float(np.mean([r.input_tokens or 0 for r in ok]))) if ok else None,
         "output_tokens_mean": _num(float(np.mean([r.output_tokens or 0 for r in ok]))) if ok else None,
         "fixed_monthly_usd": fixed_monthly, "monthly_usd": None,
     }
     if costs:
         lo, hi = stats.bootstrap_ci(costs, np.mean) if len(set(costs)) > 1 else (per, per)
-        out["per_request_lo"], out["per_request_hi"] = _num(lo), _num(hi)
+        out["per_request_lo"], out["per_request_hi"] = _usd(lo), _usd(hi)
     if c.monthly_requests is not None:
         proj = stats.monthly_projection(per, c.monthly_requests, c.monthly_growth_pct, c.horizon_months, fixed_monthly)
-        out["monthly_usd"] = _num(proj["first_month_usd"])
-        out["monthly_usd_at_horizon"] = _num(proj["last_month_usd"])
-        out["horizon_total_usd"] = _num(proj["horizon_total_usd"])
+        out["monthly_usd"] = _usd(proj["first_month_usd"])
+        out["monthly_usd_at_horizon"] = _usd(proj["last_month_usd"])
+        out["horizon_total_usd"] = _usd(proj["horizon_total_usd"])
         out["horizon_months"] = c.horizon_months
     return out
 
@@ -117,7 +121,7 @@ def candidate_metrics(recs: list[Record], req: Requirements, fixed_monthly: floa
         "by_tag": by_tag,
         "latency": latency_block(recs),
         "cost": cost_block(recs, req, fixed_monthly),
-        "judge_cost_usd": _num(sum(r.judge_cost_usd for r in recs)),
+        "judge_cost_usd": _usd(sum(r.judge_cost_usd for r in recs)),
     }
 
 

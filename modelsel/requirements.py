@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
-from modelsel.yamlsrc import Lines, line_of, load_yaml, pydantic_error
+from modelsel.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 
 
 class Strict(BaseModel):
@@ -172,7 +172,7 @@ def load_requirements(path: str | Path) -> LoadedRequirements:
         req = Requirements.model_validate(data)
     except ValidationError as exc:
         err = pydantic_error(exc, path, lines)
-        first = exc.errors()[0]
+        first = first_error(exc)
         if first["type"] == "extra_forbidden":
             loc = tuple(first["loc"])
             model = _FIELDS.get(loc[:-1])

@@ -102,15 +102,18 @@ def _semaphores(cands: list[Candidate], providers: dict[str, Provider], cfg: Run
 
 
 async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphore, retry: RetryPolicy,
-                            timeout: float) -> tuple[Any, ProviderError | None, int, float]:
+                            timeout: float) -> tuple[Any, ProviderError | None, int, float, str | None]:
     """One call, retried on rate limits, 5xx, timeouts and dropped connections.
     The concurrency slot is held only while the request is in flight, never while backing off."""
     attempts, waited = 0, 0.0
     err: ProviderError | None = None
     result = None
+    started: str | None = None
     while True:
         attempts += 1
         async with sem:
+            if started is None:
+                started = datetime.now(UTC).isoformat(timespec="milliseconds")
             try:
                 result = await asyncio.wait_for(p.complete(req), timeout)
                 err = None
@@ -119,7 +122,7 @@ async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphor
             except TimeoutError:
                 err = ProviderError("timeout", f"no answer within {timeout:g} s")
         if err is None or not err.retryable or attempts >= retry.max_attempts:
-            return result, err, attempts, waited
+            return result, err, attempts, waited, started
         w = retry.wait(attempts, err.retry_after_s)
         waited += w
         await asyncio.sleep(w)
@@ -137,7 +140,7 @@ class Judge:
         params = {"temperature": 0, **self.candidate.params}
         req = CallRequest(messages=[{"role": "user", "content": prompt}], prompt=prompt, params=params,
                           timeout_s=self.candidate.timeout_s or self.cfg.timeout_s)
-        res, err, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s)
+        res, err, _, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s)
         return res, (redact(str(err)) if err else None)
 
     def cost(self, res: Any) -> float:
@@ -163,8 +166,7 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, sem: asyncio.Se
         return None
     timeout = c.timeout_s or cfg.timeout_s
     req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
-    started = datetime.now(UTC).isoformat(timespec="milliseconds")
-    result, err, attempts, waited = await call_with_retries(p, req, sem, cfg.retry, timeout)
+    result, err, attempts, waited, started = await call_with_retries(p, req, sem, cfg.retry, timeout)
     if result is not None:
         cost = call_cost(c, result.input_tokens, result.output_tokens)
         budget.settle(est, cost)

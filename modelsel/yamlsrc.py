@@ -31,8 +31,12 @@ def parse_yaml(text: str, path: str | Path) -> tuple[Any, Lines]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         problem = exc.problem or str(exc)
+        # An unclosed bracket or quote is found at the end of the file; its opening line helps more.
+        if exc.context_mark is not None and ("<stream end>" in problem or "end of stream" in problem):
+            mark = exc.context_mark
+            problem += f", {exc.context} opened here"
+        line = mark.line + 1 if mark else None
         raise InputError(f"this is not valid YAML ({problem}).", path=path, line=line) from None
     lines: Lines = {}
     if node is not None:
@@ -60,9 +64,16 @@ def line_of(lines: Lines, loc: tuple[Any, ...]) -> int | None:
     return lines.get(())
 
 
-def pydantic_error(exc: Any, path: Path | str, lines: Lines, prefix: tuple[Any, ...] = ()) -> InputError:
-    """Turn the first pydantic validation error into one clear InputError."""
-    err = exc.errors()[0]
+def first_error(exc: Any) -> dict[str, Any]:
+    """The error to report: a misspelt field first, since it usually causes the 'missing' one."""
+    errs = exc.errors()
+    return next((e for e in errs if e["type"] == "extra_forbidden"), errs[0])
+
+
+def pydantic_error(exc: Any, path: Path | str, lines: Lines, prefix: tuple[Any, ...] = (),
+                   hide_prefix: bool = False) -> InputError:
+    """Turn a pydantic validation error into one clear InputError."""
+    err = first_error(exc)
     loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     # pydantic puts union branch names into loc; drop the ones the YAML does not have.
     clean: list[Any] = []
@@ -71,7 +82,8 @@ def pydantic_error(exc: Any, path: Path | str, lines: Lines, prefix: tuple[Any, 
             clean.append(part)
         elif isinstance(part, str) and part.islower() and "[" not in part and "-" not in part:
             clean.append(part)
-    field = ".".join(str(p) for p in clean) or None
+    shown = clean[len(prefix):] if hide_prefix else clean
+    field = ".".join(str(p) for p in shown) or None
     msg = err["msg"]
     kind = err["type"]
     if kind == "extra_forbidden":

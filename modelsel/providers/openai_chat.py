@@ -13,6 +13,7 @@ from modelsel.providers.base import (
     ProviderError,
     classify_status,
     retry_after,
+    split_params,
 )
 
 

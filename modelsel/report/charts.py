@@ -79,7 +79,7 @@ def latency(summary: dict[str, Any], records: list[Record]) -> str:
     data = [[r.latency_ms for r in records if r.candidate == cid and r.latency_ms is not None and not r.error] for cid in names]
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * max(1, len(names))))
     if names:
-        ax.boxplot(data, vert=False, tick_labels=names, whis=(5, 95), showfliers=True, widths=0.5,
+        ax.boxplot(data, orientation="horizontal", tick_labels=names, whis=(5, 95), showfliers=True, widths=0.5,
                    flierprops={"markersize": 2})
         ax.set_xscale("log")
     for key, style in (("p50_ms", "--"), ("p95_ms", ":")):

@@ -221,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status = int(fault)
         msg = {"429": "rate limited", "500": "internal error", "529": "overloaded", "401": "invalid api key"}[fault]
+        if fault == "401":  # like real providers, echo the key back: modelsel must redact it
+            msg += ": " + (self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or "")
         headers = {"retry-after": s.retry_after} if fault == "429" else {}
         if api == "openai":
             body: Any = {"error": {"message": msg, "type": "rate_limit_error" if status == 429 else "server_error", "param": None, "code": None}}
