@@ -209,6 +209,9 @@ def decide(cands: list[Candidate], metrics: dict[str, Any], records: list[Record
     }
     if not survivors:
         out["rule"] = "7: nobody qualifies"
+        if not cm:
+            out["reasons"].append("No candidate could be evaluated: see 'not evaluated' and the compliance eliminations.")
+            return out
         out["reasons"].append("No candidate meets every requirement. The nearest misses, and what would have to move for each:")
         misses = []
         for cid, fails in failures.items():

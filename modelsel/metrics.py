@@ -156,8 +156,8 @@ def eval_resolution(n: int, comparisons: list[dict[str, Any]]) -> dict[str, Any]
         "n_examples": n,
         "sd_of_paired_differences": round(sd, 4),
         "sd_source": "observed median over candidate pairs" if sds else "assumed 0.5 (no pairs to observe)",
-        "resolvable_difference": _num(stats.resolvable_difference(n, sd)),
-        "minimum_detectable_difference_80pct_power": _num(stats.minimum_detectable_difference(n, sd)),
+        "resolvable_difference": _num(stats.resolvable_difference(n, sd)) if n else None,
+        "minimum_detectable_difference_80pct_power": _num(stats.minimum_detectable_difference(n, sd)) if n else None,
     }
 
 

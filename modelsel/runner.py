@@ -65,6 +65,16 @@ class Budget:
         self.spent = 0.0
         self.reserved = 0.0
         self.stopped = False
+        self.observed: dict[str, tuple[float, int]] = {}
+
+    def estimate(self, cid: str, guess: float) -> float:
+        """The larger of the rough guess and what this candidate's calls have really cost so far."""
+        total, n = self.observed.get(cid, (0.0, 0))
+        return max(guess, total / n) if n else guess
+
+    def observe(self, cid: str, cost: float) -> None:
+        total, n = self.observed.get(cid, (0.0, 0))
+        self.observed[cid] = (total + cost, n + 1)
 
     def reserve(self, est: float) -> bool:
         if self.cap is None:
@@ -102,9 +112,12 @@ def _semaphores(cands: list[Candidate], providers: dict[str, Provider], cfg: Run
 
 
 async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphore, retry: RetryPolicy,
-                            timeout: float) -> tuple[Any, ProviderError | None, int, float, str | None]:
+                            timeout: float, admit: Callable[[], bool] | None = None,
+                            ) -> tuple[Any, ProviderError | None, int, float, str | None]:
     """One call, retried on rate limits, 5xx, timeouts and dropped connections.
-    The concurrency slot is held only while the request is in flight, never while backing off."""
+    The concurrency slot is held only while the request is in flight, never while backing off.
+    `admit` is asked once a slot is held, just before the first request (the budget guard);
+    if it says no, nothing is sent and (None, None, 0, 0.0, None) comes back."""
     attempts, waited = 0, 0.0
     err: ProviderError | None = None
     result = None
@@ -113,6 +126,8 @@ async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphor
         attempts += 1
         async with sem:
             if started is None:
+                if admit is not None and not admit():
+                    return None, None, 0, 0.0, None
                 started = datetime.now(UTC).isoformat(timespec="milliseconds")
             try:
                 result = await asyncio.wait_for(p.complete(req), timeout)
@@ -161,15 +176,23 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, sem: asyncio.Se
         hit = cache.get(key)
         if hit is not None:
             return Record(**base, **hit, cached=True)
-    est = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
-    if not budget.reserve(est):
-        return None
+    guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
+    est = 0.0
+
+    def admit() -> bool:
+        nonlocal est
+        est = budget.estimate(c.id, guess)  # decided with the slot held, so spend so far is known
+        return budget.reserve(est)
+
     timeout = c.timeout_s or cfg.timeout_s
     req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
-    result, err, attempts, waited, started = await call_with_retries(p, req, sem, cfg.retry, timeout)
+    result, err, attempts, waited, started = await call_with_retries(p, req, sem, cfg.retry, timeout, admit)
+    if attempts == 0:
+        return None  # the budget guard said no
     if result is not None:
         cost = call_cost(c, result.input_tokens, result.output_tokens)
         budget.settle(est, cost)
+        budget.observe(c.id, cost)
         got = dict(output=result.text, latency_ms=round(result.latency_ms, 3),
                    ttft_ms=None if result.ttft_ms is None else round(result.ttft_ms, 3),
                    input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=cost,

@@ -15,7 +15,7 @@ from modelsel.records import Record, dumps
 from modelsel.report import write_reports
 from modelsel.report.terminal import print_summary
 from modelsel.runner import RunConfig
-from modelsel.store import Cache, RunFolder
+from modelsel.store import Cache, RunFolder, cache_path
 
 INTERRUPTED = 130
 
@@ -59,13 +59,13 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     started = datetime.now(UTC).isoformat(timespec="seconds")
     folder = RunFolder.create(out, reports_root, inp.lr.path.stem)
     folder.copy_inputs([inp.lr.path, Path(inp.evalset.path)] + _prompt_files(inp))
-    cache = Cache(folder.cache_path, read=not no_cache)
+    cache = Cache(cache_path(reports_root), read=not no_cache)
     progress, on_record = _progress(scr, len(inp.evalset.examples) * cfg.repeat, folder, err)
     try:
         with progress:
             outcome = pipeline.execute(inp, scr, cfg, cache, on_record)
     except KeyboardInterrupt:
-        err.print(f"[yellow]Interrupted.[/yellow] Finished calls are saved in {folder.cache_path} and "
+        err.print(f"[yellow]Interrupted.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
                   f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
         return folder.path, None, INTERRUPTED
     finally:

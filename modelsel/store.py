@@ -68,6 +68,11 @@ class Cache:
         self.db.close()
 
 
+def cache_path(reports_root: Path) -> Path:
+    """One response cache per reports folder, whatever run folder --out names, so any re-run resumes."""
+    return reports_root / ".cache" / "responses.sqlite"
+
+
 class RunFolder:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -85,10 +90,6 @@ class RunFolder:
         out.mkdir(parents=True, exist_ok=True)
         (out / "trace.jsonl").unlink(missing_ok=True)
         return cls(out)
-
-    @property
-    def cache_path(self) -> Path:
-        return self.path.parent / ".cache" / "responses.sqlite"
 
     def copy_inputs(self, files: list[Path]) -> None:
         dest = self.path / "inputs"

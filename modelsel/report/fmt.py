@@ -54,3 +54,10 @@ def results_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
 
 HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
            "p50": "p50", "p95": "p95", "per_request": "Cost/request", "monthly": "Monthly", "errors": "Errors", "n": "n"}
+
+
+def resolution_text(res: dict[str, Any]) -> str:
+    if not res.get("n_examples") or res.get("resolvable_difference") is None:
+        return "No examples were answered, so no quality difference can be resolved."
+    return (f"{res['n_examples']} examples resolve quality differences of about "
+            f"{res['resolvable_difference'] * 100:.0f} points or more.")

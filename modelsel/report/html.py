@@ -11,7 +11,7 @@ import jinja2
 
 from modelsel.records import Record
 from modelsel.report import charts
-from modelsel.report.fmt import HEADERS, ms, pct, q_ci, results_rows, usd
+from modelsel.report.fmt import HEADERS, ms, pct, q_ci, resolution_text, results_rows, usd
 from modelsel.report.markdown import _strategy_detail
 
 MAX_TEXT = 2000  # characters of an input or output kept in the drill-down
@@ -69,7 +69,7 @@ def render_html(summary: dict[str, Any], records: list[Record]) -> str:
             "errors": c.get("errors"), "n": c.get("n"),
         })
     return env.get_template("report.html.j2").render(
-        s=summary, d=summary["decision"], rows=results_rows(summary), headers=HEADERS, sort_keys=sort_keys,
+        s=summary, d=summary["decision"], resolution=resolution_text(summary["resolution"]), rows=results_rows(summary), headers=HEADERS, sort_keys=sort_keys,
         chart_cost=charts.cost_quality(summary), chart_latency=charts.latency(summary, records),
         chart_tags=charts.by_tag(summary), tags=tags, data_json=_json_for_script(drilldown(records, cands)),
     )

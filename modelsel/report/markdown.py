@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from modelsel.records import Record
-from modelsel.report.fmt import HEADERS, ms, pct, q_ci, results_rows, usd
+from modelsel.report.fmt import HEADERS, ms, pct, q_ci, resolution_text, results_rows, usd
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 
@@ -87,10 +87,13 @@ def render_markdown(s: dict[str, Any], records: list[Record]) -> str:
     keys = list(HEADERS)
     add(table([HEADERS[k] for k in keys], [[esc(r[k]) if k == "candidate" else r[k] for k in keys] for r in rows]))
     res = s["resolution"]
-    add(f"\nQuality is the mean score over examples (repeats pooled) with a 95% interval. With {res['n_examples']} examples, "
-        f"differences under about {res['resolvable_difference'] * 100:.0f} points cannot be told apart "
-        f"(minimum detectable difference at 80% power: {res['minimum_detectable_difference_80pct_power'] * 100:.0f} points; "
-        f"SD of paired differences {res['sd_of_paired_differences']}, {res['sd_source']}).")
+    if res.get("resolvable_difference") is not None:
+        add(f"\nQuality is the mean score over examples (repeats pooled) with a 95% interval. With {res['n_examples']} examples, "
+            f"differences under about {res['resolvable_difference'] * 100:.0f} points cannot be told apart "
+            f"(minimum detectable difference at 80% power: {res['minimum_detectable_difference_80pct_power'] * 100:.0f} points; "
+            f"SD of paired differences {res['sd_of_paired_differences']}, {res['sd_source']}).")
+    else:
+        add("\n" + resolution_text(res))
     tags = sorted({t for c in s["candidates"].values() for t in c.get("by_tag", {})})
     if tags:
         add("\n### Quality by tag\n")

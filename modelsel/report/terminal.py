@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from modelsel.report.fmt import HEADERS, results_rows
+from modelsel.report.fmt import HEADERS, resolution_text, results_rows
 
 STYLE = {"CHOSEN": "bold green", "fallback": "green", "qualifies": "", "eliminated": "red", "not evaluated": "dim"}
 
@@ -37,8 +37,7 @@ def print_summary(console: Console, s: dict[str, Any], folder: str | None = None
     st = s.get("strategies") or {}
     if st.get("recommended"):
         lines.append(f"Strategy: {escape(st['why'])}")
-    res = s["resolution"]
-    lines.append(f"[dim]{res['n_examples']} examples resolve differences of about {res['resolvable_difference'] * 100:.0f} points or more.[/dim]")
+    lines.append(f"[dim]{resolution_text(s['resolution'])}[/dim]")
     if folder:
         lines.append(f"Decision record: {escape(folder)}/decision.md  (HTML: report.html)")
     console.print(Panel("\n".join(lines), title="Decision", border_style="green" if d["chosen"] else "red"))
