@@ -1,0 +1,165 @@
+"""The formulas behind every interval: properties for all inputs, and agreement with
+statsmodels and scipy on known data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from modelsel import stats
+
+proportions = st.integers(min_value=1, max_value=500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n)))
+scores = st.lists(st.floats(0, 1, allow_nan=False), min_size=2, max_size=80)
+
+
+@given(proportions)
+def test_wilson_is_a_proper_interval(kn: tuple[int, int]) -> None:
+    k, n = kn
+    lo, hi = stats.wilson(k, n)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+    assert hi - lo > 0
+
+
+@given(proportions)
+def test_wilson_is_symmetric_in_success_and_failure(kn: tuple[int, int]) -> None:
+    k, n = kn
+    lo, hi = stats.wilson(k, n)
+    lo2, hi2 = stats.wilson(n - k, n)
+    assert lo == pytest.approx(1 - hi2, abs=1e-12) and hi == pytest.approx(1 - lo2, abs=1e-12)
+
+
+@given(st.integers(0, 60))
+def test_wilson_narrows_with_more_data(k: int) -> None:
+    lo1, hi1 = stats.wilson(k, 60)
+    lo2, hi2 = stats.wilson(k * 4, 240)
+    assert hi2 - lo2 < hi1 - lo1
+
+
+@given(scores)
+def test_mean_ci_contains_the_mean(xs: list[float]) -> None:
+    m, lo, hi = stats.mean_ci(xs)
+    assert lo <= m + 1e-12 and m <= hi + 1e-12
+    assert m == pytest.approx(float(np.mean(xs)))
+
+
+@given(scores, st.integers(2, 6))
+@settings(max_examples=60)
+def test_clustered_interval_is_never_narrower_for_perfectly_correlated_clusters(xs: list[float], size: int) -> None:
+    """Duplicating every example k times adds no information: the clustered interval knows it."""
+    dup = [x for x in xs for _ in range(size)]
+    cl = [str(i) for i in range(len(xs)) for _ in range(size)]
+    _, lo_c, hi_c = stats.mean_ci(dup, cl)
+    _, lo_n, hi_n = stats.mean_ci(dup)
+    if hi_n - lo_n > 1e-9:
+        assert hi_c - lo_c >= hi_n - lo_n - 1e-9
+
+
+@given(st.lists(st.sampled_from([0.0, 1.0]), min_size=3, max_size=60), st.data())
+def test_paired_difference_is_antisymmetric(a: list[float], data: st.DataObject) -> None:
+    b = data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=len(a), max_size=len(a)))
+    x = stats.paired_difference(a, b, binary=True)
+    y = stats.paired_difference(b, a, binary=True)
+    assert x["diff"] == pytest.approx(-y["diff"])
+    assert x["p_value"] == pytest.approx(y["p_value"])
+    assert 0 <= x["p_value"] <= 1
+
+
+@given(st.floats(0.01, 10), st.integers(0, 10**7), st.floats(0, 20), st.integers(1, 36), st.floats(0, 1000))
+def test_monthly_projection_adds_up(per: float, req: int, growth: float, months: int, fixed: float) -> None:
+    p = stats.monthly_projection(per / 1000, req, growth, months, fixed)
+    assert p["first_month_usd"] == pytest.approx(per / 1000 * req + fixed)
+    assert p["last_month_usd"] >= p["first_month_usd"] - 1e-9
+    g = 1 + growth / 100
+    assert p["horizon_total_usd"] == pytest.approx(sum(per / 1000 * req * g**i + fixed for i in range(months)), rel=1e-9)
+
+
+@given(st.integers(10, 10_000))
+def test_resolution_shrinks_like_one_over_root_n(n: int) -> None:
+    assert stats.resolvable_difference(4 * n) == pytest.approx(stats.resolvable_difference(n) / 2)
+    assert stats.minimum_detectable_difference(n) > stats.resolvable_difference(n)
+
+
+# --- agreement with reference implementations on known data -----------------------------------
+
+def test_wilson_matches_statsmodels() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    for k, n in [(0, 10), (3, 10), (45, 60), (60, 60), (17, 93)]:
+        lo, hi = stats.wilson(k, n)
+        rlo, rhi = proportion_confint(k, n, alpha=0.05, method="wilson")
+        assert (lo, hi) == pytest.approx((rlo, rhi), abs=1e-9)
+
+
+def test_mean_ci_matches_scipy_t_interval() -> None:
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(0, 1, 60)
+    m, lo, hi = stats.mean_ci(xs)
+    rlo, rhi = sps.t.interval(0.95, len(xs) - 1, loc=xs.mean(), scale=sps.sem(xs))
+    assert (lo, hi) == pytest.approx((rlo, rhi), abs=1e-12)
+
+
+def test_cluster_robust_interval_matches_statsmodels_ols() -> None:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(2)
+    groups = np.repeat(np.arange(15), 4)
+    xs = rng.uniform(0, 1, 60) + rng.normal(0, 0.2, 15)[groups]
+    m, lo, hi = stats.mean_ci(xs, [str(g) for g in groups])
+    fit = sm.OLS(xs, np.ones(len(xs))).fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
+    se = float(fit.bse[0]) * math.sqrt(15 / 14)  # the small-sample G/(G-1) correction we apply
+    t = sps.t.ppf(0.975, 14)
+    assert m == pytest.approx(float(fit.params[0]))
+    assert (lo, hi) == pytest.approx((m - t * se, m + t * se), rel=1e-9)
+
+
+def test_mcnemar_matches_statsmodels_exact() -> None:
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a = [1] * 30 + [0] * 10 + [1] * 12 + [0] * 8
+    b = [1] * 30 + [0] * 10 + [0] * 12 + [1] * 8
+    res = stats.paired_difference(a, b, binary=True)
+    table = [[30, 12], [8, 10]]
+    assert res["p_value"] == pytest.approx(mcnemar(table, exact=True).pvalue, abs=1e-12)
+    assert res["diff"] == pytest.approx((12 - 8) / 60)
+    assert res["discordant"] == 20
+
+
+def test_paired_t_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0, 1, 50)
+    b = np.clip(a - 0.1 + rng.normal(0, 0.1, 50), 0, 1)
+    res = stats.paired_difference(a, b, binary=False)
+    assert res["p_value"] == pytest.approx(sps.ttest_rel(a, b).pvalue)
+    ci = sps.ttest_rel(a, b).confidence_interval(0.95)
+    assert (res["lo"], res["hi"]) == pytest.approx((ci.low, ci.high))
+
+
+def test_bootstrap_percentile_is_seeded_and_sensible() -> None:
+    rng = np.random.default_rng(4)
+    lat = rng.lognormal(np.log(200), 0.5, 400)
+    v, lo, hi = stats.percentile_ci(lat, 95)
+    assert (v, lo, hi) == stats.percentile_ci(lat, 95)  # same data, same interval
+    assert lo < v < hi
+    true_p95 = 200 * math.exp(1.6448536 * 0.5)
+    assert lo < true_p95 < hi
+
+
+def test_sixty_examples_cannot_resolve_small_differences() -> None:
+    assert 0.12 < stats.resolvable_difference(60) < 0.14
+    assert 0.17 < stats.minimum_detectable_difference(60) < 0.19
+
+
+def test_ab_sample_size_matches_statsmodels_power() -> None:
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    n = stats.ab_sample_size(0.80, 0.85)
+    es = proportion_effectsize(0.85, 0.80)
+    ref = NormalIndPower().solve_power(effect_size=es, alpha=0.05, power=0.8)
+    assert n == pytest.approx(ref, rel=0.03)
+    assert stats.ab_sample_size(0.8, 0.8) is None
