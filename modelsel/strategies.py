@@ -45,8 +45,8 @@ def _summ(name: str, per_ex_q: list[float], per_ex_cost: list[float], per_ex_lat
     m, lo, hi = stats.mean_ci(per_ex_q)
     per = float(np.mean(per_ex_cost)) if per_ex_cost else 0.0
     monthly = per * req.cost.monthly_requests if req.cost.monthly_requests else None
-    return {"name": name, "quality": {"mean": round(m, 4), "lo": None if np.isnan(lo) else round(lo, 4),
-            "hi": None if np.isnan(hi) else round(hi, 4), "n": len(per_ex_q)},
+    return {"name": name, "quality": {"mean": round(m, 6), "lo": None if np.isnan(lo) else round(lo, 6),
+            "hi": None if np.isnan(hi) else round(hi, 6), "n": len(per_ex_q)},
             "cost_per_request_usd": round(per, 8), "monthly_usd": None if monthly is None else round(monthly, 2),
             "latency_p95_ms": round(float(np.percentile(per_ex_lat, 95)), 1) if per_ex_lat else None, **extra}
 

@@ -199,7 +199,7 @@ def test_routing_by_tag_saves_money_and_is_recommended() -> None:
     # only the invalid ones can be caught and escalated.
     assert cascade["check"] == "the answer contains a valid label"
     assert cascade["escalation_rate"] == pytest.approx(10 / 60, abs=1e-4)
-    assert cascade["quality"]["mean"] == pytest.approx(50 / 60)
+    assert cascade["quality"]["mean"] == pytest.approx(50 / 60, abs=1e-6)
     assert cascade["cost_per_request_usd"] == pytest.approx((60 * 0.001 + 10 * 0.010) / 60)
     assert st["ab_test"]["samples_per_arm"] > 0
 
