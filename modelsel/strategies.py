@@ -47,7 +47,7 @@ def _summ(name: str, per_ex_q: list[float], per_ex_cost: list[float], per_ex_lat
     monthly = per * req.cost.monthly_requests if req.cost.monthly_requests else None
     return {"name": name, "quality": {"mean": round(m, 6), "lo": None if np.isnan(lo) else round(lo, 6),
             "hi": None if np.isnan(hi) else round(hi, 6), "n": len(per_ex_q)},
-            "cost_per_request_usd": round(per, 8), "monthly_usd": None if monthly is None else round(monthly, 2),
+            "cost_per_request_usd": round(per, 12), "monthly_usd": None if monthly is None else round(monthly, 2),
             "latency_p95_ms": round(float(np.percentile(per_ex_lat, 95)), 1) if per_ex_lat else None, **extra}
 
 
