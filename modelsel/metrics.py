@@ -59,20 +59,29 @@ def quality_block(recs: list[Record]) -> dict[str, Any]:
             "pass_rate": _num(pk / len(passed)) if passed else None, "pass_rate_lo": _num(plo), "pass_rate_hi": _num(phi)}
 
 
+MIN_WARM = 10
+
+
 def latency_block(recs: list[Record]) -> dict[str, Any]:
-    lat = [r.latency_ms for r in recs if r.latency_ms is not None and not r.error]
-    out: dict[str, Any] = {"n": len(lat)}
+    """Percentiles of warm calls. Calls that started before their endpoint had answered once carry
+    the SDK's cold start (and new connections) that a running service does not pay; they are left
+    out when at least MIN_WARM warm calls remain, and the count left out is reported."""
+    ok = [r for r in recs if r.latency_ms is not None and not r.error]
+    warm = [r for r in ok if not r.cold]
+    use = warm if len(warm) >= MIN_WARM else ok
+    lat = [r.latency_ms for r in use]
+    out: dict[str, Any] = {"n": len(lat), "cold_excluded": len(ok) - len(use)}
     for q in (50, 95, 99):
         v, lo, hi = stats.percentile_ci(lat, q)
         out[f"p{q}_ms"], out[f"p{q}_lo"], out[f"p{q}_hi"] = _num(v), _num(lo), _num(hi)
     out["mean_ms"] = _num(float(np.mean(lat))) if lat else None
-    ttft = [r.ttft_ms for r in recs if r.ttft_ms is not None]
+    ttft = [r.ttft_ms for r in use if r.ttft_ms is not None]
     out["ttft_n"] = len(ttft)
     if ttft:
         v, lo, hi = stats.percentile_ci(ttft, 50)
         out["ttft_p50_ms"], out["ttft_p50_lo"], out["ttft_p50_hi"] = _num(v), _num(lo), _num(hi)
         out["ttft_p95_ms"] = _num(float(np.percentile(ttft, 95)))
-    tps = [r.output_tokens / ((r.latency_ms - (r.ttft_ms or 0)) / 1000) for r in recs
+    tps = [r.output_tokens / ((r.latency_ms - (r.ttft_ms or 0)) / 1000) for r in use
            if r.output_tokens and r.latency_ms and r.ttft_ms is not None and r.latency_ms > (r.ttft_ms or 0)]
     out["output_tokens_per_s"] = _num(float(np.median(tps))) if tps else None
     return out

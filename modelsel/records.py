@@ -28,6 +28,7 @@ class Record(BaseModel):
     attempts: int = 0
     retry_wait_s: float = 0.0
     cached: bool = False
+    cold: bool = False  # started before its endpoint had answered once (SDK cold start, new connections)
     replayed: bool = False
     finish_reason: str | None = None
     params: dict[str, Any] = {}

@@ -91,22 +91,30 @@ class Budget:
         self.spent += actual
 
 
-def _semaphores(cands: list[Candidate], providers: dict[str, Provider], cfg: RunConfig) -> dict[str, asyncio.Semaphore]:
+class Slot:
+    """A concurrency limit for one provider endpoint, and whether it has answered yet."""
+
+    def __init__(self, n: int) -> None:
+        self.sem = asyncio.Semaphore(n)
+        self.warm = False
+
+
+def _semaphores(cands: list[Candidate], providers: dict[str, Provider], cfg: RunConfig) -> dict[str, Slot]:
     """One limit per provider endpoint, so a slow provider does not hold back a fast one;
     a candidate that sets its own concurrency gets its own limit."""
-    sems: dict[str, asyncio.Semaphore] = {}
-    out: dict[str, asyncio.Semaphore] = {}
+    sems: dict[str, Slot] = {}
+    out: dict[str, Slot] = {}
     for c in cands:
         p = providers[c.id]
         if c.concurrency:
-            out[c.id] = asyncio.Semaphore(c.concurrency)
+            out[c.id] = Slot(c.concurrency)
             continue
         key = f"{c.provider}|{c.base_url}"
         if c.provider == "local":
             key = f"local|{c.model}"
         if key not in sems:
             n = cfg.concurrency or p.default_concurrency
-            sems[key] = asyncio.Semaphore(1 if c.provider == "local" else n)
+            sems[key] = Slot(1 if c.provider == "local" else n)
         out[c.id] = sems[key]
     return out
 
@@ -150,6 +158,7 @@ class Judge:
         self.candidate, self.provider, self.cfg = candidate, provider, cfg
         self.model_id = candidate.id
         self.sem = asyncio.Semaphore(cfg.concurrency or provider.default_concurrency)
+        provider.prepare(candidate.timeout_s or cfg.timeout_s)
 
     async def ask(self, prompt: str) -> tuple[Any, str | None]:
         params = {"temperature": 0, **self.candidate.params}
@@ -165,7 +174,7 @@ class Judge:
         await self.provider.aclose()
 
 
-async def _one(c: Candidate, p: Provider, ex: Example, rep: int, sem: asyncio.Semaphore, cfg: RunConfig,
+async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, cfg: RunConfig,
                cache: Cache | None, budget: Budget) -> Record | None:
     messages, prompt = render(c, ex)
     params = dict(c.params)
@@ -178,25 +187,28 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, sem: asyncio.Se
             return Record(**base, **hit, cached=True)
     guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
     est = 0.0
+    cold = False
 
     def admit() -> bool:
-        nonlocal est
+        nonlocal est, cold
+        cold = not slot.warm
         est = budget.estimate(c.id, guess)  # decided with the slot held, so spend so far is known
         return budget.reserve(est)
 
     timeout = c.timeout_s or cfg.timeout_s
     req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
-    result, err, attempts, waited, started = await call_with_retries(p, req, sem, cfg.retry, timeout, admit)
+    result, err, attempts, waited, started = await call_with_retries(p, req, slot.sem, cfg.retry, timeout, admit)
     if attempts == 0:
         return None  # the budget guard said no
     if result is not None:
+        slot.warm = True
         cost = call_cost(c, result.input_tokens, result.output_tokens)
         budget.settle(est, cost)
         budget.observe(c.id, cost)
         got = dict(output=result.text, latency_ms=round(result.latency_ms, 3),
                    ttft_ms=None if result.ttft_ms is None else round(result.ttft_ms, 3),
                    input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=cost,
-                   finish_reason=result.finish_reason, replayed=bool(result.extra.get("replayed_from")))
+                   finish_reason=result.finish_reason, replayed=bool(result.extra.get("replayed_from")), cold=cold)
         if cache is not None and c.provider != "replay":
             cache.put(key, got)
         return Record(**base, **got, attempts=attempts, retry_wait_s=round(waited, 4), started_at=started)
@@ -211,6 +223,8 @@ async def run_eval(
     cache: Cache | None, on_record: Callable[[Record], Any] | None = None,
 ) -> RunOutcome:
     sems = _semaphores(candidates, providers, cfg)
+    for c in candidates:
+        providers[c.id].prepare(c.timeout_s or cfg.timeout_s)
     budget = Budget(cfg.max_cost_usd)
     records: list[Record] = []
     skipped = 0

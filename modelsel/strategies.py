@@ -45,7 +45,7 @@ def _summ(name: str, per_ex_q: list[float], per_ex_cost: list[float], per_ex_lat
     m, lo, hi = stats.mean_ci(per_ex_q)
     per = float(np.mean(per_ex_cost)) if per_ex_cost else 0.0
     monthly = per * req.cost.monthly_requests if req.cost.monthly_requests else None
-    return {"name": name, "quality": {"mean": round(m, 6), "lo": None if np.isnan(lo) else round(lo, 6),
+    return {"name": name, "_scores": list(per_ex_q), "quality": {"mean": round(m, 6), "lo": None if np.isnan(lo) else round(lo, 6),
             "hi": None if np.isnan(hi) else round(hi, 6), "n": len(per_ex_q)},
             "cost_per_request_usd": round(per, 12), "monthly_usd": None if monthly is None else round(monthly, 2),
             "latency_p95_ms": round(float(np.percentile(per_ex_lat, 95)), 1) if per_ex_lat else None, **extra}
@@ -200,30 +200,41 @@ def simulate(records: list[Record], metrics: dict[str, Any], decision: dict[str,
     runner_up = [c for c in sorted(pool, key=lambda c: -(cm[c]["quality"]["mean"] or 0)) if c != chosen]
     if runner_up:
         out["ab_test"] = ab_test(cm, chosen, runner_up[0])
-    # Recommend only what beats the single choice on the PM's priorities within the requirements.
+    # Recommend only what beats the single-model choice on the PM's priorities within the requirements:
+    # cheaper without being worse (beyond the small difference, or significantly), or better by at
+    # least the small difference and significantly so (paired test on the same examples).
     small = req.decision.small_difference
     bar = req.quality.min_score or 0
     best = None
+    base_scores = base.pop("_scores")
     for s in out["strategies"]:
         if "quality" not in s:
             continue
+        cmp = stats.paired_difference(s.pop("_scores"), base_scores, binary=False)
+        s["vs_single"] = {"diff": round(float(cmp["diff"]), 6), "p_value": round(float(cmp["p_value"]), 6)}
         q = s["quality"]["mean"]
-        if q < bar or q < base["quality"]["mean"] - small:
+        worse = cmp["diff"] < 0 and cmp["p_value"] < 0.05
+        if q < bar or q < base["quality"]["mean"] - small or worse:
             continue
         if req.cost.monthly_budget_usd is not None and s["monthly_usd"] is not None and s["monthly_usd"] > req.cost.monthly_budget_usd:
             continue
         if req.latency.p95_ms is not None and s["latency_p95_ms"] is not None and s["latency_p95_ms"] > req.latency.p95_ms:
             continue
         saving = base["cost_per_request_usd"] - s["cost_per_request_usd"]
-        better_q = q - base["quality"]["mean"] >= small
+        better_q = q - base["quality"]["mean"] >= small and cmp["p_value"] < 0.05
         s["savings_pct"] = round(100 * saving / base["cost_per_request_usd"], 1) if base["cost_per_request_usd"] else 0.0
         wins = (saving > 0 and req.decision.priority[0] == "cost") or better_q
         if wins and (best is None or s["cost_per_request_usd"] < best["cost_per_request_usd"]):
             best = s
     if best:
         out["recommended"] = best["name"]
-        out["why"] = (f"{best['name']} keeps quality {best['quality']['mean']:.3f} (single model {base['quality']['mean']:.3f}) "
-                      f"at {best.get('savings_pct', 0):.1f}% lower cost per request, within every requirement.")
+        q0, q1, pct = base["quality"]["mean"], best["quality"]["mean"], best.get("savings_pct", 0.0)
+        if pct > 0:
+            out["why"] = (f"{best['name']} keeps quality {q1:.3f} (single model {q0:.3f}) at {pct:.1f}% lower cost per "
+                          "request, within every requirement.")
+        else:
+            out["why"] = (f"{best['name']} raises quality from {q0:.3f} to {q1:.3f} (p={best['vs_single']['p_value']:.3f}) "
+                          f"for {-pct:.1f}% more cost per request, within every requirement.")
     else:
         out["why"] = "no strategy beats the single-model choice on the PM's priorities while meeting every requirement"
     return out

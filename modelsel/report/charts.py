@@ -58,13 +58,19 @@ def cost_quality(summary: dict[str, Any]) -> str:
         yerr = [[q - lo], [hi - q]] if lo is not None and hi is not None else None
         ax.errorbar([cost], [q], yerr=yerr, fmt="o", color=COLORS[i % 10], capsize=3, label=cid,
                     markersize=8 if cid in front else 6, markeredgecolor="black" if cid in front else COLORS[i % 10])
+        ax.annotate(cid, (cost, q), textcoords="offset points", xytext=(6, 4), fontsize=7)
     fp = sorted([p for p in pts if p[0] in front], key=lambda p: p[1])
     if len(fp) > 1:
         ax.plot([p[1] for p in fp], [p[2] for p in fp], "--", color="#555", linewidth=1, label="Pareto front")
     if req["quality"].get("min_score") is not None:
         ax.axhline(req["quality"]["min_score"], color="#d62728", linewidth=1, linestyle=":", label="quality bar")
-    if req["cost"].get("monthly_budget_usd") is not None and req["cost"].get("monthly_requests"):
-        ax.axvline(req["cost"]["monthly_budget_usd"], color="#9467bd", linewidth=1, linestyle=":", label="monthly budget")
+    budget = req["cost"].get("monthly_budget_usd")
+    if budget is not None and req["cost"].get("monthly_requests"):
+        top = max((p[1] for p in pts), default=0.0)
+        if budget <= 3 * top or top == 0 and budget == 0:
+            ax.axvline(budget, color="#9467bd", linewidth=1, linestyle=":", label="monthly budget")
+        else:  # a far-away line would squash every point against the axis
+            ax.plot([], [], " ", label=f"monthly budget ${budget:,.0f} (off the chart)")
     ax.set_xlabel("projected cost, USD per month" if req["cost"].get("monthly_requests") else "cost per request, USD")
     ax.set_ylabel("quality (mean score, 95% CI)")
     ax.set_ylim(-0.02, 1.02)

@@ -9,7 +9,7 @@ from typing import Any
 from modelsel.records import Record
 from modelsel.report.fmt import HEADERS, ms, pct, q_ci, resolution_text, results_rows, usd
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 
 
 def esc(text: Any, limit: int | None = None) -> str:
@@ -18,7 +18,8 @@ def esc(text: Any, limit: int | None = None) -> str:
     s = " ".join(s.split())
     if limit and len(s) > limit:
         s = s[: limit - 1] + "…"
-    s = s.replace("&", "&amp;")
+    # Entities, not backslashes, for HTML: no renderer can read them as a tag.
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
@@ -94,6 +95,11 @@ def render_markdown(s: dict[str, Any], records: list[Record]) -> str:
             f"SD of paired differences {res['sd_of_paired_differences']}, {res['sd_source']}).")
     else:
         add("\n" + resolution_text(res))
+    cold = {cid: c["latency"].get("cold_excluded") for cid, c in s["candidates"].items() if c["latency"].get("cold_excluded")}
+    if cold:
+        add("\nLatency percentiles are of warm calls: calls that started before their endpoint had answered once carry the SDK's "
+            "cold start and new connections, which a running service does not pay, and were left out ("
+            + ", ".join(f"{esc(k)}: {v}" for k, v in cold.items()) + ").")
     tags = sorted({t for c in s["candidates"].values() for t in c.get("by_tag", {})})
     if tags:
         add("\n### Quality by tag\n")
@@ -105,6 +111,15 @@ def render_markdown(s: dict[str, Any], records: list[Record]) -> str:
                  f"[{c['lo']:+.3f}, {c['hi']:+.3f}]" if c.get("lo") is not None else "—",
                  f"{c['p_value']:.3f}", c["test"], "yes" if c["significant"] else "no", str(c["n"])] for c in s["comparisons"]]
         add(table(["A", "B", "A − B", "95% CI", "p", "test", "significant", "n"], crow))
+    focus = d["chosen"] or next(iter(s["candidates"]), None)
+    wrong = [r for r in records if r.candidate == focus and (r.error or r.passed is False)]
+    if focus and wrong:
+        add(f"\n### Where {esc(focus)} went wrong ({len(wrong)} of {sum(1 for r in records if r.candidate == focus)} calls)\n")
+        add(table(["Example", "Tags", "Input", "Expected", "Answer", "Why"],
+                  [[esc(r.example_id), esc(", ".join(r.tags)), esc(r.input, 80), esc(r.expected, 40),
+                    esc(r.output if not r.error else f"error: {r.error}", 80), esc(r.reason, 60)] for r in wrong[:10]]))
+        if len(wrong) > 10:
+            add(f"\n{len(wrong) - 10} more in records.csv and the HTML report.")
     add("\n## Candidates eliminated\n")
     if not d["eliminated"]:
         add("None.")

@@ -113,6 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     provider: FakeProvider
 
+    def setup(self) -> None:
+        super().setup()
+        # Streams are many small writes: without TCP_NODELAY, Nagle's algorithm meets the
+        # client's delayed ACK and adds ~40 ms that no real provider would.
+        import socket
+
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args: Any) -> None:  # keep test output clean
         return
 
