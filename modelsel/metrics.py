@@ -52,6 +52,7 @@ def quality_block(recs: list[Record]) -> dict[str, Any]:
         mean, method = k / n, "wilson"
     else:
         mean, lo, hi = stats.mean_ci(vals, cl if clustered else None)
+        lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
         method = "cluster_t" if clustered else "t"
     pk = sum(passed)
     plo, phi = stats.wilson(pk, len(passed))

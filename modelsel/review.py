@@ -78,7 +78,8 @@ def compare_decisions(old: dict[str, Any], new: dict[str, Any], old_recs: list[R
         nin, nout = current_prices[cid]
         if (pin, pout) != (nin, nout):
             pct_in = (nin - pin) / pin * 100 if pin else 0.0
-            f.append(_finding("price_change", cid != chosen or (nin <= pin and nout <= pout),
+            # Reported with figures; whether it changes the decision is the re-run's verdict above.
+            f.append(_finding("price_change", True,
                               f"price of '{cid}' changed: input ${pin:g} -> ${nin:g}/Mtok ({pct_in:+.0f}%), output ${pout:g} -> ${nout:g}/Mtok",
                               candidate=cid, before=[pin, pout], after=[nin, nout]))
     for mid in new_catalog_matches:

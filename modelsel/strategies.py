@@ -42,7 +42,12 @@ def _lat(rs: list[Record]) -> float:
 
 def _summ(name: str, per_ex_q: list[float], per_ex_cost: list[float], per_ex_lat: list[float],
           req: Requirements, **extra: Any) -> dict[str, Any]:
-    m, lo, hi = stats.mean_ci(per_ex_q)
+    if per_ex_q and all(v in (0.0, 1.0) for v in per_ex_q):
+        m = sum(per_ex_q) / len(per_ex_q)
+        lo, hi = stats.wilson(int(sum(per_ex_q)), len(per_ex_q))
+    else:
+        m, lo, hi = stats.mean_ci(per_ex_q)
+        lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
     per = float(np.mean(per_ex_cost)) if per_ex_cost else 0.0
     monthly = per * req.cost.monthly_requests if req.cost.monthly_requests else None
     return {"name": name, "_scores": list(per_ex_q), "quality": {"mean": round(m, 6), "lo": None if np.isnan(lo) else round(lo, 6),

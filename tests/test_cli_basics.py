@@ -1,0 +1,76 @@
+"""init, check and models: what a PM runs before the first eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import cli, write_req
+
+
+def test_init_writes_a_template_that_checks_clean_but_for_the_eval_set_size(tmp_path: Path) -> None:
+    res = cli("init", "Ticket Triage")
+    assert res.exit_code == 0
+    req = tmp_path / "requirements" / "ticket-triage.yaml"
+    assert req.exists() and (tmp_path / "evalsets" / "ticket-triage.jsonl").exists()
+    text = req.read_text()
+    assert "# Write these down BEFORE comparing models" in text and "must_pass" in text
+    chk = cli("check", req)
+    assert chk.exit_code == 0, chk.output
+    assert "✓ Quality bar defined" in chk.output
+    assert "✗ Eval set of 50-100 examples: 6 examples" in chk.output
+    again = cli("init", "Ticket Triage")
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+
+
+def test_check_lists_what_is_missing(tmp_path: Path) -> None:
+    p = write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "m:f"}], latency={}, cost={},
+                  compliance={}, quality={})
+    res = cli("check", p)
+    assert res.exit_code == 0
+    out = res.output
+    for item in ("✗ Quality bar defined: set quality.min_score", "✗ Latency targets: set latency.p50_ms and latency.p95_ms",
+                 "✗ Cost budget and volume", "✗ Privacy and compliance", "✗ Strategic considerations",
+                 "✗ Eval set of 50-100 examples: 12 examples"):
+        assert item in out, item
+    assert "checklist item(s) open" in out
+
+
+def test_check_reports_compliance_eliminations_before_any_call(tmp_path: Path) -> None:
+    p = write_req(tmp_path, ["google/gemini-2.5-flash", "openai/gpt-5-mini"],
+                  compliance={"max_retention_days": 30, "require_no_training": True})
+    res = cli("check", p)
+    assert "eliminated before any call google/gemini-2.5-flash: retains data 55 days" in " ".join(res.output.split())
+    assert "not evaluable here openai/gpt-5-mini: no API key (set OPENAI_API_KEY)" in " ".join(res.output.split())
+
+
+def test_models_lists_the_catalog_with_sources() -> None:
+    res = cli("models", "--json")
+    data = json.loads(res.output)
+    ids = {m["id"] for m in data}
+    assert {"openai/gpt-5-mini", "anthropic/claude-sonnet-4-5", "google/gemini-2.5-flash", "groq/llama-3.3-70b-versatile",
+            "local/gemma-3-270m"} <= ids
+    for m in data:
+        assert m["price_source"] and m["price_source"] != "unknown", m["id"]
+        for fact in m["facts"].values():
+            assert fact["source"] and fact["as_of"], (m["id"], fact)
+    mini = next(m for m in data if m["id"] == "openai/gpt-5-mini")
+    assert mini["price_source"].startswith("genai-prices") and mini["input_per_mtok"] > 0
+    table = cli("models", "--provider", "anthropic")
+    assert "claude-haiku-4-5" in table.output and "gpt-5" not in table.output
+
+
+def test_help_is_fast_and_lists_commands() -> None:
+    import subprocess
+    import sys
+    import time
+
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "modelsel", "--help"], capture_output=True, text=True, check=True).stdout
+    assert time.perf_counter() - t < 10  # generous: the figure itself is in benchmarks/, not a timed test
+    for cmd in ("init", "check", "models", "eval", "report", "review", "diff"):
+        assert cmd in out
+    heavy = subprocess.run([sys.executable, "-c", "import sys, modelsel.cli; print(sorted(m for m in ('openai', 'anthropic', "
+                            "'google.genai', 'matplotlib', 'pandas', 'scipy', 'llama_cpp', 'genai_prices') if m in sys.modules))"],
+                           capture_output=True, text=True, check=True).stdout
+    assert heavy.strip() == "[]"
