@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jinja2
@@ -13,11 +14,16 @@ from modelsel.evalset import Example
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
+@functools.lru_cache(maxsize=256)
+def _template(text: str) -> jinja2.Template:
+    return _ENV.from_string(text)  # compiling is most of a render's cost: once per template
+
+
 def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]], str]:
     """(chat messages, completion prompt) for this candidate and example."""
     if candidate.prompt:
         try:
-            text = _ENV.from_string(candidate.prompt).render(
+            text = _template(candidate.prompt).render(
                 input=example.text(), expected=example.expected, tags=example.tags, example=example,
             )
         except jinja2.TemplateError as exc:

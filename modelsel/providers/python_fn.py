@@ -17,6 +17,7 @@ class PythonProvider(Provider):
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
         super().__init__(candidate)
         self._fn: Any = None
+        self._arity = 1
         self.search_path = search_path
 
     def _load(self) -> Any:
@@ -27,6 +28,7 @@ class PythonProvider(Provider):
             try:
                 mod = importlib.import_module(module)
                 self._fn = getattr(mod, name)
+                self._arity = len(inspect.signature(self._fn).parameters)
             except (ImportError, AttributeError) as exc:
                 raise ProviderError("fatal", f"cannot load {self.candidate.model}: {exc}") from None
         return self._fn
@@ -40,7 +42,7 @@ class PythonProvider(Provider):
 
     async def complete(self, req: CallRequest) -> CallResult:
         fn = self._load()
-        arity = len(inspect.signature(fn).parameters)
+        arity = self._arity
         text_in = req.example.text() if req.example is not None else req.prompt
         t0 = time.perf_counter()
         try:

@@ -161,6 +161,15 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        """GET /__seen: the requests served so far, with the server's own time for each."""
+        if self.path != "/__seen":
+            self._json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        with self.provider.lock:
+            rows = [{"model": s.model, "prompt": s.prompt, "server_ms": s.server_ms, "fault": s.fault} for s in self.provider.seen]
+        self._json(200, rows)
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         t0 = time.perf_counter()
         length = int(self.headers.get("content-length") or 0)
@@ -327,3 +336,21 @@ def _pieces(text: str) -> list[str]:
     """Split an answer into stream deltas (words with their spaces)."""
     parts = re.findall(r"\S+\s*|\s+", text)
     return parts or [""]
+
+
+def main() -> None:
+    """Run the fake in its own process (benchmarks): `python -m tests.fakes.server '{"model": {...}}'`.
+    Prints the URL, then serves until killed. Only loopback."""
+    import sys
+
+    fake = FakeProvider(seed=int(json.loads(sys.argv[2]) if len(sys.argv) > 2 else 7)).start()
+    for model, kw in json.loads(sys.argv[1]).items():
+        if "lognormal" in kw:
+            kw["lognormal"] = tuple(kw["lognormal"])
+        fake.script(model, **kw)
+    print(fake.url, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
