@@ -19,8 +19,8 @@ import time
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parent.parent))
 
 import numpy as np
-
 from _fake import FakeProcess
+
 from modelsel.catalog import Candidate
 from modelsel.evalset import Example
 from modelsel.providers import provider_class

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import anthropic_cand, cli, gemini_cand, openai_cand, oracle, run_dir, wrong_on, write_req
+from tests.conftest import (
+    anthropic_cand,
+    cli,
+    gemini_cand,
+    openai_cand,
+    oracle,
+    run_dir,
+    write_req,
+    wrong_on,
+)
 
 
 def _baseline(fake, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]

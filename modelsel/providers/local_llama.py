@@ -8,6 +8,9 @@ Gemma 3 270M is a base model: a completion-style prompt template works better th
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -36,6 +39,20 @@ def gguf_path(model: str) -> Path:
     return p
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Any:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
     path = str(gguf_path(model))
     with _LOAD_LOCK:
@@ -43,7 +60,8 @@ def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
         if key not in _MODELS:
             from llama_cpp import Llama
 
-            _MODELS[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False)
+            with _quiet_stderr():  # llama.cpp prints context notes to fd 2 even with verbose=False
+                _MODELS[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False)
             _CALL_LOCKS[path] = threading.Lock()
         return _MODELS[key], _CALL_LOCKS[path]
 

@@ -15,7 +15,8 @@ STYLE = {"CHOSEN": "bold green", "fallback": "green", "qualifies": "", "eliminat
 
 
 def print_summary(console: Console, s: dict[str, Any], folder: str | None = None) -> None:
-    t = Table(title="Comparison", header_style="bold", show_lines=False)
+    name = s["requirements"].get("name") or "LLM selection"
+    t = Table(title=f"{escape(name)}: {s['run']['n_examples']} examples x {s['run']['repeat']}", header_style="bold")
     for k, h in HEADERS.items():
         t.add_column(h, justify="left" if k in ("candidate", "status") else "right", no_wrap=k == "candidate")
     for r in results_rows(s):
