@@ -1,33 +1,42 @@
-# Two commands on a fresh machine: `make demo` and `make test`.
+# The two commands on a fresh machine: `make demo` and `make test`. Both are idempotent.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The similarity scorer's embedding model runs on PyTorch; the CPU build is pinned and installed
+# first so that pip does not pull several GB of CUDA wheels for it.
+TORCH  ?= torch==2.13.0
 
 .PHONY: demo test test-fast lint bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# llama-cpp-python builds from source the first time (~10 min on 2 cores); pip caches the wheel.
-	$(BIN)/pip install --quiet -e ".[local,dev]"
-	touch $(STAMP)
 
-demo: $(STAMP)
+# The local model: llama-cpp-python builds from source the first time (~10 min on 2 cores);
+# pip caches the wheel, so later installs take seconds.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[local]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-demo
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[local,similarity,dev]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/modelsel eval requirements/demo.yaml
 
-test: $(STAMP)
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not local_model and not browser"
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check modelsel tests benchmarks
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/latency_accuracy.py
-	$(BIN)/python benchmarks/overhead.py
+bench: $(VENV)/.installed-test
+	cd benchmarks && ../$(BIN)/python latency_accuracy.py && ../$(BIN)/python overhead.py
 
 clean:
 	rm -rf $(VENV) reports/.cache

@@ -16,11 +16,16 @@ from typing import Any
 from modelsel.secrets import redact
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write a whole file or nothing: a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is for the team to read
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(redact(text))
         os.replace(tmp, path)

@@ -14,7 +14,11 @@ def q_ci(block: dict[str, Any] | None) -> str:
 
 
 def ms(v: float | None) -> str:
-    return "—" if v is None else f"{v:,.0f} ms"
+    if v is None:
+        return "—"
+    if v < 10:  # an in-process baseline answers in microseconds; "0 ms" would hide it
+        return f"{v:.2f} ms"
+    return f"{v:,.0f} ms"
 
 
 def usd(v: float | None, digits: int | None = None) -> str:
