@@ -71,7 +71,8 @@ def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
 
     from modelsel.runner import dry_run_estimate
 
-    rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat)
+    rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
+                            {cid: p.defaults for cid, p in scr.providers.items()})
     t = Table(title="Dry run: estimated before any call (about 4 characters a token; output at max_tokens)")
     for h in ("Candidate", "Calls", "Input tokens", "Output tokens (max)", "Cost (max)"):
         t.add_column(h, justify="right" if h != "Candidate" else "left")

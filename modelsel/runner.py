@@ -177,7 +177,7 @@ class Judge:
 async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, cfg: RunConfig,
                cache: Cache | None, budget: Budget) -> Record | None:
     messages, prompt = render(c, ex)
-    params = dict(c.params)
+    params = {**p.defaults, **c.params}
     key = cache_key(c, messages, prompt, params, rep)
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
                 expected=ex.expected, params=params)
@@ -255,11 +255,13 @@ async def run_eval(
     return RunOutcome(records=records, spent_usd=budget.spent, skipped_budget=skipped, budget_stopped=budget.stopped)
 
 
-def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int) -> list[dict[str, Any]]:
+def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int,
+                     defaults: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    defaults = defaults or {}
     rows = []
     for c in candidates:
         tin = sum(estimate_tokens(render(c, ex)[1]) for ex in examples) * repeat
-        tout = expected_output_tokens(c.params) * len(examples) * repeat
+        tout = expected_output_tokens({**defaults.get(c.id, {}), **c.params}) * len(examples) * repeat
         rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": tin,
                      "output_tokens_max": tout, "cost_usd_max": call_cost(c, tin, tout)})
     return rows

@@ -15,7 +15,6 @@ from typing import Any
 
 from modelsel.secrets import redact
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

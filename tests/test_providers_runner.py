@@ -92,9 +92,9 @@ def test_retries_honour_retry_after_and_recover(fake, keys, tmp_path: Path, monk
 def test_persistent_failure_is_an_error_not_a_crash(fake, keys, tmp_path: Path) -> None:
     fake.script("good", answer=oracle)
     fake.script("bad", answer=oracle, fault_when=lambda p: "500" if "parcel never arrived" in p or "reset my password" in p else None)
-    fake.script("hangs", answer=oracle, fault_when=lambda p: "hang" if "Brazil" in p else None, hang_s=1.5)
+    fake.script("hangs", answer=oracle, fault_when=lambda p: "hang" if "Brazil" in p else None, hang_s=3.0)
     cands = [openai_cand(fake, "good"), openai_cand(fake, "bad"), anthropic_cand(fake, "hangs")]
-    res = cli("eval", write_req(tmp_path, cands), "--out", tmp_path / "run", "--timeout", "0.3")
+    res = cli("eval", write_req(tmp_path, cands), "--out", tmp_path / "run", "--timeout", "1.0")
     assert res.exit_code == 0, res.output
     summary, recs = run_dir(tmp_path / "run")
     bad = [r for r in recs if r["candidate"] == "oa-bad" and r["error"]]

@@ -12,6 +12,7 @@ from modelsel.providers.openai_chat import sdk_error
 class AnthropicProvider(Provider):
     needs_key = True
     default_concurrency = 8
+    defaults = {"stream": True, "max_tokens": 1024}
 
     def __init__(self, candidate: Any) -> None:
         super().__init__(candidate)

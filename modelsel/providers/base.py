@@ -102,6 +102,9 @@ class Provider:
 
     needs_key = False
     default_concurrency = 8
+    # Parameters this provider applies when the candidate does not set them. The runner records
+    # them with every call, so a comparison states exactly what each model was asked with.
+    defaults: dict[str, Any] = {}
 
     def __init__(self, candidate: Candidate) -> None:
         self.candidate = candidate

@@ -20,6 +20,7 @@ _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
 class GeminiProvider(Provider):
     needs_key = True
     default_concurrency = 8
+    defaults = {"stream": True}
 
     def __init__(self, candidate: Any) -> None:
         super().__init__(candidate)

@@ -68,6 +68,7 @@ def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
 
 class LocalLlamaProvider(Provider):
     default_concurrency = 1
+    defaults = {"max_tokens": 64, "temperature": 0.0, "n_ctx": 2048, "seed": 0}
 
     def unavailable(self) -> str | None:
         try:

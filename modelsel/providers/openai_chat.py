@@ -35,6 +35,7 @@ def sdk_error(exc: Exception, t0: float) -> ProviderError:
 class OpenAIProvider(Provider):
     needs_key = True
     default_concurrency = 8
+    defaults = {"stream": True}
 
     def __init__(self, candidate: Any) -> None:
         super().__init__(candidate)
