@@ -91,8 +91,8 @@ def make_provider(c: Candidate, search_path: Path) -> Provider:
     return cls(c)
 
 
-def screen(inp: Inputs) -> Screened:
-    """Rule 1: compliance before any call. Then: which candidates can be called here at all."""
+def screen_compliance(inp: Inputs) -> Screened:
+    """Rule 1: compliance before any call; nothing is runnable yet."""
     s = Screened(runnable=[], providers={})
     for c in inp.candidates:
         out, risks = compliance(c, inp.lr.req)
@@ -100,6 +100,14 @@ def screen(inp: Inputs) -> Screened:
             s.compliance_risks[c.id] = risks
         if out:
             s.compliance_out[c.id] = out
+    return s
+
+
+def screen(inp: Inputs) -> Screened:
+    """Compliance first; then which of the compliant candidates can be called here at all."""
+    s = screen_compliance(inp)
+    for c in inp.candidates:
+        if c.id in s.compliance_out:
             continue
         p = make_provider(c, inp.lr.folder)
         why = p.unavailable()

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modelsel import pipeline
-from modelsel.decision import compliance
 from modelsel.errors import InputError
 from modelsel.report import FORMATS, write_reports
 from modelsel.rundata import load_run
@@ -34,14 +33,10 @@ def _rescore(folder: Path, old: dict, records: list) -> tuple[dict, list]:
         override = folder / "inputs" / Path(old["run"]["evalset"]).name
     inp = pipeline.prepare(req_path, evalset_override=override)
     recorded = {r.candidate for r in records}
-    scr = pipeline.Screened(runnable=[c for c in inp.candidates if c.id in recorded], providers={})
+    scr = pipeline.screen_compliance(inp)
+    scr.runnable = [c for c in inp.candidates if c.id in recorded]
     for c in inp.candidates:
-        out, risks = compliance(c, inp.lr.req)
-        if risks:
-            scr.compliance_risks[c.id] = risks
-        if out:
-            scr.compliance_out[c.id] = out
-        elif c.id not in recorded:
+        if c.id not in scr.compliance_out and c.id not in recorded:
             prev = old["decision"].get("not_evaluated", {}).get(c.id)
             scr.not_evaluated[c.id] = prev or "not in the recorded run"
     cfg = RunConfig(repeat=old["run"].get("repeat", 1), timeout_s=old["run"].get("timeout_s", 60.0))

@@ -161,7 +161,7 @@ class Judge:
         provider.prepare(candidate.timeout_s or cfg.timeout_s)
 
     async def ask(self, prompt: str) -> tuple[Any, str | None]:
-        params = {"temperature": 0, **self.candidate.params}
+        params = {**self.provider.defaults, "temperature": 0, **self.candidate.params}
         req = CallRequest(messages=[{"role": "user", "content": prompt}], prompt=prompt, params=params,
                           timeout_s=self.candidate.timeout_s or self.cfg.timeout_s)
         res, err, _, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s)

@@ -5,33 +5,29 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, split_params
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    ProviderError,
+    SdkProvider,
+    split_params,
+)
 from modelsel.providers.openai_chat import sdk_error
 
 
-class AnthropicProvider(Provider):
-    needs_key = True
-    default_concurrency = 8
-    defaults = {"stream": True, "max_tokens": 1024}
+class AnthropicProvider(SdkProvider):
+    defaults = {"stream": True, "max_tokens": 1024}  # the Messages API requires max_tokens
 
-    def __init__(self, candidate: Any) -> None:
-        super().__init__(candidate)
-        self._client: Any = None
+    def make_client(self, timeout_s: float) -> Any:
+        import anthropic
 
-    def client(self, timeout_s: float) -> Any:
-        if self._client is None:
-            import anthropic
-
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self.api_key(), base_url=self.candidate.base_url, max_retries=0, timeout=timeout_s,
-            )
-        return self._client
+        return anthropic.AsyncAnthropic(api_key=self.api_key(), base_url=self.candidate.base_url, max_retries=0,
+                                        timeout=timeout_s)
 
     async def complete(self, req: CallRequest) -> CallResult:
         client = self.client(req.timeout_s)
         p = dict(req.params)
         stream = bool(p.pop("stream", True))
-        p.setdefault("max_tokens", 1024)
         if "stop" in p:
             p["stop_sequences"] = p.pop("stop")
         p.pop("seed", None)  # not an Anthropic parameter; recorded, not sent
@@ -64,8 +60,3 @@ class AnthropicProvider(Provider):
         text = "".join(getattr(b, "text", "") for b in msg.content)
         return CallResult(text=text, input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens,
                           latency_ms=latency, ttft_ms=ttft, finish_reason=msg.stop_reason)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None

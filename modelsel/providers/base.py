@@ -132,3 +132,35 @@ class Provider:
 
     async def aclose(self) -> None:
         return None
+
+
+class SdkProvider(Provider):
+    """A cloud API reached through its official SDK: one client per candidate, built before
+    timing starts, SDK retries off (the runner retries), closed at the end of the run."""
+
+    needs_key = True
+    default_concurrency = 8
+    defaults: dict[str, Any] = {"stream": True}
+
+    def __init__(self, candidate: Candidate) -> None:
+        super().__init__(candidate)
+        self._client: Any = None
+
+    def client(self, timeout_s: float) -> Any:
+        if self._client is None:
+            self._client = self.make_client(timeout_s)
+        return self._client
+
+    def make_client(self, timeout_s: float) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def close_client(self, client: Any) -> None:
+        await client.close()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                await self.close_client(client)
+            except Exception:  # closing must never turn a finished run into a failure
+                pass

@@ -8,8 +8,8 @@ from typing import Any
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
-    Provider,
     ProviderError,
+    SdkProvider,
     classify_status,
     retry_after,
 )
@@ -17,25 +17,18 @@ from modelsel.providers.base import (
 _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
 
 
-class GeminiProvider(Provider):
-    needs_key = True
-    default_concurrency = 8
-    defaults = {"stream": True}
+class GeminiProvider(SdkProvider):
+    def make_client(self, timeout_s: float) -> Any:
+        from google import genai
+        from google.genai import types
 
-    def __init__(self, candidate: Any) -> None:
-        super().__init__(candidate)
-        self._client: Any = None
+        opts: dict[str, Any] = {"timeout": int(timeout_s * 1000)}  # milliseconds; no SDK retries by default
+        if self.candidate.base_url:
+            opts["base_url"] = self.candidate.base_url
+        return genai.Client(api_key=self.api_key(), http_options=types.HttpOptions(**opts))
 
-    def client(self, timeout_s: float) -> Any:
-        if self._client is None:
-            from google import genai
-            from google.genai import types
-
-            opts: dict[str, Any] = {"timeout": int(timeout_s * 1000)}  # milliseconds; no SDK retries by default
-            if self.candidate.base_url:
-                opts["base_url"] = self.candidate.base_url
-            self._client = genai.Client(api_key=self.api_key(), http_options=types.HttpOptions(**opts))
-        return self._client
+    async def close_client(self, client: Any) -> None:
+        await client.aio.aclose()
 
     def _error(self, exc: Exception, t0: float) -> ProviderError:
         latency = (time.perf_counter() - t0) * 1000
@@ -98,11 +91,3 @@ class GeminiProvider(Provider):
             output_tokens=getattr(usage, "candidates_token_count", None), latency_ms=latency, ttft_ms=ttft,
             finish_reason=finish,
         )
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            try:
-                await self._client.aio.aclose()
-            except Exception:
-                pass
-            self._client = None

@@ -9,8 +9,8 @@ from typing import Any
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
-    Provider,
     ProviderError,
+    SdkProvider,
     classify_status,
     retry_after,
     split_params,
@@ -32,28 +32,19 @@ def sdk_error(exc: Exception, t0: float) -> ProviderError:
     return ProviderError("transient", f"{name}: {exc}", latency_ms=latency)
 
 
-class OpenAIProvider(Provider):
-    needs_key = True
-    default_concurrency = 8
-    defaults = {"stream": True}
-
+class OpenAIProvider(SdkProvider):
     def __init__(self, candidate: Any) -> None:
         super().__init__(candidate)
-        self._client: Any = None
         self.compatible = candidate.provider == "openai-compatible"
         # Local servers (Ollama, vLLM) often need no key; a placeholder keeps the SDK happy.
         if self.compatible and not candidate.api_key_env:
             self.needs_key = False
 
-    def client(self, timeout_s: float) -> Any:
-        if self._client is None:
-            import openai
+    def make_client(self, timeout_s: float) -> Any:
+        import openai
 
-            self._client = openai.AsyncOpenAI(
-                api_key=self.api_key() or "no-key", base_url=self.candidate.base_url,
-                max_retries=0, timeout=timeout_s,  # the runner retries, the same for every provider
-            )
-        return self._client
+        return openai.AsyncOpenAI(api_key=self.api_key() or "no-key", base_url=self.candidate.base_url,
+                                  max_retries=0, timeout=timeout_s)
 
     def _params(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         p = dict(params)
@@ -107,8 +98,3 @@ class OpenAIProvider(Provider):
             text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, latency_ms=latency, ttft_ms=ttft, finish_reason=finish,
         )
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
