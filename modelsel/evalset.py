@@ -49,11 +49,6 @@ class Example(BaseModel):
             return self.input
         return "\n".join(f"{m.role}: {m.content}" for m in self.input)
 
-    def user_text(self) -> str:
-        if isinstance(self.input, str):
-            return self.input
-        return "\n".join(m.content for m in self.input if m.role == "user")
-
 
 class EvalSet(BaseModel):
     path: str

@@ -19,6 +19,7 @@ from modelsel.decision import compliance, decide, self_hosting_break_even
 from modelsel.errors import InputError
 from modelsel.evalset import EvalSet, load_evalset
 from modelsel.metrics import compute
+from modelsel.prompting import render
 from modelsel.providers import Provider, provider_class
 from modelsel.records import Record
 from modelsel.requirements import LoadedRequirements, checklist, load_requirements
@@ -134,6 +135,8 @@ def screen(inp: Inputs) -> Screened:
         if why:
             s.not_evaluated[c.id] = why
             continue
+        for ex in inp.evalset.examples:  # a template error is bad input, found before any call
+            render(c, ex)
         s.runnable.append(c)
         s.providers[c.id] = p
     if inp.judge is not None:

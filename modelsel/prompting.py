@@ -27,7 +27,8 @@ def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]]
                 input=example.text(), expected=example.expected, tags=example.tags, example=example,
             )
         except jinja2.TemplateError as exc:
-            raise InputError(f"prompt template of candidate '{candidate.id}' failed: {exc}", field="prompt") from None
+            raise InputError(f"the prompt template of candidate '{candidate.id}' fails on example '{example.id}': {exc}.",
+                             field="prompt") from None
         msgs = [{"role": "user", "content": text}]
     elif isinstance(example.input, str):
         text = example.input

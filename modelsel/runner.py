@@ -144,6 +144,8 @@ async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphor
                 err = e
             except TimeoutError:
                 err = ProviderError("timeout", f"no answer within {timeout:g} s")
+            except Exception as e:  # a provider bug is an error against that candidate, never the run's end
+                err = ProviderError("fatal", f"{type(e).__name__}: {e}")
         if err is None or not err.retryable or attempts >= retry.max_attempts:
             return result, err, attempts, waited, started
         w = retry.wait(attempts, err.retry_after_s)

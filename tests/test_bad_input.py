@@ -87,3 +87,10 @@ def test_unknown_scorer_and_missing_file(tmp_path: Path) -> None:
 def test_duplicate_candidate_ids(tmp_path: Path) -> None:
     p = write_req(tmp_path, ["openai/gpt-5-mini", "openai/gpt-5-mini"])
     _assert_clean_failure(cli("eval", p), tmp_path, "candidates[1]", "appears twice")
+
+
+def test_prompt_template_error_is_found_before_any_call(tmp_path: Path) -> None:
+    p = write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "m:f", "prompt": "Ticket: {{ inptu }}"}])
+    (tmp_path / "m.py").write_text("def f(text):\n    return 'billing'\n")
+    _assert_clean_failure(cli("eval", p), tmp_path, "the prompt template of candidate 'kw' fails on example 'e1'",
+                          "'inptu' is undefined")

@@ -201,3 +201,27 @@ def test_trace_has_every_call_as_it_happens(fake, keys, tmp_path: Path) -> None:
     trace = [json.loads(x) for x in (tmp_path / "run" / "trace.jsonl").read_text().splitlines()]
     assert len(trace) == 12 and all(t["output"] and t["latency_ms"] is not None for t in trace)
     assert (tmp_path / "run" / "inputs" / "req.yaml").exists()
+
+
+def test_a_provider_bug_is_an_error_against_that_candidate_not_the_run() -> None:
+    """Through the runner's public function, with a provider that fails in a way nobody classified."""
+    import asyncio
+
+    from modelsel.catalog import Candidate
+    from modelsel.evalset import Example
+    from modelsel.providers import CallResult, Provider
+    from modelsel.runner import RetryPolicy, RunConfig, run_eval
+
+    class Buggy(Provider):
+        async def complete(self, req):  # type: ignore[no-untyped-def]
+            if "two" in req.prompt:
+                raise RuntimeError("unexpected state")
+            return CallResult(text="billing", input_tokens=1, output_tokens=1, latency_ms=1.0)
+
+    c = Candidate(id="buggy", provider="python", vendor="x", model="x")
+    examples = [Example(id=i, input=f"ticket {i}") for i in ("one", "two", "three")]
+    out = asyncio.run(run_eval([c], {"buggy": Buggy(c)}, examples, RunConfig(retry=RetryPolicy(scale=0)), None))
+    by = {r.example_id: r for r in out.records}
+    assert by["two"].error == "RuntimeError: unexpected state" and by["two"].error_kind == "fatal"
+    assert by["two"].attempts == 1
+    assert by["one"].output == "billing" and by["three"].output == "billing"
