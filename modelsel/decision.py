@@ -255,8 +255,8 @@ def decide(cands: list[Candidate], metrics: dict[str, Any], records: list[Record
         out["reasons"].append(f"'{chosen}' has quality {_ci(q)} and is significantly better than every other survivor "
                               f"by at least {small:.2f}.")
         cheapest = min(survivors, key=lambda c: _monthly(cm[c]))
-        if cheapest != chosen:
-            extra = _monthly(cm[chosen]) - _monthly(cm[cheapest])
+        extra = _monthly(cm[chosen]) - _monthly(cm[cheapest])
+        if cheapest != chosen and extra > 0:
             out["extra_quality_monthly_usd"] = round(extra, 2)
             dq = (q["mean"] or 0) - (cm[cheapest]["quality"]["mean"] or 0)
             out["trade_offs"].append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more per month.")
