@@ -85,7 +85,10 @@ def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def check(requirements: Path = typer.Argument(..., help="The requirements file (YAML).")) -> None:
+def check(
+    requirements: Path = typer.Argument(..., help="The requirements file (YAML)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when a checklist item is open (for CI)."),
+) -> None:
     """Validate a requirements file and lint it against the selection checklist."""
     from modelsel import pipeline
     from modelsel.errors import InputError
@@ -111,6 +114,8 @@ def check(requirements: Path = typer.Argument(..., help="The requirements file (
     missing = [i for i, d, _ in items if not d]
     if missing:
         console.print(f"[yellow]{len(missing)} checklist item(s) open.[/yellow]")
+        if strict:
+            raise typer.Exit(1)
 
 
 @app.command()

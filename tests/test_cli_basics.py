@@ -34,6 +34,7 @@ def test_check_lists_what_is_missing(tmp_path: Path) -> None:
                  "✗ Eval set of 50-100 examples: 12 examples"):
         assert item in out, item
     assert "checklist item(s) open" in out
+    assert cli("check", p, "--strict").exit_code == 1
 
 
 def test_check_reports_compliance_eliminations_before_any_call(tmp_path: Path) -> None:
