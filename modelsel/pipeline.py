@@ -68,7 +68,6 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
             if ex.scorer is not None:
                 check_specs(ex.scorer if isinstance(ex.scorer, list) else [ex.scorer], f"example {ex.id} scorer")
     except InputError as exc:
-        exc.path, exc.line = str(lr.path), lr.line("scoring")
         raise InputError(exc.message, path=lr.path, line=lr.line("scoring"), field=exc.field, hint=exc.hint) from None
     used = _scorer_types(lr_specs, es)
     if "judge" in used and lr.req.judge is None:
@@ -140,11 +139,19 @@ def screen(inp: Inputs) -> Screened:
         s.runnable.append(c)
         s.providers[c.id] = p
     if inp.judge is not None:
-        why = make_provider(inp.judge, inp.lr.folder).unavailable()
-        if why:  # found now, before any candidate call is paid for, not after
-            raise InputError(f"the judge model '{inp.judge.id}' cannot be called: {why}.", path=inp.lr.path,
-                             line=inp.lr.line("judge"), field="judge")
+        judge_provider(inp)  # found now, before any candidate call is paid for, not after
     return s
+
+
+def judge_provider(inp: Inputs) -> Provider:
+    """The judge's provider, or bad input naming the judge line when it cannot be called here."""
+    assert inp.judge is not None
+    p = make_provider(inp.judge, inp.lr.folder)
+    why = p.unavailable()
+    if why is not None:
+        raise InputError(f"the judge model '{inp.judge.id}' cannot be called: {why}.", path=inp.lr.path,
+                         line=inp.lr.line("judge"), field="judge")
+    return p
 
 
 def execute(inp: Inputs, scr: Screened, cfg: RunConfig, cache: Cache | None, on_record: Any = None) -> RunOutcome:
@@ -152,14 +159,7 @@ def execute(inp: Inputs, scr: Screened, cfg: RunConfig, cache: Cache | None, on_
 
 
 def score(inp: Inputs, records: list[Record], cfg: RunConfig) -> list[Record]:
-    judge = None
-    if inp.judge is not None:
-        p = make_provider(inp.judge, inp.lr.folder)
-        why = p.unavailable()
-        if why is not None:
-            raise InputError(f"the judge model '{inp.judge.id}' cannot be called: {why}.", path=inp.lr.path,
-                             line=inp.lr.line("judge"), field="judge")
-        judge = Judge(inp.judge, p, cfg)
+    judge = Judge(inp.judge, judge_provider(inp), cfg) if inp.judge is not None else None
     examples = {e.id: e for e in inp.evalset.examples}
     return asyncio.run(score_records(records, examples, inp.scoring, inp.lr.req.pass_threshold, judge,
                                      str(inp.lr.folder)))

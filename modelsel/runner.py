@@ -99,7 +99,7 @@ class Slot:
         self.warm = False
 
 
-def _semaphores(cands: list[Candidate], providers: dict[str, Provider], cfg: RunConfig) -> dict[str, Slot]:
+def _slots(cands: list[Candidate], providers: dict[str, Provider], cfg: RunConfig) -> dict[str, Slot]:
     """One limit per provider endpoint, so a slow provider does not hold back a fast one;
     a candidate that sets its own concurrency gets its own limit."""
     sems: dict[str, Slot] = {}
@@ -163,7 +163,9 @@ class Judge:
         provider.prepare(candidate.timeout_s or cfg.timeout_s)
 
     async def ask(self, prompt: str) -> tuple[Any, str | None]:
-        params = {**self.provider.defaults, "temperature": 0, **self.candidate.params}
+        # Exactly what the PM set for the judge (plus the provider's defaults): some models reject
+        # a temperature other than their default, so none is forced here.
+        params = {**self.provider.defaults, **self.candidate.params}
         req = CallRequest(messages=[{"role": "user", "content": prompt}], prompt=prompt, params=params,
                           timeout_s=self.candidate.timeout_s or self.cfg.timeout_s)
         res, err, _, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s)
@@ -224,7 +226,7 @@ async def run_eval(
     candidates: list[Candidate], providers: dict[str, Provider], examples: list[Example], cfg: RunConfig,
     cache: Cache | None, on_record: Callable[[Record], Any] | None = None,
 ) -> RunOutcome:
-    sems = _semaphores(candidates, providers, cfg)
+    slots = _slots(candidates, providers, cfg)
     for c in candidates:
         providers[c.id].prepare(c.timeout_s or cfg.timeout_s)
     budget = Budget(cfg.max_cost_usd)
@@ -233,7 +235,7 @@ async def run_eval(
 
     async def task(c: Candidate, ex: Example, rep: int) -> None:
         nonlocal skipped
-        rec = await _one(c, providers[c.id], ex, rep, sems[c.id], cfg, cache, budget)
+        rec = await _one(c, providers[c.id], ex, rep, slots[c.id], cfg, cache, budget)
         if rec is None:
             skipped += 1
             return
