@@ -23,7 +23,7 @@ from modelsel.prompting import render
 from modelsel.providers import Provider, provider_class
 from modelsel.records import Record
 from modelsel.requirements import LoadedRequirements, checklist, load_requirements
-from modelsel.runner import Judge, RunConfig, RunOutcome, run_eval
+from modelsel.runner import NOT_JUDGED, Budget, Judge, RunConfig, RunOutcome, run_eval
 from modelsel.scoring import check_specs, score_records
 from modelsel.store import Cache
 from modelsel.strategies import simulate
@@ -158,8 +158,8 @@ def execute(inp: Inputs, scr: Screened, cfg: RunConfig, cache: Cache | None, on_
     return asyncio.run(run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record))
 
 
-def score(inp: Inputs, records: list[Record], cfg: RunConfig) -> list[Record]:
-    judge = Judge(inp.judge, judge_provider(inp), cfg) if inp.judge is not None else None
+def score(inp: Inputs, records: list[Record], cfg: RunConfig, budget: Budget | None = None) -> list[Record]:
+    judge = Judge(inp.judge, judge_provider(inp), cfg, budget) if inp.judge is not None else None
     examples = {e.id: e for e in inp.evalset.examples}
     return asyncio.run(score_records(records, examples, inp.scoring, inp.lr.req.pass_threshold, judge,
                                      str(inp.lr.folder)))
@@ -215,8 +215,10 @@ def analyse(inp: Inputs, scr: Screened, records: list[Record], outcome: RunOutco
             "started_at": started, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "requirements": str(inp.lr.path), "requirements_folder": str(inp.lr.folder.resolve()),
             "evalset": inp.evalset.path, "n_examples": len(inp.evalset.examples), "repeat": cfg.repeat,
-            "spent_usd": round(outcome.spent_usd, 6) if outcome else 0.0,
-            "budget_usd": cfg.max_cost_usd, "budget_stopped": bool(outcome and outcome.budget_stopped),
+            "spent_usd": round(outcome.budget.spent if outcome and outcome.budget else (outcome.spent_usd if outcome else 0.0), 6),
+            "budget_usd": cfg.max_cost_usd,
+            "budget_stopped": bool(outcome and (outcome.budget_stopped or (outcome.budget and outcome.budget.stopped))),
+            "not_judged": sum(1 for r in records if r.reason == NOT_JUDGED),
             "calls_not_made": outcome.skipped_budget if outcome else 0,
             "replayed": any(r.replayed for r in records), "timeout_s": cfg.timeout_s,
             "catalog_as_of": "2026-11-01",

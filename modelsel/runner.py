@@ -51,6 +51,7 @@ class RunOutcome:
     spent_usd: float = 0.0
     skipped_budget: int = 0
     budget_stopped: bool = False
+    budget: Budget | None = None  # the same guard caps the judge's spend when scoring
 
 
 def call_cost(c: Candidate, tin: int | None, tout: int | None) -> float:
@@ -153,11 +154,17 @@ async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphor
         await asyncio.sleep(w)
 
 
-class Judge:
-    """The judge model for rubric scoring, called with the same retry policy as candidates."""
+NOT_JUDGED = "not judged: the budget guard stopped spending"
+JUDGE_BUDGET_KEY = "(judge)"
 
-    def __init__(self, candidate: Candidate, provider: Provider, cfg: RunConfig) -> None:
+
+class Judge:
+    """The judge model for rubric scoring, called with the same retry policy as candidates and
+    under the same budget guard."""
+
+    def __init__(self, candidate: Candidate, provider: Provider, cfg: RunConfig, budget: Budget | None = None) -> None:
         self.candidate, self.provider, self.cfg = candidate, provider, cfg
+        self.budget = budget or Budget(None)
         self.model_id = candidate.id
         self.sem = asyncio.Semaphore(cfg.concurrency or provider.default_concurrency)
         provider.prepare(candidate.timeout_s or cfg.timeout_s)
@@ -168,7 +175,21 @@ class Judge:
         params = {**self.provider.defaults, **self.candidate.params}
         req = CallRequest(messages=[{"role": "user", "content": prompt}], prompt=prompt, params=params,
                           timeout_s=self.candidate.timeout_s or self.cfg.timeout_s)
-        res, err, _, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s)
+        guess = call_cost(self.candidate, estimate_tokens(prompt), expected_output_tokens(params))
+        est = 0.0
+
+        def admit() -> bool:
+            nonlocal est
+            est = self.budget.estimate(JUDGE_BUDGET_KEY, guess)
+            return self.budget.reserve(est)
+
+        res, err, attempts, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s, admit)
+        if attempts == 0:
+            return None, NOT_JUDGED
+        cost = self.cost(res) if res is not None else 0.0
+        self.budget.settle(est, cost)
+        if res is not None:
+            self.budget.observe(JUDGE_BUDGET_KEY, cost)
         return res, (redact(str(err)) if err else None)
 
     def cost(self, res: Any) -> float:
@@ -256,7 +277,8 @@ async def run_eval(
     order = {c.id: i for i, c in enumerate(candidates)}
     pos = {e.id: i for i, e in enumerate(examples)}
     records.sort(key=lambda r: (order[r.candidate], pos[r.example_id], r.repeat))
-    return RunOutcome(records=records, spent_usd=budget.spent, skipped_budget=skipped, budget_stopped=budget.stopped)
+    return RunOutcome(records=records, spent_usd=budget.spent, skipped_budget=skipped, budget_stopped=budget.stopped,
+                      budget=budget)
 
 
 def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int,

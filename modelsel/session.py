@@ -14,7 +14,7 @@ from modelsel import pipeline
 from modelsel.records import Record, dumps
 from modelsel.report import write_reports
 from modelsel.report.terminal import print_summary
-from modelsel.runner import RunConfig
+from modelsel.runner import NOT_JUDGED, RunConfig
 from modelsel.store import Cache, RunFolder, cache_path
 
 INTERRUPTED = 130
@@ -80,7 +80,10 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     if outcome.budget_stopped:
         err.print(f"[yellow]Budget guard: stopped at ${outcome.spent_usd:.4f} of ${cfg.max_cost_usd}; "
                   f"{outcome.skipped_budget} calls not made.[/yellow]")
-    records = pipeline.score(inp, outcome.records, cfg)
+    records = pipeline.score(inp, outcome.records, cfg, outcome.budget)
+    not_judged = sum(1 for r in records if r.reason == NOT_JUDGED)
+    if not_judged:
+        err.print(f"[yellow]Budget guard: {not_judged} answers were not judged; they are left out of quality.[/yellow]")
     summary = pipeline.analyse(inp, scr, records, outcome, cfg, started)
     write_reports(folder.path, summary, records)
     if not quiet:

@@ -182,3 +182,24 @@ def test_judge_without_a_key_fails_before_any_candidate_call(fake, tmp_path: Pat
     assert "the judge model 'anthropic/claude-haiku-4-5' cannot be called: no API key (set ANTHROPIC_API_KEY)" in res.output
     assert "field 'judge'" in res.output
     assert fake.requests_for("cand") == [] and not (tmp_path / "run").exists()
+
+
+def test_budget_guard_caps_the_judge_too(fake, keys, tmp_path: Path) -> None:
+    fake.script("cand", answer=oracle, input_tokens=10, output_tokens=1)  # $0.000012 a call
+    fake.script("judge", answer=lambda p: "SCORE: 9\nRight.", input_tokens=200, output_tokens=5)  # $0.00021 a call
+    judge = {"provider": "openai", "model": "judge", "base_url": fake.url + "/v1", "params": {"max_tokens": 5},
+             "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}
+    req = write_req(tmp_path, [openai_cand(fake, "cand")], scoring=[{"type": "judge", "rubric": "right queue?"}],
+                    judge=judge, pass_threshold=0.5, quality={"min_score": 0.5})
+    res = cli("eval", req, "--out", tmp_path / "run", "--max-cost", "0.0008", "--concurrency", "1")
+    s, recs = run_dir(tmp_path / "run")
+    assert len(fake.requests_for("cand")) == 12 and len(fake.requests_for("judge")) == 3
+    judged = [r for r in recs if r["score"] is not None]
+    assert len(judged) == 3 and all(r["score"] == 0.9 for r in judged)
+    skipped = [r for r in recs if r["score"] is None]
+    assert len(skipped) == 9 and all(r["reason"] == "not judged: the budget guard stopped spending" for r in skipped)
+    assert s["candidates"]["oa-cand"]["quality"]["n"] == 3  # unscored answers are left out, not counted as 0
+    assert s["candidates"]["oa-cand"]["errors"] == 0
+    assert s["run"]["not_judged"] == 9 and s["run"]["budget_stopped"] is True
+    assert s["run"]["spent_usd"] <= 0.0008
+    assert "9 answers were not judged" in res.output

@@ -75,6 +75,10 @@ async def score_records(
             r.score, r.passed, r.reason, r.scores = None, None, f"error: {r.error}", []
             continue
         ex = examples[r.example_id]
+        mine = extras.get((r.candidate, r.example_id, r.repeat), {})
+        if any(v[0] is None for v in mine.values()):  # the judge was not allowed to spend: unscored, not 0
+            r.score, r.passed, r.reason, r.scores = None, None, next(v[1] for v in mine.values() if v[0] is None), []
+            continue
         parts = []
         for spec in example_specs(ex, default):
             try:
@@ -85,7 +89,6 @@ async def score_records(
         r.score, r.reason = combine(parts)
         r.score = round(r.score, 6)
         r.passed = r.score >= pass_threshold
-        mine = extras.get((r.candidate, r.example_id, r.repeat), {})
         r.scores = [{"type": s["type"], "params": _params(s), "weight": s.get("weight", 1.0), "score": v, "reason": why,
                      **(mine.get((s["type"], id(s)), (0, "", {}))[2])}
                     for s, v, why in parts]

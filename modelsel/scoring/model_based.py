@@ -10,6 +10,7 @@ from typing import Any
 
 from modelsel.evalset import Example
 from modelsel.records import Record
+from modelsel.runner import NOT_JUDGED
 
 JUDGE_TEMPLATE = """You are grading one answer against a rubric written by a product manager.
 
@@ -106,6 +107,9 @@ async def run_model_scorers(records: list[Record], examples: dict[str, Example],
                                            input=ex.text(), expected="" if ex.expected is None else ex.expected,
                                            output=r.output, scale=scale)
             res, err = await judge.ask(prompt)
+            if res is None and err == NOT_JUDGED:
+                out.setdefault(key, {})[("judge", id(spec))] = (None, err, {"judge_model": judge.model_id})  # type: ignore[assignment]
+                return
             if res is None:
                 val, why, det = 0.0, f"judge call failed: {err}", {"judge_model": judge.model_id, "judge_prompt": prompt}
             else:
