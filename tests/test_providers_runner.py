@@ -115,7 +115,9 @@ def test_auth_failure_is_not_retried_and_key_is_redacted(fake, keys, tmp_path: P
     res = cli("eval", write_req(tmp_path, [openai_cand(fake, "m"), anthropic_cand(fake, "ok")]), "--out", tmp_path / "run")
     summary, recs = run_dir(tmp_path / "run")
     errs = [r for r in recs if r["candidate"] == "oa-m"]
-    assert all(r["attempts"] == 1 and r["error_kind"] == "fatal" and "[REDACTED]" in r["error"] for r in errs)
+    for r in errs:
+        assert (r["attempts"], r["error_kind"]) == (1, "fatal"), r
+        assert "[REDACTED]" in r["error"], r
     assert "eliminated" == summary["candidates"]["oa-m"]["status"]
     _assert_no_key_anywhere(tmp_path, res.output)
 
