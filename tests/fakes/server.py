@@ -87,9 +87,7 @@ class FakeProvider:
         class Handler(_Handler):
             provider = fake
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -103,6 +101,13 @@ class FakeProvider:
     def requests_for(self, model: str) -> list[Seen]:
         with self.lock:
             return [s for s in self.seen if s.model == model]
+
+
+class _Server(ThreadingHTTPServer):
+    # The listen backlog must be set on the class: __init__ calls listen() with it. The default of 5
+    # overflows when many SDK connections open at once on a busy machine, and the kernel resets them.
+    request_queue_size = 256
+    daemon_threads = True
 
 
 def _words(s: str) -> int:
