@@ -82,7 +82,7 @@ async def score_records(
         parts = []
         for spec in example_specs(ex, default):
             try:
-                v, why = score_one(spec, r.output, ex, extras.get((r.candidate, r.example_id, r.repeat), {}))
+                v, why = score_one(spec, r.output, ex, mine)
             except Exception as exc:  # a scorer that cannot score this answer scores it 0, and says why
                 v, why = 0.0, f"{spec['type']} scorer failed: {type(exc).__name__}: {exc}"
             parts.append((spec, v, why))

@@ -99,7 +99,6 @@ async def run_model_scorers(records: list[Record], examples: dict[str, Example],
     if judge_jobs:
         if judge is None:
             raise RuntimeError("a judge scorer is used but the requirements name no judge: model")
-        by_rec: dict[tuple[str, str, int], Record] = {}
 
         async def one(key: tuple[str, str, int], spec: dict[str, Any], r: Record, ex: Example) -> None:
             scale = int(spec.get("scale", 10))
@@ -118,7 +117,6 @@ async def run_model_scorers(records: list[Record], examples: dict[str, Example],
                        "judge_input_tokens": res.input_tokens, "judge_output_tokens": res.output_tokens,
                        "judge_cost_usd": judge.cost(res)}
                 r.judge_cost_usd += judge.cost(res)
-            by_rec[key] = r
             out.setdefault(key, {})[("judge", id(spec))] = (val, why, det)
 
         await asyncio.gather(*(one(*j) for j in judge_jobs))
