@@ -1,14 +1,19 @@
-"""Model facts: provider, API id, prices, context, modalities, compliance, open weights.
+"""Model facts: which API serves a model, its prices, context, modalities, compliance, open weights.
 
-Every fact carries its source and date. Prices come from genai-prices' bundled snapshot
-where it has the model; nothing here touches the network.
+The model list, context windows, prices and deprecation flags come from the genai-prices
+snapshot; catalog.yaml adds what the snapshot does not know (per-vendor policies, modalities,
+open weights per model family), each fact with its source and date. Nothing here touches the
+network. Two names, the same everywhere: `provider` is the API modelsel speaks (a registered
+provider: openai, anthropic, gemini, openai-compatible, local, python, replay); `vendor` is
+who runs the model (openai, google, groq, self-hosted, ...).
 """
 
 from __future__ import annotations
 
 import functools
+import re
+from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,8 +23,7 @@ from modelsel.errors import InputError, did_you_mean
 from modelsel.requirements import CandidateSpec, LoadedRequirements
 
 POLICY_FACTS = ("trains_on_data", "retention_days", "baa_available", "regions")
-DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
-LOCAL_API = {"local", "python", "replay"}
+NON_TEXT_OUTPUT = ("output_audio_mtok", "output_image_mtok", "output_video_mtok", "audio_hours", "input_image_mtok")
 
 
 class Fact(BaseModel):
@@ -28,28 +32,57 @@ class Fact(BaseModel):
     as_of: str | None = None
 
 
+class CatalogModel(BaseModel):
+    id: str
+    vendor: str
+    provider: str
+    api_model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    input_per_mtok: float | None = None  # base tier
+    output_per_mtok: float | None = None
+    cached_input_per_mtok: float | None = None
+    tiered: bool = False
+    tier_note: str | None = None
+    price_source: str = "unknown"
+    price_as_of: str | None = None
+    price_ref: tuple[str, str] | None = None  # (genai-prices provider, model id): per-call pricing as billed
+    deprecated: bool = False
+    name: str | None = None
+    facts: dict[str, Fact] = {}
+    tier: str | None = None  # cheap | middle | premium, by blended price within the catalog
+
+    def fact(self, name: str) -> Any:
+        f = self.facts.get(name)
+        return None if f is None else f.value
+
+
 class Candidate(BaseModel):
     """A shortlisted model, resolved: everything the runner and the decision need."""
 
     id: str
-    provider: str  # the API it speaks: openai, anthropic, gemini, openai-compatible, local, python, replay
-    vendor: str  # who runs it: openai, anthropic, google, groq, self-hosted, custom
+    provider: str
+    vendor: str
     model: str
     base_url: str | None = None
     api_key_env: str | None = None
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
+    cached_input_per_mtok: float | None = None
     fixed_monthly_usd: float = 0.0
+    tiered: bool = False
     price_source: str = "unknown"
     price_as_of: str | None = None
+    price_ref: tuple[str, str] | None = None
     facts: dict[str, Fact] = {}
     prompt: str | None = None
     system: str | None = None
     params: dict[str, Any] = {}
     concurrency: int | None = None
+    endpoint_concurrency: int | None = None
     timeout_s: float | None = None
+    retry_after_cap_s: float | None = None
     replay_from: str | None = None
-    released: str | None = None
     tier: str | None = None
     from_catalog: bool = False
 
@@ -58,97 +91,125 @@ class Candidate(BaseModel):
         return None if f is None else f.value
 
 
-class CatalogModel(BaseModel):
-    id: str
-    provider: str
-    api: str
-    api_model: str
-    base_url: str | None
-    api_key_env: str | None
-    released: str | None
-    tier: str | None
-    input_per_mtok: float | None
-    output_per_mtok: float | None
-    price_source: str
-    price_as_of: str | None
-    facts: dict[str, Fact]
-
-
-def _genai_price(provider: str, model: str) -> tuple[float, float, str, str | None] | None:
-    from genai_prices import Usage, calc_price, data_snapshot
-
-    try:
-        p = calc_price(Usage(input_tokens=1_000_000, output_tokens=1_000_000), model_ref=model, provider_id=provider)
-    except Exception:  # the snapshot does not know this model
-        return None
-    stamp = data_snapshot.get_snapshot().timestamp
-    import genai_prices
-
-    version = getattr(genai_prices, "__version__", None)
-    if version is None:
-        from importlib.metadata import version as _v
-
-        version = _v("genai-prices")
-    src = f"genai-prices {version} snapshot ({provider}/{p.model.id})"
-    return float(p.input_price), float(p.output_price), src, stamp.date().isoformat() if stamp else None
-
-
 @functools.cache
-def load_catalog(path: str | None = None) -> dict[str, CatalogModel]:
-    text = Path(path).read_text() if path else resources.files("modelsel").joinpath("catalog.yaml").read_text()
-    raw = yaml.safe_load(text)
-    providers = raw["providers"]
-    out: dict[str, CatalogModel] = {}
-    for m in raw["models"]:
-        prov = providers[m["provider"]]
-        facts = {k: Fact(**prov["policy"][k]) for k in POLICY_FACTS}
-        for k in ("context_window", "modalities"):
-            facts[k] = Fact(**m[k])
-        facts["open_weights"] = Fact(value=m.get("open_weights", False), source="modelsel catalog (model licence)", as_of=raw["as_of"])
-        facts["standard_api"] = Fact(value=prov.get("standard_api", False), source="modelsel catalog", as_of=raw["as_of"])
-        facts["self_hosted"] = Fact(value=prov["api"] == "local", source="modelsel catalog", as_of=raw["as_of"])
-        price = m["price"]
-        pin = pout = None
-        psrc, pdate = "unknown", None
-        if "genai_prices" in price:
-            got = _genai_price(*price["genai_prices"])
-            if got:
-                pin, pout, psrc, pdate = got
-        if pin is None and "value" in price:
-            pin, pout = price["value"]["input_per_mtok"], price["value"]["output_per_mtok"]
-            psrc, pdate = price["source"], price["as_of"]
-        out[m["id"]] = CatalogModel(
-            id=m["id"], provider=m["provider"], api=prov["api"], api_model=m["api_model"],
-            base_url=prov.get("base_url"), api_key_env=prov.get("api_key_env"), released=m.get("released"),
-            tier=m.get("tier"), input_per_mtok=pin, output_per_mtok=pout, price_source=psrc,
-            price_as_of=pdate, facts=facts,
-        )
+def _raw() -> dict[str, Any]:
+    return yaml.safe_load(resources.files("modelsel").joinpath("catalog.yaml").read_text())
+
+
+def snapshot_info() -> Any:
+    from modelsel import prices
+
+    known = tuple((v, d["as_of"], d["source"]) for v, d in (_raw().get("price_snapshots") or {}).items())
+    return prices.snapshot_info(known)
+
+
+def _pattern_fact(rules: list[dict[str, Any]] | None, model_id: str) -> Fact | None:
+    for r in rules or []:
+        if re.search(r["match"], model_id, re.I):
+            return Fact(value=r.get("value", True), source=r["source"], as_of=r.get("as_of"))
+    return None
+
+
+def is_chat_model(m: Any, keys: set[str], words: list[str]) -> bool:
+    """A text chat model, judged by what the snapshot says: it prices input and output tokens,
+    prices no audio/image/video output, and its id and name name no other kind (descriptions
+    are left out: a chat model's says "supports image inputs")."""
+    if "input_mtok" not in keys or "output_mtok" not in keys or keys & set(NON_TEXT_OUTPUT):
+        return False
+    if ":" in m.id or m.id.endswith("-"):  # a price pattern (fine-tunes, ':free' variants), not an API model name
+        return False
+    text = " ".join(x for x in (m.id, m.name or "") if x).lower()
+    return not any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text) for w in words)
+
+
+def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: list[str], now: datetime) -> list[CatalogModel]:
+    from modelsel import prices
+
+    prov = next((p for p in snap.providers if p.id == v["genai_prices"]), None)
+    if prov is None:
+        return []
+    policy = {k: Fact(**v["policy"][k]) for k in POLICY_FACTS}
+    src = f"genai-prices {info.version} snapshot"
+    out = []
+    for m in prov.models:
+        if v.get("only") and not re.search(v["only"], m.id):
+            continue
+        keys = prices.price_keys(m, now)
+        if not is_chat_model(m, keys, words):
+            continue
+        bp = prices.base_price(m, now)
+        facts = dict(policy)
+        facts["context_window"] = Fact(value=m.context_window, source=src, as_of=info.as_of)
+        mods = _pattern_fact(v.get("modalities"), m.id) or Fact(value=None, source=f"{vid}: modalities not curated in modelsel's catalog")
+        if mods.value is not None and "input_audio_mtok" in keys and "audio" not in mods.value:
+            mods = mods.model_copy(update={"value": [*mods.value, "audio"]})
+        facts["modalities"] = mods
+        ow = _pattern_fact(v.get("open_weights"), m.id)
+        checked = _raw().get("checked")
+        facts["open_weights"] = ow or Fact(value=False, source=f"{vid}: no open-weight release listed in modelsel's catalog",
+                                           as_of=checked)
+        facts["standard_api"] = Fact(value=bool(v.get("standard_api")), source="modelsel catalog (API kind)", as_of=checked)
+        facts["self_hosted"] = Fact(value=False, source="served by the vendor's API", as_of=checked)
+        out.append(CatalogModel(
+            id=f"{vid}/{m.id}", vendor=vid, provider=v["provider"], api_model=v.get("model_prefix", "") + m.id,
+            base_url=v.get("base_url"), api_key_env=v.get("api_key_env"), input_per_mtok=bp.input_per_mtok,
+            output_per_mtok=bp.output_per_mtok, cached_input_per_mtok=bp.cached_input_per_mtok, tiered=bp.tiered,
+            tier_note=bp.tier_note, price_source=f"{src} ({prov.id}/{m.id})", price_as_of=info.as_of,
+            price_ref=(prov.id, m.id), deprecated=bool(m.deprecated), name=m.name, facts=facts))
     return out
 
 
-def _custom_vendor(spec: CandidateSpec) -> str:
-    """Who runs it, for the fallback rule: a different vendor fails independently."""
-    if spec.provider == "python":
-        return "in-process code"
-    if spec.provider in ("local", "replay"):
-        return "self-hosted"
-    return spec.base_url or spec.provider or "custom"
+@functools.cache
+def load_catalog() -> dict[str, CatalogModel]:
+    """Every chat model of the vendors modelsel can call, deprecated ones flagged."""
+    from modelsel import prices
+
+    raw = _raw()
+    snap, info, now = prices.snapshot(), snapshot_info(), datetime.now(UTC)
+    out: dict[str, CatalogModel] = {}
+    for vid, v in raw["vendors"].items():
+        if v.get("genai_prices"):
+            for m in _vendor_models(vid, v, snap, info, raw["not_chat_words"], now):
+                out[m.id] = m
+    for lm in raw.get("local_models", []):
+        v = raw["vendors"][lm["vendor"]]
+        facts = {k: Fact(**v["policy"][k]) for k in POLICY_FACTS}
+        facts.update(context_window=Fact(**lm["context_window"]), modalities=Fact(**lm["modalities"]),
+                     open_weights=Fact(**lm["open_weights"]),
+                     standard_api=Fact(value=True, source="runs on this machine", as_of=raw.get("checked")),
+                     self_hosted=Fact(value=True, source="runs on this machine", as_of=raw.get("checked")))
+        p = lm["price"]
+        out[lm["id"]] = CatalogModel(id=lm["id"], vendor=lm["vendor"], provider=v["provider"], api_model=lm["api_model"],
+                                     input_per_mtok=p["input_per_mtok"], output_per_mtok=p["output_per_mtok"],
+                                     price_source=p["source"], price_as_of=p["as_of"], facts=facts)
+    _assign_tiers(out)
+    return out
 
 
-def _custom_facts(spec: CandidateSpec) -> dict[str, Fact]:
-    if spec.provider in ("local", "python", "replay"):
-        src = "runs on this machine" if spec.provider != "python" else "your own code, run in-process"
-        facts = {
-            "trains_on_data": Fact(value=False, source=src), "retention_days": Fact(value=0, source=src),
-            "baa_available": Fact(value=True, source=src), "regions": Fact(value=["any"], source=src),
-            "self_hosted": Fact(value=True, source=src), "open_weights": Fact(value=True, source=src),
-            "standard_api": Fact(value=True, source=src), "modalities": Fact(value=["text"], source=src),
-        }
-        if spec.provider == "local":
-            n_ctx = int(spec.params.get("n_ctx", 2048))
-            facts["context_window"] = Fact(value=n_ctx, source="llama.cpp context size (params.n_ctx, default 2048)")
-        elif spec.provider == "python":
-            facts["context_window"] = Fact(value=10**9, source="your own code: no context window")
+def _blended(m: CatalogModel) -> float | None:
+    if m.input_per_mtok is None or m.output_per_mtok is None:
+        return None
+    return (3 * m.input_per_mtok + m.output_per_mtok) / 4  # chat traffic is mostly input
+
+
+def _assign_tiers(cat: dict[str, CatalogModel]) -> None:
+    vals = sorted(b for m in cat.values() if not m.deprecated and (b := _blended(m)) is not None and b > 0)
+    if not vals:
+        return
+    lo, hi = vals[len(vals) // 3], vals[2 * len(vals) // 3]
+    for m in cat.values():
+        b = _blended(m)
+        if b is not None:
+            m.tier = "cheap" if b <= lo else ("middle" if b <= hi else "premium")
+
+
+# --- resolving the requirements' candidates ---------------------------------------------------
+
+def _custom_facts(spec: CandidateSpec, cls: Any) -> dict[str, Fact]:
+    own = cls.own_facts(spec)
+    if own is not None:
+        values, src = own
+        facts = {k: Fact(value=v, source=src) for k, v in values.items()}
     else:
         facts = {k: Fact(source="not stated for this custom candidate") for k in POLICY_FACTS}
         facts["standard_api"] = Fact(value=spec.provider == "openai-compatible", source="provider API kind")
@@ -159,55 +220,59 @@ def _custom_facts(spec: CandidateSpec) -> dict[str, Fact]:
     return facts
 
 
-def resolve_candidates(lr: LoadedRequirements, catalog: dict[str, CatalogModel] | None = None) -> list[Candidate]:
-    catalog = catalog if catalog is not None else load_catalog()
-    out: list[Candidate] = []
-    for i, spec in enumerate(lr.req.candidates):
-        where = {"path": lr.path, "line": lr.line("candidates", i)}
-        prompt = _read_prompt(lr, spec.prompt, i) if spec.prompt else None
-        if spec.catalog:
-            cm = catalog.get(spec.catalog)
-            if cm is None:
-                raise InputError(
-                    f"unknown catalog id '{spec.catalog}'.", **where, field=f"candidates[{i}]",
-                    hint=(did_you_mean(spec.catalog, set(catalog)) or "") + " Run `modelsel models` to list the catalog.",
-                )
-            c = Candidate(
-                id=spec.id or cm.id, provider=spec.provider or cm.api, vendor=cm.provider,
-                model=spec.model or cm.api_model, base_url=spec.base_url or cm.base_url,
-                api_key_env=spec.api_key_env or cm.api_key_env, input_per_mtok=cm.input_per_mtok or 0.0,
-                output_per_mtok=cm.output_per_mtok or 0.0, price_source=cm.price_source,
-                price_as_of=cm.price_as_of, facts=dict(cm.facts), released=cm.released, tier=cm.tier,
-                from_catalog=True,
-            )
-            if cm.input_per_mtok is None and not spec.price:
-                c.price_source = "unknown: no price in the catalog; cost figures are 0"
-            if spec.facts:
-                c.facts.update({k: Fact(value=v, source=spec.facts.source)
-                                for k, v in spec.facts.model_dump(exclude={"source"}).items() if v is not None})
-        else:
-            assert spec.provider and spec.model
-            c = Candidate(
-                id=spec.id or f"{spec.provider}/{spec.model}", provider=spec.provider,
-                vendor=_custom_vendor(spec),
-                model=spec.model, base_url=spec.base_url,
-                api_key_env=spec.api_key_env or DEFAULT_KEY_ENV.get(spec.provider),
-                facts=_custom_facts(spec),
-                price_source="free: runs on this machine" if spec.provider in LOCAL_API else "unknown: no price given",
-            )
-            if spec.provider == "openai-compatible" and not spec.base_url:
-                raise InputError("an openai-compatible candidate needs a base_url (e.g. http://localhost:8000/v1).",
-                                 **where, field=f"candidates[{i}].base_url")
-        if spec.price:
-            c.input_per_mtok, c.output_per_mtok = spec.price.input_per_mtok, spec.price.output_per_mtok
-            c.fixed_monthly_usd, c.price_source = spec.price.fixed_monthly_usd, spec.price.source
-        c.prompt, c.system, c.params = prompt, spec.system, dict(spec.params)
-        c.concurrency, c.timeout_s = spec.concurrency, spec.timeout_s
-        c.replay_from = str(lr.resolve(spec.replay_from)) if spec.replay_from else None
-        if c.provider == "replay" and not c.replay_from:
-            raise InputError("a replay candidate needs replay_from: a run folder.", **where, field=f"candidates[{i}].replay_from")
-        out.append(c)
-    return out
+def _from_catalog(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
+    cat = load_catalog()
+    cm = cat.get(spec.catalog or "")
+    if cm is None:
+        raise InputError(
+            f"unknown catalog id '{spec.catalog}'.", path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}]",
+            hint=(did_you_mean(spec.catalog or "", set(cat)) or "") + " Run `modelsel models` to list the catalog.")
+    c = Candidate(
+        id=spec.id or cm.id, provider=spec.provider or cm.provider, vendor=cm.vendor, model=spec.model or cm.api_model,
+        base_url=spec.base_url or cm.base_url, api_key_env=spec.api_key_env or cm.api_key_env,
+        input_per_mtok=cm.input_per_mtok or 0.0, output_per_mtok=cm.output_per_mtok or 0.0,
+        cached_input_per_mtok=cm.cached_input_per_mtok, tiered=cm.tiered, price_source=cm.price_source,
+        price_as_of=cm.price_as_of, price_ref=cm.price_ref, facts=dict(cm.facts), tier=cm.tier, from_catalog=True)
+    if cm.input_per_mtok is None and not spec.price:
+        c.price_source = "unknown: no price in the catalog; cost figures are 0"
+    if spec.facts:
+        c.facts.update({k: Fact(value=v, source=spec.facts.source)
+                        for k, v in spec.facts.model_dump(exclude={"source"}).items() if v is not None})
+    return c
+
+
+def _custom(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
+    from modelsel.providers import provider_class
+
+    assert spec.provider and spec.model
+    cls = provider_class(spec.provider)
+    problem = cls.spec_problem(spec)
+    if problem:
+        raise InputError(problem[0], path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}].{problem[1]}")
+    local = cls.own_facts(spec) is not None
+    return Candidate(
+        id=spec.id or f"{spec.provider}/{spec.model}", provider=spec.provider, vendor=cls.vendor_of(spec),
+        model=spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env, facts=_custom_facts(spec, cls),
+        price_source="free: runs on this machine" if local else "unknown: no price given")
+
+
+def resolve_candidates(lr: LoadedRequirements) -> list[Candidate]:
+    return [resolve(spec, i, lr) for i, spec in enumerate(lr.req.candidates)]
+
+
+def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
+    c = _from_catalog(spec, i, lr) if spec.catalog else _custom(spec, i, lr)
+    if spec.price:
+        c.input_per_mtok, c.output_per_mtok = spec.price.input_per_mtok, spec.price.output_per_mtok
+        c.cached_input_per_mtok = spec.price.cached_input_per_mtok
+        c.fixed_monthly_usd, c.price_source, c.price_ref, c.tiered = spec.price.fixed_monthly_usd, spec.price.source, None, False
+        c.price_as_of = None
+    c.prompt = _read_prompt(lr, spec.prompt, i) if spec.prompt else None
+    c.system, c.params = spec.system, dict(spec.params)
+    c.concurrency, c.endpoint_concurrency, c.timeout_s = spec.concurrency, spec.endpoint_concurrency, spec.timeout_s
+    c.retry_after_cap_s = spec.retry_after_cap_s
+    c.replay_from = str(lr.resolve(spec.replay_from)) if spec.replay_from else None
+    return c
 
 
 def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
@@ -221,3 +286,20 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
                              field=f"candidates[{i}].prompt")
         return p.read_text(encoding="utf-8")
     return prompt
+
+
+def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
+              cache_write_tokens: int = 0, when: datetime | None = None) -> float:
+    """What one call costs as the provider bills it: genai-prices with the call's own tokens for a
+    catalog model (tiers and cached-input rates apply), the stated flat price otherwise."""
+    tin, tout = input_tokens or 0, output_tokens or 0
+    if c.price_ref is not None and (tin or tout):
+        from modelsel import prices
+
+        try:
+            return prices.call_cost(c.price_ref[0], c.price_ref[1], tin, tout, cached_input_tokens, cache_write_tokens, when)
+        except Exception:  # pragma: no cover - the snapshot lost the model: fall back to the base price
+            pass
+    cached = min(cached_input_tokens, tin) if c.cached_input_per_mtok is not None else 0
+    return ((tin - cached) * c.input_per_mtok + cached * (c.cached_input_per_mtok or 0.0)
+            + tout * c.output_per_mtok) / 1_000_000

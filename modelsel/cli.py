@@ -43,27 +43,42 @@ def eval(
     repeat: int = typer.Option(1, "--repeat", min=1, max=20, help="Ask each example K times."),
     max_cost: float | None = typer.Option(None, "--max-cost", min=0, help="Stop spending at this many USD."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.01, help="Seconds per call before it counts as timed out."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", min=0.001,
+                                             help="Deadline for the whole run; what is not started by then is not run."),
+    retry_after_cap: float | None = typer.Option(None, "--retry-after-cap", min=0,
+                                                 help="Longest Retry-After to honour, in seconds (default 60)."),
     reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
     from modelsel import pipeline
     from modelsel.errors import InputError
-    from modelsel.runner import RetryPolicy, RunConfig
 
     try:
         inp = pipeline.prepare(requirements)
         scr = pipeline.screen(inp)
     except InputError as exc:
         fail(exc)
-    cfg = RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
-                    retry=RetryPolicy(scale=_retry_scale()))
+    cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
+                  max_minutes=max_minutes, retry_after_cap=retry_after_cap)
     if dry_run:
         _print_dry_run(inp, scr, cfg)
         return
     from modelsel.session import run_session
 
-    _folder, _summary, code = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
-    raise typer.Exit(code)
+    res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
+    raise typer.Exit(res.code)
+
+
+def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,  # type: ignore[no-untyped-def]
+            max_cost: float | None = None, max_minutes: float | None = None, retry_after_cap: float | None = None):
+    """The run's settings: the command line wins over the requirements file's `run:` block."""
+    from modelsel.runner import RetryPolicy, RunConfig
+
+    run = inp.lr.req.run
+    return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
+                     max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
+                     retry=RetryPolicy(scale=_retry_scale(),
+                                       retry_after_cap_s=retry_after_cap if retry_after_cap is not None else run.retry_after_cap_s))
 
 
 def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
@@ -120,32 +135,63 @@ def check(
 
 @app.command()
 def models(
-    provider: str | None = typer.Option(None, "--provider", help="Only this provider."),
+    provider: str | None = typer.Option(None, "--provider", help="Only this vendor or API (openai, groq, openai-compatible, ...)."),
+    min_context: int | None = typer.Option(None, "--min-context", min=1, help="Only models with at least this context window."),
+    max_input_price: float | None = typer.Option(None, "--max-input-price", min=0, help="USD per million input tokens, at most."),
+    open_weights: bool = typer.Option(False, "--open-weights", help="Only open-weight models."),
+    include_all: bool = typer.Option(False, "--all", help="Include deprecated models."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List the model catalog: prices, context, compliance facts and their sources."""
+    """List the model catalog (from the genai-prices snapshot): prices, context, compliance facts and sources."""
     import json
 
-    from rich.table import Table
+    from modelsel.catalog import load_catalog, snapshot_info
+    from modelsel.report.catalog import print_catalog
 
-    from modelsel.catalog import load_catalog
-
-    cat = load_catalog()
-    rows = [m for m in cat.values() if provider is None or m.provider == provider]
+    rows = [m for m in load_catalog().values()
+            if (include_all or not m.deprecated) and (provider is None or provider in (m.vendor, m.provider))
+            and (min_context is None or (m.fact("context_window") or 0) >= min_context)
+            and (max_input_price is None or (m.input_per_mtok is not None and m.input_per_mtok <= max_input_price))
+            and (not open_weights or m.fact("open_weights"))]
     if as_json:
-        console.print_json(json.dumps([m.model_dump() for m in rows]))
+        print(json.dumps([m.model_dump() for m in rows], indent=1))
         return
-    t = Table(title="modelsel catalog (prices per million tokens)")
-    for h in ("id", "api", "input $", "output $", "context", "open", "regions", "trains", "BAA", "retention", "price source"):
-        t.add_column(h)
-    for m in rows:
-        f = m.facts
-        t.add_row(m.id, m.api, f"{m.input_per_mtok:g}" if m.input_per_mtok is not None else "?",
-                  f"{m.output_per_mtok:g}" if m.output_per_mtok is not None else "?",
-                  f"{f['context_window'].value:,}", "yes" if f["open_weights"].value else "no",
-                  ",".join(f["regions"].value or ["?"]), str(f["trains_on_data"].value), str(f["baa_available"].value),
-                  str(f["retention_days"].value), m.price_source + (f" ({m.price_as_of})" if m.price_as_of else ""))
-    console.print(t)
+    print_catalog(console, rows, snapshot_info())
+
+
+@app.command()
+def shortlist(
+    requirements: Path = typer.Argument(..., help="The requirements file (YAML)."),
+    top: int = typer.Option(6, "--top", min=1, max=50, help="How many models to propose."),
+    as_json: bool = typer.Option(False, "--json", help="Every catalog model with why it is in or out, as JSON."),
+    write: bool = typer.Option(False, "--write", help="Add the proposed models to the file's candidates: (comments kept)."),
+    include_all: bool = typer.Option(False, "--all", help="Consider deprecated models too."),
+) -> None:
+    """Propose the catalog models worth an eval run, before any call (exit 1 when none can qualify)."""
+    import json
+
+    from modelsel import pipeline
+    from modelsel.errors import InputError
+    from modelsel.report.catalog import print_shortlist
+    from modelsel.shortlist import propose, write_candidates
+
+    try:
+        inp = pipeline.prepare(requirements)
+        props, emptied = propose(inp.lr, inp.evalset, top, include_all)
+    except InputError as exc:
+        fail(exc)
+    if as_json:
+        print(json.dumps([p.as_dict() for p in props], indent=1))
+    else:
+        print_shortlist(console, props, emptied)
+    if emptied:
+        raise typer.Exit(1)
+    if write:
+        try:
+            added = write_candidates(inp.lr, [p.id for p in props if p.included])
+        except InputError as exc:
+            fail(exc)
+        err_console.print(f"added {len(added)} candidate(s) to {requirements}: {', '.join(added) or 'none new'}")
 
 
 @app.command()
@@ -155,7 +201,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
     """Write a commented requirements template and a starter eval set."""
-    from modelsel.templates import write_starter
+    from modelsel.starter import write_starter
 
     try:
         req, es = write_starter(name, folder, force)
@@ -194,11 +240,13 @@ def review(
     timeout: float = typer.Option(60.0, "--timeout", min=0.01),
 ) -> None:
     """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
+    from modelsel import pipeline
     from modelsel.errors import InputError
-    from modelsel.review import run_review
+    from modelsel.session import run_review
 
     try:
-        code = run_review(requirements, against, out, reports_root, no_cache, timeout, console, _retry_scale())
+        cfg = _config(pipeline.prepare(requirements), timeout=timeout)
+        code = run_review(requirements, against, out, reports_root, no_cache, cfg, console)
     except InputError as exc:
         fail(exc)
     raise typer.Exit(code)
@@ -207,13 +255,19 @@ def review(
 @app.command()
 def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -> None:
     """Side by side change per candidate between two runs, and the examples whose outcome flipped."""
+    from modelsel.calls import Calls
     from modelsel.errors import InputError
-    from modelsel.review import diff_runs, print_diff
+    from modelsel.report.review import print_diff
+    from modelsel.review import diff_runs
+    from modelsel.rundir import RunDir
 
     try:
-        d = diff_runs(run_a, run_b)
+        ra, rb = RunDir.open(run_a), RunDir.open(run_b)
+        sa, sb = ra.summary(), rb.summary()
     except InputError as exc:
         fail(exc)
+    d = diff_runs(sa, Calls.from_records(ra.records()).arrays(), sb, Calls.from_records(rb.records()).arrays(),
+                  str(run_a), str(run_b))
     print_diff(console, d)
 
 

@@ -1,16 +1,45 @@
-"""Decision rules (DESIGN.md, "Decision rules"), made executable. Pure: no I/O."""
+"""Decision rules (README, "How modelsel decides"), made executable. Pure: no I/O.
+
+Every sentence written here names the figure and the test behind it, and says plainly what
+the data cannot tell apart: "not distinguishable at n=80" is never written as "equivalent".
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
+from modelsel import limits, stats
 from modelsel.catalog import Candidate
-from modelsel.records import Record
+from modelsel.metrics import find
 from modelsel.requirements import Requirements
+from modelsel.schema import (
+    BreakEven,
+    Check,
+    Comparison,
+    Decision,
+    FallbackCost,
+    Figures,
+    NearMiss,
+    QualityFigures,
+    ReviewPlan,
+    Verdict,
+)
 
 
-def _fmt_src(c: Candidate, fact: str) -> str:
+@dataclass
+class Screening:
+    """What rule 1 and the machine decided before any call."""
+
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    compliance_out: dict[str, list[str]] = field(default_factory=dict)
+    compliance_risks: dict[str, list[str]] = field(default_factory=dict)
+
+
+# --- rule 1: compliance, before any call -----------------------------------------------------
+
+def _src(c: Candidate, fact: str) -> str:
     f = c.facts.get(fact)
     if f is None:
         return "no source"
@@ -19,271 +48,273 @@ def _fmt_src(c: Candidate, fact: str) -> str:
 
 def compliance(c: Candidate, req: Requirements) -> tuple[list[str], list[str]]:
     """(reasons to eliminate, risks) for one candidate, before any call is made.
-    An unknown fact is a risk, never silently compliant."""
+    An unknown fact is a risk, never silently compliant; under `strategy.position: regulated`
+    an unknown fact eliminates."""
     comp, st = req.compliance, req.strategy
     out: list[str] = []
     risks: list[str] = []
+    strict = req.unknown_facts_eliminate
 
     def unknown(fact: str, need: str) -> None:
-        risks.append(f"{fact} unknown ({need}); {_fmt_src(c, fact)}")
+        text = f"{fact} unknown ({need}); {_src(c, fact)}"
+        (out if strict else risks).append(text + (" — unknown facts eliminate under position: regulated" if strict else ""))
 
     if comp.allowed_regions is not None:
         regions = c.fact("regions")
         if regions is None:
             unknown("regions", f"allowed: {', '.join(comp.allowed_regions)}")
         elif "any" not in regions and not set(map(str.lower, regions)) & set(map(str.lower, comp.allowed_regions)):
-            out.append(f"processes data in {', '.join(regions)}, not in the allowed regions {', '.join(comp.allowed_regions)} ({_fmt_src(c, 'regions')})")
+            out.append(f"processes data in {', '.join(regions)}, not in the allowed regions "
+                       f"{', '.join(comp.allowed_regions)} ({_src(c, 'regions')})")
     if comp.require_no_training:
         v = c.fact("trains_on_data")
         if v is None:
             unknown("trains_on_data", "no training on data is required")
         elif v:
-            out.append(f"may train on submitted data ({_fmt_src(c, 'trains_on_data')})")
+            out.append(f"may train on submitted data ({_src(c, 'trains_on_data')})")
     if comp.require_baa:
         v = c.fact("baa_available")
         if v is None:
             unknown("baa_available", "a HIPAA BAA is required")
         elif not v:
-            out.append(f"no HIPAA BAA available ({_fmt_src(c, 'baa_available')})")
+            out.append(f"no HIPAA BAA available ({_src(c, 'baa_available')})")
     if comp.max_retention_days is not None:
         v = c.fact("retention_days")
         if v is None:
             unknown("retention_days", f"at most {comp.max_retention_days} days allowed")
         elif v > comp.max_retention_days:
-            out.append(f"retains data {v} days, more than the allowed {comp.max_retention_days} ({_fmt_src(c, 'retention_days')})")
+            out.append(f"retains data {v} days, more than the allowed {comp.max_retention_days} ({_src(c, 'retention_days')})")
     if comp.self_hosted_only and not c.fact("self_hosted"):
-        out.append(f"not self-hosted, and the requirements allow only self-hosted models ({_fmt_src(c, 'self_hosted')})")
+        out.append(f"not self-hosted, and the requirements allow only self-hosted models ({_src(c, 'self_hosted')})")
     need_mod = set(st.modalities) - {"text"}
     if need_mod:
         mods = c.fact("modalities")
         if mods is None:
             unknown("modalities", f"needs {', '.join(sorted(need_mod))}")
         elif need_mod - set(mods):
-            out.append(f"does not accept {', '.join(sorted(need_mod - set(mods)))} ({_fmt_src(c, 'modalities')})")
+            out.append(f"does not accept {', '.join(sorted(need_mod - set(mods)))} ({_src(c, 'modalities')})")
     if st.min_context_tokens:
         ctx = c.fact("context_window")
         if ctx is None:
             unknown("context_window", f"needs {st.min_context_tokens:,} tokens")
         elif ctx < st.min_context_tokens:
-            out.append(f"context window {ctx:,} tokens, below the {st.min_context_tokens:,} needed ({_fmt_src(c, 'context_window')})")
+            out.append(f"context window {ctx:,} tokens, below the {st.min_context_tokens:,} needed ({_src(c, 'context_window')})")
     return out, risks
 
 
-def _ci(block: dict[str, Any], key: str = "mean", lo: str = "lo", hi: str = "hi") -> str:
-    v = block.get(key)
-    if v is None:
+# --- rule 2: hard requirements after the run -------------------------------------------------
+
+def _nearest_misses(failures: dict[str, list[Check]]) -> list[NearMiss]:
+    misses = []
+    for cid, fails in failures.items():
+        if any(f.by is None or f.limit is None for f in fails):
+            continue  # a must-pass failure or no answers: no limit can be moved to let it pass
+        rel = sum(abs(f.by or 0) / (abs(f.limit or 0) or 1) for f in fails)
+        misses.append(NearMiss(candidate=cid, failed=fails, n_failed=len(fails), relative_gap=round(rel, 4)))
+    misses.sort(key=lambda x: (x.n_failed, x.relative_gap))
+    return misses[:3]
+
+
+# --- rule 3: among survivors ------------------------------------------------------------------
+
+def monthly_of(f: Figures) -> float:
+    """The cost a PM compares: projected monthly cost, or cost per request without a volume."""
+    return f.cost.monthly_usd if f.cost.monthly_usd is not None else (f.cost.per_request_usd or 0.0)
+
+
+def q_text(q: QualityFigures) -> str:
+    if q.mean is None:
         return "n/a"
-    if block.get(lo) is None or block.get(hi) is None:
-        return f"{v:.3f} (no interval: too few examples)"
-    return f"{v:.3f} (95% CI {block[lo]:.3f}-{block[hi]:.3f}, n={block.get('n', '?')})"
+    if q.lo is None or q.hi is None:
+        return f"{q.mean:.3f} (no interval: n={q.n})"
+    return f"{q.mean:.3f}, 95% CI {q.lo:.3f}-{q.hi:.3f}, n={q.n}"
 
 
-def _ms(lat: dict[str, Any], q: str) -> str:
-    return f"{lat[q + '_ms']:.0f} ms (95% CI {lat[q + '_lo']:.0f}-{lat[q + '_hi']:.0f}, n={lat['n']})"
+def _pts(x: float) -> str:
+    return f"{x * 100:+.1f}"
 
 
-def hard_requirements(m: dict[str, Any], recs: list[Record], req: Requirements) -> tuple[list[dict[str, Any]], list[str]]:
-    """Failures (each with figure, interval, limit and how far off) and at-risk passes."""
-    fails: list[dict[str, Any]] = []
-    risks: list[str] = []
-    q, lat, cost, err = m["quality"], m["latency"], m["cost"], m["error_rate"]
+def _cmp_text(c: Comparison) -> str:
+    test = {"tango_score": "Tango score test", "paired_t": "paired t test"}.get(c.test, c.test)
+    ci = f"95% CI {_pts(c.lo)} to {_pts(c.hi)} points" if c.lo is not None and c.hi is not None else "no interval"
+    return f"{_pts(c.diff)} points ({ci}, {test} p={c.p_value:.3f}, n={c.n})"
 
-    def fail(requirement: str, measured: float, limit: float, text: str, higher_is_better: bool) -> None:
-        fails.append({"requirement": requirement, "measured": measured, "limit": limit, "text": text,
-                      "move_limit_to": measured, "by": round(measured - limit, 6), "higher_is_better": higher_is_better})
 
-    if q["n"] == 0:
-        fails.append({"requirement": "answers", "measured": 0, "limit": 1, "text": "no successful answers",
-                      "move_limit_to": None, "by": None, "higher_is_better": True})
-        return fails, risks
-    bar = req.quality.min_score
-    if bar is not None:
-        if q["mean"] < bar:
-            fail("quality.min_score", q["mean"], bar, f"quality {_ci(q)} is below the bar {bar}", True)
-        elif q["lo"] is not None and q["lo"] < bar:
-            risks.append(f"quality {_ci(q)} passes the bar {bar}, but its interval crosses it")
-    for tag, tbar in req.quality.min_by_tag.items():
-        tb = m["by_tag"].get(tag)
-        if tb is None or tb["n"] == 0:
-            risks.append(f"no '{tag}' examples answered, so quality on '{tag}' (bar {tbar}) is unmeasured")
-        elif tb["mean"] < tbar:
-            fail(f"quality.min_by_tag.{tag}", tb["mean"], tbar, f"quality on '{tag}' {_ci(tb)} is below {tbar}", True)
-        elif tb["lo"] is not None and tb["lo"] < tbar:
-            risks.append(f"quality on '{tag}' {_ci(tb)} passes {tbar}, but its interval crosses it")
-    for tag in req.quality.must_pass:
-        tagged = [r for r in recs if tag in r.tags]
-        bad = [r for r in tagged if r.passed is False or r.error]
-        if bad:
-            fail(f"quality.must_pass.{tag}", len(bad), 0,
-                 f"failed {len(bad)} of {len(tagged)} '{tag}' examples, which must all pass ({', '.join(sorted({r.example_id for r in bad})[:5])})", False)
-    for key, target in (("p50", req.latency.p50_ms), ("p95", req.latency.p95_ms)):
-        if target is None or lat.get(f"{key}_ms") is None:
+def _ni_pvalue(c: Comparison, small: float) -> float:
+    """One-sided p-value of 'the candidate is worse than the best by `small` or more', on
+    c = best - candidate: the same test family as the interval (score test or t)."""
+    if c.test == "tango_score" and c.a_only is not None and c.b_only is not None:
+        # candidate - best > -small  <=>  (b_only - a_only)/n > -small
+        return stats.tango_pvalue(c.b_only, c.a_only, c.n, -small)
+    if c.sd_diff is None or c.n < 2:
+        return 1.0
+    if c.sd_diff == 0:
+        return 0.0 if -c.diff > -small else 1.0
+    t = (-c.diff + small) / (c.sd_diff / math.sqrt(c.n))
+    return 1.0 - stats.t_cdf(t, c.n - 1)
+
+
+def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requirements, sd_default: float
+              ) -> tuple[list[Verdict], list[Comparison], str]:
+    small = req.decision.small_difference
+    policy = req.decision.equivalence
+    found: dict[str, Comparison | None] = {}
+    for o in others:
+        c = find(comps, best, o)
+        found[o] = None if c is None else c.model_copy()
+    family = [c for c in found.values() if c is not None]
+    holm = stats.holm([c.p_value for c in family]) if family else []
+    for c, p in zip(family, holm, strict=True):
+        c.p_holm = round(p, 6)
+    ni_adj: dict[str, float] = {}
+    if policy == "non_inferior" and family:
+        raw = [_ni_pvalue(c, small) for c in family]
+        ni_adj = dict(zip([c.b for c in family], stats.holm(raw), strict=True))
+    out: list[Verdict] = []
+    for o in others:
+        c = found[o]
+        if c is None or c.lo is None or c.hi is None:
+            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_comparable",
+                               text=f"'{o}' shares too few answered examples with '{best}' to compare them"))
             continue
-        v = lat[f"{key}_ms"]
-        if v > target:
-            fail(f"latency.{key}_ms", v, target, f"{key} latency {_ms(lat, key)} exceeds the target {target:.0f} ms", False)
-        elif lat[f"{key}_hi"] is not None and lat[f"{key}_hi"] > target:
-            risks.append(f"{key} latency {_ms(lat, key)} meets {target:.0f} ms, but its interval crosses it")
-    if req.latency.ttft_p50_ms is not None and lat.get("ttft_p50_ms") is not None:
-        v = lat["ttft_p50_ms"]
-        if v > req.latency.ttft_p50_ms:
-            fail("latency.ttft_p50_ms", v, req.latency.ttft_p50_ms,
-                 f"time to first token p50 {v:.0f} ms exceeds {req.latency.ttft_p50_ms:.0f} ms", False)
-    per = cost.get("per_request_usd")
-    if req.cost.max_per_request_usd is not None and per is not None:
-        if per > req.cost.max_per_request_usd:
-            fail("cost.max_per_request_usd", per, req.cost.max_per_request_usd,
-                 f"cost per request ${per:.6f} exceeds ${req.cost.max_per_request_usd:.6f}", False)
-        elif cost.get("per_request_hi") and cost["per_request_hi"] > req.cost.max_per_request_usd:
-            risks.append(f"cost per request ${per:.6f} is under the limit, but its interval reaches ${cost['per_request_hi']:.6f}")
-    monthly = cost.get("monthly_usd")
-    if req.cost.monthly_budget_usd is not None and monthly is not None:
-        if monthly > req.cost.monthly_budget_usd:
-            fail("cost.monthly_budget_usd", monthly, req.cost.monthly_budget_usd,
-                 f"projected ${monthly:,.2f}/month at {req.cost.monthly_requests:,} requests exceeds the budget ${req.cost.monthly_budget_usd:,.2f}", False)
-        elif cost.get("monthly_usd_at_horizon", 0) > req.cost.monthly_budget_usd:
-            risks.append(f"within budget now (${monthly:,.2f}/month) but ${cost['monthly_usd_at_horizon']:,.2f}/month after "
-                         f"{req.cost.horizon_months} months of {req.cost.monthly_growth_pct:g}% growth exceeds ${req.cost.monthly_budget_usd:,.2f}")
-    if err["value"] is not None and err["value"] > req.decision.max_error_rate:
-        fail("decision.max_error_rate", err["value"], req.decision.max_error_rate,
-             f"error rate {err['value']:.1%} (95% CI {err['lo']:.1%}-{err['hi']:.1%}, n={m['n_calls']}) exceeds {req.decision.max_error_rate:.1%}", False)
-    return fails, risks
+        inside = c.lo >= -small and c.hi <= small
+        n_need = stats.n_to_detect(small, c.sd_diff or sd_default) if small else None
+        need = f"; telling a {small * 100:g}-point gap apart needs about {n_need:,} examples" if n_need else ""
+        if c.lo > 0 and policy == "not_distinguishable":
+            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse",
+                               text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}"))
+        elif policy == "non_inferior":
+            p = ni_adj.get(o, 1.0)
+            if p < 0.025:
+                out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="non_inferior",
+                                   text=f"'{o}' is non-inferior to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
+                                        f"upper bound under {small * 100:g} points (one-sided test at 2.5%, Holm-adjusted p={p:.3f})"))
+            else:
+                what = "worse than" if c.lo > 0 else "not shown non-inferior to"
+                out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse" if c.lo > 0 else "not_shown_non_inferior",
+                                   text=f"'{o}' is {what} '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}; "
+                                        f"the interval allows a gap up to {c.hi * 100:.1f} points (Holm-adjusted p={p:.3f}){need}"))
+        elif inside:
+            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="equivalent",
+                               text=f"'{o}' is equivalent to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
+                                    f"inside ±{small * 100:g} points (two one-sided tests at 2.5%)"))
+        else:
+            reach = max(abs(c.lo), abs(c.hi)) * 100
+            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
+                               text=f"'{o}' and '{best}' are not distinguishable at n={c.n}: '{best}' − '{o}' = {_cmp_text(c)}; "
+                                    f"the interval still allows up to {reach:.1f} points either way{need}"))
+    k = len(family)
+    if k <= 1:
+        mult = "one comparison against the best: no family of tests to control"
+    elif policy == "non_inferior":
+        mult = (f"non-inferiority of {k} survivors against the best tested as one family with Holm's step-down "
+                "(one-sided, 2.5%)")
+    else:
+        mult = (f"{k} comparisons against the best, each a 95% interval without adjustment: 'better than every other "
+                "survivor' needs every one to exclude 0 (an intersection-union test, so no correction is needed for that "
+                "claim); Holm-adjusted p-values are listed for readers who test them one by one")
+    return out, family, mult
 
 
-def _key(priority: list[str], m: dict[str, Any], prefer_open: bool, c: Candidate) -> tuple:
-    parts: list[Any] = []
+def _key(priority: list[str], f: Figures, prefer_open: bool, c: Candidate | None) -> tuple:
+    parts: list[float] = []
     if prefer_open:
-        parts.append(0 if c.fact("open_weights") else (1 if c.fact("standard_api") else 2))
+        parts.append(0 if c is not None and c.fact("open_weights") else (1 if c is not None and c.fact("standard_api") else 2))
     for p in priority:
         if p == "cost":
-            parts.append(m["cost"].get("monthly_usd") if m["cost"].get("monthly_usd") is not None else m["cost"]["per_request_usd"] or 0)
+            parts.append(monthly_of(f))
         elif p == "latency":
-            parts.append(m["latency"].get("p95_ms") or 0)
+            parts.append(f.latency.p95.value or 0.0)
         elif p == "quality":
-            parts.append(-(m["quality"]["mean"] or 0))
-    parts.append(-(m["quality"]["mean"] or 0))
+            parts.append(-(f.quality.mean or 0.0))
+    parts.append(-(f.quality.mean or 0.0))
     return tuple(parts)
 
 
-def _monthly(m: dict[str, Any]) -> float:
-    c = m["cost"]
-    return c["monthly_usd"] if c.get("monthly_usd") is not None else (c.get("per_request_usd") or 0.0)
-
-
-def _comparison(comps: list[dict[str, Any]], a: str, b: str) -> dict[str, Any] | None:
-    for c in comps:
-        if c["a"] == a and c["b"] == b:
-            return c
-        if c["a"] == b and c["b"] == a:
-            flipped = dict(c, a=a, b=b, diff=-c["diff"])
-            if c.get("lo") is not None:
-                flipped["lo"], flipped["hi"] = -c["hi"], -c["lo"]
-            return flipped
-    return None
-
-
-def decide(cands: list[Candidate], metrics: dict[str, Any], records: list[Record], req: Requirements,
-           not_evaluated: dict[str, str], compliance_out: dict[str, list[str]], compliance_risks: dict[str, list[str]],
-           today: date | None = None) -> dict[str, Any]:
-    today = today or date.today()
-    by = {c.id: c for c in cands}
-    cm = metrics["candidates"]
-    comps = metrics["comparisons"]
-    small = req.decision.small_difference
+def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], by: dict[str, Candidate],
+            req: Requirements) -> None:
     prefer_open = req.strategy.prefer_open_weights or req.strategy.lock_in_tolerance == "low"
-    eliminated: dict[str, list[str]] = {cid: [f"compliance: {r}" for r in rs] for cid, rs in compliance_out.items() if rs}
-    at_risk: dict[str, list[str]] = {cid: [f"compliance: {r}" for r in rs] for cid, rs in compliance_risks.items() if rs}
-    failures: dict[str, list[dict[str, Any]]] = {}
-    for cid, m in cm.items():
-        fails, risks = hard_requirements(m, [r for r in records if r.candidate == cid], req)
-        if fails:
-            failures[cid] = fails
-            eliminated.setdefault(cid, []).extend(f["text"] for f in fails)
-        if risks:
-            at_risk.setdefault(cid, []).extend(risks)
-    survivors = [cid for cid in cm if cid not in eliminated]
-    out: dict[str, Any] = {
-        "chosen": None, "fallback": None, "rule": None, "reasons": [], "equivalent": [], "eliminated": eliminated,
-        "at_risk": at_risk, "not_evaluated": not_evaluated, "nearest_misses": [], "trade_offs": [],
-        "fallback_cost": None, "extra_quality_monthly_usd": None, "survivors": survivors,
-    }
-    if not survivors:
-        out["rule"] = "7: nobody qualifies"
-        if not cm:
-            out["reasons"].append("No candidate could be evaluated: see 'not evaluated' and the compliance eliminations.")
-            return out
-        out["reasons"].append("No candidate meets every requirement. The nearest misses, and what would have to move for each:")
-        misses = []
-        for cid, fails in failures.items():
-            if any(f["by"] is None for f in fails):
-                continue
-            rel = sum(abs(f["by"]) / (abs(f["limit"]) or 1) for f in fails)
-            misses.append({"candidate": cid, "failed": fails, "n_failed": len(fails), "relative_gap": round(rel, 4)})
-        misses.sort(key=lambda x: (x["n_failed"], x["relative_gap"]))
-        out["nearest_misses"] = misses[:3]
-        return out
-    best = max(survivors, key=lambda c: (cm[c]["quality"]["mean"] or 0, -_monthly(cm[c])))
-    equivalent = [best]
-    for cid in survivors:
-        if cid == best:
-            continue
-        cmp = _comparison(comps, best, cid)
-        diff = (cm[best]["quality"]["mean"] or 0) - (cm[cid]["quality"]["mean"] or 0)
-        if cmp is None or not cmp["significant"] or diff < small:
-            equivalent.append(cid)
-    order = sorted(equivalent, key=lambda c: _key(req.decision.priority, cm[c], prefer_open, by[c]))
+    pri = req.decision.priority
+    order = sorted(pool, key=lambda c: _key(pri, figs[c], prefer_open, by.get(c)))
     chosen = order[0]
-    out["chosen"], out["equivalent"] = chosen, equivalent
-    q = cm[chosen]["quality"]
-    if len(equivalent) > 1:
-        out["rule"] = "3: quality-equivalent survivors, chosen on " + " then ".join(req.decision.priority) + (
-            " (lock-in preference first)" if prefer_open else "")
-        for cid in equivalent:
-            if cid == chosen:
-                continue
-            cmp = _comparison(comps, chosen, cid)
-            txt = (f"diff {cmp['diff']:+.3f} (95% CI {cmp['lo']:+.3f} to {cmp['hi']:+.3f}, p={cmp['p_value']:.2f}, n={cmp['n']})"
-                   if cmp and cmp.get("lo") is not None else "not comparable on shared examples")
-            out["reasons"].append(f"'{chosen}' and '{cid}' are quality-equivalent: {txt}; "
-                                  f"a difference under {small:.2f} or not significant counts as small.")
-        out["reasons"].append(f"Among them '{chosen}' ranks first on {', '.join(req.decision.priority)}: "
-                              f"${_monthly(cm[chosen]):,.2f}/month, p95 {cm[chosen]['latency'].get('p95_ms') or 0:.0f} ms.")
-        if prefer_open:
-            out["reasons"].append("The requirements ask to limit lock-in, so open weights and standard APIs rank first among equivalents.")
-    else:
-        out["rule"] = "3: clearly better and affordable"
-        out["reasons"].append(f"'{chosen}' has quality {_ci(q)} and is significantly better than every other survivor "
-                              f"by at least {small:.2f}.")
-        cheapest = min(survivors, key=lambda c: _monthly(cm[c]))
-        extra = _monthly(cm[chosen]) - _monthly(cm[cheapest])
+    d.chosen, d.pool = chosen, pool
+    others = [v for v in d.verdicts]
+    q = figs[chosen].quality
+    if len(d.survivors) == 1:
+        d.rule = "3: the only survivor"
+        d.reasons.append(f"'{chosen}' is the only candidate that meets every requirement (quality {q_text(q)}); "
+                         "no comparison between survivors was needed or made.")
+        return
+    if len(pool) == 1:
+        if all(v.verdict == "worse" for v in others):
+            d.rule = "3: better than every other survivor"
+            d.reasons.append(f"'{chosen}' scores higher than every other survivor: each paired 95% interval lies above 0.")
+        else:
+            d.rule = "3: no other survivor shown non-inferior"
+            d.reasons.append(f"No other survivor was shown non-inferior to '{chosen}' within {req.decision.small_difference:g}, "
+                             "so the highest-scoring survivor is chosen.")
+        d.reasons += [v.text for v in others]
+        cheapest = min(d.survivors, key=lambda c: monthly_of(figs[c]))
+        extra = monthly_of(figs[chosen]) - monthly_of(figs[cheapest])
         if cheapest != chosen and extra > 0:
-            out["extra_quality_monthly_usd"] = round(extra, 2)
-            dq = (q["mean"] or 0) - (cm[cheapest]["quality"]["mean"] or 0)
-            out["trade_offs"].append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more per month.")
-    # Fallback: the best survivor from another provider (rule 5).
+            d.extra_quality_monthly_usd = round(extra, 2)
+            dq = (q.mean or 0) - (figs[cheapest].quality.mean or 0)
+            d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more per month.")
+        return
+    policy = "not shown to differ from the best" if req.decision.equivalence == "not_distinguishable" else \
+        f"shown non-inferior to the best within {req.decision.small_difference:g}"
+    d.rule = f"3: chosen on {' then '.join(pri)} among survivors {policy}" + (" (lock-in preference first)" if prefer_open else "")
+    d.reasons += [v.text for v in others if v.candidate in pool]
+    f = figs[chosen]
+    d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(pri)}: "
+                     f"${monthly_of(f):,.2f}/month, p95 {f.latency.p95.value or 0:.0f} ms.")
+    if chosen != best:
+        d.reasons.append(f"'{chosen}' is chosen over the highest-scoring '{best}' ({figs[best].quality.mean:.3f} vs "
+                         f"{q.mean:.3f}): the data cannot rule out that '{best}' is better; it is not shown to be.")
+    if prefer_open:
+        d.reasons.append("The requirements ask to limit lock-in, so open weights and standard APIs rank first among them.")
+    out = [v.text for v in others if v.candidate not in pool]
+    d.reasons += out
+
+
+# --- rule 5: fallback ------------------------------------------------------------------------
+
+def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate]) -> None:
+    chosen = d.chosen
+    assert chosen is not None
+    others = [c for c in d.survivors if c != chosen]
+    if not others:
+        d.fallback_note = "No other candidate meets the requirements, so there is no fallback: a retirement or outage of " \
+                          f"'{chosen}' has no tested replacement."
+        d.trade_offs.append(d.fallback_note)
+        return
     vendor = by[chosen].vendor if chosen in by else None
-    others = [c for c in survivors if c != chosen and (c not in by or by[c].vendor != vendor)]
-    if others:
-        fb = sorted(others, key=lambda c: (-(cm[c]["quality"]["mean"] or 0), _monthly(cm[c])))[0]
-        out["fallback"] = fb
-        out["fallback_cost"] = {
-            "quality_diff": round((cm[fb]["quality"]["mean"] or 0) - (q["mean"] or 0), 4),
-            "p95_ms_diff": round((cm[fb]["latency"].get("p95_ms") or 0) - (cm[chosen]["latency"].get("p95_ms") or 0), 1),
-            "monthly_usd_diff": round(_monthly(cm[fb]) - _monthly(cm[chosen]), 2),
-        }
+    elsewhere = [c for c in others if c not in by or by[c].vendor != vendor]
+
+    def rank(c: str) -> tuple[float, float]:
+        return (-(figs[c].quality.mean or 0), monthly_of(figs[c]))
+
+    fb = sorted(elsewhere or others, key=rank)[0]
+    d.fallback = fb
+    q = figs[chosen].quality.mean or 0
+    d.fallback_cost = FallbackCost(
+        quality_diff=round((figs[fb].quality.mean or 0) - q, 4),
+        p95_ms_diff=round((figs[fb].latency.p95.value or 0) - (figs[chosen].latency.p95.value or 0), 1),
+        monthly_usd_diff=round(monthly_of(figs[fb]) - monthly_of(figs[chosen]), 2))
+    if elsewhere:
+        d.fallback_note = f"'{fb}' runs at another provider ({by[fb].vendor if fb in by else 'custom'}), so it also covers " \
+                          f"an outage of {vendor}."
     else:
-        out["trade_offs"].append("No survivor from another provider: there is no fallback if this provider fails.")
-    for cid in survivors:
-        if cid in at_risk and cid == chosen:
-            out["trade_offs"].append(f"'{chosen}' is at risk: " + "; ".join(at_risk[cid]))
-    ch = by.get(chosen)
-    if ch is not None and not ch.fact("open_weights"):
-        out["trade_offs"].append(f"'{chosen}' is a closed model: moving away means re-testing prompts and output formats on another provider.")
-    out["review"] = review_plan(req, today)
-    return out
+        d.fallback_same_vendor = True
+        d.fallback_note = (f"'{fb}' shares the provider ({vendor}) with '{chosen}': it covers a retirement of '{chosen}', an "
+                           "outage of that model alone and per-model rate limits, but not a provider-wide outage, an account "
+                           "suspension or a change in that provider's terms. No survivor runs elsewhere.")
+        d.trade_offs.append(d.fallback_note)
 
 
-def review_plan(req: Requirements, today: date) -> dict[str, Any]:
+# --- rule 6: trade-offs and when to reconsider --------------------------------------------------
+
+def review_plan(req: Requirements, today: date) -> ReviewPlan:
     triggers = [
         "a price change of any shortlisted model (catalog or genai-prices update)",
         "a new model from a shortlisted provider, or a new open-weight model in the catalog",
@@ -291,24 +322,70 @@ def review_plan(req: Requirements, today: date) -> dict[str, Any]:
         "volume: requests per month reach the self-hosting break-even",
         "provider incidents: error rate above the limit in production",
     ] + list(req.decision.triggers)
-    return {"next_review_date": (today + timedelta(days=req.decision.review_every_days)).isoformat(),
-            "every_days": req.decision.review_every_days, "triggers": triggers}
+    return ReviewPlan(next_review_date=(today + timedelta(days=req.decision.review_every_days)).isoformat(),
+                      every_days=req.decision.review_every_days, triggers=triggers)
 
 
-def self_hosting_break_even(cands: list[Candidate], metrics: dict[str, Any], chosen: str | None) -> dict[str, Any] | None:
+def self_hosting_break_even(cands: list[Candidate], figs: dict[str, Figures], chosen: str | None) -> BreakEven | None:
     """Monthly volume at which the cheapest self-hosted candidate with a fixed cost beats the chosen API model."""
-    if not chosen or chosen not in metrics["candidates"]:
-        return None
     by = {c.id: c for c in cands}
-    if by.get(chosen) is None or by[chosen].fact("self_hosted"):
+    if not chosen or chosen not in figs or by.get(chosen) is None or by[chosen].fact("self_hosted"):
         return None
-    api_per = metrics["candidates"][chosen]["cost"]["per_request_usd"] or 0
-    best = None
+    api_per = figs[chosen].cost.per_request_usd or 0
+    best: BreakEven | None = None
     for c in cands:
-        if c.fact("self_hosted") and c.fixed_monthly_usd > 0 and c.id in metrics["candidates"]:
-            per = metrics["candidates"][c.id]["cost"]["per_request_usd"] or 0
+        if c.fact("self_hosted") and c.fixed_monthly_usd > 0 and c.id in figs:
+            per = figs[c.id].cost.per_request_usd or 0
             if api_per > per:
-                vol = c.fixed_monthly_usd / (api_per - per)
-                if best is None or vol < best["monthly_requests"]:
-                    best = {"candidate": c.id, "monthly_requests": int(vol), "fixed_monthly_usd": c.fixed_monthly_usd}
+                vol = int(c.fixed_monthly_usd / (api_per - per))
+                if best is None or vol < best.monthly_requests:
+                    best = BreakEven(candidate=c.id, monthly_requests=vol, fixed_monthly_usd=c.fixed_monthly_usd)
     return best
+
+
+# --- all rules ---------------------------------------------------------------------------------
+
+def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Comparison], req: Requirements,
+           screening: Screening, today: date | None = None) -> tuple[Decision, dict[str, list[Check]]]:
+    """The decision, and every candidate's checks (rule 2) for the record."""
+    today = today or date.today()
+    by = {c.id: c for c in cands}
+    d = Decision(policy=req.decision.equivalence, not_evaluated=dict(screening.not_evaluated))
+    d.eliminated = {cid: [f"compliance: {r}" for r in rs] for cid, rs in screening.compliance_out.items() if rs}
+    d.at_risk = {cid: [f"compliance: {r}" for r in rs] for cid, rs in screening.compliance_risks.items() if rs}
+    checks = {cid: limits.check(f, req) for cid, f in figs.items()}
+    for cid, cs in checks.items():
+        if fails := limits.failed(cs):
+            d.failures[cid] = fails
+            d.eliminated.setdefault(cid, []).extend(f.text for f in fails)
+        if risks := limits.at_risk(cs):
+            d.at_risk.setdefault(cid, []).extend(r.text for r in risks)
+    d.survivors = [cid for cid in figs if cid not in d.eliminated]
+    d.review = review_plan(req, today)
+    if not d.survivors:
+        d.rule = "7: nobody qualifies"
+        if not figs:
+            d.reasons.append("No candidate could be evaluated: see 'not evaluated' and the compliance eliminations.")
+            return d, checks
+        d.reasons.append("No candidate meets every requirement. The nearest misses, and what would have to move for each:")
+        d.nearest_misses = _nearest_misses(d.failures)
+        return d, checks
+    best = max(d.survivors, key=lambda c: (figs[c].quality.mean or 0, -monthly_of(figs[c])))
+    d.best = best
+    others = [c for c in d.survivors if c != best]
+    sds = [c.sd_diff for c in comps if c.sd_diff]
+    d.verdicts, _, d.multiplicity = _verdicts(best, others, comps, req, float(sorted(sds)[len(sds) // 2]) if sds else 0.5)
+    in_pool = {"not_distinguishable", "equivalent", "non_inferior"}
+    pool = [best] + [v.candidate for v in d.verdicts if v.verdict in in_pool]
+    _choose(d, best, pool, figs, by, req)
+    _fallback(d, figs, by)
+    chosen = d.chosen
+    assert chosen is not None
+    if chosen in d.at_risk:
+        d.trade_offs.append(f"'{chosen}' is at risk: " + "; ".join(d.at_risk[chosen]))
+    ch = by.get(chosen)
+    if ch is not None and not ch.fact("open_weights"):
+        d.trade_offs.append(f"'{chosen}' is a closed model: moving away means re-testing prompts and output formats on "
+                            "another provider.")
+    d.self_hosting_break_even = self_hosting_break_even(cands, figs, chosen)
+    return d, checks

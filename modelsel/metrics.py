@@ -1,182 +1,216 @@
-"""Aggregate records into figures per candidate, each with its interval and n. Pure: no I/O."""
+"""Figures per candidate from the call columns, each with its interval and n; the one paired
+comparison every stage uses. Pure: no I/O."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
-from typing import Any
+from collections import Counter
 
 import numpy as np
 
 from modelsel import stats
-from modelsel.records import Record
+from modelsel.calls import CallArrays
 from modelsel.requirements import Requirements
+from modelsel.schema import (
+    Comparison,
+    CostFigures,
+    Figures,
+    LatencyFigures,
+    QualityFigures,
+    Quantile,
+    Rate,
+    Resolution,
+)
+
+MIN_WARM = 10  # cold calls are left out of the percentiles only when this many warm ones remain
+FAILED_IDS_KEPT = 5
 
 
-def _num(x: float, digits: int = 6) -> float | None:
+def _num(x: float | None, digits: int = 6) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
 
 
-def _usd(x: float) -> float | None:
+def _usd(x: float | None) -> float | None:
     return _num(x, 12)  # a cheap model's request costs a few millionths of a dollar
 
 
-def per_example_scores(recs: list[Record]) -> dict[str, float]:
-    """Scores pooled over repeats: one figure per example (repeats are not independent samples)."""
-    acc: dict[str, list[float]] = defaultdict(list)
-    for r in recs:
-        if r.score is not None:
-            acc[r.example_id].append(r.score)
-    return {k: float(np.mean(v)) for k, v in acc.items()}
+def is_binary(values: np.ndarray | list[float]) -> bool:
+    a = np.asarray(values, dtype=float)
+    return bool(np.all((a == 0.0) | (a == 1.0)))
 
 
-def _is_binary(values: list[float]) -> bool:
-    return all(v in (0.0, 1.0) for v in values)
-
-
-def quality_block(recs: list[Record]) -> dict[str, Any]:
-    per_ex = per_example_scores(recs)
-    clusters = {r.example_id: r.cluster or r.example_id for r in recs}
-    ids = list(per_ex)
-    vals = [per_ex[i] for i in ids]
+def quality(arr: CallArrays) -> QualityFigures:
+    """Mean score over examples (repeats pooled) with the interval that fits the scores:
+    Wilson for pass/fail, t for graded scores, cluster-robust t when examples share a cluster."""
+    per = arr.per_example_scores()
+    failed_mask = arr.error | (arr.passed == 0)
+    failed_ids = list(dict.fromkeys(arr.example[failed_mask].tolist()))
+    base = {"calls": len(arr), "failed": int(failed_mask.sum()), "failed_ids": sorted(failed_ids)[:FAILED_IDS_KEPT]}
+    if not per:
+        return QualityFigures(**base)
+    ids = list(per)
+    vals = np.array([per[i] for i in ids])
     n = len(vals)
-    if not n:
-        return {"mean": None, "lo": None, "hi": None, "n": 0, "method": "none", "pass_rate": None}
-    cl = [clusters[i] for i in ids]
+    cluster_of = dict(zip(arr.example.tolist(), arr.cluster.tolist(), strict=True))
+    cl = [cluster_of[i] for i in ids]
     clustered = len(set(cl)) < n
-    passed = [r.passed for r in recs if r.passed is not None]
-    if _is_binary(vals) and not clustered:
-        k = int(sum(vals))
+    if is_binary(vals) and not clustered:
+        k = int(vals.sum())
         lo, hi = stats.wilson(k, n)
         mean, method = k / n, "wilson"
     else:
         mean, lo, hi = stats.mean_ci(vals, cl if clustered else None)
-        lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
+        if not math.isnan(lo):
+            lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
         method = "cluster_t" if clustered else "t"
-    pk = sum(passed)
-    plo, phi = stats.wilson(pk, len(passed))
-    return {"mean": _num(mean), "lo": _num(lo), "hi": _num(hi), "n": n, "method": method,
-            "pass_rate": _num(pk / len(passed)) if passed else None, "pass_rate_lo": _num(plo), "pass_rate_hi": _num(phi)}
+    scored = arr.passed >= 0
+    pk, pn = int((arr.passed == 1).sum()), int(scored.sum())
+    plo, phi = stats.wilson(pk, pn)
+    return QualityFigures(mean=_num(mean), lo=_num(lo), hi=_num(hi), n=n, method=method,
+                          pass_rate=_num(pk / pn) if pn else None, pass_lo=_num(plo) if pn else None,
+                          pass_hi=_num(phi) if pn else None, **base)
 
 
-MIN_WARM = 10
+def _quantile(x: np.ndarray, q: float) -> Quantile:
+    c = stats.quantile_ci(x, q)
+    return Quantile(value=_num(c.value, 4), lo=_num(c.lo, 4), hi=_num(c.hi, 4), n=c.n)
 
 
-def latency_block(recs: list[Record]) -> dict[str, Any]:
-    """Percentiles of warm calls. Calls that started before their endpoint had answered once carry
-    the SDK's cold start (and new connections) that a running service does not pay; they are left
-    out when at least MIN_WARM warm calls remain, and the count left out is reported."""
-    ok = [r for r in recs if r.latency_ms is not None and not r.error]
-    warm = [r for r in ok if not r.cold]
-    use = warm if len(warm) >= MIN_WARM else ok
-    lat = [r.latency_ms for r in use]
-    out: dict[str, Any] = {"n": len(lat), "cold_excluded": len(ok) - len(use)}
-    for q in (50, 95, 99):
-        v, lo, hi = stats.percentile_ci(lat, q)
-        out[f"p{q}_ms"], out[f"p{q}_lo"], out[f"p{q}_hi"] = _num(v), _num(lo), _num(hi)
-    out["mean_ms"] = _num(float(np.mean(lat))) if lat else None
-    ttft = [r.ttft_ms for r in use if r.ttft_ms is not None]
-    out["ttft_n"] = len(ttft)
-    if ttft:
-        v, lo, hi = stats.percentile_ci(ttft, 50)
-        out["ttft_p50_ms"], out["ttft_p50_lo"], out["ttft_p50_hi"] = _num(v), _num(lo), _num(hi)
-        out["ttft_p95_ms"] = _num(float(np.percentile(ttft, 95)))
-    tps = [r.output_tokens / ((r.latency_ms - (r.ttft_ms or 0)) / 1000) for r in use
-           if r.output_tokens and r.latency_ms and r.ttft_ms is not None and r.latency_ms > (r.ttft_ms or 0)]
-    out["output_tokens_per_s"] = _num(float(np.median(tps))) if tps else None
+def latency_sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
+    """(latencies, ttfts, cold calls left out) of the calls the percentiles are taken from.
+    Calls that started before their endpoint had answered once carry the SDK's cold start and
+    new connections that a running service does not pay; they are left out when at least
+    MIN_WARM warm calls remain."""
+    ok = ~arr.error & ~np.isnan(arr.latency_ms)
+    warm = ok & ~arr.cold
+    use = warm if int(warm.sum()) >= MIN_WARM else ok
+    ttft = arr.ttft_ms[use]
+    return arr.latency_ms[use], ttft[~np.isnan(ttft)], int(ok.sum() - use.sum())
+
+
+def latency(arr: CallArrays) -> LatencyFigures:
+    lat, ttft, cold = latency_sample(arr)
+    out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50), p95=_quantile(lat, 95),
+                         p99=_quantile(lat, 99), mean_ms=_num(float(lat.mean())) if len(lat) else None)
+    if len(ttft):
+        out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50), _quantile(ttft, 95)
+    ok = ~arr.error & ~np.isnan(arr.latency_ms) & ~np.isnan(arr.ttft_ms) & (arr.output_tokens > 0)
+    gen_s = (arr.latency_ms[ok] - arr.ttft_ms[ok]) / 1000
+    good = gen_s > 0
+    if good.any():
+        out.output_tokens_per_s = _num(float(np.median(arr.output_tokens[ok][good] / gen_s[good])))
     return out
 
 
-def cost_block(recs: list[Record], req: Requirements, fixed_monthly: float) -> dict[str, Any]:
-    ok = [r for r in recs if not r.error]
-    costs = [r.cost_usd for r in ok]
-    per = float(np.mean(costs)) if costs else 0.0
+def monthly(per_request: float, req: Requirements, fixed: float = 0.0) -> float:
+    """Cost of the first month at the projected volume: the one formula every stage uses."""
     c = req.cost
-    out: dict[str, Any] = {
-        "per_request_usd": _usd(per), "p95_per_request_usd": _usd(float(np.percentile(costs, 95))) if costs else None,
-        "input_tokens_mean": _num(float(np.mean([r.input_tokens or 0 for r in ok]))) if ok else None,
-        "output_tokens_mean": _num(float(np.mean([r.output_tokens or 0 for r in ok]))) if ok else None,
-        "fixed_monthly_usd": fixed_monthly, "monthly_usd": None,
-    }
-    if costs:
-        lo, hi = stats.bootstrap_ci(costs, np.mean) if len(set(costs)) > 1 else (per, per)
-        out["per_request_lo"], out["per_request_hi"] = _usd(lo), _usd(hi)
+    return stats.monthly_projection(per_request, c.monthly_requests or 0, c.monthly_growth_pct, c.horizon_months,
+                                    fixed)["first_month_usd"]
+
+
+def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigures:
+    ok = ~arr.error
+    costs = arr.cost_usd[ok]
+    out = CostFigures(fixed_monthly_usd=fixed_monthly)
+    if not len(costs):
+        return out
+    per, lo, hi = stats.mean_ci(costs) if len(costs) > 1 else (float(costs[0]), math.nan, math.nan)
+    if math.isnan(lo):
+        lo = hi = per
+    lo = max(0.0, lo)
+    out.per_request_usd, out.per_request_lo, out.per_request_hi = _usd(per), _usd(lo), _usd(hi)
+    out.p95_per_request_usd = _usd(float(np.percentile(costs, 95)))
+    out.input_tokens_mean = _num(float(arr.input_tokens[ok].mean()))
+    out.output_tokens_mean = _num(float(arr.output_tokens[ok].mean()))
+    c = req.cost
     if c.monthly_requests is not None:
         proj = stats.monthly_projection(per, c.monthly_requests, c.monthly_growth_pct, c.horizon_months, fixed_monthly)
-        out["monthly_usd"] = _usd(proj["first_month_usd"])
-        out["monthly_usd_at_horizon"] = _usd(proj["last_month_usd"])
-        out["horizon_total_usd"] = _usd(proj["horizon_total_usd"])
-        out["horizon_months"] = c.horizon_months
+        out.monthly_usd = _usd(proj["first_month_usd"])
+        out.monthly_lo, out.monthly_hi = _usd(monthly(lo, req, fixed_monthly)), _usd(monthly(hi, req, fixed_monthly))
+        out.monthly_usd_at_horizon = _usd(proj["last_month_usd"])
+        out.horizon_total_usd = _usd(proj["horizon_total_usd"])
+        out.horizon_months = c.horizon_months
     return out
 
 
-def candidate_metrics(recs: list[Record], req: Requirements, fixed_monthly: float = 0.0) -> dict[str, Any]:
-    n_calls = len(recs)
-    errors = sum(1 for r in recs if r.error)
+def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> Figures:
+    n_calls = len(arr)
+    errors = int(arr.error.sum())
     elo, ehi = stats.wilson(errors, n_calls)
-    by_tag: dict[str, Any] = {}
-    for tag in sorted({t for r in recs for t in r.tags}):
-        by_tag[tag] = quality_block([r for r in recs if tag in r.tags])
-    return {
-        "n": len({r.example_id for r in recs}),
-        "n_calls": n_calls,
-        "errors": errors,
-        "error_rate": {"value": _num(errors / n_calls) if n_calls else None, "lo": _num(elo), "hi": _num(ehi)},
-        "error_kinds": dict(sorted(_count(r.error_kind for r in recs if r.error).items())),
-        "retries": sum(max(0, r.attempts - 1) for r in recs),
-        "cached": sum(1 for r in recs if r.cached),
-        "replayed": sum(1 for r in recs if r.replayed),
-        "quality": quality_block(recs),
-        "by_tag": by_tag,
-        "latency": latency_block(recs),
-        "cost": cost_block(recs, req, fixed_monthly),
-        "judge_cost_usd": _usd(sum(r.judge_cost_usd for r in recs)),
-    }
+    tags = sorted({t for ts in arr.tags for t in ts})
+    return Figures(
+        n=len(set(arr.example.tolist())), n_calls=n_calls, errors=errors,
+        error_rate=Rate(value=_num(errors / n_calls) if n_calls else None, lo=_num(elo) if n_calls else None,
+                        hi=_num(ehi) if n_calls else None, n=n_calls),
+        error_kinds=dict(sorted(Counter(arr.error_kind[arr.error].tolist()).items())),
+        retries=int(np.maximum(arr.attempts - 1, 0).sum()), cached=int(arr.cached.sum()),
+        replayed=int(arr.replayed.sum()), quality=quality(arr),
+        by_tag={t: quality(arr.with_tag(t)) for t in tags}, latency=latency(arr),
+        cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
+    )
 
 
-def _count(xs: Any) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for x in xs:
-        out[str(x)] += 1
-    return out
+def compare(per_a: dict[str, float], per_b: dict[str, float], a: str, b: str) -> Comparison | None:
+    """a - b on the examples both answered: Tango's score interval and test for pass/fail
+    scores, the paired t interval and test for graded ones. Interval and p-value come from the
+    same test, so 'significant' means both the interval excludes 0 and p < 0.05."""
+    common = sorted(set(per_a) & set(per_b))
+    if len(common) < 2:
+        return None
+    xa = np.array([per_a[i] for i in common])
+    xb = np.array([per_b[i] for i in common])
+    r = stats.paired_difference(xa, xb, binary=is_binary(np.concatenate([xa, xb])))
+    sig = r.lo is not None and r.hi is not None and (r.lo > 0 or r.hi < 0)
+    return Comparison(a=a, b=b, n=r.n, diff=round(r.diff, 6), lo=_num(r.lo), hi=_num(r.hi),
+                      p_value=round(r.p_value, 6), test=r.test, significant=sig,
+                      sd_diff=_num(r.sd_diff), discordant=r.discordant, a_only=r.a_only, b_only=r.b_only)
 
 
-def paired_comparisons(by_cand: dict[str, list[Record]]) -> list[dict[str, Any]]:
+def flip(c: Comparison) -> Comparison:
+    """The same comparison seen from the other side (b - a)."""
+    return c.model_copy(update={"a": c.b, "b": c.a, "diff": -c.diff, "lo": None if c.hi is None else -c.hi,
+                                "hi": None if c.lo is None else -c.lo, "a_only": c.b_only, "b_only": c.a_only})
+
+
+def find(comps: list[Comparison], a: str, b: str) -> Comparison | None:
+    for c in comps:
+        if c.a == a and c.b == b:
+            return c
+        if c.a == b and c.b == a:
+            return flip(c)
+    return None
+
+
+def compare_all(arr: CallArrays) -> list[Comparison]:
     """Every pair of candidates on the examples both answered."""
-    per = {c: per_example_scores(rs) for c, rs in by_cand.items()}
+    per = {c: arr.of(c).per_example_scores() for c in arr.candidates()}
     out = []
     for a, b in itertools.combinations(per, 2):
-        common = sorted(set(per[a]) & set(per[b]))
-        if len(common) < 2:
-            continue
-        xa, xb = [per[a][i] for i in common], [per[b][i] for i in common]
-        res = stats.paired_difference(xa, xb, binary=_is_binary(xa + xb))
-        res = {k: (_num(v) if isinstance(v, float) else v) for k, v in res.items()}
-        res.update(a=a, b=b, significant=bool(res.get("p_value", 1.0) is not None and res["p_value"] < 0.05))
-        out.append(res)
+        c = compare(per[a], per[b], a, b)
+        if c is not None:
+            out.append(c)
     return out
 
 
-def eval_resolution(n: int, comparisons: list[dict[str, Any]]) -> dict[str, Any]:
+def resolution(n: int, comps: list[Comparison], small: float | None = None) -> Resolution:
     """What this eval set can and cannot tell apart."""
-    sds = [c["sd_diff"] for c in comparisons if c.get("sd_diff")]
+    sds = [c.sd_diff for c in comps if c.sd_diff]
     sd = float(np.median(sds)) if sds else 0.5
-    return {
-        "n_examples": n,
-        "sd_of_paired_differences": round(sd, 4),
-        "sd_source": "observed median over candidate pairs" if sds else "assumed 0.5 (no pairs to observe)",
-        "resolvable_difference": _num(stats.resolvable_difference(n, sd)) if n else None,
-        "minimum_detectable_difference_80pct_power": _num(stats.minimum_detectable_difference(n, sd)) if n else None,
-    }
+    return Resolution(
+        n_examples=n, sd_of_paired_differences=round(sd, 4),
+        sd_source="observed median over candidate pairs" if sds else "assumed 0.5 (no pairs to observe)",
+        resolvable_difference=_num(stats.resolvable_difference(n, sd)) if n else None,
+        minimum_detectable_difference_80pct_power=_num(stats.minimum_detectable_difference(n, sd)) if n else None,
+        small_difference=small, n_to_detect_small_difference=stats.n_to_detect(small, sd) if small else None,
+    )
 
 
-def compute(records: list[Record], req: Requirements, fixed_monthly: dict[str, float] | None = None) -> dict[str, Any]:
-    by_cand: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        by_cand[r.candidate].append(r)
+def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] | None = None
+            ) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
     fixed_monthly = fixed_monthly or {}
-    cands = {c: candidate_metrics(rs, req, fixed_monthly.get(c, 0.0)) for c, rs in by_cand.items()}
-    comps = paired_comparisons(by_cand)
-    n = len({r.example_id for r in records})
-    return {"candidates": cands, "comparisons": comps, "resolution": eval_resolution(n, comps)}
+    figs = {c: figures(arr.of(c), req, fixed_monthly.get(c, 0.0)) for c in arr.candidates()}
+    comps = compare_all(arr)
+    n = len(set(arr.example.tolist()))
+    return figs, comps, resolution(n, comps, req.decision.small_difference)

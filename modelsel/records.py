@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,13 +19,16 @@ class Record(BaseModel):
     output: str | None = None
     latency_ms: float | None = None  # the request itself; never queueing, backoff or cache lookup
     ttft_ms: float | None = None
-    input_tokens: int | None = None
+    input_tokens: int | None = None  # every input token, cached ones included
     output_tokens: int | None = None
-    cost_usd: float = 0.0
+    cached_input_tokens: int | None = None  # billed at the cached-input rate
+    cost_usd: float = 0.0  # as the provider bills it (see catalog.call_cost)
     error: str | None = None
     error_kind: str | None = None
+    status: int | None = None  # HTTP status of the last failed attempt
     attempts: int = 0
     retry_wait_s: float = 0.0
+    retry_after_asked_s: float | None = None  # a Retry-After longer than the cap (the cap was waited)
     cached: bool = False
     cold: bool = False  # started before its endpoint had answered once (SDK cold start, new connections)
     replayed: bool = False
@@ -39,17 +41,9 @@ class Record(BaseModel):
     reason: str | None = None
     scores: list[dict[str, Any]] = []
     judge_cost_usd: float = 0.0
-
-
-def read_records(path: Path) -> list[Record]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                out.append(Record.model_validate_json(line))
-            except ValueError:
-                continue  # a line cut by a crash mid-write: the cache still has the call
-    return out
+    # Known at request time, without the answer key (what a production cascade may escalate on):
+    valid: bool | None = None  # the answer passes the format check (a label from the set, JSON that parses)
+    label: str | None = None  # the label a choice scorer read from the answer
 
 
 def dumps(rec: Record) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
 from modelsel.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
@@ -45,7 +45,11 @@ class Compliance(Strict):
     self_hosted_only: bool = False
 
 
+Position = Literal["commodity", "competitive", "regulated"]
+
+
 class Strategy(Strict):
+    position: Position | None = None  # sets defaults for priority, small_difference, lock-in, review cadence
     lock_in_tolerance: Literal["low", "medium", "high"] = "medium"
     prefer_open_weights: bool = False
     fine_tuning_needed: bool = False
@@ -55,6 +59,9 @@ class Strategy(Strict):
 
 class DecisionPolicy(Strict):
     small_difference: float = Field(0.05, ge=0, le=1)
+    # not_distinguishable: survivors the paired test cannot tell from the best are chosen among on priority.
+    # non_inferior: a survivor joins only when its paired interval shows it at most small_difference worse.
+    equivalence: Literal["not_distinguishable", "non_inferior"] = "not_distinguishable"
     priority: list[Literal["cost", "latency", "quality"]] = ["cost", "latency"]
     max_error_rate: float = Field(0.05, ge=0, le=1)
     review_every_days: int = Field(90, ge=1)
@@ -64,6 +71,7 @@ class DecisionPolicy(Strict):
 class Price(Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(None, ge=0)
     fixed_monthly_usd: float = Field(0.0, ge=0)
     source: str = "stated in the requirements file"
 
@@ -80,7 +88,9 @@ class CustomFacts(Strict):
     source: str = "stated in the requirements file"
 
 
-Provider = Literal["openai", "anthropic", "gemini", "openai-compatible", "local", "python", "replay"]
+class RunPolicy(Strict):
+    max_minutes: float | None = Field(None, gt=0)  # a deadline for the whole run
+    retry_after_cap_s: float = Field(60.0, ge=0)  # the longest Retry-After honoured; longer asks wait this long
 
 
 class CandidateSpec(Strict):
@@ -88,7 +98,7 @@ class CandidateSpec(Strict):
 
     id: str | None = None
     catalog: str | None = None
-    provider: Provider | None = None
+    provider: str | None = None  # a registered provider (modelsel.providers.REGISTRY)
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
@@ -97,9 +107,21 @@ class CandidateSpec(Strict):
     prompt: str | None = None
     system: str | None = None
     params: dict[str, Any] = {}
-    concurrency: int | None = Field(None, ge=1, le=256)
+    concurrency: int | None = Field(None, ge=1, le=256)  # calls in flight for this model
+    endpoint_concurrency: int | None = Field(None, ge=1, le=1024)  # cap shared by every model at its endpoint
     timeout_s: float | None = Field(None, gt=0)
+    retry_after_cap_s: float | None = Field(None, ge=0)
     replay_from: str | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, v: str | None) -> str | None:
+        from modelsel.providers import REGISTRY
+
+        if v is not None and v not in REGISTRY:
+            hint = did_you_mean(v, set(REGISTRY)) or ""
+            raise ValueError(f"unknown provider '{v}' (registered: {', '.join(REGISTRY)}). {hint}".strip())
+        return v
 
 
 class ScorerSpec(BaseModel):
@@ -121,8 +143,19 @@ class Requirements(Strict):
     compliance: Compliance = Compliance()
     strategy: Strategy = Strategy()
     decision: DecisionPolicy = DecisionPolicy()
+    run: RunPolicy = RunPolicy()
     candidates: list[CandidateSpec] = Field(min_length=1)
     judge: CandidateSpec | None = None
+    # Filled when loading: which defaults `strategy.position` set (the record says so).
+    _position_defaults: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def position_defaults(self) -> list[str]:
+        return self._position_defaults
+
+    @property
+    def unknown_facts_eliminate(self) -> bool:
+        return self.strategy.position == "regulated"
 
     @field_validator("candidates", mode="before")
     @classmethod
@@ -152,6 +185,37 @@ class LoadedRequirements(BaseModel):
         return line_of(self.lines, loc)
 
 
+# What a strategic position means, as defaults a PM can still override field by field.
+POSITION_DEFAULTS: dict[str, dict[tuple[str, str], Any]] = {
+    "commodity": {("decision", "priority"): ["cost", "latency"], ("decision", "small_difference"): 0.05,
+                  ("decision", "equivalence"): "non_inferior", ("strategy", "lock_in_tolerance"): "high",
+                  ("decision", "review_every_days"): 90},
+    "competitive": {("decision", "priority"): ["quality", "latency", "cost"], ("decision", "small_difference"): 0.02,
+                    ("strategy", "lock_in_tolerance"): "high", ("decision", "review_every_days"): 90},
+    "regulated": {("decision", "priority"): ["cost", "latency"], ("decision", "small_difference"): 0.05,
+                  ("strategy", "lock_in_tolerance"): "low", ("decision", "review_every_days"): 30,
+                  ("compliance", "require_no_training"): True},
+}
+
+
+def apply_position(req: Requirements) -> Requirements:
+    """Fill what the position implies into every field the file leaves unset, and note each."""
+    pos = req.strategy.position
+    if pos is None:
+        return req
+    notes = []
+    for (block, name), value in POSITION_DEFAULTS[pos].items():
+        sub = getattr(req, block)
+        if name in sub.model_fields_set:
+            continue  # the PM wrote it: their value stands
+        setattr(sub, name, value)
+        notes.append(f"{block}.{name} = {value} (from strategy.position: {pos})")
+    if pos == "regulated":
+        notes.append("unknown compliance facts eliminate a candidate (from strategy.position: regulated)")
+    req._position_defaults = notes
+    return req
+
+
 _FIELDS = {
     (): Requirements,
     ("quality",): Quality,
@@ -160,6 +224,7 @@ _FIELDS = {
     ("compliance",): Compliance,
     ("strategy",): Strategy,
     ("decision",): DecisionPolicy,
+    ("run",): RunPolicy,
 }
 
 
@@ -196,7 +261,7 @@ def load_requirements(path: str | Path) -> LoadedRequirements:
                 path=path, line=line_of(lines, ("candidates", i)), field=f"candidates[{i}].id",
             )
         seen[cid] = i
-    return LoadedRequirements(req=req, path=path, lines=lines)
+    return LoadedRequirements(req=apply_position(req), path=path, lines=lines)
 
 
 # --- the selection checklist ---------------------------------------------------------------

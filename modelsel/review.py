@@ -1,235 +1,194 @@
-"""Quarterly review: does the recorded decision still hold? And `diff` between two runs."""
+"""Does a recorded decision still hold? And what changed between two runs? Pure comparisons over
+two loaded runs: no I/O, no rendering (report/review.py renders; session.run_review runs)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from pydantic import BaseModel
 
-from modelsel import stats
-from modelsel.catalog import load_catalog
-from modelsel.decision import compliance
-from modelsel.errors import InputError
-from modelsel.metrics import per_example_scores
-from modelsel.records import Record
-from modelsel.rundata import load_run, newest_run_for
-from modelsel.store import atomic_write, write_json
+from modelsel.calls import CallArrays
+from modelsel.metrics import compare
+from modelsel.schema import Comparison, Summary
 
 
-def _finding(kind: str, holds: bool, text: str, **figures: Any) -> dict[str, Any]:
-    return {"kind": kind, "holds": holds, "text": text, **figures}
+class Finding(BaseModel):
+    kind: str
+    holds: bool
+    text: str
+    candidate: str | None = None
+    before: Any = None
+    after: Any = None
 
 
-def compare_decisions(old: dict[str, Any], new: dict[str, Any], old_recs: list[Record], new_recs: list[Record],
-                      current_prices: dict[str, tuple[float, float]], new_catalog_matches: list[str],
-                      today: date) -> list[dict[str, Any]]:
-    """Findings, each saying whether the decision holds on that count. Pure."""
-    f: list[dict[str, Any]] = []
-    chosen = old["decision"].get("chosen")
-    req = new["requirements"]
-    if chosen is None:
-        f.append(_finding("no_decision", False, "the recorded run chose no candidate, so there is no decision to hold"))
-        return f
-    nd = new["decision"]
-    if nd.get("chosen") != chosen:
-        if chosen in nd["eliminated"]:
-            f.append(_finding("incumbent_eliminated", False, f"'{chosen}' no longer meets the requirements: "
-                              + "; ".join(nd["eliminated"][chosen])))
-        elif chosen in nd["not_evaluated"]:
-            f.append(_finding("incumbent_not_evaluated", False, f"'{chosen}' could not be re-evaluated: {nd['not_evaluated'][chosen]}"))
-        if nd.get("chosen"):
-            f.append(_finding("new_choice", False, f"under the same rules '{nd['chosen']}' is now chosen over '{chosen}' "
-                              f"(rule {nd['rule']})", candidate=nd["chosen"]))
-        else:
-            f.append(_finding("nobody_qualifies", False, "no candidate meets the requirements any more"))
+class ReviewResult(BaseModel):
+    holds: bool
+    against: str
+    run: str
+    chosen_before: str | None
+    chosen_now: str | None
+    findings: list[Finding]
+
+
+def _choice(old: Summary, new: Summary, chosen: str) -> list[Finding]:
+    nd = new.decision
+    if nd.chosen == chosen:
+        return [Finding(kind="same_choice", holds=True, text=f"the same rules still choose '{chosen}'")]
+    f: list[Finding] = []
+    if chosen in nd.eliminated:
+        f.append(Finding(kind="incumbent_eliminated", holds=False,
+                         text=f"'{chosen}' no longer meets the requirements: " + "; ".join(nd.eliminated[chosen])))
+    elif chosen in nd.not_evaluated:
+        f.append(Finding(kind="incumbent_not_evaluated", holds=False,
+                         text=f"'{chosen}' could not be re-evaluated: {nd.not_evaluated[chosen]}"))
+    if nd.chosen:
+        f.append(Finding(kind="new_choice", holds=False, candidate=nd.chosen,
+                         text=f"under the same rules '{nd.chosen}' is now chosen over '{chosen}' (rule {nd.rule})"))
     else:
-        f.append(_finding("same_choice", True, f"the same rules still choose '{chosen}'"))
-    oc, nc = old["candidates"].get(chosen, {}), new["candidates"].get(chosen, {})
-    oq, nq = oc.get("quality", {}), nc.get("quality", {})
-    if oq.get("mean") is not None and nq.get("mean") is not None:
-        a = per_example_scores([r for r in old_recs if r.candidate == chosen])
-        b = per_example_scores([r for r in new_recs if r.candidate == chosen])
-        common = sorted(set(a) & set(b))
-        drift = stats.paired_difference([b[i] for i in common], [a[i] for i in common],
-                                        binary=all(v in (0, 1) for v in list(a.values()) + list(b.values()))) if len(common) > 1 else None
-        below = oq.get("lo") is not None and nq["mean"] < oq["lo"]
-        sig = drift is not None and drift["p_value"] < 0.05 and drift["diff"] < 0
-        txt = (f"quality of '{chosen}' {nq['mean']:.3f} vs {oq['mean']:.3f} before (interval then {oq.get('lo', 0):.3f}-{oq.get('hi', 0):.3f})"
-               + (f"; paired change {drift['diff']:+.3f} (95% CI {drift['lo']:+.3f} to {drift['hi']:+.3f}, p={drift['p_value']:.3f}, n={drift['n']})" if drift else ""))
-        f.append(_finding("quality_drift", not (below or sig), ("quality drifted down: " if below or sig else "quality stable: ") + txt,
-                          before=oq["mean"], after=nq["mean"]))
-    for key in ("p50", "p95"):
-        target = req["latency"].get(f"{key}_ms")
-        after = nc.get("latency", {}).get(f"{key}_ms")
-        before = oc.get("latency", {}).get(f"{key}_ms")
-        if target and after is not None:
-            ok = after <= target
-            f.append(_finding(f"latency_{key}", ok, f"{key} latency of '{chosen}' {after:.0f} ms (before {before or 0:.0f} ms), "
-                              f"target {target:.0f} ms" + ("" if ok else ": regression past the target"), before=before, after=after))
-    for cid, c in old["candidates"].items():
-        if cid not in current_prices:
-            continue
-        pin, pout = c["price"]["input_per_mtok"], c["price"]["output_per_mtok"]
-        nin, nout = current_prices[cid]
-        if (pin, pout) != (nin, nout):
-            pct_in = (nin - pin) / pin * 100 if pin else 0.0
-            # Reported with figures; whether it changes the decision is the re-run's verdict above.
-            f.append(_finding("price_change", True,
-                              f"price of '{cid}' changed: input ${pin:g} -> ${nin:g}/Mtok ({pct_in:+.0f}%), output ${pout:g} -> ${nout:g}/Mtok",
-                              candidate=cid, before=[pin, pout], after=[nin, nout]))
-    for mid in new_catalog_matches:
-        f.append(_finding("new_catalog_model", True, f"'{mid}' is in the catalog, meets the compliance requirements and was not "
-                          "on the shortlist: consider adding it", candidate=mid))
-    be = nd.get("self_hosting_break_even")
-    vol = req["cost"].get("monthly_requests")
-    if be and vol and vol >= be["monthly_requests"]:
-        f.append(_finding("self_hosting_break_even", False, f"volume {vol:,}/month is past the break-even {be['monthly_requests']:,} "
-                          f"at which self-hosting '{be['candidate']}' is cheaper"))
-    due = (old["decision"].get("review") or {}).get("next_review_date")
-    if due and date.fromisoformat(due) < today:
-        f.append(_finding("review_overdue", True, f"the review was due on {due}; this review is {(today - date.fromisoformat(due)).days} days late"))
+        f.append(Finding(kind="nobody_qualifies", holds=False, text="no candidate meets the requirements any more"))
     return f
 
 
-def _current_prices(inp: Any) -> dict[str, tuple[float, float]]:
-    return {c.id: (c.input_per_mtok, c.output_per_mtok) for c in inp.candidates}
+def _drift(old: Summary, new: Summary, chosen: str, old_per: dict[str, float], new_per: dict[str, float]) -> list[Finding]:
+    oc, nc = old.candidates.get(chosen), new.candidates.get(chosen)
+    if oc is None or nc is None or oc.quality.mean is None or nc.quality.mean is None:
+        return []
+    oq, nq = oc.quality, nc.quality
+    d: Comparison | None = compare(new_per, old_per, "now", "before")
+    below = oq.lo is not None and nq.mean < oq.lo
+    sig = d is not None and d.hi is not None and d.hi < 0
+    txt = (f"quality of '{chosen}' {nq.mean:.3f} vs {oq.mean:.3f} before (interval then {oq.lo or 0:.3f}-{oq.hi or 0:.3f})"
+           + (f"; paired change {d.diff:+.3f} (95% CI {d.lo:+.3f} to {d.hi:+.3f}, p={d.p_value:.3f}, n={d.n})"
+              if d is not None and d.lo is not None and d.hi is not None else ""))
+    return [Finding(kind="quality_drift", holds=not (below or sig), before=oq.mean, after=nq.mean,
+                    text=("quality drifted down: " if below or sig else "quality stable: ") + txt)]
 
 
-def _new_catalog_matches(inp: Any) -> list[str]:
-    from modelsel.catalog import resolve_candidates
-
-    shortlisted = {c.id for c in inp.candidates}
+def _latency(old: Summary, new: Summary, chosen: str) -> list[Finding]:
+    """The same verdict the decision gives (limits.check, stored with the candidate)."""
+    nc, oc = new.candidates.get(chosen), old.candidates.get(chosen)
+    if nc is None:
+        return []
     out = []
-    for mid in load_catalog():
-        if mid in shortlisted:
+    for key in ("p50", "p95"):
+        chk = next((c for c in nc.checks if c.requirement == f"latency.{key}_ms"), None)
+        if chk is None or chk.status == "unmeasured":
             continue
-        probe = inp.lr.model_copy(update={"req": inp.lr.req.model_copy(update={"candidates": [
-            inp.lr.req.candidates[0].model_copy(update={"catalog": mid, "id": None, "provider": None, "model": None,
-                                                        "prompt": None, "base_url": None, "price": None, "facts": None})]})})
-        c = resolve_candidates(probe)[0]
-        out_reasons, risks = compliance(c, inp.lr.req)
-        if not out_reasons and not risks:
-            out.append(mid)
+        before = getattr(oc.latency, key).value if oc is not None else None
+        word = {"pass": "meets the target", "at_risk": "meets the target, at risk", "fail": "regression past the target"}[chk.status]
+        out.append(Finding(kind=f"latency_{key}", holds=chk.status != "fail", before=before, after=chk.measured,
+                           text=f"{chk.text} (before {before or 0:,.0f} ms): {word}"))
     return out
 
 
-def run_review(requirements: Path, against: Path | None, out: Path | None, reports_root: Path, no_cache: bool,
-               timeout: float, console: Console, retry_scale: float, today: date | None = None) -> int:
-    from modelsel import pipeline
-    from modelsel.runner import RetryPolicy, RunConfig
-    from modelsel.session import run_session
-
-    today = today or date.today()
-    base = against or newest_run_for(requirements, reports_root)
-    if base is None:
-        raise InputError(f"no earlier run for this requirements file under {reports_root}/; run `modelsel eval` first "
-                         "or pass --against RUN_DIR.", path=requirements)
-    old, old_recs = load_run(base)
-    inp = pipeline.prepare(requirements)
-    scr = pipeline.screen(inp)
-    cfg = RunConfig(repeat=old["run"].get("repeat", 1), timeout_s=timeout, retry=RetryPolicy(scale=retry_scale))
-    err = Console(stderr=True)
-    folder, new, code = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err, quiet=True)
-    if new is None:
-        return code
-    _, new_recs = load_run(folder)
-    findings = compare_decisions(old, new, old_recs, new_recs, _current_prices(inp), _new_catalog_matches(inp), today)
-    holds = all(x["holds"] for x in findings)
-    result = {"holds": holds, "against": str(base), "run": str(folder), "chosen_before": old["decision"].get("chosen"),
-              "chosen_now": new["decision"].get("chosen"), "findings": sorted(findings, key=lambda x: x["holds"])}
-    write_json(folder / "review.json", result)
-    atomic_write(folder / "review.md", review_markdown(result))
-    print_review(console, result)
-    return 0 if holds else 1
+def _prices(old: Summary, current: dict[str, tuple[float, float]]) -> list[Finding]:
+    out = []
+    for cid, c in old.candidates.items():
+        if cid not in current:
+            continue
+        pin, pout = c.price.input_per_mtok, c.price.output_per_mtok
+        nin, nout = current[cid]
+        if (pin, pout) != (nin, nout):
+            pct_in = (nin - pin) / pin * 100 if pin else 0.0
+            # Reported with figures; whether it changes the decision is the re-run's verdict.
+            out.append(Finding(kind="price_change", holds=True, candidate=cid, before=[pin, pout], after=[nin, nout],
+                               text=f"price of '{cid}' changed: input ${pin:g} -> ${nin:g}/Mtok ({pct_in:+.0f}%), "
+                                    f"output ${pout:g} -> ${nout:g}/Mtok"))
+    return out
 
 
-def review_markdown(r: dict[str, Any]) -> str:
-    from modelsel.report.markdown import esc
-
-    lines = [f"# Review: the decision {'still holds' if r['holds'] else 'NO LONGER HOLDS'}\n",
-             f"- Recorded decision: **{esc(r['chosen_before'])}** (run `{esc(r['against'])}`)",
-             f"- Now chosen: **{esc(r['chosen_now'])}** (run `{esc(r['run'])}`)\n"]
-    for x in r["findings"]:
-        lines.append(f"- [{'x' if x['holds'] else ' '}] {esc(x['kind'])}: {esc(x['text'])}")
-    return "\n".join(lines) + "\n"
-
-
-def print_review(console: Console, r: dict[str, Any]) -> None:
-    head = "[bold green]The decision still holds.[/bold green]" if r["holds"] else "[bold red]The decision no longer holds.[/bold red]"
-    console.print(head + f"  recorded: {escape(str(r['chosen_before']))}, now: {escape(str(r['chosen_now']))}")
-    for x in r["findings"]:
-        mark = "[green]✓[/green]" if x["holds"] else "[red]✗[/red]"
-        console.print(f" {mark} {escape(x['text'])}", highlight=False)
-    console.print(f"Review written to {escape(r['run'])}/review.md")
+def _new_models(old: Summary, proposed: list[str]) -> list[Finding]:
+    known = set(old.run.catalog_ids or []) if old.run.catalog_ids is not None else None
+    shortlisted = set(old.candidates)
+    fresh = [m for m in proposed if m not in shortlisted and (known is None or m not in known)]
+    if not fresh:
+        return []
+    since = "new since the decision" if known is not None else "not shortlisted (the recorded run kept no catalog list, so " \
+                                                                 "which are new cannot be told)"
+    return [Finding(kind="new_catalog_models", holds=True, after=fresh,
+                    text=f"{since}: {len(fresh)} catalog model(s) could meet these requirements — "
+                         + ", ".join(fresh[:8]) + (" ..." if len(fresh) > 8 else "") + "; re-run the eval with them shortlisted")]
 
 
-# --- diff ---------------------------------------------------------------------------------
-
-def diff_runs(a: Path, b: Path) -> dict[str, Any]:
-    sa, ra = load_run(a)
-    sb, rb = load_run(b)
-    rows = []
-    flips = []
-    by_a: dict[str, list[Record]] = defaultdict(list)
-    by_b: dict[str, list[Record]] = defaultdict(list)
-    for r in ra:
-        by_a[r.candidate].append(r)
-    for r in rb:
-        by_b[r.candidate].append(r)
-    for cid in [c for c in sa["candidates"] if c in sb["candidates"]]:
-        ca, cb = sa["candidates"][cid], sb["candidates"][cid]
-        pa, pb = per_example_scores(by_a[cid]), per_example_scores(by_b[cid])
-        common = sorted(set(pa) & set(pb))
-        cmp = None
-        if len(common) > 1:
-            vals = [pa[i] for i in common] + [pb[i] for i in common]
-            cmp = stats.paired_difference([pb[i] for i in common], [pa[i] for i in common], binary=all(v in (0, 1) for v in vals))
-        rows.append({"candidate": cid, "status": [ca["status"], cb["status"]],
-                     "quality": [ca["quality"].get("mean"), cb["quality"].get("mean")], "comparison": cmp,
-                     "p50_ms": [ca["latency"].get("p50_ms"), cb["latency"].get("p50_ms")],
-                     "p95_ms": [ca["latency"].get("p95_ms"), cb["latency"].get("p95_ms")],
-                     "monthly_usd": [ca["cost"].get("monthly_usd"), cb["cost"].get("monthly_usd")]})
-        pass_a = {r.example_id: r.passed for r in by_a[cid] if r.repeat == 0}
-        pass_b = {r.example_id: r.passed for r in by_b[cid] if r.repeat == 0}
-        for ex in sorted(set(pass_a) & set(pass_b)):
-            if pass_a[ex] != pass_b[ex]:
-                flips.append({"candidate": cid, "example_id": ex, "before": pass_a[ex], "after": pass_b[ex]})
-    return {"a": str(a), "b": str(b), "chosen": [sa["decision"].get("chosen"), sb["decision"].get("chosen")],
-            "candidates": rows, "flipped": flips,
-            "only_in_a": [c for c in sa["candidates"] if c not in sb["candidates"]],
-            "only_in_b": [c for c in sb["candidates"] if c not in sa["candidates"]]}
+def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_calls: CallArrays,
+                      current_prices: dict[str, tuple[float, float]], proposed: list[str], today: date) -> list[Finding]:
+    """Findings, each saying whether the decision holds on that count."""
+    chosen = old.decision.chosen
+    if chosen is None:
+        return [Finding(kind="no_decision", holds=False, text="the recorded run chose no candidate, so there is no decision to hold")]
+    f = _choice(old, new, chosen)
+    f += _drift(old, new, chosen, old_calls.of(chosen).per_example_scores(), new_calls.of(chosen).per_example_scores())
+    f += _latency(old, new, chosen)
+    f += _prices(old, current_prices)
+    f += _new_models(old, proposed)
+    be = new.decision.self_hosting_break_even
+    vol = new.requirements.get("cost", {}).get("monthly_requests")
+    if be and vol and vol >= be.monthly_requests:
+        f.append(Finding(kind="self_hosting_break_even", holds=False,
+                         text=f"volume {vol:,}/month is past the break-even {be.monthly_requests:,} at which self-hosting "
+                              f"'{be.candidate}' is cheaper"))
+    due = old.decision.review.next_review_date if old.decision.review else None
+    if due and date.fromisoformat(due) < today:
+        f.append(Finding(kind="review_overdue", holds=True,
+                         text=f"the review was due on {due}; this review is {(today - date.fromisoformat(due)).days} days late"))
+    return f
 
 
-def _pair(v: list[Any], fmt: str) -> str:
-    a, b = v
-    return f"{'—' if a is None else format(a, fmt)} → {'—' if b is None else format(b, fmt)}"
+def review_result(old: Summary, new: Summary, findings: list[Finding], against: str, run: str) -> ReviewResult:
+    return ReviewResult(holds=all(x.holds for x in findings), against=against, run=run,
+                        chosen_before=old.decision.chosen, chosen_now=new.decision.chosen,
+                        findings=sorted(findings, key=lambda x: x.holds))
 
 
-def print_diff(console: Console, d: dict[str, Any]) -> None:
-    console.print(f"A: {escape(d['a'])}\nB: {escape(d['b'])}\nChosen: {escape(str(d['chosen'][0]))} → {escape(str(d['chosen'][1]))}")
-    t = Table(title="Change per candidate (B − A)")
-    for h in ("Candidate", "Status", "Quality", "Change [95% CI]", "p", "p50 ms", "p95 ms", "Monthly $"):
-        t.add_column(h)
-    for r in d["candidates"]:
-        c = r["comparison"]
-        change = f"{c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}]" if c and c.get("lo") is not None else "—"
-        sig = (f"{c['p_value']:.3f}" + (" *" if c["p_value"] < 0.05 else "")) if c else "—"
-        t.add_row(escape(r["candidate"]), " → ".join(r["status"]), _pair(r["quality"], ".3f"), change, sig,
-                  _pair(r["p50_ms"], ".0f"), _pair(r["p95_ms"], ".0f"), _pair(r["monthly_usd"], ",.2f"))
-    console.print(t)
-    if d["flipped"]:
-        console.print(f"{len(d['flipped'])} example outcome(s) flipped:")
-        for x in d["flipped"][:50]:
-            console.print(f"  {escape(x['candidate'])} {escape(x['example_id'])}: "
-                          f"{'pass' if x['before'] else 'fail'} → {'pass' if x['after'] else 'fail'}", highlight=False)
-    else:
-        console.print("No example outcome flipped.")
-    for cid in d["only_in_a"]:
-        console.print(f"only in A: {escape(cid)}")
-    for cid in d["only_in_b"]:
-        console.print(f"only in B: {escape(cid)}")
+# --- diff ------------------------------------------------------------------------------------------
+
+class DiffRow(BaseModel):
+    candidate: str
+    status: list[str]
+    quality: list[float | None]
+    comparison: Comparison | None
+    p50_ms: list[float | None]
+    p95_ms: list[float | None]
+    monthly_usd: list[float | None]
+
+
+class Flip(BaseModel):
+    candidate: str
+    example_id: str
+    before: bool
+    after: bool
+
+
+class Diff(BaseModel):
+    a: str
+    b: str
+    chosen: list[str | None]
+    candidates: list[DiffRow]
+    flipped: list[Flip]
+    only_in_a: list[str]
+    only_in_b: list[str]
+
+
+def _passes(arr: CallArrays) -> dict[str, bool]:
+    first = arr.repeat == 0
+    return {e: bool(p == 1) for e, p, ok in zip(arr.example.tolist(), arr.passed.tolist(), first.tolist(), strict=True)
+            if ok and p >= 0}
+
+
+def diff_runs(sa: Summary, ca: CallArrays, sb: Summary, cb: CallArrays, a: str, b: str) -> Diff:
+    rows, flips = [], []
+    for cid in [c for c in sa.candidates if c in sb.candidates]:
+        x, y = sa.candidates[cid], sb.candidates[cid]
+        xa, yb = ca.of(cid), cb.of(cid)
+        rows.append(DiffRow(candidate=cid, status=[x.status, y.status], quality=[x.quality.mean, y.quality.mean],
+                            comparison=compare(yb.per_example_scores(), xa.per_example_scores(), "B", "A"),
+                            p50_ms=[x.latency.p50.value, y.latency.p50.value], p95_ms=[x.latency.p95.value, y.latency.p95.value],
+                            monthly_usd=[x.cost.monthly_usd, y.cost.monthly_usd]))
+        pa, pb = _passes(xa), _passes(yb)
+        for ex in sorted(set(pa) & set(pb)):
+            if pa[ex] != pb[ex]:
+                flips.append(Flip(candidate=cid, example_id=ex, before=pa[ex], after=pb[ex]))
+    return Diff(a=a, b=b, chosen=[sa.decision.chosen, sb.decision.chosen], candidates=rows, flipped=flips,
+                only_in_a=[c for c in sa.candidates if c not in sb.candidates],
+                only_in_b=[c for c in sb.candidates if c not in sa.candidates])

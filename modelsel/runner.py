@@ -1,4 +1,5 @@
-"""Scheduling, per-provider concurrency, retries with backoff, timeouts, cache and budget guard.
+"""Scheduling, concurrency per model (with an optional cap per endpoint), retries with backoff,
+timeouts, a deadline for the whole run, the response cache with leases, and the budget guard.
 
 Latency is measured by the provider around the request itself, after a concurrency slot
 is held; queueing, backoff and cache lookups never count. Retries are recorded separately.
@@ -8,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from modelsel.catalog import Candidate
+from modelsel.catalog import Candidate, call_cost
 from modelsel.evalset import Example
 from modelsel.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError
 from modelsel.records import Record
 from modelsel.secrets import redact
 from modelsel.store import Cache, cache_key
+
+NOT_JUDGED = "not judged: the budget guard stopped spending"
+JUDGE_BUDGET_KEY = "(judge)"
+DEFAULT_RETRY_AFTER_CAP_S = 60.0
 
 
 @dataclass
@@ -28,34 +34,47 @@ class RetryPolicy:
     base_s: float = 0.5
     max_s: float = 30.0
     scale: float = 1.0  # multiplies every wait, Retry-After included (tests against a fake use 0)
+    retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S  # the longest Retry-After honoured
 
-    def wait(self, attempt: int, retry_after_s: float | None) -> float:
+    def wait(self, attempt: int, retry_after_s: float | None, cap: float | None = None) -> tuple[float, float | None]:
+        """(seconds to wait, what the server asked for when it asked for more than the cap)."""
+        cap = self.retry_after_cap_s if cap is None else cap
         backoff = random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))  # full jitter
+        asked_over = None
         if retry_after_s is not None:
-            backoff = max(backoff, retry_after_s)
-        return backoff * self.scale
+            if retry_after_s > cap:
+                asked_over = retry_after_s
+            backoff = max(backoff, min(retry_after_s, cap))
+        return backoff * self.scale, asked_over
 
 
 @dataclass
 class RunConfig:
     repeat: int = 1
-    concurrency: int | None = None  # overrides every provider's default
+    concurrency: int | None = None  # overrides every model's default calls in flight
     timeout_s: float = 60.0
     max_cost_usd: float | None = None
+    max_minutes: float | None = None  # deadline for the whole run
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass
 class RunOutcome:
-    records: list[Record]
-    spent_usd: float = 0.0
+    """What the run did; the records themselves went to `on_record` as they finished."""
+
+    calls_made: int = 0
     skipped_budget: int = 0
-    budget_stopped: bool = False
+    not_run: dict[str, int] = field(default_factory=dict)  # per candidate: calls not started before the deadline
+    deadline_hit: bool = False
     budget: Budget | None = None  # the same guard caps the judge's spend when scoring
 
+    @property
+    def spent_usd(self) -> float:
+        return self.budget.spent if self.budget else 0.0
 
-def call_cost(c: Candidate, tin: int | None, tout: int | None) -> float:
-    return ((tin or 0) * c.input_per_mtok + (tout or 0) * c.output_per_mtok) / 1_000_000
+    @property
+    def budget_stopped(self) -> bool:
+        return bool(self.budget and self.budget.stopped)
 
 
 class Budget:
@@ -93,69 +112,96 @@ class Budget:
 
 
 class Slot:
-    """A concurrency limit for one provider endpoint, and whether it has answered yet."""
+    """Calls in flight for one model, under an optional cap shared by its endpoint. Acquired in
+    that order by every call, so two slots can never wait on each other."""
 
-    def __init__(self, n: int) -> None:
-        self.sem = asyncio.Semaphore(n)
-        self.warm = False
+    def __init__(self, model: asyncio.Semaphore, endpoint: asyncio.Semaphore | None) -> None:
+        self.model, self.endpoint = model, endpoint
+
+    async def __aenter__(self) -> None:
+        await self.model.acquire()
+        if self.endpoint is not None:
+            try:
+                await self.endpoint.acquire()
+            except BaseException:
+                self.model.release()
+                raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.endpoint is not None:
+            self.endpoint.release()
+        self.model.release()
 
 
-def _slots(cands: list[Candidate], providers: dict[str, Provider], cfg: RunConfig) -> dict[str, Slot]:
-    """One limit per provider endpoint, so a slow provider does not hold back a fast one;
-    a candidate that sets its own concurrency gets its own limit."""
-    sems: dict[str, Slot] = {}
+def make_slots(cands: list[Candidate], providers: dict[str, Provider], cfg: RunConfig) -> dict[str, Slot]:
+    """Providers limit requests per model, so each model gets its own slots (default: the
+    provider's, or --concurrency); candidates on one model share them. An endpoint-wide cap
+    applies only where a candidate sets `endpoint_concurrency`."""
+    models: dict[str, asyncio.Semaphore] = {}
+    caps: dict[str, int] = {}
+    for c in cands:
+        if c.endpoint_concurrency:
+            key = type(providers[c.id]).endpoint_key(c)
+            caps[key] = max(caps.get(key, 0), c.endpoint_concurrency)
+    endpoints = {k: asyncio.Semaphore(n) for k, n in caps.items()}
     out: dict[str, Slot] = {}
     for c in cands:
-        p = providers[c.id]
-        if c.concurrency:
-            out[c.id] = Slot(c.concurrency)
-            continue
-        key = f"{c.provider}|{c.base_url}"
-        if c.provider == "local":
-            key = f"local|{c.model}"
-        if key not in sems:
-            n = cfg.concurrency or p.default_concurrency
-            sems[key] = Slot(1 if c.provider == "local" else n)
-        out[c.id] = sems[key]
+        cls = type(providers[c.id])
+        mk = cls.model_key(c)
+        if mk not in models:
+            n = c.concurrency or cfg.concurrency or cls.default_concurrency
+            models[mk] = asyncio.Semaphore(min(n, cls.max_concurrency) if cls.max_concurrency else n)
+        out[c.id] = Slot(models[mk], endpoints.get(cls.endpoint_key(c)))
     return out
 
 
-async def call_with_retries(p: Provider, req: CallRequest, sem: asyncio.Semaphore, retry: RetryPolicy,
+@dataclass
+class Attempted:
+    result: Any = None
+    error: ProviderError | None = None
+    attempts: int = 0
+    waited_s: float = 0.0
+    started_at: str | None = None
+    retry_after_asked_s: float | None = None  # the longest Retry-After beyond the cap
+    stopped_by_deadline: bool = False
+
+
+async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.Semaphore, retry: RetryPolicy,
                             timeout: float, admit: Callable[[], bool] | None = None,
-                            ) -> tuple[Any, ProviderError | None, int, float, str | None]:
-    """One call, retried on rate limits, 5xx, timeouts and dropped connections.
+                            retry_after_cap: float | None = None, deadline: float | None = None) -> Attempted:
+    """One call, retried on rate limits, 5xx, timeouts, dropped connections and malformed bodies.
     The concurrency slot is held only while the request is in flight, never while backing off.
     `admit` is asked once a slot is held, just before the first request (the budget guard);
-    if it says no, nothing is sent and (None, None, 0, 0.0, None) comes back."""
-    attempts, waited = 0, 0.0
-    err: ProviderError | None = None
-    result = None
-    started: str | None = None
+    if it says no, nothing is sent and `attempts` stays 0. No retry starts after `deadline`."""
+    out = Attempted()
     while True:
-        attempts += 1
-        async with sem:
-            if started is None:
+        out.attempts += 1
+        async with slot:
+            if out.started_at is None:
                 if admit is not None and not admit():
-                    return None, None, 0, 0.0, None
-                started = datetime.now(UTC).isoformat(timespec="milliseconds")
+                    out.attempts = 0
+                    return out
+                out.started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
             try:
-                result = await asyncio.wait_for(p.complete(req), timeout)
-                err = None
+                out.result = await asyncio.wait_for(p.complete(req), timeout)
+                out.error = None
             except ProviderError as e:
-                err = e
+                out.error = e
             except TimeoutError:
-                err = ProviderError("timeout", f"no answer within {timeout:g} s")
+                out.error = ProviderError("timeout", f"no answer within {timeout:g} s")
             except Exception as e:  # a provider bug is an error against that candidate, never the run's end
-                err = ProviderError("fatal", f"{type(e).__name__}: {e}")
-        if err is None or not err.retryable or attempts >= retry.max_attempts:
-            return result, err, attempts, waited, started
-        w = retry.wait(attempts, err.retry_after_s)
-        waited += w
+                out.error = ProviderError("fatal", f"{type(e).__name__}: {e}")
+        err = out.error
+        if err is None or not err.retryable or out.attempts >= retry.max_attempts:
+            return out
+        w, asked = retry.wait(out.attempts, err.retry_after_s, retry_after_cap)
+        if asked is not None:
+            out.retry_after_asked_s = max(out.retry_after_asked_s or 0.0, asked)
+        if deadline is not None and time.monotonic() + w > deadline:
+            out.stopped_by_deadline = True
+            return out
+        out.waited_s += w
         await asyncio.sleep(w)
-
-
-NOT_JUDGED = "not judged: the budget guard stopped spending"
-JUDGE_BUDGET_KEY = "(judge)"
 
 
 class Judge:
@@ -183,88 +229,126 @@ class Judge:
             est = self.budget.estimate(JUDGE_BUDGET_KEY, guess)
             return self.budget.reserve(est)
 
-        res, err, attempts, _, _ = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s, admit)
-        if attempts == 0:
+        got = await call_with_retries(self.provider, req, self.sem, self.cfg.retry, req.timeout_s, admit,
+                                      self.candidate.retry_after_cap_s)
+        if got.attempts == 0:
             return None, NOT_JUDGED
-        cost = self.cost(res) if res is not None else 0.0
+        cost = self.cost(got.result) if got.result is not None else 0.0
         self.budget.settle(est, cost)
-        if res is not None:
+        if got.result is not None:
             self.budget.observe(JUDGE_BUDGET_KEY, cost)
-        return res, (redact(str(err)) if err else None)
+        return got.result, (redact(str(got.error)) if got.error else None)
 
     def cost(self, res: Any) -> float:
-        return call_cost(self.candidate, res.input_tokens, res.output_tokens)
+        return call_cost(self.candidate, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens)
 
     async def aclose(self) -> None:
         await self.provider.aclose()
 
 
-async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, cfg: RunConfig,
-               cache: Cache | None, budget: Budget) -> Record | None:
+NOT_RUN = "not run"
+
+
+@dataclass
+class _Ctx:
+    cfg: RunConfig
+    cache: Cache | None
+    budget: Budget
+    deadline: float | None
+    warm: set[str] = field(default_factory=set)  # candidates whose client has answered once
+
+
+async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx) -> Record | str | None:
+    """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard)."""
     messages, prompt = render(c, ex)
     params = {**p.defaults, **c.params}
-    key = cache_key(c, messages, prompt, params, rep)
+    key = cache_key(type(p).cache_identity(c), messages, prompt, params, rep)
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
                 expected=ex.expected, params=params)
+    cache = ctx.cache if p.cacheable else None
     if cache is not None:
-        hit = cache.get(key)
+        hit = await cache.get_or_lease(key, ctx.cfg.timeout_s)
         if hit is not None:
             return Record(**base, **hit, cached=True)
-    guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
-    est = 0.0
-    cold = False
+    try:
+        if ctx.deadline is not None and time.monotonic() > ctx.deadline:
+            return NOT_RUN
+        guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
+        est = 0.0
+        cold = False
 
-    def admit() -> bool:
-        nonlocal est, cold
-        cold = not slot.warm
-        est = budget.estimate(c.id, guess)  # decided with the slot held, so spend so far is known
-        return budget.reserve(est)
+        def admit() -> bool:
+            nonlocal est, cold
+            if ctx.deadline is not None and time.monotonic() > ctx.deadline:
+                return False  # waited for a slot past the deadline: not started
+            cold = c.id not in ctx.warm
+            est = ctx.budget.estimate(c.id, guess)  # decided with the slot held, so spend so far is known
+            return ctx.budget.reserve(est)
 
-    timeout = c.timeout_s or cfg.timeout_s
-    req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
-    result, err, attempts, waited, started = await call_with_retries(p, req, slot.sem, cfg.retry, timeout, admit)
-    if attempts == 0:
-        return None  # the budget guard said no
-    if result is not None:
-        slot.warm = True
-        cost = call_cost(c, result.input_tokens, result.output_tokens)
-        budget.settle(est, cost)
-        budget.observe(c.id, cost)
-        got = dict(output=result.text, latency_ms=round(result.latency_ms, 3),
-                   ttft_ms=None if result.ttft_ms is None else round(result.ttft_ms, 3),
-                   input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=cost,
-                   finish_reason=result.finish_reason, replayed=bool(result.extra.get("replayed_from")), cold=cold)
-        if cache is not None and c.provider != "replay":
-            cache.put(key, got)
-        return Record(**base, **got, attempts=attempts, retry_wait_s=round(waited, 4), started_at=started)
-    budget.settle(est, 0.0)
-    assert err is not None
-    return Record(**base, error=redact(str(err)), error_kind=err.kind, attempts=attempts,
-                  retry_wait_s=round(waited, 4), started_at=started, latency_ms=None)
+        timeout = c.timeout_s or ctx.cfg.timeout_s
+        req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
+        got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit,
+                                      c.retry_after_cap_s, ctx.deadline)
+        if got.attempts == 0:
+            return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
+        meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
+                    retry_after_asked_s=got.retry_after_asked_s)
+        res = got.result
+        if res is not None:
+            ctx.warm.add(c.id)
+            cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
+                             datetime.now(UTC))
+            ctx.budget.settle(est, cost)
+            ctx.budget.observe(c.id, cost)
+            answer = dict(output=res.text, latency_ms=round(res.latency_ms, 3),
+                          ttft_ms=None if res.ttft_ms is None else round(res.ttft_ms, 3),
+                          input_tokens=res.input_tokens, output_tokens=res.output_tokens,
+                          cached_input_tokens=res.cached_input_tokens, cost_usd=cost,
+                          finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
+            if cache is not None:
+                cache.put(key, answer)
+            return Record(**base, **answer, **meta)
+        ctx.budget.settle(est, 0.0)
+        err = got.error
+        assert err is not None
+        msg = redact(str(err)) + (" (not retried: the run's deadline passed)" if got.stopped_by_deadline else "")
+        return Record(**base, error=msg, error_kind=err.kind, status=err.status, latency_ms=None, **meta)
+    finally:
+        if cache is not None:
+            cache.release(key)
 
 
 async def run_eval(
     candidates: list[Candidate], providers: dict[str, Provider], examples: list[Example], cfg: RunConfig,
-    cache: Cache | None, on_record: Callable[[Record], Any] | None = None,
+    cache: Cache | None, on_record: Callable[[Record], Awaitable[None] | None] | None = None,
+    budget: Budget | None = None,
 ) -> RunOutcome:
-    slots = _slots(candidates, providers, cfg)
+    """Every example for every candidate. Each finished Record goes to `on_record` (awaited if it
+    is a coroutine) and is not kept here, so a run of any size holds only what is in flight."""
+    slots = make_slots(candidates, providers, cfg)
     for c in candidates:
         providers[c.id].prepare(c.timeout_s or cfg.timeout_s)
-    budget = Budget(cfg.max_cost_usd)
-    records: list[Record] = []
-    skipped = 0
+    deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
+    ctx = _Ctx(cfg=cfg, cache=cache, budget=budget or Budget(cfg.max_cost_usd), deadline=deadline)
+    outcome = RunOutcome(budget=ctx.budget)
 
     async def task(c: Candidate, ex: Example, rep: int) -> None:
-        nonlocal skipped
-        rec = await _one(c, providers[c.id], ex, rep, slots[c.id], cfg, cache, budget)
+        rec = await _one(c, providers[c.id], ex, rep, slots[c.id], ctx)
         if rec is None:
-            skipped += 1
+            outcome.skipped_budget += 1
             return
-        records.append(rec)
+        if rec == NOT_RUN:
+            outcome.not_run[c.id] = outcome.not_run.get(c.id, 0) + 1
+            outcome.deadline_hit = True
+            return
+        assert isinstance(rec, Record)
+        outcome.calls_made += 0 if rec.cached else 1
         if on_record is not None:
-            on_record(rec)
+            got = on_record(rec)
+            if asyncio.iscoroutine(got):
+                await got
 
-    # Interleave candidates so each provider's queue starts filling at once.
+    # Interleave candidates so each model's queue starts filling at once.
     jobs = [task(c, ex, rep) for rep in range(cfg.repeat) for ex in examples for c in candidates]
     try:
         await asyncio.gather(*jobs)
@@ -274,11 +358,19 @@ async def run_eval(
                 await p.aclose()
             except Exception:
                 pass
+    return outcome
+
+
+async def collect(candidates: list[Candidate], providers: dict[str, Provider], examples: list[Example],
+                  cfg: RunConfig, cache: Cache | None = None) -> tuple[list[Record], RunOutcome]:
+    """run_eval with the records gathered into a list, in candidate and eval-set order (for
+    small runs, tests and benchmarks)."""
+    got: list[Record] = []
+    out = await run_eval(candidates, providers, examples, cfg, cache, got.append)
     order = {c.id: i for i, c in enumerate(candidates)}
     pos = {e.id: i for i, e in enumerate(examples)}
-    records.sort(key=lambda r: (order[r.candidate], pos[r.example_id], r.repeat))
-    return RunOutcome(records=records, spent_usd=budget.spent, skipped_budget=skipped, budget_stopped=budget.stopped,
-                      budget=budget)
+    got.sort(key=lambda r: (order[r.candidate], pos[r.example_id], r.repeat))
+    return got, out
 
 
 def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int,
@@ -286,8 +378,9 @@ def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repea
     defaults = defaults or {}
     rows = []
     for c in candidates:
-        tin = sum(estimate_tokens(render(c, ex)[1]) for ex in examples) * repeat
-        tout = expected_output_tokens({**defaults.get(c.id, {}), **c.params}) * len(examples) * repeat
-        rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": tin,
-                     "output_tokens_max": tout, "cost_usd_max": call_cost(c, tin, tout)})
+        out_each = expected_output_tokens({**defaults.get(c.id, {}), **c.params})
+        tins = [estimate_tokens(render(c, ex)[1]) for ex in examples]
+        cost = sum(call_cost(c, t, out_each) for t in tins) * repeat  # priced call by call: tiers apply per call
+        rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": sum(tins) * repeat,
+                     "output_tokens_max": out_each * len(examples) * repeat, "cost_usd_max": cost})
     return rows

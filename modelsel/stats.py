@@ -1,16 +1,125 @@
-"""Statistical formulas, pure and seeded. Every interval is 95% unless stated."""
+"""Statistical formulas, pure and deterministic. Every interval is 95% unless stated.
+
+Only numpy and the standard library are imported: `scipy.special` alone takes 0.35 s to
+import on a 2-core machine, more than the whole budget for turning the last answer into
+reports. The few distribution functions needed (normal, Student t, binomial) are written out
+below and checked against scipy and statsmodels in tests/test_stats.py.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats as sps
 
-Z95 = 1.959963984540054
-SEED = 20240601  # bootstrap is seeded: the same run always prints the same intervals
+CONF = 0.95
+_N = NormalDist()
+Z95 = _N.inv_cdf(0.975)
 
+
+# --- distribution functions ----------------------------------------------------------------
+
+def norm_cdf(x: float) -> float:
+    return _N.cdf(x)
+
+
+def norm_ppf(p: float) -> float:
+    return _N.inv_cdf(p)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        de = d * c
+        h *= de
+        if abs(de - 1.0) < 1e-15:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(lbeta + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+@functools.lru_cache(maxsize=4096)
+def t_ppf(p: float, df: float) -> float:
+    """Quantile of Student's t (bisection on the cdf: exact to 1e-10, cached per df)."""
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_ppf(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-10:
+            break
+    return (lo + hi) / 2.0
+
+
+def t_sf2(t: float, df: float) -> float:
+    """Two-sided p-value of a t statistic."""
+    return min(1.0, 2.0 * (1.0 - t_cdf(abs(t), df)))
+
+
+def binom_cdf_all(n: int, p: float) -> np.ndarray:
+    """P(B <= k) for k = 0..n, B ~ Binomial(n, p), in log space so large n is exact enough."""
+    k = np.arange(n + 1, dtype=float)
+    logs = np.log(np.arange(1, n + 1, dtype=float))
+    log_fact = np.concatenate(([0.0], np.cumsum(logs)))
+    logc = log_fact[n] - log_fact - log_fact[::-1]
+    if p <= 0.0:
+        pmf = (k == 0).astype(float)
+    elif p >= 1.0:
+        pmf = (k == n).astype(float)
+    else:
+        logpmf = logc + k * math.log(p) + (n - k) * math.log1p(-p)
+        pmf = np.exp(logpmf - logpmf.max())
+        pmf /= pmf.sum()
+    return np.minimum(np.cumsum(pmf), 1.0)
+
+
+# --- one-sample intervals ------------------------------------------------------------------
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion k/n (good at 0, 1 and small n)."""
@@ -26,8 +135,9 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (lo, hi)
 
 
-def mean_ci(x: Sequence[float], clusters: Sequence[str] | None = None) -> tuple[float, float, float]:
-    """Mean with a t interval; cluster-robust when examples share a cluster."""
+def mean_ci(x: Sequence[float] | np.ndarray, clusters: Sequence[str] | None = None) -> tuple[float, float, float]:
+    """Mean with a t interval; cluster-robust (CR1, g - 1 degrees of freedom) when examples
+    share a cluster."""
     a = np.asarray(x, dtype=float)
     n = len(a)
     if n == 0:
@@ -37,11 +147,11 @@ def mean_ci(x: Sequence[float], clusters: Sequence[str] | None = None) -> tuple[
         return (m, math.nan, math.nan)  # one example: no interval can be computed, and we say so
     if clusters is not None and len(set(clusters)) < n:
         ids = np.asarray(clusters)
-        groups = [a[ids == g] for g in dict.fromkeys(clusters)]
-        g = len(groups)
+        _, inv = np.unique(ids, return_inverse=True)
+        g = int(inv.max()) + 1
         if g < 2:
             return (m, math.nan, math.nan)
-        resid = np.array([float(np.sum(grp - m)) for grp in groups])
+        resid = np.bincount(inv, weights=a - m, minlength=g)
         se = math.sqrt(float(np.sum(resid**2))) / n * math.sqrt(g / (g - 1))
         df = g - 1
     else:
@@ -49,72 +159,177 @@ def mean_ci(x: Sequence[float], clusters: Sequence[str] | None = None) -> tuple[
         df = n - 1
     if se == 0:
         return (m, m, m)
-    t = float(sps.t.ppf(0.975, df))
+    t = t_ppf(0.975, df)
     return (m, m - t * se, m + t * se)
 
 
-def bootstrap_ci(x: Sequence[float], stat: Callable[[np.ndarray], float], n_boot: int = 2000,
-                 seed: int = SEED) -> tuple[float, float]:
-    a = np.asarray(x, dtype=float)
-    if len(a) < 2:
-        v = stat(a) if len(a) else math.nan
-        return (v, v)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(a), size=(n_boot, len(a)))
-    vals = np.apply_along_axis(stat, 1, a[idx]) if stat not in _FAST else _FAST[stat](a[idx])
-    return (float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5)))
+@dataclass(frozen=True)
+class QuantileCI:
+    value: float | None
+    lo: float | None  # None: the data cannot bound it from below at 95% (too few calls)
+    hi: float | None  # None: no 95% upper bound (for p95 below n = 59)
+    n: int
+    ranks: tuple[int | None, int | None]  # the order statistics used, 1-based
 
 
-def pct(q: float) -> Callable[[np.ndarray], float]:
-    f = _PCT.get(q)
-    if f is None:
-        def f(a: np.ndarray) -> float:
-            return float(np.percentile(a, q))
-        _PCT[q] = f
-        _FAST[f] = lambda m: np.percentile(m, q, axis=1)
-    return f
+@functools.lru_cache(maxsize=1024)
+def quantile_ranks(n: int, q: float, conf: float = CONF) -> tuple[int | None, int | None]:
+    """Ranks (l, u) of the distribution-free interval [x(l), x(u)] for the q-quantile:
+    P(x(l) <= xi_q <= x(u)) = P(l <= B <= u - 1) >= conf with B ~ Binomial(n, q).
+    Among pairs that reach `conf`, the narrowest in ranks with both ends finite; ties go to the
+    most balanced tails. None where no rank can serve (the bound would be beyond the data)."""
+    if n <= 0:
+        return (None, None)
+    cdf = binom_cdf_all(n, q)  # cdf[k] = P(B <= k)
+
+    def F(k: int) -> float:
+        return 0.0 if k < 0 else (1.0 if k >= n else float(cdf[k]))
+
+    best: tuple[int, float, int, int] | None = None
+    for lo_rank in range(1, n + 1):
+        below = F(lo_rank - 1)
+        # smallest u in [lo_rank+1, n] with F(u-1) - below >= conf
+        need = below + conf
+        if F(n - 1) < need - 1e-12:
+            break  # a larger l only needs more: no finite upper bound from here on
+        u = int(np.searchsorted(cdf[: n], need - 1e-12)) + 1
+        u = max(u, lo_rank + 1)
+        if u > n:
+            continue
+        tails = abs(below - (1.0 - F(u - 1)))
+        key = (u - lo_rank, tails, lo_rank, u)
+        if best is None or key[:2] < best[:2]:
+            best = key
+    if best is not None:
+        return (best[2], best[3])
+    # No two-sided interval inside the data: a one-sided bound where one exists.
+    # Lower bound x(l) with P(B >= l) >= conf (the upper end is beyond the largest call).
+    lo_rank = None
+    for l_ in range(n, 0, -1):
+        if 1.0 - F(l_ - 1) >= conf:
+            lo_rank = l_
+            break
+    return (lo_rank, None)
 
 
-_PCT: dict[float, Callable[[np.ndarray], float]] = {}
-_FAST: dict[Callable, Callable[[np.ndarray], np.ndarray]] = {}
-
-
-def percentile_ci(x: Sequence[float], q: float) -> tuple[float, float, float]:
-    """A latency percentile with a seeded bootstrap interval."""
-    a = np.asarray(x, dtype=float)
-    if len(a) == 0:
-        return (math.nan, math.nan, math.nan)
+def quantile_ci(x: Sequence[float] | np.ndarray, q: float) -> QuantileCI:
+    """A percentile (q in 0-100) with its distribution-free order-statistic interval."""
+    a = np.sort(np.asarray(x, dtype=float))
+    n = len(a)
+    if n == 0:
+        return QuantileCI(None, None, None, 0, (None, None))
     v = float(np.percentile(a, q))
-    lo, hi = bootstrap_ci(a, pct(q))
-    return (v, lo, hi)
+    lr, ur = quantile_ranks(n, q / 100.0)
+    lo = None if lr is None else min(float(a[lr - 1]), v)
+    hi = None if ur is None else max(float(a[ur - 1]), v)
+    return QuantileCI(v, lo, hi, n, (lr, ur))
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float], binary: bool) -> dict[str, float | int | str]:
-    """Difference a - b on the same examples: mean, 95% interval, p-value.
-    Pass/fail uses the exact McNemar test; graded scores a paired t test."""
+def min_n_for_upper_bound(q: float, conf: float = CONF) -> int:
+    """Smallest n for which the largest call is a 95% upper bound of the q-quantile."""
+    return math.ceil(math.log(1 - conf) / math.log(q))
+
+
+# --- paired comparisons --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Paired:
+    n: int
+    diff: float
+    lo: float | None
+    hi: float | None
+    p_value: float
+    test: str  # tango_score (pass/fail pairs) | paired_t (graded scores) | none
+    sd_diff: float | None
+    discordant: int | None = None  # pass/fail only: examples where exactly one passed
+    a_only: int | None = None  # a passed, b failed
+    b_only: int | None = None
+
+
+def _tango_z(n12: int, n21: int, n: int, d: float) -> float:
+    """Tango's score statistic for H0: p(a passes, b fails) - p(b passes, a fails) = d."""
+    if n12 == n21 == 0 and d == 0:
+        return 0.0
+    A = 2.0 * n
+    B = -n12 - n21 + (2.0 * n - n12 + n21) * d
+    C = -n21 * d * (1.0 - d)
+    disc = max(0.0, B * B - 4 * A * C)
+    q21 = (-B + math.sqrt(disc)) / (2 * A)
+    var = n * (2 * q21 + d * (1 - d))
+    if var <= 0:
+        return math.inf if (n12 - n21 - n * d) > 0 else (-math.inf if (n12 - n21 - n * d) < 0 else 0.0)
+    return (n12 - n21 - n * d) / math.sqrt(var)
+
+
+def _root(f, lo: float, hi: float) -> float:  # type: ignore[no-untyped-def]
+    """Bisection for a decreasing f with f(lo) > 0 > f(hi)."""
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if f(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2
+
+
+def tango(n12: int, n21: int, n: int, z: float = Z95) -> tuple[float, float, float]:
+    """Tango's (1998) score interval for a paired difference of proportions and the p-value of
+    the same score test at 0 (the asymptotic McNemar test). The interval is the set of
+    differences the test does not reject, so interval and test can never disagree."""
+    eps = 1e-12
+    stat0 = _tango_z(n12, n21, n, 0.0)
+    p = 1.0 if n12 == n21 else 2 * (1 - norm_cdf(abs(stat0)))
+    lo_end, hi_end = -1 + eps, 1 - eps
+    flo = _tango_z(n12, n21, n, lo_end) - z  # lower bound: Z(d) = z
+    lo = -1.0 if flo <= 0 else _root(lambda d: _tango_z(n12, n21, n, d) - z, lo_end, hi_end)
+    fhi = _tango_z(n12, n21, n, hi_end) + z  # upper bound: Z(d) = -z
+    hi = 1.0 if fhi >= 0 else _root(lambda d: _tango_z(n12, n21, n, d) + z, lo_end, hi_end)
+    return lo, hi, p
+
+
+def tango_pvalue(n12: int, n21: int, n: int, d0: float) -> float:
+    """One-sided p-value of H0: difference <= d0 against difference > d0 (score test)."""
+    return 1 - norm_cdf(_tango_z(n12, n21, n, d0))
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], binary: bool) -> Paired:
+    """Difference a - b on the same examples: mean, 95% interval and the p-value of the test
+    the interval inverts. Pass/fail pairs: Tango's score interval and score test; graded
+    scores: the paired t interval and paired t test."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     n = len(x)
     d = x - y
     diff = float(d.mean()) if n else math.nan
-    out: dict[str, float | int | str] = {"n": n, "diff": diff}
     if n < 2:
-        out.update(lo=math.nan, hi=math.nan, p_value=1.0, test="none")
-        return out
+        return Paired(n, diff, None, None, 1.0, "none", None)
     sd = float(d.std(ddof=1))
-    t = float(sps.t.ppf(0.975, n - 1))
-    out["lo"], out["hi"] = diff - t * sd / math.sqrt(n), diff + t * sd / math.sqrt(n)
-    out["sd_diff"] = sd
     if binary:
-        b01 = int(np.sum((x == 1) & (y == 0)))
-        b10 = int(np.sum((x == 0) & (y == 1)))
-        out["discordant"] = b01 + b10
-        out["p_value"] = float(sps.binomtest(b01, b01 + b10, 0.5).pvalue) if b01 + b10 else 1.0
-        out["test"] = "mcnemar_exact"
-    else:
-        out["p_value"] = 1.0 if sd == 0 else float(sps.ttest_rel(x, y).pvalue)
-        out["test"] = "paired_t"
-    return out
+        n12 = int(np.sum((x == 1) & (y == 0)))
+        n21 = int(np.sum((x == 0) & (y == 1)))
+        lo, hi, p = tango(n12, n21, n)
+        return Paired(n, diff, lo, hi, p, "tango_score", sd, n12 + n21, n12, n21)
+    if sd == 0:
+        return Paired(n, diff, diff, diff, 1.0 if diff == 0 else 0.0, "paired_t", 0.0)
+    se = sd / math.sqrt(n)
+    t = t_ppf(0.975, n - 1)
+    return Paired(n, diff, diff - t * se, diff + t * se, t_sf2(diff / se, n - 1), "paired_t", sd)
 
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values (family-wise error control, any dependence)."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adj = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adj[i] = running
+    return adj
+
+
+# --- what an eval set can resolve ----------------------------------------------------------
 
 def resolvable_difference(n: int, sd_diff: float = 0.5) -> float:
     """Half-width of the 95% interval of a paired difference: smaller gaps are not resolvable."""
@@ -125,7 +340,14 @@ def minimum_detectable_difference(n: int, sd_diff: float = 0.5, power: float = 0
     """Smallest true difference a paired test finds with the given power at alpha 0.05."""
     if not n:
         return math.inf
-    return (Z95 + float(sps.norm.ppf(power))) * sd_diff / math.sqrt(n)
+    return (Z95 + norm_ppf(power)) * sd_diff / math.sqrt(n)
+
+
+def n_to_detect(delta: float, sd_diff: float, power: float = 0.8) -> int | None:
+    """Examples a paired comparison needs to tell a true gap of `delta` apart at 80% power."""
+    if delta <= 0 or sd_diff <= 0:
+        return None
+    return math.ceil(((Z95 + norm_ppf(power)) * sd_diff / delta) ** 2)
 
 
 def ab_sample_size(p1: float, p2: float, power: float = 0.8) -> int | None:
@@ -134,7 +356,7 @@ def ab_sample_size(p1: float, p2: float, power: float = 0.8) -> int | None:
     if delta == 0:
         return None
     pbar = (p1 + p2) / 2
-    zb = float(sps.norm.ppf(power))
+    zb = norm_ppf(power)
     n = (Z95 * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2 / delta**2
     return math.ceil(n)
 
@@ -144,5 +366,4 @@ def monthly_projection(per_request: float, requests: int, growth_pct: float, mon
     """Cost at projected volume: month 1, the last month of the horizon, and the horizon total."""
     g = 1 + growth_pct / 100
     per_month = [per_request * requests * g**i + fixed for i in range(months)]
-    return {"first_month_usd": per_month[0], "last_month_usd": per_month[-1], "horizon_total_usd": sum(per_month),
-            "peak_requests": requests * g ** (months - 1)}
+    return {"first_month_usd": per_month[0], "last_month_usd": per_month[-1], "horizon_total_usd": sum(per_month)}

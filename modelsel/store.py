@@ -1,15 +1,14 @@
-"""The run folder: response cache, trace, records and reports. Writes are atomic or append-only."""
+"""Atomic file writes and the response cache (one SQLite per reports folder)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
+import socket
 import sqlite3
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,27 +36,45 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def cache_key(candidate: Any, messages: list[dict], prompt: str, params: dict, repeat: int) -> str:
-    blob = json.dumps(
-        {"provider": candidate.provider, "model": candidate.model, "base_url": candidate.base_url,
-         "messages": messages, "prompt": prompt, "params": params, "repeat": repeat},
-        sort_keys=True, ensure_ascii=False,
-    )
+def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, params: dict, repeat: int) -> str:
+    """What makes two calls the same call: the provider's identity of the model (see
+    Provider.cache_identity), the request and the repeat index."""
+    blob = json.dumps({**identity, "messages": messages, "prompt": prompt, "params": params, "repeat": repeat},
+                      sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Cache:
-    """Finished responses, keyed by candidate, parameters and input. Survives kill -9:
-    each response is committed the moment it arrives."""
+    """Finished responses, keyed by model, parameters and input. Survives kill -9: each response
+    is committed the moment it arrives. Several runs on one reports folder share it; a short
+    lease per request key makes a second run wait for the first run's answer instead of paying
+    for the same call again. A lease expires when its holder's process is gone or its time
+    (the call's timeout plus retries) has passed."""
+
+    POLL_S = 0.05
 
     def __init__(self, path: Path, read: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.read = read  # --no-cache: make fresh calls, but still store them
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.db.execute("PRAGMA busy_timeout=30000")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, host TEXT, pid INTEGER, expires REAL)")
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.held: set[str] = set()
 
     def get(self, key: str) -> dict[str, Any] | None:
         if not self.read:
@@ -65,51 +82,58 @@ class Cache:
         row = self.db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def _try_lease(self, key: str, ttl: float) -> bool:
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute("SELECT host, pid, expires FROM leases WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                host, pid, expires = row
+                dead = host == self.host and pid != self.pid and not _alive(pid)
+                if not dead and expires > now and (host, pid) != (self.host, self.pid):
+                    self.db.execute("COMMIT")
+                    return False
+            self.db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)", (key, self.host, self.pid, now + ttl))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.held.add(key)
+        return True
+
+    async def get_or_lease(self, key: str, timeout_s: float, attempts: int = 4) -> dict[str, Any] | None:
+        """The cached answer, or None with a lease taken: the caller makes the call. While another
+        live run holds the lease, wait for its answer."""
+        import asyncio
+
+        if not self.read:
+            return None
+        ttl = timeout_s * attempts + 120  # the holder's call, its retries and their waits
+        while True:
+            hit = self.get(key)
+            if hit is not None:
+                return hit
+            if self._try_lease(key, ttl):
+                hit = self.get(key)  # answered between our look and our lease
+                if hit is not None:
+                    self.release(key)
+                return hit
+            await asyncio.sleep(self.POLL_S)
+
     def put(self, key: str, value: dict[str, Any]) -> None:
         self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, redact(json.dumps(value)), time.time()))
 
+    def release(self, key: str) -> None:
+        if key in self.held:
+            self.held.discard(key)
+            self.db.execute("DELETE FROM leases WHERE key = ? AND host = ? AND pid = ?", (key, self.host, self.pid))
+
     def close(self) -> None:
+        for key in list(self.held):
+            self.release(key)
         self.db.close()
 
 
 def cache_path(reports_root: Path) -> Path:
     """One response cache per reports folder, whatever run folder --out names, so any re-run resumes."""
     return reports_root / ".cache" / "responses.sqlite"
-
-
-class RunFolder:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._trace: Any = None
-
-    @classmethod
-    def create(cls, out: Path | None, reports_root: Path, stem: str) -> RunFolder:
-        if out is None:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = reports_root / f"{stem}-{stamp}"
-            n = 1
-            while out.exists():
-                n += 1
-                out = reports_root / f"{stem}-{stamp}-{n}"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "trace.jsonl").unlink(missing_ok=True)
-        return cls(out)
-
-    def copy_inputs(self, files: list[Path]) -> None:
-        dest = self.path / "inputs"
-        dest.mkdir(exist_ok=True)
-        for f in files:
-            if f.exists() and f.is_file():
-                shutil.copy2(f, dest / f.name)
-
-    def trace(self, line: str) -> None:
-        """Append one finished call and flush, so a crash loses nothing already answered."""
-        if self._trace is None:
-            self._trace = open(self.path / "trace.jsonl", "a", encoding="utf-8")
-        self._trace.write(redact(line) + "\n")
-        self._trace.flush()
-
-    def close(self) -> None:
-        if self._trace is not None:
-            self._trace.close()
-            self._trace = None

@@ -1,245 +1,388 @@
-"""Multi-model strategies simulated on the recorded outputs of one run. Pure: no I/O, no calls.
+"""Multi-model strategies simulated on the recorded answers of one run. Pure: no I/O, no calls.
 
-Each strategy is judged against the single-model choice; one is recommended only when it
-beats that choice on the PM's priorities while still meeting the requirements.
+Each strategy becomes one simulated call per example (which model answered, what it cost, how
+long it took) and is measured by the same functions as a single model (metrics.figures) and
+judged by the same table of limits (limits.check). A strategy is recommended only when
+production could run it as simulated (a cascade escalates only on what is known at request
+time), its figures are out of sample (a routing table is scored on examples it did not see),
+and it meets every requirement a single model must meet.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections import Counter, defaultdict
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from modelsel import stats
-from modelsel.records import Record
+from modelsel import limits, stats
+from modelsel.calls import CallArrays, Calls
+from modelsel.decision import monthly_of
+from modelsel.metrics import compare, figures
 from modelsel.requirements import Requirements
-from modelsel.scoring.basic import extract_choice
+from modelsel.schema import ABTest, Decision, Figures, Strategies, StrategyResult
 
 ROUTING_TAGS = ("simple", "complex", "edge", "adversarial")
+FOLDS = 10
+
+Key = tuple[str, int]  # (example id, repeat)
 
 
-def _index(records: list[Record]) -> dict[str, dict[str, list[Record]]]:
-    idx: dict[str, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
-    for r in records:
-        idx[r.candidate][r.example_id].append(r)
-    return idx
+@dataclass
+class Sim:
+    """The calls of a run indexed by candidate and (example, repeat)."""
+
+    arr: CallArrays
+    rows: dict[str, dict[Key, int]]
+    keys: list[Key]  # called for every pool member, in eval-set order
+    by_example: dict[str, list[Key]]
+    tags: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def build(cls, arr: CallArrays, pool: list[str]) -> Sim:
+        rows: dict[str, dict[Key, int]] = defaultdict(dict)
+        for i, (c, e, r) in enumerate(zip(arr.candidate.tolist(), arr.example.tolist(), arr.repeat.tolist(), strict=True)):
+            rows[c][(e, r)] = i
+        shared = set.intersection(*(set(rows[c]) for c in pool)) if pool else set()
+        order = {k: i for i, k in enumerate(rows[pool[0]])} if pool else {}
+        keys = sorted(shared, key=lambda k: order[k])
+        bx: dict[str, list[Key]] = defaultdict(list)
+        for k in keys:
+            bx[k[0]].append(k)
+        tags = {k[0]: arr.tags[rows[pool[0]][k]] for k in keys}
+        return cls(arr, rows, keys, dict(bx), tags)
+
+    def examples(self) -> list[str]:
+        return list(dict.fromkeys(e for e, _ in self.keys))
+
+    def row(self, c: str, k: Key) -> int:
+        return self.rows[c][k]
+
+    def score(self, c: str, e: str) -> float:
+        """Mean score of c on example e; a failed call counts 0 here, so a table never routes
+        to a model for answers it could not give."""
+        vals = [self.arr.score[self.rows[c][k]] for k in self.by_example[e]]
+        return float(np.mean([0.0 if math.isnan(v) else float(v) for v in vals]))
+
+    def cost(self, c: str, e: str) -> float:
+        return float(np.mean([self.arr.cost_usd[self.rows[c][k]] for k in self.by_example[e]]))
+
+    def tag(self, e: str) -> str:
+        tags = self.tags[e]
+        for t in ROUTING_TAGS:
+            if t in tags:
+                return t
+        return tags[0] if tags else "untagged"
 
 
-def _mean(rs: list[Record], attr: str) -> float:
-    vals = [getattr(r, attr) or 0.0 for r in rs]
-    return float(np.mean(vals)) if vals else 0.0
+def _copy_row(out: Calls, arr: CallArrays, i: int, name: str, **over: object) -> None:
+    """Append call i of the run to `out` under the strategy's name, with fields overridden."""
+    vals = {
+        "candidate": name, "example": arr.example[i], "repeat": int(arr.repeat[i]), "tags": arr.tags[i],
+        "cluster": arr.cluster[i], "score": float(arr.score[i]), "passed": int(arr.passed[i]),
+        "latency_ms": float(arr.latency_ms[i]), "ttft_ms": float(arr.ttft_ms[i]), "cost_usd": float(arr.cost_usd[i]),
+        "input_tokens": int(arr.input_tokens[i]), "output_tokens": int(arr.output_tokens[i]),
+        "error": bool(arr.error[i]), "error_kind": arr.error_kind[i], "attempts": int(arr.attempts[i]),
+        "cached": bool(arr.cached[i]), "cold": bool(arr.cold[i]), "replayed": bool(arr.replayed[i]),
+        "judge_cost_usd": float(arr.judge_cost_usd[i]), "valid": int(arr.valid[i]), "label": arr.label[i],
+    }
+    vals.update(over)
+    for k, v in vals.items():
+        getattr(out, k).append(v)
 
 
-def _score(rs: list[Record]) -> float:
-    return float(np.mean([r.score or 0.0 for r in rs])) if rs else 0.0
+Measured = tuple[StrategyResult, dict[str, float]]  # the strategy and its per-example scores
 
 
-def _lat(rs: list[Record]) -> float:
-    vals = [r.latency_ms for r in rs if r.latency_ms is not None]
-    return float(np.mean(vals)) if vals else 0.0
+def _measure(calls: Calls, req: Requirements, fixed: float) -> tuple[Figures, dict[str, float]]:
+    a = calls.arrays()
+    return figures(a, req, fixed), a.per_example_scores()
 
 
-def _summ(name: str, per_ex_q: list[float], per_ex_cost: list[float], per_ex_lat: list[float],
-          req: Requirements, **extra: Any) -> dict[str, Any]:
-    if per_ex_q and all(v in (0.0, 1.0) for v in per_ex_q):
-        m = sum(per_ex_q) / len(per_ex_q)
-        lo, hi = stats.wilson(int(sum(per_ex_q)), len(per_ex_q))
-    else:
-        m, lo, hi = stats.mean_ci(per_ex_q)
-        lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
-    per = float(np.mean(per_ex_cost)) if per_ex_cost else 0.0
-    monthly = per * req.cost.monthly_requests if req.cost.monthly_requests else None
-    return {"name": name, "_scores": list(per_ex_q), "quality": {"mean": round(m, 6), "lo": None if np.isnan(lo) else round(lo, 6),
-            "hi": None if np.isnan(hi) else round(hi, 6), "n": len(per_ex_q)},
-            "cost_per_request_usd": round(per, 12), "monthly_usd": None if monthly is None else round(monthly, 2),
-            "latency_p95_ms": round(float(np.percentile(per_ex_lat, 95)), 1) if per_ex_lat else None, **extra}
+# --- routing by tag, estimated out of sample ---------------------------------------------------
 
-
-def _primary_tag(r: Record) -> str:
-    for t in ROUTING_TAGS:
-        if t in r.tags:
-            return t
-    return r.tags[0] if r.tags else "untagged"
-
-
-def routing(idx: dict[str, dict[str, list[Record]]], pool: list[str], single: str, examples: list[str],
-            req: Requirements) -> dict[str, Any] | None:
-    """Per tag, the cheapest model whose quality on that tag is within small_difference of the single choice's."""
-    small = req.decision.small_difference
+def _table(sim: Sim, pool: list[str], single: str, exs: list[str], small: float) -> dict[str, str]:
+    """Per tag, the cheapest model whose quality on that tag's examples is within small_difference
+    of the single choice's."""
     groups: dict[str, list[str]] = defaultdict(list)
-    for ex in examples:
-        groups[_primary_tag(idx[single][ex][0])].append(ex)
+    for e in exs:
+        groups[sim.tag(e)].append(e)
     table: dict[str, str] = {}
-    for tag, exs in groups.items():
-        ref = np.mean([_score(idx[single][e]) for e in exs])
-        ok = [c for c in pool if all(e in idx[c] for e in exs) and np.mean([_score(idx[c][e]) for e in exs]) >= ref - small]
-        table[tag] = min(ok, key=lambda c: np.mean([_mean(idx[c][e], "cost_usd") for e in exs])) if ok else single
-    if len(set(table.values())) < 2:
-        return None
-    q, cost, lat = [], [], []
-    for tag, exs in groups.items():
-        c = table[tag]
-        for e in exs:
-            q.append(_score(idx[c][e]))
-            cost.append(_mean(idx[c][e], "cost_usd"))
-            lat.append(_lat(idx[c][e]))
-    return _summ("routing by tag", q, cost, lat, req, table=table,
-                 share={tag: round(len(exs) / len(examples), 3) for tag, exs in groups.items()})
+    for tag, es in groups.items():
+        ref = np.mean([sim.score(single, e) for e in es])
+        ok = [c for c in pool if np.mean([sim.score(c, e) for e in es]) >= ref - small]
+        table[tag] = min(ok, key=lambda c: (np.mean([sim.cost(c, e) for e in es]), c != single)) if ok else single
+    return table
 
 
-def _validity_check(req: Requirements) -> tuple[str, Any]:
-    for s in req.scoring:
-        extra = s.model_extra or {}
-        if s.type == "choice" and extra.get("choices"):
-            labels = list(extra["choices"])
-            return "the answer contains a valid label", lambda r, labels=labels: extract_choice(r.output or "", labels) is not None
-        if s.type == "json":
-            import json
-
-            def valid(r: Record) -> bool:
-                try:
-                    json.loads((r.output or "").strip().strip("`"))
-                    return True
-                except ValueError:
-                    return False
-            return "the answer is valid JSON", valid
-    thr = req.pass_threshold
-    return f"score >= {thr} (an oracle check: optimistic unless production can verify answers)", lambda r: (r.score or 0) >= thr
+def _folds(sim: Sim, exs: list[str], k: int) -> dict[str, int]:
+    """Stratified by tag, deterministic: the same run always gets the same folds."""
+    order = sorted(exs, key=lambda e: (sim.tag(e), hashlib.sha256(e.encode()).hexdigest()))
+    return {e: i % k for i, e in enumerate(order)}
 
 
-def cascade(idx: dict[str, dict[str, list[Record]]], cheap: str, premium: str, examples: list[str],
-            req: Requirements) -> dict[str, Any]:
-    check_name, check = _validity_check(req)
-    q, cost, lat = [], [], []
-    escalated = 0
-    for e in examples:
-        first = idx[cheap][e]
-        ok = all(not r.error and check(r) for r in first)
-        c_cost, c_lat = _mean(first, "cost_usd"), _lat(first)
-        if ok:
-            q.append(_score(first))
-            cost.append(c_cost)
-            lat.append(c_lat)
-        else:
-            escalated += 1
-            q.append(_score(idx[premium][e]))
-            cost.append(c_cost + _mean(idx[premium][e], "cost_usd"))
-            lat.append(c_lat + _lat(idx[premium][e]))
-    return _summ(f"cascade {cheap} -> {premium}", q, cost, lat, req, first=cheap, then=premium, check=check_name,
-                 escalation_rate=round(escalated / len(examples), 4))
-
-
-def fallback_chain(metrics: dict[str, Any], primary: str, backup: str, timeout_s: float) -> dict[str, Any]:
-    e1 = metrics[primary]["error_rate"]["value"] or 0.0
-    e2 = metrics[backup]["error_rate"]["value"] or 0.0
-    p95_b = metrics[backup]["latency"].get("p95_ms") or 0.0
-    return {"name": f"fallback {primary} -> {backup}", "chain": [primary, backup],
-            "availability_single": round(1 - e1, 6), "availability_chain": round(1 - e1 * e2, 6),
-            "assumes": "failures of the two providers are independent",
-            "latency_when_falling_back_ms": round(timeout_s * 1000 + p95_b, 1),
-            "share_of_requests_falling_back": round(e1, 6)}
-
-
-def ensemble(idx: dict[str, dict[str, list[Record]]], members: list[str], examples: list[str],
-             req: Requirements) -> dict[str, Any] | None:
-    labels = None
-    for s in req.scoring:
-        if s.type == "choice":
-            labels = (s.model_extra or {}).get("choices")
-    if not labels or len(members) < 3:
-        return None
-    q, cost, lat = [], [], []
-    for e in examples:
-        votes = [extract_choice(idx[m][e][0].output or "", labels) for m in members]
-        votes = [v for v in votes if v]
-        expected = str(idx[members[0]][e][0].expected or "")
-        winner = Counter(votes).most_common(1)[0][0] if votes else None
-        q.append(1.0 if winner and winner.lower() == expected.lower() else 0.0)
-        cost.append(sum(_mean(idx[m][e], "cost_usd") for m in members))
-        lat.append(max(_lat(idx[m][e]) for m in members))  # called in parallel: the slowest decides
-    return _summ("ensemble (majority vote)", q, cost, lat, req, members=members)
-
-
-def ab_test(metrics: dict[str, Any], a: str, b: str) -> dict[str, Any]:
-    pa = metrics[a]["quality"]["mean"] or 0.0
-    pb = metrics[b]["quality"]["mean"] or 0.0
-    n = stats.ab_sample_size(min(max(pa, 0.001), 0.999), min(max(pb, 0.001), 0.999))
-    return {"name": f"A/B test {a} vs {b}", "a": a, "b": b, "observed_difference": round(pa - pb, 4),
-            "samples_per_arm": n, "note": "per arm, for 80% power at alpha 0.05 on a pass/fail outcome"
-            if n else "no observed difference to confirm"}
-
-
-def simulate(records: list[Record], metrics: dict[str, Any], decision: dict[str, Any], req: Requirements,
-             timeout_s: float = 60.0) -> dict[str, Any]:
-    chosen = decision.get("chosen")
-    cm = metrics["candidates"]
-    ok = [r for r in records if not r.error]
-    idx = _index(ok)
-    evaluated = [c for c in cm if cm[c]["quality"]["n"] > 0]
-    out: dict[str, Any] = {"strategies": [], "recommended": None, "why": None}
-    if not chosen or len(evaluated) < 2:
-        out["why"] = "no single-model choice to compare against" if not chosen else "fewer than two evaluated candidates"
-        return out
-    examples = sorted(set.intersection(*(set(idx[c]) for c in evaluated)))
-    if not examples:
-        out["why"] = "the candidates share no answered examples"
-        return out
-    pool = [c for c in evaluated if not any(r.startswith("compliance") for r in decision["eliminated"].get(c, []))]
-    base = _summ(f"single model {chosen}", [_score(idx[chosen][e]) for e in examples],
-                 [_mean(idx[chosen][e], "cost_usd") for e in examples], [_lat(idx[chosen][e]) for e in examples], req)
-    out["baseline"] = base
-    r = routing(idx, pool, chosen, examples, req)
-    if r:
-        out["strategies"].append(r)
-    by_cost = sorted(pool, key=lambda c: cm[c]["cost"]["per_request_usd"] or 0)
-    best_q = max(pool, key=lambda c: cm[c]["quality"]["mean"] or 0)
-    if by_cost and by_cost[0] != best_q:
-        out["strategies"].append(cascade(idx, by_cost[0], best_q, examples, req))
-    if decision.get("fallback"):
-        out["strategies"].append(fallback_chain(cm, chosen, decision["fallback"], timeout_s))
-    top = sorted(pool, key=lambda c: -(cm[c]["quality"]["mean"] or 0))[:3]
-    e = ensemble(idx, top, examples, req)
-    if e:
-        out["strategies"].append(e)
-    runner_up = [c for c in sorted(pool, key=lambda c: -(cm[c]["quality"]["mean"] or 0)) if c != chosen]
-    if runner_up:
-        out["ab_test"] = ab_test(cm, chosen, runner_up[0])
-    # Recommend only what beats the single-model choice on the PM's priorities within the requirements:
-    # cheaper without being worse (beyond the small difference, or significantly), or better by at
-    # least the small difference and significantly so (paired test on the same examples).
-    small = req.decision.small_difference
-    bar = req.quality.min_score or 0
-    best = None
-    base_scores = base.pop("_scores")
-    for s in out["strategies"]:
-        if "quality" not in s:
-            continue
-        cmp = stats.paired_difference(s.pop("_scores"), base_scores, binary=False)
-        s["vs_single"] = {"diff": round(float(cmp["diff"]), 6), "p_value": round(float(cmp["p_value"]), 6)}
-        q = s["quality"]["mean"]
-        worse = cmp["diff"] < 0 and cmp["p_value"] < 0.05
-        if q < bar or q < base["quality"]["mean"] - small or worse:
-            continue
-        if req.cost.monthly_budget_usd is not None and s["monthly_usd"] is not None and s["monthly_usd"] > req.cost.monthly_budget_usd:
-            continue
-        if req.latency.p95_ms is not None and s["latency_p95_ms"] is not None and s["latency_p95_ms"] > req.latency.p95_ms:
-            continue
-        saving = base["cost_per_request_usd"] - s["cost_per_request_usd"]
-        better_q = q - base["quality"]["mean"] >= small and cmp["p_value"] < 0.05
-        s["savings_pct"] = round(100 * saving / base["cost_per_request_usd"], 1) if base["cost_per_request_usd"] else 0.0
-        wins = (saving > 0 and req.decision.priority[0] == "cost") or better_q
-        if wins and (best is None or s["cost_per_request_usd"] < best["cost_per_request_usd"]):
-            best = s
-    if best:
-        out["recommended"] = best["name"]
-        q0, q1, pct = base["quality"]["mean"], best["quality"]["mean"], best.get("savings_pct", 0.0)
-        if pct > 0:
-            out["why"] = (f"{best['name']} keeps quality {q1:.3f} (single model {q0:.3f}) at {pct:.1f}% lower cost per "
-                          "request, within every requirement.")
-        else:
-            out["why"] = (f"{best['name']} raises quality from {q0:.3f} to {q1:.3f} (p={best['vs_single']['p_value']:.3f}) "
-                          f"for {-pct:.1f}% more cost per request, within every requirement.")
-    else:
-        out["why"] = "no strategy beats the single-model choice on the PM's priorities while meeting every requirement"
+def _route(sim: Sim, name: str, assign: dict[str, str]) -> Calls:
+    out = Calls()
+    for k in sim.keys:
+        _copy_row(out, sim.arr, sim.row(assign[k[0]], k), name)
     return out
+
+
+def routing(sim: Sim, pool: list[str], single: str, req: Requirements, fixed: dict[str, float]) -> Measured | None:
+    small = req.decision.small_difference
+    exs = sim.examples()
+    final = _table(sim, pool, single, exs, small)
+    if len(set(final.values())) < 2:
+        return None
+    k = min(FOLDS, len(exs))
+    fold = _folds(sim, exs, k)
+    oos: dict[str, str] = {}
+    same = 0
+    for f in range(k):
+        train = [e for e in exs if fold[e] != f]
+        t = _table(sim, pool, single, train, small)
+        same += t == final
+        for e in exs:
+            if fold[e] == f:
+                oos[e] = t.get(sim.tag(e), single)
+    name = "routing by tag"
+    members = sorted(set(final.values()), key=pool.index)
+    fx = sum(fixed.get(m, 0.0) for m in members)
+    figs, per = _measure(_route(sim, name, oos), req, fx)
+    ins, _ = _measure(_route(sim, name, {e: final[sim.tag(e)] for e in exs}), req, fx)
+    groups = Counter(sim.tag(e) for e in exs)
+    return StrategyResult(
+        name=name, kind="routing", members=members, figures=figs, in_sample_quality=ins.quality,
+        table=final, table_stability=round(same / k, 3), share={t: round(n / len(exs), 3) for t, n in groups.items()},
+        detail=(f"table chosen on all {len(exs)} examples; quality estimated out of sample by {k}-fold cross-validation "
+                f"(each fold's table chosen without its examples): {figs.quality.mean:.3f} out of sample vs "
+                f"{ins.quality.mean:.3f} in sample; {same} of {k} folds chose the same table")), per
+
+
+# --- cascades: escalate on what is known at request time ------------------------------------------
+
+def _cascade_calls(sim: Sim, name: str, first: list[str], premium: str, accept) -> tuple[Calls, int]:  # type: ignore[no-untyped-def]
+    """First model(s) answer (in parallel); when `accept` says no, the premium model answers
+    after them. Latency adds up; cost is every call made."""
+    arr, out, escalated = sim.arr, Calls(), 0
+    for k in sim.keys:
+        rows = [sim.row(c, k) for c in first]
+        ok = all(not arr.error[i] for i in rows) and accept(rows)
+        lat1 = max(float(arr.latency_ms[i]) if not math.isnan(arr.latency_ms[i]) else 0.0 for i in rows)
+        cost1 = sum(float(arr.cost_usd[i]) for i in rows)
+        cold1 = any(bool(arr.cold[i]) for i in rows)
+        if ok:
+            _copy_row(out, arr, rows[0], name, latency_ms=lat1, cost_usd=cost1, cold=cold1)
+            continue
+        escalated += 1
+        j = sim.row(premium, k)
+        _copy_row(out, arr, j, name, latency_ms=lat1 + float(arr.latency_ms[j]), ttft_ms=lat1 + float(arr.ttft_ms[j]),
+                  cost_usd=cost1 + float(arr.cost_usd[j]), cold=cold1 or bool(arr.cold[j]))
+    return out, escalated
+
+
+def _signals(sim: Sim, cheap: str) -> str | None:
+    v = sim.arr.valid[[sim.row(cheap, k) for k in sim.keys]]
+    if (v >= 0).all():
+        return "valid"
+    return None
+
+
+def cascades(sim: Sim, pool: list[str], figs: dict[str, Figures], req: Requirements, fixed: dict[str, float]
+             ) -> list[Measured]:
+    by_cost = sorted(pool, key=lambda c: (figs[c].cost.per_request_usd or 0.0, -(figs[c].quality.mean or 0)))
+    premium = max(pool, key=lambda c: (figs[c].quality.mean or 0, -(figs[c].cost.per_request_usd or 0)))
+    cheap = by_cost[0]
+    if cheap == premium:
+        return []
+    arr, out = sim.arr, []
+    thr = req.pass_threshold
+
+    def add(calls: Calls, f: float, **kw: object) -> None:
+        fg, per = _measure(calls, req, f)
+        out.append((StrategyResult(figures=fg, **kw), per))  # type: ignore[arg-type]
+
+    fx = fixed.get(cheap, 0.0) + fixed.get(premium, 0.0)
+    if _signals(sim, cheap) == "valid":
+        name = f"cascade {cheap} -> {premium} (escalate on an invalid answer)"
+        calls, esc = _cascade_calls(sim, name, [cheap], premium, lambda rows: arr.valid[rows[0]] == 1)
+        add(calls, fx, name=name, kind="cascade", members=[cheap, premium],
+            signal="the answer fails the format check (no label from the set, or JSON that does not parse)",
+            escalation_rate=round(esc / len(sim.keys), 4))
+    labelled = [c for c in by_cost if c != premium and (arr.label[[sim.row(c, k) for k in sim.keys]] != "").any()]
+    if len(labelled) >= 2:
+        a, b = labelled[:2]
+        name = f"cascade {a} + {b} -> {premium} (escalate when the two disagree)"
+        calls, esc = _cascade_calls(sim, name, [a, b], premium,
+                                    lambda rows: arr.label[rows[0]] != "" and arr.label[rows[0]] == arr.label[rows[1]])
+        add(calls, fx + fixed.get(b, 0.0), name=name, kind="cascade", members=[a, b, premium],
+            signal=f"'{a}' and '{b}' give different labels (both are called, in parallel)",
+            escalation_rate=round(esc / len(sim.keys), 4))
+    name = f"oracle cascade {cheap} -> {premium} (upper bound)"
+    calls, esc = _cascade_calls(sim, name, [cheap], premium,
+                                lambda rows: not math.isnan(arr.score[rows[0]]) and arr.score[rows[0]] >= thr)
+    add(calls, fx, name=name, kind="oracle_cascade", members=[cheap, premium], upper_bound=True,
+        signal=f"score >= {thr:g}, which needs the answer key: production cannot run this, so it is "
+               "shown only as the ceiling a request-time signal could reach",
+        escalation_rate=round(esc / len(sim.keys), 4))
+    return out
+
+
+# --- ensemble, fallback chain, A/B --------------------------------------------------------------------
+
+def ensemble(sim: Sim, members: list[str], req: Requirements, fixed: dict[str, float]) -> Measured | None:
+    arr = sim.arr
+    if len(members) < 3 or not all((arr.label[[sim.row(m, k) for k in sim.keys]] != "").any() for m in members):
+        return None
+    name = "ensemble (majority vote)"
+    out = Calls()
+    for k in sim.keys:
+        rows = [sim.row(m, k) for m in members]
+        live = [i for i in rows if not arr.error[i] and arr.label[i] != ""]
+        lat = max((float(arr.latency_ms[i]) for i in rows if not math.isnan(arr.latency_ms[i])), default=math.nan)
+        cost = sum(float(arr.cost_usd[i]) for i in rows)
+        cold = any(bool(arr.cold[i]) for i in rows)
+        if not live:
+            _copy_row(out, arr, rows[0], name, latency_ms=lat, cost_usd=cost, cold=cold, error=True, score=math.nan, passed=-1)
+            continue
+        winner = Counter(arr.label[i] for i in live).most_common(1)[0][0]
+        pick = next(i for i in live if arr.label[i] == winner)  # the same label scores the same
+        _copy_row(out, arr, pick, name, latency_ms=lat, cost_usd=cost, cold=cold)
+    fg, per = _measure(out, req, sum(fixed.get(m, 0.0) for m in members))
+    return StrategyResult(name=name, kind="ensemble", members=members, figures=fg,
+                          detail="members called in parallel: the slowest decides latency, every call is paid"), per
+
+
+def fallback_chain(figs: dict[str, Figures], primary: str, backup: str, timeout_s: float) -> StrategyResult:
+    e1 = figs[primary].error_rate.value or 0.0
+    e2 = figs[backup].error_rate.value or 0.0
+    p95_b = figs[backup].latency.p95.value or 0.0
+    return StrategyResult(
+        name=f"fallback {primary} -> {backup}", kind="fallback_chain", members=[primary, backup],
+        availability_single=round(1 - e1, 6), availability_chain=round(1 - e1 * e2, 6),
+        assumes="failures of the two are independent (not true for a shared provider outage)",
+        latency_when_falling_back_ms=round(timeout_s * 1000 + p95_b, 1),
+        detail=f"observed error rates {e1:.1%} and {e2:.1%} (n={figs[primary].n_calls}, {figs[backup].n_calls})")
+
+
+def ab_test(figs: dict[str, Figures], a: str, b: str) -> ABTest:
+    pa = figs[a].quality.mean or 0.0
+    pb = figs[b].quality.mean or 0.0
+    n = stats.ab_sample_size(min(max(pa, 0.001), 0.999), min(max(pb, 0.001), 0.999))
+    return ABTest(a=a, b=b, observed_difference=round(pa - pb, 4), samples_per_arm=n,
+                  note="per arm, for 80% power at alpha 0.05 on a pass/fail outcome, to confirm the observed difference"
+                  if n else "no observed difference to confirm")
+
+
+# --- judging each strategy against the single-model choice ------------------------------------------
+
+def _judge(s: StrategyResult, per_s: dict[str, float] | None, per_single: dict[str, float], single: str,
+           figs: dict[str, Figures], req: Requirements) -> None:
+    if s.figures is None or per_s is None:
+        s.why_not = "an availability plan, not an answering strategy: it is compared on availability only"
+        return
+    s.checks = limits.check(s.figures, req)
+    s.vs_single = compare(per_s, per_single, s.name, single)
+    if s.upper_bound:
+        s.why_not = "upper bound: needs the answer key, so production cannot run it"
+        return
+    failed = limits.failed(s.checks)
+    if failed:
+        s.why_not = "misses a requirement the single model must meet: " + "; ".join(f.text for f in failed)
+        return
+    c = s.vs_single
+    small = req.decision.small_difference
+    base, f = figs[single], s.figures
+    cheaper = (f.cost.per_request_usd or 0) < (base.cost.per_request_usd or 0)
+    faster = (f.latency.p95.value or 0) < (base.latency.p95.value or 0)
+    if c is None or c.lo is None or c.hi is None:
+        s.why_not = "cannot be compared with the single model on shared examples"
+        return
+    # The same equivalence policy the decision applies to single models.
+    if req.decision.equivalence == "non_inferior":
+        ok = c.lo > -small
+    else:
+        ok = c.hi >= 0 and c.diff > -small  # not shown worse, and no worse than small on the point estimate
+    better = c.lo > 0
+    first = req.decision.priority[0]
+    if better or (ok and ((first == "cost" and cheaper) or (first == "latency" and faster))):
+        s.recommendable = True
+    elif not ok:
+        s.why_not = (f"quality not shown within {small:g} of the single model (paired difference {c.diff * 100:+.1f} points, "
+                     f"95% CI {c.lo * 100:+.1f} to {c.hi * 100:+.1f})")
+    else:
+        s.why_not = f"not better than the single model on {first}, the PM's first priority"
+
+
+def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req: Requirements,
+             eligible: list[str], fixed: dict[str, float], timeout_s: float = 60.0) -> Strategies:
+    """Every strategy the run can support, judged against the single-model choice.
+    `eligible`: candidates that passed compliance and were evaluated (strategy members)."""
+    chosen = decision.chosen
+    out = Strategies(single=chosen)
+    pool = [c for c in eligible if c in figs and figs[c].quality.n > 0]
+    if not chosen or len(pool) < 2 or chosen not in pool:
+        out.why = "no single-model choice to compare against" if not chosen else "fewer than two evaluated candidates"
+        return out
+    sim = Sim.build(arr, pool)
+    if not sim.keys:
+        out.why = "the candidates share no answered examples"
+        return out
+    measured: list[tuple[StrategyResult, dict[str, float] | None]] = []
+    r = routing(sim, pool, chosen, req, fixed)
+    if r:
+        measured.append(r)
+    measured += cascades(sim, pool, figs, req, fixed)
+    top = sorted(pool, key=lambda c: -(figs[c].quality.mean or 0))[:3]
+    e = ensemble(sim, top, req, fixed)
+    if e:
+        measured.append(e)
+    if decision.fallback:
+        measured.append((fallback_chain(figs, chosen, decision.fallback, timeout_s), None))
+    per_single = arr.of(chosen).per_example_scores()
+    for s, per in measured:
+        _judge(s, per, per_single, chosen, figs, req)
+    found = [s for s, _ in measured]
+    out.strategies = found
+    partner = [c for c in sorted(decision.survivors, key=lambda c: -(figs[c].quality.mean or 0)) if c != chosen]
+    if partner:
+        out.ab_test = ab_test(figs, chosen, partner[0])
+    rec = [s for s in found if s.recommendable]
+    first = req.decision.priority[0]
+    if rec:
+        def rank(s: StrategyResult) -> tuple[float, float]:
+            f = s.figures
+            assert f is not None
+            if first == "latency":
+                return (f.latency.p95.value or 0, monthly_of(f))
+            if first == "quality":
+                return (-(f.quality.mean or 0), monthly_of(f))
+            return (monthly_of(f), -(f.quality.mean or 0))
+        best = sorted(rec, key=rank)[0]
+        out.recommended = best.name
+        out.why = _why(best, figs[chosen], req)
+    else:
+        out.why = "no strategy beats the single-model choice on the PM's priorities while meeting every requirement"
+    return out
+
+
+def _why(s: StrategyResult, base: Figures, req: Requirements) -> str:
+    f, c = s.figures, s.vs_single
+    assert f is not None and c is not None and c.lo is not None and c.hi is not None
+    q0, q1 = base.quality.mean or 0, f.quality.mean or 0
+    oos = ", out of sample" if s.kind == "routing" else ""
+    change = f"paired difference {c.diff * 100:+.1f} points, 95% CI {c.lo * 100:+.1f} to {c.hi * 100:+.1f}, n={c.n}{oos}"
+    per0, per1 = base.cost.per_request_usd or 0, f.cost.per_request_usd or 0
+    cost = f"{(1 - per1 / per0) * 100:.1f}% lower cost per request" if per0 and per1 < per0 else \
+        f"{((per1 / per0) - 1) * 100:.1f}% more cost per request" if per0 else "the same cost"
+    small = req.decision.small_difference
+    if c.lo > 0:
+        claim = "scores higher than"
+    elif req.decision.equivalence == "non_inferior":
+        claim = f"is shown at most {small * 100:g} points worse than"
+    else:
+        claim = (f"is not shown to score lower than (gaps up to {abs(c.lo) * 100:.1f} points are not ruled out)")
+    return (f"{s.name} {claim} the single model ({q1:.3f} vs {q0:.3f}; {change}) at {cost}, and meets every "
+            "requirement the single model must meet.")

@@ -213,7 +213,7 @@ def test_a_provider_bug_is_an_error_against_that_candidate_not_the_run() -> None
     from modelsel.catalog import Candidate
     from modelsel.evalset import Example
     from modelsel.providers import CallResult, Provider
-    from modelsel.runner import RetryPolicy, RunConfig, run_eval
+    from modelsel.runner import RetryPolicy, RunConfig, collect
 
     class Buggy(Provider):
         async def complete(self, req):  # type: ignore[no-untyped-def]
@@ -223,8 +223,8 @@ def test_a_provider_bug_is_an_error_against_that_candidate_not_the_run() -> None
 
     c = Candidate(id="buggy", provider="python", vendor="x", model="x")
     examples = [Example(id=i, input=f"ticket {i}") for i in ("one", "two", "three")]
-    out = asyncio.run(run_eval([c], {"buggy": Buggy(c)}, examples, RunConfig(retry=RetryPolicy(scale=0)), None))
-    by = {r.example_id: r for r in out.records}
+    records, _ = asyncio.run(collect([c], {"buggy": Buggy(c)}, examples, RunConfig(retry=RetryPolicy(scale=0))))
+    by = {r.example_id: r for r in records}
     assert by["two"].error == "RuntimeError: unexpected state" and by["two"].error_kind == "fatal"
     assert by["two"].attempts == 1
     assert by["one"].output == "billing" and by["three"].output == "billing"

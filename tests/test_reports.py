@@ -86,13 +86,16 @@ def test_summary_json_contract(fake, keys, tmp_path: Path) -> None:
     cli("eval", write_req(tmp_path, [openai_cand(fake, "m"), "anthropic/claude-haiku-4-5"],
                           compliance={"require_no_training": True, "allowed_regions": ["eu"]}), "--out", tmp_path / "run")
     s, _ = run_dir(tmp_path / "run")
-    assert s["schema_version"] == 1
+    assert s["schema_version"] == 2
+    from modelsel.schema import Summary
+
+    Summary.model_validate(s)  # the file is exactly the typed schema
     c = s["candidates"]["oa-m"]
     assert c["status"] == "eliminated"  # facts say region us only
     assert isinstance(c["reasons"], list) and "compliance: processes data in us" in c["reasons"][0]
     for key in ("n", "errors"):
         assert key in c
-    for block, key in (("quality", "mean"), ("latency", "p50_ms"), ("latency", "p95_ms"), ("cost", "per_request_usd"), ("cost", "monthly_usd")):
+    for block, key in (("quality", "mean"), ("latency", "p50"), ("latency", "p95"), ("cost", "per_request_usd"), ("cost", "monthly_usd")):
         assert key in c[block]
     assert {"chosen", "fallback"} <= set(s["decision"])
     h = s["candidates"]["anthropic/claude-haiku-4-5"]
@@ -102,7 +105,12 @@ def test_summary_json_contract(fake, keys, tmp_path: Path) -> None:
 
 def test_large_run_html_stays_reasonable(tmp_path: Path) -> None:
     """1,000 examples x 10 candidates: the drill-down is data paged by the browser, not 10,000 table rows."""
+    from modelsel.calls import Calls
+    from modelsel.decision import Screening, decide
+    from modelsel.metrics import compute
     from modelsel.requirements import Requirements
+    from modelsel.rundir import RunDir
+    from modelsel.schema import CandidateEntry, RunInfo, Summary
 
     req = Requirements.model_validate({"task": "t", "evalset": "x", "candidates": [{"catalog": "x"}],
                                        "quality": {"min_score": 0.5}, "cost": {"monthly_requests": 1000}})
@@ -110,21 +118,20 @@ def test_large_run_html_stays_reasonable(tmp_path: Path) -> None:
                    expected="billing", output="billing" if (i * c) % 7 else "other", score=1.0 if (i * c) % 7 else 0.0,
                    passed=bool((i * c) % 7), latency_ms=100 + (i % 50) * c, cost_usd=0.0001 * c)
             for c in range(10) for i in range(1000)]
-    from modelsel.metrics import compute
-
-    m = compute(recs, req)
-    summary = {"schema_version": 1, "modelsel_version": "t", "requirements": req.model_dump(mode="json"),
-               "run": {"finished_at": "2026-11-22T00:00:00", "n_examples": 1000, "repeat": 1, "evalset": "x"},
-               "candidates": {cid: {**v, "status": "evaluated", "reasons": [], "at_risk": [],
-                                    "price": {"source": "t", "as_of": None}, "provider": "openai", "model": cid}
-                              for cid, v in m["candidates"].items()},
-               "comparisons": m["comparisons"][:5], "resolution": m["resolution"], "checklist": [],
-               "decision": {"chosen": "c1", "fallback": None, "rule": "x", "reasons": [], "eliminated": {}, "at_risk": {},
-                            "not_evaluated": {}, "nearest_misses": [], "trade_offs": [], "review": {"next_review_date": "2027-01-01"}},
-               "strategies": {"strategies": []}}
-    write_reports(tmp_path, summary, recs, ("html", "md"))
-    html = (tmp_path / "report.html").read_text()
-    assert len(html) < 5_000_000
+    arr = Calls.from_records(recs).arrays()
+    figs, comps, res = compute(arr, req)
+    d, _ = decide([], figs, comps, req, Screening())
+    summary = Summary(modelsel_version="t", requirements=req.model_dump(mode="json"),
+                      run=RunInfo(started_at="x", finished_at="2026-11-22T00:00:00", requirements="r", evalset="x",
+                                  n_examples=1000),
+                      candidates={cid: CandidateEntry(provider="openai", vendor="v", model=cid, **f.model_dump())
+                                  for cid, f in figs.items()},
+                      comparisons=comps[:5], resolution=res, decision=d)
+    rd = RunDir.create(tmp_path / "run", tmp_path, "x")
+    rd.write_records(recs)
+    write_reports(rd, summary, arr, ("html", "md"))
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert len(html) < 3_000_000
     assert html.count("<tr") < 200  # per-example rows are built page by page in the browser
 
 

@@ -96,11 +96,11 @@ def test_budget_guard_stops_spending_and_says_so(fake, keys, tmp_path: Path) -> 
 
 def test_trace_lines_survive_a_torn_write(fake, keys, tmp_path: Path) -> None:
     """A crash mid-line leaves a partial JSON line; readers skip it instead of failing."""
-    from modelsel.records import read_records
+    from modelsel.rundir import iter_jsonl_records
 
     fake.script("m", answer=oracle)
     cli("eval", write_req(tmp_path, [openai_cand(fake, "m")]), "--out", tmp_path / "run")
     t = tmp_path / "run" / "trace.jsonl"
     t.write_text(t.read_text() + '{"candidate": "oa-m", "example_')
-    assert len(read_records(t)) == 12
+    assert len(list(iter_jsonl_records(t))) == 12
     json.loads(t.read_text().splitlines()[0])

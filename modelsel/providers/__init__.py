@@ -12,7 +12,7 @@ from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderE
 
 REGISTRY: dict[str, str] = {
     "openai": "modelsel.providers.openai_chat:OpenAIProvider",
-    "openai-compatible": "modelsel.providers.openai_chat:OpenAIProvider",
+    "openai-compatible": "modelsel.providers.openai_chat:OpenAICompatibleProvider",
     "anthropic": "modelsel.providers.anthropic_messages:AnthropicProvider",
     "gemini": "modelsel.providers.gemini:GeminiProvider",
     "local": "modelsel.providers.local_llama:LocalLlamaProvider",
@@ -21,9 +21,15 @@ REGISTRY: dict[str, str] = {
 }
 
 
+def register(name: str, target: str) -> None:
+    """Add a provider from outside modelsel: `register("mine", "my_pkg.provider:MyProvider")`.
+    Requirements files may then say `provider: mine`."""
+    REGISTRY[name] = target
+
+
 def provider_class(name: str) -> type[Provider]:
     module, _, cls = REGISTRY[name].partition(":")
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["CallRequest", "CallResult", "Provider", "ProviderError", "REGISTRY", "provider_class"]
+__all__ = ["CallRequest", "CallResult", "Provider", "ProviderError", "REGISTRY", "provider_class", "register"]

@@ -16,6 +16,7 @@ from modelsel.providers.openai_chat import sdk_error
 
 
 class AnthropicProvider(SdkProvider):
+    key_env = "ANTHROPIC_API_KEY"
     defaults = {"stream": True, "max_tokens": 1024}  # the Messages API requires max_tokens
 
     def make_client(self, timeout_s: float) -> Any:

@@ -32,6 +32,8 @@ class CallResult:
     latency_ms: float  # around the request only: measured by the provider, after any queueing
     ttft_ms: float | None = None
     finish_reason: str | None = None
+    cached_input_tokens: int = 0  # input tokens billed at the cached rate (counted in input_tokens too)
+    cache_write_tokens: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,28 +54,36 @@ class ProviderError(Exception):
 
 
 def retry_after(headers: Any) -> float | None:
-    """Seconds from a Retry-After (or retry-after-ms) header, if the server sent one."""
+    """Seconds the server asks us to wait (retry-after-ms, or Retry-After in seconds or as an
+    HTTP date). Negative, non-finite or garbage values are treated as absent; the runner caps
+    what it honours."""
+    import math
+
     if headers is None:
         return None
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return float(ms) / 1000
+            v = float(ms) / 1000
+            if math.isfinite(v) and v >= 0:
+                return v
         except ValueError:
             pass
     val = headers.get("retry-after")
     if not val:
         return None
     try:
-        return max(0.0, float(val))
+        v = float(val)
+        return v if math.isfinite(v) and v >= 0 else None
     except ValueError:
         from datetime import datetime
         from email.utils import parsedate_to_datetime
 
         try:
-            return max(0.0, (parsedate_to_datetime(val) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
+            v = (parsedate_to_datetime(val) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
+        return v if v >= 0 else None
 
 
 def split_params(fn: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -98,20 +108,58 @@ def classify_status(status: int) -> ErrorKind:
 
 
 class Provider:
-    """Base class. Subclasses set `needs_key` and implement `complete`."""
+    """Base class. A provider declares what it knows (its key variable, what shares a
+    concurrency slot and a cache entry, the facts of a model it runs itself) and implements
+    `complete`. Built-in providers register exactly as an outside one would."""
 
     needs_key = False
-    default_concurrency = 8
+    key_env: str | None = None  # the environment variable holding the API key, unless the candidate names one
+    default_concurrency = 8  # calls in flight per model
+    max_concurrency: int | None = None  # a hard limit --concurrency cannot raise (llama.cpp: 1)
+    cacheable = True  # answers are stored in the response cache (a replay is not: it is the record itself)
     # Parameters this provider applies when the candidate does not set them. The runner records
     # them with every call, so a comparison states exactly what each model was asked with.
     defaults: dict[str, Any] = {}
 
-    def __init__(self, candidate: Candidate) -> None:
+    def __init__(self, candidate: Candidate, search_path: str | None = None) -> None:
         self.candidate = candidate
+        self.search_path = search_path
+
+    # --- what the provider knows about its candidates -------------------------------------------
+    @classmethod
+    def endpoint_key(cls, c: Candidate) -> str:
+        """Calls with the same key share an endpoint (and an optional endpoint-wide cap)."""
+        return f"{c.provider}|{c.base_url or ''}"
+
+    @classmethod
+    def model_key(cls, c: Candidate) -> str:
+        """Calls with the same key share one model's concurrency slots (providers limit per model)."""
+        return f"{cls.endpoint_key(c)}|{c.model}"
+
+    @classmethod
+    def cache_identity(cls, c: Candidate) -> dict[str, Any]:
+        """What makes two candidates' answers interchangeable in the response cache."""
+        return {"provider": c.provider, "model": c.model, "base_url": c.base_url}
+
+    @classmethod
+    def vendor_of(cls, spec: Any) -> str:
+        """Who runs a custom (non-catalog) candidate, for the fallback rule: a different vendor
+        fails independently."""
+        return spec.base_url or spec.provider or "custom"
+
+    @classmethod
+    def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str] | None:
+        """Facts this provider knows for a custom candidate (it runs on this machine), and their source."""
+        return None
+
+    @classmethod
+    def spec_problem(cls, spec: Any) -> tuple[str, str] | None:
+        """(message, field) when a custom candidate lacks what this provider needs."""
+        return None
 
     def unavailable(self) -> str | None:
         """Why this candidate cannot be evaluated here (missing key or extra), or None."""
-        env = self.candidate.api_key_env
+        env = self.candidate.api_key_env or self.key_env
         if self.needs_key and env and not os.environ.get(env):
             return f"no API key (set {env})"
         return None
@@ -124,7 +172,7 @@ class Provider:
             client(timeout_s)
 
     def api_key(self) -> str | None:
-        env = self.candidate.api_key_env
+        env = self.candidate.api_key_env or self.key_env
         return os.environ.get(env) if env else None
 
     async def complete(self, req: CallRequest) -> CallResult:  # pragma: no cover - interface
@@ -142,8 +190,8 @@ class SdkProvider(Provider):
     default_concurrency = 8
     defaults: dict[str, Any] = {"stream": True}
 
-    def __init__(self, candidate: Candidate) -> None:
-        super().__init__(candidate)
+    def __init__(self, candidate: Candidate, search_path: str | None = None) -> None:
+        super().__init__(candidate, search_path)
         self._client: Any = None
 
     def client(self, timeout_s: float) -> Any:

@@ -18,6 +18,8 @@ _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
 
 
 class GeminiProvider(SdkProvider):
+    key_env = "GEMINI_API_KEY"
+
     def make_client(self, timeout_s: float) -> Any:
         from google import genai
         from google.genai import types

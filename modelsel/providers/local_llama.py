@@ -67,8 +67,28 @@ def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
 
 
 class LocalLlamaProvider(Provider):
-    default_concurrency = 1
+    default_concurrency = 1  # one llama.cpp context per model file answers one call at a time
+    max_concurrency = 1
     defaults = {"max_tokens": 64, "temperature": 0.0, "n_ctx": 2048, "seed": 0}
+
+    @classmethod
+    def endpoint_key(cls, c: Any) -> str:
+        return "local"
+
+    @classmethod
+    def model_key(cls, c: Any) -> str:
+        return f"local|{c.model}"  # every candidate on one model file shares its lock
+
+    @classmethod
+    def vendor_of(cls, spec: Any) -> str:
+        return "self-hosted"
+
+    @classmethod
+    def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
+        n_ctx = int(spec.params.get("n_ctx", 2048))
+        return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
+                 "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"],
+                 "context_window": n_ctx}, "runs on this machine (context: params.n_ctx, default 2048)")
 
     def unavailable(self) -> str | None:
         try:

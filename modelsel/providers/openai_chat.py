@@ -33,12 +33,15 @@ def sdk_error(exc: Exception, t0: float) -> ProviderError:
 
 
 class OpenAIProvider(SdkProvider):
-    def __init__(self, candidate: Any) -> None:
-        super().__init__(candidate)
+    key_env = "OPENAI_API_KEY"
+
+    def __init__(self, candidate: Any, search_path: str | None = None) -> None:
+        super().__init__(candidate, search_path)
         self.compatible = candidate.provider == "openai-compatible"
         # Local servers (Ollama, vLLM) often need no key; a placeholder keeps the SDK happy.
         if self.compatible and not candidate.api_key_env:
             self.needs_key = False
+
 
     def make_client(self, timeout_s: float) -> Any:
         import openai
@@ -98,3 +101,15 @@ class OpenAIProvider(SdkProvider):
             text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, latency_ms=latency, ttft_ms=ttft, finish_reason=finish,
         )
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """Any server speaking OpenAI chat completions: data (base_url, key variable), no code."""
+
+    key_env = None
+
+    @classmethod
+    def spec_problem(cls, spec: Any) -> tuple[str, str] | None:
+        if not spec.base_url:
+            return ("an openai-compatible candidate needs a base_url (e.g. http://localhost:8000/v1).", "base_url")
+        return None

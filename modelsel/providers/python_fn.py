@@ -1,7 +1,14 @@
-"""A Python function as a baseline candidate: `module:func`, e.g. the keyword rules a team has."""
+"""A Python function as a baseline candidate: `module:func`, e.g. the keyword rules a team has.
+
+A plain function runs in a worker thread (within the candidate's concurrency), an `async def`
+is awaited on the event loop; either way its latency is measured inside the thread or
+coroutine that calls it, so a slow function never holds up, or inflates the latency of, the
+other candidates' calls in flight.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import sys
@@ -15,10 +22,24 @@ class PythonProvider(Provider):
     default_concurrency = 4
 
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
-        super().__init__(candidate)
+        super().__init__(candidate, search_path)
         self._fn: Any = None
         self._arity = 1
-        self.search_path = search_path
+        self._is_async = False
+
+    @classmethod
+    def model_key(cls, c: Any) -> str:
+        return f"python|{c.id}"
+
+    @classmethod
+    def vendor_of(cls, spec: Any) -> str:
+        return "in-process code"
+
+    @classmethod
+    def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
+        return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
+                 "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"],
+                 "context_window": 10**9}, "your own code, run in-process")
 
     def _load(self) -> Any:
         if self._fn is None:
@@ -29,6 +50,7 @@ class PythonProvider(Provider):
                 mod = importlib.import_module(module)
                 self._fn = getattr(mod, name)
                 self._arity = len(inspect.signature(self._fn).parameters)
+                self._is_async = inspect.iscoroutinefunction(self._fn)
             except (ImportError, AttributeError) as exc:
                 raise ProviderError("fatal", f"cannot load {self.candidate.model}: {exc}") from None
         return self._fn
@@ -40,14 +62,25 @@ class PythonProvider(Provider):
             return str(exc)
         return None
 
-    async def complete(self, req: CallRequest) -> CallResult:
-        fn = self._load()
-        arity = self._arity
+    def _args(self, req: CallRequest) -> tuple[Any, ...]:
         text_in = req.example.text() if req.example is not None else req.prompt
+        return (text_in, req.example) if self._arity >= 2 else (text_in,)
+
+    def _timed(self, args: tuple[Any, ...]) -> tuple[Any, float]:
         t0 = time.perf_counter()
+        out = self._fn(*args)
+        return out, (time.perf_counter() - t0) * 1000
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        self._load()
+        args = self._args(req)
         try:
-            out = fn(text_in, req.example) if arity >= 2 else fn(text_in)
+            if self._is_async:
+                t0 = time.perf_counter()
+                out = await self._fn(*args)
+                latency = (time.perf_counter() - t0) * 1000
+            else:
+                out, latency = await asyncio.to_thread(self._timed, args)
         except Exception as exc:  # the user's function failed: an error against this candidate
             raise ProviderError("fatal", f"{type(exc).__name__}: {exc}") from None
-        latency = (time.perf_counter() - t0) * 1000
         return CallResult(text=str(out), input_tokens=None, output_tokens=None, latency_ms=latency, finish_reason="stop")

@@ -3,32 +3,49 @@ scorer on old answers). Every record it makes is flagged `replayed`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.records import Record
 
 
 class ReplayProvider(Provider):
     default_concurrency = 16
+    cacheable = False  # the recorded run is the answer; nothing new to store
 
-    def __init__(self, candidate: Any) -> None:
-        super().__init__(candidate)
-        self._records: dict[tuple[str, int], dict[str, Any]] | None = None
+    def __init__(self, candidate: Any, search_path: str | None = None) -> None:
+        super().__init__(candidate, search_path)
+        self._records: dict[tuple[str, int], Record] | None = None
 
-    def _load(self) -> dict[tuple[str, int], dict[str, Any]]:
+    @classmethod
+    def model_key(cls, c: Any) -> str:
+        return f"replay|{c.id}"
+
+    @classmethod
+    def vendor_of(cls, spec: Any) -> str:
+        return "self-hosted"
+
+    @classmethod
+    def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
+        return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
+                 "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"]},
+                "recorded answers replayed on this machine")
+
+    @classmethod
+    def spec_problem(cls, spec: Any) -> tuple[str, str] | None:
+        return None if spec.replay_from else ("a replay candidate needs replay_from: a run folder.", "replay_from")
+
+    def _load(self) -> dict[tuple[str, int], Record]:
         if self._records is None:
+            from modelsel.rundir import RECORDS, iter_jsonl_records
+
             folder = Path(self.candidate.replay_from or "")
-            path = folder / "records.jsonl"
+            path = folder / RECORDS
             if not path.exists():
                 raise ProviderError("fatal", f"no records.jsonl in {folder}")
-            recs: dict[tuple[str, int], dict[str, Any]] = {}
-            for line in path.read_text(encoding="utf-8").splitlines():
-                r = json.loads(line)
-                if r.get("candidate") == self.candidate.model and not r.get("error"):
-                    recs[(r["example_id"], r.get("repeat", 0))] = r
-            self._records = recs
+            self._records = {(r.example_id, r.repeat): r for r in iter_jsonl_records(path)
+                             if r.candidate == self.candidate.model and not r.error}
         return self._records
 
     def unavailable(self) -> str | None:
@@ -45,8 +62,6 @@ class ReplayProvider(Provider):
         rec = self._load().get((req.example.id, req.repeat)) or self._load().get((req.example.id, 0))
         if rec is None:
             raise ProviderError("fatal", f"no recorded answer for example '{req.example.id}'")
-        return CallResult(
-            text=rec.get("output") or "", input_tokens=rec.get("input_tokens"), output_tokens=rec.get("output_tokens"),
-            latency_ms=rec.get("latency_ms") or 0.0, ttft_ms=rec.get("ttft_ms"), finish_reason=rec.get("finish_reason"),
-            extra={"replayed_from": str(self.candidate.replay_from)},
-        )
+        return CallResult(text=rec.output or "", input_tokens=rec.input_tokens, output_tokens=rec.output_tokens,
+                          latency_ms=rec.latency_ms or 0.0, ttft_ms=rec.ttft_ms, finish_reason=rec.finish_reason,
+                          extra={"replayed_from": str(self.candidate.replay_from)})

@@ -1,31 +1,59 @@
-"""Charts rendered by matplotlib to inline SVG (no CDN, no images on disk)."""
+"""Charts rendered by matplotlib's SVG back-end to inline SVG (no CDN, no images on disk).
+
+One Figure per chart through the object API (no pyplot state); `warm()` imports matplotlib and
+loads its fonts once, while calls are still in flight, so charts cost milliseconds afterwards.
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from typing import Any
 
-from modelsel.records import Record
+import numpy as np
+
+from modelsel.calls import CallArrays
+from modelsel.metrics import latency_sample
+from modelsel.schema import Summary
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_READY = False
 
 
-def _plt() -> Any:
+def _setup() -> None:
+    global _READY
+    if _READY:
+        return
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
+                                "axes.spines.right": False, "svg.hashsalt": "modelsel"})
+    _READY = True
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                         "svg.hashsalt": "modelsel"})
-    return plt
+
+def warm() -> None:
+    """Import the SVG back-end and lay out one text so the font cache is loaded."""
+    _setup()
+    fig = _figure(1, 1)
+    ax = fig.add_subplot()
+    ax.set_title("x")
+    _svg(fig)
+
+
+def _figure(w: float, h: float) -> Any:
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    _setup()
+    fig = Figure(figsize=(w, h))
+    FigureCanvasSVG(fig)
+    return fig
 
 
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _plt().close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
@@ -41,78 +69,150 @@ def pareto_front(points: list[tuple[str, float, float]]) -> list[str]:
     return front
 
 
-def cost_quality(summary: dict[str, Any]) -> str:
-    plt = _plt()
-    req = summary["requirements"]
+def _ylim(values: list[float], pad: float = 0.04) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    span = max(hi - lo, 0.1)
+    return max(-0.02, lo - pad * span * 4), min(1.02, hi + pad * span * 4)
+
+
+def cost_quality(s: Summary) -> str:
+    """Quality (with its interval) against projected monthly cost on a log axis, points numbered
+    with names in the legend so labels never collide. When every candidate is free, quality
+    against p95 latency instead: a zero-width cost axis would say nothing."""
+    req = s.requirements
+    monthly = bool(req["cost"].get("monthly_requests"))
     pts = []
-    for cid, c in summary["candidates"].items():
-        if c["quality"].get("mean") is None:
+    for cid, c in s.candidates.items():
+        q = c.quality
+        if q.mean is None:
             continue
-        cost = c["cost"].get("monthly_usd")
-        if cost is None:
-            cost = c["cost"].get("per_request_usd") or 0.0
-        pts.append((cid, float(cost), float(c["quality"]["mean"]), c["quality"].get("lo"), c["quality"].get("hi")))
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    front = set(pareto_front([(p[0], p[1], p[2]) for p in pts]))
-    for i, (cid, cost, q, lo, hi) in enumerate(pts):
+        cost = c.cost.monthly_usd if monthly and c.cost.monthly_usd is not None else (c.cost.per_request_usd or 0.0)
+        pts.append((cid, float(cost), q.mean, q.lo, q.hi, c.latency.p95.value))
+    fig = _figure(6.4, 3.8)
+    ax = fig.add_subplot()
+    if not pts:
+        ax.text(0.5, 0.5, "no candidate was scored", ha="center", va="center", transform=ax.transAxes)
+        return _svg(fig)
+    free = all(p[1] == 0 for p in pts)
+    xs = [(p[5] or 0.0) if free else p[1] for p in pts]
+    front = set(pareto_front([(p[0], x, p[2]) for p, x in zip(pts, xs, strict=True)]))
+    for i, ((cid, _c, q, lo, hi, _l), x) in enumerate(zip(pts, xs, strict=True)):
         yerr = [[q - lo], [hi - q]] if lo is not None and hi is not None else None
-        ax.errorbar([cost], [q], yerr=yerr, fmt="o", color=COLORS[i % 10], capsize=3, label=cid,
-                    markersize=8 if cid in front else 6, markeredgecolor="black" if cid in front else COLORS[i % 10])
-        ax.annotate(cid, (cost, q), textcoords="offset points", xytext=(6, 4), fontsize=7)
-    fp = sorted([p for p in pts if p[0] in front], key=lambda p: p[1])
+        col = COLORS[i % 10]
+        ax.errorbar([x], [q], yerr=yerr, fmt="o", color=col, capsize=3, label=f"{i + 1}  {cid}",
+                    markersize=8 if cid in front else 6, markeredgecolor="black" if cid in front else col)
+        ax.annotate(str(i + 1), (x, q), textcoords="offset points", xytext=(5, 3), fontsize=8, color=col)
+    fp = sorted([(x, p[2]) for p, x in zip(pts, xs, strict=True) if p[0] in front])
     if len(fp) > 1:
-        ax.plot([p[1] for p in fp], [p[2] for p in fp], "--", color="#555", linewidth=1, label="Pareto front")
-    if req["quality"].get("min_score") is not None:
-        ax.axhline(req["quality"]["min_score"], color="#d62728", linewidth=1, linestyle=":", label="quality bar")
-    budget = req["cost"].get("monthly_budget_usd")
-    if budget is not None and req["cost"].get("monthly_requests"):
-        top = max((p[1] for p in pts), default=0.0)
-        if budget <= 3 * top or top == 0 and budget == 0:
+        ax.plot([p[0] for p in fp], [p[1] for p in fp], "--", color="#555", linewidth=1, label="Pareto front")
+    positive = [x for x in xs if x > 0]
+    if positive and min(xs) > 0:
+        ax.set_xscale("log")
+    elif positive:  # free and paid together: linear near zero, log beyond
+        ax.set_xscale("symlog", linthresh=min(positive))
+    bar = req["quality"].get("min_score")
+    ys = [p[2] for p in pts] + [p[3] for p in pts if p[3] is not None] + [p[4] for p in pts if p[4] is not None]
+    if bar is not None:
+        ax.axhline(bar, color="#d62728", linewidth=1, linestyle=":", label=f"quality bar {bar:g}")
+        ys.append(bar)
+    if free:
+        target = req["latency"].get("p95_ms")
+        if target:
+            ax.axvline(target, color="#9467bd", linewidth=1, linestyle=":", label="p95 target")
+        ax.set_xlabel("p95 latency, ms (every candidate is free, so quality is shown against latency)")
+    else:
+        budget = req["cost"].get("monthly_budget_usd")
+        if monthly and budget is not None and budget <= 10 * max(xs):
             ax.axvline(budget, color="#9467bd", linewidth=1, linestyle=":", label="monthly budget")
-        else:  # a far-away line would squash every point against the axis
+        elif monthly and budget is not None:
             ax.plot([], [], " ", label=f"monthly budget ${budget:,.0f} (off the chart)")
-    ax.set_xlabel("projected cost, USD per month" if req["cost"].get("monthly_requests") else "cost per request, USD")
+        ax.set_xlabel(("projected cost, USD per month" if monthly else "cost per request, USD") + " (log scale)")
+    ax.set_ylim(*_ylim(ys))
     ax.set_ylabel("quality (mean score, 95% CI)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
     return _svg(fig)
 
 
-def latency(summary: dict[str, Any], records: list[Record]) -> str:
-    plt = _plt()
-    req = summary["requirements"]
-    names = [cid for cid, c in summary["candidates"].items() if c["latency"].get("p50_ms") is not None]
-    data = [[r.latency_ms for r in records if r.candidate == cid and r.latency_ms is not None and not r.error] for cid in names]
-    fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * max(1, len(names))))
+def latency(s: Summary, arr: CallArrays) -> str:
+    req = s.requirements
+    names, data = [], []
+    for cid, c in s.candidates.items():
+        if c.latency.p50.value is None or not len(arr):
+            continue
+        lat, _, _ = latency_sample(arr.of(cid))
+        if len(lat):
+            names.append(cid)
+            data.append(lat)
+    fig = _figure(6.4, 0.6 + 0.45 * max(1, len(names)))
+    ax = fig.add_subplot()
     if names:
         ax.boxplot(data, orientation="horizontal", tick_labels=names, whis=(5, 95), showfliers=True, widths=0.5,
                    flierprops={"markersize": 2})
-        ax.set_xscale("log")
+        if min(float(np.min(d)) for d in data) > 0:
+            ax.set_xscale("log")
     for key, style in (("p50_ms", "--"), ("p95_ms", ":")):
         if req["latency"].get(key):
             ax.axvline(req["latency"][key], color="#d62728", linestyle=style, linewidth=1, label=f"{key[:3]} target")
-    ax.set_xlabel("latency per request, ms (log scale; box = quartiles, whiskers = p5-p95)")
+    ax.set_xlabel("latency per request of warm calls, ms (log scale; box = quartiles, whiskers = p5-p95)")
     if req["latency"].get("p50_ms") or req["latency"].get("p95_ms"):
         ax.legend(loc="lower right", frameon=False)
     return _svg(fig)
 
 
-def by_tag(summary: dict[str, Any]) -> str | None:
-    plt = _plt()
-    cands = [(cid, c) for cid, c in summary["candidates"].items() if c.get("by_tag")]
-    tags = sorted({t for _, c in cands for t in c["by_tag"]})
+def differences(s: Summary) -> str | None:
+    """Every other survivor's paired difference to the choice, with its 95% interval, and the
+    ±small_difference band shaded: which gaps are ruled out and which are not."""
+    d = s.decision
+    if not d.chosen or len(d.survivors) < 2:
+        return None
+    from modelsel.metrics import find
+
+    rows = []
+    for cid in d.survivors:
+        if cid == d.chosen:
+            continue
+        c = find(s.comparisons, cid, d.chosen)
+        if c is not None and c.lo is not None and c.hi is not None:
+            rows.append((cid, c.diff * 100, c.lo * 100, c.hi * 100))
+    if not rows:
+        return None
+    small = float(s.requirements["decision"]["small_difference"]) * 100
+    fig = _figure(6.4, 0.8 + 0.4 * len(rows))
+    ax = fig.add_subplot()
+    ax.axvspan(-small, small, color="#2ca02c", alpha=0.15, label=f"±{small:g} points (small difference)")
+    ax.axvline(0, color="#555", linewidth=1)
+    for i, (_cid, diff, lo, hi) in enumerate(rows):
+        ax.errorbar([diff], [i], xerr=[[diff - lo], [hi - diff]], fmt="o", color=COLORS[i % 10], capsize=3)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    reach = max(max(abs(r[2]), abs(r[3])) for r in rows)
+    ax.set_xlim(-max(reach, small) * 1.15, max(reach, small) * 1.15)
+    ax.set_xlabel(f"quality difference to {d.chosen}, points (95% CI, paired on the same examples)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False, fontsize=8)
+    return _svg(fig)
+
+
+def by_tag(s: Summary) -> str | None:
+    cands = [(cid, c) for cid, c in s.candidates.items() if c.by_tag]
+    tags = sorted({t for _, c in cands for t in c.by_tag})
     if not cands or not tags:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    fig = _figure(6.4, 3.2)
+    ax = fig.add_subplot()
     width = 0.8 / len(cands)
     for i, (cid, c) in enumerate(cands):
         xs = [j + i * width for j in range(len(tags))]
-        means = [(c["by_tag"].get(t) or {}).get("mean") or 0 for t in tags]
-        los = [m - ((c["by_tag"].get(t) or {}).get("lo") if (c["by_tag"].get(t) or {}).get("lo") is not None else m) for t, m in zip(tags, means, strict=True)]
-        his = [((c["by_tag"].get(t) or {}).get("hi") if (c["by_tag"].get(t) or {}).get("hi") is not None else m) - m for t, m in zip(tags, means, strict=True)]
+        blocks = [c.by_tag.get(t) for t in tags]
+        means = [(b.mean or 0.0) if b else 0.0 for b in blocks]
+        los = [m - (b.lo if b and b.lo is not None else m) for b, m in zip(blocks, means, strict=True)]
+        his = [(b.hi if b and b.hi is not None else m) - m for b, m in zip(blocks, means, strict=True)]
         ax.bar(xs, means, width, yerr=[los, his], capsize=2, label=cid, color=COLORS[i % 10])
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(tags))], tags)
     ax.set_ylabel("quality (95% CI)")
     ax.set_ylim(0, 1.05)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return _svg(fig)
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

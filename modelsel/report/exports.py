@@ -1,12 +1,21 @@
-"""records.csv: every call, one row, for spreadsheet users (built as a pandas DataFrame)."""
+"""records.csv: every call, one row, for spreadsheet users. Streamed from records.jsonl, so a
+run of any size converts without holding its records."""
 
 from __future__ import annotations
 
+import csv
+import os
+import tempfile
+from pathlib import Path
+
 from modelsel.records import Record
+from modelsel.rundir import RunDir
 
 COLUMNS = ["candidate", "example_id", "repeat", "tags", "input", "expected", "output", "score", "passed", "reason",
-           "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd", "judge_cost_usd", "error",
-           "error_kind", "attempts", "retry_wait_s", "cached", "cold", "replayed", "finish_reason", "started_at"]
+           "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd", "judge_cost_usd",
+           "error", "error_kind", "status", "attempts", "retry_wait_s", "retry_after_asked_s", "cached", "cold", "replayed",
+           "finish_reason", "valid", "label", "started_at"]
+TEXT = ("input", "expected", "output", "reason", "error", "label")
 
 
 def _cell(v: object) -> object:
@@ -16,19 +25,30 @@ def _cell(v: object) -> object:
     return v
 
 
-def records_frame(records: list[Record]):  # type: ignore[no-untyped-def]
-    import pandas as pd
+def row(r: Record) -> list[object]:
+    d = r.model_dump(include=set(COLUMNS))
+    d["tags"] = ";".join(r.tags)
+    out = []
+    for k in COLUMNS:
+        v = d.get(k)
+        if k in TEXT and v is not None and not isinstance(v, str):
+            v = str(v)
+        out.append("" if v is None else _cell(v) if k in TEXT else v)
+    return out
 
-    rows = []
-    for r in records:
-        d = r.model_dump(include=set(COLUMNS))
-        d["tags"] = ";".join(r.tags)
-        rows.append(d)
-    return pd.DataFrame(rows, columns=COLUMNS)
 
-
-def records_csv(records: list[Record]) -> str:
-    df = records_frame(records)
-    for col in ("input", "expected", "output", "reason", "error"):
-        df[col] = df[col].map(lambda v: _cell(v if v is None or isinstance(v, str) else str(v)))
-    return df.to_csv(index=False)
+def write_csv(folder: RunDir) -> Path:
+    path = folder.path / "records.csv"
+    fd, tmp = tempfile.mkstemp(dir=folder.path, prefix=".records.csv.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(COLUMNS)
+            for r in folder.records():
+                w.writerow(row(r))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,16 +1,17 @@
-"""Number formatting shared by every report, so a figure reads the same everywhere."""
+"""Number formatting and the sentences every report shares, so a figure reads the same in the
+terminal, decision.md and report.html."""
 
 from __future__ import annotations
 
-from typing import Any
+from modelsel.schema import CandidateEntry, Decision, QualityFigures, Quantile, Summary
 
 
-def q_ci(block: dict[str, Any] | None) -> str:
-    if not block or block.get("mean") is None:
+def q_ci(block: QualityFigures | None) -> str:
+    if block is None or block.mean is None:
         return "—"
-    if block.get("lo") is None:
-        return f"{block['mean']:.3f} (n={block.get('n', 0)}, no interval)"
-    return f"{block['mean']:.3f} [{block['lo']:.2f}, {block['hi']:.2f}]"
+    if block.lo is None or block.hi is None:
+        return f"{block.mean:.3f} (n={block.n}, no interval)"
+    return f"{block.mean:.3f} [{block.lo:.2f}, {block.hi:.2f}]"
 
 
 def ms(v: float | None) -> str:
@@ -19,6 +20,15 @@ def ms(v: float | None) -> str:
     if v < 10:  # an in-process baseline answers in microseconds; "0 ms" would hide it
         return f"{v:.2f} ms"
     return f"{v:,.0f} ms"
+
+
+def quantile(q: Quantile | None) -> str:
+    """A latency percentile with its interval; an end the data cannot bound says so."""
+    if q is None or q.value is None:
+        return "—"
+    lo = "?" if q.lo is None else ms(q.lo).replace(" ms", "")
+    hi = "unbounded" if q.hi is None else ms(q.hi).replace(" ms", "")
+    return f"{ms(q.value)} [{lo}, {hi}]"
 
 
 def usd(v: float | None, digits: int | None = None) -> str:
@@ -33,35 +43,73 @@ def pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 
-def status_word(entry: dict[str, Any], decision: dict[str, Any], cid: str) -> str:
-    if cid == decision.get("chosen"):
+def status_word(entry: CandidateEntry, decision: Decision, cid: str) -> str:
+    if cid == decision.chosen:
         return "CHOSEN"
-    if cid == decision.get("fallback"):
+    if cid == decision.fallback:
         return "fallback"
-    return {"evaluated": "qualifies", "eliminated": "eliminated", "not_evaluated": "not evaluated"}[entry["status"]]
+    return {"evaluated": "qualifies", "eliminated": "eliminated", "not_evaluated": "not evaluated"}[entry.status]
 
 
-def results_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
-    d = summary["decision"]
+def errors_text(c: CandidateEntry) -> str:
+    """Failed calls with their kinds, e.g. '3/80 (rate_limit 2, timeout 1)'."""
+    if not c.n_calls:
+        return "—"
+    kinds = ", ".join(f"{k} {n}" for k, n in c.error_kinds.items())
+    return f"{c.errors}/{c.n_calls}" + (f" ({kinds})" if kinds else "")
+
+
+HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
+           "p50": "p50 [95% CI]", "p95": "p95 [95% CI]", "per_request": "Cost/request", "monthly": "Monthly",
+           "errors": "Errors", "n": "n"}
+
+
+def results_rows(s: Summary) -> list[dict[str, str]]:
     rows = []
-    for cid, c in summary["candidates"].items():
+    for cid, c in s.candidates.items():
         rows.append({
-            "candidate": cid, "status": status_word(c, d, cid),
-            "quality": q_ci(c["quality"]), "pass_rate": pct(c["quality"].get("pass_rate")),
-            "p50": ms(c["latency"].get("p50_ms")), "p95": ms(c["latency"].get("p95_ms")),
-            "per_request": usd(c["cost"].get("per_request_usd")), "monthly": usd(c["cost"].get("monthly_usd"), 2),
-            "errors": f"{c['errors']}/{c['n_calls']}" if c.get("n_calls") else "—",
-            "n": str(c.get("n", 0)),
+            "candidate": cid, "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
+            "pass_rate": pct(c.quality.pass_rate), "p50": quantile(c.latency.p50), "p95": quantile(c.latency.p95),
+            "per_request": usd(c.cost.per_request_usd), "monthly": usd(c.cost.monthly_usd, 2), "errors": errors_text(c),
+            "n": str(c.n),
         })
     return rows
 
 
-HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
-           "p50": "p50", "p95": "p95", "per_request": "Cost/request", "monthly": "Monthly", "errors": "Errors", "n": "n"}
-
-
-def resolution_text(res: dict[str, Any]) -> str:
-    if not res.get("n_examples") or res.get("resolvable_difference") is None:
+def resolution_text(s: Summary) -> str:
+    res = s.resolution
+    if not res.n_examples or res.resolvable_difference is None:
         return "No examples were answered, so no quality difference can be resolved."
-    return (f"{res['n_examples']} examples resolve quality differences of about "
-            f"{res['resolvable_difference'] * 100:.0f} points or more.")
+    out = (f"With {res.n_examples} examples, quality differences under about {res.resolvable_difference * 100:.0f} points "
+           f"cannot be told apart (80% power needs a true gap of "
+           f"{(res.minimum_detectable_difference_80pct_power or 0) * 100:.0f} points; SD of paired differences "
+           f"{res.sd_of_paired_differences}, {res.sd_source}).")
+    if res.n_to_detect_small_difference and res.small_difference:
+        out += (f" Telling a {res.small_difference * 100:g}-point gap apart would need about "
+                f"{res.n_to_detect_small_difference:,} examples.")
+    return out
+
+
+def difference_sentence(s: Summary) -> str:
+    """What the paired differences against the choice show, in words."""
+    d = s.decision
+    if not d.chosen or len(d.survivors) < 2:
+        return "Only one candidate meets the requirements: there is no survivor to compare it with."
+    vs = [v for v in d.verdicts if v.comparison is not None and v.comparison.lo is not None and v.comparison.hi is not None]
+    if not vs:
+        return "No survivor shares enough answered examples with the best to compare them."
+    shown = [v.candidate for v in vs if v.verdict == "worse"]
+    equiv = [v.candidate for v in vs if v.verdict in ("equivalent", "non_inferior")]
+    open_ = [v for v in vs if v.verdict in ("not_distinguishable", "not_shown_non_inferior")]
+    parts = []
+    if shown:
+        parts.append(f"'{d.best}' is shown to score higher than {', '.join(repr(x) for x in shown)}")
+    if equiv:
+        word = "equivalent to" if d.policy == "not_distinguishable" else "non-inferior to"
+        parts.append(f"{', '.join(repr(x) for x in equiv)} {'is' if len(equiv) == 1 else 'are'} shown {word} '{d.best}' "
+                     f"within {s.requirements['decision']['small_difference']:g}")
+    if open_:
+        reach = max(max(abs(v.comparison.lo), abs(v.comparison.hi)) for v in open_ if v.comparison) * 100  # type: ignore[arg-type]
+        parts.append(f"{', '.join(repr(v.candidate) for v in open_)} {'is' if len(open_) == 1 else 'are'} not shown to "
+                     f"differ from '{d.best}'; gaps up to {reach:.0f} points are not ruled out")
+    return "; ".join(parts) + "."

@@ -1,20 +1,41 @@
 """report.html: one self-contained file that opens offline. Model output is escaped by Jinja
-autoescape in tables, and rendered with textContent in the drill-down; never as markup."""
+autoescape in tables, and rendered with textContent in the drill-down; never as markup.
+
+The drill-down holds the examples a PM looks at: all of them for a normal eval set, and for a
+large one the failures, the disagreements and a fixed sample, with the rest in records.csv.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
-import jinja2
-
+from modelsel.calls import CallArrays
 from modelsel.records import Record
 from modelsel.report import charts
-from modelsel.report.fmt import HEADERS, ms, pct, q_ci, resolution_text, results_rows, usd
-from modelsel.report.markdown import _strategy_detail
+from modelsel.report.fmt import (
+    HEADERS,
+    difference_sentence,
+    errors_text,
+    ms,
+    pct,
+    q_ci,
+    quantile,
+    resolution_text,
+    results_rows,
+    usd,
+)
+from modelsel.report.markdown import POLICY, strategy_detail, strategy_verdict
+from modelsel.schema import Summary
 
+ALL_EXAMPLES_UP_TO = 500  # below this every example is in the drill-down
+SAMPLE = 100
+MAX_FLAGGED = 300
 MAX_TEXT = 2000  # characters of an input or output kept in the drill-down
+MAX_TEXT_LARGE = 400
 
 
 def _json_for_script(obj: Any) -> str:
@@ -24,52 +45,75 @@ def _json_for_script(obj: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _cut(s: Any) -> str:
-    s = "" if s is None else str(s)
-    return s if len(s) <= MAX_TEXT else s[:MAX_TEXT] + f"… [{len(s) - MAX_TEXT} more characters]"
+def _cut(s: Any, limit: int) -> str:
+    s = "" if s is None else (s if isinstance(s, str) else json.dumps(s))
+    return s if len(s) <= limit else s[:limit] + f"… [{len(s) - limit} more characters]"
 
 
-def drilldown(records: list[Record], cands: list[str]) -> dict[str, Any]:
+def select_examples(arr: CallArrays) -> tuple[set[str] | None, dict[str, int]]:
+    """(examples to show, or None for all; how many of each kind were picked)."""
+    examples = list(dict.fromkeys(arr.example.tolist()))
+    if len(examples) <= ALL_EXAMPLES_UP_TO:
+        return None, {"all": len(examples)}
+    failed = set(arr.example[arr.error | (arr.passed == 0)].tolist())
+    first = arr.repeat == 0
+    by_ex: dict[str, set[int]] = defaultdict(set)
+    for e, p in zip(arr.example[first].tolist(), arr.passed[first].tolist(), strict=True):
+        if p >= 0:
+            by_ex[e].add(p)
+    disagree = {e for e, ps in by_ex.items() if len(ps) > 1}
+    rng = random.Random(20240601)  # the same run always shows the same sample
+    picked_dis = sorted(disagree)[:MAX_FLAGGED]
+    picked_fail = sorted(failed - set(picked_dis))[: max(0, MAX_FLAGGED - len(picked_dis))]
+    rest = [e for e in examples if e not in disagree and e not in failed]
+    sample = rng.sample(rest, min(SAMPLE, len(rest)))
+    return set(picked_dis) | set(picked_fail) | set(sample), {"disagreements": len(picked_dis), "failures": len(picked_fail),
+                                                                "sample": len(sample), "total": len(examples)}
+
+
+def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None, limit: int) -> dict[str, Any]:
     by_ex: dict[str, dict[str, Any]] = {}
     per: dict[str, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
+        if keep is not None and r.example_id not in keep:
+            continue
         per[r.example_id][r.candidate].append(r)
         if r.example_id not in by_ex:
-            by_ex[r.example_id] = {"id": r.example_id, "tags": r.tags, "input": _cut(r.input), "expected": _cut(
-                r.expected if isinstance(r.expected, str) or r.expected is None else json.dumps(r.expected))}
+            by_ex[r.example_id] = {"id": r.example_id, "tags": r.tags, "input": _cut(r.input, limit),
+                                   "expected": _cut(r.expected, limit)}
     rows = []
     for ex_id, ex in by_ex.items():
         answers = []
         passed = set()
         for c in cands:
-            rs = per[ex_id].get(c)
+            rs = sorted(per[ex_id].get(c, []), key=lambda r: r.repeat)
             if not rs:
                 answers.append(None)
                 continue
             r = rs[0]
             passed.add(bool(r.passed))
-            answers.append({"o": _cut(r.output if not r.error else ""), "s": r.score, "p": r.passed, "why": _cut(r.reason),
-                            "ms": r.latency_ms, "usd": r.cost_usd, "err": r.error, "k": len(rs)})
+            answers.append({"o": _cut(r.output if not r.error else "", limit), "s": r.score, "p": r.passed,
+                            "why": _cut(r.reason, 300), "ms": r.latency_ms, "usd": r.cost_usd, "err": r.error, "k": len(rs)})
         rows.append({**ex, "a": answers, "disagree": len(passed) > 1})
     return {"candidates": cands, "rows": rows}
 
 
-def render_html(summary: dict[str, Any], records: list[Record]) -> str:
+def render_html(s: Summary, arr: CallArrays, records: Iterable[Record]) -> str:
+    import jinja2
+
     env = jinja2.Environment(loader=jinja2.PackageLoader("modelsel.report", "templates"),
                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
-    env.filters.update(q_ci=q_ci, ms=ms, usd=usd, pct=pct, detail=_strategy_detail)
-    cands = [cid for cid, c in summary["candidates"].items() if c.get("n_calls")]
-    tags = sorted({t for r in records for t in r.tags})
-    sort_keys = []
-    for c in summary["candidates"].values():
-        sort_keys.append({
-            "quality": c["quality"].get("mean"), "pass_rate": c["quality"].get("pass_rate"),
-            "p50": c["latency"].get("p50_ms"), "p95": c["latency"].get("p95_ms"),
-            "per_request": c["cost"].get("per_request_usd"), "monthly": c["cost"].get("monthly_usd"),
-            "errors": c.get("errors"), "n": c.get("n"),
-        })
+    env.filters.update(q_ci=q_ci, ms=ms, usd=usd, pct=pct, quantile=quantile, detail=strategy_detail,
+                       verdict=strategy_verdict, errors=errors_text)
+    cands = [cid for cid, c in s.candidates.items() if c.n_calls]
+    keep, picked = select_examples(arr)
+    drill = drilldown(records, cands, keep, MAX_TEXT if keep is None else MAX_TEXT_LARGE)
+    tags = sorted({t for ts in arr.tags for t in ts})
+    sort_keys = [{"quality": c.quality.mean, "pass_rate": c.quality.pass_rate, "p50": c.latency.p50.value,
+                  "p95": c.latency.p95.value, "per_request": c.cost.per_request_usd, "monthly": c.cost.monthly_usd,
+                  "errors": c.errors, "n": c.n} for c in s.candidates.values()]
     return env.get_template("report.html.j2").render(
-        s=summary, d=summary["decision"], resolution=resolution_text(summary["resolution"]), rows=results_rows(summary), headers=HEADERS, sort_keys=sort_keys,
-        chart_cost=charts.cost_quality(summary), chart_latency=charts.latency(summary, records),
-        chart_tags=charts.by_tag(summary), tags=tags, data_json=_json_for_script(drilldown(records, cands)),
-    )
+        s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
+        rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
+        chart_cost=charts.cost_quality(s), chart_latency=charts.latency(s, arr), chart_diff=charts.differences(s),
+        chart_tags=charts.by_tag(s), tags=tags, data_json=_json_for_script(drill))

@@ -47,6 +47,26 @@ def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[
     return DETERMINISTIC[t](output, example, **_params(spec))
 
 
+def is_pass(score: float | None, threshold: float) -> bool | None:
+    """The one pass/fail test: a score at or above the threshold passes; no score, no verdict."""
+    return None if score is None else score >= threshold
+
+
+def request_time_signals(output: str, default: list[dict[str, Any]]) -> tuple[bool | None, str | None]:
+    """(valid, label): what production can check about an answer without the answer key.
+    A choice scorer's label set makes 'a label from the set' the check; a json scorer makes
+    'parses as JSON (and fits the schema)' the check; other scorers give no check."""
+    from modelsel.scoring.basic import extract_choice, json_valid
+
+    for s in default:
+        if s.get("type") == "choice" and s.get("choices"):
+            label = extract_choice(output, list(s["choices"]))
+            return label is not None, label
+        if s.get("type") == "json":
+            return json_valid(output, s.get("schema")), None
+    return None, None
+
+
 def example_specs(example: Example, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if example.scorer is None:
         return default
@@ -60,36 +80,55 @@ def combine(parts: list[tuple[dict[str, Any], float, str]]) -> tuple[float, str]
     return score, reason
 
 
-async def score_records(
-    records: list[Record], examples: dict[str, Example], default: list[dict[str, Any]],
-    pass_threshold: float, judge: Any = None, search_path: str | None = None,
-) -> list[Record]:
-    """Score every answered record in place; errors stay unscored (they count as errors)."""
-    if search_path and search_path not in sys.path:
-        sys.path.insert(0, search_path)  # python scorers live beside the requirements file
-    from modelsel.scoring.model_based import run_model_scorers
+class Scorer:
+    """Scores one answered record at a time, so a run can score each call as it finishes and
+    stream it to disk instead of holding every record until the end."""
 
-    extras = await run_model_scorers(records, examples, default, judge)
-    for r in records:
+    def __init__(self, examples: dict[str, Example], default: list[dict[str, Any]], pass_threshold: float,
+                 judge: Any = None, search_path: str | None = None) -> None:
+        if search_path and search_path not in sys.path:
+            sys.path.insert(0, search_path)  # python scorers live beside the requirements file
+        self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
+
+    async def score(self, r: Record) -> Record:
+        """Score r in place and return it; errors stay unscored (they count as errors)."""
+        from modelsel.scoring.model_based import model_scores
+
         if r.error or r.output is None:
             r.score, r.passed, r.reason, r.scores = None, None, f"error: {r.error}", []
-            continue
-        ex = examples[r.example_id]
-        mine = extras.get((r.candidate, r.example_id, r.repeat), {})
+            return r
+        ex = self.examples[r.example_id]
+        mine = await model_scores(r, ex, self.default, self.judge)
         if any(v[0] is None for v in mine.values()):  # the judge was not allowed to spend: unscored, not 0
             r.score, r.passed, r.reason, r.scores = None, None, next(v[1] for v in mine.values() if v[0] is None), []
-            continue
+            return r
         parts = []
-        for spec in example_specs(ex, default):
+        for spec in example_specs(ex, self.default):
             try:
                 v, why = score_one(spec, r.output, ex, mine)
             except Exception as exc:  # a scorer that cannot score this answer scores it 0, and says why
                 v, why = 0.0, f"{spec['type']} scorer failed: {type(exc).__name__}: {exc}"
             parts.append((spec, v, why))
-        r.score, r.reason = combine(parts)
-        r.score = round(r.score, 6)
-        r.passed = r.score >= pass_threshold
+        score, r.reason = combine(parts)
+        r.score = round(score, 6)
+        r.passed = is_pass(r.score, self.threshold)
+        r.valid, r.label = request_time_signals(r.output, self.default)
         r.scores = [{"type": s["type"], "params": _params(s), "weight": s.get("weight", 1.0), "score": v, "reason": why,
                      **(mine.get((s["type"], id(s)), (0, "", {}))[2])}
                     for s, v, why in parts]
+        return r
+
+    async def aclose(self) -> None:
+        if self.judge is not None:
+            await self.judge.aclose()
+
+
+async def score_records(records: list[Record], scorer: Scorer) -> list[Record]:
+    """Score a list of records (rescoring a finished run), concurrently for judge calls."""
+    import asyncio
+
+    try:
+        await asyncio.gather(*(scorer.score(r) for r in records))
+    finally:
+        await scorer.aclose()
     return records

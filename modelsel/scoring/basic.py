@@ -104,6 +104,19 @@ def _json_blob(output: str) -> str:
     return output[start:] if start >= 0 else output
 
 
+def json_valid(output: str, schema: dict | None = None) -> bool:
+    """Parses as JSON (fences and prose around it tolerated) and fits the schema if one is given."""
+    try:
+        data, _end = json.JSONDecoder().raw_decode(_json_blob(output).strip())
+    except json.JSONDecodeError:
+        return False
+    if schema is None:
+        return True
+    import jsonschema
+
+    return not any(True for _ in jsonschema.Draft202012Validator(schema).iter_errors(data))
+
+
 def json_scorer(output: str, example: Example, schema: dict | None = None, fields: list[str] | None = None, **_: Any) -> Result:
     blob = _json_blob(output).strip()
     try:

@@ -74,51 +74,35 @@ def similarity_scores(pairs: list[tuple[str, str]]) -> list[float]:
     return [float(max(0.0, min(1.0, x))) for x in np.sum(a * b, axis=1)]
 
 
-async def run_model_scorers(records: list[Record], examples: dict[str, Example], default: list[dict[str, Any]],
-                            judge: Any) -> dict[tuple[str, str, int], dict[Any, tuple[float, str, dict[str, Any]]]]:
-    out: dict[tuple[str, str, int], dict[Any, tuple[float, str, dict[str, Any]]]] = {}
-    judge_jobs = []
-    sim_jobs: list[tuple[tuple[str, str, int], dict[str, Any], str, str]] = []
-    for r in records:
-        if r.error or r.output is None:
-            continue
-        ex = examples[r.example_id]
-        key = (r.candidate, r.example_id, r.repeat)
-        for spec in _specs_of(ex, default):
-            if spec["type"] == "judge":
-                judge_jobs.append((key, spec, r, ex))
-            elif spec["type"] == "similarity":
-                ref = spec.get("value", ex.expected)
-                sim_jobs.append((key, spec, r.output, "" if ref is None else str(ref)))
-    if sim_jobs:
-        scores = await asyncio.to_thread(similarity_scores, [(o, ref) for _, _, o, ref in sim_jobs])
-        for (key, spec, _o, _ref), v in zip(sim_jobs, scores, strict=True):
+async def model_scores(r: Record, ex: Example, default: list[dict[str, Any]], judge: Any
+                       ) -> dict[Any, tuple[float | None, str, dict[str, Any]]]:
+    """The judge's and the similarity model's scores for one answer, keyed by (type, id(spec))."""
+    out: dict[Any, tuple[float | None, str, dict[str, Any]]] = {}
+    for spec in _specs_of(ex, default):
+        if spec["type"] == "similarity":
+            ref = spec.get("value", ex.expected)
+            v = (await asyncio.to_thread(similarity_scores, [(r.output or "", "" if ref is None else str(ref))]))[0]
             thr = spec.get("threshold")
             val = (1.0 if v >= thr else 0.0) if thr is not None else v
-            out.setdefault(key, {})[("similarity", id(spec))] = (val, f"cosine similarity {v:.3f}", {"cosine": v})
-    if judge_jobs:
-        if judge is None:
-            raise RuntimeError("a judge scorer is used but the requirements name no judge: model")
-
-        async def one(key: tuple[str, str, int], spec: dict[str, Any], r: Record, ex: Example) -> None:
-            scale = int(spec.get("scale", 10))
-            prompt = JUDGE_TEMPLATE.format(rubric=spec.get("rubric", "Is the answer correct and helpful?"),
-                                           input=ex.text(), expected="" if ex.expected is None else ex.expected,
-                                           output=r.output, scale=scale)
-            res, err = await judge.ask(prompt)
-            if res is None and err == NOT_JUDGED:
-                out.setdefault(key, {})[("judge", id(spec))] = (None, err, {"judge_model": judge.model_id})  # type: ignore[assignment]
-                return
-            if res is None:
-                val, why, det = 0.0, f"judge call failed: {err}", {"judge_model": judge.model_id, "judge_prompt": prompt}
-            else:
-                val, why = parse_verdict(res.text, scale)
-                det = {"judge_model": judge.model_id, "judge_prompt": prompt, "judge_verdict": res.text,
-                       "judge_input_tokens": res.input_tokens, "judge_output_tokens": res.output_tokens,
-                       "judge_cost_usd": judge.cost(res)}
-                r.judge_cost_usd += judge.cost(res)
-            out.setdefault(key, {})[("judge", id(spec))] = (val, why, det)
-
-        await asyncio.gather(*(one(*j) for j in judge_jobs))
-        await judge.aclose()
+            out[("similarity", id(spec))] = (val, f"cosine similarity {v:.3f}", {"cosine": v})
+        elif spec["type"] == "judge":
+            if judge is None:
+                raise RuntimeError("a judge scorer is used but the requirements name no judge: model")
+            out[("judge", id(spec))] = await _judge_one(spec, r, ex, judge)
     return out
+
+
+async def _judge_one(spec: dict[str, Any], r: Record, ex: Example, judge: Any) -> tuple[float | None, str, dict[str, Any]]:
+    scale = int(spec.get("scale", 10))
+    prompt = JUDGE_TEMPLATE.format(rubric=spec.get("rubric", "Is the answer correct and helpful?"), input=ex.text(),
+                                   expected="" if ex.expected is None else ex.expected, output=r.output, scale=scale)
+    res, err = await judge.ask(prompt)
+    if res is None and err == NOT_JUDGED:
+        return None, err, {"judge_model": judge.model_id}
+    if res is None:
+        return 0.0, f"judge call failed: {err}", {"judge_model": judge.model_id, "judge_prompt": prompt}
+    val, why = parse_verdict(res.text, scale)
+    cost = judge.cost(res)
+    r.judge_cost_usd += cost
+    return val, why, {"judge_model": judge.model_id, "judge_prompt": prompt, "judge_verdict": res.text,
+                      "judge_input_tokens": res.input_tokens, "judge_output_tokens": res.output_tokens, "judge_cost_usd": cost}

@@ -1,0 +1,165 @@
+"""The figures of every call as columns: what metrics, decision and strategies read.
+
+A run of 10,000 examples x 5 candidates is 50,000 calls; held as Record objects (input,
+output, scorer details) it takes hundreds of megabytes. Statistics need only a few numbers
+per call, so the runner streams each Record to disk and keeps one row here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from modelsel.records import Record
+
+
+@dataclass
+class Calls:
+    """One row per call. Lists while a run grows; `arrays()` freezes them for statistics."""
+
+    candidate: list[str] = field(default_factory=list)
+    example: list[str] = field(default_factory=list)
+    repeat: list[int] = field(default_factory=list)
+    tags: list[tuple[str, ...]] = field(default_factory=list)
+    cluster: list[str] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)  # nan: unscored (error, not judged)
+    passed: list[int] = field(default_factory=list)  # 1, 0, or -1 when unscored
+    latency_ms: list[float] = field(default_factory=list)  # nan when no answer
+    ttft_ms: list[float] = field(default_factory=list)
+    cost_usd: list[float] = field(default_factory=list)
+    input_tokens: list[int] = field(default_factory=list)
+    output_tokens: list[int] = field(default_factory=list)
+    error: list[bool] = field(default_factory=list)
+    error_kind: list[str] = field(default_factory=list)  # "" when no error
+    attempts: list[int] = field(default_factory=list)
+    cached: list[bool] = field(default_factory=list)
+    cold: list[bool] = field(default_factory=list)
+    replayed: list[bool] = field(default_factory=list)
+    judge_cost_usd: list[float] = field(default_factory=list)
+    valid: list[int] = field(default_factory=list)  # 1 / 0, or -1 when no format check applies
+    label: list[str] = field(default_factory=list)  # "" when no label was read
+    _interned: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def _i(self, s: str) -> str:
+        # Ids repeat once per candidate and repeat: keep one string object for each.
+        return self._interned.setdefault(s, s)
+
+    def add(self, r: Record) -> None:
+        self.candidate.append(self._i(r.candidate))
+        self.example.append(self._i(r.example_id))
+        self.repeat.append(r.repeat)
+        self.tags.append(tuple(self._i(t) for t in r.tags))
+        self.cluster.append(self._i(r.cluster or r.example_id))
+        self.score.append(math.nan if r.score is None else float(r.score))
+        self.passed.append(-1 if r.passed is None else int(bool(r.passed)))
+        self.latency_ms.append(math.nan if r.latency_ms is None or r.error else float(r.latency_ms))
+        self.ttft_ms.append(math.nan if r.ttft_ms is None or r.error else float(r.ttft_ms))
+        self.cost_usd.append(float(r.cost_usd or 0.0))
+        self.input_tokens.append(int(r.input_tokens or 0))
+        self.output_tokens.append(int(r.output_tokens or 0))
+        self.error.append(bool(r.error))
+        self.error_kind.append(self._i(r.error_kind or ("error" if r.error else "")))
+        self.attempts.append(int(r.attempts))
+        self.cached.append(bool(r.cached))
+        self.cold.append(bool(r.cold))
+        self.replayed.append(bool(r.replayed))
+        self.judge_cost_usd.append(float(r.judge_cost_usd or 0.0))
+        self.valid.append(-1 if r.valid is None else int(r.valid))
+        self.label.append(self._i((r.label or "").lower()))
+
+    @classmethod
+    def from_records(cls, records: Iterable[Record]) -> Calls:
+        c = cls()
+        for r in records:
+            c.add(r)
+        return c
+
+    def __len__(self) -> int:
+        return len(self.candidate)
+
+    def candidates(self) -> list[str]:
+        return list(dict.fromkeys(self.candidate))
+
+    def arrays(self) -> CallArrays:
+        return CallArrays(
+            candidate=np.array(self.candidate, dtype=object), example=np.array(self.example, dtype=object),
+            repeat=np.array(self.repeat, dtype=np.int32), tags=self.tags, cluster=np.array(self.cluster, dtype=object),
+            score=np.array(self.score, dtype=float), passed=np.array(self.passed, dtype=np.int8),
+            latency_ms=np.array(self.latency_ms, dtype=float), ttft_ms=np.array(self.ttft_ms, dtype=float),
+            cost_usd=np.array(self.cost_usd, dtype=float), input_tokens=np.array(self.input_tokens, dtype=np.int64),
+            output_tokens=np.array(self.output_tokens, dtype=np.int64), error=np.array(self.error, dtype=bool),
+            error_kind=np.array(self.error_kind, dtype=object), attempts=np.array(self.attempts, dtype=np.int32),
+            cached=np.array(self.cached, dtype=bool), cold=np.array(self.cold, dtype=bool),
+            replayed=np.array(self.replayed, dtype=bool), judge_cost_usd=np.array(self.judge_cost_usd, dtype=float),
+            valid=np.array(self.valid, dtype=np.int8), label=np.array(self.label, dtype=object),
+        )
+
+
+@dataclass
+class CallArrays:
+    """Frozen columns; `of(cid)` selects one candidate's rows."""
+
+    candidate: np.ndarray
+    example: np.ndarray
+    repeat: np.ndarray
+    tags: list[tuple[str, ...]]
+    cluster: np.ndarray
+    score: np.ndarray
+    passed: np.ndarray
+    latency_ms: np.ndarray
+    ttft_ms: np.ndarray
+    cost_usd: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    error: np.ndarray
+    error_kind: np.ndarray
+    attempts: np.ndarray
+    cached: np.ndarray
+    cold: np.ndarray
+    replayed: np.ndarray
+    judge_cost_usd: np.ndarray
+    valid: np.ndarray
+    label: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.candidate)
+
+    def take(self, mask: np.ndarray) -> CallArrays:
+        return self._pick(np.flatnonzero(mask))
+
+    def _pick(self, idx: np.ndarray) -> CallArrays:
+        return CallArrays(**{k: ([v[i] for i in idx] if k == "tags" else v[idx]) for k, v in self.__dict__.items()})
+
+    def ordered(self, candidates: list[str], examples: list[str]) -> CallArrays:
+        """Rows in candidate, eval-set and repeat order (calls arrive in the order they finish)."""
+        cpos = {c: i for i, c in enumerate(candidates)}
+        epos = {e: i for i, e in enumerate(examples)}
+        keys = [(cpos.get(c, len(cpos)), epos.get(e, len(epos)), r)
+                for c, e, r in zip(self.candidate.tolist(), self.example.tolist(), self.repeat.tolist(), strict=True)]
+        return self._pick(np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64))
+
+    def of(self, cid: str) -> CallArrays:
+        return self.take(self.candidate == cid)
+
+    def with_tag(self, tag: str) -> CallArrays:
+        return self.take(np.array([tag in t for t in self.tags], dtype=bool))
+
+    def candidates(self) -> list[str]:
+        return list(dict.fromkeys(self.candidate.tolist()))
+
+    def per_example_scores(self) -> dict[str, float]:
+        """Scores pooled over repeats: one figure per example (repeats are not independent)."""
+        ok = ~np.isnan(self.score)
+        if not ok.any():
+            return {}
+        ex = self.example[ok]
+        keys, inv = np.unique(ex, return_inverse=True)
+        sums = np.bincount(inv, weights=self.score[ok])
+        counts = np.bincount(inv)
+        return dict(zip(keys.tolist(), (sums / counts).tolist(), strict=True))
+
+    def rows(self) -> Iterator[int]:
+        return iter(range(len(self)))

@@ -1,0 +1,196 @@
+"""The hard requirements, declared once: what each measures, which interval applies and what
+"at risk" means. `decide`, `simulate` and `review` all call `check` and so give the same
+verdict on the same figures.
+
+A requirement fails when the measured figure is on the wrong side of the limit. It passes
+"at risk" when the figure is on the right side but its 95% interval reaches past the limit
+(or the data cannot bound it at all, e.g. p95 from fewer than 59 calls). Otherwise it passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modelsel import stats
+from modelsel.requirements import Requirements
+from modelsel.schema import Check, Figures, QualityFigures, Quantile
+
+
+@dataclass(frozen=True)
+class Measure:
+    value: float
+    lo: float | None
+    hi: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Limit:
+    requirement: str  # the field in the requirements file
+    label: str
+    how: str  # how the figure is measured
+    interval: str  # which interval decides "at risk"
+    higher_is_better: bool
+    target: Callable[[Requirements], float | None]
+    measure: Callable[[Figures], Measure | None]
+    fmt: Callable[[float], str]
+
+
+def _q(q: QualityFigures | None) -> Measure | None:
+    if q is None or q.mean is None:
+        return None
+    return Measure(q.mean, q.lo, q.hi, q.n)
+
+
+def _lat(get: Callable[[Figures], Quantile | None]) -> Callable[[Figures], Measure | None]:
+    def m(f: Figures) -> Measure | None:
+        q = get(f)
+        return None if q is None or q.value is None else Measure(q.value, q.lo, q.hi, q.n)
+    return m
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.2f} ms" if v < 10 else f"{v:,.0f} ms"
+
+
+def _usd(v: float) -> str:
+    return f"${v:,.2f}" if v >= 100 else f"${v:.6f}"
+
+
+def _pct(v: float) -> str:
+    return f"{v:.1%}"
+
+
+def _score(v: float) -> str:
+    return f"{v:.3f}"
+
+
+LIMITS: tuple[Limit, ...] = (
+    Limit("quality.min_score", "quality", "mean score over examples, repeats pooled",
+          "Wilson (pass/fail) or t, cluster-robust where examples share a cluster", True,
+          lambda r: r.quality.min_score, lambda f: _q(f.quality), _score),
+    Limit("latency.p50_ms", "p50 latency", "median of warm calls' request time",
+          "order-statistic interval for the median", False,
+          lambda r: r.latency.p50_ms, _lat(lambda f: f.latency.p50), _ms),
+    Limit("latency.p95_ms", "p95 latency", "95th percentile of warm calls' request time",
+          "order-statistic interval for the 95th percentile (no upper bound below 59 calls)", False,
+          lambda r: r.latency.p95_ms, _lat(lambda f: f.latency.p95), _ms),
+    Limit("latency.ttft_p50_ms", "time to first token p50", "median time to the first streamed token",
+          "order-statistic interval for the median", False,
+          lambda r: r.latency.ttft_p50_ms, _lat(lambda f: f.latency.ttft_p50), _ms),
+    Limit("cost.max_per_request_usd", "cost per request", "mean billed cost of answered calls",
+          "t interval of the mean", False,
+          lambda r: r.cost.max_per_request_usd,
+          lambda f: None if f.cost.per_request_usd is None else
+          Measure(f.cost.per_request_usd, f.cost.per_request_lo, f.cost.per_request_hi, f.n_calls - f.errors), _usd),
+    Limit("cost.monthly_budget_usd", "projected monthly cost", "cost per request x monthly requests + fixed cost",
+          "the cost-per-request interval at the same volume; at risk too when growth breaks the budget", False,
+          lambda r: r.cost.monthly_budget_usd if r.cost.monthly_requests is not None else None,
+          lambda f: None if f.cost.monthly_usd is None else
+          Measure(f.cost.monthly_usd, f.cost.monthly_lo, f.cost.monthly_hi, f.n_calls - f.errors), _usd),
+    Limit("decision.max_error_rate", "error rate", "calls that failed after retries / all calls",
+          "Wilson", False,
+          lambda r: r.decision.max_error_rate,
+          lambda f: None if f.error_rate.value is None else Measure(f.error_rate.value, f.error_rate.lo, f.error_rate.hi, f.n_calls),
+          _pct),
+)
+
+
+def _ci_text(lim: Limit, m: Measure) -> str:
+    lo = "—" if m.lo is None else lim.fmt(m.lo)
+    if m.hi is None:
+        return f"{lim.fmt(m.value)} (95% CI {lo} to unbounded: n={m.n} is too few to bound it from above)"
+    if m.lo is None:
+        return f"{lim.fmt(m.value)} (95% CI unbounded to {lim.fmt(m.hi)}, n={m.n})"
+    return f"{lim.fmt(m.value)} (95% CI {lo}-{lim.fmt(m.hi)}, n={m.n})"
+
+
+def _judge(lim: Limit, m: Measure, target: float, what: str | None = None) -> Check:
+    what = what or lim.label
+    ci = _ci_text(lim, m)
+    wrong = m.value < target if lim.higher_is_better else m.value > target
+    base = {"requirement": lim.requirement, "measured": m.value, "lo": m.lo, "hi": m.hi, "limit": target,
+            "higher_is_better": lim.higher_is_better}
+    if wrong:
+        verb = "is below" if lim.higher_is_better else "exceeds"
+        return Check(**base, status="fail", text=f"{what} {ci} {verb} the limit {lim.fmt(target)}",
+                     move_limit_to=m.value, by=round(m.value - target, 9))
+    bound = m.lo if lim.higher_is_better else m.hi
+    crosses = bound is None or (bound < target if lim.higher_is_better else bound > target)
+    if crosses:
+        return Check(**base, status="at_risk", text=f"{what} {ci} meets {lim.fmt(target)}, but its interval crosses it")
+    return Check(**base, status="pass", text=f"{what} {ci} meets {lim.fmt(target)}")
+
+
+_BY_TAG = Limit("quality.min_by_tag", "quality", "mean score over the tag's examples", "as for quality", True,
+                lambda r: None, lambda f: None, _score)
+
+
+def check(f: Figures, req: Requirements) -> list[Check]:
+    """Every hard requirement the requirements set, judged on these figures."""
+    if f.quality.n == 0:
+        return [Check(requirement="answers", status="fail", measured=0, limit=1,
+                      text="no successful answers" + (f" ({f.errors} of {f.n_calls} calls failed)" if f.n_calls else ""))]
+    out: list[Check] = []
+    for lim in LIMITS:
+        target = lim.target(req)
+        if target is None:
+            continue
+        m = lim.measure(f)
+        if m is None:
+            out.append(Check(requirement=lim.requirement, status="unmeasured", limit=target,
+                             higher_is_better=lim.higher_is_better, text=f"{lim.label} was not measured"))
+            continue
+        c = _judge(lim, m, target)
+        if c.status == "pass" and lim.requirement == "cost.monthly_budget_usd":
+            at_h = f.cost.monthly_usd_at_horizon
+            if at_h is not None and at_h > target:
+                c = c.model_copy(update={"status": "at_risk", "text": (
+                    f"within budget now ({_usd(m.value)}/month) but {_usd(at_h)}/month after {req.cost.horizon_months} "
+                    f"months of {req.cost.monthly_growth_pct:g}% growth exceeds {_usd(target)}")})
+        out.append(c)
+    for tag, bar in req.quality.min_by_tag.items():
+        tb = f.by_tag.get(tag)
+        m = _q(tb)
+        key = f"quality.min_by_tag.{tag}"
+        if m is None:
+            out.append(Check(requirement=key, status="unmeasured", limit=bar,
+                             text=f"no '{tag}' examples answered, so quality on '{tag}' (bar {bar}) is unmeasured"))
+            continue
+        c = _judge(_BY_TAG, m, bar, what=f"quality on '{tag}'")
+        out.append(c.model_copy(update={"requirement": key}))
+    for tag in req.quality.must_pass:
+        tb = f.by_tag.get(tag)
+        key = f"quality.must_pass.{tag}"
+        if tb is None or tb.calls == 0:
+            out.append(Check(requirement=key, status="unmeasured", limit=0, higher_is_better=False,
+                             text=f"no '{tag}' examples, so 'must pass' on '{tag}' is unmeasured"))
+        elif tb.failed:
+            out.append(Check(requirement=key, status="fail", measured=tb.failed, limit=0, higher_is_better=False,
+                             text=f"failed {tb.failed} of {tb.calls} '{tag}' calls, which must all pass "
+                                  f"({', '.join(tb.failed_ids)}{', ...' if tb.failed > len(tb.failed_ids) else ''})",
+                             move_limit_to=None, by=None))
+        else:
+            hi = stats.wilson(0, tb.calls)[1]
+            out.append(Check(requirement=key, status="pass", measured=0, limit=0, hi=hi, higher_is_better=False,
+                             text=f"passed all {tb.calls} '{tag}' calls (a failure rate up to {hi:.0%} is not ruled out)"))
+    return out
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.status == "fail"]
+
+
+def at_risk(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.status in ("at_risk", "unmeasured")]
+
+
+def table_markdown() -> str:
+    """The limits table for the README: one row per requirement."""
+    rows = ["| requirement | how it is measured | interval that decides 'at risk' |", "|---|---|---|"]
+    for lim in LIMITS:
+        rows.append(f"| `{lim.requirement}` | {lim.how} | {lim.interval} |")
+    rows.append("| `quality.min_by_tag.TAG` | mean score over the tag's examples | as for quality |")
+    rows.append("| `quality.must_pass: [TAG]` | every call on the tag passes (errors count as failures) | none: one failure fails |")
+    return "\n".join(rows)

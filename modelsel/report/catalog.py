@@ -1,0 +1,71 @@
+"""Terminal tables for `modelsel models` and `modelsel shortlist`."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from modelsel.catalog import CatalogModel
+from modelsel.report.fmt import usd
+from modelsel.shortlist import Proposal
+
+
+def _fact(m: CatalogModel, name: str) -> str:
+    v = m.fact(name)
+    if v is None:
+        return "?"
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def print_catalog(console: Console, rows: list[CatalogModel], info: Any) -> None:
+    console.print(f"Prices per million tokens, base tier, from the genai-prices {info.version} snapshot "
+                  f"(true as of {info.as_of or 'unknown'}; {info.source}). Policies: modelsel/catalog.yaml, each with "
+                  "its source. '?' is unknown, which compliance treats as a risk.", highlight=False)
+    for vendor, group in groupby(sorted(rows, key=lambda m: (m.vendor, m.id)), key=lambda m: m.vendor):
+        ms = list(group)
+        first = ms[0]
+        t = Table(title=f"{vendor} (API: {first.provider}) — trains on data {_fact(first, 'trains_on_data')}, "
+                        f"retention {_fact(first, 'retention_days')} days, BAA {_fact(first, 'baa_available')}, "
+                        f"regions {_fact(first, 'regions')}", title_justify="left")
+        for h in ("id", "input $", "cached $", "output $", "tiers", "context", "open", "tier", "deprecated"):
+            t.add_column(h, justify="left" if h == "id" else "right")
+        for m in ms:
+            t.add_row(escape(m.id), "?" if m.input_per_mtok is None else f"{m.input_per_mtok:g}",
+                      "—" if m.cached_input_per_mtok is None else f"{m.cached_input_per_mtok:g}",
+                      "?" if m.output_per_mtok is None else f"{m.output_per_mtok:g}",
+                      escape(m.tier_note) if m.tiered and m.tier_note else "—", _fact(m, "context_window"),
+                      _fact(m, "open_weights"), m.tier or "—", "yes" if m.deprecated else "")
+        console.print(t)
+    console.print(f"{len(rows)} models.")
+
+
+def print_shortlist(console: Console, props: list[Proposal], emptied: str | None) -> None:
+    t = Table(title="Shortlist: proposed before any call (cost estimated from the eval set's own token counts)")
+    for h in ("", "model", "tier", "est. $/request", "est. $/month", "why"):
+        t.add_column(h, justify="right" if "$" in h else "left")
+    shown_out = 0
+    for p in props:
+        if p.included:
+            why = (p.why_in or "") + ("; risks: " + "; ".join(p.risks) if p.risks else "")
+            t.add_row("[green]IN[/green]", escape(p.id), p.tier or "—", usd(p.cost_per_request_usd),
+                      usd(p.monthly_usd, 2), escape(why + (" (already a candidate)" if p.shortlisted_already else "")))
+        elif p.out and shown_out < 25:
+            shown_out += 1
+            t.add_row("[red]out[/red]", escape(p.id), p.tier or "—", usd(p.cost_per_request_usd), usd(p.monthly_usd, 2),
+                      escape("; ".join(p.out)))
+    console.print(t)
+    n_out = sum(1 for p in props if p.out)
+    n_ok = sum(1 for p in props if not p.out)
+    console.print(f"{n_ok} catalog models pass every filter, {n_out} do not ({max(0, n_out - shown_out)} more not shown; "
+                  "`--json` lists all with their reasons).", highlight=False)
+    if emptied:
+        console.print(f"[bold red]No catalog model can meet these requirements.[/bold red] The filter that removed the most: "
+                      f"{escape(emptied)}.")

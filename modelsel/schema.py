@@ -1,0 +1,340 @@
+"""The shape of summary.json (schema_version 2): what metrics, `decide` and `simulate` return
+and what every report and `review` read. Attribute access a type checker can follow, one
+meaning per field. The README's schema section is checked against these models by a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 2
+
+
+class Model(BaseModel):
+    # Files written by a later modelsel may carry fields this one does not know: ignore them.
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- figures of one candidate (or one simulated strategy) -------------------------------------
+
+class QualityFigures(Model):
+    mean: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    n: int = 0  # examples scored (repeats pooled per example)
+    method: Literal["wilson", "t", "cluster_t", "none"] = "none"
+    pass_rate: float | None = None
+    pass_lo: float | None = None
+    pass_hi: float | None = None
+    calls: int = 0  # calls with this tag, errors included
+    failed: int = 0  # calls that failed the pass threshold or errored
+    failed_ids: list[str] = []  # the first few, for must_pass reasons
+
+
+class Quantile(Model):
+    value: float | None = None
+    lo: float | None = None  # None: the data cannot bound it at 95%
+    hi: float | None = None  # None: no 95% upper bound (p95 below n = 59)
+    n: int = 0
+
+
+class LatencyFigures(Model):
+    n: int = 0  # calls the percentiles use
+    cold_excluded: int = 0
+    method: str = "order statistics (distribution-free, 95%)"
+    p50: Quantile = Quantile()
+    p95: Quantile = Quantile()
+    p99: Quantile = Quantile()
+    mean_ms: float | None = None
+    ttft_p50: Quantile | None = None
+    ttft_p95: Quantile | None = None
+    output_tokens_per_s: float | None = None
+
+
+class CostFigures(Model):
+    per_request_usd: float | None = None
+    per_request_lo: float | None = None
+    per_request_hi: float | None = None
+    p95_per_request_usd: float | None = None
+    input_tokens_mean: float | None = None
+    output_tokens_mean: float | None = None
+    fixed_monthly_usd: float = 0.0
+    monthly_usd: float | None = None
+    monthly_lo: float | None = None
+    monthly_hi: float | None = None
+    monthly_usd_at_horizon: float | None = None
+    horizon_total_usd: float | None = None
+    horizon_months: int | None = None
+
+
+class Rate(Model):
+    value: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    n: int = 0
+
+
+class Figures(Model):
+    """Everything measured for one candidate or strategy, each sample figure with its n and interval."""
+
+    n: int = 0  # examples with at least one call
+    n_calls: int = 0
+    errors: int = 0
+    error_rate: Rate = Rate()
+    error_kinds: dict[str, int] = {}
+    retries: int = 0
+    cached: int = 0
+    replayed: int = 0
+    quality: QualityFigures = QualityFigures()
+    by_tag: dict[str, QualityFigures] = {}
+    latency: LatencyFigures = LatencyFigures()
+    cost: CostFigures = CostFigures()
+    judge_cost_usd: float = 0.0
+
+
+class Check(Model):
+    """One hard requirement judged on one candidate's figures (see modelsel/limits.py)."""
+
+    requirement: str  # e.g. latency.p95_ms
+    status: Literal["pass", "at_risk", "fail", "unmeasured"]
+    measured: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    limit: float | None = None
+    higher_is_better: bool = True
+    text: str = ""
+    move_limit_to: float | None = None
+    by: float | None = None
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+class Comparison(Model):
+    a: str
+    b: str
+    n: int
+    diff: float  # mean of a - b over the shared examples
+    lo: float | None = None
+    hi: float | None = None
+    p_value: float = 1.0
+    p_holm: float | None = None  # within the family named in decision.multiplicity
+    test: str = "none"  # tango_score | paired_t | none
+    significant: bool = False  # 95% interval excludes 0 (equivalently p < 0.05)
+    sd_diff: float | None = None
+    discordant: int | None = None
+    a_only: int | None = None
+    b_only: int | None = None
+
+
+class Resolution(Model):
+    n_examples: int = 0
+    sd_of_paired_differences: float | None = None
+    sd_source: str = ""
+    resolvable_difference: float | None = None
+    minimum_detectable_difference_80pct_power: float | None = None
+    small_difference: float | None = None
+    n_to_detect_small_difference: int | None = None
+
+
+# --- the decision -------------------------------------------------------------------------------
+
+class Verdict(Model):
+    """How one survivor stands against the best-scoring survivor."""
+
+    candidate: str
+    versus: str
+    comparison: Comparison | None = None  # best - candidate
+    verdict: Literal["worse", "not_distinguishable", "equivalent", "non_inferior", "not_shown_non_inferior", "not_comparable"]
+    text: str
+
+
+class NearMiss(Model):
+    candidate: str
+    n_failed: int
+    relative_gap: float
+    failed: list[Check]
+
+
+class FallbackCost(Model):
+    quality_diff: float
+    p95_ms_diff: float
+    monthly_usd_diff: float
+
+
+class BreakEven(Model):
+    candidate: str
+    monthly_requests: int
+    fixed_monthly_usd: float
+
+
+class ReviewPlan(Model):
+    next_review_date: str
+    every_days: int
+    triggers: list[str]
+
+
+class Decision(Model):
+    chosen: str | None = None
+    fallback: str | None = None
+    fallback_same_vendor: bool = False
+    fallback_note: str | None = None
+    rule: str | None = None
+    policy: Literal["not_distinguishable", "non_inferior"] = "not_distinguishable"
+    best: str | None = None  # highest mean quality among survivors
+    reasons: list[str] = []
+    pool: list[str] = []  # survivors the choice was made among (the policy decides who is in)
+    verdicts: list[Verdict] = []
+    multiplicity: str = ""
+    survivors: list[str] = []
+    eliminated: dict[str, list[str]] = {}
+    failures: dict[str, list[Check]] = {}
+    at_risk: dict[str, list[str]] = {}
+    not_evaluated: dict[str, str] = {}
+    nearest_misses: list[NearMiss] = []
+    trade_offs: list[str] = []
+    fallback_cost: FallbackCost | None = None
+    extra_quality_monthly_usd: float | None = None
+    self_hosting_break_even: BreakEven | None = None
+    review: ReviewPlan | None = None
+    partial_data: str | None = None
+
+
+# --- strategies ---------------------------------------------------------------------------------
+
+class StrategyResult(Model):
+    name: str
+    kind: Literal["routing", "cascade", "oracle_cascade", "fallback_chain", "ensemble"]
+    members: list[str]
+    figures: Figures | None = None  # out of sample where the strategy learns from the data
+    in_sample_quality: QualityFigures | None = None  # routing: the table scored on the examples that chose it
+    checks: list[Check] = []
+    vs_single: Comparison | None = None
+    upper_bound: bool = False  # needs the answer key: shown as a ceiling, never recommended
+    recommendable: bool = False
+    why_not: str | None = None
+    detail: str = ""
+    table: dict[str, str] | None = None
+    table_stability: float | None = None  # share of folds whose table equals the final one
+    share: dict[str, float] | None = None
+    signal: str | None = None  # what a cascade escalates on, known at request time
+    escalation_rate: float | None = None
+    availability_single: float | None = None
+    availability_chain: float | None = None
+    assumes: str | None = None
+    latency_when_falling_back_ms: float | None = None
+
+
+class ABTest(Model):
+    a: str
+    b: str
+    observed_difference: float
+    samples_per_arm: int | None
+    note: str
+
+
+class Strategies(Model):
+    single: str | None = None
+    strategies: list[StrategyResult] = []
+    ab_test: ABTest | None = None
+    recommended: str | None = None
+    why: str = ""
+
+
+# --- the whole summary --------------------------------------------------------------------------
+
+class PriceSnapshot(Model):
+    source: str
+    version: str | None = None
+    as_of: str | None = None
+    age_days: int | None = None
+    stale: bool = False
+
+
+class RunInfo(Model):
+    started_at: str
+    finished_at: str
+    requirements: str
+    requirements_folder: str = ""
+    requirements_sha256: str | None = None
+    evalset: str
+    evalset_rel: str | None = None  # as the requirements file names it
+    evalset_sha256: str | None = None
+    n_examples: int
+    repeat: int = 1
+    spent_usd: float = 0.0
+    budget_usd: float | None = None
+    budget_stopped: bool = False
+    calls_not_made: int = 0
+    not_judged: int = 0
+    not_run: int = 0  # calls not started when the run's deadline passed
+    deadline_minutes: float | None = None
+    deadline_hit: bool = False
+    replayed: bool = False
+    timeout_s: float = 60.0
+    rescored_at: str | None = None
+    catalog_as_of: str | None = None
+    catalog_ids: list[str] | None = None  # the catalog when the decision was made: review names what is new since
+    prices: PriceSnapshot | None = None
+
+
+class Price(Model):
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cached_input_per_mtok: float | None = None
+    fixed_monthly_usd: float = 0.0
+    tiered: bool = False
+    source: str = "unknown"
+    as_of: str | None = None
+
+
+class FactOut(Model):
+    value: Any = None
+    source: str = "unknown"
+    as_of: str | None = None
+
+
+class CandidateEntry(Figures):
+    provider: str
+    vendor: str
+    model: str
+    base_url: str | None = None
+    params: dict[str, Any] = {}
+    prompt: str | None = None
+    system: str | None = None
+    from_catalog: bool = False
+    price: Price = Price()
+    facts: dict[str, FactOut] = {}
+    status: Literal["evaluated", "eliminated", "not_evaluated"] = "evaluated"
+    reasons: list[str] = []
+    at_risk: list[str] = []
+    checks: list[Check] = []
+
+
+class ChecklistItem(Model):
+    item: str
+    done: bool
+    detail: str
+
+
+class JudgeInfo(Model):
+    model: str
+    cost_usd: float
+
+
+class Summary(Model):
+    schema_version: int = SCHEMA_VERSION
+    modelsel_version: str
+    run: RunInfo
+    requirements: dict[str, Any]
+    candidates: dict[str, CandidateEntry]
+    comparisons: list[Comparison] = []
+    resolution: Resolution = Resolution()
+    decision: Decision = Decision()
+    strategies: Strategies = Strategies()
+    checklist: list[ChecklistItem] = []
+    judge: JudgeInfo | None = None
+
+    def figures(self, cid: str) -> CandidateEntry:
+        return self.candidates[cid]
