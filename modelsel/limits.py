@@ -68,7 +68,8 @@ def _score(v: float) -> str:
 
 LIMITS: tuple[Limit, ...] = (
     Limit("quality.min_score", "quality", "mean score over examples, repeats pooled",
-          "Wilson (pass/fail) or t, cluster-robust where examples share a cluster", True,
+          "exact binomial for pass/fail (at the effective n where examples share a cluster); bootstrap-t for graded "
+          "scores (cluster-robust t when clustered)", True,
           lambda r: r.quality.min_score, lambda f: _q(f.quality), _score),
     Limit("latency.p50_ms", "p50 latency", "median of warm calls' request time",
           "order-statistic interval for the median", False,
@@ -90,7 +91,7 @@ LIMITS: tuple[Limit, ...] = (
           lambda f: None if f.cost.monthly_usd is None else
           Measure(f.cost.monthly_usd, f.cost.monthly_lo, f.cost.monthly_hi, f.n_calls - f.errors), _usd),
     Limit("decision.max_error_rate", "error rate", "calls that failed after retries / all calls",
-          "Wilson", False,
+          "exact binomial (Clopper-Pearson)", False,
           lambda r: r.decision.max_error_rate,
           lambda f: None if f.error_rate.value is None else Measure(f.error_rate.value, f.error_rate.lo, f.error_rate.hi, f.n_calls),
           _pct),
@@ -172,7 +173,7 @@ def check(f: Figures, req: Requirements) -> list[Check]:
                                   f"({', '.join(tb.failed_ids)}{', ...' if tb.failed > len(tb.failed_ids) else ''})",
                              move_limit_to=None, by=None))
         else:
-            hi = stats.wilson(0, tb.calls)[1]
+            hi = stats.clopper_pearson(0, tb.calls)[1]
             out.append(Check(requirement=key, status="pass", measured=0, limit=0, hi=hi, higher_is_better=False,
                              text=f"passed all {tb.calls} '{tag}' calls (a failure rate up to {hi:.0%} is not ruled out)"))
     return out

@@ -41,8 +41,9 @@ def is_binary(values: np.ndarray | list[float]) -> bool:
 
 
 def quality(arr: CallArrays) -> QualityFigures:
-    """Mean score over examples (repeats pooled) with the interval that fits the scores:
-    Wilson for pass/fail, t for graded scores, cluster-robust t when examples share a cluster."""
+    """Mean score over examples (repeats pooled) with the interval that fits the scores: exact
+    (Clopper-Pearson) for pass/fail, exact at the effective sample size when examples share a
+    cluster, bootstrap-t for graded scores, cluster-robust t for clustered graded scores."""
     per = arr.per_example_scores()
     failed_mask = arr.error | (arr.passed == 0)
     failed_ids = list(dict.fromkeys(arr.example[failed_mask].tolist()))
@@ -57,16 +58,22 @@ def quality(arr: CallArrays) -> QualityFigures:
     clustered = len(set(cl)) < n
     if is_binary(vals) and not clustered:
         k = int(vals.sum())
-        lo, hi = stats.wilson(k, n)
-        mean, method = k / n, "wilson"
+        lo, hi = stats.clopper_pearson(k, n)
+        mean, method = k / n, "exact"
+    elif is_binary(vals):
+        mean, lo, hi = stats.clustered_proportion(vals, cl)
+        method = "exact_clustered"
+    elif clustered:
+        mean, lo, hi = stats.mean_ci(vals, cl)
+        method = "cluster_t"
     else:
-        mean, lo, hi = stats.mean_ci(vals, cl if clustered else None)
-        if not math.isnan(lo):
-            lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
-        method = "cluster_t" if clustered else "t"
+        mean, lo, hi = stats.mean_ci_boot_t(vals)
+        method = "bootstrap_t" if n <= stats.BOOT_MAX_N else "t"
+    if not math.isnan(lo):
+        lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
     scored = arr.passed >= 0
     pk, pn = int((arr.passed == 1).sum()), int(scored.sum())
-    plo, phi = stats.wilson(pk, pn)
+    plo, phi = stats.clopper_pearson(pk, pn)
     return QualityFigures(mean=_num(mean), lo=_num(lo), hi=_num(hi), n=n, method=method,
                           pass_rate=_num(pk / pn) if pn else None, pass_lo=_num(plo) if pn else None,
                           pass_hi=_num(phi) if pn else None, **base)
@@ -138,7 +145,7 @@ def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigure
 def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> Figures:
     n_calls = len(arr)
     errors = int(arr.error.sum())
-    elo, ehi = stats.wilson(errors, n_calls)
+    elo, ehi = stats.clopper_pearson(errors, n_calls)
     tags = sorted({t for ts in arr.tags for t in ts})
     return Figures(
         n=len(set(arr.example.tolist())), n_calls=n_calls, errors=errors,

@@ -121,18 +121,86 @@ def binom_cdf_all(n: int, p: float) -> np.ndarray:
 
 # --- one-sample intervals ------------------------------------------------------------------
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion k/n (good at 0, 1 and small n)."""
+@functools.lru_cache(maxsize=8192)
+def beta_ppf(p: float, a: float, b: float) -> float:
+    """Quantile of the Beta(a, b) distribution (bisection on the regularised incomplete beta)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if betainc(a, b, mid) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-13:
+            break
+    return (lo + hi) / 2
+
+
+def clopper_pearson(k: int, n: int, conf: float = CONF) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval for a proportion k/n. Its coverage is at least 95%
+    for every true proportion; Wilson's dips to 91% near a pass rate of 0.99 at n = 50-100
+    (benchmarks/coverage.py), exactly where good models live."""
     if n == 0:
         return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # At k = 0 or k = n the bound is exactly 0 or 1; float rounding must not move it.
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
+    a = (1 - conf) / 2
+    lo = 0.0 if k == 0 else beta_ppf(a, k, n - k + 1)
+    hi = 1.0 if k == n else beta_ppf(1 - a, k + 1, n - k)
     return (lo, hi)
+
+
+def clustered_proportion(x: Sequence[float] | np.ndarray, clusters: Sequence[str]) -> tuple[float, float, float]:
+    """A pass rate over examples that share clusters: the exact binomial interval at the effective
+    sample size n / design effect, with the design effect from the cluster-robust variance (Korn
+    and Graubard, 1998). The cluster-robust t interval under-covers (92.5% at n = 50, pass rate
+    0.8); this keeps 95% (benchmarks/coverage.py)."""
+    a = np.asarray(x, dtype=float)
+    n = len(a)
+    m = float(a.mean()) if n else math.nan
+    if n < 2:
+        return (m, math.nan, math.nan)
+    _, inv = np.unique(np.asarray(clusters), return_inverse=True)
+    g = int(inv.max()) + 1
+    if g < 2:
+        return (m, math.nan, math.nan)
+    resid = np.bincount(inv, weights=a - m, minlength=g)
+    var = float(np.sum(resid**2)) / n**2 * g / (g - 1)
+    n_eff = float(n) if var <= 0 or m in (0.0, 1.0) else min(float(n), m * (1 - m) / var)
+    k = m * n_eff
+    lo = 0.0 if k <= 0 else beta_ppf(0.025, k, n_eff - k + 1)
+    hi = 1.0 if k >= n_eff else beta_ppf(0.975, k + 1, n_eff - k)
+    return (m, lo, hi)
+
+
+BOOT_MAX_N = 2000  # above this the t interval's skewness error is negligible and the bootstrap costly
+
+
+def mean_ci_boot_t(x: Sequence[float] | np.ndarray, n_boot: int = 1999, seed: int = 20240601) -> tuple[float, float, float]:
+    """Mean of graded scores with a studentized (bootstrap-t) interval, seeded so the same run
+    always prints the same interval. Scores piled near 1 are skewed, and the plain t interval
+    then covers 93.8% at n = 80; the bootstrap-t keeps 95% (benchmarks/coverage.py)."""
+    a = np.asarray(x, dtype=float)
+    n = len(a)
+    if n < 2:
+        return (float(a.mean()) if n else math.nan, math.nan, math.nan)
+    if n > BOOT_MAX_N:
+        return mean_ci(a)
+    m = float(a.mean())
+    se = float(a.std(ddof=1)) / math.sqrt(n)
+    if se == 0:
+        return (m, m, m)
+    rng = np.random.default_rng(seed)
+    ts = []
+    left = n_boot
+    while left:
+        k = min(left, max(1, 400_000 // n))
+        xs = a[rng.integers(0, n, size=(k, n))]
+        ses = xs.std(axis=1, ddof=1) / math.sqrt(n)
+        ok = ses > 0
+        ts.append((xs.mean(axis=1)[ok] - m) / ses[ok])
+        left -= k
+    t = np.concatenate(ts)
+    q_lo, q_hi = np.percentile(t, [2.5, 97.5])
+    return (m, m - float(q_hi) * se, m - float(q_lo) * se)
 
 
 def mean_ci(x: Sequence[float] | np.ndarray, clusters: Sequence[str] | None = None) -> tuple[float, float, float]:
@@ -246,9 +314,13 @@ class Paired:
     b_only: int | None = None
 
 
-def _tango_z(n12: int, n21: int, n: int, d: float) -> float:
-    """Tango's score statistic for H0: p(a passes, b fails) - p(b passes, a fails) = d."""
-    if n12 == n21 == 0 and d == 0:
+CC = 0.5  # continuity correction of Tango's statistic (see `tango`)
+
+
+def _tango_z(n12: int, n21: int, n: int, d: float, shift: float = 0.0) -> float:
+    """Tango's score statistic for H0: p(a passes, b fails) - p(b passes, a fails) = d, with the
+    numerator moved by `shift` (the continuity correction)."""
+    if n12 == n21 == 0 and d == 0 and shift == 0:
         return 0.0
     A = 2.0 * n
     B = -n12 - n21 + (2.0 * n - n12 + n21) * d
@@ -256,9 +328,10 @@ def _tango_z(n12: int, n21: int, n: int, d: float) -> float:
     disc = max(0.0, B * B - 4 * A * C)
     q21 = (-B + math.sqrt(disc)) / (2 * A)
     var = n * (2 * q21 + d * (1 - d))
+    num = n12 - n21 - n * d - shift
     if var <= 0:
-        return math.inf if (n12 - n21 - n * d) > 0 else (-math.inf if (n12 - n21 - n * d) < 0 else 0.0)
-    return (n12 - n21 - n * d) / math.sqrt(var)
+        return math.inf if num > 0 else (-math.inf if num < 0 else 0.0)
+    return num / math.sqrt(var)
 
 
 def _root(f, lo: float, hi: float) -> float:  # type: ignore[no-untyped-def]
@@ -274,24 +347,28 @@ def _root(f, lo: float, hi: float) -> float:  # type: ignore[no-untyped-def]
     return (lo + hi) / 2
 
 
-def tango(n12: int, n21: int, n: int, z: float = Z95) -> tuple[float, float, float]:
-    """Tango's (1998) score interval for a paired difference of proportions and the p-value of
-    the same score test at 0 (the asymptotic McNemar test). The interval is the set of
-    differences the test does not reject, so interval and test can never disagree."""
+def tango(n12: int, n21: int, n: int, z: float = Z95, cc: float = CC) -> tuple[float, float, float]:
+    """Tango's (1998) score interval for a paired difference of proportions, with a continuity
+    correction of 1/2, and the p-value of the same test at 0 (McNemar's score test with the same
+    correction). The interval is the set of differences the test does not reject, so interval and
+    test never disagree. The correction lifts the exact worst-case coverage at n = 50-100 from
+    93.3% to 95.1% (benchmarks/coverage.py) for about 8% more width."""
     eps = 1e-12
-    stat0 = _tango_z(n12, n21, n, 0.0)
-    p = 1.0 if n12 == n21 else 2 * (1 - norm_cdf(abs(stat0)))
+    x = n12 - n21
+    p = 1.0 if abs(x) <= cc else 2 * (1 - norm_cdf((abs(x) - cc) / math.sqrt(n12 + n21)))
     lo_end, hi_end = -1 + eps, 1 - eps
-    flo = _tango_z(n12, n21, n, lo_end) - z  # lower bound: Z(d) = z
-    lo = -1.0 if flo <= 0 else _root(lambda d: _tango_z(n12, n21, n, d) - z, lo_end, hi_end)
-    fhi = _tango_z(n12, n21, n, hi_end) + z  # upper bound: Z(d) = -z
-    hi = 1.0 if fhi >= 0 else _root(lambda d: _tango_z(n12, n21, n, d) + z, lo_end, hi_end)
-    return lo, hi, p
+    # lower bound: the largest d below x/n that the test rejects, i.e. Z(d) with the numerator moved down by cc = z
+    flo = _tango_z(n12, n21, n, lo_end, cc) - z
+    lo = -1.0 if flo <= 0 else _root(lambda d: _tango_z(n12, n21, n, d, cc) - z, lo_end, hi_end)
+    fhi = _tango_z(n12, n21, n, hi_end, -cc) + z
+    hi = 1.0 if fhi >= 0 else _root(lambda d: _tango_z(n12, n21, n, d, -cc) + z, lo_end, hi_end)
+    return min(lo, x / n), max(hi, x / n), p
 
 
-def tango_pvalue(n12: int, n21: int, n: int, d0: float) -> float:
-    """One-sided p-value of H0: difference <= d0 against difference > d0 (score test)."""
-    return 1 - norm_cdf(_tango_z(n12, n21, n, d0))
+def tango_pvalue(n12: int, n21: int, n: int, d0: float, cc: float = CC) -> float:
+    """One-sided p-value of H0: difference <= d0 against difference > d0 (the same corrected score
+    test: p < 0.025 exactly when the 95% interval's lower end is above d0)."""
+    return 1 - norm_cdf(_tango_z(n12, n21, n, d0, cc))
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], binary: bool) -> Paired:
@@ -337,17 +414,21 @@ def resolvable_difference(n: int, sd_diff: float = 0.5) -> float:
 
 
 def minimum_detectable_difference(n: int, sd_diff: float = 0.5, power: float = 0.8) -> float:
-    """Smallest true difference a paired test finds with the given power at alpha 0.05."""
-    if not n:
+    """Smallest true difference a paired test finds with the given power at alpha 0.05 (t
+    quantiles: with the normal ones the claim overstates the power at n = 50)."""
+    if n < 2:
         return math.inf
-    return (Z95 + norm_ppf(power)) * sd_diff / math.sqrt(n)
+    return (t_ppf(0.975, n - 1) + t_ppf(power, n - 1)) * sd_diff / math.sqrt(n)
 
 
 def n_to_detect(delta: float, sd_diff: float, power: float = 0.8) -> int | None:
     """Examples a paired comparison needs to tell a true gap of `delta` apart at 80% power."""
     if delta <= 0 or sd_diff <= 0:
         return None
-    return math.ceil(((Z95 + norm_ppf(power)) * sd_diff / delta) ** 2)
+    n = math.ceil(((Z95 + norm_ppf(power)) * sd_diff / delta) ** 2)
+    while minimum_detectable_difference(n, sd_diff, power) > delta:  # t quantiles need a few more
+        n += 1
+    return n
 
 
 def ab_sample_size(p1: float, p2: float, power: float = 0.8) -> int | None:

@@ -18,26 +18,38 @@ scores = st.lists(st.floats(0, 1, allow_nan=False), min_size=2, max_size=80)
 
 
 @given(proportions)
-def test_wilson_is_a_proper_interval(kn: tuple[int, int]) -> None:
+def test_exact_interval_is_a_proper_interval(kn: tuple[int, int]) -> None:
     k, n = kn
-    lo, hi = stats.wilson(k, n)
+    lo, hi = stats.clopper_pearson(k, n)
     assert 0.0 <= lo <= k / n <= hi <= 1.0
     assert hi - lo > 0
 
 
 @given(proportions)
-def test_wilson_is_symmetric_in_success_and_failure(kn: tuple[int, int]) -> None:
+def test_exact_interval_is_symmetric_in_success_and_failure(kn: tuple[int, int]) -> None:
     k, n = kn
-    lo, hi = stats.wilson(k, n)
-    lo2, hi2 = stats.wilson(n - k, n)
-    assert lo == pytest.approx(1 - hi2, abs=1e-12) and hi == pytest.approx(1 - lo2, abs=1e-12)
+    lo, hi = stats.clopper_pearson(k, n)
+    lo2, hi2 = stats.clopper_pearson(n - k, n)
+    assert lo == pytest.approx(1 - hi2, abs=1e-9) and hi == pytest.approx(1 - lo2, abs=1e-9)
 
 
 @given(st.integers(0, 60))
-def test_wilson_narrows_with_more_data(k: int) -> None:
-    lo1, hi1 = stats.wilson(k, 60)
-    lo2, hi2 = stats.wilson(k * 4, 240)
+def test_exact_interval_narrows_with_more_data(k: int) -> None:
+    lo1, hi1 = stats.clopper_pearson(k, 60)
+    lo2, hi2 = stats.clopper_pearson(k * 4, 240)
     assert hi2 - lo2 < hi1 - lo1
+
+
+@pytest.mark.parametrize("n", [50, 80, 100])
+def test_exact_interval_keeps_95_percent_for_every_pass_rate(n: int) -> None:
+    """Exact coverage (a sum over every possible count, no simulation) on a fine grid of true pass
+    rates, 0.5 to 0.995: never below 95%."""
+    bounds = [stats.clopper_pearson(k, n) for k in range(n + 1)]
+    ks = np.arange(n + 1)
+    for p in np.linspace(0.5, 0.995, 100):
+        pmf = sps.binom.pmf(ks, n, p)
+        cover = sum(pmf[k] for k in range(n + 1) if bounds[k][0] <= p <= bounds[k][1])
+        assert cover >= 0.95 - 1e-9, (n, p, cover)
 
 
 @given(scores)
@@ -87,12 +99,12 @@ def test_resolution_shrinks_like_one_over_root_n(n: int) -> None:
 
 # --- agreement with reference implementations on known data -----------------------------------
 
-def test_wilson_matches_statsmodels() -> None:
+def test_exact_interval_matches_statsmodels() -> None:
     from statsmodels.stats.proportion import proportion_confint
 
-    for k, n in [(0, 10), (3, 10), (45, 60), (60, 60), (17, 93)]:
-        lo, hi = stats.wilson(k, n)
-        rlo, rhi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    for k, n in [(0, 10), (3, 10), (45, 60), (60, 60), (17, 93), (79, 80)]:
+        lo, hi = stats.clopper_pearson(k, n)
+        rlo, rhi = proportion_confint(k, n, alpha=0.05, method="beta")
         assert (lo, hi) == pytest.approx((rlo, rhi), abs=1e-9)
 
 
@@ -119,14 +131,16 @@ def test_cluster_robust_interval_matches_statsmodels_ols() -> None:
 
 
 def test_tango_p_value_is_mcnemars_score_test() -> None:
-    """At a difference of 0 Tango's score test is the (uncorrected) McNemar chi-square test."""
+    """At a difference of 0 Tango's score test is McNemar's test; with the continuity correction
+    of 1/2 the statistic is (|b - c| - 1/2) / sqrt(b + c)."""
     from statsmodels.stats.contingency_tables import mcnemar
 
     a = [1] * 30 + [0] * 10 + [1] * 12 + [0] * 8
     b = [1] * 30 + [0] * 10 + [0] * 12 + [1] * 8
     res = stats.paired_difference(a, b, binary=True)
-    table = [[30, 12], [8, 10]]
-    assert res.p_value == pytest.approx(mcnemar(table, exact=False, correction=False).pvalue, abs=1e-9)
+    assert res.p_value == pytest.approx(2 * sps.norm.sf((12 - 8 - 0.5) / math.sqrt(20)), abs=1e-12)
+    plain = stats.tango(12, 8, 60, cc=0.0)[2]
+    assert plain == pytest.approx(mcnemar([[30, 12], [8, 10]], exact=False, correction=False).pvalue, abs=1e-9)
     assert res.diff == pytest.approx((12 - 8) / 60)
     assert res.discordant == 20 and res.test == "tango_score"
 
@@ -185,6 +199,7 @@ def test_paired_binary_agreement_for_all_tables(n: int, data: st.DataObject) -> 
     n21 = data.draw(st.integers(0, n - n12))
     lo, hi, p = stats.tango(n12, n21, n)
     assert (lo > 0 or hi < 0) == (p < 0.05)
+    assert lo <= (n12 - n21) / n <= hi
 
 
 def test_paired_t_matches_scipy() -> None:
