@@ -4,7 +4,6 @@ Shared by `modelsel eval` and `modelsel review`."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,21 +42,6 @@ def _prompt_files(inp: pipeline.Inputs) -> list[Path]:
             if p.exists():
                 files.append(p)
     return files
-
-
-def _preload_reporting() -> None:
-    """Import what the reports need while calls are in flight (the event loop is mostly waiting),
-    so reports follow the last answer within a fraction of a second."""
-    def work() -> None:
-        try:
-            import jinja2  # noqa: F401
-
-            from modelsel.report import charts
-
-            charts.warm()
-        except Exception:  # preloading is an optimisation; the report imports again if it must
-            pass
-    threading.Thread(target=work, name="modelsel-preload", daemon=True).start()
 
 
 class _Progress:
@@ -102,18 +86,13 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
 
     budget = Budget(cfg.max_cost_usd)
     scorer = pipeline.scorer(inp, cfg, budget)
-    preloaded = False
 
     async def on_record(rec: Record) -> None:
-        nonlocal preloaded
         folder.trace(rec)
         await scorer.score(rec)
         folder.append_record(rec)
         calls.add(rec)
         progress.update(rec)
-        if not preloaded:
-            preloaded = True
-            _preload_reporting()
 
     try:
         outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget)

@@ -351,7 +351,10 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
         out.ab_test = ab_test(figs, chosen, partner[0])
     rec = [s for s in found if s.recommendable]
     first = req.decision.priority[0]
-    if rec:
+    if not found:
+        out.why = ("no multi-model strategy applies to these candidates: routing and cascades need a model cheaper than "
+                   "the best that does as well on some examples, an ensemble needs three members that answer with a label")
+    elif rec:
         def rank(s: StrategyResult) -> tuple[float, float]:
             f = s.figures
             assert f is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from modelsel.records import Record
 from modelsel.report import write_reports
-from tests.conftest import anthropic_cand, cli, openai_cand, oracle, run_dir, write_req
+from tests.conftest import anthropic_cand, cli, openai_cand, oracle, run_dir, wrong_on, write_req
 
 HOSTILE = ("</td></tr></table><script>document.title='pwned'</script>"
            "<img src=x onerror=\"document.title='pwned'\"> | a | b | **bold** ` `<!-- =cmd|' /C calc'!A0")
@@ -142,3 +142,28 @@ def test_markdown_cell_escaping() -> None:
     assert esc("<b>x</b>\nnext") == "&lt;b&gt;x&lt;/b&gt; next"
     assert esc("**bold** `code` [link](x)") == "\\*\\*bold\\*\\* \\`code\\` \\[link\\](x)"
     assert esc("x" * 100, 10) == "x" * 9 + "…"
+
+
+def test_charts_show_what_the_data_can_tell_apart(fake, keys, tmp_path: Path) -> None:
+    """Two survivors: the paired-difference chart with the ±small band and one sentence in words;
+    a cost axis on a log scale; the header names the eval set as the requirements file does."""
+    fake.script("a", answer=oracle)
+    fake.script("b", answer=wrong_on({"e1"}))
+    req = write_req(tmp_path, [openai_cand(fake, "a", pin=2.0, pout=4.0), anthropic_cand(fake, "b", pin=0.5, pout=1.0)])
+    cli("eval", req, "--out", tmp_path / "run")
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="chart-diff"' in html and "±5 points (small difference)" in html
+    assert "are not shown to differ from" in html or "is not shown to differ from" in html
+    assert "gaps up to" in html and "points are not ruled out" in html
+    assert "(log scale)" in html
+    assert "eval set tickets.jsonl (relative to the requirements file)" in html
+    assert str(tmp_path) not in html.split("<main>")[1].split("</div>")[0]  # no absolute path in the header
+
+
+def test_when_every_candidate_is_free_quality_is_plotted_against_latency(tmp_path: Path) -> None:
+    (tmp_path / "rules.py").write_text("def a(text):\n    return 'billing'\n\ndef b(text):\n    return 'other'\n")
+    req = write_req(tmp_path, [{"id": "rules-a", "provider": "python", "model": "rules:a"},
+                               {"id": "rules-b", "provider": "python", "model": "rules:b"}], quality={"min_score": 0.0})
+    cli("eval", req, "--out", tmp_path / "run")
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "every candidate is free, so quality is shown against latency" in html

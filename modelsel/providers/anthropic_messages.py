@@ -59,5 +59,10 @@ class AnthropicProvider(SdkProvider):
         if msg.stop_reason is None:
             raise ProviderError("transient", "stream ended without a stop reason (cut mid-way)", latency_ms=latency)
         text = "".join(getattr(b, "text", "") for b in msg.content)
-        return CallResult(text=text, input_tokens=msg.usage.input_tokens, output_tokens=msg.usage.output_tokens,
-                          latency_ms=latency, ttft_ms=ttft, finish_reason=msg.stop_reason)
+        u = msg.usage
+        read = int(getattr(u, "cache_read_input_tokens", 0) or 0)
+        write = int(getattr(u, "cache_creation_input_tokens", 0) or 0)
+        # The API's input_tokens leaves out cache reads and writes; every input token counts here.
+        return CallResult(text=text, input_tokens=u.input_tokens + read + write, output_tokens=u.output_tokens,
+                          cached_input_tokens=read, cache_write_tokens=write, latency_ms=latency, ttft_ms=ttft,
+                          finish_reason=msg.stop_reason)

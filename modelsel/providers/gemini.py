@@ -90,6 +90,7 @@ class GeminiProvider(SdkProvider):
             raise ProviderError("transient", "stream ended without a finish reason (cut mid-way)", latency_ms=latency)
         return CallResult(
             text="".join(parts), input_tokens=getattr(usage, "prompt_token_count", None),
-            output_tokens=getattr(usage, "candidates_token_count", None), latency_ms=latency, ttft_ms=ttft,
-            finish_reason=finish,
+            output_tokens=getattr(usage, "candidates_token_count", None),
+            cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
+            ttft_ms=ttft, finish_reason=finish,
         )

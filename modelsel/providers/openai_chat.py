@@ -32,6 +32,12 @@ def sdk_error(exc: Exception, t0: float) -> ProviderError:
     return ProviderError("transient", f"{name}: {exc}", latency_ms=latency)
 
 
+def _cached(usage: Any) -> int:
+    """Input tokens the API served from its prompt cache (billed at the cached rate)."""
+    details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
+    return int(getattr(details, "cached_tokens", 0) or 0)
+
+
 class OpenAIProvider(SdkProvider):
     key_env = "OPENAI_API_KEY"
 
@@ -70,7 +76,7 @@ class OpenAIProvider(SdkProvider):
                 return CallResult(
                     text=(choice.message.content or "") if choice else "",
                     input_tokens=u.prompt_tokens if u else None, output_tokens=u.completion_tokens if u else None,
-                    latency_ms=latency, finish_reason=choice.finish_reason if choice else None,
+                    cached_input_tokens=_cached(u), latency_ms=latency, finish_reason=choice.finish_reason if choice else None,
                 )
             ttft = None
             parts: list[str] = []
@@ -99,7 +105,8 @@ class OpenAIProvider(SdkProvider):
             raise ProviderError("transient", "stream ended without a finish reason (cut mid-way)", latency_ms=latency)
         return CallResult(
             text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None, latency_ms=latency, ttft_ms=ttft, finish_reason=finish,
+            output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),
+            latency_ms=latency, ttft_ms=ttft, finish_reason=finish,
         )
 
 

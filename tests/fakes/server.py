@@ -26,6 +26,7 @@ class ModelScript:
     latency_ms: float = 0.0  # fixed server-side delay before the first byte
     lognormal: tuple[float, float] | None = None  # (median ms, sigma): a known latency distribution
     input_tokens: int | None = None  # default: words in the prompt
+    cached_tokens: int = 0  # of the input tokens, how many the provider reports served from its prompt cache
     output_tokens: int | None = None  # default: words in the answer
     faults: list[str] = field(default_factory=list)  # consumed in order, one per request
     always: str | None = None  # a fault for every request
@@ -117,6 +118,7 @@ def _words(s: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     provider: FakeProvider
+    cached = 0
 
     def setup(self) -> None:
         super().setup()
@@ -197,6 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             parts = body.get("contents", [{}])[-1].get("parts", [])
             prompt = " ".join(p.get("text", "") for p in parts)
         script, fault, delay = self.provider._next(model, prompt)
+        self.cached = script.cached_tokens
         auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
         seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth)
         with self.provider.lock:
@@ -257,11 +260,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, body, headers)
 
     # --- OpenAI chat completions ----------------------------------------------------------
+    def _usage_openai(self, tin: int, tout: int) -> dict[str, Any]:
+        u: dict[str, Any] = {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}
+        if self.cached:
+            u["prompt_tokens_details"] = {"cached_tokens": self.cached}
+        return u
+
     def _openai_plain(self, model: str, text: str, tin: int, tout: int) -> None:
         self._json(200, {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
+            "usage": self._usage_openai(tin, tout),
         })
 
     def _openai_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
@@ -277,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
             if delay:
                 time.sleep(delay / 1000)
         self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n")
-        self._chunk("data: " + json.dumps({**base, "choices": [], "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}) + "\n\n")
+        self._chunk("data: " + json.dumps({**base, "choices": [], "usage": self._usage_openai(tin, tout)}) + "\n\n")
         self._chunk("data: [DONE]\n\n")
         self._end_stream()
 
@@ -286,8 +295,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": tin, "output_tokens": tout},
+            "usage": self._usage_anthropic(tin, tout),
         })
+
+    def _usage_anthropic(self, tin: int, tout: int) -> dict[str, Any]:
+        # Anthropic reports cache reads apart from input_tokens.
+        return {"input_tokens": tin - self.cached, "output_tokens": tout, "cache_read_input_tokens": self.cached,
+                "cache_creation_input_tokens": 0}
 
     def _anthropic_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
         self._start_stream()
@@ -297,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         ev("message_start", {"type": "message_start", "message": {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": tin, "output_tokens": 1}}})
+            "stop_reason": None, "stop_sequence": None, "usage": {**self._usage_anthropic(tin, 1)}}})
         ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
         for p in _pieces(text):
             ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
@@ -317,8 +331,10 @@ class _Handler(BaseHTTPRequestHandler):
         cand: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
         if finish:
             cand["finishReason"] = "STOP"
-        return {"candidates": [cand], "usageMetadata": {"promptTokenCount": tin, "candidatesTokenCount": tout,
-                                                        "totalTokenCount": tin + tout}, "modelVersion": model}
+        usage: dict[str, Any] = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout}
+        if self.cached:
+            usage["cachedContentTokenCount"] = self.cached
+        return {"candidates": [cand], "usageMetadata": usage, "modelVersion": model}
 
     def _gemini_plain(self, model: str, text: str, tin: int, tout: int) -> None:
         self._json(200, self._gemini_body(model, text, tin, tout, True))

@@ -1,0 +1,104 @@
+"""Cost as the provider bills it: per call, with the call's own tokens through the genai-prices
+snapshot (tiers and cached input apply), dated by the snapshot, not by the day the command ran."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli, oracle, run_dir, write_req
+
+
+def _catalog(fake, cid: str, base: str, **kw):  # type: ignore[no-untyped-def]
+    return {"catalog": cid, "base_url": base, "params": {"max_tokens": 16}, **kw}
+
+
+def test_a_tiered_model_is_billed_at_its_base_tier_and_a_long_prompt_at_its_tier(fake, keys, tmp_path: Path) -> None:
+    """Claude Sonnet 4.5: $3/$15 per Mtok up to 200k input tokens, $6/$22.5 beyond. The price of
+    a million tokens (the old way) is the long-context tier: 1.83x the bill for short calls."""
+    fake.script("claude-sonnet-4-5", answer=oracle, input_tokens=1000, output_tokens=100)
+    req = write_req(tmp_path, [_catalog(fake, "anthropic/claude-sonnet-4-5", fake.url)],
+                    compliance={"data_sensitivity": "internal"}, cost={"monthly_requests": 10000})
+    res = cli("eval", req, "--out", tmp_path / "short")
+    assert res.exit_code == 0, res.output
+    s, recs = run_dir(tmp_path / "short")
+    expected = (1000 * 3.0 + 100 * 15.0) / 1e6
+    assert all(r["cost_usd"] == pytest.approx(expected, rel=0.01) for r in recs)
+    c = s["candidates"]["anthropic/claude-sonnet-4-5"]
+    assert c["price"]["input_per_mtok"] == 3.0 and c["price"]["output_per_mtok"] == 15.0 and c["price"]["tiered"] is True
+    assert c["cost"]["per_request_usd"] == pytest.approx(expected, rel=0.01)
+    assert c["cost"]["monthly_usd"] == pytest.approx(10000 * expected, rel=0.01)
+
+    fake.script("claude-sonnet-4-5", answer=oracle, input_tokens=250_000, output_tokens=100)
+    cli("eval", req, "--out", tmp_path / "long", "--no-cache")
+    _, recs = run_dir(tmp_path / "long")
+    assert all(r["cost_usd"] == pytest.approx((250_000 * 6.0 + 100 * 22.5) / 1e6, rel=0.01) for r in recs)
+
+
+def test_cached_input_is_billed_at_the_cached_rate(fake, keys, tmp_path: Path) -> None:
+    fake.script("gpt-5-mini", answer=oracle, input_tokens=1000, output_tokens=100, cached_tokens=800)
+    req = write_req(tmp_path, [_catalog(fake, "openai/gpt-5-mini", fake.url + "/v1")])
+    assert cli("eval", req, "--out", tmp_path / "run").exit_code == 0
+    _, recs = run_dir(tmp_path / "run")
+    # gpt-5-mini: $0.25 input, $0.025 cached input, $2 output per Mtok
+    expected = (200 * 0.25 + 800 * 0.025 + 100 * 2.0) / 1e6
+    assert all(r["cached_input_tokens"] == 800 and r["cost_usd"] == pytest.approx(expected, rel=0.01) for r in recs)
+
+
+@pytest.mark.parametrize("api", ["anthropic", "gemini"])
+def test_cached_input_is_read_from_each_api(fake, keys, tmp_path: Path, api: str) -> None:
+    from tests.conftest import anthropic_cand, gemini_cand
+
+    make = {"anthropic": anthropic_cand, "gemini": gemini_cand}[api]
+    fake.script("m", answer=oracle, input_tokens=1000, output_tokens=10, cached_tokens=600)
+    cand = make(fake, "m", pin=1.0, pout=1.0)
+    cand["price"]["cached_input_per_mtok"] = 0.1
+    assert cli("eval", write_req(tmp_path, [cand]), "--out", tmp_path / "run").exit_code == 0
+    _, recs = run_dir(tmp_path / "run")
+    assert all(r["input_tokens"] == 1000 and r["cached_input_tokens"] == 600 for r in recs)
+    assert all(r["cost_usd"] == pytest.approx((400 * 1.0 + 600 * 0.1 + 10 * 1.0) / 1e6) for r in recs)
+
+
+def test_a_price_is_dated_by_its_snapshot_not_by_today(fake, keys, tmp_path: Path) -> None:
+    from modelsel.catalog import snapshot_info
+
+    info = snapshot_info()
+    assert info.as_of == "2026-11-10"  # genai-prices 0.2.3 was published then
+    fake.script("gpt-5-mini", answer=oracle)
+    cli("eval", write_req(tmp_path, [_catalog(fake, "openai/gpt-5-mini", fake.url + "/v1")]), "--out", tmp_path / "run")
+    s, _ = run_dir(tmp_path / "run")
+    assert s["run"]["prices"]["as_of"] == "2026-11-10" and s["run"]["prices"]["version"] == info.version
+    assert s["candidates"]["openai/gpt-5-mini"]["price"]["as_of"] == "2026-11-10"
+    assert s["candidates"]["openai/gpt-5-mini"]["price"]["as_of"] != date.today().isoformat() or date.today() == date(2026, 11, 10)
+    md = (tmp_path / "run" / "decision.md").read_text()
+    assert "true as of 2026-11-10" in md
+
+
+def test_a_snapshot_older_than_60_days_is_flagged() -> None:
+    from modelsel.prices import SnapshotInfo
+
+    info = SnapshotInfo("0.2.3", "2026-11-10", "test")
+    assert not info.stale(date(2027, 1, 9)) and info.stale(date(2027, 1, 10))
+    assert info.age_days(date(2027, 1, 10)) == 61
+
+
+def test_models_shows_the_base_tier_and_says_when_tiers_exist() -> None:
+    out = " ".join(cli("models", "--provider", "anthropic").output.split())
+    assert "claude-sonnet-4-5" in out and "above 200,000 input tokens" in out
+    assert "true as of 2026-11-10" in out
+
+
+def test_dry_run_prices_each_call_on_its_own(fake, keys, tmp_path: Path) -> None:
+    """Summing every call's tokens into one call would put a run into the long-context tier."""
+    from modelsel.catalog import Candidate, call_cost
+    from modelsel.runner import dry_run_estimate
+    from modelsel.evalset import Example
+
+    c = Candidate(id="s", provider="anthropic", vendor="anthropic", model="claude-sonnet-4-5", input_per_mtok=3.0,
+                  output_per_mtok=15.0, price_ref=("anthropic", "claude-sonnet-4-5"))
+    examples = [Example(id=str(i), input="x" * 40_000) for i in range(100)]  # ~10k tokens each, 1M in all
+    row = dry_run_estimate([c], examples, 1, {"s": {"max_tokens": 10}})[0]
+    assert row["cost_usd_max"] == pytest.approx(100 * call_cost(c, 10_000, 10), rel=1e-6)
+    assert row["cost_usd_max"] == pytest.approx(100 * (10_000 * 3.0 + 10 * 15.0) / 1e6, rel=1e-3)
