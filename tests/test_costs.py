@@ -93,8 +93,8 @@ def test_models_shows_the_base_tier_and_says_when_tiers_exist() -> None:
 def test_dry_run_prices_each_call_on_its_own(fake, keys, tmp_path: Path) -> None:
     """Summing every call's tokens into one call would put a run into the long-context tier."""
     from modelsel.catalog import Candidate, call_cost
-    from modelsel.runner import dry_run_estimate
     from modelsel.evalset import Example
+    from modelsel.runner import dry_run_estimate
 
     c = Candidate(id="s", provider="anthropic", vendor="anthropic", model="claude-sonnet-4-5", input_per_mtok=3.0,
                   output_per_mtok=15.0, price_ref=("anthropic", "claude-sonnet-4-5"))

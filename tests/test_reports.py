@@ -11,7 +11,7 @@ from pathlib import Path
 
 from modelsel.records import Record
 from modelsel.report import write_reports
-from tests.conftest import anthropic_cand, cli, openai_cand, oracle, run_dir, wrong_on, write_req
+from tests.conftest import anthropic_cand, cli, openai_cand, oracle, run_dir, write_req, wrong_on
 
 HOSTILE = ("</td></tr></table><script>document.title='pwned'</script>"
            "<img src=x onerror=\"document.title='pwned'\"> | a | b | **bold** ` `<!-- =cmd|' /C calc'!A0")
