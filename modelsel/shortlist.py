@@ -169,14 +169,14 @@ def _emptying_filter(props: list[Proposal]) -> str:
     kinds = Counter()
     for p in props:
         for r in p.out:
-            kinds[_kind(r)] += 1
+            kinds[reason_kind(r)] += 1
     if not kinds:
         return "no catalog model"
     k, n = kinds.most_common(1)[0]
     return f"{k} (removes {n} of {len(props)} catalog models)"
 
 
-def _kind(reason: str) -> str:
+def reason_kind(reason: str) -> str:
     for key, label in (("context window", "strategy.min_context_tokens"), ("regions", "compliance.allowed_regions"),
                        ("train", "compliance.require_no_training"), ("BAA", "compliance.require_baa"),
                        ("retains", "compliance.max_retention_days"), ("self-hosted", "compliance.self_hosted_only"),

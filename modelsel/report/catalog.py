@@ -48,24 +48,31 @@ def print_catalog(console: Console, rows: list[CatalogModel], info: Any) -> None
 
 
 def print_shortlist(console: Console, props: list[Proposal], emptied: str | None) -> None:
+    from collections import defaultdict
+
+    from modelsel.shortlist import reason_kind
+
     t = Table(title="Shortlist: proposed before any call (cost estimated from the eval set's own token counts)")
     for h in ("", "model", "tier", "est. $/request", "est. $/month", "why"):
         t.add_column(h, justify="right" if "$" in h else "left")
-    shown_out = 0
     for p in props:
         if p.included:
             why = (p.why_in or "") + ("; risks: " + "; ".join(p.risks) if p.risks else "")
             t.add_row("[green]IN[/green]", escape(p.id), p.tier or "—", usd(p.cost_per_request_usd),
                       usd(p.monthly_usd, 2), escape(why + (" (already a candidate)" if p.shortlisted_already else "")))
-        elif p.out and shown_out < 25:
-            shown_out += 1
-            t.add_row("[red]out[/red]", escape(p.id), p.tier or "—", usd(p.cost_per_request_usd), usd(p.monthly_usd, 2),
-                      escape("; ".join(p.out)))
     console.print(t)
-    n_out = sum(1 for p in props if p.out)
-    n_ok = sum(1 for p in props if not p.out)
-    console.print(f"{n_ok} catalog models pass every filter, {n_out} do not ({max(0, n_out - shown_out)} more not shown; "
-                  "`--json` lists all with their reasons).", highlight=False)
+    passing = [p for p in props if not p.out and not p.included]
+    if passing:
+        console.print(f"{len(passing)} more pass every filter but were not picked (e.g. "
+                      + ", ".join(escape(p.id) for p in passing[:5]) + ").", highlight=False)
+    out: dict[str, list[Proposal]] = defaultdict(list)
+    for p in props:
+        if p.out:
+            out[reason_kind(p.out[0])].append(p)
+    if out:
+        console.print("Out, by the first requirement each breaks (`--json` gives every model with all its reasons):")
+        for kind, ps in sorted(out.items(), key=lambda kv: -len(kv[1])):
+            console.print(f"  {len(ps):>4}  {escape(kind)}: e.g. {escape(ps[0].id)} — {escape(ps[0].out[0])}", highlight=False)
     if emptied:
         console.print(f"[bold red]No catalog model can meet these requirements.[/bold red] The filter that removed the most: "
                       f"{escape(emptied)}.")
