@@ -99,7 +99,7 @@ def test_persistent_failure_is_an_error_not_a_crash(fake, keys, tmp_path: Path) 
     summary, recs = run_dir(tmp_path / "run")
     bad = [r for r in recs if r["candidate"] == "oa-bad" and r["error"]]
     assert {r["example_id"] for r in bad} == {"e3", "e4"}
-    assert all(r["attempts"] == 4 and r["error_kind"] == "transient" and "500" in r["error"] for r in bad)
+    assert all(r["attempts"] == 4 and r["error_kind"] == "server" and "500" in r["error"] for r in bad)
     hung = [r for r in recs if r["candidate"] == "an-hangs" and r["error"]]
     assert [r["example_id"] for r in hung] == ["e10"] and hung[0]["error_kind"] == "timeout"
     c = summary["candidates"]["oa-bad"]
@@ -116,7 +116,7 @@ def test_auth_failure_is_not_retried_and_key_is_redacted(fake, keys, tmp_path: P
     summary, recs = run_dir(tmp_path / "run")
     errs = [r for r in recs if r["candidate"] == "oa-m"]
     for r in errs:
-        assert (r["attempts"], r["error_kind"]) == (1, "fatal"), r
+        assert (r["attempts"], r["error_kind"], r["status"]) == (1, "auth", 401), r
         assert "[REDACTED]" in r["error"], r
     assert "eliminated" == summary["candidates"]["oa-m"]["status"]
     _assert_no_key_anywhere(tmp_path, res.output)

@@ -10,9 +10,10 @@ from modelsel.providers.base import (
     CallResult,
     ProviderError,
     SdkProvider,
+    classify_exception,
+    no_finish,
     split_params,
 )
-from modelsel.providers.openai_chat import sdk_error
 
 
 class AnthropicProvider(SdkProvider):
@@ -55,9 +56,9 @@ class AnthropicProvider(SdkProvider):
         except ProviderError:
             raise
         except Exception as exc:
-            raise sdk_error(exc, t0) from None
+            raise classify_exception(exc, t0) from None
         if msg.stop_reason is None:
-            raise ProviderError("transient", "stream ended without a stop reason (cut mid-way)", latency_ms=latency)
+            raise no_finish(bool(msg.content), latency)
         text = "".join(getattr(b, "text", "") for b in msg.content)
         u = msg.usage
         read = int(getattr(u, "cache_read_input_tokens", 0) or 0)

@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     from modelsel.catalog import Candidate
     from modelsel.evalset import Example
 
-ErrorKind = Literal["rate_limit", "transient", "timeout", "fatal"]
+# What went wrong with a call. The first seven are worth another attempt; the rest are not.
+ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "stream_cut", "empty",
+                    "auth", "bad_request", "fatal"]
+RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "malformed", "stream_cut", "empty"})
 
 
 @dataclass
@@ -50,7 +53,7 @@ class ProviderError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind != "fatal"
+        return self.kind in RETRYABLE
 
 
 def retry_after(headers: Any) -> float | None:
@@ -102,9 +105,60 @@ def split_params(fn: Any, params: dict[str, Any]) -> dict[str, Any]:
 def classify_status(status: int) -> ErrorKind:
     if status == 429:
         return "rate_limit"
+    if status in (401, 403):
+        return "auth"
     if status in (408, 409, 425) or status >= 500:
-        return "transient"
-    return "fatal"
+        return "server"
+    return "bad_request"
+
+
+_MALFORMED = ("JSONDecodeError", "ValidationError", "UnknownApiResponseError", "AssertionError", "KeyError",
+              "TypeError", "ValueError", "IndexError")
+_CONNECTION = ("APIConnectionError", "ConnectError", "ReadError", "WriteError", "RemoteProtocolError",
+               "LocalProtocolError", "ConnectionResetError", "ConnectionError", "ClientConnectionError",
+               "ServerDisconnectedError", "ClientPayloadError", "IncompleteRead")
+
+
+def _api_message(exc: Exception) -> str:
+    """The provider's own error message where its body carries one (kept for a 400 that names the
+    unsupported parameter), else the SDK's."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+    msg = getattr(exc, "message", None)
+    return msg if isinstance(msg, str) and msg else str(exc)
+
+
+def classify_exception(exc: BaseException, t0: float) -> ProviderError:
+    """One classification for every SDK (openai, anthropic, google-genai) and httpx beneath them."""
+    import time
+
+    latency = (time.perf_counter() - t0) * 1000
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if status is None and type(exc).__module__.startswith("google.genai"):
+        status = getattr(exc, "code", None)
+    if "Timeout" in name or isinstance(exc, TimeoutError):
+        return ProviderError("timeout", "request timed out", latency_ms=latency)
+    if isinstance(status, int):
+        resp = getattr(exc, "response", None)
+        return ProviderError(classify_status(status), f"HTTP {status}: {_api_message(exc)}", status=status,
+                             retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
+    chain = [type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+    if any(n in _CONNECTION for n in chain):
+        return ProviderError("connection", f"{name}: {exc}", latency_ms=latency)
+    if any(n in _MALFORMED for n in chain):
+        return ProviderError("malformed", f"the response could not be read ({name}: {str(exc)[:200]})", latency_ms=latency)
+    return ProviderError("fatal", f"{name}: {exc}", latency_ms=latency)
+
+
+def no_finish(got_text: bool, latency_ms: float) -> ProviderError:
+    """A response that never said it was finished: empty (no choices or content) or cut mid-way."""
+    if not got_text:
+        return ProviderError("empty", "the response had no choices or content", latency_ms=latency_ms)
+    return ProviderError("stream_cut", "the stream ended without a finish reason (cut mid-way)", latency_ms=latency_ms)
 
 
 class Provider:

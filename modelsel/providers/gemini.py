@@ -10,8 +10,8 @@ from modelsel.providers.base import (
     CallResult,
     ProviderError,
     SdkProvider,
-    classify_status,
-    retry_after,
+    classify_exception,
+    no_finish,
 )
 
 _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
@@ -31,18 +31,6 @@ class GeminiProvider(SdkProvider):
 
     async def close_client(self, client: Any) -> None:
         await client.aio.aclose()
-
-    def _error(self, exc: Exception, t0: float) -> ProviderError:
-        latency = (time.perf_counter() - t0) * 1000
-        code = getattr(exc, "code", None)
-        if isinstance(code, int) and type(exc).__module__.startswith("google.genai"):
-            resp = getattr(exc, "response", None)
-            return ProviderError(classify_status(code), f"HTTP {code}: {getattr(exc, 'status', '')}", status=code,
-                                 retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
-        name = type(exc).__name__
-        if "Timeout" in name or isinstance(exc, TimeoutError):
-            return ProviderError("timeout", "request timed out", latency_ms=latency)
-        return ProviderError("transient", f"{name}: {exc}", latency_ms=latency)
 
     async def complete(self, req: CallRequest) -> CallResult:
         from google.genai import types
@@ -85,9 +73,9 @@ class GeminiProvider(SdkProvider):
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._error(exc, t0) from None
+            raise classify_exception(exc, t0) from None
         if finish is None:
-            raise ProviderError("transient", "stream ended without a finish reason (cut mid-way)", latency_ms=latency)
+            raise no_finish(any(parts), latency)
         return CallResult(
             text="".join(parts), input_tokens=getattr(usage, "prompt_token_count", None),
             output_tokens=getattr(usage, "candidates_token_count", None),

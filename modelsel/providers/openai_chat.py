@@ -11,25 +11,10 @@ from modelsel.providers.base import (
     CallResult,
     ProviderError,
     SdkProvider,
-    classify_status,
-    retry_after,
+    classify_exception,
+    no_finish,
     split_params,
 )
-
-
-def sdk_error(exc: Exception, t0: float) -> ProviderError:
-    """Classify an openai/anthropic SDK exception (they share shapes)."""
-    latency = (time.perf_counter() - t0) * 1000
-    name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    if name in ("APITimeoutError",) or isinstance(exc, TimeoutError):
-        return ProviderError("timeout", "request timed out", latency_ms=latency)
-    if status is not None:
-        resp = getattr(exc, "response", None)
-        return ProviderError(classify_status(status), f"HTTP {status}: {getattr(exc, 'message', exc)}",
-                             status=status, retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
-    # Connection dropped, stream cut mid-way, malformed body: worth another try.
-    return ProviderError("transient", f"{name}: {exc}", latency_ms=latency)
 
 
 def _cached(usage: Any) -> int:
@@ -71,12 +56,14 @@ class OpenAIProvider(SdkProvider):
                 r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages,
                                                          **split_params(client.chat.completions.create, params))
                 latency = (time.perf_counter() - t0) * 1000
-                choice = r.choices[0] if r.choices else None
+                if not r.choices:
+                    raise no_finish(False, latency)
+                choice = r.choices[0]
                 u = r.usage
                 return CallResult(
-                    text=(choice.message.content or "") if choice else "",
+                    text=choice.message.content or "",
                     input_tokens=u.prompt_tokens if u else None, output_tokens=u.completion_tokens if u else None,
-                    cached_input_tokens=_cached(u), latency_ms=latency, finish_reason=choice.finish_reason if choice else None,
+                    cached_input_tokens=_cached(u), latency_ms=latency, finish_reason=choice.finish_reason,
                 )
             ttft = None
             parts: list[str] = []
@@ -100,9 +87,9 @@ class OpenAIProvider(SdkProvider):
         except ProviderError:
             raise
         except Exception as exc:
-            raise sdk_error(exc, t0) from None
+            raise classify_exception(exc, t0) from None
         if finish is None:
-            raise ProviderError("transient", "stream ended without a finish reason (cut mid-way)", latency_ms=latency)
+            raise no_finish(bool(parts), latency)
         return CallResult(
             text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),

@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("429", "500", "529", "hang", "malformed", "cut", "401")
+# Faults a script can ask for, one per request:
+#   429 500 502 503 529 401 400 413  an HTTP error in the provider's own error format (429 with Retry-After)
+#   hang        no answer at all until hang_s passes
+#   malformed   200 with a body that is not JSON
+#   cut         the connection is shut down mid-answer (mid-stream when streaming)
+#   reset       the connection is reset (TCP RST) mid-stream
+#   truncated   the stream ends cleanly but without its final chunk (no finish reason, no [DONE])
+#   empty       200 with no choices / no content / no candidates
+#   oversize    200 whose headers are larger than the HTTP client accepts
+FAULTS = ("429", "500", "502", "503", "529", "401", "400", "413", "hang", "malformed", "cut", "reset", "truncated",
+          "empty", "oversize")
+BODY_FAULTS = ("cut", "malformed", "reset", "truncated", "empty", "oversize")
 
 
 @dataclass
@@ -32,6 +43,7 @@ class ModelScript:
     always: str | None = None  # a fault for every request
     fault_when: Callable[[str], str | None] | None = None  # a fault chosen by the prompt
     retry_after: str = "1"
+    retry_after_ms: str | None = None  # also send retry-after-ms (OpenAI and Anthropic read it first)
     hang_s: float = 3.0
     chunk_delay_ms: float = 0.0
 
@@ -110,6 +122,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its end (after an oversize header, a timeout) is part of the tests."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError | OSError):
+            super().handle_error(request, client_address)
+
 
 def _words(s: str) -> int:
     return max(1, len(s.split()))
@@ -157,16 +176,69 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    stream_fault: str | None = None
+
     def _cut(self) -> None:
-        """Drop the connection mid-response."""
+        """Drop the connection mid-response: a shutdown, or a reset (RST) for the 'reset' fault."""
+        import socket
+        import struct
+
         self.wfile.flush()
         self.close_connection = True
         try:
-            import socket
-
-            self.connection.shutdown(socket.SHUT_RDWR)
+            if self.stream_fault == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def _truncated(self) -> bool:
+        """A stream that ends cleanly without its final chunk."""
+        if self.stream_fault == "truncated":
+            self._end_stream()
+            return True
+        return False
+
+    def _oversize(self) -> None:
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-padding", "x" * 200_000)  # beyond any HTTP client's header limit
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _openai_empty(self, model: str, stream: bool) -> None:
+        base = {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model}
+        if stream:
+            self._start_stream()
+            self._chunk("data: " + json.dumps({**base, "object": "chat.completion.chunk", "choices": []}) + "\n\n")
+            self._chunk("data: [DONE]\n\n")
+            self._end_stream()
+        else:
+            self._json(200, {**base, "choices": [], "usage": self._usage_openai(5, 0)})
+
+    def _anthropic_empty(self, model: str, stream: bool) -> None:
+        msg = {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+               "stop_reason": None, "stop_sequence": None, "usage": self._usage_anthropic(5, 0)}
+        if stream:
+            self._start_stream()
+            self._chunk(f"event: message_start\ndata: {json.dumps({'type': 'message_start', 'message': msg})}\n\n")
+            self._chunk(f"event: message_stop\ndata: {json.dumps({'type': 'message_stop'})}\n\n")
+            self._end_stream()
+        else:
+            self._json(200, msg)
+
+    def _gemini_empty(self, model: str, stream: bool) -> None:
+        body = {"candidates": [], "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}, "modelVersion": model}
+        if stream:
+            self._start_stream()
+            self._chunk("data: " + json.dumps(body) + "\r\n\r\n")
+            self._end_stream()
+        else:
+            self._json(200, body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         """GET /__seen: the requests served so far, with the server's own time for each."""
@@ -200,6 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
             prompt = " ".join(p.get("text", "") for p in parts)
         script, fault, delay = self.provider._next(model, prompt)
         self.cached = script.cached_tokens
+        self.stream_fault = fault  # per request: a keep-alive connection serves several
         auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
         seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth)
         with self.provider.lock:
@@ -207,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay / 1000)
         try:
-            if fault and fault not in ("cut", "malformed"):
+            if fault and fault not in BODY_FAULTS:
                 self._fault(api, fault, script)
             else:
                 text = script.answer(prompt) if callable(script.answer) else script.answer
@@ -215,10 +288,14 @@ class _Handler(BaseHTTPRequestHandler):
                 tout = script.output_tokens if script.output_tokens is not None else _words(text)
                 if fault == "malformed":
                     self._malformed()
+                elif fault == "oversize":
+                    self._oversize()
+                elif fault == "empty":
+                    getattr(self, f"_{api}_empty")(model, stream)
                 elif stream:
-                    getattr(self, f"_{api}_stream")(model, text, tin, tout, fault == "cut", script.chunk_delay_ms)
+                    getattr(self, f"_{api}_stream")(model, text, tin, tout, fault in ("cut", "reset"), script.chunk_delay_ms)
                 else:
-                    if fault == "cut":
+                    if fault in ("cut", "reset", "truncated"):
                         self.send_response(200)
                         self.send_header("content-type", "application/json")
                         self.send_header("content-length", "500")
@@ -245,17 +322,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status = int(fault)
-        msg = {"429": "rate limited", "500": "internal error", "529": "overloaded", "401": "invalid api key"}[fault]
+        msg = {"429": "rate limited", "500": "internal error", "502": "bad gateway", "503": "service unavailable",
+               "529": "overloaded", "401": "invalid api key",
+               "400": "Unsupported parameter: 'temperature' is not supported with this model.",
+               "413": "request too large: the body exceeds the 32 MB limit"}[fault]
         if fault == "401":  # like real providers, echo the key back: modelsel must redact it
             msg += ": " + (self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or "")
-        headers = {"retry-after": s.retry_after} if fault == "429" else {}
+        headers = {}
+        if fault == "429":
+            headers["retry-after"] = s.retry_after
+            if s.retry_after_ms is not None:
+                headers["retry-after-ms"] = s.retry_after_ms
         if api == "openai":
-            body: Any = {"error": {"message": msg, "type": "rate_limit_error" if status == 429 else "server_error", "param": None, "code": None}}
+            kind = {429: "rate_limit_error", 401: "invalid_request_error", 400: "invalid_request_error",
+                    413: "invalid_request_error"}.get(status, "server_error")
+            body: Any = {"error": {"message": msg, "type": kind, "param": "temperature" if status == 400 else None, "code": None}}
         elif api == "anthropic":
-            kind = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error", 401: "authentication_error"}[status]
+            kind = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error", 400: "invalid_request_error",
+                    413: "request_too_large"}.get(status, "api_error")
             body = {"type": "error", "error": {"type": kind, "message": msg}}
         else:
-            st = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 529: "UNAVAILABLE", 401: "UNAUTHENTICATED"}[status]
+            st = {429: "RESOURCE_EXHAUSTED", 529: "UNAVAILABLE", 503: "UNAVAILABLE", 401: "UNAUTHENTICATED",
+                  400: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT"}.get(status, "INTERNAL")
             body = {"error": {"code": status, "message": msg, "status": st}}
         self._json(status, body, headers)
 
@@ -285,6 +373,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if delay:
                 time.sleep(delay / 1000)
+        if self._truncated():
+            return
         self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n")
         self._chunk("data: " + json.dumps({**base, "choices": [], "usage": self._usage_openai(tin, tout)}) + "\n\n")
         self._chunk("data: [DONE]\n\n")
@@ -320,6 +410,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if delay:
                 time.sleep(delay / 1000)
+        if self._truncated():
+            return
         ev("content_block_stop", {"type": "content_block_stop", "index": 0})
         ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                              "usage": {"output_tokens": tout}})
@@ -344,6 +436,9 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = _pieces(text)
         for i, p in enumerate(pieces):
             last = i == len(pieces) - 1
+            if last and self.stream_fault == "truncated":
+                self._end_stream()
+                return
             self._chunk("data: " + json.dumps(self._gemini_body(model, p, tin, tout if last else 0, last and not cut)) + "\r\n\r\n")
             if cut:
                 self._cut()
