@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from modelsel.records import Record
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -84,6 +86,8 @@ class Calls:
         return list(dict.fromkeys(self.candidate))
 
     def arrays(self) -> CallArrays:
+        import numpy as np  # loaded when statistics start, not before the first call
+
         return CallArrays(
             candidate=np.array(self.candidate, dtype=object), example=np.array(self.example, dtype=object),
             repeat=np.array(self.repeat, dtype=np.int32), tags=self.tags, cluster=np.array(self.cluster, dtype=object),
@@ -128,6 +132,8 @@ class CallArrays:
         return len(self.candidate)
 
     def take(self, mask: np.ndarray) -> CallArrays:
+        import numpy as np
+
         return self._pick(np.flatnonzero(mask))
 
     def _pick(self, idx: np.ndarray) -> CallArrays:
@@ -135,6 +141,8 @@ class CallArrays:
 
     def ordered(self, candidates: list[str], examples: list[str]) -> CallArrays:
         """Rows in candidate, eval-set and repeat order (calls arrive in the order they finish)."""
+        import numpy as np
+
         cpos = {c: i for i, c in enumerate(candidates)}
         epos = {e: i for i, e in enumerate(examples)}
         keys = [(cpos.get(c, len(cpos)), epos.get(e, len(epos)), r)
@@ -145,6 +153,8 @@ class CallArrays:
         return self.take(self.candidate == cid)
 
     def with_tag(self, tag: str) -> CallArrays:
+        import numpy as np
+
         return self.take(np.array([tag in t for t in self.tags], dtype=bool))
 
     def candidates(self) -> list[str]:
@@ -152,6 +162,8 @@ class CallArrays:
 
     def per_example_scores(self) -> dict[str, float]:
         """Scores pooled over repeats: one figure per example (repeats are not independent)."""
+        import numpy as np
+
         ok = ~np.isnan(self.score)
         if not ok.any():
             return {}

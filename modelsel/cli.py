@@ -18,6 +18,14 @@ if not console.is_terminal:  # piped or in CI: wide enough that the comparison t
 err_console = Console(stderr=True)
 
 
+@app.callback()
+def _start() -> None:
+    """Runs before every command: read the key-like environment values that redaction hides."""
+    from modelsel.secrets import refresh
+
+    refresh()
+
+
 def fail(exc: Exception) -> None:
     from modelsel.secrets import redact
 
@@ -272,8 +280,16 @@ def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -
 
 
 def main() -> None:
+    code = 0
     try:
         app()
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/yellow]")
-        sys.exit(130)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    # Everything is written, flushed and closed by now; the interpreter's own teardown of the SDKs'
+    # modules would add a quarter of a second to every command, so leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -11,15 +11,13 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsel import __version__
-from modelsel.calls import CallArrays
 from modelsel.catalog import Candidate, resolve, resolve_candidates
-from modelsel.decision import Screening, compliance, decide
+from modelsel.compliance import Screening, compliance
 from modelsel.errors import InputError
 from modelsel.evalset import EvalSet, load_evalset
-from modelsel.metrics import compute
 from modelsel.prompting import render
 from modelsel.providers import Provider, provider_class
 from modelsel.requirements import LoadedRequirements, checklist, load_requirements
@@ -38,7 +36,9 @@ from modelsel.schema import (
     Summary,
 )
 from modelsel.scoring import Scorer, check_specs
-from modelsel.strategies import simulate
+
+if TYPE_CHECKING:
+    from modelsel.calls import CallArrays
 
 
 @dataclass
@@ -210,6 +210,11 @@ def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
 
 def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,
             today: date | None = None) -> Summary:
+    # The statistics (numpy) load only now: nothing before the first call needs them.
+    from modelsel.decision import decide
+    from modelsel.metrics import compute
+    from modelsel.strategies import simulate
+
     today = today or date.today()
     req = inp.lr.req
     fixed = {c.id: c.fixed_monthly_usd for c in inp.candidates}

@@ -5,18 +5,17 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import jinja2
-
 from modelsel.catalog import Candidate
 from modelsel.errors import InputError
 from modelsel.evalset import Example
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-
 
 @functools.lru_cache(maxsize=256)
-def _template(text: str) -> jinja2.Template:
-    return _ENV.from_string(text)  # compiling is most of a render's cost: once per template
+def _template(text: str) -> Any:
+    import jinja2  # only candidates with a prompt template need it
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    return env.from_string(text)  # compiling is most of a render's cost: once per template
 
 
 def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]], str]:
@@ -26,7 +25,11 @@ def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]]
             text = _template(candidate.prompt).render(
                 input=example.text(), expected=example.expected, tags=example.tags, example=example,
             )
-        except jinja2.TemplateError as exc:
+        except Exception as exc:
+            import jinja2
+
+            if not isinstance(exc, jinja2.TemplateError):
+                raise
             raise InputError(f"the prompt template of candidate '{candidate.id}' fails on example '{example.id}': {exc}.",
                              field="prompt") from None
         msgs = [{"role": "user", "content": text}]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -23,23 +24,50 @@ from modelsel.store import atomic_write, write_json
 SUMMARY, RECORDS, TRACE, INPUTS = "summary.json", "records.jsonl", "trace.jsonl", "inputs"
 
 
-def iter_jsonl_records(path: Path) -> Iterator[Record]:
-    """Every record of a JSONL file; a last line cut by a crash mid-write is skipped (the
-    response cache still has that call)."""
+_FIELD = {k: re.compile(rf'"{k}"\s*:\s*"((?:[^"\\]|\\.)*)"') for k in ("candidate", "example_id")}
+
+
+def _field(line: str, name: str) -> str | None:
+    m = _FIELD[name].search(line)
+    return None if m is None else json.loads(f'"{m.group(1)}"')
+
+
+def iter_jsonl_records(path: Path, candidates: set[str] | None = None, examples: set[str] | None = None
+                       ) -> Iterator[Record]:
+    """Every record of a JSONL file, or only those of the given candidates / examples (a line is
+    parsed only when it is wanted: a report on 50,000 calls reads a few hundred). A last line cut
+    by a crash mid-write is skipped (the response cache still has that call)."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            if candidates is not None and _field(line, "candidate") not in candidates:
+                continue
+            if examples is not None and _field(line, "example_id") not in examples:
+                continue
+            try:
+                yield Record.model_validate_json(line)
+            except ValueError:
+                continue
+
+
+def iter_jsonl_dicts(path: Path) -> Iterator[dict[str, Any]]:
+    """The records as plain dicts (an export needs their fields, not Record objects)."""
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
                 try:
-                    yield Record.model_validate_json(line)
+                    d = json.loads(line)
                 except ValueError:
                     continue
+                if isinstance(d, dict):
+                    yield d
 
 
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._trace: TextIO | None = None
-        self._records: BinaryIO | None = None
+        self._trace: BinaryIO | None = None
         self._index: list[tuple[str, str, int, int, int]] = []  # (candidate, example, repeat, offset, length)
 
     # --- making one ------------------------------------------------------------------------
@@ -69,35 +97,27 @@ class RunDir:
 
     # --- streams written while calls finish --------------------------------------------------
     def trace(self, rec: Record) -> None:
-        """Append one finished call and flush, so a crash loses nothing already answered."""
+        """Append one finished (scored) call and flush, so a crash loses nothing already answered.
+        Each call is serialised once; records.jsonl is this file in eval-set order."""
         if self._trace is None:
-            self._trace = open(self.path / TRACE, "a", encoding="utf-8")
-        self._trace.write(redact(dumps(rec)) + "\n")
+            self._trace = open(self.path / TRACE, "ab")
+        data = (redact(dumps(rec)) + "\n").encode("utf-8")
+        self._index.append((rec.candidate, rec.example_id, rec.repeat, self._trace.tell(), len(data)))
+        self._trace.write(data)
         self._trace.flush()
 
-    def append_record(self, rec: Record) -> None:
-        """A scored record, streamed to records.jsonl as it is final (never held in memory)."""
-        if self._records is None:
-            self._records = open(self.path / RECORDS, "ab")
-        data = (redact(dumps(rec)) + "\n").encode("utf-8")
-        self._index.append((rec.candidate, rec.example_id, rec.repeat, self._records.tell(), len(data)))
-        self._records.write(data)
-
     def close(self) -> None:
-        for fh in (self._trace, self._records):
-            if fh is not None:
-                fh.close()
-        self._trace = self._records = None
+        if self._trace is not None:
+            self._trace.close()
+        self._trace = None
 
     def sort_records(self, candidates: list[str], examples: list[str]) -> None:
-        """Rewrite the streamed records.jsonl in candidate and eval-set order, from the offsets kept
+        """Write records.jsonl: the trace in candidate and eval-set order, copied by the offsets kept
         while appending: one pass, no record parsed or held."""
-        if not self._index:
-            return
         cpos = {c: i for i, c in enumerate(candidates)}
         epos = {e: i for i, e in enumerate(examples)}
         order = sorted(self._index, key=lambda t: (cpos.get(t[0], len(cpos)), epos.get(t[1], len(epos)), t[2]))
-        src = self.path / RECORDS
+        src = self.path / TRACE
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".records.", suffix=".tmp")
         try:
             with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
@@ -105,7 +125,7 @@ class RunDir:
                     fin.seek(off)
                     fout.write(fin.read(n))
             os.chmod(tmp, 0o644)
-            os.replace(tmp, src)
+            os.replace(tmp, self.path / RECORDS)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -161,8 +181,11 @@ class RunDir:
             raise InputError(f"summary.json does not match schema {SCHEMA_VERSION}: {err['msg']}.", path=s,
                              field=".".join(str(p) for p in err["loc"])) from None
 
-    def records(self) -> Iterator[Record]:
-        return iter_jsonl_records(self.path / RECORDS)
+    def records(self, candidates: set[str] | None = None, examples: set[str] | None = None) -> Iterator[Record]:
+        return iter_jsonl_records(self.path / RECORDS, candidates, examples)
+
+    def record_dicts(self) -> Iterator[dict[str, Any]]:
+        return iter_jsonl_dicts(self.path / RECORDS)
 
 
 def load_run(folder: Path) -> tuple[Summary, list[Record]]:

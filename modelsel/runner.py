@@ -22,6 +22,7 @@ from modelsel.providers import CallRequest, Provider, ProviderError
 from modelsel.records import Record
 from modelsel.secrets import redact
 from modelsel.store import Cache, cache_key
+from modelsel.timing import mark
 
 NOT_JUDGED = "not judged: the budget guard stopped spending"
 JUDGE_BUDGET_KEY = "(judge)"
@@ -262,10 +263,10 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
     """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard)."""
     messages, prompt = render(c, ex)
     params = {**p.defaults, **c.params}
-    key = cache_key(type(p).cache_identity(c), messages, prompt, params, rep)
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
                 expected=ex.expected, params=params)
     cache = ctx.cache if p.cacheable else None
+    key = cache_key(type(p).cache_identity(c), messages, prompt, params, rep) if cache is not None else ""
     if cache is not None:
         hit = await cache.get_or_lease(key, ctx.cfg.timeout_s)
         if hit is not None:
@@ -328,6 +329,7 @@ async def run_eval(
     slots = make_slots(candidates, providers, cfg)
     for c in candidates:
         providers[c.id].prepare(c.timeout_s or cfg.timeout_s)
+    mark("clients ready")
     deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
     ctx = _Ctx(cfg=cfg, cache=cache, budget=budget or Budget(cfg.max_cost_usd), deadline=deadline)
     outcome = RunOutcome(budget=ctx.budget)

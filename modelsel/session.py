@@ -15,10 +15,12 @@ from rich.console import Console
 from modelsel import pipeline
 from modelsel.calls import CallArrays, Calls
 from modelsel.records import Record
+from modelsel.report.worker import ChartWorker
 from modelsel.rundir import RunDir
 from modelsel.runner import RunConfig, RunOutcome, run_eval
 from modelsel.schema import Summary
 from modelsel.store import Cache, cache_path
+from modelsel.timing import mark
 
 INTERRUPTED = 130
 
@@ -88,9 +90,8 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
     scorer = pipeline.scorer(inp, cfg, budget)
 
     async def on_record(rec: Record) -> None:
-        folder.trace(rec)
         await scorer.score(rec)
-        folder.append_record(rec)
+        folder.trace(rec)
         calls.add(rec)
         progress.update(rec)
 
@@ -112,16 +113,20 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     cache = Cache(cache_path(reports_root), read=not no_cache)
     calls = Calls()
     progress = _Progress(scr, len(inp.evalset.examples) * cfg.repeat, err)
+    worker = ChartWorker.start()  # loads matplotlib in its own process while the calls run
+    mark("calls start")
     try:
         with progress:
             outcome = asyncio.run(_run(inp, scr, cfg, cache, folder, calls, progress))
     except KeyboardInterrupt:
+        worker.close()
         err.print(f"[yellow]Interrupted.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
                   f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
         return SessionResult(folder.path, None, None, INTERRUPTED)
     finally:
         cache.close()
         folder.close()
+    mark("calls done")
     order = [c.id for c in scr.runnable], [e.id for e in inp.evalset.examples]
     folder.sort_records(*order)
     arr = calls.arrays().ordered(*order)
@@ -129,10 +134,14 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     facts = pipeline.RunFacts(started_at=started, spent_usd=outcome.spent_usd, budget_stopped=outcome.budget_stopped,
                               calls_not_made=outcome.skipped_budget, not_run=outcome.not_run,
                               deadline_hit=outcome.deadline_hit)
+    mark("records sorted")
     summary = pipeline.analyse(inp, scr, arr, facts, cfg)
-    write_reports(folder, summary, arr)
+    mark("analysed")
+    write_reports(folder, summary, arr, worker=worker)
+    mark("reports written")
     if not quiet:
         print_summary(console, summary, str(folder.path))
+    mark("printed")
     return SessionResult(folder.path, summary, arr, exit_code(summary))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelsel.catalog import Candidate, CatalogModel, call_cost, load_catalog
-from modelsel.decision import compliance
+from modelsel.compliance import compliance
 from modelsel.evalset import EvalSet
 from modelsel.prompting import estimate_tokens
 from modelsel.requirements import LoadedRequirements

@@ -9,7 +9,8 @@ import pytest
 
 from modelsel.calls import Calls
 from modelsel.catalog import Candidate, Fact
-from modelsel.decision import Screening, compliance, decide
+from modelsel.compliance import Screening, compliance
+from modelsel.decision import decide
 from modelsel.metrics import compute
 from modelsel.records import Record
 from modelsel.requirements import Requirements

@@ -12,6 +12,7 @@ from modelsel.providers.base import (
     SdkProvider,
     classify_exception,
     no_finish,
+    shared_http_client,
     split_params,
 )
 
@@ -23,8 +24,10 @@ class AnthropicProvider(SdkProvider):
     def make_client(self, timeout_s: float) -> Any:
         import anthropic
 
+        http = shared_http_client("anthropic", self.candidate.base_url, timeout_s,
+                                  lambda: anthropic.DefaultAsyncHttpxClient(timeout=timeout_s))
         return anthropic.AsyncAnthropic(api_key=self.api_key(), base_url=self.candidate.base_url, max_retries=0,
-                                        timeout=timeout_s)
+                                        timeout=timeout_s, http_client=http)
 
     async def complete(self, req: CallRequest) -> CallResult:
         client = self.client(req.timeout_s)

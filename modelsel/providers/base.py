@@ -236,9 +236,23 @@ class Provider:
         return None
 
 
+_SHARED_HTTP: dict[tuple[str, str, float], Any] = {}
+
+
+def shared_http_client(sdk: str, base_url: str | None, timeout_s: float, factory: Any) -> Any:
+    """One HTTP client (connection pool, TLS context) per SDK and endpoint, shared by every
+    candidate there: building one costs ~40 ms, paid once instead of once per candidate."""
+    key = (sdk, base_url or "", timeout_s)
+    client = _SHARED_HTTP.get(key)
+    if client is None or client.is_closed:
+        client = _SHARED_HTTP[key] = factory()
+    return client
+
+
 class SdkProvider(Provider):
-    """A cloud API reached through its official SDK: one client per candidate, built before
-    timing starts, SDK retries off (the runner retries), closed at the end of the run."""
+    """A cloud API reached through its official SDK: one SDK client per candidate over a shared
+    HTTP client per endpoint, built before timing starts, SDK retries off (the runner retries),
+    closed at the end of the run."""
 
     needs_key = True
     default_concurrency = 8

@@ -13,6 +13,7 @@ from modelsel.providers.base import (
     SdkProvider,
     classify_exception,
     no_finish,
+    shared_http_client,
     split_params,
 )
 
@@ -37,8 +38,10 @@ class OpenAIProvider(SdkProvider):
     def make_client(self, timeout_s: float) -> Any:
         import openai
 
+        http = shared_http_client("openai", self.candidate.base_url, timeout_s,
+                                  lambda: openai.DefaultAsyncHttpxClient(timeout=timeout_s))
         return openai.AsyncOpenAI(api_key=self.api_key() or "no-key", base_url=self.candidate.base_url,
-                                  max_retries=0, timeout=timeout_s)
+                                  max_retries=0, timeout=timeout_s, http_client=http)
 
     def _params(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         p = dict(params)

@@ -20,7 +20,7 @@ from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderE
 
 class PythonProvider(Provider):
     default_concurrency = 4
-
+    cacheable = False  # your own code on this machine: cheaper to run again than to store and look up
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
         super().__init__(candidate, search_path)
         self._fn: Any = None

@@ -5,36 +5,65 @@ re-renders without calling a model; records are streamed from disk, never all he
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelsel.calls import CallArrays
 from modelsel.rundir import RunDir
 from modelsel.schema import Summary
+from modelsel.timing import mark
+
+if TYPE_CHECKING:
+    from modelsel.report.worker import ChartWorker
 
 FORMATS = ("json", "md", "html", "csv")
 
 
-def write_reports(folder: RunDir, summary: Summary, arr: CallArrays, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """records.jsonl is already in the folder (streamed as calls finished, or rewritten by a rescore)."""
+def write_reports(folder: RunDir, summary: Summary, arr: CallArrays, formats: tuple[str, ...] = FORMATS,
+                  worker: ChartWorker | None = None) -> list[Path]:
+    """records.jsonl is already in the folder (sorted from the trace, or rewritten by a rescore).
+    With a chart `worker`, the charts are drawn in its process while the other reports are written."""
     written = []
+    samples = None
+    if "html" in formats and worker is not None:
+        from modelsel.report.html import latency_samples
+
+        samples = latency_samples(summary, arr)
+        worker.send(summary, samples)
+    mark("  worker sent")
     if "json" in formats:
         folder.write_summary(summary)
         written.append(folder.path / "summary.json")
+    mark("  json")
     if "md" in formats:
         from modelsel.report.markdown import render_markdown
 
         focus = summary.decision.chosen or next(iter(summary.candidates), None)
         wrong = []
-        for r in folder.records():
-            if r.candidate == focus and (r.error or r.passed is False) and len(wrong) < 10:
-                wrong.append(r)
+        if focus:
+            for r in folder.records(candidates={focus}):
+                if r.error or r.passed is False:
+                    wrong.append(r)
+                    if len(wrong) == 10:
+                        break
         total = len(arr.of(focus)) if focus and len(arr) else 0
         written.append(folder.write_text("decision.md", render_markdown(summary, wrong, total)))
+    mark("  md")
     if "csv" in formats:
         from modelsel.report.exports import write_csv
 
         written.append(write_csv(folder))
+    mark("  csv")
     if "html" in formats:
-        from modelsel.report.html import render_html
+        from modelsel.report.html import PLACEHOLDERS, fill_charts, render_html
 
-        written.append(folder.write_text("report.html", render_html(summary, arr, folder.records())))
+        if worker is not None:
+            page = render_html(summary, arr, lambda ex: folder.records(examples=ex), dict(PLACEHOLDERS))  # while the charts are drawn
+            mark("  html rendered")
+            page = fill_charts(page, worker.result(summary, samples or {}))
+            mark("  charts back")
+        else:
+            page = render_html(summary, arr, lambda ex: folder.records(examples=ex))
+        written.append(folder.write_text("report.html", page))
+    elif worker is not None:
+        worker.close()
     return written

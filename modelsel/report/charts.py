@@ -1,20 +1,19 @@
 """Charts rendered by matplotlib's SVG back-end to inline SVG (no CDN, no images on disk).
 
-One Figure per chart through the object API (no pyplot state); `warm()` imports matplotlib and
-loads its fonts once, while calls are still in flight, so charts cost milliseconds afterwards.
+One Figure per chart through the object API (no pyplot state), drawn once (fixed margins instead
+of a tight bounding box, which draws twice) with plain tick labels (log axes' default labels go
+through the mathtext parser, most of a chart's cost). report/worker.py draws them in a helper
+process that loaded matplotlib while the calls were in flight.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import re
 from typing import Any
 
 import numpy as np
 
-from modelsel.calls import CallArrays
-from modelsel.metrics import latency_sample
 from modelsel.schema import Summary
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -33,11 +32,29 @@ def _setup() -> None:
 
 
 def warm() -> None:
-    """Import the SVG back-end and lay out one text so the font cache is loaded."""
+    """Import the SVG back-end and draw one figure with every kind of artist the charts use (error
+    bars, a legend, a log axis, box plots, spans, bars), so fonts, text layout and tick code are
+    loaded before the real charts are asked for."""
     _setup()
-    fig = _figure(1, 1)
-    ax = fig.add_subplot()
-    ax.set_title("x")
+    fig = _figure(8.4, 3.8)
+    ax = fig.add_subplot(2, 2, 1)
+    ax.errorbar([1.0, 10.0], [0.5, 0.7], yerr=[[0.1, 0.1], [0.1, 0.1]], fmt="o", capsize=3, label="a")
+    ax.annotate("1", (1.0, 0.5), textcoords="offset points", xytext=(5, 3), fontsize=8)
+    ax.set_xscale("log")
+    _plain_log(ax.xaxis, "$")
+    ax.axhline(0.6, linestyle=":")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
+    ax.set_xlabel("x")
+    ax2 = fig.add_subplot(2, 2, 2)
+    ax2.boxplot([np.array([1.0, 2.0, 3.0, 50.0])], orientation="horizontal", tick_labels=["a"], whis=(5, 95))
+    ax2.set_xscale("log")
+    _plain_log(ax2.xaxis)
+    ax3 = fig.add_subplot(2, 2, 3)
+    ax3.axvspan(-1, 1, alpha=0.15)
+    ax3.errorbar([0.5], [0], xerr=[[0.2], [0.2]], fmt="o", capsize=3)
+    ax3.set_yticks([0], ["a"])
+    ax4 = fig.add_subplot(2, 2, 4)
+    ax4.bar([0, 1], [0.5, 0.7], 0.4, yerr=[[0.1, 0.1], [0.1, 0.1]], capsize=2)
     _svg(fig)
 
 
@@ -53,10 +70,28 @@ def _figure(w: float, h: float) -> Any:
 
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+
+def _plain_log(axis: Any, unit: str = "") -> None:
+    """Log-scale ticks as plain numbers ("$0.10", "1,000 ms"), no minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+    axis.set_minor_locator(NullLocator())
+
+    def fmt(v: float, _pos: int) -> str:
+        if v >= 100:
+            text = f"{v:,.0f}"
+        elif v >= 1:
+            text = f"{v:g}"
+        else:
+            text = f"{v:.2g}"
+        return f"${text}" if unit == "$" else text
+    axis.set_major_formatter(FuncFormatter(fmt))
 
 
 def pareto_front(points: list[tuple[str, float, float]]) -> list[str]:
@@ -88,8 +123,9 @@ def cost_quality(s: Summary) -> str:
             continue
         cost = c.cost.monthly_usd if monthly and c.cost.monthly_usd is not None else (c.cost.per_request_usd or 0.0)
         pts.append((cid, float(cost), q.mean, q.lo, q.hi, c.latency.p95.value))
-    fig = _figure(6.4, 3.8)
+    fig = _figure(8.4, 3.8)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.09, right=0.66, bottom=0.14, top=0.96)
     if not pts:
         ax.text(0.5, 0.5, "no candidate was scored", ha="center", va="center", transform=ax.transAxes)
         return _svg(fig)
@@ -108,8 +144,12 @@ def cost_quality(s: Summary) -> str:
     positive = [x for x in xs if x > 0]
     if positive and min(xs) > 0:
         ax.set_xscale("log")
+        _plain_log(ax.xaxis, "" if free else "$")
     elif positive:  # free and paid together: linear near zero, log beyond
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_xscale("symlog", linthresh=min(positive))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.2g}"))
     bar = req["quality"].get("min_score")
     ys = [p[2] for p in pts] + [p[3] for p in pts if p[3] is not None] + [p[4] for p in pts if p[4] is not None]
     if bar is not None:
@@ -133,23 +173,21 @@ def cost_quality(s: Summary) -> str:
     return _svg(fig)
 
 
-def latency(s: Summary, arr: CallArrays) -> str:
+def latency(s: Summary, samples: dict[str, list[float]]) -> str:
+    """Box plots of warm calls' latency (metrics.latency_sample) against the targets."""
     req = s.requirements
-    names, data = [], []
-    for cid, c in s.candidates.items():
-        if c.latency.p50.value is None or not len(arr):
-            continue
-        lat, _, _ = latency_sample(arr.of(cid))
-        if len(lat):
-            names.append(cid)
-            data.append(lat)
-    fig = _figure(6.4, 0.6 + 0.45 * max(1, len(names)))
+    names = [cid for cid in s.candidates if samples.get(cid)]
+    data = [np.asarray(samples[cid], dtype=float) for cid in names]
+    h = 0.9 + 0.45 * max(1, len(names))
+    fig = _figure(8.4, h)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.26, right=0.97, bottom=0.55 / h + 0.08, top=1 - 0.15 / h)
     if names:
         ax.boxplot(data, orientation="horizontal", tick_labels=names, whis=(5, 95), showfliers=True, widths=0.5,
                    flierprops={"markersize": 2})
         if min(float(np.min(d)) for d in data) > 0:
             ax.set_xscale("log")
+            _plain_log(ax.xaxis)
     for key, style in (("p50_ms", "--"), ("p95_ms", ":")):
         if req["latency"].get(key):
             ax.axvline(req["latency"][key], color="#d62728", linestyle=style, linewidth=1, label=f"{key[:3]} target")
@@ -177,8 +215,10 @@ def differences(s: Summary) -> str | None:
     if not rows:
         return None
     small = float(s.requirements["decision"]["small_difference"]) * 100
-    fig = _figure(6.4, 0.8 + 0.4 * len(rows))
+    h = 1.5 + 0.4 * len(rows)
+    fig = _figure(8.4, h)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.26, right=0.97, bottom=1.1 / h, top=1 - 0.15 / h)
     ax.axvspan(-small, small, color="#2ca02c", alpha=0.15, label=f"±{small:g} points (small difference)")
     ax.axvline(0, color="#555", linewidth=1)
     for i, (_cid, diff, lo, hi) in enumerate(rows):
@@ -188,7 +228,7 @@ def differences(s: Summary) -> str | None:
     reach = max(max(abs(r[2]), abs(r[3])) for r in rows)
     ax.set_xlim(-max(reach, small) * 1.15, max(reach, small) * 1.15)
     ax.set_xlabel(f"quality difference to {d.chosen}, points (95% CI, paired on the same examples)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45 / (h / 2)), frameon=False, fontsize=8)
     return _svg(fig)
 
 
@@ -197,8 +237,9 @@ def by_tag(s: Summary) -> str | None:
     tags = sorted({t for _, c in cands for t in c.by_tag})
     if not cands or not tags:
         return None
-    fig = _figure(6.4, 3.2)
+    fig = _figure(8.4, 3.2)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.09, right=0.7, bottom=0.12, top=0.96)
     width = 0.8 / len(cands)
     for i, (cid, c) in enumerate(cands):
         xs = [j + i * width for j in range(len(tags))]
@@ -213,6 +254,3 @@ def by_tag(s: Summary) -> str | None:
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return _svg(fig)
 
-
-def _finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)

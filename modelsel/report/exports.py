@@ -7,6 +7,7 @@ import csv
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from modelsel.records import Record
 from modelsel.rundir import RunDir
@@ -25,9 +26,9 @@ def _cell(v: object) -> object:
     return v
 
 
-def row(r: Record) -> list[object]:
-    d = r.model_dump(include=set(COLUMNS))
-    d["tags"] = ";".join(r.tags)
+def row(r: Record | dict[str, Any]) -> list[object]:
+    d = dict(r.model_dump(include=set(COLUMNS)) if isinstance(r, Record) else r)
+    d["tags"] = ";".join(d.get("tags") or [])
     out = []
     for k in COLUMNS:
         v = d.get(k)
@@ -44,8 +45,8 @@ def write_csv(folder: RunDir) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(COLUMNS)
-            for r in folder.records():
-                w.writerow(row(r))
+            for d in folder.record_dicts():
+                w.writerow(row(d))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from modelsel.calls import CallArrays
 from modelsel.records import Record
-from modelsel.report import charts
 from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
@@ -98,7 +98,10 @@ def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None
     return {"candidates": cands, "rows": rows}
 
 
-def render_html(s: Summary, arr: CallArrays, records: Iterable[Record]) -> str:
+def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None], Iterable[Record]],
+                figs: dict[str, str | None] | None = None) -> str:
+    """`records(examples)`: the run's records of those examples (all when None); `figs`: the
+    charts, drawn by the helper process; drawn here when not given."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("modelsel.report", "templates"),
@@ -107,13 +110,43 @@ def render_html(s: Summary, arr: CallArrays, records: Iterable[Record]) -> str:
                        verdict=strategy_verdict, errors=errors_text)
     cands = [cid for cid, c in s.candidates.items() if c.n_calls]
     keep, picked = select_examples(arr)
-    drill = drilldown(records, cands, keep, MAX_TEXT if keep is None else MAX_TEXT_LARGE)
+    drill = drilldown(records(keep), cands, keep, MAX_TEXT if keep is None else MAX_TEXT_LARGE)
     tags = sorted({t for ts in arr.tags for t in ts})
     sort_keys = [{"quality": c.quality.mean, "pass_rate": c.quality.pass_rate, "p50": c.latency.p50.value,
                   "p95": c.latency.p95.value, "per_request": c.cost.per_request_usd, "monthly": c.cost.monthly_usd,
                   "errors": c.errors, "n": c.n} for c in s.candidates.values()]
+    if figs is None:
+        from modelsel.report.worker import draw
+
+        figs = draw(s, latency_samples(s, arr))
     return env.get_template("report.html.j2").render(
         s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
         rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
-        chart_cost=charts.cost_quality(s), chart_latency=charts.latency(s, arr), chart_diff=charts.differences(s),
-        chart_tags=charts.by_tag(s), tags=tags, data_json=_json_for_script(drill))
+        chart_cost=figs["cost"], chart_latency=figs["latency"], chart_diff=figs["diff"],
+        chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill))
+
+
+PLACEHOLDERS = {k: f"<!--modelsel-chart-{k}-->" for k in ("cost", "latency", "diff", "tags")}
+
+
+def fill_charts(html: str, figs: dict[str, str | None]) -> str:
+    """Put the charts drawn by the helper process into a page rendered while it drew them; an
+    optional chart that did not come (one survivor, no tags) takes its section with it."""
+    for k, ph in PLACEHOLDERS.items():
+        svg = figs.get(k)
+        if svg is None:
+            html = re.sub(rf"<!--chart-{k}-->.*?<!--/chart-{k}-->", "", html, flags=re.S)
+        html = html.replace(ph, svg or "")
+    return html
+
+
+def latency_samples(s: Summary, arr: CallArrays) -> dict[str, list[float]]:
+    """The warm calls' latencies the percentiles were taken from, per candidate (for the box plots)."""
+    from modelsel.metrics import latency_sample
+
+    out = {}
+    for cid, c in s.candidates.items():
+        if c.latency.n and len(arr):
+            lat, _, _ = latency_sample(arr.of(cid))
+            out[cid] = [float(x) for x in lat]
+    return out

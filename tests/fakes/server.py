@@ -59,6 +59,8 @@ class Seen:
     fault: str | None
     server_ms: float = 0.0
     auth: str = ""
+    t_start: float = 0.0  # wall clock (time.time()) when the request arrived and when its answer was sent
+    t_end: float = 0.0
 
 
 class FakeProvider:
@@ -246,11 +248,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
         with self.provider.lock:
-            rows = [{"model": s.model, "prompt": s.prompt, "server_ms": s.server_ms, "fault": s.fault} for s in self.provider.seen]
+            rows = [{"model": s.model, "prompt": s.prompt, "server_ms": s.server_ms, "fault": s.fault,
+                     "t_start": s.t_start, "t_end": s.t_end} for s in self.provider.seen]
         self._json(200, rows)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         t0 = time.perf_counter()
+        wall0 = time.time()
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         path = self.path
@@ -274,7 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.cached = script.cached_tokens
         self.stream_fault = fault  # per request: a keep-alive connection serves several
         auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
-        seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth)
+        seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth,
+                    t_start=wall0)
         with self.provider.lock:
             self.provider.seen.append(seen)
         if delay:
@@ -307,6 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
         seen.server_ms = (time.perf_counter() - t0) * 1000
+        seen.t_end = time.time()
 
     def _malformed(self) -> None:
         body = b"{this is not json"

@@ -1,0 +1,17 @@
+"""MODELSEL_TIMINGS=1: each phase's time since the process started modelsel, on stderr. The
+benchmarks read these lines to say where the time before the first call and after the last
+answer goes; without the variable nothing is printed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+_T0 = time.perf_counter()
+ON = os.environ.get("MODELSEL_TIMINGS") == "1"
+
+
+def mark(what: str) -> None:
+    if ON:
+        print(f"modelsel-timing {what} {time.perf_counter() - _T0:.4f}", file=sys.stderr, flush=True)
