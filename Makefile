@@ -20,7 +20,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-demo
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[local,similarity,dev]"
+	$(BIN)/pip install --quiet -e ".[local,similarity,dev,mlflow]"
 	touch $@
 
 demo: $(VENV)/.installed-demo

@@ -16,15 +16,13 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parent.parent))
-
 import numpy as np
 from _fake import FakeProcess
 
 from modelsel.catalog import Candidate
 from modelsel.evalset import Example
 from modelsel.providers import provider_class
-from modelsel.runner import RetryPolicy, RunConfig, run_eval
+from modelsel.runner import RetryPolicy, RunConfig, collect
 
 os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
 os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-bench-not-a-real-key")
@@ -43,8 +41,8 @@ def run(cands: list[Candidate], n: int, conc: int) -> tuple[list, float]:
     providers = {c.id: provider_class(c.provider)(c) for c in cands}
     cfg = RunConfig(concurrency=conc, timeout_s=30, retry=RetryPolicy(scale=0))
     t = time.perf_counter()
-    out = asyncio.run(run_eval(cands, providers, examples, cfg, cache=None))
-    return out.records, time.perf_counter() - t
+    records, _ = asyncio.run(collect(cands, providers, examples, cfg))
+    return records, time.perf_counter() - t
 
 
 def percentile_accuracy(api: str) -> None:

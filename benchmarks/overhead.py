@@ -14,18 +14,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from modelsel.catalog import Candidate
-from modelsel.evalset import Example
-from modelsel.providers.python_fn import PythonProvider
-from modelsel.records import Record, dumps
-from modelsel.runner import RetryPolicy, RunConfig, run_eval
-from modelsel.store import Cache, RunFolder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from modelsel.catalog import Candidate  # noqa: E402
+from modelsel.evalset import Example  # noqa: E402
+from modelsel.providers.python_fn import PythonProvider  # noqa: E402
+from modelsel.records import Record  # noqa: E402
+from modelsel.rundir import RunDir  # noqa: E402
+from modelsel.runner import RetryPolicy, RunConfig, run_eval  # noqa: E402
+from modelsel.store import Cache  # noqa: E402
 
 N = 5000
 
 
 def constant(text: str) -> str:
     return "billing"
+
+
+class Cached(PythonProvider):
+    cacheable = True  # python candidates skip the cache; this measures what the cache costs a call
 
 
 def per_call(cache: bool, trace: bool) -> float:
@@ -35,11 +42,11 @@ def per_call(cache: bool, trace: bool) -> float:
     ex = [Example(id=f"x{i}", input=f"ticket {i}", tags=["simple"]) for i in range(N)]
     with tempfile.TemporaryDirectory() as d:
         store = Cache(Path(d) / "c.sqlite") if cache else None
-        folder = RunFolder(Path(d))
-        on = (lambda r: folder.trace(dumps(r))) if trace else None
+        folder = RunDir.create(Path(d) / "run", Path(d), "bench")
+        on = folder.trace if trace else None
         cfg = RunConfig(retry=RetryPolicy(scale=0))
         t = time.perf_counter()
-        asyncio.run(run_eval([c], {c.id: PythonProvider(c)}, ex, cfg, store, on))
+        asyncio.run(run_eval([c], {c.id: Cached(c)}, ex, cfg, store, on))
         dt = time.perf_counter() - t
         folder.close()
         if store:
@@ -62,9 +69,13 @@ def help_startup() -> tuple[float, float]:
 
 
 def report_render() -> tuple[float, int, float]:
+    from modelsel.calls import Calls
+    from modelsel.compliance import Screening
+    from modelsel.decision import decide
     from modelsel.metrics import compute
     from modelsel.report import write_reports
     from modelsel.requirements import Requirements
+    from modelsel.schema import CandidateEntry, RunInfo, Summary
 
     req = Requirements.model_validate({"task": "t", "evalset": "x", "candidates": [{"catalog": "x"}],
                                        "quality": {"min_score": 0.5}, "cost": {"monthly_requests": 1000}})
@@ -73,22 +84,22 @@ def report_render() -> tuple[float, int, float]:
                    score=1.0 if (i * c) % 7 else 0.0, passed=bool((i * c) % 7), latency_ms=100 + (i % 50) * c,
                    cost_usd=0.0001 * c) for c in range(10) for i in range(1000)]
     t0 = time.perf_counter()
-    m = compute(recs, req)
+    arr = Calls.from_records(recs).arrays()
+    figs, comps, res = compute(arr, req)
+    d, _ = decide([], figs, comps, req, Screening())
     t_metrics = time.perf_counter() - t0
-    summary = {"schema_version": 1, "modelsel_version": "bench", "requirements": req.model_dump(mode="json"),
-               "run": {"finished_at": "2026-11-22T00:00:00", "n_examples": 1000, "repeat": 1, "evalset": "x"},
-               "candidates": {cid: {**v, "status": "evaluated", "reasons": [], "at_risk": [],
-                                    "price": {"source": "bench", "as_of": None}, "provider": "openai", "model": cid}
-                              for cid, v in m["candidates"].items()},
-               "comparisons": m["comparisons"], "resolution": m["resolution"], "checklist": [],
-               "decision": {"chosen": "c1", "fallback": None, "rule": "bench", "reasons": [], "eliminated": {}, "at_risk": {},
-                            "not_evaluated": {}, "nearest_misses": [], "trade_offs": [], "review": {"next_review_date": "2027-01-01"}},
-               "strategies": {"strategies": []}}
-    with tempfile.TemporaryDirectory() as d:
+    summary = Summary(modelsel_version="bench", requirements=req.model_dump(mode="json"),
+                      run=RunInfo(started_at="x", finished_at="2026-11-22T00:00:00", requirements="r", evalset="x",
+                                  n_examples=1000),
+                      candidates={cid: CandidateEntry(provider="openai", vendor="v", model=cid, **f.model_dump())
+                                  for cid, f in figs.items()}, comparisons=comps, resolution=res, decision=d)
+    with tempfile.TemporaryDirectory() as dd:
+        folder = RunDir.create(Path(dd) / "run", Path(dd), "bench")
+        folder.write_records(recs)
         t = time.perf_counter()
-        write_reports(Path(d), summary, recs)
+        write_reports(folder, summary, arr)
         dt = time.perf_counter() - t
-        size = (Path(d) / "report.html").stat().st_size
+        size = (folder.path / "report.html").stat().st_size
     return dt, size, t_metrics
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Choose an LLM with a measured, documented, repeatable decision.")
@@ -29,7 +30,9 @@ def _start() -> None:
 def fail(exc: Exception) -> None:
     from modelsel.secrets import redact
 
-    err_console.print(f"[bold red]error:[/bold red] {redact(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+    # escaped: a message naming an extra ("pip install 'modelsel[mlflow]'") must not lose it as markup
+    err_console.print(f"[bold red]error:[/bold red] {escape(redact(str(exc)))}", highlight=False, markup=True,
+                      soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -46,7 +49,7 @@ def eval(
     requirements: Path = typer.Argument(..., help="The requirements file (YAML)."),
     out: Path | None = typer.Option(None, "--out", help="Run folder to write (default: reports/<name>-<time>)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Make fresh calls instead of reusing cached answers."),
-    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=256, help="Calls in flight per provider."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=256, help="Calls in flight per model (default: the provider's)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Estimate calls, tokens and cost; call nothing."),
     repeat: int = typer.Option(1, "--repeat", min=1, max=20, help="Ask each example K times."),
     max_cost: float | None = typer.Option(None, "--max-cost", min=0, help="Stop spending at this many USD."),
@@ -56,6 +59,7 @@ def eval(
     retry_after_cap: float | None = typer.Option(None, "--retry-after-cap", min=0,
                                                  help="Longest Retry-After to honour, in seconds (default 60)."),
     reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Also log the run to this MLflow tracking URI."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
     from modelsel import pipeline
@@ -74,7 +78,29 @@ def eval(
     from modelsel.session import run_session
 
     res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
+    if mlflow_uri and res.summary is not None:
+        try:
+            _export(inp.lr, reports_root, mlflow_uri, only=str(res.folder.resolve()))
+        except InputError as exc:
+            fail(exc)
     raise typer.Exit(res.code)
+
+
+def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    from modelsel.history import History
+    from modelsel.mlflow_export import export
+
+    name = lr.req.name or lr.path.stem
+    store = History(reports_root)
+    try:
+        store.index_folders(lambda w: err_console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False))
+        rows = [r for r in store.rows(name, since) if only is None or r.folder == only]
+    finally:
+        store.close()
+    policy = {"equivalence": lr.req.decision.equivalence, "small_difference": lr.req.decision.small_difference,
+              "priority": ",".join(lr.req.decision.priority)}
+    added, skipped = export(rows, uri, name, policy)
+    err_console.print(f"MLflow ({uri}): {added} run(s) logged, {skipped} already there.", highlight=False)
 
 
 def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,  # type: ignore[no-untyped-def]
@@ -104,7 +130,7 @@ def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
     t.add_row("total", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}", style="bold")
     console.print(t)
     for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
-        console.print(f"[dim]{cid}: not run ({why})[/dim]")
+        console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")
 
 
 @app.command()
@@ -127,13 +153,13 @@ def check(
                   f"{len(inp.evalset.examples)} examples.")
     for item, done, detail in items:
         mark = "[green]✓[/green]" if done else "[yellow]✗[/yellow]"
-        console.print(f" {mark} {item}: {detail}", highlight=False)
+        console.print(f" {mark} {escape(item)}: {escape(detail)}", highlight=False)
     for cid, reasons in scr.compliance_out.items():
-        console.print(f" [red]eliminated before any call[/red] {cid}: " + "; ".join(reasons), highlight=False)
+        console.print(f" [red]eliminated before any call[/red] {escape(cid)}: " + escape("; ".join(reasons)), highlight=False)
     for cid, risks in scr.compliance_risks.items():
-        console.print(f" [yellow]risk[/yellow] {cid}: " + "; ".join(risks), highlight=False)
+        console.print(f" [yellow]risk[/yellow] {escape(cid)}: " + escape("; ".join(risks)), highlight=False)
     for cid, why in scr.not_evaluated.items():
-        console.print(f" [dim]not evaluable here[/dim] {cid}: {why}", highlight=False)
+        console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
     missing = [i for i, d, _ in items if not d]
     if missing:
         console.print(f"[yellow]{len(missing)} checklist item(s) open.[/yellow]")
@@ -258,6 +284,55 @@ def review(
     except InputError as exc:
         fail(exc)
     raise typer.Exit(code)
+
+
+@app.command()
+def history(
+    requirements: Path = typer.Argument(..., help="The requirements file whose decisions to list."),
+    reports_root: Path = typer.Option(Path("reports"), "--reports", help="The reports folder holding the runs."),
+    as_json: bool = typer.Option(False, "--json", help="A list of objects: run, date, chosen, quality, p95_ms, monthly_usd, ..."),
+    since: str | None = typer.Option(None, "--since", help="Only runs on or after this date (YYYY-MM-DD)."),
+    html_file: Path | None = typer.Option(None, "--html", help="Also write a page with the trend chart here."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Log these runs to this MLflow tracking URI."),
+) -> None:
+    """The decisions made for one requirements file over time, oldest first, and what changed between them."""
+    import json as _json
+    from datetime import date as _date
+
+    from modelsel.errors import InputError
+    from modelsel.history import History
+    from modelsel.report.history import page, print_history
+    from modelsel.requirements import load_requirements
+    from modelsel.store import atomic_write
+
+    try:
+        lr = load_requirements(requirements)
+        if since is not None:
+            try:
+                _date.fromisoformat(since)
+            except ValueError:
+                raise InputError(f"--since takes a date like 2026-01-31, not '{since}'.", field="--since") from None
+        store = History(reports_root)
+    except InputError as exc:
+        fail(exc)
+    name = lr.req.name or lr.path.stem
+    try:
+        store.index_folders(lambda w: err_console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False))
+        rows = store.rows(name, since)
+    finally:
+        store.close()
+    if as_json:
+        print(_json.dumps([r.as_json() for r in rows], indent=1))
+    else:
+        print_history(console, name, rows)
+    if html_file is not None:
+        atomic_write(html_file, page(name, rows))
+        err_console.print(f"wrote {html_file}")
+    if mlflow_uri:
+        try:
+            _export(lr, reports_root, mlflow_uri, since=since)
+        except InputError as exc:
+            fail(exc)
 
 
 @app.command()

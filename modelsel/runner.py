@@ -270,6 +270,9 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
     if cache is not None:
         hit = await cache.get_or_lease(key, ctx.cfg.timeout_s)
         if hit is not None:
+            # The answer is reused, its price is today's: what this call would be billed now.
+            hit["cost_usd"] = call_cost(c, hit.get("input_tokens"), hit.get("output_tokens"),
+                                        hit.get("cached_input_tokens") or 0)
             return Record(**base, **hit, cached=True)
     try:
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:

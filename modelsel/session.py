@@ -139,10 +139,23 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     mark("analysed")
     write_reports(folder, summary, arr, worker=worker)
     mark("reports written")
+    _remember(reports_root, summary, folder.path, err)
     if not quiet:
         print_summary(console, summary, str(folder.path))
     mark("printed")
     return SessionResult(folder.path, summary, arr, exit_code(summary))
+
+
+def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, kind: str = "eval",
+              holds: bool | None = None) -> None:
+    """Append the run to the history store; a store that cannot be written is said, never fatal."""
+    from modelsel import history
+    from modelsel.errors import InputError
+
+    try:
+        history.record(reports_root, summary.model_dump(mode="json"), folder, kind, holds)
+    except (OSError, InputError, Exception) as exc:  # noqa: B014 - the run is done; its history is a convenience
+        err.print(f"[yellow]history not updated: {exc}[/yellow]")
 
 
 def exit_code(summary: Summary) -> int:
@@ -181,7 +194,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     from datetime import date
 
     from modelsel.errors import InputError
-    from modelsel.report.review import print_review, review_markdown
+    from modelsel.report.review import print_review, review_markdown, review_page
     from modelsel.review import compare_decisions, review_result
     from modelsel.rundir import newest_run_for
 
@@ -205,6 +218,8 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     rd = RunDir(res.folder)
     rd.write_json("review.json", result.model_dump(mode="json"))
     rd.write_text("review.md", review_markdown(result))
+    _remember(reports_root, res.summary, res.folder, Console(stderr=True), "review", result.holds)
+    rd.write_text("review.html", review_page(result, res.summary, reports_root))
     print_review(console, result)
     return 0 if result.holds else 1
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from modelsel.report.markdown import esc
 from modelsel.review import Diff, ReviewResult
+from modelsel.schema import Summary
 
 
 def review_markdown(r: ReviewResult) -> str:
@@ -17,6 +20,25 @@ def review_markdown(r: ReviewResult) -> str:
     for x in r.findings:
         lines.append(f"- [{'x' if x.holds else ' '}] {esc(x.kind)}: {esc(x.text)}")
     return "\n".join(lines) + "\n"
+
+
+def review_page(r: ReviewResult, summary: Summary, reports_root: Path) -> str:
+    """review.html: the findings and the history of this requirements file's decisions."""
+    import html as h
+
+    from modelsel.history import History
+    from modelsel.report.history import page
+
+    store = History(reports_root)
+    try:
+        name = summary.requirements.get("name") or Path(summary.run.requirements).stem
+        rows = store.rows(name)
+    finally:
+        store.close()
+    items = "".join(f"<li>{'✓' if x.holds else '✗'} {h.escape(x.text)}</li>" for x in r.findings)
+    head = (f"<p><b>The decision {'still holds' if r.holds else 'NO LONGER HOLDS'}</b>: recorded "
+            f"{h.escape(str(r.chosen_before))}, now {h.escape(str(r.chosen_now))}.</p><ul>{items}</ul>")
+    return page(name, rows, head)
 
 
 def print_review(console: Console, r: ReviewResult) -> None:
