@@ -212,7 +212,7 @@ def _custom_facts(spec: CandidateSpec, cls: Any) -> dict[str, Fact]:
         facts = {k: Fact(value=v, source=src) for k, v in values.items()}
     else:
         facts = {k: Fact(source="not stated for this custom candidate") for k in POLICY_FACTS}
-        facts["standard_api"] = Fact(value=spec.provider == "openai-compatible", source="provider API kind")
+        facts["standard_api"] = Fact(value=cls.standard_api, source="provider API kind")
     if spec.facts:
         for k, v in spec.facts.model_dump(exclude={"source"}).items():
             if v is not None:

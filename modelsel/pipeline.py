@@ -35,7 +35,8 @@ from modelsel.schema import (
     RunInfo,
     Summary,
 )
-from modelsel.scoring import Scorer, check_specs
+from modelsel.scoring import Scorer
+from modelsel.scoring.specs import spec_dict, types_used, validate
 
 if TYPE_CHECKING:
     from modelsel.calls import CallArrays
@@ -50,7 +51,7 @@ class Inputs:
 
     @property
     def scoring(self) -> list[dict[str, Any]]:
-        return [s.model_dump() for s in self.lr.req.scoring]
+        return [spec_dict(s) for s in self.lr.req.scoring]
 
 
 @dataclass
@@ -69,14 +70,15 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
         if exc.path == str(es_path) and exc.line is None and "not found" in exc.message:
             raise InputError(f"eval set '{es_path}' not found.", path=lr.path, line=lr.line("evalset"), field="evalset") from None
         raise
-    try:
-        check_specs(lr_specs := [s.model_dump() for s in lr.req.scoring], "scoring")
-        for ex in es.examples:
-            if ex.scorer is not None:
-                check_specs(ex.scorer if isinstance(ex.scorer, list) else [ex.scorer], f"example {ex.id} scorer")
-    except InputError as exc:
-        raise InputError(exc.message, path=lr.path, line=lr.line("scoring"), field=exc.field, hint=exc.hint) from None
-    used = _scorer_types(lr_specs, es)
+    specs = [spec_dict(s) for s in lr.req.scoring]
+    used = types_used(specs)
+    for ex in es.examples:
+        if ex.scorer is not None:
+            try:
+                ex.scorer = validate(ex.scorer, "scorer")
+            except InputError as exc:
+                raise InputError(f"example '{ex.id}': {exc.message}", path=es.path, field=exc.field, hint=exc.hint) from None
+            used |= types_used(ex.scorer)
     if "judge" in used and lr.req.judge is None:
         raise InputError("a judge scorer is used, so the requirements need a 'judge:' model.", path=lr.path,
                          line=lr.line("scoring"), field="judge")
@@ -90,21 +92,6 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
     cands = resolve_candidates(lr)
     judge = resolve(lr.req.judge, 0, lr) if lr.req.judge is not None else None
     return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
-
-
-def _scorer_types(default: list[dict[str, Any]], es: EvalSet) -> set[str]:
-    """Every scorer type the run will use, nested `not` scorers included."""
-    specs = list(default)
-    for e in es.examples:
-        if e.scorer is not None:
-            specs += e.scorer if isinstance(e.scorer, list) else [e.scorer]
-    out: set[str] = set()
-    while specs:
-        s = specs.pop()
-        out.add(str(s.get("type")))
-        if isinstance(s.get("scorer"), dict):
-            specs.append(s["scorer"])
-    return out
 
 
 def make_provider(c: Candidate, search_path: Path) -> Provider:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.scoring.specs import TYPES as SCORER_TYPES
+from modelsel.scoring.specs import AnyScorer, Exact
 from modelsel.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 
 
@@ -124,18 +126,12 @@ class CandidateSpec(Strict):
         return v
 
 
-class ScorerSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: str
-    weight: float = Field(1.0, ge=0)
-
-
 class Requirements(Strict):
     name: str | None = None
     task: str
     owner: str | None = None
     evalset: str
-    scoring: list[ScorerSpec] = [ScorerSpec(type="exact")]
+    scoring: list[AnyScorer] = Field(default_factory=lambda: [Exact(type="exact")])
     pass_threshold: float = Field(0.5, ge=0, le=1)
     quality: Quality = Quality()
     latency: Latency = Latency()
@@ -238,6 +234,11 @@ def load_requirements(path: str | Path) -> LoadedRequirements:
     except ValidationError as exc:
         err = pydantic_error(exc, path, lines)
         first = first_error(exc)
+        if first["type"] == "union_tag_invalid" and first["loc"][:1] == ("scoring",):
+            given = first["input"].get("type") if isinstance(first.get("input"), dict) else None
+            err.message = f"unknown scorer '{given}'."
+            err.field = f"scoring[{first['loc'][1]}].type"
+            err.hint = did_you_mean(str(given), set(SCORER_TYPES)) or f"Known scorers: {', '.join(SCORER_TYPES)}."
         if first["type"] == "extra_forbidden":
             loc = tuple(first["loc"])
             model = _FIELDS.get(loc[:-1])

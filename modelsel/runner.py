@@ -259,6 +259,16 @@ class _Ctx:
     warm: set[str] = field(default_factory=set)  # candidates whose client has answered once
 
 
+def _answer(c: Candidate, res: Any, cold: bool) -> dict[str, Any]:
+    """A successful call as record fields, its cost priced as the provider bills it."""
+    cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
+                     datetime.now(UTC))
+    return dict(output=res.text, latency_ms=round(res.latency_ms, 3),
+                ttft_ms=None if res.ttft_ms is None else round(res.ttft_ms, 3), input_tokens=res.input_tokens,
+                output_tokens=res.output_tokens, cached_input_tokens=res.cached_input_tokens, cost_usd=cost,
+                finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
+
+
 async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx) -> Record | str | None:
     """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard)."""
     messages, prompt = render(c, ex)
@@ -278,8 +288,7 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:
             return NOT_RUN
         guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
-        est = 0.0
-        cold = False
+        est, cold = 0.0, False
 
         def admit() -> bool:
             nonlocal est, cold
@@ -291,24 +300,16 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
 
         timeout = c.timeout_s or ctx.cfg.timeout_s
         req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
-        got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit,
-                                      c.retry_after_cap_s, ctx.deadline)
+        got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit, c.retry_after_cap_s, ctx.deadline)
         if got.attempts == 0:
             return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
         meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
                     retry_after_asked_s=got.retry_after_asked_s)
-        res = got.result
-        if res is not None:
+        if got.result is not None:
             ctx.warm.add(c.id)
-            cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
-                             datetime.now(UTC))
-            ctx.budget.settle(est, cost)
-            ctx.budget.observe(c.id, cost)
-            answer = dict(output=res.text, latency_ms=round(res.latency_ms, 3),
-                          ttft_ms=None if res.ttft_ms is None else round(res.ttft_ms, 3),
-                          input_tokens=res.input_tokens, output_tokens=res.output_tokens,
-                          cached_input_tokens=res.cached_input_tokens, cost_usd=cost,
-                          finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
+            answer = _answer(c, got.result, cold)
+            ctx.budget.settle(est, answer["cost_usd"])
+            ctx.budget.observe(c.id, answer["cost_usd"])
             if cache is not None:
                 cache.put(key, answer)
             return Record(**base, **answer, **meta)

@@ -171,6 +171,7 @@ class Provider:
     default_concurrency = 8  # calls in flight per model
     max_concurrency: int | None = None  # a hard limit --concurrency cannot raise (llama.cpp: 1)
     cacheable = True  # answers are stored in the response cache (a replay is not: it is the record itself)
+    standard_api = False  # speaks an API many hosts speak (the lock-in rule prefers it among equals)
     # Parameters this provider applies when the candidate does not set them. The runner records
     # them with every call, so a comparison states exactly what each model was asked with.
     defaults: dict[str, Any] = {}

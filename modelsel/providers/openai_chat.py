@@ -26,6 +26,7 @@ def _cached(usage: Any) -> int:
 
 class OpenAIProvider(SdkProvider):
     key_env = "OPENAI_API_KEY"
+    standard_api = True  # chat completions: served by vLLM, Ollama, llama.cpp, Groq, Together, ...
 
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
         super().__init__(candidate, search_path)

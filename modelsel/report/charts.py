@@ -150,6 +150,12 @@ def cost_quality(s: Summary) -> str:
 
         ax.set_xscale("symlog", linthresh=min(positive))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.2g}"))
+    _limits_and_axes(ax, req, pts, xs, free, monthly)
+    return _svg(fig)
+
+
+def _limits_and_axes(ax: Any, req: dict[str, Any], pts: list[tuple], xs: list[float], free: bool, monthly: bool) -> None:
+    """The requirement lines (quality bar, p95 target or budget), axis labels, zoom and legend."""
     bar = req["quality"].get("min_score")
     ys = [p[2] for p in pts] + [p[3] for p in pts if p[3] is not None] + [p[4] for p in pts if p[4] is not None]
     if bar is not None:
@@ -170,7 +176,6 @@ def cost_quality(s: Summary) -> str:
     ax.set_ylim(*_ylim(ys))
     ax.set_ylabel("quality (mean score, 95% CI)")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
-    return _svg(fig)
 
 
 def latency(s: Summary, samples: dict[str, list[float]]) -> str:

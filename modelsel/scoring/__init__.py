@@ -10,28 +10,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from modelsel.errors import InputError, did_you_mean
 from modelsel.evalset import Example
 from modelsel.records import Record
 from modelsel.scoring.basic import DETERMINISTIC
 
 ASYNC_SCORERS = {"judge", "similarity"}
-KNOWN = set(DETERMINISTIC) | {"not"} | ASYNC_SCORERS
 
 
 def _params(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in ("type", "weight")}
-
-
-def check_specs(specs: list[dict[str, Any]], where: str) -> None:
-    for s in specs:
-        t = s.get("type")
-        if t not in KNOWN:
-            raise InputError(f"unknown scorer '{t}'.", field=where, hint=did_you_mean(str(t), KNOWN) or f"Known: {', '.join(sorted(KNOWN))}.")
-        if t == "not":
-            check_specs([s.get("scorer") or {}], where + ".scorer")
-        if t == "choice" and not s.get("choices"):
-            raise InputError("the choice scorer needs 'choices': the label set.", field=where)
 
 
 def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[str, Any]) -> tuple[float, str]:

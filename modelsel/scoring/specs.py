@@ -1,0 +1,138 @@
+"""One model per scorer type: what each scorer takes, validated once where it is written (the
+requirements' `scoring:` or an example's `scorer:`), with the file, line and field of a mistake.
+The scorers themselves receive the validated parameters as a plain dict."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from modelsel.errors import InputError, did_you_mean
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weight: float = Field(1.0, ge=0)
+
+    def params(self) -> dict[str, Any]:
+        """What the scorer was built with, recorded beside every score."""
+        return {k: v for k, v in self.model_dump(exclude={"type", "weight"}, exclude_none=True).items()}
+
+
+class Exact(_Spec):
+    type: Literal["exact"]
+    value: Any = None  # default: the example's expected answer; a list accepts any
+    normalize: list[Literal["lower", "whitespace", "punctuation"]] | bool | None = None
+
+
+class Contains(_Spec):
+    type: Literal["contains"]
+    value: Any = None
+    case_sensitive: bool = False
+
+
+class ContainsAny(_Spec):
+    type: Literal["contains_any", "contains_all"]
+    values: list[Any] | None = None
+    case_sensitive: bool = False
+
+
+class Regex(_Spec):
+    type: Literal["regex"]
+    pattern: str | None = None
+    fullmatch: bool = False
+    ignore_case: bool = True
+
+
+class Choice(_Spec):
+    type: Literal["choice"]
+    choices: list[str] = Field(min_length=1)  # the label set
+
+
+class Json(_Spec):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    type: Literal["json"]
+    schema_: dict[str, Any] | None = Field(None, alias="schema")  # a JSON Schema the answer must fit
+    fields: list[str] | None = None
+
+    def params(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude={"type", "weight"}, exclude_none=True)
+
+
+class Numeric(_Spec):
+    type: Literal["numeric"]
+    value: float | None = None
+    abs_tol: float = Field(0.0, ge=0)
+    rel_tol: float = Field(0.0, ge=0)
+
+
+class Python(_Spec):
+    model_config = ConfigDict(extra="allow")  # the rest goes to your function as keyword arguments
+    type: Literal["python"]
+    function: str = Field(pattern=r"^[\w.]+:\w+$")
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(exclude={"type", "weight"}).items() if v is not None}
+
+
+class Judge(_Spec):
+    type: Literal["judge"]
+    rubric: str = "Is the answer correct and helpful?"
+    scale: int = Field(10, ge=1)
+
+
+class Similarity(_Spec):
+    type: Literal["similarity"]
+    value: Any = None
+    threshold: float | None = Field(None, ge=0, le=1)
+
+
+class Not(_Spec):
+    type: Literal["not"]
+    scorer: AnyScorer
+
+    def params(self) -> dict[str, Any]:
+        return {"scorer": spec_dict(self.scorer)}
+
+
+AnyScorer = Annotated[Exact | Contains | ContainsAny | Regex | Choice | Json | Numeric | Python | Judge | Similarity | Not,
+                      Field(discriminator="type")]
+Not.model_rebuild()
+TYPES = ("exact", "contains", "contains_any", "contains_all", "regex", "choice", "json", "numeric", "python", "judge",
+         "similarity", "not")
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(list[AnyScorer])
+
+
+def spec_dict(s: Any) -> dict[str, Any]:
+    """The validated spec as the scorers take it: type, weight and parameters."""
+    return {"type": s.type, "weight": s.weight, **s.params()}
+
+
+def validate(raw: Any, where: str) -> list[dict[str, Any]]:
+    """Scorer specs as written (one or a list) to validated dicts; bad input names the field."""
+    items = raw if isinstance(raw, list) else [raw]
+    for i, it in enumerate(items):
+        t = it.get("type") if isinstance(it, dict) else None
+        if t not in TYPES:
+            raise InputError(f"unknown scorer '{t}'.", field=f"{where}[{i}].type",
+                             hint=did_you_mean(str(t), set(TYPES)) or f"Known: {', '.join(TYPES)}.")
+    try:
+        return [spec_dict(s) for s in _ADAPTER.validate_python(items)]
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = [str(p) for p in e["loc"]]
+        field = f"{where}[{loc[0]}]" + "".join(f".{p}" for p in loc[2:])  # loc[1] is the union tag
+        raise InputError(f"{e['msg']}.", field=field) from None
+
+
+def types_used(specs: list[dict[str, Any]]) -> set[str]:
+    """Every scorer type in these specs, nested `not` scorers included."""
+    out: set[str] = set()
+    stack = list(specs)
+    while stack:
+        s = stack.pop()
+        out.add(s["type"])
+        if s["type"] == "not":
+            stack.append(s["scorer"])
+    return out
