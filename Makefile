@@ -35,8 +35,11 @@ test-fast: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check modelsel tests benchmarks
 
+# Figures, not tests: each script prints what it measured. peers.py runs inspect_ai and promptfoo
+# where they are installed (see its docstring) and says so where they are not.
 bench: $(VENV)/.installed-test
-	cd benchmarks && ../$(BIN)/python latency_accuracy.py && ../$(BIN)/python overhead.py
+	cd benchmarks && ../$(BIN)/python coverage.py && ../$(BIN)/python peers.py && ../$(BIN)/python large.py \
+		&& ../$(BIN)/python latency_accuracy.py && ../$(BIN)/python overhead.py
 
 clean:
 	rm -rf $(VENV) reports/.cache

@@ -236,7 +236,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     judge_cost = float(arr.judge_cost_usd.sum()) if len(arr) else 0.0
     run = RunInfo(
         started_at=facts.started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        requirements=str(inp.lr.path), requirements_folder=str(inp.lr.folder.resolve()),
+        requirements=str(inp.lr.path),
         requirements_sha256=_sha256(inp.lr.path), evalset=str(es_path), evalset_rel=inp.lr.req.evalset,
         evalset_sha256=_sha256(es_path), n_examples=n_ex, repeat=cfg.repeat, spent_usd=round(facts.spent_usd, 6),
         budget_usd=cfg.max_cost_usd, budget_stopped=facts.budget_stopped,

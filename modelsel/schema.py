@@ -256,7 +256,6 @@ class RunInfo(Model):
     started_at: str
     finished_at: str
     requirements: str
-    requirements_folder: str = ""
     requirements_sha256: str | None = None
     evalset: str
     evalset_rel: str | None = None  # as the requirements file names it

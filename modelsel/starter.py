@@ -43,19 +43,24 @@ compliance:
   max_retention_days: 30
   self_hosted_only: false
 strategy:
+  # position: commodity                # commodity | competitive | regulated: defaults for the fields below
   lock_in_tolerance: medium            # low prefers open weights / standard APIs among equivalents
   prefer_open_weights: false
   fine_tuning_needed: false
   modalities: [text]
   min_context_tokens: 8000
 decision:
-  small_difference: 0.05               # quality gaps under this count as equivalent
-  priority: [cost, latency]            # how to choose among equivalent models
+  small_difference: 0.05               # a quality gap this small does not matter to you
+  equivalence: not_distinguishable     # or non_inferior: only models shown at most small_difference worse
+  priority: [cost, latency]            # how to choose among models the data cannot separate
   max_error_rate: 0.02
   review_every_days: 90
   triggers: []
 
-candidates:                            # `modelsel models` lists catalog ids
+# run:
+#   max_minutes: 60                    # a deadline for the whole run
+
+candidates:                            # `modelsel shortlist` proposes catalog ids; `modelsel models` lists them
   - openai/gpt-5-mini
   - anthropic/claude-haiku-4-5
   - google/gemini-2.5-flash

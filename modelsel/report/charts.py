@@ -76,11 +76,16 @@ def _svg(fig: Any) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
 
 
-def _plain_log(axis: Any, unit: str = "") -> None:
-    """Log-scale ticks as plain numbers ("$0.10", "1,000 ms"), no minor ticks."""
+def _plain_log(axis: Any, unit: str = "", span: tuple[float, float] | None = None) -> None:
+    """Log-scale ticks as plain numbers ("$0.10", "1,000 ms"), no minor ticks; 1-2-5 steps only
+    when the data spans two decades or less, so labels never run into each other."""
+    import math
+
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+    decades = math.log10(span[1] / span[0]) if span and span[0] > 0 and span[1] > 0 else 3.0
+    subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=8))
     axis.set_minor_locator(NullLocator())
 
     def fmt(v: float, _pos: int) -> str:
@@ -144,7 +149,7 @@ def cost_quality(s: Summary) -> str:
     positive = [x for x in xs if x > 0]
     if positive and min(xs) > 0:
         ax.set_xscale("log")
-        _plain_log(ax.xaxis, "" if free else "$")
+        _plain_log(ax.xaxis, "" if free else "$", (min(xs), max(xs)))
     elif positive:  # free and paid together: linear near zero, log beyond
         from matplotlib.ticker import FuncFormatter
 
@@ -186,19 +191,20 @@ def latency(s: Summary, samples: dict[str, list[float]]) -> str:
     h = 0.9 + 0.45 * max(1, len(names))
     fig = _figure(8.4, h)
     ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.26, right=0.97, bottom=0.55 / h + 0.08, top=1 - 0.15 / h)
+    fig.subplots_adjust(left=0.26, right=0.86, bottom=0.55 / h + 0.08, top=1 - 0.15 / h)
     if names:
         ax.boxplot(data, orientation="horizontal", tick_labels=names, whis=(5, 95), showfliers=True, widths=0.5,
                    flierprops={"markersize": 2})
-        if min(float(np.min(d)) for d in data) > 0:
+        lo, hi = min(float(np.min(d)) for d in data), max(float(np.max(d)) for d in data)
+        if lo > 0:
             ax.set_xscale("log")
-            _plain_log(ax.xaxis)
+            _plain_log(ax.xaxis, "", (lo, hi))
     for key, style in (("p50_ms", "--"), ("p95_ms", ":")):
         if req["latency"].get(key):
             ax.axvline(req["latency"][key], color="#d62728", linestyle=style, linewidth=1, label=f"{key[:3]} target")
     ax.set_xlabel("latency per request of warm calls, ms (log scale; box = quartiles, whiskers = p5-p95)")
     if req["latency"].get("p50_ms") or req["latency"].get("p95_ms"):
-        ax.legend(loc="lower right", frameon=False)
+        ax.legend(loc="lower left", bbox_to_anchor=(1.0, 0.0), frameon=False, fontsize=8)
     return _svg(fig)
 
 

@@ -119,7 +119,7 @@ def _results(s: Summary, L: list[str]) -> None:
     L.append("\n## Results\n")
     keys = list(HEADERS)
     L.append(table([HEADERS[k] for k in keys], [[esc(r[k]) for k in keys] for r in results_rows(s)]))
-    L.append("\nQuality is the mean score over examples (repeats pooled) with a 95% interval (exact binomial for pass/fail, t for "
+    L.append("\nQuality is the mean score over examples (repeats pooled) with a 95% interval (exact binomial for pass/fail, bootstrap-t for "
              "graded scores, cluster-robust where examples share a cluster). Latency percentiles carry distribution-free "
              "95% intervals from order statistics: a p95 from fewer than 59 calls has no upper bound, and says so.")
     cold = {cid: c.latency.cold_excluded for cid, c in s.candidates.items() if c.latency.cold_excluded}

@@ -1,0 +1,39 @@
+"""The README's summary.json section and limits table say what the code does."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel
+
+from modelsel import schema
+from modelsel.limits import table_markdown
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def _fields(model: type[BaseModel], seen: set[type]) -> set[str]:
+    """Every field name of a model and of the models nested in it."""
+    out: set[str] = set()
+    if model in seen:
+        return out
+    seen.add(model)
+    for name, f in model.model_fields.items():
+        out.add(name)
+        for t in re.findall(r"[A-Za-z_]\w*", repr(f.annotation)):
+            nested = getattr(schema, t, None)
+            if isinstance(nested, type) and issubclass(nested, BaseModel):
+                out |= _fields(nested, seen)
+    return out
+
+
+def test_every_summary_field_is_in_the_readme_schema_section() -> None:
+    block = README.split("### summary.json (schema_version 2)")[1].split("## How modelsel decides")[0]
+    words = set(re.findall(r"[A-Za-z_]\w*", block))
+    missing = sorted(_fields(schema.Summary, set()) - words)
+    assert not missing, f"summary fields the README does not name: {missing}"
+
+
+def test_the_readme_limits_table_is_the_code_s() -> None:
+    assert table_markdown() in README
