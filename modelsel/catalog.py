@@ -21,15 +21,10 @@ from pydantic import BaseModel
 
 from modelsel.errors import InputError, did_you_mean
 from modelsel.requirements import CandidateSpec, LoadedRequirements
+from modelsel.schema import Fact
 
 POLICY_FACTS = ("trains_on_data", "retention_days", "baa_available", "regions")
 NON_TEXT_OUTPUT = ("output_audio_mtok", "output_image_mtok", "output_video_mtok", "audio_hours", "input_image_mtok")
-
-
-class Fact(BaseModel):
-    value: Any = None
-    source: str = "unknown"
-    as_of: str | None = None
 
 
 class CatalogModel(BaseModel):

@@ -62,14 +62,9 @@ def eval(
     mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Also log the run to this MLflow tracking URI."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
-    from modelsel import pipeline
     from modelsel.errors import InputError
 
-    try:
-        inp = pipeline.prepare(requirements)
-        scr = pipeline.screen(inp)
-    except InputError as exc:
-        fail(exc)
+    inp, scr = _load(requirements)
     cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
                   max_minutes=max_minutes, retry_after_cap=retry_after_cap)
     if dry_run:
@@ -101,6 +96,19 @@ def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: st
               "priority": ",".join(lr.req.decision.priority)}
     added, skipped = export(rows, uri, name, policy)
     err_console.print(f"MLflow ({uri}): {added} run(s) logged, {skipped} already there.", highlight=False)
+
+
+def _load(requirements: Path):  # type: ignore[no-untyped-def]
+    """Requirements, eval set and candidates, checked before any call: (inputs, screening)."""
+    from modelsel import pipeline
+    from modelsel.errors import InputError
+
+    try:
+        inp = pipeline.prepare(requirements)
+        return inp, pipeline.screen(inp)
+    except InputError as exc:
+        fail(exc)
+        raise  # fail() has exited
 
 
 def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,  # type: ignore[no-untyped-def]
@@ -139,15 +147,9 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when a checklist item is open (for CI)."),
 ) -> None:
     """Validate a requirements file and lint it against the selection checklist."""
-    from modelsel import pipeline
-    from modelsel.errors import InputError
     from modelsel.requirements import checklist
 
-    try:
-        inp = pipeline.prepare(requirements)
-        scr = pipeline.screen(inp)
-    except InputError as exc:
-        fail(exc)
+    inp, scr = _load(requirements)
     items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags)
     console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
                   f"{len(inp.evalset.examples)} examples.")

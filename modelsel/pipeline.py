@@ -27,7 +27,6 @@ from modelsel.schema import (
     ChecklistItem,
     Comparison,
     Decision,
-    FactOut,
     Figures,
     JudgeInfo,
     Price,
@@ -176,7 +175,7 @@ def _entry(c: Candidate, f: Figures | None) -> CandidateEntry:
         price=Price(input_per_mtok=c.input_per_mtok, output_per_mtok=c.output_per_mtok,
                     cached_input_per_mtok=c.cached_input_per_mtok, fixed_monthly_usd=c.fixed_monthly_usd,
                     tiered=c.tiered, source=c.price_source, as_of=c.price_as_of),
-        facts={k: FactOut(**fa.model_dump()) for k, fa in c.facts.items()}, **figs)
+        facts=dict(c.facts), **figs)
 
 
 def _price_snapshot(cands: list[Candidate], today: date) -> PriceSnapshot | None:

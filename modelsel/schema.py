@@ -288,7 +288,9 @@ class Price(Model):
     as_of: str | None = None
 
 
-class FactOut(Model):
+class Fact(Model):
+    """A fact about a model (a price, a policy, a context window), with where and when it was true."""
+
     value: Any = None
     source: str = "unknown"
     as_of: str | None = None
@@ -304,7 +306,7 @@ class CandidateEntry(Figures):
     system: str | None = None
     from_catalog: bool = False
     price: Price = Price()
-    facts: dict[str, FactOut] = {}
+    facts: dict[str, Fact] = {}
     status: Literal["evaluated", "eliminated", "not_evaluated"] = "evaluated"
     reasons: list[str] = []
     at_risk: list[str] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -76,6 +76,19 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t >= 0 else tail
 
 
+def _bisect(g: Callable[[float], float], lo: float, hi: float, tol: float) -> float:
+    """The root of an increasing g with g(lo) < 0 <= g(hi): every quantile and interval end here."""
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if g(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < tol:
+            break
+    return (lo + hi) / 2.0
+
+
 @functools.lru_cache(maxsize=4096)
 def t_ppf(p: float, df: float) -> float:
     """Quantile of Student's t (bisection on the cdf: exact to 1e-10, cached per df)."""
@@ -83,18 +96,10 @@ def t_ppf(p: float, df: float) -> float:
         return 0.0
     if p < 0.5:
         return -t_ppf(1.0 - p, df)
-    lo, hi = 0.0, 1.0
+    hi = 1.0
     while t_cdf(hi, df) < p:
         hi *= 2.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-10:
-            break
-    return (lo + hi) / 2.0
+    return _bisect(lambda x: t_cdf(x, df) - p, 0.0, hi, 1e-10)
 
 
 def t_sf2(t: float, df: float) -> float:
@@ -124,16 +129,7 @@ def binom_cdf_all(n: int, p: float) -> np.ndarray:
 @functools.lru_cache(maxsize=8192)
 def beta_ppf(p: float, a: float, b: float) -> float:
     """Quantile of the Beta(a, b) distribution (bisection on the regularised incomplete beta)."""
-    lo, hi = 0.0, 1.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if betainc(a, b, mid) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13:
-            break
-    return (lo + hi) / 2
+    return _bisect(lambda x: betainc(a, b, x) - p, 0.0, 1.0, 1e-13)
 
 
 def clopper_pearson(k: int, n: int, conf: float = CONF) -> tuple[float, float]:
@@ -334,19 +330,6 @@ def _tango_z(n12: int, n21: int, n: int, d: float, shift: float = 0.0) -> float:
     return num / math.sqrt(var)
 
 
-def _root(f, lo: float, hi: float) -> float:  # type: ignore[no-untyped-def]
-    """Bisection for a decreasing f with f(lo) > 0 > f(hi)."""
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if f(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return (lo + hi) / 2
-
-
 def tango(n12: int, n21: int, n: int, z: float = Z95, cc: float = CC) -> tuple[float, float, float]:
     """Tango's (1998) score interval for a paired difference of proportions, with a continuity
     correction of 1/2, and the p-value of the same test at 0 (McNemar's score test with the same
@@ -359,9 +342,9 @@ def tango(n12: int, n21: int, n: int, z: float = Z95, cc: float = CC) -> tuple[f
     lo_end, hi_end = -1 + eps, 1 - eps
     # lower bound: the largest d below x/n that the test rejects, i.e. Z(d) with the numerator moved down by cc = z
     flo = _tango_z(n12, n21, n, lo_end, cc) - z
-    lo = -1.0 if flo <= 0 else _root(lambda d: _tango_z(n12, n21, n, d, cc) - z, lo_end, hi_end)
+    lo = -1.0 if flo <= 0 else _bisect(lambda d: z - _tango_z(n12, n21, n, d, cc), lo_end, hi_end, 1e-12)
     fhi = _tango_z(n12, n21, n, hi_end, -cc) + z
-    hi = 1.0 if fhi >= 0 else _root(lambda d: _tango_z(n12, n21, n, d, -cc) + z, lo_end, hi_end)
+    hi = 1.0 if fhi >= 0 else _bisect(lambda d: -(_tango_z(n12, n21, n, d, -cc) + z), lo_end, hi_end, 1e-12)
     return min(lo, x / n), max(hi, x / n), p
 
 

@@ -221,8 +221,7 @@ def cascades(sim: Sim, pool: list[str], figs: dict[str, Figures], req: Requireme
             signal=f"'{a}' and '{b}' give different labels (both are called, in parallel)",
             escalation_rate=round(esc / len(sim.keys), 4))
     name = f"oracle cascade {cheap} -> {premium} (upper bound)"
-    calls, esc = _cascade_calls(sim, name, [cheap], premium,
-                                lambda rows: not math.isnan(arr.score[rows[0]]) and arr.score[rows[0]] >= thr)
+    calls, esc = _cascade_calls(sim, name, [cheap], premium, lambda rows: arr.passed[rows[0]] == 1)
     add(calls, fx, name=name, kind="oracle_cascade", members=[cheap, premium], upper_bound=True,
         signal=f"score >= {thr:g}, which needs the answer key: production cannot run this, so it is "
                "shown only as the ceiling a request-time signal could reach",

@@ -237,6 +237,12 @@ class Provider:
         return None
 
 
+def on_this_machine(source: str, **more: Any) -> tuple[dict[str, Any], str]:
+    """The compliance facts of a model that runs on this machine: no third party sees the data."""
+    return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
+             "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"], **more}, source)
+
+
 _SHARED_HTTP: dict[tuple[str, str, float], Any] = {}
 
 

@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    Provider,
+    ProviderError,
+    on_this_machine,
+)
 
 _MODELS: dict[tuple[str, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
@@ -86,9 +92,7 @@ class LocalLlamaProvider(Provider):
     @classmethod
     def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
         n_ctx = int(spec.params.get("n_ctx", 2048))
-        return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
-                 "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"],
-                 "context_window": n_ctx}, "runs on this machine (context: params.n_ctx, default 2048)")
+        return on_this_machine("runs on this machine (context: params.n_ctx, default 2048)", context_window=n_ctx)
 
     def unavailable(self) -> str | None:
         try:

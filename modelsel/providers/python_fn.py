@@ -15,7 +15,13 @@ import sys
 import time
 from typing import Any
 
-from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    Provider,
+    ProviderError,
+    on_this_machine,
+)
 
 
 class PythonProvider(Provider):
@@ -37,9 +43,7 @@ class PythonProvider(Provider):
 
     @classmethod
     def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
-        return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
-                 "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"],
-                 "context_window": 10**9}, "your own code, run in-process")
+        return on_this_machine("your own code, run in-process", context_window=10**9)
 
     def _load(self) -> Any:
         if self._fn is None:

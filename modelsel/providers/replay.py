@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    Provider,
+    ProviderError,
+    on_this_machine,
+)
 from modelsel.records import Record
 
 
@@ -28,9 +34,7 @@ class ReplayProvider(Provider):
 
     @classmethod
     def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
-        return ({"trains_on_data": False, "retention_days": 0, "baa_available": True, "regions": ["any"],
-                 "self_hosted": True, "open_weights": True, "standard_api": True, "modalities": ["text"]},
-                "recorded answers replayed on this machine")
+        return on_this_machine("recorded answers replayed on this machine")
 
     @classmethod
     def spec_problem(cls, spec: Any) -> tuple[str, str] | None:
