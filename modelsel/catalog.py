@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
@@ -43,6 +43,8 @@ class CatalogModel(BaseModel):
     price_as_of: str | None = None
     price_ref: tuple[str, str] | None = None  # (genai-prices provider, model id): per-call pricing as billed
     deprecated: bool = False
+    deprecation: str | None = None  # why it is deprecated, with the source
+    retired_on: str | None = None  # the day the vendor stopped serving it, where curated
     name: str | None = None
     facts: dict[str, Fact] = {}
     tier: str | None = None  # cheap | middle | premium, by blended price within the catalog
@@ -117,6 +119,20 @@ def is_chat_model(m: Any, keys: set[str], words: list[str]) -> bool:
     return not any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text) for w in words)
 
 
+def _lifecycle(vid: str, v: dict[str, Any], m: Any, today: date) -> tuple[bool, str | None, str | None]:
+    """(deprecated, why, retired on): the snapshot's flag, or a retirement curated in catalog.yaml
+    (the snapshot keeps pricing models their vendor no longer serves)."""
+    r = next((r for r in v.get("retired") or [] if re.search(r["match"], m.id)), None)
+    if r is not None:
+        on = str(r["date"])
+        if date.fromisoformat(on) <= today:
+            return True, f"retired by {vid} on {on} (source: {r['source']})", on
+        return True, f"deprecated by {vid}: retires on {on} (source: {r['source']})", None
+    if m.deprecated:
+        return True, "deprecated by its vendor (genai-prices snapshot)", None
+    return False, None, None
+
+
 def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: list[str], now: datetime) -> list[CatalogModel]:
     from modelsel import prices
 
@@ -130,8 +146,9 @@ def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: lis
         if v.get("only") and not re.search(v["only"], m.id):
             continue
         keys = prices.price_keys(m, now)
-        if not is_chat_model(m, keys, words):
+        if not is_chat_model(m, keys, words) or (v.get("not_chat") and re.search(v["not_chat"]["match"], m.id)):
             continue
+        deprecated, why, retired_on = _lifecycle(vid, v, m, now.date())
         bp = prices.base_price(m, now)
         facts = dict(policy)
         facts["context_window"] = Fact(value=m.context_window, source=src, as_of=info.as_of)
@@ -150,7 +167,8 @@ def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: lis
             base_url=v.get("base_url"), api_key_env=v.get("api_key_env"), input_per_mtok=bp.input_per_mtok,
             output_per_mtok=bp.output_per_mtok, cached_input_per_mtok=bp.cached_input_per_mtok, tiered=bp.tiered,
             tier_note=bp.tier_note, price_source=f"{src} ({prov.id}/{m.id})", price_as_of=info.as_of,
-            price_ref=(prov.id, m.id), deprecated=bool(m.deprecated), name=m.name, facts=facts))
+            price_ref=(prov.id, m.id), deprecated=deprecated, deprecation=why, retired_on=retired_on, name=m.name,
+            facts=facts))
     return out
 
 

@@ -70,7 +70,7 @@ def token_profile(lr: LoadedRequirements, es: EvalSet) -> tuple[list[int], int]:
 def _filters(p: Proposal, cm: CatalogModel, lr: LoadedRequirements, include_deprecated: bool) -> None:
     req = lr.req
     if cm.deprecated and not include_deprecated:
-        p.out.append("deprecated by its vendor (genai-prices snapshot)")
+        p.out.append(cm.deprecation or "deprecated by its vendor")
     out, risks = compliance(as_candidate(cm), req)
     p.out += [f"compliance: {r}" for r in out]
     p.risks += risks
@@ -182,7 +182,7 @@ def reason_kind(reason: str) -> str:
                        ("retains", "compliance.max_retention_days"), ("self-hosted", "compliance.self_hosted_only"),
                        ("does not accept", "strategy.modalities"), ("unknown", "unknown facts (strategy.position: regulated)"),
                        ("per request exceeds", "cost.max_per_request_usd"), ("cannot fit the budget", "cost.monthly_budget_usd"),
-                       ("deprecated", "deprecated models"), ("no price", "no price")):
+                       ("deprecated", "deprecated models"), ("retired by", "deprecated models"), ("no price", "no price")):
         if key in reason:
             return label
     return reason

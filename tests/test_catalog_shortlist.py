@@ -146,3 +146,21 @@ def test_regulated_position_eliminates_unknown_facts(tmp_path: Path) -> None:
     res = cli("check", write_req(tmp_path / "r", ["groq/llama-3.3-70b-versatile"], strategy={"position": "regulated"}, **base))
     out = " ".join(res.output.split())
     assert "eliminated before any call groq/llama-3.3-70b-versatile: retention_days unknown" in out
+
+
+def test_models_the_vendor_no_longer_serves_are_retired_with_the_day_and_source(tmp_path: Path) -> None:
+    """The snapshot keeps pricing models their vendor shut down; catalog.yaml says which, so a
+    'current' list never offers GPT-3 'ada' or Claude 2, and the chat API's completions-only
+    models are not chat candidates at all."""
+    every = {m["id"]: m for m in json.loads(cli("models", "--json", "--all").output)}
+    current = {m["id"] for m in json.loads(cli("models", "--json").output)}
+    for mid, day in (("openai/ada", "2024-01-04"), ("anthropic/claude-2", "2025-07-21"),
+                     ("google/gemini-1.5-pro", "2025-09-24"), ("anthropic/claude-3-opus-latest", "2026-01-05")):
+        m = every[mid]
+        assert m["deprecated"] and m["retired_on"] == day and mid not in current
+        assert m["deprecation"].startswith(f"retired by {mid.split('/')[0]} on {day} (source: https://")
+    assert "openai/gpt-3.5-turbo-instruct" not in every and "openai/davinci-002" not in every
+    assert {"anthropic/claude-haiku-4-5", "openai/gpt-4.1", "google/gemini-2.5-flash"} <= current
+    res = cli("shortlist", write_req(tmp_path, ["openai/gpt-4.1"]), "--json")
+    out = {p["id"]: p for p in json.loads(res.output)}
+    assert any(r.startswith("retired by anthropic on 2025-07-21") for r in out["anthropic/claude-2"]["out"])

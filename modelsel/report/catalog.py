@@ -42,7 +42,8 @@ def print_catalog(console: Console, rows: list[CatalogModel], info: Any) -> None
                       "—" if m.cached_input_per_mtok is None else f"{m.cached_input_per_mtok:g}",
                       "?" if m.output_per_mtok is None else f"{m.output_per_mtok:g}",
                       escape(m.tier_note) if m.tiered and m.tier_note else "—", _fact(m, "context_window"),
-                      _fact(m, "open_weights"), m.tier or "—", "yes" if m.deprecated else "")
+                      _fact(m, "open_weights"), m.tier or "—",
+                      (f"retired {m.retired_on}" if m.retired_on else "yes") if m.deprecated else "")
         console.print(t)
     console.print(f"{len(rows)} models.")
 
