@@ -223,6 +223,10 @@ def main() -> int:
         results["modelsel (baseline)"] = []
     if not args.modelsel_only:
         results.update({"inspect_ai": [], "promptfoo": []})
+    # A pip install byte-compiles a package; an editable one under PYTHONDONTWRITEBYTECODE never does,
+    # and would pay for compiling modelsel's sources at every start. Compile what is measured.
+    for src in [ROOT / "modelsel"] + ([Path(args.baseline) / "modelsel"] if args.baseline else []):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=False)
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         for _ in range(args.runs):
