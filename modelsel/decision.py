@@ -47,6 +47,20 @@ def monthly_of(f: Figures) -> float:
     return f.cost.monthly_usd if f.cost.monthly_usd is not None else (f.cost.per_request_usd or 0.0)
 
 
+def cost_text(f: Figures) -> str:
+    """The cost a PM compares, with the interval it carries from the sample of calls."""
+    c = f.cost
+    n = f.n_calls - f.errors
+    if c.monthly_usd is not None:
+        ci = f" (95% CI ${c.monthly_lo:,.2f}-${c.monthly_hi:,.2f}, n={n})" if c.monthly_lo is not None and \
+            c.monthly_hi is not None and c.monthly_lo != c.monthly_hi else ""
+        return f"${c.monthly_usd:,.2f}/month{ci}"
+    per = c.per_request_usd or 0.0
+    ci = f" (95% CI ${c.per_request_lo:.6f}-${c.per_request_hi:.6f}, n={n})" if c.per_request_lo is not None and \
+        c.per_request_hi is not None and c.per_request_lo != c.per_request_hi else ""
+    return f"${per:.6f} per request{ci}"
+
+
 def q_text(q: QualityFigures) -> str:
     if q.mean is None:
         return "n/a"
@@ -192,7 +206,7 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
     d.reasons += [v.text for v in others if v.candidate in pool]
     f = figs[chosen]
     d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(pri)}: "
-                     f"${monthly_of(f):,.2f}/month, p95 {f.latency.p95.value or 0:.0f} ms.")
+                     f"{cost_text(f)}, p95 {limits.fmt_ms(f.latency.p95.value or 0)}.")
     if chosen != best:
         d.reasons.append(f"'{chosen}' is chosen over the highest-scoring '{best}' ({figs[best].quality.mean:.3f} vs "
                          f"{q.mean:.3f}): the data cannot rule out that '{best}' is better; it is not shown to be.")

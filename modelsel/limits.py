@@ -50,7 +50,7 @@ def _lat(get: Callable[[Figures], Quantile | None]) -> Callable[[Figures], Measu
     return m
 
 
-def _ms(v: float) -> str:
+def fmt_ms(v: float) -> str:
     return f"{v:,.2f} ms" if v < 10 else f"{v:,.0f} ms"
 
 
@@ -73,13 +73,13 @@ LIMITS: tuple[Limit, ...] = (
           lambda r: r.quality.min_score, lambda f: _q(f.quality), _score),
     Limit("latency.p50_ms", "p50 latency", "median of warm calls' request time",
           "order-statistic interval for the median", False,
-          lambda r: r.latency.p50_ms, _lat(lambda f: f.latency.p50), _ms),
+          lambda r: r.latency.p50_ms, _lat(lambda f: f.latency.p50), fmt_ms),
     Limit("latency.p95_ms", "p95 latency", "95th percentile of warm calls' request time",
           "order-statistic interval for the 95th percentile (no upper bound below 59 calls)", False,
-          lambda r: r.latency.p95_ms, _lat(lambda f: f.latency.p95), _ms),
+          lambda r: r.latency.p95_ms, _lat(lambda f: f.latency.p95), fmt_ms),
     Limit("latency.ttft_p50_ms", "time to first token p50", "median time to the first streamed token",
           "order-statistic interval for the median", False,
-          lambda r: r.latency.ttft_p50_ms, _lat(lambda f: f.latency.ttft_p50), _ms),
+          lambda r: r.latency.ttft_p50_ms, _lat(lambda f: f.latency.ttft_p50), fmt_ms),
     Limit("cost.max_per_request_usd", "cost per request", "mean billed cost of answered calls",
           "t interval of the mean", False,
           lambda r: r.cost.max_per_request_usd,

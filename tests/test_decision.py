@@ -364,6 +364,16 @@ def test_the_same_run_gets_the_same_p95_verdict_from_decision_and_strategies() -
     direct = next(c for c in limits.check(figs["a"], r) if c.requirement == "latency.p95_ms")
     in_decision = [x for x in d.at_risk.get("a", []) + d.eliminated.get("a", []) if x.startswith("p95 latency")]
     assert in_decision and in_decision[0] == direct.text
+    # A strategy that routes every example to 'a' is measured by the same functions: the same figure,
+    # interval and verdict, not a per-example mean with cold calls mixed in.
+    from modelsel import strategies
+
+    arr = Calls.from_records(records).arrays()
+    sim = strategies.Sim.build(arr, ["a", "b"])
+    routed, _ = strategies._measure(strategies._route(sim, "all to a", {e: "a" for e in sim.examples()}), r, 0.0)
+    as_strategy = next(c for c in limits.check(routed, r) if c.requirement == "latency.p95_ms")
+    assert (as_strategy.status, as_strategy.measured, as_strategy.hi, as_strategy.text) == \
+        (direct.status, direct.measured, direct.hi, direct.text)
 
 
 def test_fallback_chain_and_ensemble_figures() -> None:

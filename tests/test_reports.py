@@ -167,3 +167,16 @@ def test_when_every_candidate_is_free_quality_is_plotted_against_latency(tmp_pat
     cli("eval", req, "--out", tmp_path / "run")
     html = (tmp_path / "run" / "report.html").read_text()
     assert "every candidate is free, so quality is shown against latency" in html
+
+
+def test_two_endpoints_on_one_host_are_one_provider_for_the_fallback(fake, keys, tmp_path: Path) -> None:
+    """Custom endpoints are told apart by host, not by URL: an OpenAI-style '/v1' path and an
+    Anthropic-style root on one server go down together, so the record must not claim the fallback
+    'covers an outage' of the choice, and costs carry their intervals."""
+    out = hostile_run(fake, tmp_path)
+    s, _ = run_dir(out)
+    d = s["decision"]
+    assert d["fallback"] and d["fallback_same_vendor"]
+    assert "shares the provider (127.0.0.1)" in d["fallback_note"] and "covers an outage" not in d["fallback_note"]
+    md = (out / "decision.md").read_text()
+    assert "Cost/request [95% CI]" in md and "Monthly [95% CI]" in md

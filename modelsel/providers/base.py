@@ -199,8 +199,13 @@ class Provider:
     @classmethod
     def vendor_of(cls, spec: Any) -> str:
         """Who runs a custom (non-catalog) candidate, for the fallback rule: a different vendor
-        fails independently."""
-        return spec.base_url or spec.provider or "custom"
+        fails independently. An endpoint is known by its host: two paths or ports of one host go
+        down together, so they are not two vendors."""
+        if spec.base_url:
+            from urllib.parse import urlsplit
+
+            return urlsplit(spec.base_url).hostname or spec.base_url
+        return spec.provider or "custom"
 
     @classmethod
     def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str] | None:

@@ -39,6 +39,15 @@ def usd(v: float | None, digits: int | None = None) -> str:
     return f"${v:,.{digits}f}"
 
 
+def usd_ci(v: float | None, lo: float | None, hi: float | None, digits: int | None = None) -> str:
+    """A cost from a sample of calls with its 95% interval (the t interval of the mean cost per
+    call, carried to the monthly volume); a cost that did not vary has none to show."""
+    if v is None or lo is None or hi is None or lo == hi:
+        return usd(v, digits)
+    d = digits if digits is not None else (2 if abs(v) >= 1 else 6)
+    return f"{usd(v, d)} [{lo:,.{d}f}, {hi:,.{d}f}]"
+
+
 def pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
@@ -60,7 +69,7 @@ def errors_text(c: CandidateEntry) -> str:
 
 
 HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
-           "p50": "p50 [95% CI]", "p95": "p95 [95% CI]", "per_request": "Cost/request", "monthly": "Monthly",
+           "p50": "p50 [95% CI]", "p95": "p95 [95% CI]", "per_request": "Cost/request [95% CI]", "monthly": "Monthly [95% CI]",
            "errors": "Errors", "n": "n"}
 
 
@@ -70,7 +79,8 @@ def results_rows(s: Summary) -> list[dict[str, str]]:
         rows.append({
             "candidate": cid, "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
             "pass_rate": pct(c.quality.pass_rate), "p50": quantile(c.latency.p50), "p95": quantile(c.latency.p95),
-            "per_request": usd(c.cost.per_request_usd), "monthly": usd(c.cost.monthly_usd, 2), "errors": errors_text(c),
+            "per_request": usd_ci(c.cost.per_request_usd, c.cost.per_request_lo, c.cost.per_request_hi),
+            "monthly": usd_ci(c.cost.monthly_usd, c.cost.monthly_lo, c.cost.monthly_hi, 2), "errors": errors_text(c),
             "n": str(c.n),
         })
     return rows
