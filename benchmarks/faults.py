@@ -57,7 +57,8 @@ def one_api(api: str, work: Path) -> tuple[float, list[tuple[str, dict]], int]:
         out = work / f"run-{api}"
         t0 = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "modelsel", "eval", str(work / "req.yaml"), "--out", str(out),
-                            "--no-cache", "--timeout", "1"], env=env, capture_output=True, text=True)
+                            "--reports", str(work / "reports"), "--no-cache", "--timeout", "1"],
+                           cwd=work, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         seen = Counter(s["model"] for s in fake.seen())
     finally:
