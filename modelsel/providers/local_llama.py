@@ -8,6 +8,7 @@ Gemma 3 270M is a base model: a completion-style prompt template works better th
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import sys
@@ -30,6 +31,18 @@ _LOAD_LOCK = threading.Lock()
 _CALL_LOCKS: dict[str, threading.Lock] = {}
 
 BUILTIN = {"gemma-3-270m", "gemma-3-270m-q4_k_m", "gemma3-270m"}
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the loaded models before the interpreter tears llama_cpp down: freed later, from
+    Llama.__del__, its C bindings are already gone and every exit printed a TypeError."""
+    for m in _MODELS.values():
+        try:
+            m.close()
+        except Exception:
+            pass
+    _MODELS.clear()
 
 
 def gguf_path(model: str) -> Path:
