@@ -50,15 +50,14 @@ def monthly_of(f: Figures) -> float:
 def cost_text(f: Figures) -> str:
     """The cost a PM compares, with the interval it carries from the sample of calls."""
     c = f.cost
-    n = f.n_calls - f.errors
-    if c.monthly_usd is not None:
-        ci = f" (95% CI ${c.monthly_lo:,.2f}-${c.monthly_hi:,.2f}, n={n})" if c.monthly_lo is not None and \
-            c.monthly_hi is not None and c.monthly_lo != c.monthly_hi else ""
-        return f"${c.monthly_usd:,.2f}/month{ci}"
-    per = c.per_request_usd or 0.0
-    ci = f" (95% CI ${c.per_request_lo:.6f}-${c.per_request_hi:.6f}, n={n})" if c.per_request_lo is not None and \
-        c.per_request_hi is not None and c.per_request_lo != c.per_request_hi else ""
-    return f"${per:.6f} per request{ci}"
+    monthly = c.monthly_usd is not None
+    v, lo, hi = (c.monthly_usd, c.monthly_lo, c.monthly_hi) if monthly else (c.per_request_usd, c.per_request_lo,
+                                                                             c.per_request_hi)
+    fmt = "{:,.2f}" if monthly else "{:.6f}"
+    text = "$" + fmt.format(v or 0.0) + ("/month" if monthly else " per request")
+    if lo is not None and hi is not None and fmt.format(lo) != fmt.format(hi):  # no interval where none shows
+        text += f" (95% CI ${fmt.format(lo)}-${fmt.format(hi)}, n={f.n_calls - f.errors})"
+    return text
 
 
 def q_text(q: QualityFigures) -> str:

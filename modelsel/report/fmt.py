@@ -3,7 +3,7 @@ terminal, decision.md and report.html."""
 
 from __future__ import annotations
 
-from modelsel.schema import CandidateEntry, Decision, QualityFigures, Quantile, Summary
+from modelsel.schema import CandidateEntry, CostFigures, Decision, QualityFigures, Quantile, Summary
 
 
 def q_ci(block: QualityFigures | None) -> str:
@@ -42,10 +42,11 @@ def usd(v: float | None, digits: int | None = None) -> str:
 def usd_ci(v: float | None, lo: float | None, hi: float | None, digits: int | None = None) -> str:
     """A cost from a sample of calls with its 95% interval (the t interval of the mean cost per
     call, carried to the monthly volume); a cost that did not vary has none to show."""
-    if v is None or lo is None or hi is None or lo == hi:
+    if v is None or lo is None or hi is None:
         return usd(v, digits)
     d = digits if digits is not None else (2 if abs(v) >= 1 else 6)
-    return f"{usd(v, d)} [{lo:,.{d}f}, {hi:,.{d}f}]"
+    ends = f"{lo:,.{d}f}", f"{hi:,.{d}f}"
+    return usd(v, d) if ends[0] == ends[1] else f"{usd(v, d)} [{ends[0]}, {ends[1]}]"  # no [x, x] at this precision
 
 
 def pct(v: float | None) -> str:
@@ -68,6 +69,14 @@ def errors_text(c: CandidateEntry) -> str:
     return f"{c.errors}/{c.n_calls}" + (f" ({kinds})" if kinds else "")
 
 
+def per_request_ci(c: CostFigures) -> str:
+    return usd_ci(c.per_request_usd, c.per_request_lo, c.per_request_hi)
+
+
+def monthly_ci(c: CostFigures) -> str:
+    return usd_ci(c.monthly_usd, c.monthly_lo, c.monthly_hi, 2)
+
+
 HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
            "p50": "p50 [95% CI]", "p95": "p95 [95% CI]", "per_request": "Cost/request [95% CI]", "monthly": "Monthly [95% CI]",
            "errors": "Errors", "n": "n"}
@@ -79,8 +88,7 @@ def results_rows(s: Summary) -> list[dict[str, str]]:
         rows.append({
             "candidate": cid, "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
             "pass_rate": pct(c.quality.pass_rate), "p50": quantile(c.latency.p50), "p95": quantile(c.latency.p95),
-            "per_request": usd_ci(c.cost.per_request_usd, c.cost.per_request_lo, c.cost.per_request_hi),
-            "monthly": usd_ci(c.cost.monthly_usd, c.cost.monthly_lo, c.cost.monthly_hi, 2), "errors": errors_text(c),
+            "per_request": per_request_ci(c.cost), "monthly": monthly_ci(c.cost), "errors": errors_text(c),
             "n": str(c.n),
         })
     return rows

@@ -20,8 +20,10 @@ from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
     errors_text,
+    monthly_ci,
     ms,
     pct,
+    per_request_ci,
     q_ci,
     quantile,
     resolution_text,
@@ -106,7 +108,8 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("modelsel.report", "templates"),
                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
-    env.filters.update(q_ci=q_ci, ms=ms, usd=usd, pct=pct, quantile=quantile, detail=strategy_detail,
+    env.filters.update(q_ci=q_ci, ms=ms, usd=usd, pct=pct, quantile=quantile, per_request_ci=per_request_ci,
+                       monthly_ci=monthly_ci, detail=strategy_detail,
                        verdict=strategy_verdict, errors=errors_text)
     cands = [cid for cid, c in s.candidates.items() if c.n_calls]
     keep, picked = select_examples(arr)

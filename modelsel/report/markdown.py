@@ -10,9 +10,12 @@ from modelsel.records import Record
 from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
+    monthly_ci,
     ms,
     pct,
+    per_request_ci,
     q_ci,
+    quantile,
     resolution_text,
     results_rows,
     usd,
@@ -202,8 +205,10 @@ def strategy_detail(x: StrategyResult) -> str:
     if x.signal:
         return f"escalates {(x.escalation_rate or 0) * 100:.0f}% when {x.signal}"
     if x.availability_chain is not None:
+        slow = (f"; a request that falls back waits the timeout and then the backup: about "
+                f"{ms(x.latency_when_falling_back_ms)}" if x.latency_when_falling_back_ms is not None else "")
         return (f"availability {(x.availability_single or 0) * 100:.2f}% -> {x.availability_chain * 100:.2f}% "
-                f"({x.assumes}); {x.detail}")
+                f"({x.assumes}); {x.detail}{slow}")
     return x.detail or ("members: " + ", ".join(x.members))
 
 
@@ -227,12 +232,13 @@ def _strategies(s: Summary, L: list[str]) -> None:
                 vs = x.vs_single
                 d = (f"{vs.diff * 100:+.1f} [{vs.lo * 100:+.1f}, {vs.hi * 100:+.1f}]"
                      if vs is not None and vs.lo is not None and vs.hi is not None else "—")
-                rows.append([esc(x.name), esc(q), d, usd(f.cost.per_request_usd), usd(f.cost.monthly_usd, 2),
-                             esc(ms(f.latency.p95.value)), esc(strategy_detail(x)), esc(strategy_verdict(x))])
+                rows.append([esc(x.name), esc(q), d, per_request_ci(f.cost), monthly_ci(f.cost),
+                             esc(quantile(f.latency.p95)), esc(strategy_detail(x)), esc(strategy_verdict(x))])
             else:
-                rows.append([esc(x.name), "—", "—", "—", "—", esc(ms(x.latency_when_falling_back_ms)),
+                rows.append([esc(x.name), "—", "—", "—", "—", "—",
                              esc(strategy_detail(x)), esc(strategy_verdict(x))])
-        L.append(table(["Strategy", "Quality [95% CI]", "vs single, points [95% CI]", "Cost/request", "Monthly", "p95",
+        L.append(table(["Strategy", "Quality [95% CI]", "vs single, points [95% CI]", "Cost/request [95% CI]",
+                        "Monthly [95% CI]", "p95 [95% CI]",
                         "How", "Verdict"], rows))
         L.append("\nEvery strategy is measured like a single model (same interval methods, same warm-call latency "
                  "percentiles) and judged on the same requirements. Routing is scored out of sample; an oracle cascade is "
