@@ -232,7 +232,7 @@ def _strategies(s: Summary, L: list[str]) -> None:
                 vs = x.vs_single
                 d = (f"{vs.diff * 100:+.1f} [{vs.lo * 100:+.1f}, {vs.hi * 100:+.1f}]"
                      if vs is not None and vs.lo is not None and vs.hi is not None else "—")
-                rows.append([esc(x.name), esc(q), d, per_request_ci(f.cost), monthly_ci(f.cost),
+                rows.append([esc(x.name), esc(q), d, esc(per_request_ci(f.cost)), esc(monthly_ci(f.cost)),
                              esc(quantile(f.latency.p95)), esc(strategy_detail(x)), esc(strategy_verdict(x))])
             else:
                 rows.append([esc(x.name), "—", "—", "—", "—", "—",
