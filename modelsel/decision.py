@@ -13,6 +13,8 @@ from modelsel import limits, stats
 from modelsel.catalog import Candidate
 from modelsel.compliance import Screening
 from modelsel.metrics import find
+from modelsel.numbers import ms as fmt_ms
+from modelsel.numbers import shown_ends
 from modelsel.requirements import Requirements
 from modelsel.schema import (
     BreakEven,
@@ -55,8 +57,8 @@ def cost_text(f: Figures) -> str:
                                                                              c.per_request_hi)
     fmt = "{:,.2f}" if monthly else "{:.6f}"
     text = "$" + fmt.format(v or 0.0) + ("/month" if monthly else " per request")
-    if lo is not None and hi is not None and fmt.format(lo) != fmt.format(hi):  # no interval where none shows
-        text += f" (95% CI ${fmt.format(lo)}-${fmt.format(hi)}, n={f.n_calls - f.errors})"
+    if ends := shown_ends(lo, hi, fmt):
+        text += f" (95% CI ${ends[0]}-${ends[1]}, n={f.n_calls - f.errors})"
     return text
 
 
@@ -205,7 +207,7 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
     d.reasons += [v.text for v in others if v.candidate in pool]
     f = figs[chosen]
     d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(pri)}: "
-                     f"{cost_text(f)}, p95 {limits.fmt_ms(f.latency.p95.value or 0)}.")
+                     f"{cost_text(f)}, p95 {fmt_ms(f.latency.p95.value or 0)}.")
     if chosen != best:
         d.reasons.append(f"'{chosen}' is chosen over the highest-scoring '{best}' ({figs[best].quality.mean:.3f} vs "
                          f"{q.mean:.3f}): the data cannot rule out that '{best}' is better; it is not shown to be.")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from modelsel import stats
+from modelsel.numbers import ms as fmt_ms
 from modelsel.requirements import Requirements
 from modelsel.schema import Check, Figures, QualityFigures, Quantile
 
@@ -48,10 +49,6 @@ def _lat(get: Callable[[Figures], Quantile | None]) -> Callable[[Figures], Measu
         q = get(f)
         return None if q is None or q.value is None else Measure(q.value, q.lo, q.hi, q.n)
     return m
-
-
-def fmt_ms(v: float) -> str:
-    return f"{v:,.2f} ms" if v < 10 else f"{v:,.0f} ms"
 
 
 def _usd(v: float) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from modelsel.metrics import find
 from modelsel.schema import Summary
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -34,10 +35,7 @@ def _setup() -> None:
 def warm() -> None:
     """Import the SVG back-end and draw one figure with every kind of artist the charts use (error
     bars, a legend, a log axis, box plots, spans, bars), so fonts, text layout and tick code are
-    loaded before the real charts are asked for; and what the charts import (the paired
-    comparisons of `differences`: 0.1 s that would otherwise fall after the last answer)."""
-    import modelsel.metrics  # noqa: F401
-
+    loaded before the real charts are asked for."""
     _setup()
     fig = _figure(8.4, 3.8)
     ax = fig.add_subplot(2, 2, 1)
@@ -217,8 +215,6 @@ def differences(s: Summary) -> str | None:
     d = s.decision
     if not d.chosen or len(d.survivors) < 2:
         return None
-    from modelsel.metrics import find
-
     rows = []
     for cid in d.survivors:
         if cid == d.chosen:

@@ -3,6 +3,8 @@ terminal, decision.md and report.html."""
 
 from __future__ import annotations
 
+from modelsel import numbers
+from modelsel.numbers import shown_ends
 from modelsel.schema import CandidateEntry, CostFigures, Decision, QualityFigures, Quantile, Summary
 
 
@@ -15,11 +17,7 @@ def q_ci(block: QualityFigures | None) -> str:
 
 
 def ms(v: float | None) -> str:
-    if v is None:
-        return "—"
-    if v < 10:  # an in-process baseline answers in microseconds; "0 ms" would hide it
-        return f"{v:.2f} ms"
-    return f"{v:,.0f} ms"
+    return "—" if v is None else numbers.ms(v)
 
 
 def quantile(q: Quantile | None) -> str:
@@ -42,11 +40,11 @@ def usd(v: float | None, digits: int | None = None) -> str:
 def usd_ci(v: float | None, lo: float | None, hi: float | None, digits: int | None = None) -> str:
     """A cost from a sample of calls with its 95% interval (the t interval of the mean cost per
     call, carried to the monthly volume); a cost that did not vary has none to show."""
-    if v is None or lo is None or hi is None:
+    if v is None:
         return usd(v, digits)
     d = digits if digits is not None else (2 if abs(v) >= 1 else 6)
-    ends = f"{lo:,.{d}f}", f"{hi:,.{d}f}"
-    return usd(v, d) if ends[0] == ends[1] else f"{usd(v, d)} [{ends[0]}, {ends[1]}]"  # no [x, x] at this precision
+    ends = shown_ends(lo, hi, f"{{:,.{d}f}}")
+    return f"{usd(v, d)} [{ends[0]}, {ends[1]}]" if ends else usd(v, d)
 
 
 def pct(v: float | None) -> str:

@@ -1,0 +1,18 @@
+"""How figures are printed, shared by the decision's sentences (limits, decision) and the reports
+(report/fmt), so a figure reads the same everywhere. No imports: safe on the start-up path."""
+
+from __future__ import annotations
+
+
+def ms(v: float) -> str:
+    """Milliseconds; an in-process baseline answers in microseconds, and "0 ms" would hide it."""
+    return f"{v:,.2f} ms" if v < 10 else f"{v:,.0f} ms"
+
+
+def shown_ends(lo: float | None, hi: float | None, fmt: str) -> tuple[str, str] | None:
+    """An interval's ends as printed with `fmt`, or None where it has none or both ends read the
+    same at that precision (a cost that did not vary is not printed as [x, x])."""
+    if lo is None or hi is None:
+        return None
+    a, b = fmt.format(lo), fmt.format(hi)
+    return None if a == b else (a, b)
