@@ -38,7 +38,7 @@ lint: $(VENV)/.installed-test
 # Figures, not tests: each script prints what it measured. peers.py runs inspect_ai and promptfoo
 # where they are installed (see its docstring) and says so where they are not.
 bench: $(VENV)/.installed-test
-	cd benchmarks && ../$(BIN)/python coverage.py && ../$(BIN)/python peers.py && ../$(BIN)/python large.py \
+	cd benchmarks && ../$(BIN)/python coverage.py && ../$(BIN)/python messy.py && ../$(BIN)/python peers.py && ../$(BIN)/python large.py \
 		&& ../$(BIN)/python faults.py && ../$(BIN)/python latency_accuracy.py && ../$(BIN)/python overhead.py
 
 clean:

@@ -27,16 +27,22 @@ class Calls:
     repeat: list[int] = field(default_factory=list)
     tags: list[tuple[str, ...]] = field(default_factory=list)
     cluster: list[str] = field(default_factory=list)
-    score: list[float] = field(default_factory=list)  # nan: unscored (error, not judged)
+    # A request that ended in an error is a failed answer: score 0, passed 0. nan / -1: an answer
+    # left unscored (the budget guard stopped the judge).
+    score: list[float] = field(default_factory=list)
     passed: list[int] = field(default_factory=list)  # 1, 0, or -1 when unscored
-    latency_ms: list[float] = field(default_factory=list)  # nan when no answer
+    latency_ms: list[float] = field(default_factory=list)  # first attempt to answer, back-off included; nan on error
+    elapsed_ms: list[float] = field(default_factory=list)  # the same, errors included: how long the request took
+    attempt_ms: list[float] = field(default_factory=list)  # the successful attempt alone; nan on error
     ttft_ms: list[float] = field(default_factory=list)
     cost_usd: list[float] = field(default_factory=list)
     input_tokens: list[int] = field(default_factory=list)
     output_tokens: list[int] = field(default_factory=list)
+    reasoning_tokens: list[int] = field(default_factory=list)  # -1: the API did not say
     error: list[bool] = field(default_factory=list)
     error_kind: list[str] = field(default_factory=list)  # "" when no error
     attempts: list[int] = field(default_factory=list)
+    retry_kinds: list[str] = field(default_factory=list)  # kinds of the failed attempts that were retried, "a,b"
     cached: list[bool] = field(default_factory=list)
     cold: list[bool] = field(default_factory=list)
     replayed: list[bool] = field(default_factory=list)
@@ -55,16 +61,23 @@ class Calls:
         self.repeat.append(r.repeat)
         self.tags.append(tuple(self._i(t) for t in r.tags))
         self.cluster.append(self._i(r.cluster or r.example_id))
-        self.score.append(math.nan if r.score is None else float(r.score))
-        self.passed.append(-1 if r.passed is None else int(bool(r.passed)))
-        self.latency_ms.append(math.nan if r.latency_ms is None or r.error else float(r.latency_ms))
-        self.ttft_ms.append(math.nan if r.ttft_ms is None or r.error else float(r.ttft_ms))
+        failed = bool(r.error)
+        self.score.append(0.0 if failed else (math.nan if r.score is None else float(r.score)))
+        self.passed.append(0 if failed else (-1 if r.passed is None else int(bool(r.passed))))
+        lat = math.nan if r.latency_ms is None else float(r.latency_ms)
+        self.latency_ms.append(math.nan if failed else lat)
+        self.elapsed_ms.append(lat)
+        att = r.attempt_latency_ms if r.attempt_latency_ms is not None else r.latency_ms  # older records: one figure
+        self.attempt_ms.append(math.nan if att is None or failed else float(att))
+        self.ttft_ms.append(math.nan if r.ttft_ms is None or failed else float(r.ttft_ms))
         self.cost_usd.append(float(r.cost_usd or 0.0))
         self.input_tokens.append(int(r.input_tokens or 0))
         self.output_tokens.append(int(r.output_tokens or 0))
+        self.reasoning_tokens.append(-1 if r.reasoning_tokens is None else int(r.reasoning_tokens))
         self.error.append(bool(r.error))
         self.error_kind.append(self._i(r.error_kind or ("error" if r.error else "")))
         self.attempts.append(int(r.attempts))
+        self.retry_kinds.append(self._i(",".join(sorted(set(r.retry_kinds)))))
         self.cached.append(bool(r.cached))
         self.cold.append(bool(r.cold))
         self.replayed.append(bool(r.replayed))
@@ -92,10 +105,13 @@ class Calls:
             candidate=np.array(self.candidate, dtype=object), example=np.array(self.example, dtype=object),
             repeat=np.array(self.repeat, dtype=np.int32), tags=self.tags, cluster=np.array(self.cluster, dtype=object),
             score=np.array(self.score, dtype=float), passed=np.array(self.passed, dtype=np.int8),
-            latency_ms=np.array(self.latency_ms, dtype=float), ttft_ms=np.array(self.ttft_ms, dtype=float),
+            latency_ms=np.array(self.latency_ms, dtype=float), elapsed_ms=np.array(self.elapsed_ms, dtype=float),
+            attempt_ms=np.array(self.attempt_ms, dtype=float), ttft_ms=np.array(self.ttft_ms, dtype=float),
             cost_usd=np.array(self.cost_usd, dtype=float), input_tokens=np.array(self.input_tokens, dtype=np.int64),
-            output_tokens=np.array(self.output_tokens, dtype=np.int64), error=np.array(self.error, dtype=bool),
+            output_tokens=np.array(self.output_tokens, dtype=np.int64),
+            reasoning_tokens=np.array(self.reasoning_tokens, dtype=np.int64), error=np.array(self.error, dtype=bool),
             error_kind=np.array(self.error_kind, dtype=object), attempts=np.array(self.attempts, dtype=np.int32),
+            retry_kinds=np.array(self.retry_kinds, dtype=object),
             cached=np.array(self.cached, dtype=bool), cold=np.array(self.cold, dtype=bool),
             replayed=np.array(self.replayed, dtype=bool), judge_cost_usd=np.array(self.judge_cost_usd, dtype=float),
             valid=np.array(self.valid, dtype=np.int8), label=np.array(self.label, dtype=object),
@@ -114,13 +130,17 @@ class CallArrays:
     score: np.ndarray
     passed: np.ndarray
     latency_ms: np.ndarray
+    elapsed_ms: np.ndarray
+    attempt_ms: np.ndarray
     ttft_ms: np.ndarray
     cost_usd: np.ndarray
     input_tokens: np.ndarray
     output_tokens: np.ndarray
+    reasoning_tokens: np.ndarray
     error: np.ndarray
     error_kind: np.ndarray
     attempts: np.ndarray
+    retry_kinds: np.ndarray
     cached: np.ndarray
     cold: np.ndarray
     replayed: np.ndarray
@@ -175,3 +195,8 @@ class CallArrays:
 
     def rows(self) -> Iterator[int]:
         return iter(range(len(self)))
+
+    def row(self, i: int) -> dict[str, object]:
+        """Call i as plain values, keyed like the columns of `Calls` (a strategy copies it)."""
+        return {k: (v[i] if k == "tags" else v[i].item() if hasattr(v[i], "item") else v[i])
+                for k, v in self.__dict__.items()}

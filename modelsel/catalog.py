@@ -82,6 +82,11 @@ class Candidate(BaseModel):
     replay_from: str | None = None
     tier: str | None = None
     from_catalog: bool = False
+    host: str = ""  # where requests go, for outage purposes (see Provider.outage_host); "" = unknown: the vendor
+
+    @property
+    def outage_host(self) -> str:
+        return self.host or self.vendor
 
     def fact(self, name: str) -> Any:
         f = self.facts.get(name)
@@ -285,6 +290,9 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
     c.concurrency, c.endpoint_concurrency, c.timeout_s = spec.concurrency, spec.endpoint_concurrency, spec.timeout_s
     c.retry_after_cap_s = spec.retry_after_cap_s
     c.replay_from = str(lr.resolve(spec.replay_from)) if spec.replay_from else None
+    from modelsel.providers import provider_class
+
+    c.host = provider_class(c.provider).outage_host(c)
     return c
 
 

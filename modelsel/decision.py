@@ -32,11 +32,14 @@ from modelsel.schema import (
 # --- rule 2: hard requirements after the run -------------------------------------------------
 
 def _nearest_misses(failures: dict[str, list[Check]]) -> list[NearMiss]:
+    """The three candidates closest to qualifying. A must-pass failure has no limit to move (the
+    record names the examples that failed instead); it ranks behind any gap a limit could close."""
     misses = []
     for cid, fails in failures.items():
-        if any(f.by is None or f.limit is None for f in fails):
-            continue  # a must-pass failure or no answers: no limit can be moved to let it pass
-        rel = sum(abs(f.by or 0) / (abs(f.limit or 0) or 1) for f in fails)
+        if any(f.requirement == "answers" for f in fails):
+            continue  # no answers at all: nothing to move
+        fixed = [f for f in fails if f.by is not None and f.limit is not None]
+        rel = sum(abs(f.by or 0) / (abs(f.limit or 0) or 1) for f in fixed) + (len(fails) - len(fixed))
         misses.append(NearMiss(candidate=cid, failed=fails, n_failed=len(fails), relative_gap=round(rel, 4)))
     misses.sort(key=lambda x: (x.n_failed, x.relative_gap))
     return misses[:3]
@@ -47,6 +50,24 @@ def _nearest_misses(failures: dict[str, list[Check]]) -> list[NearMiss]:
 def monthly_of(f: Figures) -> float:
     """The cost a PM compares: projected monthly cost, or cost per request without a volume."""
     return f.cost.monthly_usd if f.cost.monthly_usd is not None else (f.cost.per_request_usd or 0.0)
+
+
+def retry_text(f: Figures) -> str:
+    """The retried share and why, for the sentences that quote a latency; '' when nothing was retried."""
+    if not f.retried_requests:
+        return ""
+    n = f.n_calls or 1
+    kinds = ", ".join(f"{k} {v}" for k, v in f.retry_kinds.items())
+    out = (f"{f.retried_requests} of {n} requests ({f.retried_requests / n:.0%}) were retried ({kinds}); their back-off "
+           "is in the latency")
+    if "rate_limit" in f.retry_kinds:
+        out += ("; rate limits may come from this run's own concurrency: measure again with a lower `concurrency` "
+                "(or a raised account limit) to see the latency without them")
+    return out
+
+
+def volume_stated(req: Requirements) -> bool:
+    return req.cost.monthly_requests is not None
 
 
 def cost_text(f: Figures) -> str:
@@ -74,10 +95,15 @@ def _pts(x: float) -> str:
     return f"{x * 100:+.1f}"
 
 
+def _n_text(c: Comparison) -> str:
+    return f"n={c.n} examples in {c.clusters} clusters" if c.clusters else f"n={c.n}"
+
+
 def _cmp_text(c: Comparison) -> str:
-    test = {"tango_score": "Tango score test", "paired_t": "paired t test"}.get(c.test, c.test)
+    test = {"tango_score": "Tango score test", "paired_t": "paired t test",
+            "cluster_t": "cluster-robust t test", "cluster_signflip": "cluster sign-flip test"}.get(c.test, c.test)
     ci = f"95% CI {_pts(c.lo)} to {_pts(c.hi)} points" if c.lo is not None and c.hi is not None else "no interval"
-    return f"{_pts(c.diff)} points ({ci}, {test} p={c.p_value:.3f}, n={c.n})"
+    return f"{_pts(c.diff)} points ({ci}, {test} p={c.p_value:.3f}, {_n_text(c)})"
 
 
 def _ni_pvalue(c: Comparison, small: float) -> float:
@@ -103,9 +129,11 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
         c = find(comps, best, o)
         found[o] = None if c is None else c.model_copy()
     family = [c for c in found.values() if c is not None]
-    holm = stats.holm([c.p_value for c in family]) if family else []
-    for c, p in zip(family, holm, strict=True):
-        c.p_holm = round(p, 6)
+    n_table = len(comps)
+    if any(c.p_holm is None for c in family):  # comparisons made outside compare_all: adjust over these
+        for c, p in zip(family, stats.holm([c.p_value for c in family]) if family else [], strict=True):
+            c.p_holm = round(p, 6)
+        n_table = len(family)
     ni_adj: dict[str, float] = {}
     if policy == "non_inferior" and family:
         raw = [_ni_pvalue(c, small) for c in family]
@@ -119,10 +147,14 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
             continue
         inside = c.lo >= -small and c.hi <= small
         n_need = stats.n_to_detect(small, c.sd_diff or sd_default) if small else None
+        if n_need and c.n_eff:
+            n_need = math.ceil(n_need * c.n / c.n_eff)  # clustered: each example is worth less than one
         need = f"; telling a {small * 100:g}-point gap apart needs about {n_need:,} examples" if n_need else ""
-        if c.lo > 0 and policy == "not_distinguishable":
+        p_holm = c.p_holm if c.p_holm is not None else c.p_value
+        if c.lo > 0 and policy == "not_distinguishable" and p_holm < 0.05:
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse",
-                               text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}"))
+                               text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}, Holm-adjusted p={p_holm:.3f} "
+                                    f"over the {n_table} comparisons"))
         elif policy == "non_inferior":
             p = ni_adj.get(o, 1.0)
             if p < 0.025:
@@ -138,11 +170,16 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="equivalent",
                                text=f"'{o}' is equivalent to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
                                     f"inside ±{small * 100:g} points (two one-sided tests at 2.5%)"))
+        elif c.lo > 0:
+            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
+                               text=f"'{o}' and '{best}' are not distinguishable once {n_table} comparisons are counted: "
+                                    f"'{best}' − '{o}' = {_cmp_text(c)}; its own interval excludes 0, but the "
+                                    f"Holm-adjusted p={p_holm:.3f} is not below 0.05{need}"))
         else:
             reach = max(abs(c.lo), abs(c.hi)) * 100
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
-                               text=f"'{o}' and '{best}' are not distinguishable at n={c.n}: '{best}' − '{o}' = {_cmp_text(c)}; "
-                                    f"the interval still allows up to {reach:.1f} points either way{need}"))
+                               text=f"'{o}' and '{best}' are not distinguishable at {_n_text(c)}: '{best}' − '{o}' = "
+                                    f"{_cmp_text(c)}; the interval still allows up to {reach:.1f} points either way{need}"))
     k = len(family)
     if k <= 1:
         mult = "one comparison against the best: no family of tests to control"
@@ -150,9 +187,9 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
         mult = (f"non-inferiority of {k} survivors against the best tested as one family with Holm's step-down "
                 "(one-sided, 2.5%)")
     else:
-        mult = (f"{k} comparisons against the best, each a 95% interval without adjustment: 'better than every other "
-                "survivor' needs every one to exclude 0 (an intersection-union test, so no correction is needed for that "
-                "claim); Holm-adjusted p-values are listed for readers who test them one by one")
+        mult = (f"a survivor is 'worse than the best' only when its Holm-adjusted p-value is below 0.05, Holm's step-down "
+                f"taken over all {n_table} pairwise comparisons in the table (the best is chosen from the data, so every "
+                "pair is in the family): the chance of declaring any candidate worse when all are equal stays at 5%")
     return out, family, mult
 
 
@@ -182,8 +219,11 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
     q = figs[chosen].quality
     if len(d.survivors) == 1:
         d.rule = "3: the only survivor"
-        d.reasons.append(f"'{chosen}' is the only candidate that meets every requirement (quality {q_text(q)}); "
-                         "no comparison between survivors was needed or made.")
+        f = figs[chosen]
+        rt = retry_text(f)
+        d.reasons.append(f"'{chosen}' is the only candidate that meets every requirement (quality {q_text(q)}; p95 "
+                         f"{fmt_ms(f.latency.p95.value or 0)}" + (f"; {rt}" if rt else "") + "); no comparison between "
+                         "survivors was needed or made.")
         return
     if len(pool) == 1:
         if all(v.verdict == "worse" for v in others):
@@ -197,17 +237,27 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
         cheapest = min(d.survivors, key=lambda c: monthly_of(figs[c]))
         extra = monthly_of(figs[chosen]) - monthly_of(figs[cheapest])
         if cheapest != chosen and extra > 0:
-            d.extra_quality_monthly_usd = round(extra, 2)
             dq = (q.mean or 0) - (figs[cheapest].quality.mean or 0)
-            d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more per month.")
+            if volume_stated(req):
+                d.extra_quality_monthly_usd = round(extra, 2)
+                d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more "
+                                    "per month.")
+            else:
+                d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:.6f} more "
+                                    "per request; the monthly volume is not stated (cost.monthly_requests), so no monthly "
+                                    "figure is given.")
+        rt = retry_text(figs[chosen])
+        if rt:
+            d.reasons.append(f"'{chosen}': {rt}.")
         return
     policy = "not shown to differ from the best" if req.decision.equivalence == "not_distinguishable" else \
         f"shown non-inferior to the best within {req.decision.small_difference:g}"
     d.rule = f"3: chosen on {' then '.join(pri)} among survivors {policy}" + (" (lock-in preference first)" if prefer_open else "")
     d.reasons += [v.text for v in others if v.candidate in pool]
     f = figs[chosen]
+    rt = retry_text(f)
     d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(pri)}: "
-                     f"{cost_text(f)}, p95 {fmt_ms(f.latency.p95.value or 0)}.")
+                     f"{cost_text(f)}, p95 {fmt_ms(f.latency.p95.value or 0)}" + (f" ({rt})" if rt else "") + ".")
     if chosen != best:
         d.reasons.append(f"'{chosen}' is chosen over the highest-scoring '{best}' ({figs[best].quality.mean:.3f} vs "
                          f"{q.mean:.3f}): the data cannot rule out that '{best}' is better; it is not shown to be.")
@@ -219,7 +269,7 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
 
 # --- rule 5: fallback ------------------------------------------------------------------------
 
-def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate]) -> None:
+def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate], req: Requirements) -> None:
     chosen = d.chosen
     assert chosen is not None
     others = [c for c in d.survivors if c != chosen]
@@ -228,8 +278,10 @@ def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate]) -
                           f"'{chosen}' has no tested replacement."
         d.trade_offs.append(d.fallback_note)
         return
-    vendor = by[chosen].vendor if chosen in by else None
-    elsewhere = [c for c in others if c not in by or by[c].vendor != vendor]
+    # A provider, for outage purposes, is the host its requests go to (two vendors behind one gateway
+    # go down together; a custom endpoint at api.openai.com is OpenAI).
+    vendor = by[chosen].outage_host if chosen in by else None
+    elsewhere = [c for c in others if c not in by or by[c].outage_host != vendor]
 
     def rank(c: str) -> tuple[float, float]:
         return (-(figs[c].quality.mean or 0), monthly_of(figs[c]))
@@ -240,13 +292,14 @@ def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate]) -
     d.fallback_cost = FallbackCost(
         quality_diff=round((figs[fb].quality.mean or 0) - q, 4),
         p95_ms_diff=round((figs[fb].latency.p95.value or 0) - (figs[chosen].latency.p95.value or 0), 1),
-        monthly_usd_diff=round(monthly_of(figs[fb]) - monthly_of(figs[chosen]), 2))
+        monthly_usd_diff=round(monthly_of(figs[fb]) - monthly_of(figs[chosen]), 2) if volume_stated(req) else None,
+        per_request_usd_diff=round((figs[fb].cost.per_request_usd or 0) - (figs[chosen].cost.per_request_usd or 0), 9))
     if elsewhere:
-        d.fallback_note = f"'{fb}' runs at another provider ({by[fb].vendor if fb in by else 'custom'}), so it also covers " \
+        d.fallback_note = f"'{fb}' runs elsewhere ({by[fb].outage_host if fb in by else 'custom'}), so it also covers " \
                           f"an outage of {vendor}."
     else:
         d.fallback_same_vendor = True
-        d.fallback_note = (f"'{fb}' shares the provider ({vendor}) with '{chosen}': it covers a retirement of '{chosen}', an "
+        d.fallback_note = (f"'{fb}' goes to the same host ({vendor}) as '{chosen}': it covers a retirement of '{chosen}', an "
                            "outage of that model alone and per-model rate limits, but not a provider-wide outage, an account "
                            "suspension or a change in that provider's terms. No survivor runs elsewhere.")
         d.trade_offs.append(d.fallback_note)
@@ -318,7 +371,7 @@ def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Compari
     in_pool = {"not_distinguishable", "equivalent", "non_inferior"}
     pool = [best] + [v.candidate for v in d.verdicts if v.verdict in in_pool]
     _choose(d, best, pool, figs, by, req)
-    _fallback(d, figs, by)
+    _fallback(d, figs, by, req)
     chosen = d.chosen
     assert chosen is not None
     if chosen in d.at_risk:

@@ -64,21 +64,23 @@ def _score(v: float) -> str:
 
 
 LIMITS: tuple[Limit, ...] = (
-    Limit("quality.min_score", "quality", "mean score over examples, repeats pooled",
+    Limit("quality.min_score", "quality", "mean score over examples, repeats pooled; a request that ended in an error "
+          "scores 0",
           "exact binomial for pass/fail (at the effective n where examples share a cluster); bootstrap-t for graded "
           "scores (cluster-robust t when clustered)", True,
           lambda r: r.quality.min_score, lambda f: _q(f.quality), _score),
-    Limit("latency.p50_ms", "p50 latency", "median of warm calls' request time",
+    Limit("latency.p50_ms", "p50 latency", "median of warm answered requests' time from the first attempt to the "
+          "answer, failed attempts and back-off included",
           "order-statistic interval for the median", False,
           lambda r: r.latency.p50_ms, _lat(lambda f: f.latency.p50), fmt_ms),
-    Limit("latency.p95_ms", "p95 latency", "95th percentile of warm calls' request time",
+    Limit("latency.p95_ms", "p95 latency", "95th percentile of the same request times",
           "order-statistic interval for the 95th percentile (no upper bound below 59 calls)", False,
           lambda r: r.latency.p95_ms, _lat(lambda f: f.latency.p95), fmt_ms),
     Limit("latency.ttft_p50_ms", "time to first token p50", "median time to the first streamed token",
           "order-statistic interval for the median", False,
           lambda r: r.latency.ttft_p50_ms, _lat(lambda f: f.latency.ttft_p50), fmt_ms),
-    Limit("cost.max_per_request_usd", "cost per request", "mean billed cost of answered calls",
-          "t interval of the mean", False,
+    Limit("cost.max_per_request_usd", "cost per request", "mean billed cost of answered calls (reasoning tokens "
+          "billed as output)", "t interval of the mean (at risk when fewer than 2 answered calls give none)", False,
           lambda r: r.cost.max_per_request_usd,
           lambda f: None if f.cost.per_request_usd is None else
           Measure(f.cost.per_request_usd, f.cost.per_request_lo, f.cost.per_request_hi, f.n_calls - f.errors), _usd),
@@ -96,6 +98,8 @@ LIMITS: tuple[Limit, ...] = (
 
 
 def _ci_text(lim: Limit, m: Measure) -> str:
+    if m.lo is None and m.hi is None and not lim.requirement.startswith("latency"):
+        return f"{lim.fmt(m.value)} (no interval: n={m.n} is too small)"
     lo = "—" if m.lo is None else lim.fmt(m.lo)
     if m.hi is None:
         return f"{lim.fmt(m.value)} (95% CI {lo} to unbounded: n={m.n} is too few to bound it from above)"
@@ -116,6 +120,9 @@ def _judge(lim: Limit, m: Measure, target: float, what: str | None = None) -> Ch
                      move_limit_to=m.value, by=round(m.value - target, 9))
     bound = m.lo if lim.higher_is_better else m.hi
     crosses = bound is None or (bound < target if lim.higher_is_better else bound > target)
+    if crosses and m.lo is None and m.hi is None:
+        return Check(**base, status="at_risk", text=f"{what} {ci} meets {lim.fmt(target)}, but is at risk: n too small "
+                                                    "for an interval")
     if crosses:
         return Check(**base, status="at_risk", text=f"{what} {ci} meets {lim.fmt(target)}, but its interval crosses it")
     return Check(**base, status="pass", text=f"{what} {ci} meets {lim.fmt(target)}")
@@ -127,7 +134,7 @@ _BY_TAG = Limit("quality.min_by_tag", "quality", "mean score over the tag's exam
 
 def check(f: Figures, req: Requirements) -> list[Check]:
     """Every hard requirement the requirements set, judged on these figures."""
-    if f.quality.n == 0:
+    if f.n_calls - f.errors <= 0 or f.quality.n == 0:
         return [Check(requirement="answers", status="fail", measured=0, limit=1,
                       text="no successful answers" + (f" ({f.errors} of {f.n_calls} calls failed)" if f.n_calls else ""))]
     out: list[Check] = []
@@ -170,9 +177,14 @@ def check(f: Figures, req: Requirements) -> list[Check]:
                                   f"({', '.join(tb.failed_ids)}{', ...' if tb.failed > len(tb.failed_ids) else ''})",
                              move_limit_to=None, by=None))
         else:
-            hi = stats.clopper_pearson(0, tb.calls)[1]
+            # Repeats of one example, and examples of one cluster, are not independent tries:
+            # the bound rests on the independent units.
+            units = tb.clusters or tb.n or tb.calls
+            hi = stats.clopper_pearson(0, units)[1]
+            of = f"{tb.calls} '{tag}' calls" + (
+                f" ({units} {'clusters' if tb.clusters else 'examples'})" if units != tb.calls else "")
             out.append(Check(requirement=key, status="pass", measured=0, limit=0, hi=hi, higher_is_better=False,
-                             text=f"passed all {tb.calls} '{tag}' calls (a failure rate up to {hi:.0%} is not ruled out)"))
+                             text=f"passed all {of} (a failure rate up to {hi:.0%} is not ruled out)"))
     return out
 
 

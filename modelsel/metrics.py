@@ -40,10 +40,30 @@ def is_binary(values: np.ndarray | list[float]) -> bool:
     return bool(np.all((a == 0.0) | (a == 1.0)))
 
 
+def _pass_rate(arr: CallArrays) -> tuple[float, float, float, int] | None:
+    """(rate, lo, hi, n calls) of the scored calls. Calls that share an example (repeats) or a
+    cluster are not independent: the clustered interval then, at the effective n."""
+    scored = arr.passed >= 0
+    pn = int(scored.sum())
+    if not pn:
+        return None
+    passed = (arr.passed[scored] == 1).astype(float)
+    cl = arr.cluster[scored]
+    if len(set(cl.tolist())) < pn:
+        rate, lo, hi = stats.clustered_proportion(passed, cl.tolist())
+        if math.isnan(lo):
+            lo, hi = 0.0, 1.0
+        return rate, lo, hi, pn
+    k = int(passed.sum())
+    lo, hi = stats.clopper_pearson(k, pn)
+    return k / pn, lo, hi, pn
+
+
 def quality(arr: CallArrays) -> QualityFigures:
     """Mean score over examples (repeats pooled) with the interval that fits the scores: exact
     (Clopper-Pearson) for pass/fail, exact at the effective sample size when examples share a
-    cluster, bootstrap-t for graded scores, cluster-robust t for clustered graded scores."""
+    cluster, bootstrap-t for graded scores, cluster-robust t for clustered graded scores.
+    A request that ended in an error scores 0: its user got no answer."""
     per = arr.per_example_scores()
     failed_mask = arr.error | (arr.passed == 0)
     failed_ids = list(dict.fromkeys(arr.example[failed_mask].tolist()))
@@ -71,12 +91,14 @@ def quality(arr: CallArrays) -> QualityFigures:
         method = "bootstrap_t" if n <= stats.BOOT_MAX_N else "t"
     if not math.isnan(lo):
         lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
-    scored = arr.passed >= 0
-    pk, pn = int((arr.passed == 1).sum()), int(scored.sum())
-    plo, phi = stats.clopper_pearson(pk, pn)
+    answered = arr.take(~arr.error).per_example_scores() if arr.error.any() else per
+    pr = _pass_rate(arr)
     return QualityFigures(mean=_num(mean), lo=_num(lo), hi=_num(hi), n=n, method=method,
-                          pass_rate=_num(pk / pn) if pn else None, pass_lo=_num(plo) if pn else None,
-                          pass_hi=_num(phi) if pn else None, **base)
+                          clusters=len(set(cl)) if clustered else None,
+                          answered_mean=_num(float(np.mean(list(answered.values())))) if answered else None,
+                          answered_n=len(answered),
+                          pass_rate=_num(pr[0]) if pr else None, pass_lo=_num(pr[1]) if pr else None,
+                          pass_hi=_num(pr[2]) if pr else None, **base)
 
 
 def _quantile(x: np.ndarray, q: float) -> Quantile:
@@ -97,11 +119,19 @@ def latency_sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def latency(arr: CallArrays) -> LatencyFigures:
+    """Percentiles of what each answered request waited, from its first attempt to its answer
+    (failed attempts and back-off included), with the successful attempt alone beside them."""
     lat, ttft, cold = latency_sample(arr)
     out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50), p95=_quantile(lat, 95),
                          p99=_quantile(lat, 99), mean_ms=_num(float(lat.mean())) if len(lat) else None)
     if len(ttft):
         out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50), _quantile(ttft, 95)
+    retried = ~arr.error & (arr.attempts > 1)
+    if retried.any():
+        ok = ~arr.error & ~np.isnan(arr.attempt_ms)
+        warm = ok & ~arr.cold
+        att = arr.attempt_ms[warm if int(warm.sum()) >= MIN_WARM else ok]
+        out.attempt_p50, out.attempt_p95 = _quantile(att, 50), _quantile(att, 95)
     ok = ~arr.error & ~np.isnan(arr.latency_ms) & ~np.isnan(arr.ttft_ms) & (arr.output_tokens > 0)
     gen_s = (arr.latency_ms[ok] - arr.ttft_ms[ok]) / 1000
     good = gen_s > 0
@@ -124,22 +154,36 @@ def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigure
     if not len(costs):
         return out
     per, lo, hi = stats.mean_ci(costs) if len(costs) > 1 else (float(costs[0]), math.nan, math.nan)
-    if math.isnan(lo):
-        lo = hi = per
-    lo = max(0.0, lo)
+    out.n = len(costs)
+    if math.isnan(lo):  # one answered call: no interval, and the limits say so ("n too small")
+        lo = hi = math.nan
+    lo = max(0.0, lo) if not math.isnan(lo) else lo
     out.per_request_usd, out.per_request_lo, out.per_request_hi = _usd(per), _usd(lo), _usd(hi)
     out.p95_per_request_usd = _usd(float(np.percentile(costs, 95)))
     out.input_tokens_mean = _num(float(arr.input_tokens[ok].mean()))
     out.output_tokens_mean = _num(float(arr.output_tokens[ok].mean()))
+    reasoning = arr.reasoning_tokens[ok]
+    if (reasoning > 0).any():
+        out.reasoning_tokens_mean = _num(float(np.maximum(reasoning, 0).mean()))
     c = req.cost
     if c.monthly_requests is not None:
         proj = stats.monthly_projection(per, c.monthly_requests, c.monthly_growth_pct, c.horizon_months, fixed_monthly)
         out.monthly_usd = _usd(proj["first_month_usd"])
-        out.monthly_lo, out.monthly_hi = _usd(monthly(lo, req, fixed_monthly)), _usd(monthly(hi, req, fixed_monthly))
+        if not math.isnan(lo):
+            out.monthly_lo, out.monthly_hi = _usd(monthly(lo, req, fixed_monthly)), _usd(monthly(hi, req, fixed_monthly))
         out.monthly_usd_at_horizon = _usd(proj["last_month_usd"])
         out.horizon_total_usd = _usd(proj["horizon_total_usd"])
         out.horizon_months = c.horizon_months
     return out
+
+
+def retried(arr: CallArrays) -> tuple[int, dict[str, int]]:
+    """Requests that needed more than one attempt, and how many met each kind of failure."""
+    mask = arr.attempts > 1
+    kinds: Counter[str] = Counter()
+    for ks in arr.retry_kinds[mask].tolist():
+        kinds.update(k for k in ks.split(",") if k)
+    return int(mask.sum()), dict(sorted(kinds.items()))
 
 
 def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> Figures:
@@ -147,10 +191,13 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
     errors = int(arr.error.sum())
     elo, ehi = stats.clopper_pearson(errors, n_calls)
     tags = sorted({t for ts in arr.tags for t in ts})
+    n_retried, retry_kinds = retried(arr)
     return Figures(
+        retried_requests=n_retried, retry_kinds=retry_kinds,
         n=len(set(arr.example.tolist())), n_calls=n_calls, errors=errors,
         error_rate=Rate(value=_num(errors / n_calls) if n_calls else None, lo=_num(elo) if n_calls else None,
                         hi=_num(ehi) if n_calls else None, n=n_calls),
+        answered=n_calls - errors,
         error_kinds=dict(sorted(Counter(arr.error_kind[arr.error].tolist()).items())),
         retries=int(np.maximum(arr.attempts - 1, 0).sum()), cached=int(arr.cached.sum()),
         replayed=int(arr.replayed.sum()), quality=quality(arr),
@@ -159,20 +206,26 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
     )
 
 
-def compare(per_a: dict[str, float], per_b: dict[str, float], a: str, b: str) -> Comparison | None:
-    """a - b on the examples both answered: Tango's score interval and test for pass/fail
-    scores, the paired t interval and test for graded ones. Interval and p-value come from the
-    same test, so 'significant' means both the interval excludes 0 and p < 0.05."""
+def compare(per_a: dict[str, float], per_b: dict[str, float], a: str, b: str,
+            cluster_of: dict[str, str] | None = None) -> Comparison | None:
+    """a - b on the examples both were asked: Tango's score interval and test for pass/fail
+    scores, the paired t interval and test for graded ones, the cluster-robust t when examples
+    share clusters (n is then the clusters). Interval and p-value come from the same test, so
+    'significant' means both the interval excludes 0 and p < 0.05."""
     common = sorted(set(per_a) & set(per_b))
     if len(common) < 2:
         return None
     xa = np.array([per_a[i] for i in common])
     xb = np.array([per_b[i] for i in common])
-    r = stats.paired_difference(xa, xb, binary=is_binary(np.concatenate([xa, xb])))
+    cl = [cluster_of.get(i, i) for i in common] if cluster_of else None
+    if cl is not None and len(set(cl)) == len(cl):
+        cl = None
+    r = stats.paired_difference(xa, xb, binary=is_binary(np.concatenate([xa, xb])), clusters=cl)
     sig = r.lo is not None and r.hi is not None and (r.lo > 0 or r.hi < 0)
     return Comparison(a=a, b=b, n=r.n, diff=round(r.diff, 6), lo=_num(r.lo), hi=_num(r.hi),
                       p_value=round(r.p_value, 6), test=r.test, significant=sig,
-                      sd_diff=_num(r.sd_diff), discordant=r.discordant, a_only=r.a_only, b_only=r.b_only)
+                      sd_diff=_num(r.sd_diff), discordant=r.discordant, a_only=r.a_only, b_only=r.b_only,
+                      clusters=r.clusters, n_eff=_num(r.n_eff, 2), se=_num(r.se), df=r.df)
 
 
 def flip(c: Comparison) -> Comparison:
@@ -190,23 +243,50 @@ def find(comps: list[Comparison], a: str, b: str) -> Comparison | None:
     return None
 
 
+def clusters_of(arr: CallArrays) -> dict[str, str]:
+    """Each example's cluster (its own id when it has none)."""
+    return dict(zip(arr.example.tolist(), arr.cluster.tolist(), strict=True))
+
+
 def compare_all(arr: CallArrays) -> list[Comparison]:
-    """Every pair of candidates on the examples both answered."""
+    """Every pair of candidates on the examples both were asked, Holm-adjusted over the whole
+    table: one family, so every verdict drawn from it keeps a family-wise error of 5%."""
     per = {c: arr.of(c).per_example_scores() for c in arr.candidates()}
+    cl = clusters_of(arr)
     out = []
     for a, b in itertools.combinations(per, 2):
-        c = compare(per[a], per[b], a, b)
+        c = compare(per[a], per[b], a, b, cl)
         if c is not None:
             out.append(c)
+    for c, p in zip(out, stats.holm([c.p_value for c in out]), strict=True):
+        c.p_holm = round(p, 6)
     return out
 
 
 def resolution(n: int, comps: list[Comparison], small: float | None = None) -> Resolution:
-    """What this eval set can and cannot tell apart."""
+    """What this eval set can and cannot tell apart, at its effective n: where examples share
+    clusters (or a pair's differences cluster), the design effect shrinks n and the t quantiles
+    take the clusters' degrees of freedom."""
     sds = [c.sd_diff for c in comps if c.sd_diff]
     sd = float(np.median(sds)) if sds else 0.5
+    clustered = [c for c in comps if c.clusters is not None and c.se]
+    if clustered and n:
+        g = int(np.median([c.clusters for c in clustered]))
+        deff = float(np.median([c.n / c.n_eff for c in clustered if c.n_eff])) if any(c.n_eff for c in clustered) else 1.0
+        se = sd * math.sqrt(deff / n)
+        df = max(1, g - 1)
+        resolvable = stats.t_ppf(0.975, df) * se
+        mdd = (stats.t_ppf(0.975, df) + stats.t_ppf(0.8, df)) * se
+        need = stats.n_to_detect(small, sd) if small else None
+        return Resolution(
+            n_examples=n, clusters=g, n_effective=round(n / deff, 1), design_effect=round(deff, 3),
+            sd_of_paired_differences=round(sd, 4),
+            sd_source="observed median over candidate pairs",
+            resolvable_difference=_num(resolvable), minimum_detectable_difference_80pct_power=_num(mdd),
+            small_difference=small,
+            n_to_detect_small_difference=math.ceil(need * deff) if need else None)
     return Resolution(
-        n_examples=n, sd_of_paired_differences=round(sd, 4),
+        n_examples=n, n_effective=float(n), sd_of_paired_differences=round(sd, 4),
         sd_source="observed median over candidate pairs" if sds else "assumed 0.5 (no pairs to observe)",
         resolvable_difference=_num(stats.resolvable_difference(n, sd)) if n else None,
         minimum_detectable_difference_80pct_power=_num(stats.minimum_detectable_difference(n, sd)) if n else None,

@@ -16,10 +16,14 @@ class Record(BaseModel):
     input: str = ""
     expected: Any = None
     output: str | None = None
-    latency_ms: float | None = None  # the request itself; never queueing, backoff or cache lookup
-    ttft_ms: float | None = None
+    # What the user's request waited: from the first attempt to the answer, failed attempts and
+    # back-off included (never our own queue or cache lookup). On an error: until it was given up.
+    latency_ms: float | None = None
+    attempt_latency_ms: float | None = None  # the successful attempt alone
+    ttft_ms: float | None = None  # from the first attempt, like latency_ms
     input_tokens: int | None = None  # every input token, cached ones included
-    output_tokens: int | None = None
+    output_tokens: int | None = None  # every billed output token, reasoning/thinking included
+    reasoning_tokens: int | None = None  # of the output tokens, those spent thinking (billed at the output rate)
     cached_input_tokens: int | None = None  # billed at the cached-input rate
     cost_usd: float = 0.0  # as the provider bills it (see catalog.call_cost)
     error: str | None = None
@@ -27,6 +31,7 @@ class Record(BaseModel):
     status: int | None = None  # HTTP status of the last failed attempt
     attempts: int = 0
     retry_wait_s: float = 0.0
+    retry_kinds: list[str] = []  # why each failed attempt before the last one failed (rate_limit, server, ...)
     retry_after_asked_s: float | None = None  # a Retry-After longer than the cap (the cap was waited)
     cached: bool = False
     cold: bool = False  # started before its endpoint had answered once (SDK cold start, new connections)

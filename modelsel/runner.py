@@ -1,8 +1,9 @@
 """Scheduling, concurrency per model (with an optional cap per endpoint), retries with backoff,
 timeouts, a deadline for the whole run, the response cache with leases, and the budget guard.
 
-Latency is measured by the provider around the request itself, after a concurrency slot
-is held; queueing, backoff and cache lookups never count. Retries are recorded separately.
+A request's latency is what its user would wait: each attempt as the provider measured it
+around the request itself (after a concurrency slot is held), plus the back-off between
+attempts. Our own queue (waiting for a slot) and cache lookups never count.
 """
 
 from __future__ import annotations
@@ -165,6 +166,14 @@ class Attempted:
     started_at: str | None = None
     retry_after_asked_s: float | None = None  # the longest Retry-After beyond the cap
     stopped_by_deadline: bool = False
+    attempt_ms: list[float] = field(default_factory=list)  # each attempt's own time, as the provider measured it
+    kinds: list[str] = field(default_factory=list)  # each failed attempt's kind
+
+    @property
+    def request_ms(self) -> float:
+        """What the request waited from its first attempt to its end: every attempt and the back-off
+        between them."""
+        return sum(self.attempt_ms) + self.waited_s * 1000
 
 
 async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.Semaphore, retry: RetryPolicy,
@@ -183,15 +192,21 @@ async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.
                     out.attempts = 0
                     return out
                 out.started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            t0 = time.perf_counter()
             try:
                 out.result = await asyncio.wait_for(p.complete(req), timeout)
                 out.error = None
+                out.attempt_ms.append(out.result.latency_ms)
             except ProviderError as e:
                 out.error = e
             except TimeoutError:
                 out.error = ProviderError("timeout", f"no answer within {timeout:g} s")
             except Exception as e:  # a provider bug is an error against that candidate, never the run's end
                 out.error = ProviderError("fatal", f"{type(e).__name__}: {e}")
+            if out.error is not None:
+                lat = out.error.latency_ms
+                out.attempt_ms.append(lat if lat is not None else (time.perf_counter() - t0) * 1000)
+                out.kinds.append(out.error.kind)
         err = out.error
         if err is None or not err.retryable or out.attempts >= retry.max_attempts:
             return out
@@ -259,13 +274,16 @@ class _Ctx:
     warm: set[str] = field(default_factory=set)  # candidates whose client has answered once
 
 
-def _answer(c: Candidate, res: Any, cold: bool) -> dict[str, Any]:
-    """A successful call as record fields, its cost priced as the provider bills it."""
+def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0) -> dict[str, Any]:
+    """A successful call as record fields, its cost priced as the provider bills it. `before_ms`:
+    what the request waited before this attempt (failed attempts and back-off)."""
     cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
                      datetime.now(UTC))
-    return dict(output=res.text, latency_ms=round(res.latency_ms, 3),
-                ttft_ms=None if res.ttft_ms is None else round(res.ttft_ms, 3), input_tokens=res.input_tokens,
-                output_tokens=res.output_tokens, cached_input_tokens=res.cached_input_tokens, cost_usd=cost,
+    return dict(output=res.text, latency_ms=round(before_ms + res.latency_ms, 3),
+                attempt_latency_ms=round(res.latency_ms, 3),
+                ttft_ms=None if res.ttft_ms is None else round(before_ms + res.ttft_ms, 3), input_tokens=res.input_tokens,
+                output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
+                cached_input_tokens=res.cached_input_tokens, cost_usd=cost,
                 finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
 
 
@@ -304,20 +322,23 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
         if got.attempts == 0:
             return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
         meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
-                    retry_after_asked_s=got.retry_after_asked_s)
+                    retry_after_asked_s=got.retry_after_asked_s, retry_kinds=got.kinds)
         if got.result is not None:
             ctx.warm.add(c.id)
-            answer = _answer(c, got.result, cold)
+            answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms)
             ctx.budget.settle(est, answer["cost_usd"])
             ctx.budget.observe(c.id, answer["cost_usd"])
-            if cache is not None:
-                cache.put(key, answer)
+            if cache is not None:  # the answer with how it was got: a resumed run reports the same retries
+                cache.put(key, {**answer, "attempts": got.attempts, "retry_wait_s": meta["retry_wait_s"],
+                                "retry_kinds": got.kinds})
             return Record(**base, **answer, **meta)
         ctx.budget.settle(est, 0.0)
         err = got.error
         assert err is not None
         msg = redact(str(err)) + (" (not retried: the run's deadline passed)" if got.stopped_by_deadline else "")
-        return Record(**base, error=msg, error_kind=err.kind, status=err.status, latency_ms=None, **meta)
+        meta["retry_kinds"] = got.kinds[:-1]  # the last kind is the error itself
+        return Record(**base, error=msg, error_kind=err.kind, status=err.status, latency_ms=round(got.request_ms, 3),
+                      **meta)
     finally:
         if cache is not None:
             cache.release(key)

@@ -31,6 +31,9 @@ class QualityFigures(Model):
     calls: int = 0  # calls with this tag, errors included
     failed: int = 0  # calls that failed the pass threshold or errored
     failed_ids: list[str] = []  # the first few, for must_pass reasons
+    clusters: int | None = None  # independent units: distinct clusters (an example without one is its own)
+    answered_mean: float | None = None  # quality of answered calls only (errors left out): shown, never judged
+    answered_n: int = 0
 
 
 class Quantile(Model):
@@ -50,6 +53,8 @@ class LatencyFigures(Model):
     mean_ms: float | None = None
     ttft_p50: Quantile | None = None
     ttft_p95: Quantile | None = None
+    attempt_p50: Quantile | None = None  # the successful attempt alone (when some requests were retried)
+    attempt_p95: Quantile | None = None
     output_tokens_per_s: float | None = None
 
 
@@ -60,6 +65,8 @@ class CostFigures(Model):
     p95_per_request_usd: float | None = None
     input_tokens_mean: float | None = None
     output_tokens_mean: float | None = None
+    reasoning_tokens_mean: float | None = None  # of the output tokens, thinking (billed as output)
+    n: int = 0  # answered calls the cost rests on
     fixed_monthly_usd: float = 0.0
     monthly_usd: float | None = None
     monthly_lo: float | None = None
@@ -82,9 +89,12 @@ class Figures(Model):
     n: int = 0  # examples with at least one call
     n_calls: int = 0
     errors: int = 0
+    answered: int = 0
     error_rate: Rate = Rate()
     error_kinds: dict[str, int] = {}
     retries: int = 0
+    retried_requests: int = 0  # requests that needed more than one attempt (their wait is in the latency)
+    retry_kinds: dict[str, int] = {}  # why: requests that met each kind of failed attempt
     cached: int = 0
     replayed: int = 0
     quality: QualityFigures = QualityFigures()
@@ -120,16 +130,23 @@ class Comparison(Model):
     hi: float | None = None
     p_value: float = 1.0
     p_holm: float | None = None  # within the family named in decision.multiplicity
-    test: str = "none"  # tango_score | paired_t | none
+    test: str = "none"  # tango_score | paired_t | cluster_signflip | cluster_t | welch_t | none
     significant: bool = False  # 95% interval excludes 0 (equivalently p < 0.05)
     sd_diff: float | None = None
     discordant: int | None = None
     a_only: int | None = None
     b_only: int | None = None
+    clusters: int | None = None  # the independent units when examples share clusters (test cluster_t)
+    n_eff: float | None = None
+    se: float | None = None
+    df: float | None = None
 
 
 class Resolution(Model):
     n_examples: int = 0
+    clusters: int | None = None
+    n_effective: float | None = None
+    design_effect: float | None = None
     sd_of_paired_differences: float | None = None
     sd_source: str = ""
     resolvable_difference: float | None = None
@@ -160,7 +177,8 @@ class NearMiss(Model):
 class FallbackCost(Model):
     quality_diff: float
     p95_ms_diff: float
-    monthly_usd_diff: float
+    monthly_usd_diff: float | None = None  # None: the monthly volume is not stated
+    per_request_usd_diff: float | None = None
 
 
 class BreakEven(Model):
@@ -213,6 +231,7 @@ class StrategyResult(Model):
     vs_single: Comparison | None = None
     upper_bound: bool = False  # needs the answer key: shown as a ceiling, never recommended
     recommendable: bool = False
+    worth_trial: bool = False  # gains on the first priority but not shown non-inferior: a trial could settle it
     why_not: str | None = None
     detail: str = ""
     table: dict[str, str] | None = None
@@ -222,6 +241,8 @@ class StrategyResult(Model):
     escalation_rate: float | None = None
     availability_single: float | None = None
     availability_chain: float | None = None
+    availability_single_lo: float | None = None  # 95% lower bounds from the calls (exact binomial)
+    availability_chain_lo: float | None = None
     assumes: str | None = None
     latency_when_falling_back_ms: float | None = None
 

@@ -20,7 +20,7 @@ import numpy as np
 from modelsel import limits, stats
 from modelsel.calls import CallArrays, Calls
 from modelsel.decision import monthly_of
-from modelsel.metrics import compare, figures
+from modelsel.metrics import clusters_of, compare, figures
 from modelsel.requirements import Requirements
 from modelsel.schema import ABTest, Decision, Figures, Strategies, StrategyResult
 
@@ -78,19 +78,21 @@ class Sim:
 
 
 def _copy_row(out: Calls, arr: CallArrays, i: int, name: str, **over: object) -> None:
-    """Append call i of the run to `out` under the strategy's name, with fields overridden."""
-    vals = {
-        "candidate": name, "example": arr.example[i], "repeat": int(arr.repeat[i]), "tags": arr.tags[i],
-        "cluster": arr.cluster[i], "score": float(arr.score[i]), "passed": int(arr.passed[i]),
-        "latency_ms": float(arr.latency_ms[i]), "ttft_ms": float(arr.ttft_ms[i]), "cost_usd": float(arr.cost_usd[i]),
-        "input_tokens": int(arr.input_tokens[i]), "output_tokens": int(arr.output_tokens[i]),
-        "error": bool(arr.error[i]), "error_kind": arr.error_kind[i], "attempts": int(arr.attempts[i]),
-        "cached": bool(arr.cached[i]), "cold": bool(arr.cold[i]), "replayed": bool(arr.replayed[i]),
-        "judge_cost_usd": float(arr.judge_cost_usd[i]), "valid": int(arr.valid[i]), "label": arr.label[i],
-    }
+    """Append call i of the run to `out` under the strategy's name, with fields overridden. A row
+    that ends in an error is a failed answer (score 0) whose time still counts (elapsed_ms)."""
+    vals = arr.row(i)
+    vals["candidate"] = name
     vals.update(over)
+    if vals["error"]:
+        vals.update(score=0.0, passed=0, latency_ms=math.nan, attempt_ms=math.nan, ttft_ms=math.nan)
     for k, v in vals.items():
         getattr(out, k).append(v)
+
+
+def _elapsed(arr: CallArrays, i: int) -> float:
+    """How long call i kept its request waiting, answered or not (0 where an old record lacks it)."""
+    v = float(arr.elapsed_ms[i])
+    return 0.0 if math.isnan(v) else v
 
 
 Measured = tuple[StrategyResult, dict[str, float]]  # the strategy and its per-example scores
@@ -164,28 +166,34 @@ def routing(sim: Sim, pool: list[str], single: str, req: Requirements, fixed: di
 # --- cascades: escalate on what is known at request time ------------------------------------------
 
 def _cascade_calls(sim: Sim, name: str, first: list[str], premium: str, accept) -> tuple[Calls, int]:  # type: ignore[no-untyped-def]
-    """First model(s) answer (in parallel); when `accept` says no, the premium model answers
-    after them. Latency adds up; cost is every call made."""
+    """First model(s) answer (in parallel); when one fails or `accept` says no, the premium model
+    answers after them. A failed first call counts with the time it took to fail (a 30 s timeout
+    is 30 s the user waited); latency adds up; cost is every call made."""
     arr, out, escalated = sim.arr, Calls(), 0
     for k in sim.keys:
         rows = [sim.row(c, k) for c in first]
         ok = all(not arr.error[i] for i in rows) and accept(rows)
-        lat1 = max(float(arr.latency_ms[i]) if not math.isnan(arr.latency_ms[i]) else 0.0 for i in rows)
+        lat1 = max(_elapsed(arr, i) for i in rows)
         cost1 = sum(float(arr.cost_usd[i]) for i in rows)
         cold1 = any(bool(arr.cold[i]) for i in rows)
         if ok:
-            _copy_row(out, arr, rows[0], name, latency_ms=lat1, cost_usd=cost1, cold=cold1)
+            _copy_row(out, arr, rows[0], name, latency_ms=lat1, elapsed_ms=lat1, cost_usd=cost1, cold=cold1)
             continue
         escalated += 1
         j = sim.row(premium, k)
-        _copy_row(out, arr, j, name, latency_ms=lat1 + float(arr.latency_ms[j]), ttft_ms=lat1 + float(arr.ttft_ms[j]),
+        total = lat1 + _elapsed(arr, j)
+        _copy_row(out, arr, j, name, latency_ms=total, elapsed_ms=total, ttft_ms=lat1 + float(arr.ttft_ms[j]),
                   cost_usd=cost1 + float(arr.cost_usd[j]), cold=cold1 or bool(arr.cold[j]))
     return out, escalated
 
 
 def _signals(sim: Sim, cheap: str) -> str | None:
-    v = sim.arr.valid[[sim.row(cheap, k) for k in sim.keys]]
-    if (v >= 0).all():
+    """The request-time check the cheap model's answers support: every answered call carries a
+    format verdict (an error is escalated whatever the check says)."""
+    rows = [sim.row(cheap, k) for k in sim.keys]
+    answered = ~sim.arr.error[rows]
+    v = sim.arr.valid[rows][answered]
+    if len(v) and (v >= 0).all():
         return "valid"
     return None
 
@@ -240,30 +248,36 @@ def ensemble(sim: Sim, members: list[str], req: Requirements, fixed: dict[str, f
     for k in sim.keys:
         rows = [sim.row(m, k) for m in members]
         live = [i for i in rows if not arr.error[i] and arr.label[i] != ""]
-        lat = max((float(arr.latency_ms[i]) for i in rows if not math.isnan(arr.latency_ms[i])), default=math.nan)
+        lat = max(_elapsed(arr, i) for i in rows)  # the vote waits for every member, a failing one too
         cost = sum(float(arr.cost_usd[i]) for i in rows)
         cold = any(bool(arr.cold[i]) for i in rows)
         if not live:
-            _copy_row(out, arr, rows[0], name, latency_ms=lat, cost_usd=cost, cold=cold, error=True, score=math.nan, passed=-1)
+            _copy_row(out, arr, rows[0], name, elapsed_ms=lat, cost_usd=cost, cold=cold, error=True,
+                      error_kind=arr.error_kind[rows[0]] or "no_label")
             continue
         winner = Counter(arr.label[i] for i in live).most_common(1)[0][0]
         pick = next(i for i in live if arr.label[i] == winner)  # the same label scores the same
-        _copy_row(out, arr, pick, name, latency_ms=lat, cost_usd=cost, cold=cold)
+        _copy_row(out, arr, pick, name, latency_ms=lat, elapsed_ms=lat, cost_usd=cost, cold=cold)
     fg, per = _measure(out, req, sum(fixed.get(m, 0.0) for m in members))
     return StrategyResult(name=name, kind="ensemble", members=members, figures=fg,
                           detail="members called in parallel: the slowest decides latency, every call is paid"), per
 
 
 def fallback_chain(figs: dict[str, Figures], primary: str, backup: str, timeout_s: float) -> StrategyResult:
-    e1 = figs[primary].error_rate.value or 0.0
-    e2 = figs[backup].error_rate.value or 0.0
+    """Availability of the chain from the observed error rates, with the lower bounds the calls
+    support (no failures in 64 calls is 'at least 94.4%', not '100%')."""
+    r1, r2 = figs[primary].error_rate, figs[backup].error_rate
+    e1, e2 = r1.value or 0.0, r2.value or 0.0
+    h1, h2 = r1.hi if r1.hi is not None else 1.0, r2.hi if r2.hi is not None else 1.0
     p95_b = figs[backup].latency.p95.value or 0.0
     return StrategyResult(
         name=f"fallback {primary} -> {backup}", kind="fallback_chain", members=[primary, backup],
         availability_single=round(1 - e1, 6), availability_chain=round(1 - e1 * e2, 6),
+        availability_single_lo=round(1 - h1, 6), availability_chain_lo=round(1 - h1 * h2, 6),
         assumes="failures of the two are independent (not true for a shared provider outage)",
         latency_when_falling_back_ms=round(timeout_s * 1000 + p95_b, 1),
-        detail=f"observed error rates {e1:.1%} and {e2:.1%} (n={figs[primary].n_calls}, {figs[backup].n_calls})")
+        detail=f"observed error rates {e1:.1%} and {e2:.1%} (n={r1.n}, {r2.n}); 95% lower bounds on availability "
+               f"{1 - h1:.2%} alone and {1 - h1 * h2:.2%} chained")
 
 
 def ab_test(figs: dict[str, Figures], a: str, b: str) -> ABTest:
@@ -278,12 +292,18 @@ def ab_test(figs: dict[str, Figures], a: str, b: str) -> ABTest:
 # --- judging each strategy against the single-model choice ------------------------------------------
 
 def _judge(s: StrategyResult, per_s: dict[str, float] | None, per_single: dict[str, float], single: str,
-           figs: dict[str, Figures], req: Requirements) -> None:
+           figs: dict[str, Figures], req: Requirements, cluster_of: dict[str, str] | None = None) -> None:
+    """A strategy replaces one model with several parts to build, run and watch, so the burden of
+    proof is on it: recommended only when it meets every requirement, beats the single model on
+    the PM's first priority (or scores higher), and is shown non-inferior to it within
+    small_difference (the lower end of its paired interval above -small_difference, out of sample
+    for routing), whatever equivalence policy the single models were chosen under. Cheaper but
+    not shown non-inferior: worth a trial, with what the trial would have to show."""
     if s.figures is None or per_s is None:
         s.why_not = "an availability plan, not an answering strategy: it is compared on availability only"
         return
     s.checks = limits.check(s.figures, req)
-    s.vs_single = compare(per_s, per_single, s.name, single)
+    s.vs_single = compare(per_s, per_single, s.name, single, cluster_of)
     if s.upper_bound:
         s.why_not = "upper bound: needs the answer key, so production cannot run it"
         return
@@ -299,20 +319,26 @@ def _judge(s: StrategyResult, per_s: dict[str, float] | None, per_single: dict[s
     if c is None or c.lo is None or c.hi is None:
         s.why_not = "cannot be compared with the single model on shared examples"
         return
-    # The same equivalence policy the decision applies to single models.
-    if req.decision.equivalence == "non_inferior":
-        ok = c.lo > -small
-    else:
-        ok = c.hi >= 0 and c.diff > -small  # not shown worse, and no worse than small on the point estimate
     better = c.lo > 0
+    non_inferior = c.lo > -small
     first = req.decision.priority[0]
-    if better or (ok and ((first == "cost" and cheaper) or (first == "latency" and faster))):
-        s.recommendable = True
-    elif not ok:
-        s.why_not = (f"quality not shown within {small:g} of the single model (paired difference {c.diff * 100:+.1f} points, "
-                     f"95% CI {c.lo * 100:+.1f} to {c.hi * 100:+.1f})")
-    else:
+    gains = better or (first == "cost" and cheaper) or (first == "latency" and faster)
+    if not gains:
         s.why_not = f"not better than the single model on {first}, the PM's first priority"
+    elif non_inferior:
+        s.recommendable = True
+    else:
+        sd = c.sd_diff or 0.5
+        need = stats.n_to_detect(small, sd)
+        if need and c.n_eff:
+            need = math.ceil(need * c.n / c.n_eff)
+        s.worth_trial = True
+        s.why_not = (f"worth a trial, not recommended: its quality is not shown within {small:g} of the single model "
+                     f"(paired difference {c.diff * 100:+.1f} points, 95% CI {c.lo * 100:+.1f} to {c.hi * 100:+.1f}"
+                     + (", out of sample" if s.kind == "routing" else "") + f"; a loss of up to {-c.lo * 100:.1f} points "
+                     f"is not ruled out). A trial would have to show the loss under {small * 100:g} points: about "
+                     + (f"{need:,} examples" if need else "more examples") + " in a paired eval, or an A/B test in "
+                     "production, while it keeps its advantage on " + first)
 
 
 def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req: Requirements,
@@ -341,8 +367,9 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
     if decision.fallback:
         measured.append((fallback_chain(figs, chosen, decision.fallback, timeout_s), None))
     per_single = arr.of(chosen).per_example_scores()
+    cl = clusters_of(arr)
     for s, per in measured:
-        _judge(s, per, per_single, chosen, figs, req)
+        _judge(s, per, per_single, chosen, figs, req, cl)
     found = [s for s, _ in measured]
     out.strategies = found
     partner = [c for c in sorted(decision.survivors, key=lambda c: -(figs[c].quality.mean or 0)) if c != chosen]
@@ -365,6 +392,10 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
         best = sorted(rec, key=rank)[0]
         out.recommended = best.name
         out.why = _why(best, figs[chosen], req)
+    elif trial := [s for s in found if s.worth_trial]:
+        out.why = ("no strategy is shown non-inferior to the single-model choice within "
+                   f"{req.decision.small_difference:g} while beating it on the PM's priorities; worth a trial: "
+                   + ", ".join(s.name for s in trial) + " (see its row for what a trial would have to show)")
     else:
         out.why = "no strategy beats the single-model choice on the PM's priorities while meeting every requirement"
     return out
@@ -382,9 +413,7 @@ def _why(s: StrategyResult, base: Figures, req: Requirements) -> str:
     small = req.decision.small_difference
     if c.lo > 0:
         claim = "scores higher than"
-    elif req.decision.equivalence == "non_inferior":
-        claim = f"is shown at most {small * 100:g} points worse than"
     else:
-        claim = (f"is not shown to score lower than (gaps up to {abs(c.lo) * 100:.1f} points are not ruled out)")
+        claim = f"is shown at most {small * 100:g} points worse than (the lower end of its interval is {c.lo * 100:+.1f})"
     return (f"{s.name} {claim} the single model ({q1:.3f} vs {q0:.3f}; {change}) at {cost}, and meets every "
             "requirement the single model must meet.")

@@ -102,3 +102,40 @@ def test_dry_run_prices_each_call_on_its_own(fake, keys, tmp_path: Path) -> None
     row = dry_run_estimate([c], examples, 1, {"s": {"max_tokens": 10}})[0]
     assert row["cost_usd_max"] == pytest.approx(100 * call_cost(c, 10_000, 10), rel=1e-6)
     assert row["cost_usd_max"] == pytest.approx(100 * (10_000 * 3.0 + 10 * 15.0) / 1e6, rel=1e-3)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini"])
+def test_thinking_tokens_are_recorded_and_billed_as_output(fake, keys, tmp_path: Path, api: str, stream: bool) -> None:
+    """A thinking model spends 500 tokens thinking for a one-word answer. Each API reports them its
+    own way (Gemini beside the answer's tokens, OpenAI and Anthropic inside output tokens); the bill
+    is input x $1 + (answer + thinking) x $10 per Mtok, and the recorded cost matches it within 1%."""
+    from tests.conftest import anthropic_cand, gemini_cand, openai_cand
+
+    make = {"openai": openai_cand, "anthropic": anthropic_cand, "gemini": gemini_cand}[api]
+    fake.script("thinker", answer=oracle, input_tokens=100, output_tokens=1, reasoning_tokens=500)
+    cand = make(fake, "thinker", pin=1.0, pout=10.0, params={"stream": stream})
+    res = cli("eval", write_req(tmp_path, [cand]), "--out", tmp_path / "run")
+    assert res.exit_code == 0, res.output
+    s, recs = run_dir(tmp_path / "run")
+    bill = (100 * 1.0 + (1 + 500) * 10.0) / 1e6
+    for r in recs:
+        assert r["output"] in ("billing", "technical", "account", "shipping", "other")  # no thoughts in the answer
+        assert r["reasoning_tokens"] == 500 and r["output_tokens"] == 501
+        assert r["cost_usd"] == pytest.approx(bill, rel=0.01)
+    c = next(iter(s["candidates"].values()))
+    assert c["cost"]["reasoning_tokens_mean"] == 500 and c["cost"]["per_request_usd"] == pytest.approx(bill, rel=0.01)
+
+
+def test_a_thinking_gemini_catalog_model_is_billed_for_its_thoughts(fake, keys, tmp_path: Path) -> None:
+    """Counting only candidatesTokenCount billed gemini-2.5-flash 1 output token instead of 801."""
+    from modelsel.prices import call_cost
+
+    fake.script("gemini-2.5-flash", answer=oracle, input_tokens=200, output_tokens=1, reasoning_tokens=800)
+    req = write_req(tmp_path, [_catalog(fake, "google/gemini-2.5-flash", fake.url, params={"max_tokens": 2000})],
+                    compliance={"data_sensitivity": "internal"})
+    assert cli("eval", req, "--out", tmp_path / "run").exit_code == 0
+    _, recs = run_dir(tmp_path / "run")
+    bill = call_cost("google", "gemini-2.5-flash", 200, 801)
+    assert bill / call_cost("google", "gemini-2.5-flash", 200, 1) > 5  # what leaving the thoughts out cost
+    assert all(r["cost_usd"] == pytest.approx(bill, rel=0.01) and r["reasoning_tokens"] == 800 for r in recs)

@@ -104,7 +104,9 @@ def test_persistent_failure_is_an_error_not_a_crash(fake, keys, tmp_path: Path) 
     assert [r["example_id"] for r in hung] == ["e10"] and hung[0]["error_kind"] == "timeout"
     c = summary["candidates"]["oa-bad"]
     assert c["errors"] == 2 and c["error_rate"]["value"] == pytest.approx(2 / 12, abs=1e-6)
-    assert c["quality"]["n"] == 10  # errors are not scored as answers; they count in the error rate
+    # A request that failed is a failed answer: quality counts it as 0, and the error rate counts it.
+    assert c["quality"]["n"] == 12 and c["quality"]["mean"] == pytest.approx(10 / 12, abs=1e-6)
+    assert c["quality"]["answered_mean"] == pytest.approx(1.0) and c["quality"]["answered_n"] == 10
     assert len([r for r in recs if r["candidate"] == "oa-good"]) == 12
     assert "2 of 12 calls failed after retries" in res.output
 

@@ -19,6 +19,7 @@ from modelsel.providers.base import (
 
 class AnthropicProvider(SdkProvider):
     key_env = "ANTHROPIC_API_KEY"
+    default_host = "api.anthropic.com"
     defaults = {"stream": True, "max_tokens": 1024}  # the Messages API requires max_tokens
 
     def make_client(self, timeout_s: float) -> Any:
@@ -67,6 +68,10 @@ class AnthropicProvider(SdkProvider):
         read = int(getattr(u, "cache_read_input_tokens", 0) or 0)
         write = int(getattr(u, "cache_creation_input_tokens", 0) or 0)
         # The API's input_tokens leaves out cache reads and writes; every input token counts here.
+        # output_tokens already includes thinking (billed as output); the details give its share.
+        details = getattr(u, "output_tokens_details", None)
+        thinking = getattr(details, "thinking_tokens", None)
         return CallResult(text=text, input_tokens=u.input_tokens + read + write, output_tokens=u.output_tokens,
+                          reasoning_tokens=None if thinking is None else int(thinking),
                           cached_input_tokens=read, cache_write_tokens=write, latency_ms=latency, ttft_ms=ttft,
                           finish_reason=msg.stop_reason)

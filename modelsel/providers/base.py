@@ -37,6 +37,7 @@ class CallResult:
     finish_reason: str | None = None
     cached_input_tokens: int = 0  # input tokens billed at the cached rate (counted in input_tokens too)
     cache_write_tokens: int = 0
+    reasoning_tokens: int | None = None  # of output_tokens, those spent thinking (None: the API does not say)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -206,6 +207,22 @@ class Provider:
 
             return urlsplit(spec.base_url).hostname or spec.base_url
         return spec.provider or "custom"
+
+    default_host = "this machine"  # where a request goes when the candidate names no base_url
+
+    @classmethod
+    def outage_host(cls, c: Any) -> str:
+        """Where a request goes, for outage purposes: the host of its base_url (a gateway such as
+        OpenRouter or a LiteLLM proxy is one host whichever vendors sit behind it), else the API's
+        own host. Every loopback name is this machine."""
+        if c.base_url:
+            from urllib.parse import urlsplit
+
+            host = (urlsplit(c.base_url).hostname or c.base_url).lower().rstrip(".")
+            if host in ("localhost", "::1", "0.0.0.0", "ip6-localhost") or host.startswith("127."):
+                return "this machine"
+            return host
+        return cls.default_host
 
     @classmethod
     def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str] | None:

@@ -19,6 +19,7 @@ _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
 
 class GeminiProvider(SdkProvider):
     key_env = "GEMINI_API_KEY"
+    default_host = "generativelanguage.googleapis.com"
 
     def make_client(self, timeout_s: float) -> Any:
         from google import genai
@@ -76,9 +77,14 @@ class GeminiProvider(SdkProvider):
             raise classify_exception(exc, t0) from None
         if finish is None:
             raise no_finish(any(parts), latency)
+        # Thinking models report their thoughts beside the answer's tokens, and bill them at the
+        # output rate: the output this call is billed for is both.
+        thoughts = getattr(usage, "thoughts_token_count", None)
+        answer = getattr(usage, "candidates_token_count", None)
+        out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
         return CallResult(
             text="".join(parts), input_tokens=getattr(usage, "prompt_token_count", None),
-            output_tokens=getattr(usage, "candidates_token_count", None),
+            output_tokens=out, reasoning_tokens=None if thoughts is None else int(thoughts),
             cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
             ttft_ms=ttft, finish_reason=finish,
         )

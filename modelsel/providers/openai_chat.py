@@ -18,6 +18,13 @@ from modelsel.providers.base import (
 )
 
 
+def _reasoning(usage: Any) -> int | None:
+    """Reasoning tokens: part of completion_tokens (billed as output), reported in its details."""
+    details = getattr(usage, "completion_tokens_details", None) if usage is not None else None
+    v = getattr(details, "reasoning_tokens", None)
+    return None if v is None else int(v)
+
+
 def _cached(usage: Any) -> int:
     """Input tokens the API served from its prompt cache (billed at the cached rate)."""
     details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
@@ -26,6 +33,7 @@ def _cached(usage: Any) -> int:
 
 class OpenAIProvider(SdkProvider):
     key_env = "OPENAI_API_KEY"
+    default_host = "api.openai.com"
     standard_api = True  # chat completions: served by vLLM, Ollama, llama.cpp, Groq, Together, ...
 
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
@@ -68,6 +76,7 @@ class OpenAIProvider(SdkProvider):
                     text=choice.message.content or "",
                     input_tokens=u.prompt_tokens if u else None, output_tokens=u.completion_tokens if u else None,
                     cached_input_tokens=_cached(u), latency_ms=latency, finish_reason=choice.finish_reason,
+                    reasoning_tokens=_reasoning(u),
                 )
             ttft = None
             parts: list[str] = []
@@ -97,7 +106,7 @@ class OpenAIProvider(SdkProvider):
         return CallResult(
             text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),
-            latency_ms=latency, ttft_ms=ttft, finish_reason=finish,
+            latency_ms=latency, ttft_ms=ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage),
         )
 
 

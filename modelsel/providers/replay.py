@@ -19,6 +19,7 @@ from modelsel.records import Record
 class ReplayProvider(Provider):
     default_concurrency = 16
     cacheable = False  # the recorded run is the answer; nothing new to store
+    default_host = "a recorded run"
 
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
         super().__init__(candidate, search_path)

@@ -13,15 +13,20 @@ from modelsel.records import Record
 from modelsel.rundir import RunDir
 
 COLUMNS = ["candidate", "example_id", "repeat", "tags", "input", "expected", "output", "score", "passed", "reason",
-           "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_input_tokens", "cost_usd", "judge_cost_usd",
-           "error", "error_kind", "status", "attempts", "retry_wait_s", "retry_after_asked_s", "cached", "cold", "replayed",
+           "latency_ms", "attempt_latency_ms", "ttft_ms", "input_tokens", "output_tokens", "reasoning_tokens",
+           "cached_input_tokens", "cost_usd", "judge_cost_usd", "error", "error_kind", "status", "attempts", "retry_kinds",
+           "retry_wait_s", "retry_after_asked_s", "cached", "cold", "replayed",
            "finish_reason", "valid", "label", "started_at"]
 TEXT = ("input", "expected", "output", "reason", "error", "label")
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(v: object) -> object:
-    # A leading = + - @ makes spreadsheets run the cell as a formula: quote it.
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
+    # A leading = + - @ (or a tab or CR before one) makes spreadsheets run the cell as a formula:
+    # quote it, whichever column it is in (a candidate id or a tag is text a user wrote too).
+    if isinstance(v, str) and v[:1] in FORMULA:
         return "'" + v
     return v
 
@@ -29,12 +34,13 @@ def _cell(v: object) -> object:
 def row(r: Record | dict[str, Any]) -> list[object]:
     d = dict(r.model_dump(include=set(COLUMNS)) if isinstance(r, Record) else r)
     d["tags"] = ";".join(d.get("tags") or [])
+    d["retry_kinds"] = ";".join(d.get("retry_kinds") or [])
     out = []
     for k in COLUMNS:
         v = d.get(k)
         if k in TEXT and v is not None and not isinstance(v, str):
             v = str(v)
-        out.append("" if v is None else _cell(v) if k in TEXT else v)
+        out.append("" if v is None else _cell(v))
     return out
 
 

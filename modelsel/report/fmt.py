@@ -75,9 +75,22 @@ def monthly_ci(c: CostFigures) -> str:
     return usd_ci(c.monthly_usd, c.monthly_lo, c.monthly_hi, 2)
 
 
+def retried_text(c: CandidateEntry) -> str:
+    """Requests that needed more than one attempt, and why, e.g. '3/12 (rate_limit 3)'."""
+    if not c.n_calls or not c.retried_requests:
+        return "—" if not c.n_calls else "0"
+    kinds = ", ".join(f"{k} {n}" for k, n in c.retry_kinds.items())
+    return f"{c.retried_requests}/{c.n_calls}" + (f" ({kinds})" if kinds else "")
+
+
+def n_text(c: CandidateEntry) -> str:
+    """Examples, and the independent clusters they fall in where that is fewer."""
+    return f"{c.n} ({c.quality.clusters} clusters)" if c.quality.clusters else str(c.n)
+
+
 HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
            "p50": "p50 [95% CI]", "p95": "p95 [95% CI]", "per_request": "Cost/request [95% CI]", "monthly": "Monthly [95% CI]",
-           "errors": "Errors", "n": "n"}
+           "errors": "Errors", "retried": "Retried", "n": "n"}
 
 
 def results_rows(s: Summary) -> list[dict[str, str]]:
@@ -87,7 +100,7 @@ def results_rows(s: Summary) -> list[dict[str, str]]:
             "candidate": cid, "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
             "pass_rate": pct(c.quality.pass_rate), "p50": quantile(c.latency.p50), "p95": quantile(c.latency.p95),
             "per_request": per_request_ci(c.cost), "monthly": monthly_ci(c.cost), "errors": errors_text(c),
-            "n": str(c.n),
+            "retried": retried_text(c), "n": n_text(c),
         })
     return rows
 
@@ -96,20 +109,26 @@ def resolution_text(s: Summary) -> str:
     res = s.resolution
     if not res.n_examples or res.resolvable_difference is None:
         return "No examples were answered, so no quality difference can be resolved."
-    out = (f"With {res.n_examples} examples, quality differences under about {res.resolvable_difference * 100:.0f} points "
+    n = f"{res.n_examples} examples"
+    if res.clusters:
+        n += (f" in {res.clusters} clusters (worth about {res.n_effective:g} independent examples: design effect "
+              f"{res.design_effect:g})")
+    out = (f"With {n}, quality differences under about {res.resolvable_difference * 100:.0f} points "
            f"cannot be told apart (80% power needs a true gap of "
            f"{(res.minimum_detectable_difference_80pct_power or 0) * 100:.0f} points; SD of paired differences "
            f"{res.sd_of_paired_differences}, {res.sd_source}).")
     if res.n_to_detect_small_difference and res.small_difference:
         out += (f" Telling a {res.small_difference * 100:g}-point gap apart would need about "
-                f"{res.n_to_detect_small_difference:,} examples.")
+                f"{res.n_to_detect_small_difference:,} examples" + (" at the same clustering." if res.clusters else "."))
     return out
 
 
 def difference_sentence(s: Summary) -> str:
     """What the paired differences against the choice show, in words."""
     d = s.decision
-    if not d.chosen or len(d.survivors) < 2:
+    if not d.chosen:
+        return "No candidate meets the requirements, so no comparison between survivors was made."
+    if len(d.survivors) < 2:
         return "Only one candidate meets the requirements: there is no survivor to compare it with."
     vs = [v for v in d.verdicts if v.comparison is not None and v.comparison.lo is not None and v.comparison.hi is not None]
     if not vs:

@@ -117,7 +117,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
     tags = sorted({t for ts in arr.tags for t in ts})
     sort_keys = [{"quality": c.quality.mean, "pass_rate": c.quality.pass_rate, "p50": c.latency.p50.value,
                   "p95": c.latency.p95.value, "per_request": c.cost.per_request_usd, "monthly": c.cost.monthly_usd,
-                  "errors": c.errors, "n": c.n} for c in s.candidates.values()]
+                  "errors": c.errors, "retried": c.retried_requests, "n": c.n} for c in s.candidates.values()]
     if figs is None:
         from modelsel.report.worker import draw
 

@@ -57,8 +57,10 @@ def _req_rows(r: dict[str, Any]) -> list[list[str]]:
         ["Unacceptable", "; ".join(esc(t) for t in q.get("unacceptable") or []) or "—"],
         ["Latency", f"p50 ≤ {ms(lat['p50_ms'])}, p95 ≤ {ms(lat['p95_ms'])}"
                     + (f", time to first token p50 ≤ {ms(lat['ttft_p50_ms'])}" if lat.get("ttft_p50_ms") else "")],
-        ["Cost", f"≤ {usd(cost['max_per_request_usd'])} per request; ≤ {usd(cost['monthly_budget_usd'], 2)}/month at "
-                 f"{cost['monthly_requests'] or 0:,} requests/month (+{cost['monthly_growth_pct']:g}%/month)"],
+        ["Cost", f"≤ {usd(cost['max_per_request_usd'])} per request; " + (
+            f"≤ {usd(cost['monthly_budget_usd'], 2)}/month at {cost['monthly_requests']:,} requests/month "
+            f"(+{cost['monthly_growth_pct']:g}%/month)" if cost.get("monthly_requests") else
+            "monthly volume not stated (cost.monthly_requests), so no monthly cost is projected or judged")],
         ["Compliance", f"sensitivity {comp['data_sensitivity'] or 'unstated'}; regions {', '.join(comp['allowed_regions'] or ['any'])}; "
                        f"no training {comp['require_no_training']}; BAA {comp['require_baa']}; retention ≤ "
                        f"{comp['max_retention_days'] if comp['max_retention_days'] is not None else 'any'} days; "
@@ -110,6 +112,7 @@ def _decision(s: Summary, L: list[str]) -> None:
         L.append(f"- Nearest miss **{esc(m.candidate)}** ({m.n_failed} requirement(s) missed):")
         for f in m.failed:
             if f.move_limit_to is None or f.limit is None:
+                L.append(f"  - {esc(f.requirement)}: {esc(f.text)} (no limit to move: these examples would have to pass)")
                 continue
             word = "lowered" if f.higher_is_better else "raised"
             L.append(f"  - {esc(f.requirement)} would have to be {word} from {f.limit:g} to {f.move_limit_to:g} "
@@ -123,8 +126,12 @@ def _results(s: Summary, L: list[str]) -> None:
     keys = list(HEADERS)
     L.append(table([HEADERS[k] for k in keys], [[esc(r[k]) for k in keys] for r in results_rows(s)]))
     L.append("\nQuality is the mean score over examples (repeats pooled) with a 95% interval (exact binomial for pass/fail, bootstrap-t for "
-             "graded scores, cluster-robust where examples share a cluster). Latency percentiles carry distribution-free "
+             "graded scores, cluster-robust where examples share a cluster); a request that ended in an error is a failed "
+             "answer. Latency is what a request waited from its first attempt to its answer, failed attempts and back-off "
+             "included. Latency percentiles carry distribution-free "
              "95% intervals from order statistics: a p95 from fewer than 59 calls has no upper bound, and says so.")
+    for note in _result_notes(s):
+        L.append(f"\n{esc(note)}")
     cold = {cid: c.latency.cold_excluded for cid, c in s.candidates.items() if c.latency.cold_excluded}
     if cold:
         L.append("\nLatency percentiles are of warm calls: calls that started before their client had answered once carry "
@@ -137,13 +144,40 @@ def _results(s: Summary, L: list[str]) -> None:
         L.append(table(["Candidate"] + [esc(t) for t in tags], rows))
     if s.comparisons:
         L.append("\n### Paired comparisons (same examples)\n")
-        names = {"tango_score": "Tango score", "paired_t": "paired t"}
+        names = {"tango_score": "Tango score", "paired_t": "paired t", "cluster_t": "cluster-robust t",
+                 "cluster_signflip": "cluster sign-flip"}
         rows = [[esc(c.a), esc(c.b), f"{c.diff:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]" if c.lo is not None and c.hi is not None else "—",
                  f"{c.p_value:.3f}", "—" if c.p_holm is None else f"{c.p_holm:.3f}", names.get(c.test, c.test),
-                 "yes" if c.significant else "no", str(c.n)] for c in s.comparisons]
+                 "yes" if c.significant else "no", f"{c.n} ({c.clusters})" if c.clusters else str(c.n)]
+                for c in s.comparisons]
         L.append(table(["A", "B", "A − B", "95% CI", "p", "p (Holm)", "test", "interval excludes 0", "n"], rows))
         L.append("\nEach interval inverts the test beside it, so 'interval excludes 0' and 'p < 0.05' always agree. "
-                 "Holm-adjusted p-values are given for the family of comparisons against the best-scoring survivor.")
+                 f"Holm-adjusted p-values are over all {len(s.comparisons)} pairs in this table, one family: a verdict "
+                 "of 'worse' needs the Holm-adjusted p below 0.05. Where examples share clusters the comparison is "
+                 "made between clusters (a sign-flip test below 30 clusters, the cluster-robust t from 30 on) and n "
+                 "counts examples (clusters in brackets).")
+
+
+def _result_notes(s: Summary) -> list[str]:
+    """What the table's figures leave out, said once per candidate it concerns."""
+    out = []
+    for cid, c in s.candidates.items():
+        q = c.quality
+        if c.errors and q.answered_mean is not None:
+            out.append(f"Quality of answered calls only (errors left out; shown, not judged): '{cid}' {q.answered_mean:.3f} "
+                       f"over {q.answered_n} examples, against {q.mean:.3f} counting its {c.errors} failed requests.")
+        if c.retried_requests and c.latency.attempt_p95 is not None and c.latency.attempt_p95.value is not None:
+            out.append(f"'{cid}': {c.retried_requests} of {c.n_calls} requests were retried ("
+                       + ", ".join(f"{k} {n}" for k, n in c.retry_kinds.items())
+                       + f"); the successful attempt alone has p50 {ms(c.latency.attempt_p50.value if c.latency.attempt_p50 else None)}"
+                       f" and p95 {ms(c.latency.attempt_p95.value)}, the request as its user waited p95 "
+                       f"{ms(c.latency.p95.value)}." + (" Rate limits can come from this run's own concurrency: lower "
+                                                         "`concurrency` (or raise the account limit) to measure without "
+                                                         "them." if "rate_limit" in c.retry_kinds else ""))
+        if c.cost.reasoning_tokens_mean:
+            out.append(f"'{cid}' spent {c.cost.reasoning_tokens_mean:,.0f} reasoning tokens per answer on average, "
+                       "billed at the output rate and included in its cost.")
+    return out
 
 
 def _went_wrong(s: Summary, wrong: list[Record], total: int, L: list[str]) -> None:
@@ -184,8 +218,10 @@ def _fallback(s: Summary, L: list[str]) -> None:
     L.append("\n## Fallback and migration plan\n")
     if d.fallback and d.fallback_cost:
         fc = d.fallback_cost
+        cost = (f"cost by {usd(fc.monthly_usd_diff, 2)}/month" if fc.monthly_usd_diff is not None else
+                f"cost by {usd(fc.per_request_usd_diff)} per request (the monthly volume is not stated)")
         L.append(f"- Fallback: **{esc(d.fallback)}**. Falling back changes quality by {fc.quality_diff * 100:+.1f} points, "
-                 f"p95 latency by {fc.p95_ms_diff:+.0f} ms and cost by {usd(fc.monthly_usd_diff, 2)}/month.")
+                 f"p95 latency by {fc.p95_ms_diff:+.0f} ms and {cost}.")
     if d.fallback_note:
         L.append(f"- {esc(d.fallback_note)}")
     L.append("- Migration: keep prompts per model in the requirements file (they do not transfer cleanly), keep output "
@@ -216,7 +252,8 @@ def strategy_verdict(x: StrategyResult) -> str:
     if x.upper_bound:
         return "upper bound only: needs the answer key"
     if x.recommendable:
-        return "meets every requirement; beats the single model on the first priority"
+        return ("recommended: meets every requirement, beats the single model on the first priority and is shown "
+                "non-inferior to it within small_difference")
     return x.why_not or "—"
 
 
@@ -272,8 +309,9 @@ def _tail(s: Summary, L: list[str]) -> None:
              + f"; pass threshold {req['pass_threshold']}. Each record in `records.jsonl` keeps its scorers' parameters.")
     if s.judge:
         L.append(f"Judge model: {esc(s.judge.model)}; judge cost {usd(s.judge.cost_usd)} (not counted in any candidate's cost).")
-    L.append(f"\nmodelsel {s.modelsel_version}, summary schema {s.schema_version}. Latency is measured around each request "
-             "only (no queueing, backoff or cache lookups); cached answers keep the latency measured when they were made.")
+    L.append(f"\nmodelsel {s.modelsel_version}, summary schema {s.schema_version}. Latency runs from a request's first attempt "
+             "to its answer, back-off included, and never counts our own queue or cache lookups; cached answers keep the "
+             "latency measured when they were made.")
 
 
 def render_markdown(s: Summary, wrong: list[Record], wrong_total: int) -> str:

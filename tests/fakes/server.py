@@ -39,6 +39,11 @@ class ModelScript:
     input_tokens: int | None = None  # default: words in the prompt
     cached_tokens: int = 0  # of the input tokens, how many the provider reports served from its prompt cache
     output_tokens: int | None = None  # default: words in the answer
+    # A thinking model: tokens spent thinking before the answer, reported the way each API does
+    # (OpenAI: inside completion_tokens, in completion_tokens_details.reasoning_tokens; Anthropic: a
+    # thinking block, inside output_tokens, in output_tokens_details.thinking_tokens; Gemini: a
+    # thought part, thoughtsTokenCount beside candidatesTokenCount).
+    reasoning_tokens: int = 0
     faults: list[str] = field(default_factory=list)  # consumed in order, one per request
     always: str | None = None  # a fault for every request
     fault_when: Callable[[str], str | None] | None = None  # a fault chosen by the prompt
@@ -140,6 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     provider: FakeProvider
     cached = 0
+    reasoning = 0
 
     def setup(self) -> None:
         super().setup()
@@ -276,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
             prompt = " ".join(p.get("text", "") for p in parts)
         script, fault, delay = self.provider._next(model, prompt)
         self.cached = script.cached_tokens
+        self.reasoning = script.reasoning_tokens
         self.stream_fault = fault  # per request: a keep-alive connection serves several
         auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
         seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth,
@@ -355,9 +362,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- OpenAI chat completions ----------------------------------------------------------
     def _usage_openai(self, tin: int, tout: int) -> dict[str, Any]:
-        u: dict[str, Any] = {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}
+        r = self.reasoning
+        u: dict[str, Any] = {"prompt_tokens": tin, "completion_tokens": tout + r, "total_tokens": tin + tout + r}
         if self.cached:
             u["prompt_tokens_details"] = {"cached_tokens": self.cached}
+        if r:
+            u["completion_tokens_details"] = {"reasoning_tokens": r, "audio_tokens": 0,
+                                              "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
         return u
 
     def _openai_plain(self, model: str, text: str, tin: int, tout: int) -> None:
@@ -387,17 +398,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
     # --- Anthropic messages ---------------------------------------------------------------
+    THINKING = "Let me think about which queue this belongs to."
+
     def _anthropic_plain(self, model: str, text: str, tin: int, tout: int) -> None:
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        if self.reasoning:
+            content.insert(0, {"type": "thinking", "thinking": self.THINKING, "signature": "sig-fake"})
         self._json(200, {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "content": content, "stop_reason": "end_turn", "stop_sequence": None,
             "usage": self._usage_anthropic(tin, tout),
         })
 
     def _usage_anthropic(self, tin: int, tout: int) -> dict[str, Any]:
-        # Anthropic reports cache reads apart from input_tokens.
-        return {"input_tokens": tin - self.cached, "output_tokens": tout, "cache_read_input_tokens": self.cached,
-                "cache_creation_input_tokens": 0}
+        # Anthropic reports cache reads apart from input_tokens, and thinking inside output_tokens.
+        u: dict[str, Any] = {"input_tokens": tin - self.cached, "output_tokens": tout + self.reasoning,
+                             "cache_read_input_tokens": self.cached, "cache_creation_input_tokens": 0}
+        if self.reasoning:
+            u["output_tokens_details"] = {"thinking_tokens": self.reasoning}
+        return u
 
     def _anthropic_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
         self._start_stream()
@@ -408,9 +427,19 @@ class _Handler(BaseHTTPRequestHandler):
         ev("message_start", {"type": "message_start", "message": {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {**self._usage_anthropic(tin, 1)}}})
-        ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        idx = 0
+        if self.reasoning:
+            ev("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "thinking_delta", "thinking": self.THINKING}})
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "signature_delta", "signature": "sig-fake"}})
+            ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+            idx = 1
+        ev("content_block_start", {"type": "content_block_start", "index": idx, "content_block": {"type": "text", "text": ""}})
         for p in _pieces(text):
-            ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+            ev("content_block_delta", {"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": p}})
             if cut:
                 self._cut()
                 return
@@ -418,24 +447,32 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(delay / 1000)
         if self._truncated():
             return
-        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+        ev("content_block_stop", {"type": "content_block_stop", "index": idx})
+        final = {k: v for k, v in self._usage_anthropic(tin, tout).items() if k in ("output_tokens", "output_tokens_details")}
         ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                             "usage": {"output_tokens": tout}})
+                             "usage": final})
         ev("message_stop", {"type": "message_stop"})
         self._end_stream()
 
     # --- Gemini generateContent -----------------------------------------------------------
-    def _gemini_body(self, model: str, text: str, tin: int, tout: int, finish: bool) -> dict[str, Any]:
-        cand: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    def _gemini_body(self, model: str, text: str, tin: int, tout: int, finish: bool, thought: bool = False
+                     ) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"text": text}]
+        if thought:
+            parts.insert(0, {"text": self.THINKING, "thought": True})
+        cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if finish:
             cand["finishReason"] = "STOP"
-        usage: dict[str, Any] = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout}
+        r = self.reasoning
+        usage: dict[str, Any] = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout + r}
+        if r:
+            usage["thoughtsTokenCount"] = r
         if self.cached:
             usage["cachedContentTokenCount"] = self.cached
         return {"candidates": [cand], "usageMetadata": usage, "modelVersion": model}
 
     def _gemini_plain(self, model: str, text: str, tin: int, tout: int) -> None:
-        self._json(200, self._gemini_body(model, text, tin, tout, True))
+        self._json(200, self._gemini_body(model, text, tin, tout, True, thought=bool(self.reasoning)))
 
     def _gemini_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
         self._start_stream()
@@ -445,7 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
             if last and self.stream_fault == "truncated":
                 self._end_stream()
                 return
-            self._chunk("data: " + json.dumps(self._gemini_body(model, p, tin, tout if last else 0, last and not cut)) + "\r\n\r\n")
+            body = self._gemini_body(model, p, tin, tout if last else 0, last and not cut, thought=i == 0 and bool(self.reasoning))
+            self._chunk("data: " + json.dumps(body) + "\r\n\r\n")
             if cut:
                 self._cut()
                 return
