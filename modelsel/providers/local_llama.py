@@ -72,6 +72,37 @@ def _quiet_stderr() -> Any:
         os.close(devnull)
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return "amx_tile" in fh.read(65536)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _no_extra_buffers() -> Any:
+    """Load with llama.cpp's extra buffer types off. A CPU that lists AMX gets ggml's AMX kernels,
+    and where the kernel does not grant the process AMX tile state (virtual machines, sandboxes)
+    the first matrix multiply dies with SIGSEGV (seen with llama-cpp-python 0.3.36 built natively).
+    For a 270M model the extra buffers buy little; a crashed run buys nothing."""
+    import llama_cpp.llama_cpp as lc
+
+    orig = lc.llama_model_default_params
+
+    def params() -> Any:
+        p = orig()
+        if hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+
+    lc.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        lc.llama_model_default_params = orig
+
+
 def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
     path = str(gguf_path(model))
     with _LOAD_LOCK:
@@ -79,7 +110,8 @@ def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
         if key not in _MODELS:
             from llama_cpp import Llama
 
-            with _quiet_stderr():  # llama.cpp prints context notes to fd 2 even with verbose=False
+            guard = _no_extra_buffers() if _cpu_has_amx() else contextlib.nullcontext()
+            with _quiet_stderr(), guard:  # llama.cpp prints context notes to fd 2 even with verbose=False
                 _MODELS[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False)
             _CALL_LOCKS[path] = threading.Lock()
         return _MODELS[key], _CALL_LOCKS[path]
@@ -107,7 +139,7 @@ class LocalLlamaProvider(Provider):
         n_ctx = int(spec.params.get("n_ctx", 2048))
         return on_this_machine("runs on this machine (context: params.n_ctx, default 2048)", context_window=n_ctx)
 
-    def unavailable(self) -> str | None:
+    def unavailable(self, load_code: bool = True) -> str | None:
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
