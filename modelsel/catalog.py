@@ -83,6 +83,7 @@ class Candidate(BaseModel):
     tier: str | None = None
     from_catalog: bool = False
     host: str = ""  # where requests go, for outage purposes (see Provider.outage_host); "" = unknown: the vendor
+    code_file: str | None = None  # a python candidate's module, found inside the requirements' folder tree
 
     @property
     def outage_host(self) -> str:
@@ -302,10 +303,13 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
         return prompt
     p = lr.resolve(prompt)
     if p.suffix in (".txt", ".j2", ".md", ".jinja") or p.exists():
+        p = lr.confined(prompt, "candidates", i, "prompt")
         if not p.exists():
             raise InputError(f"prompt file '{p}' not found.", path=lr.path, line=lr.line("candidates", i, "prompt"),
                              field=f"candidates[{i}].prompt")
-        return p.read_text(encoding="utf-8")
+        from modelsel.textfile import MAX_REQUIREMENTS_BYTES, read_text
+
+        return read_text(p, MAX_REQUIREMENTS_BYTES, "prompt file")
     return prompt
 
 

@@ -17,6 +17,7 @@ console = Console()
 if not console.is_terminal:  # piped or in CI: wide enough that the comparison table stays readable
     console = Console(width=160)
 err_console = Console(stderr=True)
+ALLOW_HELP = "Also accept files from this folder (the requirements file's folder tree is the default); repeatable."
 
 
 @app.callback()
@@ -60,11 +61,12 @@ def eval(
                                                  help="Longest Retry-After to honour, in seconds (default 60)."),
     reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
     mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Also log the run to this MLflow tracking URI."),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
     from modelsel.errors import InputError
 
-    inp, scr = _load(requirements)
+    inp, scr = _load(requirements, allow_path)
     cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
                   max_minutes=max_minutes, retry_after_cap=retry_after_cap)
     if dry_run:
@@ -98,14 +100,14 @@ def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: st
     err_console.print(f"MLflow ({uri}): {added} run(s) logged, {skipped} already there.", highlight=False)
 
 
-def _load(requirements: Path):  # type: ignore[no-untyped-def]
+def _load(requirements: Path, allow: list[Path] | None = None, load_code: bool = True):  # type: ignore[no-untyped-def]
     """Requirements, eval set and candidates, checked before any call: (inputs, screening)."""
     from modelsel import pipeline
     from modelsel.errors import InputError
 
     try:
-        inp = pipeline.prepare(requirements)
-        return inp, pipeline.screen(inp)
+        inp = pipeline.prepare(requirements, allow=tuple(allow or ()))
+        return inp, pipeline.screen(inp, load_code=load_code)
     except InputError as exc:
         fail(exc)
         raise  # fail() has exited
@@ -145,11 +147,12 @@ def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
 def check(
     requirements: Path = typer.Argument(..., help="The requirements file (YAML)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when a checklist item is open (for CI)."),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
-    """Validate a requirements file and lint it against the selection checklist."""
+    """Validate a requirements file and lint it against the selection checklist (runs none of your code)."""
     from modelsel.requirements import checklist
 
-    inp, scr = _load(requirements)
+    inp, scr = _load(requirements, allow_path, load_code=False)
     items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags)
     console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
                   f"{len(inp.evalset.examples)} examples.")
@@ -202,6 +205,7 @@ def shortlist(
     as_json: bool = typer.Option(False, "--json", help="Every catalog model with why it is in or out, as JSON."),
     write: bool = typer.Option(False, "--write", help="Add the proposed models to the file's candidates: (comments kept)."),
     include_all: bool = typer.Option(False, "--all", help="Consider deprecated models too."),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
     """Propose the catalog models worth an eval run, before any call (exit 1 when none can qualify)."""
     import json
@@ -212,7 +216,7 @@ def shortlist(
     from modelsel.shortlist import propose, write_candidates
 
     try:
-        inp = pipeline.prepare(requirements)
+        inp = pipeline.prepare(requirements, allow=tuple(allow_path))
         props, emptied = propose(inp.lr, inp.evalset, top, include_all)
     except InputError as exc:
         fail(exc)
@@ -274,6 +278,7 @@ def review(
     no_cache: bool = typer.Option(True, "--no-cache/--cache", help="Fresh calls (default) so drift is measured."),
     reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.01),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
     """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
     from modelsel import pipeline
@@ -281,8 +286,8 @@ def review(
     from modelsel.session import run_review
 
     try:
-        cfg = _config(pipeline.prepare(requirements), timeout=timeout)
-        code = run_review(requirements, against, out, reports_root, no_cache, cfg, console)
+        cfg = _config(pipeline.prepare(requirements, allow=tuple(allow_path)), timeout=timeout)
+        code = run_review(requirements, against, out, reports_root, no_cache, cfg, console, allow=tuple(allow_path))
     except InputError as exc:
         fail(exc)
     raise typer.Exit(code)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.textfile import MAX_EVALSET_BYTES, check_strings, read_text
 from modelsel.yamlsrc import first_error, load_yaml, pydantic_error
 
 
@@ -32,7 +33,17 @@ class Example(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id_str(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("id", "cluster", "tags")
+    @classmethod
+    def _printable(cls, v: Any) -> Any:
+        from modelsel.names import check_name
+
+        for x in (v if isinstance(v, list) else [v]):
+            if x is not None:
+                check_name(x)
+        return v
 
     @field_validator("input")
     @classmethod
@@ -53,6 +64,7 @@ class Example(BaseModel):
 class EvalSet(BaseModel):
     path: str
     examples: list[Example]
+    lines: dict[str, int | None] = {}  # example id -> its line in the file, for errors found later
 
     @property
     def tags(self) -> set[str]:
@@ -83,16 +95,21 @@ def load_evalset(path: str | Path) -> EvalSet:
     suffix = path.suffix.lower()
     examples: list[tuple[Example, int | None]] = []
     if suffix in (".jsonl", ".ndjson"):
-        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for n, raw in enumerate(read_text(path, MAX_EVALSET_BYTES, "eval set").splitlines(), start=1):
             if not raw.strip() or raw.lstrip().startswith("//"):
                 continue
             try:
                 row = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).", path=path, line=n) from None
+            except RecursionError:
+                raise InputError("nested too deeply to read.", path=path, line=n) from None
+            except ValueError as exc:  # e.g. an integer of thousands of digits
+                raise InputError(f"a value cannot be read ({str(exc)[:100]}).", path=path, line=n) from None
+            check_strings(row, path, n)
             examples.append((_validate(row, path, n), n))
     elif suffix in (".yaml", ".yml"):
-        data, lines = load_yaml(path)
+        data, lines = load_yaml(path, MAX_EVALSET_BYTES, "eval set")
         rows = data.get("examples") if isinstance(data, dict) else data
         if not isinstance(rows, list):
             raise InputError("a YAML eval set is a list of examples (or a mapping with 'examples:').", path=path, line=1)
@@ -101,14 +118,21 @@ def load_evalset(path: str | Path) -> EvalSet:
             line = lines.get(prefix + (i,))
             examples.append((_validate(row, path, line, lines, prefix + (i,)), line))
     elif suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                n = reader.line_num
-                clean: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-                if "tags" in clean:
-                    clean["tags"] = [t.strip() for t in clean["tags"].replace(";", ",").split(",") if t.strip()]
-                examples.append((_validate(clean, path, n), n))
+        import io
+
+        reader = csv.DictReader(io.StringIO(read_text(path, MAX_EVALSET_BYTES, "eval set"), newline=""))
+        header = reader.fieldnames or []
+        missing = [c for c in ("id", "input") if c not in header]
+        if missing:
+            raise InputError(f"a CSV eval set starts with a header row naming its columns (id, input, expected, tags); "
+                             f"this one has no {' or '.join(repr(m) for m in missing)} column (first row: "
+                             f"{', '.join(repr(h) for h in header[:5])}).", path=path, line=1)
+        for row in reader:
+            n = reader.line_num
+            clean: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            if "tags" in clean:
+                clean["tags"] = [t.strip() for t in clean["tags"].replace(";", ",").split(",") if t.strip()]
+            examples.append((_validate(clean, path, n), n))
     else:
         raise InputError(f"unsupported eval set format '{suffix}' (use .jsonl, .yaml or .csv).", path=path)
     if not examples:
@@ -118,4 +142,4 @@ def load_evalset(path: str | Path) -> EvalSet:
         if ex.id in seen:
             raise InputError(f"duplicate example id '{ex.id}' (first on line {seen[ex.id]}).", path=path, line=line, field="id")
         seen[ex.id] = line
-    return EvalSet(path=str(path), examples=[e for e, _ in examples])
+    return EvalSet(path=str(path), examples=[e for e, _ in examples], lines={e.id: line for e, line in examples})

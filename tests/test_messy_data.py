@@ -118,7 +118,7 @@ def test_rate_limited_requests_count_their_wait_and_the_record_says_why(fake, ke
     fake.script("throttled", answer=oracle, latency_ms=20, fault_when=once, retry_after="0.4")
     fake.script("steady", answer=oracle, latency_ms=150)
     cands = [openai_cand(fake, "throttled", pin=0.1, pout=0.1), openai_cand(fake, "steady", pin=1.0, pout=1.0)]
-    req_path = write_req(tmp_path, cands, latency={"p50_ms": 1000, "p95_ms": 300})
+    req_path = write_req(tmp_path, cands, latency={"p50_ms": 250, "p95_ms": 300})
     res = cli("eval", req_path, "--out", tmp_path / "run")
     s, records = run_dir(tmp_path / "run")
     t = s["candidates"]["oa-throttled"]

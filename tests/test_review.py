@@ -95,6 +95,7 @@ def test_review_names_catalog_models_new_since_the_decision_and_an_overdue_revie
 
 
 def test_review_without_an_earlier_run_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text("def y(text):\n    return 'other'\n")
     req = write_req(tmp_path, [{"id": "k", "provider": "python", "model": "x:y"}])
     res = cli("review", req)
     assert res.exit_code == 2 and "no earlier run for this requirements file" in res.output

@@ -234,8 +234,9 @@ class Provider:
         """(message, field) when a custom candidate lacks what this provider needs."""
         return None
 
-    def unavailable(self) -> str | None:
-        """Why this candidate cannot be evaluated here (missing key or extra), or None."""
+    def unavailable(self, load_code: bool = True) -> str | None:
+        """Why this candidate cannot be evaluated here (missing key or extra), or None. `check`
+        passes load_code=False: nothing of the user's code runs to answer it."""
         env = self.candidate.api_key_env or self.key_env
         if self.needs_key and env and not os.environ.get(env):
             return f"no API key (set {env})"

@@ -9,9 +9,7 @@ other candidates' calls in flight.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
-import sys
 import time
 from typing import Any
 
@@ -47,22 +45,30 @@ class PythonProvider(Provider):
 
     def _load(self) -> Any:
         if self._fn is None:
-            module, _, name = self.candidate.model.partition(":")
-            if self.search_path and self.search_path not in sys.path:
-                sys.path.insert(0, self.search_path)
+            from modelsel import usercode
+
             try:
-                mod = importlib.import_module(module)
-                self._fn = getattr(mod, name)
-                self._arity = len(inspect.signature(self._fn).parameters)
+                c = self.candidate
+                self._fn = usercode.load(c.model, folder=self.search_path, roots=[self.search_path] if self.search_path
+                                         else None, path=c.code_file)
+                self._arity = usercode.arity(self._fn)
                 self._is_async = inspect.iscoroutinefunction(self._fn)
-            except (ImportError, AttributeError) as exc:
-                raise ProviderError("fatal", f"cannot load {self.candidate.model}: {exc}") from None
+            except Exception as exc:  # your module failed to import: this candidate cannot run
+                raise ProviderError("fatal", f"cannot load {self.candidate.model}: {type(exc).__name__}: {exc}") from None
         return self._fn
 
-    def unavailable(self) -> str | None:
+    def unavailable(self, load_code: bool = True) -> str | None:
+        """Why it cannot run; `check` passes load_code=False, so your code is found but not run."""
+        from modelsel import usercode
+
         try:
+            if not load_code:
+                if not self.candidate.code_file:
+                    usercode.module_file(self.candidate.model, self.search_path,
+                                         [self.search_path] if self.search_path else None)
+                return None
             self._load()
-        except ProviderError as exc:
+        except (ProviderError, ValueError) as exc:
             return str(exc)
         return None
 

@@ -53,7 +53,7 @@ class ReplayProvider(Provider):
                              if r.candidate == self.candidate.model and not r.error}
         return self._records
 
-    def unavailable(self) -> str | None:
+    def unavailable(self, load_code: bool = True) -> str | None:
         try:
             recs = self._load()
         except ProviderError as exc:

@@ -7,7 +7,6 @@ report can be traced to exactly what produced it.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from modelsel.evalset import Example
@@ -72,9 +71,13 @@ class Scorer:
     stream it to disk instead of holding every record until the end."""
 
     def __init__(self, examples: dict[str, Example], default: list[dict[str, Any]], pass_threshold: float,
-                 judge: Any = None, search_path: str | None = None) -> None:
-        if search_path and search_path not in sys.path:
-            sys.path.insert(0, search_path)  # python scorers live beside the requirements file
+                 judge: Any = None, search_path: str | None = None, roots: list[Any] | None = None) -> None:
+        if search_path:  # python scorers are loaded from files in this folder tree
+            from pathlib import Path
+
+            from modelsel import usercode
+
+            usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
 
     async def score(self, r: Record) -> Record:

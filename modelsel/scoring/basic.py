@@ -155,12 +155,11 @@ def numeric(output: str, example: Example, value: float | None = None, abs_tol: 
 
 
 def python_scorer(output: str, example: Example, function: str | None = None, **params: Any) -> Result:
-    import importlib
+    from modelsel import usercode
 
     if not function or ":" not in function:
         raise ValueError("the python scorer needs 'function: module:func'")
-    mod, _, name = function.partition(":")
-    fn = getattr(importlib.import_module(mod), name)
+    fn = usercode.load(function)
     got = fn(output, example, **params) if params else fn(output, example)
     if isinstance(got, tuple):
         score, reason = float(got[0]), str(got[1])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
 
@@ -38,11 +38,29 @@ class ContainsAny(_Spec):
     case_sensitive: bool = False
 
 
+def compile_error(pattern: str) -> str | None:
+    """Why a regular expression does not compile, or None."""
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"the regular expression /{pattern}/ does not compile ({exc})"
+    return None
+
+
 class Regex(_Spec):
     type: Literal["regex"]
-    pattern: str | None = None
+    pattern: str | None = None  # default: the example's expected answer
     fullmatch: bool = False
     ignore_case: bool = True
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None and (err := compile_error(v)):
+            raise ValueError(err)
+        return v
 
 
 class Choice(_Spec):
@@ -55,6 +73,18 @@ class Json(_Spec):
     type: Literal["json"]
     schema_: dict[str, Any] | None = Field(None, alias="schema")  # a JSON Schema the answer must fit
     fields: list[str] | None = None
+
+    @field_validator("schema_")
+    @classmethod
+    def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(v)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema ({exc.message})") from None
+        return v
 
     def params(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude={"type", "weight"}, exclude_none=True)
@@ -124,6 +154,49 @@ def validate(raw: Any, where: str) -> list[dict[str, Any]]:
         loc = [str(p) for p in e["loc"]]
         field = f"{where}[{loc[0]}]" + "".join(f".{p}" for p in loc[2:])  # loc[1] is the union tag
         raise InputError(f"{e['msg']}.", field=field) from None
+
+
+# Scorers that compare with the example's expected answer unless their own parameter gives it.
+NEEDS_EXPECTED = {"exact": "value", "contains": "value", "contains_any": "values", "contains_all": "values",
+                  "regex": "pattern", "choice": None, "numeric": "value", "similarity": "value"}
+
+
+def expected_problem(spec: dict[str, Any], expected: Any) -> str | None:
+    """Why this scorer cannot score an example with this expected answer, known before any call:
+    no expected answer where it needs one, a pattern from `expected` that does not compile, a
+    numeric scorer's expected that is not a number."""
+    t = spec["type"]
+    if t == "not":
+        return expected_problem(spec["scorer"], expected)
+    if t not in NEEDS_EXPECTED:
+        return None
+    own = NEEDS_EXPECTED[t]
+    if own is not None and spec.get(own) is not None:
+        return None
+    if expected is None:
+        return f"the {t} scorer compares with 'expected', and this example has none"
+    if t == "regex":
+        return compile_error(str(expected))
+    if t == "numeric":
+        try:
+            float(expected)
+        except (TypeError, ValueError):
+            return f"the numeric scorer needs a number in 'expected', not {str(expected)[:40]!r}"
+    if t == "choice" and str(expected).lower() not in {c.lower() for c in spec.get("choices", [])}:
+        return f"'expected' is {str(expected)[:40]!r}, not one of the choice scorer's labels"
+    return None
+
+
+def python_refs(specs: list[dict[str, Any]]) -> list[str]:
+    """The `module:function` of every python scorer in these specs."""
+    out, stack = [], list(specs)
+    while stack:
+        s = stack.pop()
+        if s["type"] == "python":
+            out.append(s["function"])
+        elif s["type"] == "not":
+            stack.append(s["scorer"])
+    return out
 
 
 def types_used(specs: list[dict[str, Any]]) -> set[str]:

@@ -1,0 +1,89 @@
+"""Reading a file a user (or an attacker) hands us: a stated size limit, UTF-8 only (a BOM or
+another encoding is named, never guessed past), no NUL bytes, no lone surrogates. Every refusal is
+bad input naming the file and, where it can, the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from modelsel.errors import InputError
+
+MB = 1024 * 1024
+# Stated in the README ("Limits on input files"): far above any real requirements file or eval set.
+MAX_REQUIREMENTS_BYTES = 1 * MB  # a requirements file, a prompt or system file
+MAX_EVALSET_BYTES = 100 * MB  # an eval set
+MAX_YAML_VALUES = 100_000  # values a YAML document may expand to through its aliases
+MAX_DEPTH = 64  # nesting of mappings and lists in any file
+
+_BOMS = ((b"\xef\xbb\xbf", "UTF-8 with a byte-order mark (BOM)"), (b"\xff\xfe", "UTF-16 (little-endian)"),
+         (b"\xfe\xff", "UTF-16 (big-endian)"))
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def _guess(data: bytes, offset: int) -> str:
+    """What a non-UTF-8 file most likely is, from the byte that failed."""
+    b = data[offset]
+    if 0x80 <= b <= 0x9F:
+        return "Windows-1252"
+    return "Latin-1 (ISO-8859-1) or Windows-1252"
+
+
+def read_text(path: Path, limit: int, what: str = "file") -> str:
+    """The file's text, or InputError: too large, not UTF-8 (the encoding it looks like named), a
+    BOM, a NUL byte."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError(f"{what} not found.", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read this {what} ({exc.strerror}).", path=path) from None
+    if path.is_dir():
+        raise InputError(f"this is a folder, not a {what}.", path=path)
+    if size > limit:
+        raise InputError(f"this {what} is {size / MB:,.1f} MB; the limit is {limit / MB:g} MB.", path=path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read this {what} ({exc.strerror}).", path=path) from None
+    if len(data) > limit:
+        raise InputError(f"this {what} is over the {limit / MB:g} MB limit.", path=path)
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise InputError(f"this {what} is encoded as {name}; save it as UTF-8 without a BOM.", path=path, line=1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(data, exc.start)
+        raise InputError(f"this {what} is not UTF-8 (byte 0x{data[exc.start]:02X} at column {col}); it looks like "
+                         f"{_guess(data, exc.start)}: save it as UTF-8.", path=path, line=line) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise InputError(f"this {what} contains a NUL byte (column {nul - text.rfind(chr(10), 0, nul)}); it is not a "
+                         "text file.", path=path, line=text.count("\n", 0, nul) + 1)
+    return text
+
+
+def check_strings(value: Any, path: Path | str, line: int | None = None, field: str = "", depth: int = 0) -> None:
+    """Every string in a parsed value is valid Unicode (JSON's \\ud800 decodes to a lone surrogate that
+    no file, terminal or report can hold), and nesting stays under MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise InputError(f"nested more than {MAX_DEPTH} levels deep.", path=path, line=line, field=field or None)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("contains a lone surrogate (an escape like \\ud800 without its pair): not valid text.",
+                             path=path, line=line, field=field or None) from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_strings(k, path, line, field, depth + 1)
+            check_strings(v, path, line, f"{field}.{k}" if field else str(k), depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_strings(v, path, line, f"{field}[{i}]", depth + 1)
