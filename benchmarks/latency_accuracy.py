@@ -1,95 +1,150 @@
-"""How exact is modelsel's latency, and how close to ideal is its wall time?
+"""What modelsel adds to a call's measured latency, beside a bare official SDK client.
 
-Against the loopback fake provider with a known latency distribution:
-1. measured p50/p95 vs the server's true values (its own sleep times) at concurrency 32;
-2. wall time for 100 examples x 4 candidates at 100 ms vs the ideal calls / concurrency x latency.
+Against the loopback fake provider (in its own process), for endpoints that answer in 20 ms,
+100 ms and 1 s with 8, 32 and 64 calls in flight, and for the decision case (five models on one
+endpoint, 8 in flight each, medians 90-900 ms): each call's overhead is its recorded latency
+minus the server's own time for the very same request (matched by model and prompt). modelsel
+runs as a whole `modelsel eval` process (scoring, records, progress, reports and all); the bare
+client is `openai.AsyncOpenAI` timing its own streamed calls (_bare.py). Cold first-wave calls
+are left out on both sides. Also printed: the event-loop lag modelsel itself observed.
 
-Run: .venv/bin/python benchmarks/latency_accuracy.py
+    python benchmarks/latency_accuracy.py [--baseline PATH] [--quick]
+
+--baseline runs an earlier checkout of modelsel (PYTHONPATH) beside this one, in the same run.
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
+import argparse
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from _fake import FakeProcess
+import yaml
+from _fake import ROOT, FakeProcess
 
-from modelsel.catalog import Candidate
-from modelsel.evalset import Example
-from modelsel.providers import provider_class
-from modelsel.runner import RetryPolicy, RunConfig, collect
-
-os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
-os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-bench-not-a-real-key")
-os.environ.setdefault("GEMINI_API_KEY", "AIza-bench-not-a-real-key")
+KEY = "sk-bench-not-a-real-key"
 
 
-def cand(fake: FakeProcess, api: str, model: str, conc: int | None = None, stream: bool = True) -> Candidate:
-    base = fake.url + "/v1" if api == "openai" else fake.url
-    env = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}[api]
-    return Candidate(id=f"{api}-{model}", provider=api, vendor=api, model=model, base_url=base, api_key_env=env,
-                     params={"max_tokens": 8, "stream": stream}, concurrency=conc)
+def _server(fake: FakeProcess) -> dict[tuple[str, str], float]:
+    return {(s["model"], s["prompt"].strip()): s["server_ms"] for s in fake.seen()}
 
 
-def run(cands: list[Candidate], n: int, conc: int) -> tuple[list, float]:
-    examples = [Example(id=f"x{i}", input=f"ticket number {i}") for i in range(n)]
-    providers = {c.id: provider_class(c.provider)(c) for c in cands}
-    cfg = RunConfig(concurrency=conc, timeout_s=30, retry=RetryPolicy(scale=0))
-    t = time.perf_counter()
-    records, _ = asyncio.run(collect(cands, providers, examples, cfg))
-    return records, time.perf_counter() - t
-
-
-def percentile_accuracy(api: str) -> None:
-    median, sigma = 200.0, 0.4
-    fake = FakeProcess({"m": {"answer": "billing", "lognormal": [median, sigma]}}, seed=11)
-    recs, _ = run([cand(fake, api, "m")], 400, 32)
-    warm = [r for r in recs if not r.cold and not r.error]
-    measured = np.array([r.latency_ms for r in warm])
-    seen = {s["prompt"]: s["server_ms"] for s in fake.seen()}
-    server = np.array([seen[r.input] for r in warm])  # the server's own time for the very same requests
-    fake.stop()
-    for q in (50, 95):
-        m, s = np.percentile(measured, q), np.percentile(server, q)
-        true = median * math.exp(sigma * {50: 0.0, 95: 1.6448536}[q])
-        print(f"  {api:<9} p{q}: measured {m:7.1f} ms | server {s:7.1f} ms ({(m - s) / s * 100:+5.2f}%) "
-              f"| distribution {true:7.1f} ms ({(m - true) / true * 100:+5.2f}%)")
-    over = measured - server
-    print(f"  {api:<9} client-side overhead per call: median {np.median(over):.2f} ms, p95 {np.percentile(over, 95):.2f} ms "
-          f"(n={len(warm)} warm of {len(recs)}; {len(recs) - len(warm)} cold first-wave calls left out)")
-
-
-def wall_time() -> None:
-    """Ideal = calls / concurrency x latency (the issue's formula); rounds = ceil(calls / concurrency) x latency."""
-    four = ["openai", "anthropic", "gemini", "openai"]
-    for apis, latency, stream in ((["openai"], 100, True), (["openai"], 400, True), (four, 100, True),
-                                  (four, 100, False), (four, 400, True)):
-        fake = FakeProcess({f"m{i}": {"answer": "billing", "latency_ms": latency} for i in range(4)}, seed=3)
-        # Warm the SDKs once so the figure is the steady state a long run sees.
-        run([cand(fake, a, "warm") for a in ("openai", "anthropic", "gemini")], 3, 3)
-        cands = [cand(fake, api, f"m{i}", conc=8, stream=stream) for i, api in enumerate(apis)]
-        t_cpu = time.process_time()
-        recs, wall = run(cands, 100, 8)
-        cpu = time.process_time() - t_cpu
+def modelsel_overheads(work: Path, scripts: dict[str, dict[str, Any]], per_model: int, n: int,
+                       pythonpath: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    fake = FakeProcess(scripts, seed=5)
+    try:
+        (work / "tickets.jsonl").write_text("".join(json.dumps({"id": f"t{i}", "input": f"ticket number {i}",
+                                                                "expected": "billing"}) + "\n" for i in range(n)))
+        cands = [{"id": m, "provider": "openai-compatible", "model": m, "base_url": fake.url + "/v1",
+                  "api_key_env": "BENCH_KEY", "concurrency": per_model, "params": {"max_tokens": 8},
+                  "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.4}} for m in scripts]
+        (work / "req.yaml").write_text(yaml.safe_dump({"task": "t", "evalset": "tickets.jsonl",
+                                                       "scoring": [{"type": "exact"}], "candidates": cands}))
+        out = work / "run"
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(work / "reports", ignore_errors=True)
+        env = dict(os.environ, BENCH_KEY=KEY)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        p = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--out", str(out), "--no-cache"],
+                           cwd=work, env=env, capture_output=True, text=True)
+        if p.returncode not in (0, 1):
+            raise RuntimeError(p.stderr[-2000:])
+        srv = _server(fake)
+    finally:
         fake.stop()
-        ideal = 100 / 8 * latency / 1000
-        rounds = math.ceil(100 / 8) * latency / 1000
-        lat = [r.latency_ms for r in recs if not r.cold]
-        print(f"  {len(apis)} candidate(s), {latency} ms, {'streamed' if stream else 'plain'}: wall {wall:.2f} s | ideal {ideal:.2f} s "
-              f"({(wall - ideal) / ideal * 100:+.1f}%) | {math.ceil(100 / 8)} rounds {rounds:.2f} s ({(wall - rounds) / rounds * 100:+.1f}%) "
-              f"| client CPU {cpu / len(recs) * 1000:.1f} ms a call | median latency {statistics.median(lat):.0f} ms | errors "
-              f"{sum(1 for r in recs if r.error)}")
+    over: dict[str, list[float]] = {m: [] for m in scripts}
+    for line in (out / "records.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        key = (r["candidate"], r["input"].strip())
+        if key in srv and r.get("latency_ms") is not None and not r.get("cold") and not r.get("error"):
+            over[r["candidate"]].append(r["latency_ms"] - srv[key])
+    summary = json.loads((out / "summary.json").read_text())
+    return {m: np.array(v) for m, v in over.items()}, summary
+
+
+def bare_overheads(scripts: dict[str, dict[str, Any]], per_model: int, n: int) -> dict[str, np.ndarray]:
+    fake = FakeProcess(scripts, seed=5)
+    try:
+        p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_bare.py"), fake.url + "/v1",
+                            json.dumps({m: per_model for m in scripts}), str(n)], capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(p.stderr[-2000:])
+        srv = _server(fake)
+    finally:
+        fake.stop()
+    over: dict[str, list[float]] = {m: [] for m in scripts}
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        if not r["cold"]:
+            over[r["model"]].append(r["latency_ms"] - srv[(r["model"], r["prompt"])])
+    return {m: np.array(v) for m, v in over.items()}
+
+
+def _fmt(a: np.ndarray) -> str:
+    if not len(a):
+        return "n/a"
+    return f"{np.median(a):6.1f} {np.percentile(a, 95):6.1f} {a.max():6.1f}"
+
+
+def compare(label: str, scripts: dict[str, dict[str, Any]], per_model: int, n: int, baseline: str | None) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        ms, summary = modelsel_overheads(Path(d), scripts, per_model, n)
+        base = modelsel_overheads(Path(d), scripts, per_model, n, baseline)[0] if baseline else None
+    bare = bare_overheads(scripts, per_model, n)
+    lag = (summary.get("run") or {}).get("loop_lag") or {}
+    for m in scripts:
+        row = {"config": label, "model": m, "modelsel": ms[m], "bare": bare[m], "baseline": base[m] if base else None}
+        rows.append(row)
+        d50 = np.median(ms[m]) - np.median(bare[m]) if len(ms[m]) and len(bare[m]) else float("nan")
+        d95 = np.percentile(ms[m], 95) - np.percentile(bare[m], 95) if len(ms[m]) and len(bare[m]) else float("nan")
+        line = (f"{label:<26} {m:<6} modelsel {_fmt(ms[m])} | bare {_fmt(bare[m])} | added vs bare: median {d50:+6.1f}, "
+                f"p95 {d95:+6.1f}")
+        if base is not None:
+            line += f" | baseline {_fmt(base[m])}"
+        print(line, flush=True)
+    if lag:
+        print(f"{'':<26} modelsel's event-loop lag during the calls: p50 {lag.get('p50_ms')} ms, p99 {lag.get('p99_ms')} "
+              f"ms, max {lag.get('max_ms')} ms", flush=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baseline", help="a checkout of an earlier modelsel, measured beside this one")
+    ap.add_argument("--quick", action="store_true", help="fewer calls per configuration")
+    args = ap.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "modelsel")], check=False)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores. Overhead = recorded latency - the server's own time "
+          "for the same request, warm calls, ms: median p95 max\n")
+    rows: list[dict] = []
+    for ms in (20, 100, 1000):
+        for k in (8, 32, 64):
+            n = max(3 * k, 60 if ms == 1000 else 200) if not args.quick else 2 * k
+            if ms == 1000:
+                n = min(n, 4 * k)
+            rows += compare(f"{ms} ms, {k} in flight", {"m": {"answer": "billing", "latency_ms": ms}}, k, n, args.baseline)
+    case = {f"d{i}": {"answer": "billing", "lognormal": [med, 0.3]} for i, med in enumerate((90, 190, 350, 600, 900))}
+    rows += compare("decision case, 5 x 8", case, 8, 80 if args.quick else 160, args.baseline)
+    fast = {f"f{i}": {"answer": "billing", "latency_ms": 20} for i in range(4)}
+    rows += compare("four 20 ms models, 4 x 32", fast, 32, 64 if args.quick else 256, args.baseline)
+    worst50 = max(np.median(r["modelsel"]) - np.median(r["bare"]) for r in rows if len(r["modelsel"]) and len(r["bare"]))
+    worst95 = max(np.percentile(r["modelsel"], 95) - np.percentile(r["bare"], 95) for r in rows
+                  if len(r["modelsel"]) and len(r["bare"]))
+    print(f"\nworst added vs bare over every configuration: median {worst50:+.1f} ms (target <= 5), "
+          f"p95 {worst95:+.1f} ms (target <= 20)")
+    return 0
 
 
 if __name__ == "__main__":
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    print("1. Percentiles at concurrency 32 (lognormal, median 200 ms, sigma 0.4; 400 calls):")
-    for api in ("openai", "anthropic", "gemini"):
-        percentile_accuracy(api)
-    print("2. Wall time, 100 examples per candidate, concurrency 8 per candidate (four = OpenAI, Anthropic, Gemini, OpenAI):")
-    wall_time()
+    _ = statistics
+    raise SystemExit(main())

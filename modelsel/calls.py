@@ -41,9 +41,11 @@ class Calls:
     reasoning_tokens: list[int] = field(default_factory=list)  # -1: the API did not say
     error: list[bool] = field(default_factory=list)
     error_kind: list[str] = field(default_factory=list)  # "" when no error
+    error_msg: list[str] = field(default_factory=list)  # the provider's message (redacted), "" when no error
     attempts: list[int] = field(default_factory=list)
     retry_kinds: list[str] = field(default_factory=list)  # kinds of the failed attempts that were retried, "a,b"
     cached: list[bool] = field(default_factory=list)
+    truncated: list[bool] = field(default_factory=list)  # the answer was cut at run.max_answer_chars
     cold: list[bool] = field(default_factory=list)
     replayed: list[bool] = field(default_factory=list)
     judge_cost_usd: list[float] = field(default_factory=list)
@@ -76,9 +78,11 @@ class Calls:
         self.reasoning_tokens.append(-1 if r.reasoning_tokens is None else int(r.reasoning_tokens))
         self.error.append(bool(r.error))
         self.error_kind.append(self._i(r.error_kind or ("error" if r.error else "")))
+        self.error_msg.append(self._i((r.error or "")[:300]))
         self.attempts.append(int(r.attempts))
         self.retry_kinds.append(self._i(",".join(sorted(set(r.retry_kinds)))))
         self.cached.append(bool(r.cached))
+        self.truncated.append(bool(r.output_truncated))
         self.cold.append(bool(r.cold))
         self.replayed.append(bool(r.replayed))
         self.judge_cost_usd.append(float(r.judge_cost_usd or 0.0))
@@ -110,9 +114,11 @@ class Calls:
             cost_usd=np.array(self.cost_usd, dtype=float), input_tokens=np.array(self.input_tokens, dtype=np.int64),
             output_tokens=np.array(self.output_tokens, dtype=np.int64),
             reasoning_tokens=np.array(self.reasoning_tokens, dtype=np.int64), error=np.array(self.error, dtype=bool),
-            error_kind=np.array(self.error_kind, dtype=object), attempts=np.array(self.attempts, dtype=np.int32),
+            error_kind=np.array(self.error_kind, dtype=object), error_msg=np.array(self.error_msg, dtype=object),
+            attempts=np.array(self.attempts, dtype=np.int32),
             retry_kinds=np.array(self.retry_kinds, dtype=object),
-            cached=np.array(self.cached, dtype=bool), cold=np.array(self.cold, dtype=bool),
+            cached=np.array(self.cached, dtype=bool), truncated=np.array(self.truncated, dtype=bool),
+            cold=np.array(self.cold, dtype=bool),
             replayed=np.array(self.replayed, dtype=bool), judge_cost_usd=np.array(self.judge_cost_usd, dtype=float),
             valid=np.array(self.valid, dtype=np.int8), label=np.array(self.label, dtype=object),
         )
@@ -139,9 +145,11 @@ class CallArrays:
     reasoning_tokens: np.ndarray
     error: np.ndarray
     error_kind: np.ndarray
+    error_msg: np.ndarray
     attempts: np.ndarray
     retry_kinds: np.ndarray
     cached: np.ndarray
+    truncated: np.ndarray
     cold: np.ndarray
     replayed: np.ndarray
     judge_cost_usd: np.ndarray

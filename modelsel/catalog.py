@@ -44,6 +44,7 @@ class CatalogModel(BaseModel):
     price_ref: tuple[str, str] | None = None  # (genai-prices provider, model id): per-call pricing as billed
     deprecated: bool = False
     deprecation: str | None = None  # why it is deprecated, with the source
+    needs: str | None = None  # what must be installed to run it here (a local model's extra)
     retired_on: str | None = None  # the day the vendor stopped serving it, where curated
     name: str | None = None
     facts: dict[str, Fact] = {}
@@ -200,6 +201,7 @@ def load_catalog() -> dict[str, CatalogModel]:
         p = lm["price"]
         out[lm["id"]] = CatalogModel(id=lm["id"], vendor=lm["vendor"], provider=v["provider"], api_model=lm["api_model"],
                                      input_per_mtok=p["input_per_mtok"], output_per_mtok=p["output_per_mtok"],
+                                     needs=lm.get("needs"),
                                      price_source=p["source"], price_as_of=p["as_of"], facts=facts)
     _assign_tiers(out)
     return out

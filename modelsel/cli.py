@@ -67,6 +67,13 @@ def eval(
     from modelsel.errors import InputError
 
     inp, scr = _load(requirements, allow_path)
+    if mlflow_uri:
+        try:
+            from modelsel.mlflow_export import require_client
+
+            require_client()  # before the run is paid for, not after
+        except InputError as exc:
+            fail(exc)
     cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
                   max_minutes=max_minutes, retry_after_cap=retry_after_cap)
     if dry_run:
@@ -74,7 +81,10 @@ def eval(
         return
     from modelsel.session import run_session
 
-    res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
+    try:
+        res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
+    except InputError as exc:  # --out is another writer's, or not a run folder: nothing was written
+        fail(exc)
     if mlflow_uri and res.summary is not None:
         try:
             _export(inp.lr, reports_root, mlflow_uri, only=str(res.folder.resolve()))
@@ -121,6 +131,7 @@ def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: fl
     run = inp.lr.req.run
     return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
                      max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
+                     max_answer_chars=run.max_answer_chars,
                      retry=RetryPolicy(scale=_retry_scale(),
                                        retry_after_cap_s=retry_after_cap if retry_after_cap is not None else run.retry_after_cap_s))
 
@@ -153,7 +164,7 @@ def check(
     from modelsel.requirements import checklist
 
     inp, scr = _load(requirements, allow_path, load_code=False)
-    items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags)
+    items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags, inp.evalset.placeholders())
     console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
                   f"{len(inp.evalset.examples)} examples.")
     for item, done, detail in items:
@@ -255,15 +266,20 @@ def init(
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `modelsel eval`."),
     format: str = typer.Option("html,md,json,csv", "--format", help="Comma-separated: html, md, json, csv."),
-    rescore: bool = typer.Option(False, "--rescore", help="Re-score the recorded answers with the run's scorers."),
+    rescore: bool = typer.Option(False, "--rescore", help="Score the recorded answers again, into a new run folder "
+                                 "beside this one (this one is left as it is)."),
+    requirements: Path | None = typer.Option(None, "--requirements", help="With --rescore: the scorers of this "
+                                             "requirements file (default: the run's own copy in inputs/)."),
+    out: Path | None = typer.Option(None, "--out", help="With --rescore: the new run folder (default: RUN-rescored-TIME)."),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
-    """Re-render a run's reports without calling any model (optionally re-scoring)."""
+    """Re-render a run's reports without calling any model (or re-score them into a new run folder)."""
     from modelsel.errors import InputError
     from modelsel.rerender import rerender
 
     fmts = tuple(f.strip() for f in format.split(",") if f.strip())
     try:
-        written = rerender(run_dir, fmts, rescore)
+        written = rerender(run_dir, fmts, rescore, requirements, out, tuple(allow_path))
     except InputError as exc:
         fail(exc)
     for p in written:
@@ -314,6 +330,10 @@ def history(
 
     try:
         lr = load_requirements(requirements)
+        if mlflow_uri:
+            from modelsel.mlflow_export import require_client
+
+            require_client()  # before the table is printed
         if since is not None:
             try:
                 _date.fromisoformat(since)

@@ -70,6 +70,12 @@ class EvalSet(BaseModel):
     def tags(self) -> set[str]:
         return {t for e in self.examples for t in e.tags}
 
+    def placeholders(self) -> list[str]:
+        """Examples that still hold `modelsel init`'s placeholder text."""
+        from modelsel.requirements import PLACEHOLDER
+
+        return [e.id for e in self.examples if PLACEHOLDER in e.text() or PLACEHOLDER in str(e.expected or "")]
+
 
 def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None, prefix: tuple = ()) -> Example:
     if not isinstance(row, dict):

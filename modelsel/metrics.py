@@ -200,6 +200,7 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
         answered=n_calls - errors,
         error_kinds=dict(sorted(Counter(arr.error_kind[arr.error].tolist()).items())),
         retries=int(np.maximum(arr.attempts - 1, 0).sum()), cached=int(arr.cached.sum()),
+        truncated=int(arr.truncated.sum()),
         replayed=int(arr.replayed.sum()), quality=quality(arr),
         by_tag={t: quality(arr.with_tag(t)) for t in tags}, latency=latency(arr),
         cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,

@@ -21,6 +21,15 @@ METRICS = ("quality", "quality_lo", "quality_hi", "p50_ms", "p95_ms", "cost_per_
 ARTIFACTS = ("decision.md", "report.html", "summary.json", "review.md", "review.json")
 
 
+def require_client() -> None:
+    """Bad input before anything is printed or run when the MLflow client is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise InputError("exporting to MLflow needs the MLflow client: pip install 'modelsel[mlflow]'.",
+                         field="--mlflow")
+
+
 def _client(uri: str) -> Any:
     try:
         from mlflow.tracking import MlflowClient

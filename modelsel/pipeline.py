@@ -228,7 +228,9 @@ class RunFacts:
     started_at: str
     spent_usd: float = 0.0
     budget_stopped: bool = False
+    budget_reserved_usd: float = 0.0  # held for calls in flight when the guard refused the next one
     calls_not_made: int = 0
+    not_made: dict[str, int] = field(default_factory=dict)  # per candidate: calls the budget guard did not make
     not_run: dict[str, int] = field(default_factory=dict)
     deadline_hit: bool = False
 
@@ -290,6 +292,14 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     if facts.deadline_hit:
         decision.partial_data = ("The run's deadline passed before every call was made: the decision rests on partial "
                                  "data (" + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + ").")
+    budget_short = {cid: f.n for cid, f in figs.items() if facts.not_made.get(cid)}
+    if facts.budget_stopped and (budget_short or any(c.id not in figs for c in scr.runnable)):
+        decision.partial_data = ((decision.partial_data + " ") if decision.partial_data else "") + (
+            f"The budget guard (--max-cost ${cfg.max_cost_usd:g}) stopped the run with ${facts.spent_usd:.4f} spent and "
+            f"${facts.budget_reserved_usd:.4f} reserved for calls in flight (each call is reserved at the dearest answer "
+            "of its candidate so far, or at max_tokens before the first): the decision rests on partial data ("
+            + ", ".join([f"{cid}: n={n} of {n_ex}" for cid, n in budget_short.items()]
+                        + [f"{c.id}: n=0 of {n_ex}" for c in scr.runnable if c.id not in figs]) + ").")
     eligible = [c.id for c in inp.candidates if c.id not in scr.compliance_out and c.id in figs]
     strategies = simulate(arr, figs, decision, req, eligible, fixed, cfg.timeout_s)
     cands: dict[str, CandidateEntry] = {}
@@ -303,7 +313,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
             e.reasons = (["chosen"] if c.id == decision.chosen else []) + (["fallback"] if c.id == decision.fallback else [])
         e.at_risk, e.checks = decision.at_risk.get(c.id, []), checks.get(c.id, [])
         cands[c.id] = e
-    items = checklist(inp.lr, n_ex, inp.evalset.tags)
+    items = checklist(inp.lr, n_ex, inp.evalset.tags, inp.evalset.placeholders())
     es_path = Path(inp.evalset.path)
     judge_cost = float(arr.judge_cost_usd.sum()) if len(arr) else 0.0
     run = RunInfo(
@@ -312,6 +322,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         requirements_sha256=_sha256(inp.lr.path), evalset=str(es_path), evalset_rel=inp.lr.req.evalset,
         evalset_sha256=_sha256(es_path), n_examples=n_ex, repeat=cfg.repeat, spent_usd=round(facts.spent_usd, 6),
         budget_usd=cfg.max_cost_usd, budget_stopped=facts.budget_stopped,
+        budget_reserved_usd=round(facts.budget_reserved_usd, 6) if facts.budget_stopped else None,
         not_judged=int(((arr.passed < 0) & ~arr.error).sum()) if inp.judge is not None and len(arr) else 0,
         calls_not_made=facts.calls_not_made, not_run=sum(facts.not_run.values()), deadline_minutes=cfg.max_minutes,
         deadline_hit=facts.deadline_hit, replayed=bool(arr.replayed.any()) if len(arr) else False,

@@ -16,6 +16,8 @@ class Record(BaseModel):
     input: str = ""
     expected: Any = None
     output: str | None = None
+    output_truncated: bool = False  # cut at run.max_answer_chars: the rest was never read (its cost is a lower bound)
+    output_chars: int | None = None  # characters read before the cut (when cut)
     # What the user's request waited: from the first attempt to the answer, failed attempts and
     # back-off included (never our own queue or cache lookup). On an error: until it was given up.
     latency_ms: float | None = None

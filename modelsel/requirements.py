@@ -127,6 +127,9 @@ class CustomFacts(Strict):
 class RunPolicy(Strict):
     max_minutes: float | None = Field(None, gt=0)  # a deadline for the whole run
     retry_after_cap_s: float = Field(60.0, ge=0)  # the longest Retry-After honoured; longer asks wait this long
+    # An answer longer than this is cut where it passes it (about 50,000 tokens: far beyond any
+    # answer a task here expects), flagged, and the rest never read or stored.
+    max_answer_chars: int = Field(200_000, ge=100, le=10_000_000)
 
 
 class Params(BaseModel):
@@ -422,14 +425,27 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
 
 # --- the selection checklist ---------------------------------------------------------------
 
-def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str]) -> list[tuple[str, bool, str]]:
-    """Each item of the model-selection checklist: (item, done, what is missing or what was found)."""
+PLACEHOLDER = "TODO replace"  # what `modelsel init` leaves for the PM to write
+
+
+def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str],
+              placeholders: list[str] | None = None) -> list[tuple[str, bool, str]]:
+    """Each item of the model-selection checklist: (item, done, what is missing or what was found).
+    `placeholders`: ids of eval-set examples that still hold `modelsel init`'s placeholder text."""
     r = lr.req
     q, lat, cost, comp, st = r.quality, r.latency, r.cost, r.compliance, r.strategy
     items: list[tuple[str, bool, str]] = []
 
     def add(item: str, ok: bool, ok_text: str, missing: str) -> None:
         items.append((item, ok, ok_text if ok else missing))
+
+    left = [f for f, v in (("task", r.task), ("owner", r.owner)) if v and PLACEHOLDER in v]
+    add("Task and owner written", not left, "task and owner written",
+        "still the template's placeholder: " + ", ".join(left) + " (write them before comparing models)")
+    if placeholders is not None:
+        add("Eval set is the task's own", not placeholders, "no template placeholders left",
+            f"{len(placeholders)} example(s) still hold the template's placeholder text ({', '.join(placeholders[:5])}); "
+            "replace them with real inputs from the task")
 
     add("Quality bar defined", q.min_score is not None,
         f"min_score {q.min_score}" + (f", must_pass {q.must_pass}" if q.must_pass else ""),

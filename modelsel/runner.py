@@ -26,6 +26,15 @@ from modelsel.store import Cache, cache_key
 from modelsel.timing import mark
 
 NOT_JUDGED = "not judged: the budget guard stopped spending"
+
+
+class RunStopped(Exception):
+    """The run cannot go on (a write failed: the disk is full, a file cannot be written): every
+    call still waiting is cancelled; what finished is in the response cache already."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 JUDGE_BUDGET_KEY = "(judge)"
 DEFAULT_RETRY_AFTER_CAP_S = 60.0
 
@@ -57,6 +66,7 @@ class RunConfig:
     timeout_s: float = 60.0
     max_cost_usd: float | None = None
     max_minutes: float | None = None  # deadline for the whole run
+    max_answer_chars: int = 200_000  # longer answers are cut (see RunPolicy.max_answer_chars)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -66,9 +76,11 @@ class RunOutcome:
 
     calls_made: int = 0
     skipped_budget: int = 0
+    skipped_by: dict[str, int] = field(default_factory=dict)  # per candidate: calls the budget guard did not make
     not_run: dict[str, int] = field(default_factory=dict)  # per candidate: calls not started before the deadline
     deadline_hit: bool = False
     budget: Budget | None = None  # the same guard caps the judge's spend when scoring
+    stopped: RunStopped | None = None  # a write failed: the run stopped, finished answers are cached
 
     @property
     def spent_usd(self) -> float:
@@ -80,36 +92,64 @@ class RunOutcome:
 
 
 class Budget:
-    """Stops spending before it passes the cap, counting calls still in flight."""
+    """Stops spending before it passes the cap, counting calls still in flight. Each call is
+    reserved at the most a call of its candidate has cost so far; before its first answer, at
+    max_tokens (or 256 output tokens when none is set). Reserving 256 output tokens for every call
+    whatever the answers cost stopped a $0.01 run at $0.0016."""
 
     def __init__(self, cap: float | None) -> None:
         self.cap = cap
         self.spent = 0.0
         self.reserved = 0.0
         self.stopped = False
-        self.observed: dict[str, tuple[float, int]] = {}
+        self.reserved_at_stop = 0.0  # held for calls in flight when the first call was refused
+        self.refused_estimate = 0.0
+        self.observed: dict[str, float] = {}  # the dearest call of each candidate so far
 
     def estimate(self, cid: str, guess: float) -> float:
-        """The larger of the rough guess and what this candidate's calls have really cost so far."""
-        total, n = self.observed.get(cid, (0.0, 0))
-        return max(guess, total / n) if n else guess
+        """What this call may cost: the dearest answer of this candidate so far, else the guess."""
+        return self.observed.get(cid, guess)
 
     def observe(self, cid: str, cost: float) -> None:
-        total, n = self.observed.get(cid, (0.0, 0))
-        self.observed[cid] = (total + cost, n + 1)
+        self.observed[cid] = max(cost, self.observed.get(cid, 0.0))
 
     def reserve(self, est: float) -> bool:
         if self.cap is None:
             return True
-        if self.spent + self.reserved + est > self.cap:
+        if self.stopped or self.spent + self.reserved + est > self.cap:
+            if not self.stopped:
+                self.reserved_at_stop, self.refused_estimate = self.reserved, est
             self.stopped = True
             return False
         self.reserved += est
         return True
 
+    async def reserve_when_known(self, estimate: Callable[[], float]) -> float | None:
+        """Reserve `estimate()`, waiting while calls in flight may still settle below what they
+        hold (the first wave is reserved at a guess; its answers usually cost far less). Refused
+        (None) only when nothing is in flight and the call still does not fit."""
+        if self.cap is None:
+            return estimate()
+        while True:
+            est = estimate()
+            if self.stopped:
+                return None
+            if self.spent + self.reserved + est <= self.cap:
+                self.reserved += est
+                return est
+            if self.reserved <= 1e-15:
+                self.reserve(est)  # records why it stopped
+                return None
+            self._settled = getattr(self, "_settled", None) or asyncio.Event()
+            self._settled.clear()
+            await self._settled.wait()
+
     def settle(self, est: float, actual: float) -> None:
         if self.cap is not None:
             self.reserved -= est
+            ev = getattr(self, "_settled", None)
+            if ev is not None:
+                ev.set()
         self.spent += actual
 
 
@@ -177,18 +217,22 @@ class Attempted:
 
 
 async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.Semaphore, retry: RetryPolicy,
-                            timeout: float, admit: Callable[[], bool] | None = None,
+                            timeout: float, admit: Callable[[], Any] | None = None,
                             retry_after_cap: float | None = None, deadline: float | None = None) -> Attempted:
     """One call, retried on rate limits, 5xx, timeouts, dropped connections and malformed bodies.
     The concurrency slot is held only while the request is in flight, never while backing off.
-    `admit` is asked once a slot is held, just before the first request (the budget guard);
-    if it says no, nothing is sent and `attempts` stays 0. No retry starts after `deadline`."""
+    `admit` is asked once a slot is held, just before the first request (the budget guard; it
+    may be a coroutine that waits for calls in flight to settle); if it says no, nothing is sent
+    and `attempts` stays 0. No retry starts after `deadline`."""
     out = Attempted()
     while True:
         out.attempts += 1
         async with slot:
             if out.started_at is None:
-                if admit is not None and not admit():
+                ok = admit() if admit is not None else True
+                if asyncio.iscoroutine(ok):
+                    ok = await ok
+                if not ok:
                     out.attempts = 0
                     return out
                 out.started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -274,12 +318,17 @@ class _Ctx:
     warm: set[str] = field(default_factory=set)  # candidates whose client has answered once
 
 
-def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0) -> dict[str, Any]:
+def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_chars: int = 200_000) -> dict[str, Any]:
     """A successful call as record fields, its cost priced as the provider bills it. `before_ms`:
     what the request waited before this attempt (failed attempts and back-off)."""
     cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
                      datetime.now(UTC))
-    return dict(output=res.text, latency_ms=round(before_ms + res.latency_ms, 3),
+    text, cut = res.text, bool(res.truncated)
+    if len(text) > max_chars:  # a non-streamed answer arrives whole; keep at most the cap of it
+        text, cut = text[:max_chars], True
+    return dict(output=text, output_truncated=cut,
+                output_chars=(res.extra.get("chars_read") or len(res.text)) if cut else None,
+                latency_ms=round(before_ms + res.latency_ms, 3),
                 attempt_latency_ms=round(res.latency_ms, 3),
                 ttft_ms=None if res.ttft_ms is None else round(before_ms + res.ttft_ms, 3), input_tokens=res.input_tokens,
                 output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
@@ -308,16 +357,21 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
         guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
         est, cold = 0.0, False
 
-        def admit() -> bool:
+        async def admit() -> bool:
             nonlocal est, cold
             if ctx.deadline is not None and time.monotonic() > ctx.deadline:
                 return False  # waited for a slot past the deadline: not started
+            # decided with the slot held, so spend so far is known
+            got = await ctx.budget.reserve_when_known(lambda: ctx.budget.estimate(c.id, guess))
+            if got is None:
+                return False
+            est = got
             cold = c.id not in ctx.warm
-            est = ctx.budget.estimate(c.id, guess)  # decided with the slot held, so spend so far is known
-            return ctx.budget.reserve(est)
+            return True
 
         timeout = c.timeout_s or ctx.cfg.timeout_s
-        req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep)
+        req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep,
+                          max_chars=ctx.cfg.max_answer_chars)
         got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit, c.retry_after_cap_s, ctx.deadline)
         if got.attempts == 0:
             return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
@@ -325,12 +379,15 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
                     retry_after_asked_s=got.retry_after_asked_s, retry_kinds=got.kinds)
         if got.result is not None:
             ctx.warm.add(c.id)
-            answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms)
+            answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms, ctx.cfg.max_answer_chars)
             ctx.budget.settle(est, answer["cost_usd"])
             ctx.budget.observe(c.id, answer["cost_usd"])
             if cache is not None:  # the answer with how it was got: a resumed run reports the same retries
-                cache.put(key, {**answer, "attempts": got.attempts, "retry_wait_s": meta["retry_wait_s"],
-                                "retry_kinds": got.kinds})
+                try:
+                    cache.put(key, {**answer, "attempts": got.attempts, "retry_wait_s": meta["retry_wait_s"],
+                                    "retry_kinds": got.kinds})
+                except Exception as exc:  # sqlite3.OperationalError "database or disk is full", OSError
+                    raise RunStopped(f"the response cache could not be written ({exc})", exc) from None
             return Record(**base, **answer, **meta)
         ctx.budget.settle(est, 0.0)
         err = got.error
@@ -363,6 +420,7 @@ async def run_eval(
         rec = await _one(c, providers[c.id], ex, rep, slots[c.id], ctx)
         if rec is None:
             outcome.skipped_budget += 1
+            outcome.skipped_by[c.id] = outcome.skipped_by.get(c.id, 0) + 1
             return
         if rec == NOT_RUN:
             outcome.not_run[c.id] = outcome.not_run.get(c.id, 0) + 1
@@ -376,9 +434,22 @@ async def run_eval(
                 await got
 
     # Interleave candidates so each model's queue starts filling at once.
-    jobs = [task(c, ex, rep) for rep in range(cfg.repeat) for ex in examples for c in candidates]
+    jobs = [asyncio.ensure_future(task(c, ex, rep)) for rep in range(cfg.repeat) for ex in examples for c in candidates]
+
+    def stop_all(fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and isinstance(fut.exception(), RunStopped) and outcome.stopped is None:
+            outcome.stopped = fut.exception()  # type: ignore[assignment]
+            for j in jobs:
+                j.cancel()
+
+    for j in jobs:
+        j.add_done_callback(stop_all)
     try:
-        await asyncio.gather(*jobs)
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        if outcome.stopped is None:
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                    raise r
     finally:
         for p in providers.values():
             try:

@@ -96,6 +96,7 @@ class Figures(Model):
     retried_requests: int = 0  # requests that needed more than one attempt (their wait is in the latency)
     retry_kinds: dict[str, int] = {}  # why: requests that met each kind of failed attempt
     cached: int = 0
+    truncated: int = 0  # answers cut at run.max_answer_chars (their cost is a lower bound)
     replayed: int = 0
     quality: QualityFigures = QualityFigures()
     by_tag: dict[str, QualityFigures] = {}
@@ -273,6 +274,17 @@ class PriceSnapshot(Model):
     stale: bool = False
 
 
+class LoopLag(Model):
+    """How late the event loop woke (every 10 ms asked) while calls were in flight."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    n: int
+    flagged: bool = False  # p95 over 5 ms: the machine itself queued answers before their clocks stopped
+
+
 class RunInfo(Model):
     started_at: str
     finished_at: str
@@ -286,6 +298,7 @@ class RunInfo(Model):
     spent_usd: float = 0.0
     budget_usd: float | None = None
     budget_stopped: bool = False
+    budget_reserved_usd: float | None = None  # held for calls in flight when the guard refused the next call
     calls_not_made: int = 0
     not_judged: int = 0
     not_run: int = 0  # calls not started when the run's deadline passed
@@ -294,9 +307,12 @@ class RunInfo(Model):
     replayed: bool = False
     timeout_s: float = 60.0
     rescored_at: str | None = None
+    rescored_from: str | None = None  # the run folder whose answers were scored again (left untouched)
+    rescored_with: str | None = None  # the requirements file whose scorers were used
     catalog_as_of: str | None = None
     catalog_ids: list[str] | None = None  # the catalog when the decision was made: review names what is new since
     prices: PriceSnapshot | None = None
+    loop_lag: LoopLag | None = None
 
 
 class Price(Model):

@@ -55,6 +55,33 @@ async def _preload_when_idle() -> None:
     threading.Thread(target=_preload, name="modelsel-preload", daemon=True).start()
 
 
+LAG_TICK_S = 0.01  # the event loop is asked to wake every 10 ms; how late it wakes is its lag
+LAG_FLAG_MS = 5.0  # above this at p95, the machine itself is queueing the calls' answers
+
+
+async def _watch_lag(samples: list[float]) -> None:
+    """How late the event loop wakes while calls are in flight: when it is busy (too many calls
+    for the cores, or our own work), an answer that arrived waits that long before its clock
+    stops. Measured, so the record can say when the machine was the limit."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(LAG_TICK_S)
+        samples.append(max(0.0, (loop.time() - t - LAG_TICK_S) * 1000))
+
+
+def lag_summary(samples: list[float]) -> dict[str, float] | None:
+    if len(samples) < 20:
+        return None
+    xs = sorted(samples)
+
+    def q(p: float) -> float:
+        return round(xs[min(len(xs) - 1, int(p * len(xs)))], 2)
+
+    return {"p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99), "max_ms": round(xs[-1], 2), "n": len(xs),
+            "flagged": q(0.95) > LAG_FLAG_MS}
+
+
 @dataclass
 class SessionResult:
     """What a session ran: its folder, summary and call columns (so `review` need not read
@@ -66,14 +93,27 @@ class SessionResult:
     code: int
 
 
-def _prompt_files(inp: pipeline.Inputs) -> list[Path]:
-    files = []
+def _input_files(inp: pipeline.Inputs) -> list[Path]:
+    """What produced the run: requirements, eval set, prompt files, and your Python (candidates'
+    modules, python scorers' modules)."""
+    from modelsel import usercode
+    from modelsel.scoring.specs import python_refs
+
+    files = [inp.lr.path, Path(inp.evalset.path)]
     for spec in inp.lr.req.candidates:
         if spec.prompt and "{{" not in spec.prompt and "\n" not in spec.prompt:
             p = inp.lr.resolve(spec.prompt)
             if p.exists():
                 files.append(p)
-    return files
+    files += [Path(c.code_file) for c in inp.candidates if c.code_file]
+    refs = python_refs(inp.scoring) + [r for ex in inp.evalset.examples if isinstance(ex.scorer, list)
+                                       for r in python_refs(ex.scorer)]
+    for ref in dict.fromkeys(refs):
+        try:
+            files.append(usercode.module_file(ref))
+        except ValueError:
+            pass
+    return list(dict.fromkeys(files))
 
 
 class _Progress:
@@ -112,65 +152,133 @@ class _Progress:
 
 
 async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cache: Cache, folder: RunDir,
-               calls: Calls, progress: _Progress) -> RunOutcome:
+               calls: Calls, progress: _Progress, lag_samples: list[float]) -> RunOutcome:
     """Calls, each scored as it finishes and streamed to records.jsonl; only columns are kept."""
-    from modelsel.runner import Budget
+    from modelsel.runner import Budget, RunStopped
 
     budget = Budget(cfg.max_cost_usd)
     scorer = pipeline.scorer(inp, cfg, budget)
 
     async def on_record(rec: Record) -> None:
         await scorer.score(rec)
-        folder.trace(rec)
+        try:
+            folder.trace(rec)
+        except OSError as exc:  # a full disk, a file that cannot be written: stop, keep what is cached
+            raise RunStopped(f"{folder.path / 'trace.jsonl'} could not be written ({exc.strerror or exc})", exc) from None
         calls.add(rec)
         progress.update(rec)
 
     preload = asyncio.create_task(_preload_when_idle())
+    lag = asyncio.create_task(_watch_lag(lag_samples))
     try:
         outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget)
     finally:
         preload.cancel()
+        lag.cancel()
         await scorer.aclose()
     return outcome
 
 
 def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, out: Path | None, reports_root: Path,
                 no_cache: bool, console: Console, err: Console, quiet: bool = False) -> SessionResult:
-    from modelsel.report import write_reports
-    from modelsel.report.terminal import print_summary
+    from modelsel.rundir import unfinished_runs
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    folder = RunDir.create(out, reports_root, inp.lr.path.stem)
-    folder.copy_inputs([inp.lr.path, Path(inp.evalset.path)] + _prompt_files(inp))
-    cache = Cache(cache_path(reports_root), read=not no_cache)
+    for left, marker in unfinished_runs(reports_root, inp.lr.path):
+        if out is None or left.resolve() != out.resolve():
+            err.print(f"[yellow]An earlier run of these requirements was left unfinished ({marker.get('state', '?')}, "
+                      f"started {marker.get('started_at', '?')}): {left}. Its finished answers are in the cache; this "
+                      "run reuses them.[/yellow]", highlight=False, soft_wrap=True)
+    try:
+        folder = RunDir.create(out, reports_root, inp.lr.path.stem, inp.lr.path)
+    except OSError as exc:
+        return _stopped(err, f"the run folder could not be made ({exc.strerror or exc})", None, reports_root)
+    try:
+        folder.copy_inputs(_input_files(inp), inp.lr.tree)
+        cache = Cache(cache_path(reports_root), read=not no_cache)
+    except Exception as exc:  # OSError, sqlite3.OperationalError: nothing paid for yet
+        return _stopped(err, f"the run could not start writing ({exc})", folder, reports_root)
     calls = Calls()
     progress = _Progress(scr, len(inp.evalset.examples) * cfg.repeat, err)
     worker = ChartWorker.start()  # loads matplotlib in its own process while the calls run
     mark("calls start")
+    lag_samples: list[float] = []
     try:
         with progress:
-            outcome = asyncio.run(_run(inp, scr, cfg, cache, folder, calls, progress))
+            outcome = asyncio.run(_run(inp, scr, cfg, cache, folder, calls, progress, lag_samples))
     except KeyboardInterrupt:
         worker.close()
+        _mark(folder, "interrupted")
+        folder.release()
         err.print(f"[yellow]Interrupted.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
                   f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
         return SessionResult(folder.path, None, None, INTERRUPTED)
     finally:
         cache.close()
-        folder.close()
+        try:
+            folder.close()
+        except OSError:
+            pass
+    if outcome.stopped is not None:
+        worker.close()
+        return _stopped(err, str(outcome.stopped), folder, reports_root)
+    try:
+        return _finish(inp, scr, cfg, folder, calls, outcome, started, worker, reports_root, console, err, quiet,
+                       lag_summary(lag_samples))
+    except OSError as exc:
+        worker.close()
+        return _stopped(err, f"the reports could not be written ({exc.strerror or exc})", folder, reports_root)
+    finally:
+        folder.release()
+
+
+def _mark(folder: RunDir, state: str, **more: Any) -> None:
+    try:
+        folder.mark(state, **more)
+    except OSError:
+        pass  # the disk that stopped the run may not take the marker either; the lock is gone all the same
+
+
+def _stopped(err: Console, why: str, folder: RunDir | None, reports_root: Path) -> SessionResult:
+    """One clear message and exit 1: the run cannot go on, nothing finished is lost."""
+    if folder is not None:
+        _mark(folder, "stopped", reason=why)
+        folder.release()
+    err.print(f"[bold red]Stopped:[/bold red] {why}. Every answer that finished is in {cache_path(reports_root)}; free "
+              "space (or fix the folder) and run the same command again: it resumes without paying for them.",
+              highlight=False, markup=True, soft_wrap=True)
+    return SessionResult(folder.path if folder else reports_root, None, None, 1)
+
+
+def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder: RunDir, calls: Calls,
+            outcome: RunOutcome, started: str, worker: ChartWorker, reports_root: Path, console: Console, err: Console,
+            quiet: bool, lag: dict[str, float] | None = None) -> SessionResult:
+    from modelsel.report import write_reports
+    from modelsel.report.terminal import print_summary
+
     mark("calls done")
     order = [c.id for c in scr.runnable], [e.id for e in inp.evalset.examples]
     folder.sort_records(*order)
     arr = calls.arrays().ordered(*order)
     _warn(scr, arr, outcome, cfg, err)
     facts = pipeline.RunFacts(started_at=started, spent_usd=outcome.spent_usd, budget_stopped=outcome.budget_stopped,
-                              calls_not_made=outcome.skipped_budget, not_run=outcome.not_run,
-                              deadline_hit=outcome.deadline_hit)
+                              budget_reserved_usd=outcome.budget.reserved_at_stop if outcome.budget else 0.0,
+                              calls_not_made=outcome.skipped_budget, not_made=outcome.skipped_by,
+                              not_run=outcome.not_run, deadline_hit=outcome.deadline_hit)
     mark("records sorted")
     summary = pipeline.analyse(inp, scr, arr, facts, cfg)
+    if lag is not None:
+        from modelsel.schema import LoopLag
+
+        summary.run.loop_lag = LoopLag(**lag)
+        if lag["flagged"]:
+            err.print(f"[yellow]This machine was a limit: the event loop woke {lag['p95_ms']:g} ms late at p95 (max "
+                      f"{lag['max_ms']:g} ms) while calls were in flight, so latency figures include up to that much "
+                      "queueing here. Lower `concurrency` to measure without it.[/yellow]", soft_wrap=True)
     mark("analysed")
     write_reports(folder, summary, arr, worker=worker)
     mark("reports written")
+    folder.mark("finished")
     _remember(reports_root, summary, folder.path, err)
     if not quiet:
         print_summary(console, summary, str(folder.path))
@@ -191,11 +299,11 @@ def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, 
 
 
 def exit_code(summary: Summary) -> int:
-    """0: a candidate meets the requirements; 1: none does, or the run's deadline left a
-    candidate with fewer examples than the eval set has."""
+    """0: a candidate meets the requirements; 1: none does, or the run's deadline or budget left
+    a candidate with fewer examples than the eval set has (the decision rests on partial data)."""
     if not summary.decision.chosen:
         return 1
-    if summary.run.deadline_hit:
+    if summary.run.deadline_hit or summary.decision.partial_data:
         return 1
     return 0
 
@@ -205,11 +313,23 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
         mine = arr.of(c.id)
         errs = int(mine.error.sum())
         if errs:
-            kinds = sorted(set(mine.error_kind[mine.error].tolist()))
-            err.print(f"[yellow]{c.id}: {errs} of {len(mine)} calls failed after retries ({', '.join(kinds)}).[/yellow]")
+            from rich.markup import escape
+
+            from modelsel.secrets import redact
+
+            first: dict[str, str] = {}
+            for k, m in zip(mine.error_kind[mine.error].tolist(), mine.error_msg[mine.error].tolist(), strict=True):
+                first.setdefault(k, m)
+            counts = {k: int((mine.error_kind == k).sum()) for k in first}
+            said = "; ".join(f"{k} {counts[k]}: {redact(m)[:200]}" for k, m in first.items())
+            err.print(f"[yellow]{escape(c.id)}: {errs} of {len(mine)} calls failed after retries ({escape(said)}).[/yellow]",
+                      highlight=False, soft_wrap=True)
     if outcome.budget_stopped:
-        err.print(f"[yellow]Budget guard: stopped at ${outcome.spent_usd:.4f} of ${cfg.max_cost_usd}; "
-                  f"{outcome.skipped_budget} calls not made.[/yellow]")
+        b = outcome.budget
+        held = f", ${b.reserved_at_stop:.4f} reserved for calls in flight" if b is not None else ""
+        err.print(f"[yellow]Budget guard: stopped with ${outcome.spent_usd:.4f} spent of ${cfg.max_cost_usd:g}{held} "
+                  f"when the next call (reserved at ${b.refused_estimate if b else 0:.4f}) would have passed the cap; "
+                  f"{outcome.skipped_budget} calls not made. The decision rests on partial data.[/yellow]", soft_wrap=True)
     if outcome.deadline_hit:
         err.print(f"[yellow]Deadline: {cfg.max_minutes:g} minutes passed; {sum(outcome.not_run.values())} calls were not "
                   "started. The decision rests on partial data: "

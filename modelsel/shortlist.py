@@ -36,6 +36,7 @@ class Proposal:
     shortlisted_already: bool = False
     out: list[str] = field(default_factory=list)  # why it is out (every filter it fails)
     risks: list[str] = field(default_factory=list)
+    needs: str | None = None  # what must be installed to run it here
     why_in: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -148,7 +149,7 @@ def propose(lr: LoadedRequirements, es: EvalSet, top: int = DEFAULT_TOP, include
     for cm in cat.values():
         p = Proposal(id=cm.id, vendor=cm.vendor, tier=cm.tier, context_window=cm.fact("context_window"),
                      open_weights=bool(cm.fact("open_weights")), input_per_mtok=cm.input_per_mtok,
-                     output_per_mtok=cm.output_per_mtok, shortlisted_already=cm.id in shortlisted)
+                     output_per_mtok=cm.output_per_mtok, shortlisted_already=cm.id in shortlisted, needs=cm.needs)
         _filters(p, cm, lr, include_deprecated)
         if not p.out:
             _cost(p, cm, lr, ins, out_tokens)

@@ -89,9 +89,28 @@ def test_budget_guard_stops_spending_and_says_so(fake, keys, tmp_path: Path) -> 
     summary, recs = run_dir(tmp_path / "run")
     assert summary["run"]["budget_stopped"] is True and summary["run"]["calls_not_made"] == 9
     assert summary["run"]["spent_usd"] <= 0.0035
-    assert "Budget guard: stopped at $0.0030 of $0.0035; 9 calls not made." in res.output
-    assert "Budget guard stopped the run" in (tmp_path / "run" / "decision.md").read_text()
+    out = " ".join(res.output.split())
+    assert "Budget guard: stopped with $0.0030 spent of $0.0035" in out and "9 calls not made" in out
+    assert res.exit_code == 1 and "partial data" in out
+    assert "budget guard (--max-cost $0.0035) stopped the run" in (tmp_path / "run" / "decision.md").read_text()
     assert len(recs) == 3
+
+
+def test_the_budget_guard_reserves_what_answers_cost_not_a_fixed_guess(fake, keys, tmp_path: Path) -> None:
+    """No max_tokens: the first calls are reserved at 256 output tokens ($0.0026 each at $10/Mtok);
+    the answers cost $0.0002. Reserving the guess for every call stopped a $0.01 run after 3 calls;
+    reserving what the answers cost lets it make about 50, and the run says why it stopped."""
+    fake.script("m", answer=oracle, input_tokens=10, output_tokens=10)
+    cand = openai_cand(fake, "m", pin=10.0, pout=10.0, concurrency=4)
+    rows = [(f"x{i}{t[0]}", t[1], t[2], t[3]) for i in range(6) for t in __import__("tests.conftest").conftest.TICKETS]
+    from tests.conftest import write_evalset
+
+    write_evalset(tmp_path, rows)
+    res = cli("eval", write_req(tmp_path, [cand], evalset="tickets.jsonl"), "--out", tmp_path / "run", "--max-cost", "0.01")
+    summary, recs = run_dir(tmp_path / "run")
+    assert len(recs) >= 45 and summary["run"]["spent_usd"] <= 0.01
+    assert res.exit_code == 1 and summary["decision"]["partial_data"]
+    assert "Budget guard stopped the run" in (tmp_path / "run" / "decision.md").read_text()
 
 
 def test_trace_lines_survive_a_torn_write(fake, keys, tmp_path: Path) -> None:

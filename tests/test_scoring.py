@@ -137,16 +137,27 @@ def test_rescore_a_finished_run_without_calling_candidates(fake, keys, tmp_path:
     before, _ = run_dir(tmp_path / "run")
     assert before["candidates"]["oa-m"]["quality"]["mean"] == 0.0
     calls = len(fake.requests_for("m"))
+    original = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
     doc = yaml.safe_load(req.read_text())
     doc["scoring"] = [{"type": "exact", "normalize": ["lower"]}]
     req.write_text(yaml.safe_dump(doc))
-    res = cli("report", tmp_path / "run", "--rescore")
+    # By default the run's own copy of its inputs: the same scorers, whatever the live file says now,
+    # and wherever the command runs from.
+    same = cli("report", tmp_path / "run", "--rescore", "--out", tmp_path / "same")
+    assert same.exit_code == 0, same.output
+    assert run_dir(tmp_path / "same")[0]["candidates"]["oa-m"]["quality"]["mean"] == 0.0
+    res = cli("report", tmp_path / "run", "--rescore", "--requirements", req, "--out", tmp_path / "new")
     assert res.exit_code == 0, res.output
-    after, recs = run_dir(tmp_path / "run")
+    after, recs = run_dir(tmp_path / "new")
     assert len(fake.requests_for("m")) == calls
     assert after["candidates"]["oa-m"]["quality"]["mean"] == 1.0
     assert recs[0]["scores"][0]["params"] == {"normalize": ["lower"]}
-    assert after["run"]["rescored_at"]
+    assert after["run"]["rescored_at"] and after["run"]["rescored_from"] == str(tmp_path / "run")
+    assert after["run"]["requirements"] == before["run"]["requirements"]  # review still finds the decision's file
+    # the original is untouched, byte for byte
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == original
+    default = cli("report", tmp_path / "run", "--rescore")
+    assert default.exit_code == 0 and any(p.name.startswith("run-rescored-") for p in tmp_path.iterdir())
 
 
 def test_similarity_scorer_with_local_embeddings(fake, keys, tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
+    Collector,
     ProviderError,
     SdkProvider,
     classify_exception,
+    cut_usage,
     no_finish,
     shared_http_client,
     split_params,
@@ -50,13 +52,26 @@ class AnthropicProvider(SdkProvider):
                 ttft = None
             else:
                 ttft = None
+                got = Collector(req.max_chars)
                 async with client.messages.stream(model=self.candidate.model, messages=messages,
                                                   **split_params(client.messages.stream, p)) as s:
-                    async for _text in s.text_stream:
+                    async for text in s.text_stream:
                         if ttft is None:
                             ttft = (time.perf_counter() - t0) * 1000
-                    msg = await s.get_final_message()
+                        if not got.add(text):
+                            break
+                    if got.truncated:  # leaving the block closes the stream
+                        latency = (time.perf_counter() - t0) * 1000
+                        snap = s.current_message_snapshot
+                        tin, tout = cut_usage(got, req.prompt)
+                        tin = getattr(getattr(snap, "usage", None), "input_tokens", None) or tin
+                    else:
+                        msg = await s.get_final_message()
                 latency = (time.perf_counter() - t0) * 1000
+                if got.truncated:
+                    return CallResult(text=got.text, input_tokens=tin, output_tokens=tout, latency_ms=latency,
+                                      ttft_ms=ttft, finish_reason="cut_at_max_answer_chars", truncated=True,
+                                  extra={"chars_read": got.chars})
         except ProviderError:
             raise
         except Exception as exc:

@@ -25,6 +25,7 @@ class CallRequest:
     timeout_s: float
     example: Example | None = None
     repeat: int = 0
+    max_chars: int = 200_000  # an answer past this is cut: reading on would stall every other call's clock
 
 
 @dataclass
@@ -38,6 +39,7 @@ class CallResult:
     cached_input_tokens: int = 0  # input tokens billed at the cached rate (counted in input_tokens too)
     cache_write_tokens: int = 0
     reasoning_tokens: int | None = None  # of output_tokens, those spent thinking (None: the API does not say)
+    truncated: bool = False  # the answer passed max_chars and the stream was left there
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -153,6 +155,37 @@ def classify_exception(exc: BaseException, t0: float) -> ProviderError:
     if any(n in _MALFORMED for n in chain):
         return ProviderError("malformed", f"the response could not be read ({name}: {str(exc)[:200]})", latency_ms=latency)
     return ProviderError("fatal", f"{name}: {exc}", latency_ms=latency)
+
+
+class Collector:
+    """The streamed text of one answer, up to `max_chars`: past it the provider stops reading
+    (a 10 MB answer parsed chunk by chunk on the event loop delays every other call in flight)."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.parts: list[str] = []
+        self.chars = 0
+        self.truncated = False
+
+    def add(self, text: str) -> bool:
+        """Keep `text`; False once the answer is past the cap (stop reading)."""
+        self.parts.append(text)
+        self.chars += len(text)
+        if self.chars > self.max_chars:
+            self.truncated = True
+            return False
+        return True
+
+    @property
+    def text(self) -> str:
+        t = "".join(self.parts)
+        return t[: self.max_chars] if self.truncated else t
+
+
+def cut_usage(c: Collector, prompt: str) -> tuple[int, int]:
+    """(input, output) tokens of an answer cut at the cap, whose usage never arrived: estimated
+    from the text seen (4 characters a token), so its cost is a lower bound."""
+    return max(1, len(prompt) // 4), max(1, c.chars // 4)
 
 
 def no_finish(got_text: bool, latency_ms: float) -> ProviderError:

@@ -8,9 +8,11 @@ from typing import Any
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
+    Collector,
     ProviderError,
     SdkProvider,
     classify_exception,
+    cut_usage,
     no_finish,
 )
 
@@ -49,7 +51,8 @@ class GeminiProvider(SdkProvider):
         config = types.GenerateContentConfig(**p)
         t0 = time.perf_counter()
         ttft = None
-        parts: list[str] = []
+        got = Collector(req.max_chars)
+        parts = got.parts
         usage = None
         finish = None
         try:
@@ -59,7 +62,8 @@ class GeminiProvider(SdkProvider):
                     if chunk.text:
                         if ttft is None:
                             ttft = (time.perf_counter() - t0) * 1000
-                        parts.append(chunk.text)
+                        if not got.add(chunk.text):
+                            break
                     if chunk.usage_metadata:
                         usage = chunk.usage_metadata
                     if chunk.candidates and chunk.candidates[0].finish_reason:
@@ -71,10 +75,17 @@ class GeminiProvider(SdkProvider):
                 if r.candidates and r.candidates[0].finish_reason:
                     finish = str(getattr(r.candidates[0].finish_reason, "value", r.candidates[0].finish_reason))
             latency = (time.perf_counter() - t0) * 1000
+            if got.truncated:
+                await it.aclose()
         except ProviderError:
             raise
         except Exception as exc:
             raise classify_exception(exc, t0) from None
+        if got.truncated:
+            tin, tout = cut_usage(got, req.prompt)
+            return CallResult(text=got.text, input_tokens=getattr(usage, "prompt_token_count", None) or tin,
+                              output_tokens=tout, latency_ms=latency, ttft_ms=ttft, finish_reason="cut_at_max_answer_chars",
+                              truncated=True, extra={"chars_read": got.chars})
         if finish is None:
             raise no_finish(any(parts), latency)
         # Thinking models report their thoughts beside the answer's tokens, and bill them at the
@@ -83,7 +94,7 @@ class GeminiProvider(SdkProvider):
         answer = getattr(usage, "candidates_token_count", None)
         out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
         return CallResult(
-            text="".join(parts), input_tokens=getattr(usage, "prompt_token_count", None),
+            text=got.text, input_tokens=getattr(usage, "prompt_token_count", None),
             output_tokens=out, reasoning_tokens=None if thoughts is None else int(thoughts),
             cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
             ttft_ms=ttft, finish_reason=finish,

@@ -9,9 +9,11 @@ from typing import Any
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
+    Collector,
     ProviderError,
     SdkProvider,
     classify_exception,
+    cut_usage,
     no_finish,
     shared_http_client,
     split_params,
@@ -79,7 +81,7 @@ class OpenAIProvider(SdkProvider):
                     reasoning_tokens=_reasoning(u),
                 )
             ttft = None
-            parts: list[str] = []
+            got = Collector(req.max_chars)
             finish = None
             usage = None
             s = await client.chat.completions.create(
@@ -92,19 +94,26 @@ class OpenAIProvider(SdkProvider):
                     if c.delta and c.delta.content:
                         if ttft is None:
                             ttft = (time.perf_counter() - t0) * 1000
-                        parts.append(c.delta.content)
+                        if not got.add(c.delta.content):
+                            break
                     finish = c.finish_reason or finish
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
             latency = (time.perf_counter() - t0) * 1000
+            if got.truncated:
+                await s.close()
+                tin, tout = cut_usage(got, req.prompt)
+                return CallResult(text=got.text, input_tokens=tin, output_tokens=tout, latency_ms=latency, ttft_ms=ttft,
+                                  finish_reason="cut_at_max_answer_chars", truncated=True,
+                                  extra={"chars_read": got.chars})
         except ProviderError:
             raise
         except Exception as exc:
             raise classify_exception(exc, t0) from None
         if finish is None:
-            raise no_finish(bool(parts), latency)
+            raise no_finish(bool(got.parts), latency)
         return CallResult(
-            text="".join(parts), input_tokens=usage.prompt_tokens if usage else None,
+            text=got.text, input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),
             latency_ms=latency, ttft_ms=ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage),
         )

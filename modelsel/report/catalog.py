@@ -58,7 +58,8 @@ def print_shortlist(console: Console, props: list[Proposal], emptied: str | None
         t.add_column(h, justify="right" if "$" in h else "left")
     for p in props:
         if p.included:
-            why = (p.why_in or "") + ("; risks: " + "; ".join(p.risks) if p.risks else "")
+            why = (p.why_in or "") + ("; risks: " + "; ".join(p.risks) if p.risks else "") + (
+                f"; needs {p.needs}" if p.needs else "")
             t.add_row("[green]IN[/green]", escape(p.id), p.tier or "—", usd(p.cost_per_request_usd),
                       usd(p.monthly_usd, 2), escape(why + (" (already a candidate)" if p.shortlisted_already else "")))
     console.print(t)

@@ -94,6 +94,11 @@ def _header(s: Summary, L: list[str]) -> None:
                  f"{run.calls_not_made} calls were not made.")
     if d.partial_data:
         L.append(f"- **Partial data**: {esc(d.partial_data)}")
+    if run.loop_lag is not None and run.loop_lag.flagged:
+        lag = run.loop_lag
+        L.append(f"- **This machine was a limit**: its event loop woke {lag.p95_ms:g} ms late at p95 (max {lag.max_ms:g} ms) "
+                 "while calls were in flight, so the latency figures include up to that much queueing on this machine, "
+                 "not at the provider. Lower `concurrency` (or use more cores) to measure without it.")
     for note in req.get("position_defaults") or []:
         L.append(f"- Default from the strategic position: {esc(note)}")
 
@@ -174,6 +179,11 @@ def _result_notes(s: Summary) -> list[str]:
                        f"{ms(c.latency.p95.value)}." + (" Rate limits can come from this run's own concurrency: lower "
                                                          "`concurrency` (or raise the account limit) to measure without "
                                                          "them." if "rate_limit" in c.retry_kinds else ""))
+        if c.truncated:
+            cap = (s.requirements.get("run") or {}).get("max_answer_chars") or 0
+            out.append(f"'{cid}': {c.truncated} answer(s) ran past {cap:,} characters and were cut at {cap:,} characters "
+                       "(run.max_answer_chars): the rest was never read or stored, so those answers are scored as cut "
+                       "and their cost is a lower bound.")
         if c.cost.reasoning_tokens_mean:
             out.append(f"'{cid}' spent {c.cost.reasoning_tokens_mean:,.0f} reasoning tokens per answer on average, "
                        "billed at the output rate and included in its cost.")

@@ -34,6 +34,7 @@ BODY_FAULTS = ("cut", "malformed", "reset", "truncated", "empty", "oversize")
 @dataclass
 class ModelScript:
     answer: Callable[[str], str] | str = "ok"
+    answer_times: int = 1  # the answer repeated this many times (a flood, without passing it on a command line)
     latency_ms: float = 0.0  # fixed server-side delay before the first byte
     lognormal: tuple[float, float] | None = None  # (median ms, sigma): a known latency distribution
     input_tokens: int | None = None  # default: words in the prompt
@@ -296,6 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fault(api, fault, script)
             else:
                 text = script.answer(prompt) if callable(script.answer) else script.answer
+                text *= script.answer_times
                 tin = script.input_tokens if script.input_tokens is not None else _words(prompt)
                 tout = script.output_tokens if script.output_tokens is not None else _words(text)
                 if fault == "malformed":
