@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import cli, write_evalset, write_req
+from tests.conftest import cli, write_req
 
 KW = [{"id": "kw", "provider": "python", "model": "rules:classify"}]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import cli, openai_cand, oracle, run_dir, write_req
+from tests.conftest import cli, openai_cand, run_dir, write_req
 from tests.fakes.process import FakeProcess
 
 TOLERANCE_MS = 15.0  # what a loaded 2-core machine holds; a bare client adds 2-8 ms here (benchmarks/latency_accuracy.py)
