@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from modelsel.candidate import Candidate
 from modelsel.errors import InputError, did_you_mean
 from modelsel.requirements import CandidateSpec, LoadedRequirements
 from modelsel.schema import Fact
@@ -49,46 +50,6 @@ class CatalogModel(BaseModel):
     name: str | None = None
     facts: dict[str, Fact] = {}
     tier: str | None = None  # cheap | middle | premium, by blended price within the catalog
-
-    def fact(self, name: str) -> Any:
-        f = self.facts.get(name)
-        return None if f is None else f.value
-
-
-class Candidate(BaseModel):
-    """A shortlisted model, resolved: everything the runner and the decision need."""
-
-    id: str
-    provider: str
-    vendor: str
-    model: str
-    base_url: str | None = None
-    api_key_env: str | None = None
-    input_per_mtok: float = 0.0
-    output_per_mtok: float = 0.0
-    cached_input_per_mtok: float | None = None
-    fixed_monthly_usd: float = 0.0
-    tiered: bool = False
-    price_source: str = "unknown"
-    price_as_of: str | None = None
-    price_ref: tuple[str, str] | None = None
-    facts: dict[str, Fact] = {}
-    prompt: str | None = None
-    system: str | None = None
-    params: dict[str, Any] = {}
-    concurrency: int | None = None
-    endpoint_concurrency: int | None = None
-    timeout_s: float | None = None
-    retry_after_cap_s: float | None = None
-    replay_from: str | None = None
-    tier: str | None = None
-    from_catalog: bool = False
-    host: str = ""  # where requests go, for outage purposes (see Provider.outage_host); "" = unknown: the vendor
-    code_file: str | None = None  # a python candidate's module, found inside the requirements' folder tree
-
-    @property
-    def outage_host(self) -> str:
-        return self.host or self.vendor
 
     def fact(self, name: str) -> Any:
         f = self.facts.get(name)

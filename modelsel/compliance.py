@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelsel.catalog import Candidate
+from modelsel.candidate import Candidate
 from modelsel.requirements import Requirements
 
 

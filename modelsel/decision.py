@@ -10,7 +10,7 @@ import math
 from datetime import date, timedelta
 
 from modelsel import limits, stats
-from modelsel.catalog import Candidate
+from modelsel.candidate import Candidate
 from modelsel.compliance import Screening
 from modelsel.metrics import find
 from modelsel.numbers import ms as fmt_ms

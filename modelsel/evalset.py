@@ -72,9 +72,9 @@ class EvalSet(BaseModel):
 
     def placeholders(self) -> list[str]:
         """Examples that still hold `modelsel init`'s placeholder text."""
-        from modelsel.requirements import PLACEHOLDER
+        from modelsel.starter import MARK
 
-        return [e.id for e in self.examples if PLACEHOLDER in e.text() or PLACEHOLDER in str(e.expected or "")]
+        return [e.id for e in self.examples if MARK in e.text() or MARK in str(e.expected or "")]
 
 
 def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None, prefix: tuple = ()) -> Example:

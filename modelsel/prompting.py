@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from modelsel.catalog import Candidate
+from modelsel.candidate import Candidate
 from modelsel.errors import InputError
 from modelsel.evalset import Example
 

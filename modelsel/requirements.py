@@ -425,7 +425,7 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
 
 # --- the selection checklist ---------------------------------------------------------------
 
-PLACEHOLDER = "TODO replace"  # what `modelsel init` leaves for the PM to write
+from modelsel.starter import MARK as PLACEHOLDER  # noqa: E402 - what `modelsel init` leaves for the PM to write
 
 
 def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str],

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from modelsel.catalog import Candidate, call_cost
+from modelsel.candidate import Candidate
+from modelsel.catalog import call_cost
 from modelsel.evalset import Example
 from modelsel.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError

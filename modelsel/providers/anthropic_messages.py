@@ -60,6 +60,7 @@ class AnthropicProvider(SdkProvider):
                             ttft = (time.perf_counter() - t0) * 1000
                         if not got.add(text):
                             break
+                        await got.pace()
                     if got.truncated:  # leaving the block closes the stream
                         latency = (time.perf_counter() - t0) * 1000
                         snap = s.current_message_snapshot

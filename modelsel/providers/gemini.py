@@ -64,6 +64,7 @@ class GeminiProvider(SdkProvider):
                             ttft = (time.perf_counter() - t0) * 1000
                         if not got.add(chunk.text):
                             break
+                        await got.pace()
                     if chunk.usage_metadata:
                         usage = chunk.usage_metadata
                     if chunk.candidates and chunk.candidates[0].finish_reason:

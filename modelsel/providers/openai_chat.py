@@ -96,6 +96,7 @@ class OpenAIProvider(SdkProvider):
                             ttft = (time.perf_counter() - t0) * 1000
                         if not got.add(c.delta.content):
                             break
+                        await got.pace()
                     finish = c.finish_reason or finish
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
