@@ -39,7 +39,8 @@ lint: $(VENV)/.installed-test
 # where they are installed (see its docstring) and says so where they are not.
 bench: $(VENV)/.installed-test
 	cd benchmarks && ../$(BIN)/python coverage.py && ../$(BIN)/python messy.py && ../$(BIN)/python peers.py && ../$(BIN)/python large.py \
-		&& ../$(BIN)/python faults.py && ../$(BIN)/python latency_accuracy.py && ../$(BIN)/python overhead.py
+		&& ../$(BIN)/python faults.py && ../$(BIN)/python hostile.py && ../$(BIN)/python batch.py && ../$(BIN)/python latency_accuracy.py \
+		&& ../$(BIN)/python overhead.py
 
 clean:
 	rm -rf $(VENV) reports/.cache

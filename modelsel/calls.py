@@ -35,7 +35,11 @@ class Calls:
     elapsed_ms: list[float] = field(default_factory=list)  # the same, errors included: how long the request took
     attempt_ms: list[float] = field(default_factory=list)  # the successful attempt alone; nan on error
     ttft_ms: list[float] = field(default_factory=list)
-    cost_usd: list[float] = field(default_factory=list)
+    cost_usd: list[float] = field(default_factory=list)  # as billed
+    cost_live_usd: list[float] = field(default_factory=list)  # at the standard price
+    cost_batch_usd: list[float] = field(default_factory=list)  # at the batch price
+    batch: list[bool] = field(default_factory=list)  # answered inside a provider batch
+    sample: list[bool] = field(default_factory=list)  # a live latency-sample call of a batched candidate
     input_tokens: list[int] = field(default_factory=list)
     output_tokens: list[int] = field(default_factory=list)
     reasoning_tokens: list[int] = field(default_factory=list)  # -1: the API did not say
@@ -72,7 +76,12 @@ class Calls:
         att = r.attempt_latency_ms if r.attempt_latency_ms is not None else r.latency_ms  # older records: one figure
         self.attempt_ms.append(math.nan if att is None or failed else float(att))
         self.ttft_ms.append(math.nan if r.ttft_ms is None or failed else float(r.ttft_ms))
-        self.cost_usd.append(float(r.cost_usd or 0.0))
+        billed = float(r.cost_usd or 0.0)
+        self.cost_usd.append(billed)
+        self.cost_live_usd.append(billed if r.cost_live_usd is None else float(r.cost_live_usd))
+        self.cost_batch_usd.append(billed if r.cost_batch_usd is None else float(r.cost_batch_usd))
+        self.batch.append(bool(r.batch))
+        self.sample.append(bool(r.latency_sample))
         self.input_tokens.append(int(r.input_tokens or 0))
         self.output_tokens.append(int(r.output_tokens or 0))
         self.reasoning_tokens.append(-1 if r.reasoning_tokens is None else int(r.reasoning_tokens))
@@ -111,7 +120,9 @@ class Calls:
             score=np.array(self.score, dtype=float), passed=np.array(self.passed, dtype=np.int8),
             latency_ms=np.array(self.latency_ms, dtype=float), elapsed_ms=np.array(self.elapsed_ms, dtype=float),
             attempt_ms=np.array(self.attempt_ms, dtype=float), ttft_ms=np.array(self.ttft_ms, dtype=float),
-            cost_usd=np.array(self.cost_usd, dtype=float), input_tokens=np.array(self.input_tokens, dtype=np.int64),
+            cost_usd=np.array(self.cost_usd, dtype=float), cost_live_usd=np.array(self.cost_live_usd, dtype=float),
+            cost_batch_usd=np.array(self.cost_batch_usd, dtype=float), batch=np.array(self.batch, dtype=bool),
+            sample=np.array(self.sample, dtype=bool), input_tokens=np.array(self.input_tokens, dtype=np.int64),
             output_tokens=np.array(self.output_tokens, dtype=np.int64),
             reasoning_tokens=np.array(self.reasoning_tokens, dtype=np.int64), error=np.array(self.error, dtype=bool),
             error_kind=np.array(self.error_kind, dtype=object), error_msg=np.array(self.error_msg, dtype=object),
@@ -140,6 +151,10 @@ class CallArrays:
     attempt_ms: np.ndarray
     ttft_ms: np.ndarray
     cost_usd: np.ndarray
+    cost_live_usd: np.ndarray
+    cost_batch_usd: np.ndarray
+    batch: np.ndarray
+    sample: np.ndarray
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     reasoning_tokens: np.ndarray

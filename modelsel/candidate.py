@@ -23,6 +23,7 @@ class Candidate(BaseModel):
     output_per_mtok: float = 0.0
     cached_input_per_mtok: float | None = None
     fixed_monthly_usd: float = 0.0
+    batch_discount: float | None = None  # a custom price's factor in the provider's batch API (0.5: half)
     tiered: bool = False
     price_source: str = "unknown"
     price_as_of: str | None = None

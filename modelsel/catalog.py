@@ -248,6 +248,7 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
         c.input_per_mtok, c.output_per_mtok = spec.price.input_per_mtok, spec.price.output_per_mtok
         c.cached_input_per_mtok = spec.price.cached_input_per_mtok
         c.fixed_monthly_usd, c.price_source, c.price_ref, c.tiered = spec.price.fixed_monthly_usd, spec.price.source, None, False
+        c.batch_discount = spec.price.batch_discount
         c.price_as_of = None
     c.prompt = _read_prompt(lr, spec.prompt, i) if spec.prompt else None
     c.system, c.params = spec.system, dict(spec.params)
@@ -277,17 +278,20 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
 
 
 def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
-              cache_write_tokens: int = 0, when: datetime | None = None) -> float:
+              cache_write_tokens: int = 0, when: datetime | None = None, processing: str = "live") -> float:
     """What one call costs as the provider bills it: genai-prices with the call's own tokens for a
-    catalog model (tiers and cached-input rates apply), the stated flat price otherwise."""
+    catalog model (tiers and cached-input rates apply, and its batch price for processing="batch"),
+    the stated flat price otherwise (times the stated batch_discount in a batch)."""
     tin, tout = input_tokens or 0, output_tokens or 0
     if c.price_ref is not None and (tin or tout):
         from modelsel import prices
 
         try:
-            return prices.call_cost(c.price_ref[0], c.price_ref[1], tin, tout, cached_input_tokens, cache_write_tokens, when)
+            return prices.call_cost(c.price_ref[0], c.price_ref[1], tin, tout, cached_input_tokens, cache_write_tokens,
+                                    when, processing)
         except Exception:  # pragma: no cover - the snapshot lost the model: fall back to the base price
             pass
     cached = min(cached_input_tokens, tin) if c.cached_input_per_mtok is not None else 0
-    return ((tin - cached) * c.input_per_mtok + cached * (c.cached_input_per_mtok or 0.0)
+    flat = ((tin - cached) * c.input_per_mtok + cached * (c.cached_input_per_mtok or 0.0)
             + tout * c.output_per_mtok) / 1_000_000
+    return flat * (c.batch_discount if processing == "batch" and c.batch_discount is not None else 1.0)

@@ -62,11 +62,18 @@ def eval(
     reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
     mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Also log the run to this MLflow tracking URI."),
     allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
+    batch: bool = typer.Option(False, "--batch", help="Quality calls through the providers' batch APIs (half price); "
+                               "latency from a live sample."),
+    cancel_batches: bool = typer.Option(False, "--cancel-batches", help="Cancel the batches an earlier run of this file "
+                                        "left running, and stop."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
     from modelsel.errors import InputError
 
     inp, scr = _load(requirements, allow_path)
+    if cancel_batches:
+        _cancel_batches(inp, scr, reports_root)
+        return
     if mlflow_uri:
         try:
             from modelsel.mlflow_export import require_client
@@ -76,6 +83,9 @@ def eval(
             fail(exc)
     cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
                   max_minutes=max_minutes, retry_after_cap=retry_after_cap)
+    if batch or inp.lr.req.run.batch:
+        cfg.batch = _batch_plan(scr)
+        cfg.latency_sample = inp.lr.req.run.latency_sample
     if dry_run:
         _print_dry_run(inp, scr, cfg)
         return
@@ -136,19 +146,74 @@ def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: fl
                                        retry_after_cap_s=retry_after_cap if retry_after_cap is not None else run.retry_after_cap_s))
 
 
+def _batch_plan(scr) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    """Which candidates run through a batch (None) and why the others run live; bad input when none can."""
+    import asyncio
+
+    from modelsel.batch import unsupported
+    from modelsel.errors import InputError
+
+    async def probe() -> dict[str, str | None]:
+        out = {}
+        for c in scr.runnable:
+            p = scr.providers[c.id]
+            out[c.id] = await unsupported(p)
+            await p.aclose()  # its client was made in this loop; the run makes its own
+        return out
+
+    plan = asyncio.run(probe())
+    if scr.runnable and all(why is not None for why in plan.values()):
+        fail(InputError("--batch: no candidate can run through a batch API: "
+                        + "; ".join(f"{cid}: {why}" for cid, why in plan.items()) + ".", field="--batch"))
+    return plan
+
+
+def _cancel_batches(inp, scr, reports_root: Path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from modelsel.batch.run import cancel_open
+    from modelsel.store import Cache, cache_path
+
+    cache = Cache(cache_path(reports_root))
+    try:
+        async def go():  # type: ignore[no-untyped-def]
+            try:
+                return await cancel_open(cache, str(inp.lr.path.resolve()), scr.providers)
+            finally:
+                for p in scr.providers.values():
+                    await p.aclose()
+
+        done = asyncio.run(go())
+    finally:
+        cache.close()
+    if not done:
+        console.print("No batch of these requirements is running.")
+    for cid, bid, what in done:
+        console.print(f"{escape(cid)}: batch {escape(bid)} {escape(what)}", highlight=False)
+
+
 def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
 
     from modelsel.runner import dry_run_estimate
 
     rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
-                            {cid: p.defaults for cid, p in scr.providers.items()})
+                            {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample)
     t = Table(title="Dry run: estimated before any call (about 4 characters a token; output at max_tokens)")
-    for h in ("Candidate", "Calls", "Input tokens", "Output tokens (max)", "Cost (max)"):
-        t.add_column(h, justify="right" if h != "Candidate" else "left")
+    for h in ("Candidate", "How", "Calls", "Input tokens", "Output tokens (max)", "Cost live (max)", "Cost batch (max)",
+              "This run (max)"):
+        t.add_column(h, justify="right" if h not in ("Candidate", "How") else "left")
+    total = 0.0
     for r in rows:
-        t.add_row(r["candidate"], str(r["calls"]), f"{r['input_tokens']:,}", f"{r['output_tokens_max']:,}", f"${r['cost_usd_max']:.4f}")
-    t.add_row("total", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}", style="bold")
+        batched = bool(cfg.batch) and cfg.batch.get(r["candidate"]) is None
+        run_cost = r["cost_usd_max_batch"] + r["sample_cost_usd_max"] if batched else r["cost_usd_max"]
+        total += run_cost
+        how = (f"batch + {r['sample_calls']} live for latency" if batched else
+               ("live: " + cfg.batch[r["candidate"]] if cfg.batch else "live"))
+        t.add_row(r["candidate"], how, str(r["calls"]), f"{r['input_tokens']:,}", f"{r['output_tokens_max']:,}",
+                  f"${r['cost_usd_max']:.4f}", f"${r['cost_usd_max_batch']:.4f}", f"${run_cost:.4f}")
+    t.add_row("total", "", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}",
+              f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}", f"${total:.4f}", style="bold")
     console.print(t)
     for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
         console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")

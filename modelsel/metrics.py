@@ -147,9 +147,19 @@ def monthly(per_request: float, req: Requirements, fixed: float = 0.0) -> float:
                                     fixed)["first_month_usd"]
 
 
+def quality_rows(arr: CallArrays) -> CallArrays:
+    """The calls quality rests on: a batched candidate's live latency-sample calls are left out
+    (its quality comes from the batch, once per example and repeat)."""
+    return arr.take(~arr.sample) if arr.sample.any() else arr
+
+
 def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigures:
+    """Cost per request and per month at the price production will pay: the standard (live)
+    price, or the batch price when the requirements say production itself runs in batch. What
+    this run was billed (batch lines at the batch rate) is the run's own spend, reported apart."""
     ok = ~arr.error
-    costs = arr.cost_usd[ok]
+    prod = arr.cost_batch_usd if req.cost.processing == "batch" else arr.cost_live_usd
+    costs = prod[ok]
     out = CostFigures(fixed_monthly_usd=fixed_monthly)
     if not len(costs):
         return out
@@ -192,6 +202,7 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
     elo, ehi = stats.clopper_pearson(errors, n_calls)
     tags = sorted({t for ts in arr.tags for t in ts})
     n_retried, retry_kinds = retried(arr)
+    q = quality_rows(arr)
     return Figures(
         retried_requests=n_retried, retry_kinds=retry_kinds,
         n=len(set(arr.example.tolist())), n_calls=n_calls, errors=errors,
@@ -201,8 +212,8 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
         error_kinds=dict(sorted(Counter(arr.error_kind[arr.error].tolist()).items())),
         retries=int(np.maximum(arr.attempts - 1, 0).sum()), cached=int(arr.cached.sum()),
         truncated=int(arr.truncated.sum()),
-        replayed=int(arr.replayed.sum()), quality=quality(arr),
-        by_tag={t: quality(arr.with_tag(t)) for t in tags}, latency=latency(arr),
+        replayed=int(arr.replayed.sum()), quality=quality(q),
+        by_tag={t: quality(q.with_tag(t)) for t in tags}, latency=latency(arr),
         cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
     )
 
@@ -299,6 +310,6 @@ def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] 
             ) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
     fixed_monthly = fixed_monthly or {}
     figs = {c: figures(arr.of(c), req, fixed_monthly.get(c, 0.0)) for c in arr.candidates()}
-    comps = compare_all(arr)
+    comps = compare_all(quality_rows(arr))
     n = len(set(arr.example.tolist()))
     return figs, comps, resolution(n, comps, req.decision.small_difference)

@@ -301,7 +301,9 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
             + ", ".join([f"{cid}: n={n} of {n_ex}" for cid, n in budget_short.items()]
                         + [f"{c.id}: n=0 of {n_ex}" for c in scr.runnable if c.id not in figs]) + ").")
     eligible = [c.id for c in inp.candidates if c.id not in scr.compliance_out and c.id in figs]
-    strategies = simulate(arr, figs, decision, req, eligible, fixed, cfg.timeout_s)
+    from modelsel.metrics import quality_rows
+
+    strategies = simulate(quality_rows(arr), figs, decision, req, eligible, fixed, cfg.timeout_s)
     cands: dict[str, CandidateEntry] = {}
     for c in inp.candidates:
         e = _entry(c, figs.get(c.id))

@@ -104,12 +104,15 @@ def price_keys(model: Any, when: datetime | None = None) -> set[str]:
 
 
 def call_cost(provider_id: str, model_ref: str, input_tokens: int, output_tokens: int,
-              cached_input_tokens: int = 0, cache_write_tokens: int = 0, when: datetime | None = None) -> float:
+              cached_input_tokens: int = 0, cache_write_tokens: int = 0, when: datetime | None = None,
+              processing: str = "live") -> float:
     """What the provider bills for one call: genai-prices with the call's real token counts, so a
     long prompt pays its tier and cached input its cached rate. `input_tokens` counts every
-    input token, cached ones included."""
+    input token, cached ones included. processing="batch": the provider's batch price."""
     from genai_prices import Usage, calc_price
 
     usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens,
                   cache_read_tokens=cached_input_tokens or None, cache_write_tokens=cache_write_tokens or None)
-    return float(calc_price(usage, model_ref, provider_id=provider_id, genai_request_timestamp=when).total_price)
+    ctx = {"processing": "batch"} if processing == "batch" else None
+    return float(calc_price(usage, model_ref, provider_id=provider_id, genai_request_timestamp=when,
+                            price_context=ctx).total_price)  # type: ignore[arg-type]

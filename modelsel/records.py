@@ -27,7 +27,11 @@ class Record(BaseModel):
     output_tokens: int | None = None  # every billed output token, reasoning/thinking included
     reasoning_tokens: int | None = None  # of the output tokens, those spent thinking (billed at the output rate)
     cached_input_tokens: int | None = None  # billed at the cached-input rate
-    cost_usd: float = 0.0  # as the provider bills it (see catalog.call_cost)
+    cost_usd: float = 0.0  # as the provider billed it (see catalog.call_cost): the batch price for a batch answer
+    cost_live_usd: float | None = None  # the same tokens at the standard (live) price
+    cost_batch_usd: float | None = None  # the same tokens at the provider's batch price
+    batch: bool = False  # answered inside a provider batch: no latency, billed at the batch price
+    latency_sample: bool = False  # a live call made to measure a batched candidate's latency (not in quality)
     error: str | None = None
     error_kind: str | None = None
     status: int | None = None  # HTTP status of the last failed attempt

@@ -65,6 +65,9 @@ class Latency(Strict):
 
 
 class Cost(Strict):
+    # How production will run the workload: the price the decision judges cost at. `batch` only
+    # when production itself sends its requests through the provider's batch API.
+    processing: Literal["live", "batch"] = "live"
     max_per_request_usd: float | None = Field(None, ge=0)
     monthly_budget_usd: float | None = Field(None, ge=0)
     monthly_requests: int | None = Field(None, gt=0)  # leave it out when the volume is not known
@@ -109,6 +112,7 @@ class Price(Strict):
     output_per_mtok: float = Field(ge=0)
     cached_input_per_mtok: float | None = Field(None, ge=0)
     fixed_monthly_usd: float = Field(0.0, ge=0)
+    batch_discount: float | None = Field(None, gt=0, le=1)  # what the endpoint's batch API bills, as a share
     source: str = "stated in the requirements file"
 
 
@@ -130,6 +134,8 @@ class RunPolicy(Strict):
     # An answer longer than this is cut where it passes it (about 50,000 tokens: far beyond any
     # answer a task here expects), flagged, and the rest never read or stored.
     max_answer_chars: int = Field(200_000, ge=100, le=10_000_000)
+    batch: bool = False  # quality calls through the providers' batch APIs (also --batch)
+    latency_sample: int = Field(30, ge=5, le=10_000)  # live calls per batched candidate, for latency
 
 
 class Params(BaseModel):

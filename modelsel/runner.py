@@ -69,6 +69,9 @@ class RunConfig:
     max_minutes: float | None = None  # deadline for the whole run
     max_answer_chars: int = 200_000  # longer answers are cut (see RunPolicy.max_answer_chars)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Quality through the providers' batch APIs: candidate id -> None (batched) or why it runs live.
+    batch: dict[str, str | None] | None = None
+    latency_sample: int = 30  # live calls per batched candidate, to measure its latency
 
 
 @dataclass
@@ -82,6 +85,7 @@ class RunOutcome:
     deadline_hit: bool = False
     budget: Budget | None = None  # the same guard caps the judge's spend when scoring
     stopped: RunStopped | None = None  # a write failed: the run stopped, finished answers are cached
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)  # per batched candidate: what its batch did
 
     @property
     def spent_usd(self) -> float:
@@ -317,13 +321,24 @@ class _Ctx:
     budget: Budget
     deadline: float | None
     warm: set[str] = field(default_factory=set)  # candidates whose client has answered once
+    deliver: Any = None  # hands a finished Record (or NOT_RUN / None) to the run, for work beside the live calls
+
+
+def reprice(c: Candidate, hit: dict[str, Any]) -> dict[str, Any]:
+    """A cached answer priced at today's prices: what it would be billed now, live and in a batch."""
+    args = (c, hit.get("input_tokens"), hit.get("output_tokens"), hit.get("cached_input_tokens") or 0)
+    live, batch = call_cost(*args), call_cost(*args, processing="batch")
+    hit = {k: v for k, v in hit.items() if k != "latency_sample"}  # how it is used now is the caller's to say
+    return {**hit, "cost_usd": batch if hit.get("batch") else live, "cost_live_usd": live, "cost_batch_usd": batch}
 
 
 def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_chars: int = 200_000) -> dict[str, Any]:
     """A successful call as record fields, its cost priced as the provider bills it. `before_ms`:
     what the request waited before this attempt (failed attempts and back-off)."""
-    cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
-                     datetime.now(UTC))
+    now = datetime.now(UTC)
+    cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens, now)
+    batch_cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens, now,
+                           "batch")
     text, cut = res.text, bool(res.truncated)
     if len(text) > max_chars:  # a non-streamed answer arrives whole; keep at most the cap of it
         text, cut = text[:max_chars], True
@@ -333,12 +348,14 @@ def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_char
                 attempt_latency_ms=round(res.latency_ms, 3),
                 ttft_ms=None if res.ttft_ms is None else round(before_ms + res.ttft_ms, 3), input_tokens=res.input_tokens,
                 output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
-                cached_input_tokens=res.cached_input_tokens, cost_usd=cost,
+                cached_input_tokens=res.cached_input_tokens, cost_usd=cost, cost_live_usd=cost, cost_batch_usd=batch_cost,
                 finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
 
 
-async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx) -> Record | str | None:
-    """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard)."""
+async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx, sample: bool = False
+               ) -> Record | str | None:
+    """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard).
+    `sample`: a live call that measures a batched candidate's latency (kept out of quality)."""
     messages, prompt = render(c, ex)
     params = {**p.defaults, **c.params}
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
@@ -349,9 +366,7 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
         hit = await cache.get_or_lease(key, ctx.cfg.timeout_s)
         if hit is not None:
             # The answer is reused, its price is today's: what this call would be billed now.
-            hit["cost_usd"] = call_cost(c, hit.get("input_tokens"), hit.get("output_tokens"),
-                                        hit.get("cached_input_tokens") or 0)
-            return Record(**base, **hit, cached=True)
+            return Record(**base, **reprice(c, hit), cached=True, latency_sample=sample)
     try:
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:
             return NOT_RUN
@@ -389,14 +404,14 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
                                     "retry_kinds": got.kinds})
                 except Exception as exc:  # sqlite3.OperationalError "database or disk is full", OSError
                     raise RunStopped(f"the response cache could not be written ({exc})", exc) from None
-            return Record(**base, **answer, **meta)
+            return Record(**base, **answer, **meta, latency_sample=sample)
         ctx.budget.settle(est, 0.0)
         err = got.error
         assert err is not None
         msg = redact(str(err)) + (" (not retried: the run's deadline passed)" if got.stopped_by_deadline else "")
         meta["retry_kinds"] = got.kinds[:-1]  # the last kind is the error itself
         return Record(**base, error=msg, error_kind=err.kind, status=err.status, latency_ms=round(got.request_ms, 3),
-                      **meta)
+                      latency_sample=sample, **meta)
     finally:
         if cache is not None:
             cache.release(key)
@@ -405,10 +420,13 @@ async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx
 async def run_eval(
     candidates: list[Candidate], providers: dict[str, Provider], examples: list[Example], cfg: RunConfig,
     cache: Cache | None, on_record: Callable[[Record], Awaitable[None] | None] | None = None,
-    budget: Budget | None = None,
+    budget: Budget | None = None, plan: dict[str, list[Example]] | None = None, sample: set[str] | None = None,
+    extra: Callable[[_Ctx, RunOutcome, dict[str, Slot]], Awaitable[None]] | None = None,
 ) -> RunOutcome:
-    """Every example for every candidate. Each finished Record goes to `on_record` (awaited if it
-    is a coroutine) and is not kept here, so a run of any size holds only what is in flight."""
+    """Every example for every candidate (or, with `plan`, the examples it lists per candidate;
+    `sample`: candidates whose live calls are latency samples of a batch). Each finished Record goes
+    to `on_record` (awaited if it is a coroutine) and is not kept here, so a run of any size holds
+    only what is in flight. `extra` runs beside the live calls on the same context (the batches)."""
     slots = make_slots(candidates, providers, cfg)
     for c in candidates:
         providers[c.id].prepare(c.timeout_s or cfg.timeout_s)
@@ -416,9 +434,13 @@ async def run_eval(
     deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
     ctx = _Ctx(cfg=cfg, cache=cache, budget=budget or Budget(cfg.max_cost_usd), deadline=deadline)
     outcome = RunOutcome(budget=ctx.budget)
+    sample = sample or set()
 
     async def task(c: Candidate, ex: Example, rep: int) -> None:
-        rec = await _one(c, providers[c.id], ex, rep, slots[c.id], ctx)
+        rec = await _one(c, providers[c.id], ex, rep, slots[c.id], ctx, c.id in sample)
+        await deliver(c, rec)
+
+    async def deliver(c: Candidate, rec: Record | str | None) -> None:
         if rec is None:
             outcome.skipped_budget += 1
             outcome.skipped_by[c.id] = outcome.skipped_by.get(c.id, 0) + 1
@@ -435,7 +457,12 @@ async def run_eval(
                 await got
 
     # Interleave candidates so each model's queue starts filling at once.
-    jobs = [asyncio.ensure_future(task(c, ex, rep)) for rep in range(cfg.repeat) for ex in examples for c in candidates]
+    wanted = {cid: {e.id for e in exs} for cid, exs in (plan or {}).items()}
+    jobs = [asyncio.ensure_future(task(c, ex, rep)) for rep in range(cfg.repeat) for ex in examples for c in candidates
+            if c.id not in wanted or ex.id in wanted[c.id]]
+    if extra is not None:
+        ctx.deliver = deliver
+        jobs.append(asyncio.ensure_future(extra(ctx, outcome, slots)))
 
     def stop_all(fut: asyncio.Future[Any]) -> None:
         if not fut.cancelled() and isinstance(fut.exception(), RunStopped) and outcome.stopped is None:
@@ -473,13 +500,19 @@ async def collect(candidates: list[Candidate], providers: dict[str, Provider], e
 
 
 def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int,
-                     defaults: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                     defaults: dict[str, dict[str, Any]] | None = None, latency_sample: int = 30) -> list[dict[str, Any]]:
+    """Per candidate: calls, tokens, and the most they can cost live and through a batch (and
+    what the live latency sample of a batched run adds)."""
     defaults = defaults or {}
     rows = []
     for c in candidates:
         out_each = expected_output_tokens({**defaults.get(c.id, {}), **c.params})
         tins = [estimate_tokens(render(c, ex)[1]) for ex in examples]
         cost = sum(call_cost(c, t, out_each) for t in tins) * repeat  # priced call by call: tiers apply per call
+        batch = sum(call_cost(c, t, out_each, processing="batch") for t in tins) * repeat
+        n_sample = min(latency_sample, len(examples)) * repeat
         rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": sum(tins) * repeat,
-                     "output_tokens_max": out_each * len(examples) * repeat, "cost_usd_max": cost})
+                     "output_tokens_max": out_each * len(examples) * repeat, "cost_usd_max": cost,
+                     "cost_usd_max_batch": batch, "sample_calls": n_sample,
+                     "sample_cost_usd_max": cost / max(1, len(examples) * repeat) * n_sample})
     return rows

@@ -274,6 +274,33 @@ class PriceSnapshot(Model):
     stale: bool = False
 
 
+class BatchCandidate(Model):
+    mode: Literal["batch", "live"]
+    why_live: str | None = None  # why it ran live in a batch run (no batch API)
+    api: str | None = None
+    batch_id: str | None = None
+    items: int = 0  # quality calls (examples x repeats)
+    from_batch: int = 0
+    from_cache: int = 0  # answered by an earlier batch
+    retried_live: int = 0  # errored, expired or cancelled inside the batch, then made live
+    resumed: bool = False  # a batch submitted earlier (a killed run) was collected, none submitted
+    state: str | None = None
+    rejected: str | None = None  # the provider's message when it rejected the batch
+    waited_s: float = 0.0
+    billed_usd: float = 0.0  # the batch lines at the batch price
+    at_live_usd: float = 0.0  # the same tokens at the standard price
+    live_sample: int = 0  # live calls its latency rests on
+
+
+class BatchRun(Model):
+    processing: Literal["live", "batch"] = "live"  # the price the decision judged (cost.processing)
+    latency_sample: int = 30
+    candidates: dict[str, BatchCandidate] = {}
+    billed_usd: float = 0.0
+    at_live_usd: float = 0.0
+    saving_usd: float = 0.0
+
+
 class LoopLag(Model):
     """How late the event loop woke (every 10 ms asked) while calls were in flight."""
 
@@ -313,6 +340,7 @@ class RunInfo(Model):
     catalog_ids: list[str] | None = None  # the catalog when the decision was made: review names what is new since
     prices: PriceSnapshot | None = None
     loop_lag: LoopLag | None = None
+    batch: BatchRun | None = None  # quality through provider batches (--batch): what ran how
 
 
 class Price(Model):

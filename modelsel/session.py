@@ -143,6 +143,15 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         (self.prog or nullcontext()).__exit__(*exc)
 
+    def batch_status(self, cid: str, st: Any) -> None:
+        """A batched candidate's line shows its batch's state and the provider's request counts."""
+        if self.prog is not None and cid in self.tasks:
+            self.prog.update(self.tasks[cid], description=f"{cid[:16]} batch {st.state} {st.finished}/{st.total}"[:28])
+
+    def resize(self, cid: str, total: int) -> None:
+        if self.prog is not None and cid in self.tasks:
+            self.prog.update(self.tasks[cid], total=total)
+
     def update(self, rec: Record) -> None:
         st = self.state[rec.candidate]
         st[0] += 1 if rec.error else 0
@@ -170,8 +179,22 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
 
     preload = asyncio.create_task(_preload_when_idle())
     lag = asyncio.create_task(_watch_lag(lag_samples))
+    plan, sample, extra = None, None, None
+    if cfg.batch:
+        from modelsel.batch.run import run_batches, sample_examples
+
+        batched = [c for c in scr.runnable if cfg.batch.get(c.id) is None]
+        few = sample_examples(inp.evalset.examples, cfg.latency_sample)
+        plan, sample = {c.id: few for c in batched}, {c.id for c in batched}
+        for c in batched:
+            progress.resize(c.id, len(inp.evalset.examples) * cfg.repeat + len(few) * cfg.repeat)
+
+        async def extra(ctx: Any, outcome: RunOutcome, slots: dict[str, Any]) -> None:
+            await run_batches([(c, scr.providers[c.id]) for c in batched], inp.evalset.examples, ctx, outcome, slots,
+                              str(inp.lr.path.resolve()), progress.batch_status)
     try:
-        outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget)
+        outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget,
+                                 plan=plan, sample=sample, extra=extra)
     finally:
         preload.cancel()
         lag.cancel()
@@ -212,6 +235,10 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
         folder.release()
         err.print(f"[yellow]Interrupted.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
                   f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
+        for b in cache.batches_open(str(inp.lr.path.resolve())):
+            err.print(f"[yellow]Batch {b['batch_id']} ({b['candidate']}, {b['items']} requests) is still running at the "
+                      "provider: run the same command again to collect it (no second batch is submitted), or "
+                      f"`modelsel eval {inp.lr.path} --cancel-batches` to cancel it.[/yellow]", soft_wrap=True)
         return SessionResult(folder.path, None, None, INTERRUPTED)
     finally:
         cache.close()
@@ -261,12 +288,19 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
     folder.sort_records(*order)
     arr = calls.arrays().ordered(*order)
     _warn(scr, arr, outcome, cfg, err)
+    batch_info = _batch_info(scr, cfg, outcome, inp) if cfg.batch else None
     facts = pipeline.RunFacts(started_at=started, spent_usd=outcome.spent_usd, budget_stopped=outcome.budget_stopped,
                               budget_reserved_usd=outcome.budget.reserved_at_stop if outcome.budget else 0.0,
                               calls_not_made=outcome.skipped_budget, not_made=outcome.skipped_by,
                               not_run=outcome.not_run, deadline_hit=outcome.deadline_hit)
     mark("records sorted")
     summary = pipeline.analyse(inp, scr, arr, facts, cfg)
+    if batch_info is not None:
+        summary.run.batch = batch_info
+        for cid, b in batch_info.candidates.items():
+            if b.rejected:
+                summary.decision.partial_data = ((summary.decision.partial_data or "") + f" The {b.api} rejected the batch "
+                                                 f"of '{cid}' ({b.rejected}); its quality calls were not made.").strip()
     if lag is not None:
         from modelsel.schema import LoopLag
 
@@ -298,12 +332,40 @@ def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, 
         err.print(f"[yellow]history not updated: {exc}[/yellow]")
 
 
+def _batch_info(scr: pipeline.Screened, cfg: RunConfig, outcome: RunOutcome, inp: pipeline.Inputs) -> Any:
+    """What ran how: each candidate through a batch or live (and why), with what the batch did."""
+    from modelsel.schema import BatchCandidate, BatchRun
+
+    assert cfg.batch is not None
+    cands = {}
+    for c in scr.runnable:
+        why = cfg.batch.get(c.id)
+        b = outcome.batches.get(c.id, {})
+        if why is not None:
+            cands[c.id] = BatchCandidate(mode="live", why_live=why)
+            continue
+        cands[c.id] = BatchCandidate(
+            mode="batch", api=b.get("api"), batch_id=b.get("batch_id"), items=b.get("items", 0),
+            from_batch=b.get("from_batch", 0), from_cache=b.get("from_cache", 0), retried_live=b.get("retried_live", 0),
+            resumed=bool(b.get("resumed")), state=b.get("state"), rejected=b.get("rejected"),
+            waited_s=b.get("waited_s", 0.0), billed_usd=round(b.get("billed_usd", 0.0), 9),
+            at_live_usd=round(b.get("at_live_usd", 0.0), 9),
+            live_sample=min(cfg.latency_sample, len(inp.evalset.examples)) * cfg.repeat)
+    billed = sum(b.billed_usd for b in cands.values())
+    at_live = sum(b.at_live_usd for b in cands.values())
+    return BatchRun(processing=inp.lr.req.cost.processing, candidates=cands, billed_usd=round(billed, 9),
+                    at_live_usd=round(at_live, 9), saving_usd=round(at_live - billed, 9),
+                    latency_sample=cfg.latency_sample)
+
+
 def exit_code(summary: Summary) -> int:
     """0: a candidate meets the requirements; 1: none does, or the run's deadline or budget left
     a candidate with fewer examples than the eval set has (the decision rests on partial data)."""
     if not summary.decision.chosen:
         return 1
     if summary.run.deadline_hit or summary.decision.partial_data:
+        return 1
+    if summary.run.batch is not None and any(b.rejected for b in summary.run.batch.candidates.values()):
         return 1
     return 0
 
@@ -334,6 +396,13 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
         err.print(f"[yellow]Deadline: {cfg.max_minutes:g} minutes passed; {sum(outcome.not_run.values())} calls were not "
                   "started. The decision rests on partial data: "
                   + ", ".join(f"{cid} n={len(set(arr.of(cid).example.tolist()))}" for cid in outcome.not_run) + ".[/yellow]")
+    for cid, b in outcome.batches.items():
+        if b.get("rejected"):
+            err.print(f"[red]{cid}: the {b['api']} rejected the batch: {b['rejected']}[/red]", soft_wrap=True,
+                      highlight=False, markup=True)
+        elif b.get("state") == "still running at the deadline":
+            err.print(f"[yellow]{cid}: batch {b['batch_id']} was still running at the deadline; run the same command "
+                      "again to collect it (no second batch is submitted).[/yellow]", soft_wrap=True)
     not_judged = int(((arr.passed < 0) & ~arr.error).sum()) if len(arr) else 0
     if not_judged:
         err.print(f"[yellow]Budget guard: {not_judged} answers were not judged; they are left out of quality.[/yellow]")

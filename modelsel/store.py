@@ -73,6 +73,10 @@ class Cache:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, host TEXT, pid INTEGER, expires REAL)")
+        # Provider batches: saved the moment one is created, so a run killed while it waits collects
+        # the same batch when run again instead of submitting (and paying for) a second one.
+        self.db.execute("CREATE TABLE IF NOT EXISTS batches (key TEXT PRIMARY KEY, candidate TEXT, api TEXT, "
+                        "batch_id TEXT, items INTEGER, created REAL, state TEXT, requirements TEXT)")
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.held: set[str] = set()
 
@@ -127,6 +131,27 @@ class Cache:
         if key in self.held:
             self.held.discard(key)
             self.db.execute("DELETE FROM leases WHERE key = ? AND host = ? AND pid = ?", (key, self.host, self.pid))
+
+    # --- provider batches ------------------------------------------------------------------------
+    def batch_get(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT candidate, api, batch_id, items, created, state FROM batches WHERE key = ?",
+                              (key,)).fetchone()
+        return None if row is None else dict(zip(("candidate", "api", "batch_id", "items", "created", "state"), row,
+                                                 strict=True))
+
+    def batch_save(self, key: str, candidate: str, api: str, batch_id: str, items: int, requirements: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?, ?, 'submitted', ?)",
+                        (key, candidate, api, batch_id, items, time.time(), requirements))
+
+    def batch_state(self, key: str, state: str) -> None:
+        self.db.execute("UPDATE batches SET state = ? WHERE key = ?", (state, key))
+
+    def batches_open(self, requirements: str | None = None) -> list[dict[str, Any]]:
+        """Batches submitted and not yet collected, cancelled or failed (of one requirements file)."""
+        q = "SELECT key, candidate, api, batch_id, items, created FROM batches WHERE state = 'submitted'"
+        rows = self.db.execute(q + (" AND requirements = ?" if requirements else ""),
+                               (requirements,) if requirements else ()).fetchall()
+        return [dict(zip(("key", "candidate", "api", "batch_id", "items", "created"), r, strict=True)) for r in rows]
 
     def close(self) -> None:
         for key in list(self.held):

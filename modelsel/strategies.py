@@ -67,7 +67,7 @@ class Sim:
         return float(np.mean([0.0 if math.isnan(v) else float(v) for v in vals]))
 
     def cost(self, c: str, e: str) -> float:
-        return float(np.mean([self.arr.cost_usd[self.rows[c][k]] for k in self.by_example[e]]))
+        return float(np.mean([self.arr.cost_live_usd[self.rows[c][k]] for k in self.by_example[e]]))
 
     def tag(self, e: str) -> str:
         tags = self.tags[e]
@@ -87,6 +87,14 @@ def _copy_row(out: Calls, arr: CallArrays, i: int, name: str, **over: object) ->
         vals.update(score=0.0, passed=0, latency_ms=math.nan, attempt_ms=math.nan, ttft_ms=math.nan)
     for k, v in vals.items():
         getattr(out, k).append(v)
+
+
+COSTS = ("cost_usd", "cost_live_usd", "cost_batch_usd")  # as billed, at the live price, at the batch price
+
+
+def _costs(arr: CallArrays, rows: list[int]) -> dict[str, float]:
+    """Every call a strategy makes is paid: the sum over `rows`, in each of the cost columns."""
+    return {k: float(sum(getattr(arr, k)[i] for i in rows)) for k in COSTS}
 
 
 def _elapsed(arr: CallArrays, i: int) -> float:
@@ -174,16 +182,16 @@ def _cascade_calls(sim: Sim, name: str, first: list[str], premium: str, accept) 
         rows = [sim.row(c, k) for c in first]
         ok = all(not arr.error[i] for i in rows) and accept(rows)
         lat1 = max(_elapsed(arr, i) for i in rows)
-        cost1 = sum(float(arr.cost_usd[i]) for i in rows)
+        cost1 = _costs(arr, rows)
         cold1 = any(bool(arr.cold[i]) for i in rows)
         if ok:
-            _copy_row(out, arr, rows[0], name, latency_ms=lat1, elapsed_ms=lat1, cost_usd=cost1, cold=cold1)
+            _copy_row(out, arr, rows[0], name, latency_ms=lat1, elapsed_ms=lat1, cold=cold1, **cost1)
             continue
         escalated += 1
         j = sim.row(premium, k)
         total = lat1 + _elapsed(arr, j)
         _copy_row(out, arr, j, name, latency_ms=total, elapsed_ms=total, ttft_ms=lat1 + float(arr.ttft_ms[j]),
-                  cost_usd=cost1 + float(arr.cost_usd[j]), cold=cold1 or bool(arr.cold[j]))
+                  cold=cold1 or bool(arr.cold[j]), **_costs(arr, rows + [j]))
     return out, escalated
 
 
@@ -249,15 +257,15 @@ def ensemble(sim: Sim, members: list[str], req: Requirements, fixed: dict[str, f
         rows = [sim.row(m, k) for m in members]
         live = [i for i in rows if not arr.error[i] and arr.label[i] != ""]
         lat = max(_elapsed(arr, i) for i in rows)  # the vote waits for every member, a failing one too
-        cost = sum(float(arr.cost_usd[i]) for i in rows)
+        cost = _costs(arr, rows)
         cold = any(bool(arr.cold[i]) for i in rows)
         if not live:
-            _copy_row(out, arr, rows[0], name, elapsed_ms=lat, cost_usd=cost, cold=cold, error=True,
+            _copy_row(out, arr, rows[0], name, elapsed_ms=lat, cold=cold, error=True, **cost,
                       error_kind=arr.error_kind[rows[0]] or "no_label")
             continue
         winner = Counter(arr.label[i] for i in live).most_common(1)[0][0]
         pick = next(i for i in live if arr.label[i] == winner)  # the same label scores the same
-        _copy_row(out, arr, pick, name, latency_ms=lat, elapsed_ms=lat, cost_usd=cost, cold=cold)
+        _copy_row(out, arr, pick, name, latency_ms=lat, elapsed_ms=lat, cold=cold, **cost)
     fg, per = _measure(out, req, sum(fixed.get(m, 0.0) for m in members))
     return StrategyResult(name=name, kind="ensemble", members=members, figures=fg,
                           detail="members called in parallel: the slowest decides latency, every call is paid"), per

@@ -35,10 +35,10 @@ class GeminiProvider(SdkProvider):
     async def close_client(self, client: Any) -> None:
         await client.aio.aclose()
 
-    async def complete(self, req: CallRequest) -> CallResult:
+    def _request(self, req: CallRequest) -> tuple[list[Any], Any, bool]:
+        """(contents, config, stream) as generateContent takes them."""
         from google.genai import types
 
-        client = self.client(req.timeout_s)
         p = {_PARAM_MAP.get(k, k): v for k, v in req.params.items()}
         stream = bool(p.pop("stream", True))
         system = "\n".join(m["content"] for m in req.messages if m["role"] == "system")
@@ -48,7 +48,18 @@ class GeminiProvider(SdkProvider):
             types.Content(role="model" if m["role"] == "assistant" else "user", parts=[types.Part(text=m["content"])])
             for m in req.messages if m["role"] != "system"
         ]
-        config = types.GenerateContentConfig(**p)
+        return contents, types.GenerateContentConfig(**p), stream
+
+    def batch_body(self, req: CallRequest, key: str) -> Any:
+        """The request as one inlined request of a batch job, keyed for mapping its answer back."""
+        from google.genai import types
+
+        contents, config, _ = self._request(req)
+        return types.InlinedRequest(contents=contents, config=config, metadata={"key": key})
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        client = self.client(req.timeout_s)
+        contents, config, stream = self._request(req)
         t0 = time.perf_counter()
         ttft = None
         got = Collector(req.max_chars)
@@ -89,14 +100,28 @@ class GeminiProvider(SdkProvider):
                               truncated=True, extra={"chars_read": got.chars})
         if finish is None:
             raise no_finish(any(parts), latency)
-        # Thinking models report their thoughts beside the answer's tokens, and bill them at the
-        # output rate: the output this call is billed for is both.
-        thoughts = getattr(usage, "thoughts_token_count", None)
-        answer = getattr(usage, "candidates_token_count", None)
-        out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
-        return CallResult(
-            text=got.text, input_tokens=getattr(usage, "prompt_token_count", None),
-            output_tokens=out, reasoning_tokens=None if thoughts is None else int(thoughts),
-            cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
-            ttft_ms=ttft, finish_reason=finish,
-        )
+        return result(got.text, usage, finish, latency, ttft)
+
+
+def result(text: str, usage: Any, finish: str | None, latency: float, ttft: float | None = None) -> CallResult:
+    """An answer and its usage as a CallResult. Thinking models report their thoughts beside the
+    answer's tokens and bill them at the output rate: the output billed is both."""
+    thoughts = getattr(usage, "thoughts_token_count", None)
+    answer = getattr(usage, "candidates_token_count", None)
+    out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
+    return CallResult(
+        text=text, input_tokens=getattr(usage, "prompt_token_count", None),
+        output_tokens=out, reasoning_tokens=None if thoughts is None else int(thoughts),
+        cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
+        ttft_ms=ttft, finish_reason=finish,
+    )
+
+
+def from_response(r: Any, latency: float = 0.0) -> CallResult:
+    """A whole GenerateContentResponse (a batch job's inlined answer) as a CallResult."""
+    finish = None
+    if r.candidates and r.candidates[0].finish_reason:
+        finish = str(getattr(r.candidates[0].finish_reason, "value", r.candidates[0].finish_reason))
+    if finish is None:
+        raise no_finish(bool(r.text), latency)
+    return result(r.text or "", r.usage_metadata, finish, latency)

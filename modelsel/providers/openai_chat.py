@@ -33,6 +33,18 @@ def _cached(usage: Any) -> int:
     return int(getattr(details, "cached_tokens", 0) or 0)
 
 
+def from_completion(r: Any, latency_ms: float) -> CallResult:
+    """A whole (non-streamed) chat completion as a CallResult: a live answer or a batch line's."""
+    if not r.choices:
+        raise no_finish(False, latency_ms)
+    choice = r.choices[0]
+    u = r.usage
+    return CallResult(
+        text=choice.message.content or "", input_tokens=u.prompt_tokens if u else None,
+        output_tokens=u.completion_tokens if u else None, cached_input_tokens=_cached(u), latency_ms=latency_ms,
+        finish_reason=choice.finish_reason, reasoning_tokens=_reasoning(u))
+
+
 class OpenAIProvider(SdkProvider):
     key_env = "OPENAI_API_KEY"
     default_host = "api.openai.com"
@@ -54,6 +66,11 @@ class OpenAIProvider(SdkProvider):
         return openai.AsyncOpenAI(api_key=self.api_key() or "no-key", base_url=self.candidate.base_url,
                                   max_retries=0, timeout=timeout_s, http_client=http)
 
+    def batch_body(self, req: CallRequest) -> dict[str, Any]:
+        """The request as one line of a batch: what `complete` sends, unstreamed."""
+        params, _ = self._params(req.params)
+        return {"model": self.candidate.model, "messages": req.messages, **params}
+
     def _params(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         p = dict(params)
         stream = bool(p.pop("stream", True))
@@ -69,17 +86,7 @@ class OpenAIProvider(SdkProvider):
             if not stream:
                 r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages,
                                                          **split_params(client.chat.completions.create, params))
-                latency = (time.perf_counter() - t0) * 1000
-                if not r.choices:
-                    raise no_finish(False, latency)
-                choice = r.choices[0]
-                u = r.usage
-                return CallResult(
-                    text=choice.message.content or "",
-                    input_tokens=u.prompt_tokens if u else None, output_tokens=u.completion_tokens if u else None,
-                    cached_input_tokens=_cached(u), latency_ms=latency, finish_reason=choice.finish_reason,
-                    reasoning_tokens=_reasoning(u),
-                )
+                return from_completion(r, (time.perf_counter() - t0) * 1000)
             ttft = None
             got = Collector(req.max_chars)
             finish = None

@@ -94,6 +94,8 @@ def _header(s: Summary, L: list[str]) -> None:
                  f"{run.calls_not_made} calls were not made.")
     if d.partial_data:
         L.append(f"- **Partial data**: {esc(d.partial_data)}")
+    if run.batch is not None:
+        L.append(f"- {esc(batch_text(s))}")
     if run.loop_lag is not None and run.loop_lag.flagged:
         lag = run.loop_lag
         L.append(f"- **This machine was a limit**: its event loop woke {lag.p95_ms:g} ms late at p95 (max {lag.max_ms:g} ms) "
@@ -101,6 +103,28 @@ def _header(s: Summary, L: list[str]) -> None:
                  "not at the provider. Lower `concurrency` (or use more cores) to measure without it.")
     for note in req.get("position_defaults") or []:
         L.append(f"- Default from the strategic position: {esc(note)}")
+
+
+def batch_text(s: Summary) -> str:
+    """What ran how in a --batch run, and what that changes in the record."""
+    b = s.run.batch
+    assert b is not None
+    batched = {cid: c for cid, c in b.candidates.items() if c.mode == "batch"}
+    live = {cid: c for cid, c in b.candidates.items() if c.mode == "live"}
+    parts = []
+    if batched:
+        names = ", ".join(f"'{cid}' ({c.api}" + (", collected from a batch submitted earlier" if c.resumed else "")
+                          + (f", {c.retried_live} failed lines made live" if c.retried_live else "")
+                          + (f"; REJECTED: {c.rejected}" if c.rejected else "") + ")" for cid, c in batched.items())
+        n = max(c.live_sample for c in batched.values())
+        parts.append(f"Batch: the quality calls of {names} ran through the providers' batch APIs, billed "
+                     f"${b.billed_usd:.4f} at batch rates against ${b.at_live_usd:.4f} at live rates (saved "
+                     f"${b.saving_usd:.4f}); their quality rests on the batch, their latency on {n} live calls each "
+                     "(a batch says nothing about latency), so latency intervals are those of n live calls")
+    if live:
+        parts.append("ran live: " + "; ".join(f"'{cid}' ({c.why_live})" for cid, c in live.items()))
+    parts.append(f"costs are judged at the {b.processing} price production will pay (cost.processing)")
+    return "; ".join(parts) + "."
 
 
 def _decision(s: Summary, L: list[str]) -> None:

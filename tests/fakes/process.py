@@ -26,6 +26,10 @@ class FakeProcess:
         with urllib.request.urlopen(self.url + "/__seen", timeout=10) as r:  # loopback only
             return json.loads(r.read())
 
+    def batches(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + "/__batches", timeout=10) as r:  # loopback only
+            return json.loads(r.read())
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.batches import BatchRoutes
+
 # Faults a script can ask for, one per request:
 #   429 500 502 503 529 401 400 413  an HTTP error in the provider's own error format (429 with Retry-After)
 #   hang        no answer at all until hang_s passes
@@ -52,6 +54,11 @@ class ModelScript:
     retry_after_ms: str | None = None  # also send retry-after-ms (OpenAI and Anthropic read it first)
     hang_s: float = 3.0
     chunk_delay_ms: float = 0.0
+    # Batch APIs (tests/fakes/batches.py): status reads a batch stays in progress, requests that
+    # fail inside it, and a message when the provider rejects the whole batch.
+    batch_polls: int = 2
+    batch_fault_when: Callable[[str], str | None] | None = None
+    batch_reject: str | None = None
 
 
 @dataclass
@@ -77,6 +84,9 @@ class FakeProvider:
         self.rng = random.Random(seed)
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
+        self.batch_created: list[tuple[str, str, str, int]] = []  # (api, batch id, model, requests)
+        self.batch_cancelled: list[str] = []
+        self.batch_answered: list[tuple[str, str]] = []  # (model, prompt) answered inside a batch
 
     # --- scripting -----------------------------------------------------------------------
     def script(self, model: str, **kw: Any) -> ModelScript:
@@ -142,7 +152,7 @@ def _words(s: str) -> int:
     return max(1, len(s.split()))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     provider: FakeProvider
     cached = 0
@@ -251,6 +261,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         """GET /__seen: the requests served so far, with the server's own time for each."""
+        if self.batch_route("GET", self.path):
+            return
+        if self.path == "/__batches":  # what the batch endpoints did, for benchmarks in another process
+            with self.provider.lock:
+                self._json(200, {"created": self.provider.batch_created, "cancelled": self.provider.batch_cancelled,
+                                 "answered": len(self.provider.batch_answered)})
+            return
         if self.path != "/__seen":
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -260,6 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, rows)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        if self.batch_route("POST", self.path):
+            return
         t0 = time.perf_counter()
         wall0 = time.time()
         length = int(self.headers.get("content-length") or 0)

@@ -1,0 +1,61 @@
+"""Gemini's batch mode through google-genai: the requests inlined in one batch job, each keyed in
+its metadata; answers inlined in the finished job, matched back by that key."""
+
+from __future__ import annotations
+
+from modelsel.batch import BatchApi, Status
+from modelsel.providers.base import CallRequest, CallResult, ProviderError, classify_exception
+
+_DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+
+
+def _state(job: object) -> str:
+    s = getattr(job, "state", None)
+    return str(getattr(s, "value", s) or "")
+
+
+class GeminiBatch(BatchApi):
+    name = "Gemini batch mode"
+
+    async def submit(self, items: list[tuple[str, CallRequest]]) -> str:
+        src = [self.provider.batch_body(req, cid) for cid, req in items]  # type: ignore[attr-defined]
+        try:
+            job = await self.client().aio.batches.create(model=self.provider.candidate.model, src=src,
+                                                         config={"display_name": "modelsel"})
+        except Exception as exc:
+            raise classify_exception(exc, 0.0) from None
+        return str(job.name)
+
+    async def status(self, batch_id: str) -> Status:
+        job = await self.client().aio.batches.get(name=batch_id)
+        state = _state(job)
+        if state == "JOB_STATE_FAILED":
+            err = getattr(job, "error", None)
+            return Status("failed", message=str(getattr(err, "message", None) or err or "the batch job failed"))
+        if state == "JOB_STATE_CANCELLED":
+            return Status("cancelled")
+        return Status("done" if state in _DONE else "running")
+
+    async def results(self, batch_id: str) -> dict[str, CallResult | ProviderError]:
+        from modelsel.providers.gemini import from_response
+
+        job = await self.client().aio.batches.get(name=batch_id)
+        out: dict[str, CallResult | ProviderError] = {}
+        dest = getattr(job, "dest", None)
+        for item in (getattr(dest, "inlined_responses", None) or []):
+            key = (item.metadata or {}).get("key")
+            if key is None:
+                continue
+            if item.error is not None:
+                code = getattr(item.error, "code", None)
+                out[key] = ProviderError("server" if (code or 0) >= 500 else "bad_request",
+                                         f"batch entry: {getattr(item.error, 'message', None) or item.error}")
+                continue
+            try:
+                out[key] = from_response(item.response, 0.0)
+            except ProviderError as exc:
+                out[key] = exc
+        return out
+
+    async def cancel(self, batch_id: str) -> None:
+        await self.client().aio.batches.cancel(name=batch_id)

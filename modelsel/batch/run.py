@@ -1,0 +1,247 @@
+"""Running a candidate's quality calls through its provider's batch API, beside the live calls.
+
+For each batched candidate: answers a batch already gave (in the cache) are reused; a batch this
+run (or a killed earlier run) submitted for the same calls is collected rather than submitted
+again; otherwise one batch is submitted and its id saved before any waiting. The status is read
+with back-off (first read after about a second, then growing to a minute), the provider's
+request counts drive the progress bar, and the run's deadline stops the wait (the batch id is
+kept for a later run to collect). A request the batch reports as errored, expired or cancelled is
+made live, with the usual retries. Latency comes from a separate live sample (`sample_examples`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from modelsel.batch import BatchApi, Status, api_for
+from modelsel.candidate import Candidate
+from modelsel.catalog import call_cost
+from modelsel.evalset import Example
+from modelsel.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.records import Record
+from modelsel.store import cache_key
+
+FIRST_POLL_S, MAX_POLL_S = 1.0, 60.0
+
+
+def sample_examples(examples: list[Example], n: int) -> list[Example]:
+    """n examples drawn across tags (round robin over each example's first tag, in a fixed order
+    that does not depend on the file's order), for the live latency sample."""
+    if n >= len(examples):
+        return list(examples)
+    groups: dict[str, list[Example]] = {}
+    for ex in sorted(examples, key=lambda e: hashlib.sha256(e.id.encode()).hexdigest()):
+        groups.setdefault(ex.tags[0] if ex.tags else "", []).append(ex)
+    out: list[Example] = []
+    while len(out) < n:
+        for tag in sorted(groups):
+            if groups[tag] and len(out) < n:
+                out.append(groups[tag].pop(0))
+    order = {e.id: i for i, e in enumerate(examples)}
+    return sorted(out, key=lambda e: order[e.id])
+
+
+def _batch_answer(c: Candidate, res: CallResult, max_chars: int) -> dict[str, Any]:
+    """A batch line's answer as record fields: no latency (a batch has none), billed at the batch price."""
+    now = datetime.now(UTC)
+    args = (c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens, now)
+    live, batch = call_cost(*args), call_cost(*args, processing="batch")
+    text = res.text[:max_chars]
+    return dict(output=text, output_truncated=len(res.text) > max_chars,
+                output_chars=len(res.text) if len(res.text) > max_chars else None, latency_ms=None,
+                input_tokens=res.input_tokens, output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
+                cached_input_tokens=res.cached_input_tokens, cost_usd=batch, cost_live_usd=live, cost_batch_usd=batch,
+                finish_reason=res.finish_reason, batch=True, attempts=1)
+
+
+class CandidateBatch:
+    """One batched candidate's quality calls: built, submitted or resumed, waited for, collected."""
+
+    def __init__(self, c: Candidate, p: Provider, api: BatchApi, examples: list[Example], ctx: Any, outcome: Any,
+                 slot: Any, requirements: str, on_status: Callable[[str, Status], None] | None) -> None:
+        self.c, self.p, self.api, self.ctx, self.outcome, self.slot = c, p, api, ctx, outcome, slot
+        self.requirements, self.on_status = requirements, on_status
+        cfg = ctx.cfg
+        identity = {**type(p).cache_identity(c), "batch": True}
+        self.items: list[tuple[str, Example, int, CallRequest, str]] = []
+        for rep in range(cfg.repeat):
+            for i, ex in enumerate(examples):
+                messages, prompt = render(c, ex)
+                params = {**p.defaults, **c.params}
+                req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=c.timeout_s or cfg.timeout_s,
+                                  example=ex, repeat=rep, max_chars=cfg.max_answer_chars)
+                self.items.append((f"q{rep}_{i}", ex, rep, req, cache_key(identity, messages, prompt, params, rep)))
+        blob = json.dumps([identity, sorted(k for *_, k in self.items)], sort_keys=True, default=str)
+        self.key = hashlib.sha256(blob.encode()).hexdigest()
+        self.info: dict[str, Any] = {"api": api.name, "items": len(self.items), "batch_id": None, "resumed": False,
+                                     "from_cache": 0, "from_batch": 0, "retried_live": 0, "waited_s": 0.0,
+                                     "billed_usd": 0.0, "at_live_usd": 0.0, "state": "not started"}
+        outcome.batches[c.id] = self.info
+
+    def _record(self, ex: Example, rep: int, **fields: Any) -> Record:
+        return Record(candidate=self.c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster,
+                      input=ex.text(), expected=ex.expected, params={**self.p.defaults, **self.c.params}, **fields)
+
+    async def run(self) -> None:
+        cache, deliver = self.ctx.cache, self.ctx.deliver
+        todo = []
+        for cid, ex, rep, req, key in self.items:
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None:
+                from modelsel.runner import reprice
+
+                self.info["from_cache"] += 1
+                await deliver(self.c, self._record(ex, rep, **reprice(self.c, hit), cached=True))
+            else:
+                todo.append((cid, ex, rep, req, key))
+        if not todo:
+            self.info["state"] = "answered from the cache"
+            return
+        batch_id = await self._submit_or_resume(todo)
+        if batch_id is None:
+            return
+        status = await self._wait(batch_id, len(todo))
+        if status is None:
+            return
+        await self._collect(batch_id, todo)
+
+    async def _submit_or_resume(self, todo: list[Any]) -> str | None:
+        cache = self.ctx.cache
+        saved = cache.batch_get(self.key) if cache is not None else None
+        if saved is not None and saved["state"] == "submitted":
+            self.info.update(batch_id=saved["batch_id"], resumed=True, state="collecting a batch submitted earlier")
+            return str(saved["batch_id"])
+        guess = sum(call_cost(self.c, estimate_tokens(req.prompt), expected_output_tokens(req.params), processing="batch")
+                    for _, _, _, req, _ in todo)
+        if not self.ctx.budget.reserve(guess):
+            self.info["state"] = "not submitted: the budget guard"
+            self.outcome.skipped_budget += len(todo)
+            self.outcome.skipped_by[self.c.id] = self.outcome.skipped_by.get(self.c.id, 0) + len(todo)
+            return None
+        self.info["reserved"] = guess
+        try:
+            batch_id = await self.api.submit([(cid, req) for cid, _, _, req, _ in todo])
+        except ProviderError as exc:
+            self.ctx.budget.settle(guess, 0.0)
+            return self._rejected(str(exc), len(todo))
+        except Exception as exc:  # the SDK or the endpoint refused it: the batch's own error, not the run's end
+            self.ctx.budget.settle(guess, 0.0)
+            return self._rejected(f"{type(exc).__name__}: {exc}", len(todo))
+        if cache is not None:  # before any waiting: a kill from here on collects this batch next time
+            cache.batch_save(self.key, self.c.id, self.api.name, batch_id, len(self.items), self.requirements)
+        self.info.update(batch_id=batch_id, state="submitted")
+        return batch_id
+
+    def _rejected(self, message: str, n: int) -> None:
+        from modelsel.secrets import redact
+
+        self.info.update(state="rejected", rejected=redact(message))
+        self.outcome.not_made_batch = getattr(self.outcome, "not_made_batch", 0) + n
+        return None
+
+    async def _wait(self, batch_id: str, n: int) -> Status | None:
+        scale = max(0.01, self.ctx.cfg.retry.scale)
+        delay, t0, unreadable = FIRST_POLL_S, time.monotonic(), 0
+        while True:
+            wait = min(delay, MAX_POLL_S) * scale
+            if self.ctx.deadline is not None and time.monotonic() + wait > self.ctx.deadline:
+                self.info.update(state="still running at the deadline", waited_s=round(time.monotonic() - t0, 2))
+                self.outcome.not_run[self.c.id] = self.outcome.not_run.get(self.c.id, 0) + n
+                self.outcome.deadline_hit = True
+                return None
+            await asyncio.sleep(wait)
+            delay *= 1.6
+            try:
+                st = await self.api.status(batch_id)
+                unreadable = 0
+            except Exception as exc:  # a status read that failed is read again at the next step, a few times
+                unreadable += 1
+                if unreadable >= 8:
+                    self.info.update(state=f"status unreadable ({type(exc).__name__}: {exc})",
+                                     waited_s=round(time.monotonic() - t0, 2))
+                    self.outcome.not_run[self.c.id] = self.outcome.not_run.get(self.c.id, 0) + n
+                    self.outcome.deadline_hit = True
+                    return None
+                continue
+            if self.on_status is not None:
+                self.on_status(self.c.id, st)
+            if st.state == "failed":
+                if self.ctx.cache is not None:
+                    self.ctx.cache.batch_state(self.key, "failed")
+                self.ctx.budget.settle(self.info.get("reserved", 0.0), 0.0)
+                return self._rejected(st.message or "the provider failed the batch", n)
+            if st.state in ("done", "cancelled"):
+                self.info["waited_s"] = round(time.monotonic() - t0, 2)
+                return st
+
+    async def _collect(self, batch_id: str, todo: list[Any]) -> None:
+        from modelsel.runner import _one
+
+        got: dict[str, CallResult | ProviderError] = {}
+        try:
+            got = await self.api.results(batch_id)
+        except Exception as exc:
+            self.info["results_error"] = f"{type(exc).__name__}: {exc}"
+        cache, deliver, budget = self.ctx.cache, self.ctx.deliver, self.ctx.budget
+        billed = 0.0
+        live_again = []
+        for cid, ex, rep, _req, key in todo:
+            res = got.get(cid)
+            if isinstance(res, CallResult):
+                answer = _batch_answer(self.c, res, self.ctx.cfg.max_answer_chars)
+                billed += answer["cost_usd"]
+                self.info["at_live_usd"] += answer["cost_live_usd"]
+                if cache is not None:
+                    cache.put(key, answer)
+                self.info["from_batch"] += 1
+                await deliver(self.c, self._record(ex, rep, **answer))
+            else:  # errored, expired, cancelled or missing inside the batch: made live, with retries
+                live_again.append((ex, rep))
+        budget.settle(self.info.get("reserved", 0.0), billed)
+        self.info["billed_usd"] = round(billed, 9)
+        self.info["at_live_usd"] = round(self.info["at_live_usd"], 9)
+        if cache is not None:
+            cache.batch_state(self.key, "collected")
+        self.info["state"] = "collected"
+        self.info["retried_live"] = len(live_again)
+
+        async def again(ex: Example, rep: int) -> None:
+            await deliver(self.c, await _one(self.c, self.p, ex, rep, self.slot, self.ctx))
+
+        await asyncio.gather(*(again(ex, rep) for ex, rep in live_again))
+
+
+async def run_batches(batched: list[tuple[Candidate, Provider]], examples: list[Example], ctx: Any, outcome: Any,
+                      slots: dict[str, Any], requirements: str,
+                      on_status: Callable[[str, Status], None] | None = None) -> None:
+    jobs = []
+    for c, p in batched:
+        api = api_for(p)
+        assert api is not None
+        jobs.append(CandidateBatch(c, p, api, examples, ctx, outcome, slots[c.id], requirements, on_status).run())
+    await asyncio.gather(*jobs)
+
+
+async def cancel_open(cache: Any, requirements: str, providers: dict[str, Provider]) -> list[tuple[str, str, str]]:
+    """Cancel every batch this requirements file left running: (candidate, batch id, outcome)."""
+    done = []
+    for b in cache.batches_open(requirements):
+        p = providers.get(b["candidate"])
+        api = api_for(p) if p is not None else None
+        if api is None:
+            done.append((b["candidate"], b["batch_id"], "skipped: the candidate is no longer in the requirements"))
+            continue
+        try:
+            await api.cancel(b["batch_id"])
+            cache.batch_state(b["key"], "cancelled")
+            done.append((b["candidate"], b["batch_id"], "cancelled"))
+        except Exception as exc:
+            done.append((b["candidate"], b["batch_id"], f"not cancelled: {type(exc).__name__}: {exc}"))
+    return done
