@@ -39,6 +39,10 @@ class Candidate(BaseModel):
     replay_from: str | None = None
     tier: str | None = None
     from_catalog: bool = False
+    catalog_id: str | None = None  # the catalog entry it came from
+    deprecation: str | None = None  # the vendor's deprecation or retirement, with its source
+    shutdown_on: str | None = None  # the day the vendor stops serving it (announced)
+    successor: str | None = None  # the catalog id the vendor names as its replacement
     host: str = ""  # where requests go, for outage purposes (see Provider.outage_host); "" = unknown: the vendor
     code_file: str | None = None  # a python candidate's module, found inside the requirements' folder tree
 

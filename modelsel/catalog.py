@@ -47,6 +47,9 @@ class CatalogModel(BaseModel):
     deprecation: str | None = None  # why it is deprecated, with the source
     needs: str | None = None  # what must be installed to run it here (a local model's extra)
     retired_on: str | None = None  # the day the vendor stopped serving it, where curated
+    shutdown_on: str | None = None  # the day it stops (or stopped) being served, where the vendor announced one
+    shutdown_source: str | None = None
+    successor: str | None = None  # the catalog id of the replacement the vendor names
     name: str | None = None
     facts: dict[str, Fact] = {}
     tier: str | None = None  # cheap | middle | premium, by blended price within the catalog
@@ -87,18 +90,20 @@ def is_chat_model(m: Any, keys: set[str], words: list[str]) -> bool:
     return not any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text) for w in words)
 
 
-def _lifecycle(vid: str, v: dict[str, Any], m: Any, today: date) -> tuple[bool, str | None, str | None]:
-    """(deprecated, why, retired on): the snapshot's flag, or a retirement curated in catalog.yaml
-    (the snapshot keeps pricing models their vendor no longer serves)."""
+def _lifecycle(vid: str, v: dict[str, Any], m: Any, today: date) -> dict[str, Any]:
+    """Deprecation and shutdown: a date curated in catalog.yaml from the vendor's deprecations page
+    (the snapshot keeps pricing models their vendor no longer serves), else the snapshot's flag."""
     r = next((r for r in v.get("retired") or [] if re.search(r["match"], m.id)), None)
     if r is not None:
         on = str(r["date"])
+        succ = f"; the vendor names {r['successor']} as its replacement" if r.get("successor") else ""
+        common = {"deprecated": True, "shutdown_on": on, "shutdown_source": r["source"], "successor": r.get("successor")}
         if date.fromisoformat(on) <= today:
-            return True, f"retired by {vid} on {on} (source: {r['source']})", on
-        return True, f"deprecated by {vid}: retires on {on} (source: {r['source']})", None
+            return {**common, "deprecation": f"retired by {vid} on {on} (source: {r['source']}){succ}", "retired_on": on}
+        return {**common, "deprecation": f"deprecated by {vid}: shuts down on {on} (source: {r['source']}){succ}"}
     if m.deprecated:
-        return True, "deprecated by its vendor (genai-prices snapshot)", None
-    return False, None, None
+        return {"deprecated": True, "deprecation": "deprecated by its vendor (genai-prices snapshot)"}
+    return {}
 
 
 def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: list[str], now: datetime) -> list[CatalogModel]:
@@ -116,7 +121,7 @@ def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: lis
         keys = prices.price_keys(m, now)
         if not is_chat_model(m, keys, words) or (v.get("not_chat") and re.search(v["not_chat"]["match"], m.id)):
             continue
-        deprecated, why, retired_on = _lifecycle(vid, v, m, now.date())
+        life = _lifecycle(vid, v, m, now.date())
         bp = prices.base_price(m, now)
         facts = dict(policy)
         facts["context_window"] = Fact(value=m.context_window, source=src, as_of=info.as_of)
@@ -135,8 +140,7 @@ def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: lis
             base_url=v.get("base_url"), api_key_env=v.get("api_key_env"), input_per_mtok=bp.input_per_mtok,
             output_per_mtok=bp.output_per_mtok, cached_input_per_mtok=bp.cached_input_per_mtok, tiered=bp.tiered,
             tier_note=bp.tier_note, price_source=f"{src} ({prov.id}/{m.id})", price_as_of=info.as_of,
-            price_ref=(prov.id, m.id), deprecated=deprecated, deprecation=why, retired_on=retired_on, name=m.name,
-            facts=facts))
+            price_ref=(prov.id, m.id), name=m.name, facts=facts, **life))
     return out
 
 
@@ -214,7 +218,8 @@ def _from_catalog(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candid
         base_url=spec.base_url or cm.base_url, api_key_env=spec.api_key_env or cm.api_key_env,
         input_per_mtok=cm.input_per_mtok or 0.0, output_per_mtok=cm.output_per_mtok or 0.0,
         cached_input_per_mtok=cm.cached_input_per_mtok, tiered=cm.tiered, price_source=cm.price_source,
-        price_as_of=cm.price_as_of, price_ref=cm.price_ref, facts=dict(cm.facts), tier=cm.tier, from_catalog=True)
+        price_as_of=cm.price_as_of, price_ref=cm.price_ref, facts=dict(cm.facts), tier=cm.tier, from_catalog=True,
+        catalog_id=cm.id, deprecation=cm.deprecation, shutdown_on=cm.shutdown_on, successor=cm.successor)
     if cm.input_per_mtok is None and not spec.price:
         c.price_source = "unknown: no price in the catalog; cost figures are 0"
     if spec.facts:

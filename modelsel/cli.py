@@ -66,6 +66,10 @@ def eval(
                                "latency from a live sample."),
     cancel_batches: bool = typer.Option(False, "--cancel-batches", help="Cancel the batches an earlier run of this file "
                                         "left running, and stop."),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML: a test case per hard requirement per "
+                                      "candidate (for CI test reporters)."),
+    summary_md: Path | None = typer.Option(None, "--summary-md", help="Also write the short Markdown summary (what goes "
+                                           "to $GITHUB_STEP_SUMMARY) to this file, e.g. for a pull-request comment."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
     from modelsel.errors import InputError
@@ -95,12 +99,48 @@ def eval(
         res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
     except InputError as exc:  # --out is another writer's, or not a run folder: nothing was written
         fail(exc)
+    if res.summary is not None:
+        _ci_outputs(res.summary, res.folder, junit, _changes_since_last(inp.lr, reports_root), summary_md=summary_md)
     if mlflow_uri and res.summary is not None:
         try:
             _export(inp.lr, reports_root, mlflow_uri, only=str(res.folder.resolve()))
         except InputError as exc:
             fail(exc)
     raise typer.Exit(res.code)
+
+
+def _changes_since_last(lr, reports_root: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """What changed since the run before this one of the same requirements (from the history store)."""
+    from modelsel.history import History
+
+    try:
+        store = History(reports_root)
+        try:
+            rows = store.rows(lr.req.name or lr.path.stem)
+        finally:
+            store.close()
+    except Exception:  # the history is a convenience here; the record stands without it
+        return []
+    if len(rows) < 2:
+        return ["first recorded decision for these requirements"]
+    last, prev = rows[-1], rows[-2]
+    return last.changes or [f"the same choice as on {prev.date} ({prev.chosen or 'none'})"]
+
+
+def _ci_outputs(summary, folder: Path, junit: Path | None, changed: list[str], review=None,  # type: ignore[no-untyped-def]
+                summary_md: Path | None = None) -> None:
+    """The CI job's page ($GITHUB_STEP_SUMMARY), a Markdown copy and a JUnit report, when asked for."""
+    from modelsel.report.ci import append_step_summary, junit_xml, step_summary
+    from modelsel.store import atomic_write
+
+    text = step_summary(summary, folder, changed, review)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_step_summary(text)
+    if summary_md is not None:
+        atomic_write(summary_md, text)
+    if junit is not None:
+        atomic_write(junit, junit_xml(summary, review))
+        err_console.print(f"wrote {junit}", highlight=False)
 
 
 def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: str | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -241,6 +281,12 @@ def check(
         console.print(f" [yellow]risk[/yellow] {escape(cid)}: " + escape("; ".join(risks)), highlight=False)
     for cid, why in scr.not_evaluated.items():
         console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
+    from modelsel.metrics import planned_resolution
+    from modelsel.report.fmt import resolution_sentence
+
+    es = inp.evalset.examples
+    res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference)
+    console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
     missing = [i for i, d, _ in items if not d]
     if missing:
         console.print(f"[yellow]{len(missing)} checklist item(s) open.[/yellow]")
@@ -292,7 +338,7 @@ def shortlist(
     from modelsel.shortlist import propose, write_candidates
 
     try:
-        inp = pipeline.prepare(requirements, allow=tuple(allow_path))
+        inp = pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False)
         props, emptied = propose(inp.lr, inp.evalset, top, include_all)
     except InputError as exc:
         fail(exc)
@@ -360,6 +406,10 @@ def review(
     reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.01),
     allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML (a case per hard requirement per "
+                                      "candidate, and 'decision holds')."),
+    summary_md: Path | None = typer.Option(None, "--summary-md", help="Also write the short Markdown summary (before and "
+                                           "after of the decision) to this file, e.g. for a pull-request comment."),
 ) -> None:
     """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
     from modelsel import pipeline
@@ -367,10 +417,13 @@ def review(
     from modelsel.session import run_review
 
     try:
-        cfg = _config(pipeline.prepare(requirements, allow=tuple(allow_path)), timeout=timeout)
-        code = run_review(requirements, against, out, reports_root, no_cache, cfg, console, allow=tuple(allow_path))
+        cfg = _config(pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False), timeout=timeout)
+        code, summary, folder, result = run_review(requirements, against, out, reports_root, no_cache, cfg, console,
+                                                   allow=tuple(allow_path))
     except InputError as exc:
         fail(exc)
+    if summary is not None:
+        _ci_outputs(summary, folder, junit, [], result, summary_md)
     raise typer.Exit(code)
 
 

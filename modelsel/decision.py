@@ -381,4 +381,25 @@ def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Compari
         d.trade_offs.append(f"'{chosen}' is a closed model: moving away means re-testing prompts and output formats on "
                             "another provider.")
     d.self_hosting_break_even = self_hosting_break_even(cands, figs, chosen)
+    for role, cid in (("chosen model", chosen), ("fallback", d.fallback)):
+        note = lifecycle_note(by.get(cid) if cid else None, role, d.review, today)
+        if note:
+            d.lifecycle.append(note)
+            d.trade_offs.append(note)
     return d, checks
+
+
+def lifecycle_note(c: Candidate | None, role: str, plan: ReviewPlan | None, today: date) -> str | None:
+    """What the vendor's deprecation of this model means for the decision: the shutdown day, set
+    against the next review, and the replacement the vendor names."""
+    if c is None or not c.deprecation:
+        return None
+    succ = f" The vendor names {c.successor} as its replacement: evaluate it now." if c.successor else ""
+    if c.shutdown_on is None:
+        return f"The {role} '{c.id}' is deprecated ({c.deprecation}).{succ}"
+    days = (date.fromisoformat(c.shutdown_on) - today).days
+    before = plan is not None and c.shutdown_on <= plan.next_review_date
+    when = (f"before the next review on {plan.next_review_date}" if before else
+            f"after the next review on {plan.next_review_date}") if plan is not None else ""
+    return (f"The {role} '{c.id}' shuts down in {days} days, on {c.shutdown_on}, {when} ({c.deprecation}).{succ}").replace(
+        " , ", ", ").replace(", (", " (")

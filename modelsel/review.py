@@ -141,13 +141,41 @@ def _new_models(old: Summary, proposed: list[str]) -> list[Finding]:
                          + ", ".join(fresh[:8]) + (" ..." if len(fresh) > 8 else "") + "; re-run the eval with them shortlisted")]
 
 
+def _lifecycle(old: Summary, cands: dict[str, Any], today: date, review_every_days: int) -> list[Finding]:
+    """The recorded choice and fallback against their vendors' deprecations: shut down, or shutting
+    down before the next review, fails the review; deprecated with no date (or after it) warns."""
+    from datetime import timedelta
+
+    out = []
+    next_review = (today + timedelta(days=review_every_days)).isoformat()
+    for role, cid in (("chosen model", old.decision.chosen), ("fallback", old.decision.fallback)):
+        c = cands.get(cid) if cid else None
+        if c is None or not c.deprecation:
+            continue
+        succ = f"; the vendor names {c.successor} as its replacement" if c.successor else ""
+        if c.shutdown_on and c.shutdown_on <= today.isoformat():
+            out.append(Finding(kind="retired", holds=False, candidate=cid,
+                               text=f"the {role} '{cid}' was shut down on {c.shutdown_on} ({c.deprecation}){succ}"))
+        elif c.shutdown_on and c.shutdown_on <= next_review:
+            days = (date.fromisoformat(c.shutdown_on) - today).days
+            out.append(Finding(kind="shuts_down_before_next_review", holds=False, candidate=cid,
+                               text=f"the {role} '{cid}' shuts down in {days} days, on {c.shutdown_on}, before the next "
+                                    f"review on {next_review} ({c.deprecation}){succ}"))
+        else:
+            out.append(Finding(kind="deprecated", holds=True, candidate=cid,
+                               text=f"warning: the {role} '{cid}' is deprecated ({c.deprecation}){succ}"))
+    return out
+
+
 def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_calls: CallArrays,
-                      current_prices: dict[str, tuple[float, float]], proposed: list[str], today: date) -> list[Finding]:
+                      current_prices: dict[str, tuple[float, float]], proposed: list[str], today: date,
+                      cands: dict[str, Any] | None = None, review_every_days: int = 90) -> list[Finding]:
     """Findings, each saying whether the decision holds on that count."""
     chosen = old.decision.chosen
     if chosen is None:
         return [Finding(kind="no_decision", holds=False, text="the recorded run chose no candidate, so there is no decision to hold")]
-    f = _choice(old, new, chosen)
+    f = _lifecycle(old, cands or {}, today, review_every_days)
+    f += _choice(old, new, chosen)
     f += _drift(old, new, chosen, old_calls.of(chosen).per_example_scores(), new_calls.of(chosen).per_example_scores(),
                 clusters_of(new_calls))
     f += _latency(old, new, chosen)

@@ -218,6 +218,7 @@ class Decision(Model):
     self_hosting_break_even: BreakEven | None = None
     review: ReviewPlan | None = None
     partial_data: str | None = None
+    lifecycle: list[str] = []  # the chosen model's or fallback's announced shutdown, set against the next review
 
 
 # --- strategies ---------------------------------------------------------------------------------

@@ -411,7 +411,9 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
 # --- review: re-run, then compare with the recorded decision -------------------------------------
 
 def run_review(requirements: Path, against: Path | None, out: Path | None, reports_root: Path, no_cache: bool,
-               cfg: RunConfig, console: Console, today: Any = None, allow: tuple[Path, ...] = ()) -> int:
+               cfg: RunConfig, console: Console, today: Any = None, allow: tuple[Path, ...] = ()
+               ) -> tuple[int, Summary | None, Path, Any]:
+    """(exit code, the new run's summary, its folder, the review result)."""
     from datetime import date
 
     from modelsel.errors import InputError
@@ -427,14 +429,19 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     old_rd = RunDir.open(base)
     old = old_rd.summary()
     old_calls = Calls.from_records(old_rd.records()).arrays()
-    inp = pipeline.prepare(requirements, allow=allow)
+    inp = pipeline.prepare(requirements, allow=allow, refuse_retired=False)
     scr = pipeline.screen(inp)
+    for c in list(scr.runnable):  # a model its vendor shut down is not called; the review says so
+        if c.shutdown_on and c.shutdown_on <= today.isoformat():
+            scr.runnable.remove(c)
+            scr.not_evaluated[c.id] = f"shut down by its vendor on {c.shutdown_on}"
     cfg.repeat = old.run.repeat
     res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, Console(stderr=True), quiet=True)
     if res.summary is None or res.calls is None:
-        return res.code
+        return res.code, None, res.folder, None
     prices = {c.id: (c.input_per_mtok, c.output_per_mtok) for c in inp.candidates}
-    findings = compare_decisions(old, res.summary, old_calls, res.calls, prices, _passing_catalog_models(inp), today)
+    findings = compare_decisions(old, res.summary, old_calls, res.calls, prices, _passing_catalog_models(inp), today,
+                                 {c.id: c for c in inp.candidates}, inp.lr.req.decision.review_every_days)
     result = review_result(old, res.summary, findings, str(base), str(res.folder))
     rd = RunDir(res.folder)
     rd.write_json("review.json", result.model_dump(mode="json"))
@@ -442,7 +449,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     _remember(reports_root, res.summary, res.folder, Console(stderr=True), "review", result.holds)
     rd.write_text("review.html", review_page(result, res.summary, reports_root))
     print_review(console, result)
-    return 0 if result.holds else 1
+    return (0 if result.holds else 1), res.summary, res.folder, result
 
 
 def _passing_catalog_models(inp: pipeline.Inputs) -> list[str]:

@@ -157,6 +157,14 @@ def propose(lr: LoadedRequirements, es: EvalSet, top: int = DEFAULT_TOP, include
     ok = sorted([p for p in props if not p.out], key=lambda p: _rank_key(p, lr.req.decision.priority))
     for p in _spread(ok, top, lr):
         p.included = True
+    # A shortlisted model its vendor retires: the replacement the vendor names is proposed too.
+    by_id = {p.id: p for p in props}
+    for spec in lr.req.candidates:
+        cm = cat.get(spec.catalog or "")
+        succ = by_id.get(cm.successor) if cm is not None and cm.successor else None
+        if succ is not None and not succ.out:
+            succ.included = True
+            succ.why_in = (f"replaces {cm.id} ({cm.deprecation})")
     emptied = None if ok else _emptying_filter(props)
     order = {id(p): i for i, p in enumerate(ok)}
     props.sort(key=lambda p: (not p.included, p.out != [], order.get(id(p), 10**9), p.id))

@@ -59,7 +59,7 @@ def _tight(tmp_path: Path, **over: object) -> Path:
            "cost": {"max_per_request_usd": 0.0005, "monthly_budget_usd": 50, "monthly_requests": 100_000},
            "compliance": {"data_sensitivity": "internal"}}
     doc.update(over)  # type: ignore[arg-type]
-    return write_req(tmp_path, ["openai/gpt-5-mini"], **doc)
+    return write_req(tmp_path, ["openai/gpt-6.1-terra"], **doc)
 
 
 def test_shortlist_keeps_only_models_within_context_and_budget_and_says_why_others_are_out(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_shortlist_write_adds_candidates_and_keeps_comments(tmp_path: Path) -> N
     assert "# the shortlist, reviewed by the PM" in after and "# keep this comment" in after and "# a trailing comment" in after
     doc = yaml.safe_load(after)
     got = [c if isinstance(c, str) else c["catalog"] for c in doc["candidates"]]
-    assert got[0] == "openai/gpt-5-mini" and len(got) > 1
+    assert got[0] == "openai/gpt-6.1-terra" and len(got) > 1
     assert cli("check", req).exit_code == 0
     assert cli("shortlist", req, "--write").output.count("added 0 candidate(s)") == 1  # nothing added twice
 
@@ -160,7 +160,44 @@ def test_models_the_vendor_no_longer_serves_are_retired_with_the_day_and_source(
         assert m["deprecated"] and m["retired_on"] == day and mid not in current
         assert m["deprecation"].startswith(f"retired by {mid.split('/')[0]} on {day} (source: https://")
     assert "openai/gpt-3.5-turbo-instruct" not in every and "openai/davinci-002" not in every
-    assert {"anthropic/claude-haiku-4-5", "openai/gpt-4.1", "google/gemini-2.5-flash"} <= current
+    assert {"anthropic/claude-haiku-4-5", "openai/gpt-6.1-terra", "google/gemini-3.8-flash"} <= current
+    # announced shutdowns, from the vendors' deprecation pages, with the replacement they name
+    mini = every["openai/gpt-5-mini"]
+    assert mini["deprecated"] and mini["shutdown_on"] == "2026-12-11" and mini["successor"] == "openai/gpt-6.1-terra"
+    assert every["google/gemini-2.5-flash"]["shutdown_on"] == "2026-06-17" and "openai/gpt-5-mini" not in current
     res = cli("shortlist", write_req(tmp_path, ["openai/gpt-4.1"]), "--json")
     out = {p["id"]: p for p in json.loads(res.output)}
     assert any(r.startswith("retired by anthropic on 2025-07-21") for r in out["anthropic/claude-2"]["out"])
+
+
+def test_a_retired_model_is_refused_with_its_day_and_its_successor_shortlisted(tmp_path: Path) -> None:
+    """gemini-2.5-flash was shut down on 2026-06-17: eval refuses it (exit 2, the day and the source);
+    gpt-5-mini shuts down on 2026-12-11 and the vendor names gpt-6.1-terra: shortlist proposes it."""
+    from datetime import date
+
+    res = cli("eval", write_req(tmp_path / "a", ["google/gemini-2.5-flash"]))
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "was shut down by its vendor on 2026-06-17" in out
+    assert "ai.google.dev/gemini-api/docs/deprecations" in out and not (tmp_path / "a" / "reports").exists()
+    if date.today() < date(2026, 12, 11):
+        res = cli("shortlist", write_req(tmp_path / "b", ["openai/gpt-5-mini"]), "--json")
+        props = {p["id"]: p for p in json.loads(res.output)}
+        succ = props["openai/gpt-6.1-terra"]
+        assert succ["included"] and succ["why_in"].startswith("replaces openai/gpt-5-mini (deprecated by openai: shuts "
+                                                               "down on 2026-12-11")
+
+
+def test_the_record_sets_a_shutdown_against_the_next_review() -> None:
+    from datetime import date
+
+    from modelsel.candidate import Candidate
+    from modelsel.decision import lifecycle_note
+    from modelsel.schema import ReviewPlan
+
+    c = Candidate(id="openai/gpt-5-mini", provider="openai", vendor="openai", model="gpt-5-mini",
+                  deprecation="deprecated by openai: shuts down on 2026-12-11 (source: x)", shutdown_on="2026-12-11",
+                  successor="openai/gpt-6.1-terra")
+    plan = ReviewPlan(next_review_date="2027-03-02", every_days=90, triggers=[])
+    note = lifecycle_note(c, "chosen model", plan, date(2026, 12, 2))
+    assert note is not None and "shuts down in 9 days, on 2026-12-11, before the next review on 2027-03-02" in note
+    assert "The vendor names openai/gpt-6.1-terra as its replacement" in note

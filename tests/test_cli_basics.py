@@ -41,18 +41,18 @@ def test_check_lists_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_check_reports_compliance_eliminations_before_any_call(tmp_path: Path) -> None:
-    p = write_req(tmp_path, ["google/gemini-2.5-flash", "openai/gpt-5-mini"],
+    p = write_req(tmp_path, ["google/gemini-3.8-flash", "openai/gpt-6.1-terra"],
                   compliance={"max_retention_days": 30, "require_no_training": True})
     res = cli("check", p)
-    assert "eliminated before any call google/gemini-2.5-flash: retains data 55 days" in " ".join(res.output.split())
-    assert "not evaluable here openai/gpt-5-mini: no API key (set OPENAI_API_KEY)" in " ".join(res.output.split())
+    assert "eliminated before any call google/gemini-3.8-flash: retains data 55 days" in " ".join(res.output.split())
+    assert "not evaluable here openai/gpt-6.1-terra: no API key (set OPENAI_API_KEY)" in " ".join(res.output.split())
 
 
 def test_models_lists_the_catalog_with_sources() -> None:
     res = cli("models", "--json")
     data = json.loads(res.output)
     ids = {m["id"] for m in data}
-    assert {"openai/gpt-5-mini", "anthropic/claude-sonnet-4-5", "google/gemini-2.5-flash", "groq/llama-3.3-70b-versatile",
+    assert {"openai/gpt-6.1-terra", "anthropic/claude-sonnet-4-5", "google/gemini-3.8-flash", "groq/llama-3.3-70b-versatile",
             "local/gemma-3-270m"} <= ids
     for m in data:
         assert m["price_source"] and m["price_source"] != "unknown", m["id"]
@@ -60,7 +60,7 @@ def test_models_lists_the_catalog_with_sources() -> None:
             assert fact["source"], (m["id"], fact)
             # A known fact says when it was true; an unknown one says it is unknown.
             assert fact["as_of"] or (fact["value"] is None and "not" in fact["source"]), (m["id"], fact)
-    mini = next(m for m in data if m["id"] == "openai/gpt-5-mini")
+    mini = next(m for m in data if m["id"] == "openai/gpt-6.1-terra")
     assert mini["price_source"].startswith("genai-prices") and mini["input_per_mtok"] > 0
     table = cli("models", "--provider", "anthropic")
     assert "claude-haiku-4-5" in table.output and "gpt-5" not in table.output

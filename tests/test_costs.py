@@ -38,12 +38,12 @@ def test_a_tiered_model_is_billed_at_its_base_tier_and_a_long_prompt_at_its_tier
 
 
 def test_cached_input_is_billed_at_the_cached_rate(fake, keys, tmp_path: Path) -> None:
-    fake.script("gpt-5-mini", answer=oracle, input_tokens=1000, output_tokens=100, cached_tokens=800)
-    req = write_req(tmp_path, [_catalog(fake, "openai/gpt-5-mini", fake.url + "/v1")])
+    fake.script("gpt-6.1-terra", answer=oracle, input_tokens=1000, output_tokens=100, cached_tokens=800)
+    req = write_req(tmp_path, [_catalog(fake, "openai/gpt-6.1-terra", fake.url + "/v1")])
     assert cli("eval", req, "--out", tmp_path / "run").exit_code == 0
     _, recs = run_dir(tmp_path / "run")
-    # gpt-5-mini: $0.25 input, $0.025 cached input, $2 output per Mtok
-    expected = (200 * 0.25 + 800 * 0.025 + 100 * 2.0) / 1e6
+    # gpt-6.1-terra: $1 input, $0.05 cached input, $5 output per Mtok
+    expected = (200 * 1.0 + 800 * 0.05 + 100 * 5.0) / 1e6
     assert all(r["cached_input_tokens"] == 800 and r["cost_usd"] == pytest.approx(expected, rel=0.01) for r in recs)
 
 
@@ -66,12 +66,12 @@ def test_a_price_is_dated_by_its_snapshot_not_by_today(fake, keys, tmp_path: Pat
 
     info = snapshot_info()
     assert info.as_of == "2026-11-10"  # genai-prices 0.2.3 was published then
-    fake.script("gpt-5-mini", answer=oracle)
-    cli("eval", write_req(tmp_path, [_catalog(fake, "openai/gpt-5-mini", fake.url + "/v1")]), "--out", tmp_path / "run")
+    fake.script("gpt-6.1-terra", answer=oracle)
+    cli("eval", write_req(tmp_path, [_catalog(fake, "openai/gpt-6.1-terra", fake.url + "/v1")]), "--out", tmp_path / "run")
     s, _ = run_dir(tmp_path / "run")
     assert s["run"]["prices"]["as_of"] == "2026-11-10" and s["run"]["prices"]["version"] == info.version
-    assert s["candidates"]["openai/gpt-5-mini"]["price"]["as_of"] == "2026-11-10"
-    assert s["candidates"]["openai/gpt-5-mini"]["price"]["as_of"] != date.today().isoformat() or date.today() == date(2026, 11, 10)
+    assert s["candidates"]["openai/gpt-6.1-terra"]["price"]["as_of"] == "2026-11-10"
+    assert s["candidates"]["openai/gpt-6.1-terra"]["price"]["as_of"] != date.today().isoformat() or date.today() == date(2026, 11, 10)
     md = (tmp_path / "run" / "decision.md").read_text()
     assert "true as of 2026-11-10" in md
 
@@ -128,14 +128,14 @@ def test_thinking_tokens_are_recorded_and_billed_as_output(fake, keys, tmp_path:
 
 
 def test_a_thinking_gemini_catalog_model_is_billed_for_its_thoughts(fake, keys, tmp_path: Path) -> None:
-    """Counting only candidatesTokenCount billed gemini-2.5-flash 1 output token instead of 801."""
+    """Counting only candidatesTokenCount billed gemini-3.8-flash 1 output token instead of 801."""
     from modelsel.prices import call_cost
 
-    fake.script("gemini-2.5-flash", answer=oracle, input_tokens=200, output_tokens=1, reasoning_tokens=800)
-    req = write_req(tmp_path, [_catalog(fake, "google/gemini-2.5-flash", fake.url, params={"max_tokens": 2000})],
+    fake.script("gemini-3.8-flash", answer=oracle, input_tokens=200, output_tokens=1, reasoning_tokens=800)
+    req = write_req(tmp_path, [_catalog(fake, "google/gemini-3.8-flash", fake.url, params={"max_tokens": 2000})],
                     compliance={"data_sensitivity": "internal"})
     assert cli("eval", req, "--out", tmp_path / "run").exit_code == 0
     _, recs = run_dir(tmp_path / "run")
-    bill = call_cost("google", "gemini-2.5-flash", 200, 801)
-    assert bill / call_cost("google", "gemini-2.5-flash", 200, 1) > 5  # what leaving the thoughts out cost
+    bill = call_cost("google", "gemini-3.8-flash", 200, 801)
+    assert bill / call_cost("google", "gemini-3.8-flash", 200, 1) > 5  # what leaving the thoughts out cost
     assert all(r["cost_usd"] == pytest.approx(bill, rel=0.01) and r["reasoning_tokens"] == 800 for r in recs)

@@ -28,9 +28,9 @@ def test_demo_end_to_end_on_gemma(tmp_path: Path) -> None:
     assert all(r["input_tokens"] > 100 and r["output_tokens"] >= 1 and r["ttft_ms"] is not None for r in gemma)
     assert 0.3 < c["gemma-270m-fewshot"]["quality"]["mean"] < 0.95  # a real, imperfect small model
     assert c["gemma-270m-fewshot"]["quality"]["mean"] > c["gemma-270m-zeroshot"]["quality"]["mean"]
-    assert c["openai/gpt-5-mini"]["status"] == "not_evaluated"
-    assert c["openai/gpt-5-mini"]["reasons"] == ["not evaluated: no API key (set OPENAI_API_KEY)"]
-    assert c["google/gemini-2.5-flash-lite"]["status"] == "eliminated"  # 55-day retention vs 30 allowed
+    assert c["openai/gpt-6.1-terra"]["status"] == "not_evaluated"
+    assert c["openai/gpt-6.1-terra"]["reasons"] == ["not evaluated: no API key (set OPENAI_API_KEY)"]
+    assert c["google/gemini-3.5-flash-lite"]["status"] == "eliminated"  # 55-day retention vs 30 allowed
     md = (tmp_path / "run" / "decision.md").read_text()
     assert f"Decided: **{s['decision']['chosen']}**" in md and "## Selection checklist" in md
     assert "Support ticket triage" in res.output and "Decision" in res.output

@@ -80,7 +80,7 @@ def test_review_names_catalog_models_new_since_the_decision_and_an_overdue_revie
     s = json.loads((run / "summary.json").read_text())
     s["decision"]["review"]["next_review_date"] = "2020-01-01"
     # The catalog as it was when the decision was made: two of today's models had not arrived yet.
-    arrived = {"openai/gpt-5-mini", "google/gemini-2.5-flash"}
+    arrived = {"openai/gpt-6.1-terra", "google/gemini-3.8-flash"}
     s["run"]["catalog_ids"] = sorted(m for m in load_catalog() if m not in arrived)
     (run / "summary.json").write_text(json.dumps(s))
     res = cli("review", req, "--against", run, "--out", tmp_path / "rev")
@@ -134,3 +134,24 @@ def test_replay_rescores_recorded_answers_without_calls_and_says_so(fake, keys, 
     summary, _ = run_dir(tmp_path / "r3")
     assert "has no answers from candidate 'nobody'" in summary["candidates"]["x"]["reasons"][0]
     assert s2.exit_code == 1
+
+
+def test_review_fails_when_the_choice_shuts_down_before_the_next_review() -> None:
+    from datetime import date
+
+    from modelsel.candidate import Candidate
+    from modelsel.review import _lifecycle
+    from modelsel.schema import Decision, Summary
+
+    old = Summary.model_construct(decision=Decision(chosen="mini", fallback="old"))
+    mini = Candidate(id="mini", provider="openai", vendor="openai", model="gpt-5-mini", shutdown_on="2026-12-11",
+                     deprecation="deprecated by openai: shuts down on 2026-12-11 (source: x)", successor="openai/gpt-6.1-terra")
+    gone = Candidate(id="old", provider="openai", vendor="openai", model="o3-mini", shutdown_on="2026-10-23",
+                     deprecation="retired by openai on 2026-10-23 (source: y)")
+    f = {x.kind: x for x in _lifecycle(old, {"mini": mini, "old": gone}, date(2026, 12, 2), 90)}
+    assert not f["shuts_down_before_next_review"].holds
+    assert "shuts down in 9 days, on 2026-12-11, before the next review on 2027-03-02" in f["shuts_down_before_next_review"].text
+    assert "openai/gpt-6.1-terra" in f["shuts_down_before_next_review"].text
+    assert not f["retired"].holds and "fallback 'old' was shut down on 2026-10-23" in f["retired"].text
+    later = {x.kind: x for x in _lifecycle(old, {"mini": mini}, date(2026, 6, 1), 30)}
+    assert later["deprecated"].holds and later["deprecated"].text.startswith("warning:")

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from modelsel import numbers
 from modelsel.numbers import shown_ends
-from modelsel.schema import CandidateEntry, CostFigures, Decision, QualityFigures, Quantile, Summary
+from modelsel.schema import (
+    CandidateEntry,
+    CostFigures,
+    Decision,
+    QualityFigures,
+    Quantile,
+    Resolution,
+    Summary,
+)
 
 
 def q_ci(block: QualityFigures | None) -> str:
@@ -106,7 +114,12 @@ def results_rows(s: Summary) -> list[dict[str, str]]:
 
 
 def resolution_text(s: Summary) -> str:
-    res = s.resolution
+    return resolution_sentence(s.resolution)
+
+
+def resolution_sentence(res: Resolution) -> str:
+    """What an eval set can and cannot tell apart: one sentence for `check` (before any answer,
+    the paired SD assumed at its pass/fail maximum 0.5) and for the record (the SD observed)."""
     if not res.n_examples or res.resolvable_difference is None:
         return "No examples were answered, so no quality difference can be resolved."
     n = f"{res.n_examples} examples"

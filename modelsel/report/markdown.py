@@ -135,6 +135,8 @@ def _decision(s: Summary, L: list[str]) -> None:
         L.append(f"\nRule applied: {esc(d.rule)}. Equivalence policy `{d.policy}`: {POLICY[d.policy]}.\n")
     for r in d.reasons:
         L.append(f"- {esc(r)}")
+    for note in d.lifecycle:
+        L.append(f"- **Retirement**: {esc(note)}")
     if d.multiplicity and len(d.survivors) > 1:
         L.append(f"- Multiple comparisons: {esc(d.multiplicity)}.")
     for m in d.nearest_misses:
