@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, cli, openai_cand, oracle, wrong_on, write_req
+from tests.conftest import ROOT, cli, openai_cand, oracle, write_req, wrong_on
 
 XSD = ROOT / "tests" / "data" / "junit-ant.xsd"
 
