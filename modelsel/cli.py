@@ -373,6 +373,38 @@ def init(
     console.print(f"Wrote {req} and {es}.\nNext: edit them, then `modelsel check {req}` and `modelsel eval {req}`.")
 
 
+import_app = typer.Typer(no_args_is_help=True, help="Bring an eval written for another tool into modelsel's files.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("promptfoo")
+def import_promptfoo(
+    config: Path = typer.Argument(..., help="A promptfoo config (promptfooconfig.yaml; OpenAI Evals exports included)."),
+    folder: Path = typer.Option(Path("."), "--dir", help="Project folder (requirements/ and evalsets/ go inside)."),
+    name: str | None = typer.Option(None, "--name", help="Name of the files written (default: the config's folder)."),
+) -> None:
+    """Write a requirements file and an eval set from a promptfoo config; list what did not carry over."""
+    import re
+
+    from modelsel.errors import InputError
+    from modelsel.importers import promptfoo
+
+    try:
+        imp = promptfoo.convert(config)
+        slug = re.sub(r"[^a-z0-9]+", "-", (name or config.resolve().parent.name).lower()).strip("-") or "imported"
+        req, es = promptfoo.write(imp, folder, slug, config)
+    except InputError as exc:
+        fail(exc)
+    console.print(f"Wrote {escape(str(req))} ({len(imp.requirements['candidates'])} candidates) and "
+                  f"{escape(str(es))} ({len(imp.examples)} examples).", highlight=False)
+    for m in imp.mapped:
+        console.print(f" [green]✓[/green] {escape(m)}", highlight=False)
+    for t in imp.todos:
+        console.print(f" [yellow]TODO[/yellow] {escape(t)}", highlight=False)
+    console.print(f"Next: write the quality bar, budget, volume and compliance into {escape(str(req))}, then "
+                  f"`modelsel check {escape(str(req))}`.", highlight=False)
+
+
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `modelsel eval`."),

@@ -29,6 +29,7 @@ class Example(BaseModel):
     scorer: list[dict[str, Any]] | dict[str, Any] | None = None
     cluster: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    vars: dict[str, Any] = Field(default_factory=dict)  # more names for a candidate's prompt template (promptfoo's vars)
 
     @field_validator("id", mode="before")
     @classmethod

@@ -25,9 +25,9 @@ def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]]
     """(chat messages, completion prompt) for this candidate and example."""
     if candidate.prompt:
         try:
-            text = _template(candidate.prompt).render(
-                input=example.text(), expected=example.expected, tags=example.tags, example=example,
-            )
+            # An example's vars come last: an imported promptfoo test's own `input` is what its template means.
+            text = _template(candidate.prompt).render({"input": example.text(), "expected": example.expected,
+                                                       "tags": example.tags, "example": example, **example.vars})
         except Exception as exc:
             import jinja2
 

@@ -434,6 +434,17 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
 from modelsel.starter import MARK as PLACEHOLDER  # noqa: E402 - what `modelsel init` leaves for the PM to write
 
 
+def _placeholder_fields(obj: Any, where: str = "") -> list[str]:
+    """The fields still holding a placeholder (`modelsel init`'s or `modelsel import`'s)."""
+    if isinstance(obj, str):
+        return [where] if PLACEHOLDER in obj else []
+    if isinstance(obj, dict):
+        return [f for k, v in obj.items() for f in _placeholder_fields(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(obj, list):
+        return [f for i, v in enumerate(obj) for f in _placeholder_fields(v, f"{where}[{i}]")]
+    return []
+
+
 def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str],
               placeholders: list[str] | None = None) -> list[tuple[str, bool, str]]:
     """Each item of the model-selection checklist: (item, done, what is missing or what was found).
@@ -445,8 +456,8 @@ def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str],
     def add(item: str, ok: bool, ok_text: str, missing: str) -> None:
         items.append((item, ok, ok_text if ok else missing))
 
-    left = [f for f, v in (("task", r.task), ("owner", r.owner)) if v and PLACEHOLDER in v]
-    add("Task and owner written", not left, "task and owner written",
+    left = _placeholder_fields(r.model_dump(mode="json", exclude_defaults=True))
+    add("Requirements written", not left, "no placeholders left",
         "still the template's placeholder: " + ", ".join(left) + " (write them before comparing models)")
     if placeholders is not None:
         add("Eval set is the task's own", not placeholders, "no template placeholders left",

@@ -75,7 +75,24 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: Lines, seen: set[int] |
             _walk(item, path + (i,), lines, seen)
 
 
-def parse_yaml(text: str, path: str | Path) -> tuple[Any, Lines]:
+def _yaml12_bools(node: yaml.Node, seen: set[int]) -> None:
+    """YAML 1.2's booleans (what promptfoo's js-yaml reads): `yes`, `no`, `on`, `off` stay strings."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+            node.tag = "tag:yaml.org,2002:str"
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            _yaml12_bools(k, seen)
+            _yaml12_bools(v, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            _yaml12_bools(v, seen)
+
+
+def parse_yaml(text: str, path: str | Path, yaml12: bool = False) -> tuple[Any, Lines]:
     loader = yaml.SafeLoader(text)
     try:
         try:
@@ -96,6 +113,8 @@ def parse_yaml(text: str, path: str | Path) -> tuple[Any, Lines]:
         if node is None:
             return None, {}
         _check(node, path)
+        if yaml12:
+            _yaml12_bools(node, set())
         try:
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:

@@ -223,7 +223,7 @@ def test_the_init_template_agrees_with_itself(tmp_path: Path) -> None:
     out = " ".join(chk.output.split())
     assert chk.exit_code == 0, chk.output
     assert "eliminated before any call" not in out  # no candidate breaks the template's own limits
-    assert "✗ Task and owner written: still the template's placeholder: task, owner" in out
+    assert "✗ Requirements written: still the template's placeholder: task, owner" in out
     assert "✗ Eval set is the task's own: 6 example(s) still hold the template's placeholder text" in out
     ids = [json.loads(x)["id"] for x in (tmp_path / "evalsets" / "ticket-triage.jsonl").read_text().splitlines()]
     assert ids == [f"ex0{i}" for i in range(1, 7)]
