@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from modelsel.calls import CallArrays
 from modelsel.metrics import clusters_of, compare
+from modelsel.numbers import ms
 from modelsel.schema import Comparison, Summary
 
 
@@ -108,7 +109,7 @@ def _latency(old: Summary, new: Summary, chosen: str) -> list[Finding]:
         before = getattr(oc.latency, key).value if oc is not None else None
         word = {"pass": "meets the target", "at_risk": "meets the target, at risk", "fail": "regression past the target"}[chk.status]
         out.append(Finding(kind=f"latency_{key}", holds=chk.status != "fail", before=before, after=chk.measured,
-                           text=f"{chk.text} (before {before or 0:,.0f} ms): {word}"))
+                           text=f"{chk.text} (before {'unmeasured' if before is None else ms(before)}): {word}"))
     return out
 
 
