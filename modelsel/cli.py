@@ -160,13 +160,14 @@ def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: st
     err_console.print(f"MLflow ({uri}): {added} run(s) logged, {skipped} already there.", highlight=False)
 
 
-def _load(requirements: Path, allow: list[Path] | None = None, load_code: bool = True):  # type: ignore[no-untyped-def]
+def _load(requirements: Path, allow: list[Path] | None = None, load_code: bool = True,  # type: ignore[no-untyped-def]
+          refuse_retired: bool = True):
     """Requirements, eval set and candidates, checked before any call: (inputs, screening)."""
     from modelsel import pipeline
     from modelsel.errors import InputError
 
     try:
-        inp = pipeline.prepare(requirements, allow=tuple(allow or ()))
+        inp = pipeline.prepare(requirements, allow=tuple(allow or ()), refuse_retired=refuse_retired)
         return inp, pipeline.screen(inp, load_code=load_code)
     except InputError as exc:
         fail(exc)
@@ -266,10 +267,15 @@ def check(
     allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
     """Validate a requirements file and lint it against the selection checklist (runs none of your code)."""
+    from modelsel.pipeline import retired
     from modelsel.requirements import checklist
 
-    inp, scr = _load(requirements, allow_path, load_code=False)
+    # A retired model is listed as open here (eval refuses it): check is where a file gets fixed.
+    inp, scr = _load(requirements, allow_path, load_code=False, refuse_retired=False)
     items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags, inp.evalset.placeholders())
+    gone = retired(inp.lr, inp.candidates)
+    items.append(("No retired model", not gone, f"{len(gone)} candidate(s) shut down by their vendor; eval refuses "
+                  "them (listed below)" if gone else "no candidate is shut down"))
     console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
                   f"{len(inp.evalset.examples)} examples.")
     for item, done, detail in items:
@@ -281,6 +287,8 @@ def check(
         console.print(f" [yellow]risk[/yellow] {escape(cid)}: " + escape("; ".join(risks)), highlight=False)
     for cid, why in scr.not_evaluated.items():
         console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
+    for err in gone:
+        console.print(f" [red]retired[/red] {escape(str(err))}", highlight=False)
     from modelsel.metrics import planned_resolution
     from modelsel.report.fmt import resolution_sentence
 
@@ -380,7 +388,7 @@ app.add_typer(import_app, name="import")
 @import_app.command("promptfoo")
 def import_promptfoo(
     config: Path = typer.Argument(..., help="A promptfoo config (promptfooconfig.yaml; OpenAI Evals exports included)."),
-    folder: Path = typer.Option(Path("."), "--dir", help="Project folder (requirements/ and evalsets/ go inside)."),
+    folder: Path = typer.Option(Path("."), "--out", "--dir", help="Project folder (requirements/ and evalsets/ go inside)."),
     name: str | None = typer.Option(None, "--name", help="Name of the files written (default: the config's folder)."),
 ) -> None:
     """Write a requirements file and an eval set from a promptfoo config; list what did not carry over."""

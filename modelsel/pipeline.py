@@ -127,16 +127,24 @@ def _check_scoring(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, An
                                  field="expected" if "expected" in why else "scorer")
 
 
-def _check_retired(lr: LoadedRequirements, cands: list[Candidate], today: date | None = None) -> None:
-    """A model its vendor has shut down cannot be evaluated: bad input naming the day and the
-    source, and the successor the vendor names (which `modelsel shortlist` proposes)."""
+def retired(lr: LoadedRequirements, cands: list[Candidate], today: date | None = None) -> list[InputError]:
+    """Each candidate its vendor has shut down, as the error naming the day, the source and the
+    successor the vendor names (which `modelsel shortlist` proposes)."""
     today = today or date.today()
+    out = []
     for i, c in enumerate(cands):
         if c.shutdown_on and date.fromisoformat(c.shutdown_on) <= today:
             succ = (f" The vendor names {c.successor} as its replacement (`modelsel shortlist` proposes it)."
                     if c.successor else " `modelsel shortlist` lists the models that can replace it.")
-            raise InputError(f"'{c.id}' was shut down by its vendor on {c.shutdown_on}: {c.deprecation}.{succ}",
-                             path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}]")
+            out.append(InputError(f"'{c.id}' was shut down by its vendor on {c.shutdown_on}: {c.deprecation}.{succ}",
+                                  path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}]"))
+    return out
+
+
+def _check_retired(lr: LoadedRequirements, cands: list[Candidate], today: date | None = None) -> None:
+    """A model its vendor has shut down cannot be evaluated: bad input (the first one)."""
+    for err in retired(lr, cands, today):
+        raise err
 
 
 def _check_tags(lr: LoadedRequirements, es: EvalSet) -> None:

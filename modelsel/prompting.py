@@ -11,14 +11,21 @@ from modelsel.evalset import Example
 
 
 @functools.lru_cache(maxsize=256)
-def _template(text: str) -> Any:
+def compile_template(text: str) -> Any:
     import jinja2  # only candidates with a prompt template need it
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     # Sandboxed: a template can format the example, never reach Python objects' internals
     # ({{ ''.__class__.__mro__ }}) or change what it is given.
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    env.filters["load"] = _load_json  # promptfoo's filter for a var holding JSON: imported templates keep working
     return env.from_string(text)  # compiling is most of a render's cost: once per template
+
+
+def _load_json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]], str]:
@@ -26,7 +33,7 @@ def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]]
     if candidate.prompt:
         try:
             # An example's vars come last: an imported promptfoo test's own `input` is what its template means.
-            text = _template(candidate.prompt).render({"input": example.text(), "expected": example.expected,
+            text = compile_template(candidate.prompt).render({"input": example.text(), "expected": example.expected,
                                                        "tags": example.tags, "example": example, **example.vars})
         except Exception as exc:
             import jinja2

@@ -179,6 +179,11 @@ def test_a_retired_model_is_refused_with_its_day_and_its_successor_shortlisted(t
     out = " ".join(res.output.split())
     assert res.exit_code == 2 and "was shut down by its vendor on 2026-06-17" in out
     assert "ai.google.dev/gemini-api/docs/deprecations" in out and not (tmp_path / "a" / "reports").exists()
+    # check is where the file gets fixed: the retired model is an open item, with the same words
+    res = cli("check", tmp_path / "a" / "req.yaml", "--strict")
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1 and "✗ No retired model: 1 candidate(s) shut down by their vendor" in out
+    assert "retired" in out and "was shut down by its vendor on 2026-06-17" in out
     if date.today() < date(2026, 12, 11):
         res = cli("shortlist", write_req(tmp_path / "b", ["openai/gpt-5-mini"]), "--json")
         props = {p["id"]: p for p in json.loads(res.output)}

@@ -143,3 +143,48 @@ def test_existing_files_are_not_overwritten(tmp_path: Path) -> None:
     again = cli("import", "promptfoo", tmp_path / "pf" / "openai-evals" / "promptfooconfig.yaml", "--dir",
                 tmp_path / "proj", "--name", "openai-evals")
     assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_a_config_split_into_files_with_a_retired_model_and_nunjucks_filters(tmp_path: Path, keys: dict[str, str]) -> None:
+    """prompts, providers and defaultTest from their own files, a folder of tests (CSV and YAML), a
+    retired model the vendor names a replacement for, promptfoo's `load` filter, an assertion on a
+    transformed answer."""
+    res, req, ex, path = _import(tmp_path, "modular")
+    assert res.exit_code == 0, res.output
+    out = res.output.replace("\n", "")
+    src = tmp_path / "pf" / "modular"
+    # gemini-2.5-flash was shut down on 2026-06-17; Google names gemini-3-flash-preview
+    assert [c["catalog"] for c in req["candidates"]] == ["google/gemini-3-flash-preview", "anthropic/claude-haiku-5-5"] * 2
+    assert f"{src}/configs/providers.yaml:1: google/gemini-2.5-flash was shut down on 2026-06-17" in out
+    assert "imported as google/gemini-3-flash-preview, the replacement its vendor names" in out
+    assert req["candidates"][0]["params"] == {"temperature": 0.2} and "&id" not in path.read_text()
+    assert req["candidates"][0]["prompt"] == "Translate the following text to {{language}}, formally: {{body}}"
+    # tests from a folder: the CSV's rows, then the YAML's; defaultTest's vars under each test's own
+    assert [e["vars"]["language"] for e in ex] == ["French", "French", "Pirate"]
+    assert ex[2]["vars"]["style"] == '{"tone": "salty"}' and ex[0]["vars"]["style"] == '{"tone": "neutral"}'
+    assert ex[0]["scorer"] == [{"type": "contains", "case_sensitive": False, "value": "bonjour"}]
+    # a check on a transformed answer is not the same check on the raw one: a TODO, at its own line
+    assert ex[2]["scorer"] == [{"type": "contains_any", "case_sensitive": False, "values": ["ahoy", "matey"]}]
+    assert f"{src}/tests/pirate.yaml:8: assertion 'contains-any' checks a transformed answer" in out
+    assert f"{src}/configs/default-test.yaml:4: assertion 'javascript' has no modelsel scorer" in out
+    # the `load` filter renders in modelsel's templates, so no TODO for the styled prompt
+    assert "does not render" not in out
+    from modelsel.candidate import Candidate
+    from modelsel.evalset import Example
+    from modelsel.prompting import render
+
+    styled = Candidate(id="x", provider="openai", vendor="openai", model="m", prompt=req["candidates"][2]["prompt"])
+    msgs, _ = render(styled, Example(**ex[2]))
+    assert msgs[0]["content"] == "Translate to Pirate in a salty tone: Hello world"
+    check = cli("check", path)
+    assert check.exit_code == 0 and "✓ No retired model" in check.output
+
+
+def test_a_template_jinja_cannot_render_is_a_todo_not_a_failed_run(tmp_path: Path) -> None:
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts:\n  - 'Say {{ name | upper | shout }}'\nproviders: [openai:gpt-6.1-terra]\n"
+                   "tests:\n  - vars: {name: bob}\n    assert:\n      - type: contains\n        value: BOB\n")
+    res = cli("import", "promptfoo", cfg, "--out", tmp_path / "proj", "--name", "x")
+    assert res.exit_code == 0, res.output
+    out = res.output.replace("\n", "")
+    assert f"{cfg}:2: prompt 'p1' does not render for test t1" in out and "modelsel templates are Jinja" in out

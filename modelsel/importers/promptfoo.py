@@ -16,9 +16,11 @@ included, which are promptfoo configs) as a requirements file and an eval set.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +60,7 @@ class _Ctx:
 
     def todo(self, loc: tuple[Any, ...], what: str) -> None:
         if loc and isinstance(loc[0], At):
-            item = f"{loc[0].path}:{loc[0].line or '?'}: {what}"
+            item = f"{loc[0].path}:{loc[0].line_of(tuple(loc[1:])) or '?'}: {what}"
         else:
             item = f"{self.path}:{line_of(self.lines, loc) or '?'}: {what}"
         if item not in self.todos:  # defaultTest's assertions are read once per test
@@ -71,54 +73,81 @@ class _Ctx:
 
 @dataclass(frozen=True)
 class At:
-    """A place in a file the config points to (a tests CSV row), where a TODO's loc starts with one."""
+    """An item in a file the config points to (a tests CSV row, a test in a YAML list): a TODO's
+    loc starting with one names that file; for YAML, the rest of the loc finds the exact line."""
     path: Path
     line: int | None
+    lines: Any = None  # the YAML file's key lines, and this item's place in it
+    prefix: tuple[Any, ...] = ()
+
+    def line_of(self, rest: tuple[Any, ...]) -> int | None:
+        return (line_of(self.lines, self.prefix + rest) if self.lines and rest else None) or self.line
 
 
-def _load_file(base: Path, ref: str, what: str) -> tuple[Any, list[int | None]]:
-    """The file's content, and the line each top-level item starts on (for CSV, JSONL and YAML lists)."""
-    p = (base / ref.removeprefix("file://")).resolve()
+def _load_file(base: Path, ref: str, what: str) -> tuple[Any, list[int | None], Lines | None]:
+    """The file's content, the line each top-level item starts on (for CSV, JSONL and YAML lists)
+    and, for YAML, the line of every key."""
+    p = Path(os.path.normpath(base / ref.removeprefix("file://")))
     if not p.is_file():
         raise InputError(f"{what} '{ref}' not found.", path=p)
     text = read_text(p, MAX_EVALSET_BYTES, what)
     try:
         if p.suffix in (".yaml", ".yml"):
             data, lines = parse_yaml(text, p, yaml12=True)
-            return data, [lines.get((i,)) for i in range(len(data))] if isinstance(data, list) else []
+            return data, [lines.get((i,)) for i in range(len(data))] if isinstance(data, list) else [], lines
         if p.suffix == ".json":
-            return json.loads(text), []
+            return json.loads(text), [], None
         if p.suffix == ".jsonl":
             rows = [(n, x) for n, x in enumerate(text.splitlines(), 1) if x.strip()]
-            return [json.loads(x) for _, x in rows], [n for n, _ in rows]
+            return [json.loads(x) for _, x in rows], [n for n, _ in rows], None
         if p.suffix == ".csv":
             reader = csv.DictReader(io.StringIO(text))
             out, starts = [], []
             for row in reader:
                 out.append(row)
                 starts.append(reader.line_num)  # the row's last line; a quoted cell may span several
-            return out, starts
+            return out, starts, None
     except (ValueError, csv.Error) as exc:
         raise InputError(f"{what} cannot be read: {exc}.", path=p) from None
-    return text, []
+    return text, [], None
 
 
 # --- prompts --------------------------------------------------------------------------------------------
 
-def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None]]:
-    """(label, user template, system text) for every prompt modelsel can run."""
+def _listed(raw: Any, key: str, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
+    """`prompts:` or `providers:` items with where each is written: inline, or a YAML/JSON file
+    holding the list (`prompts: file://configs/prompts.yaml`)."""
+    if isinstance(raw, str) and raw.startswith("file://") and raw.endswith((".yaml", ".yml")) or (
+            key == "providers" and isinstance(raw, str) and raw.startswith("file://") and raw.endswith(".json")):
+        loaded, starts, lines = _load_file(ctx.path.parent, raw, f"{key} file")
+        src = Path(os.path.normpath(ctx.path.parent / raw.removeprefix("file://")))
+        items = loaded if isinstance(loaded, list) else [loaded]
+        return [(x, (At(src, starts[k] if k < len(starts) else None, lines, (k,) if isinstance(loaded, list) else ()),))
+                for k, x in enumerate(items)]
     items = raw if isinstance(raw, list) else [raw]
+    return [(x, (key, i) if isinstance(raw, list) else (key,)) for i, x in enumerate(items)]
+
+
+def _is_chat(x: Any) -> bool:
+    return isinstance(x, list) and all(isinstance(m, dict) and "role" in m for m in x)
+
+
+def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None, tuple[Any, ...]]]:
+    """(label, user template, system text, where) for every prompt modelsel can run."""
     out = []
-    for i, p in enumerate(items):
+    for i, (p, loc) in enumerate(_listed(raw, "prompts", ctx)):
         label, text = f"p{i + 1}", p
         if isinstance(p, dict):
             label, text = str(p.get("label") or p.get("id") or label), p.get("raw") or p.get("id")
         if not isinstance(text, str):
-            ctx.todo(("prompts", i), "a prompt modelsel cannot read")
+            ctx.todo(loc, "a prompt modelsel cannot read")
             continue
         if text.startswith("file://"):
             if text.endswith((".js", ".py", ".ts", ".mjs", ".cjs")) or ":" in text.removeprefix("file://"):
-                ctx.todo(("prompts", i), f"a prompt function ({text}): write its template by hand")
+                ctx.todo(loc, f"a prompt function ({text}): write its template by hand")
+                continue
+            if any(ch in text for ch in "*?["):
+                ctx.todo(loc, f"a glob of prompt files ({text}): list the files")
                 continue
             text = _load_file(ctx.path.parent, text, "prompt file")[0]
         if isinstance(text, str) and text.lstrip().startswith("["):
@@ -126,23 +155,26 @@ def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None]]:
                 text = json.loads(text)
             except ValueError:
                 pass
-        if isinstance(text, list):  # chat format: a system message and one user turn map; more do not
-            system = "\n".join(m.get("content", "") for m in text if m.get("role") == "system") or None
+        if _is_chat(text):  # chat format: a system message and one user turn map; more do not
+            system = "\n".join(str(m.get("content", "")) for m in text if m.get("role") == "system") or None
             users = [m for m in text if m.get("role") != "system"]
             if len(users) != 1:
-                ctx.todo(("prompts", i), f"a chat prompt with {len(users)} non-system turns: modelsel candidates take "
-                                         "a system message and one user template")
+                ctx.todo(loc, f"a chat prompt with {len(users)} non-system turns: modelsel candidates take "
+                              "a system message and one user template")
                 continue
-            out.append((label, str(users[0].get("content", "")), system))
+            out.append((label, str(users[0].get("content", "")), system, loc))
             continue
-        for j, part in enumerate(str(text).split("\n---\n")):  # promptfoo separates prompts in one file with ---
-            out.append((label if j == 0 else f"{label}-{j + 1}", part.strip(), None))
+        if not isinstance(text, str):
+            ctx.todo(loc, "a prompt modelsel cannot read")
+            continue
+        for j, part in enumerate(text.split("\n---\n")):  # promptfoo separates prompts in one file with ---
+            out.append((label if j == 0 else f"{label}-{j + 1}", part.strip(), None, loc))
     return out
 
 
 # --- providers ------------------------------------------------------------------------------------------
 
-def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: set[str], what: str = "provider") -> dict[str, Any] | None:
+def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], what: str = "provider") -> dict[str, Any] | None:
     spec = p if isinstance(p, dict) else {"id": p}
     pid = str(spec.get("id") or "")
     cfg = spec.get("config") or {}
@@ -163,6 +195,16 @@ def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: set[str], what: 
     out: dict[str, Any] = {}
     cat_id = f"{vendor}/{model}" if vendor else None
     if cat_id in catalog and not cfg.get("apiBaseUrl"):
+        cm = catalog[cat_id]
+        if cm.retired_on and cm.successor:  # the config predates a shutdown: the vendor's replacement runs
+            ctx.todo(loc, f"{cat_id} was shut down on {cm.retired_on} ({cm.deprecation}); imported as {cm.successor}, "
+                          "the replacement its vendor names: compare the two before relying on old results")
+            cat_id = cm.successor
+        elif cm.retired_on:
+            ctx.todo(loc, f"{cat_id} was shut down on {cm.retired_on} ({cm.deprecation}); eval refuses it: run "
+                          "`modelsel shortlist REQ --write` for current models, then remove it")
+        elif cm.shutdown_on:
+            ctx.todo(loc, f"{cat_id}: {cm.deprecation}")
         out["catalog"] = cat_id
         ctx.note(f"{what} {pid} -> catalog {cat_id}")
     else:
@@ -210,7 +252,14 @@ def _value(a: dict[str, Any], vars_: dict[str, Any], m: Mapped) -> tuple[Any, bo
 
 
 def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], ctx: _Ctx, m: Mapped) -> None:
+    if not isinstance(a, dict):
+        ctx.todo(loc, "an assertion modelsel cannot read")
+        return
     t = str(a.get("type", ""))
+    if a.get("transform"):  # the check runs on a transformed answer: scoring the raw one would be a different test
+        ctx.todo(loc, f"assertion '{t}' checks a transformed answer (transform: {str(a['transform'])[:60]}); "
+                      "port it as a python scorer")
+        return
     neg = t.startswith("not-")
     base = t.removeprefix("not-")
     v, from_vars = _value(a, vars_, m)
@@ -259,26 +308,43 @@ def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], c
 
 # --- the whole config ------------------------------------------------------------------------------------
 
+TEST_SUFFIXES = (".csv", ".yaml", ".yml", ".json", ".jsonl")
+
+
 def _tests(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
-    """Every test with where it is written: inline (`tests: [...]`), in files (`tests: file://x.csv`
-    or a list of them) or both."""
+    """Every test with where it is written: inline (`tests: [...]`), in files (`tests: file://x.csv`,
+    a folder of them, a glob, or a list of any of these) or both."""
     out: list[tuple[Any, tuple[Any, ...]]] = []
     for i, item in enumerate(raw if isinstance(raw, list) else [raw] if raw else []):
-        if not (isinstance(item, str) and item.startswith("file://")):
-            out.append((item, ("tests", i) if isinstance(raw, list) else ("tests",)))
+        here = ("tests", i) if isinstance(raw, list) else ("tests",)
+        if not isinstance(item, str):
+            out.append((item, here))
             continue
-        if any(ch in item for ch in "*?["):
-            ctx.todo(("tests", i) if isinstance(raw, list) else ("tests",), f"a glob of test files ({item}): list the files")
+        if not item.startswith("file://") or item.endswith((".js", ".ts", ".py", ".mjs", ".cjs")) or ":" in item[7:]:
+            ctx.todo(here, f"tests from '{item}' (a generator or a remote dataset): export them to a CSV or YAML file")
             continue
-        loaded, starts = _load_file(ctx.path.parent, item, "tests file")
-        src = (ctx.path.parent / item.removeprefix("file://")).resolve()
-        rows = loaded if isinstance(loaded, list) else [loaded]
-        for k, r in enumerate(rows):
-            if isinstance(r, dict) and "vars" not in r and "assert" not in r:  # a CSV row: vars, __expected columns
-                vars_ = {c: v for c, v in r.items() if c and not c.startswith("__")}
-                asserts = [_csv_expected(v) for c, v in r.items() if c and c.startswith("__expected") and v]
-                r = {"vars": vars_, "assert": asserts, "description": r.get("__description")}
-            out.append((r, (At(src, starts[k] if k < len(starts) else None),)))
+        rel = item.removeprefix("file://")
+        target = ctx.path.parent / rel
+        if any(ch in rel for ch in "*?["):
+            files = sorted(p for p in ctx.path.parent.glob(rel) if p.suffix in TEST_SUFFIXES)
+        elif target.is_dir():
+            files = sorted(p for p in target.iterdir() if p.suffix in TEST_SUFFIXES)
+        else:
+            files = [target]
+        if not files:
+            ctx.todo(here, f"no test file matches '{item}'")
+        for f in files:
+            loaded, starts, lines = _load_file(ctx.path.parent, str(f.relative_to(ctx.path.parent) if f.is_relative_to(
+                ctx.path.parent) else f), "tests file")
+            src = Path(os.path.normpath(f))
+            rows = loaded if isinstance(loaded, list) else [loaded]
+            for k, r in enumerate(rows):
+                if isinstance(r, dict) and "vars" not in r and "assert" not in r:  # a CSV row: vars, __expected columns
+                    vars_ = {c: v for c, v in r.items() if c and not c.startswith("__")}
+                    asserts = [_csv_expected(v) for c, v in r.items() if c and c.startswith("__expected") and v]
+                    r = {"vars": vars_, "assert": asserts, "description": r.get("__description")}
+                out.append((r, (At(src, starts[k] if k < len(starts) else None, lines,
+                                    (k,) if isinstance(loaded, list) else ()),)))
     return out
 
 
@@ -299,19 +365,24 @@ def convert(path: Path) -> Imported:
         raise InputError("a promptfoo config is a mapping (prompts:, providers:, tests:).", path=path, line=1)
     ctx = _Ctx(path, lines)
     prompts = _prompts(data.get("prompts") or ["{{input}}"], ctx)
-    catalog = set(load_catalog())
-    providers = [p for i, raw in enumerate(_as_list(data.get("providers"))) if (p := _provider(raw, ('providers', i), ctx, catalog))]
+    catalog = load_catalog()
+    providers = [p for raw, loc in _providers(data.get("providers"), ctx) if (p := _provider(raw, loc, ctx, catalog))]
     default = data.get("defaultTest") or {}
+    dloc: tuple[Any, ...] = ("defaultTest",)
     if isinstance(default, str):
-        default = _load_file(path.parent, default, "defaultTest file")[0]
+        ref = default
+        default, _, dlines = _load_file(path.parent, ref, "defaultTest file")
+        dloc = (At(Path(os.path.normpath(path.parent / ref.removeprefix("file://"))), 1, dlines),)
+        if not isinstance(default, dict):
+            raise InputError("defaultTest is a mapping (vars:, assert:, options:).", path=dloc[0].path, line=1)
     for key in default:
         if key not in ("vars", "assert", "options", "metadata"):
-            ctx.todo(("defaultTest", key), f"defaultTest.{key} has no modelsel equivalent")
+            ctx.todo(dloc + (key,), f"defaultTest.{key} has no modelsel equivalent")
     if (default.get("options") or {}).get("transform"):
-        ctx.todo(("defaultTest", "options", "transform"), "defaultTest.options.transform: modelsel scores the raw answer")
+        ctx.todo(dloc + ("options", "transform"), "defaultTest.options.transform: modelsel scores the raw answer")
     dm = Mapped()  # defaultTest's assertions without a test's vars: the requirements' `scoring:`
     for j, a in enumerate(default.get("assert") or []):
-        _assertion(a, ("defaultTest", "assert", j), default.get("vars") or {}, ctx, dm)
+        _assertion(a, dloc + ("assert", j), default.get("vars") or {}, ctx, dm)
     examples, judge = [], dm.judge
     latency, cost = dm.latency_ms, dm.cost_usd
     for n, (t, loc) in enumerate(_tests(data.get("tests"), ctx)):
@@ -322,7 +393,7 @@ def convert(path: Path) -> Imported:
         vars_ = {**(default.get("vars") or {}), **(t.get("vars") or {})}
         m = Mapped()
         for j, a in enumerate(list(t.get("assert") or []) + list(default.get("assert") or [])):
-            here = loc + ("assert", j) if j < len(t.get("assert") or []) else ("defaultTest", "assert", j - len(t.get("assert") or []))
+            here = loc + ("assert", j) if j < len(t.get("assert") or []) else dloc + ("assert", j - len(t.get("assert") or []))
             _assertion(a, here, vars_, ctx, m)
         judge |= m.judge
         latency = m.latency_ms or latency
@@ -345,9 +416,10 @@ def convert(path: Path) -> Imported:
             ex["meta"] = {"description": str(t["description"])}
         examples.append(ex)
     cands = []
-    for label, template, system in prompts:
+    _try_templates(prompts, examples, ctx)
+    for label, template, system, _ in prompts:
         for p in providers:
-            c = dict(p)
+            c = copy.deepcopy(p)  # one mapping per candidate: YAML would write shared ones as &anchors
             if len(prompts) > 1:
                 c["id"] = f"{c.get('id') or c.get('catalog')}-{_slug(label)}"
             c["prompt"] = template
@@ -366,7 +438,7 @@ def convert(path: Path) -> Imported:
         req["cost"] = {"max_per_request_usd": cost}
     if judge:
         grader = (default.get("options") or {}).get("provider")
-        g = _provider(grader, ('defaultTest', 'options', 'provider'), ctx, catalog, "grader") if grader else None
+        g = _provider(grader, dloc + ('options', 'provider'), ctx, catalog, "grader") if grader else None
         req["judge"] = g or {"catalog": "openai/gpt-6.1-terra"}
         if not g:
             ctx.todo(ctx.judge_at or ("tests",), "llm-rubric grader: promptfoo's default grader is an OpenAI model; the judge here "
@@ -378,12 +450,34 @@ def _field(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def _as_list(x: Any) -> list[Any]:
-    if x is None:
+def _try_templates(prompts: list[tuple[str, str, str | None, tuple[Any, ...]]], examples: list[dict[str, Any]],
+                   ctx: _Ctx) -> None:
+    """Render every prompt with every test's vars as a run will (Jinja, sandboxed, strict): a
+    template that fails here (a Nunjucks-only filter, a var a test lacks) is a TODO now, not an
+    error at the first call."""
+    from modelsel.prompting import compile_template
+
+    for label, template, _, loc in prompts:
+        for ex in examples:
+            try:
+                compile_template(template).render({"input": ex["input"], "expected": ex.get("expected"), "tags": [],
+                                            **ex["vars"]})
+            except Exception as exc:  # jinja's TemplateError, or a filter's own error on this test's value
+                ctx.todo(loc, f"prompt '{label}' does not render for test {ex['id']} ({type(exc).__name__}: "
+                              f"{str(exc)[:80]}): modelsel templates are Jinja; rewrite what promptfoo's Nunjucks "
+                              "allows and Jinja does not")
+                break
+
+
+def _providers(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Provider entries with where each is written; the `{id: options}` mapping form included."""
+    if isinstance(raw, dict) and not {"id", "config"} & set(raw):
+        return [({"id": k, **(v or {})}, ("providers", k)) for k, v in raw.items()]
+    if raw is None:
         return []
-    if isinstance(x, dict) and not {"id", "config"} & set(x):  # {id: options} mapping form
-        return [{"id": k, **(v or {})} for k, v in x.items()]
-    return x if isinstance(x, list) else [x]
+    if isinstance(raw, dict):
+        return [(raw, ("providers",))]
+    return _listed(raw, "providers", ctx)
 
 
 def _tags(t: dict[str, Any]) -> list[str]:
@@ -393,11 +487,12 @@ def _tags(t: dict[str, Any]) -> list[str]:
 
 
 def _render(template: str, vars_: dict[str, Any]) -> str:
-    """A readable input for the record: the first prompt with the test's vars filled in."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    """A readable input for the record: the first prompt with the test's vars filled in (the vars
+    themselves where it does not render; `_try_templates` says why)."""
+    from modelsel.prompting import compile_template
 
     try:
-        return ImmutableSandboxedEnvironment().from_string(template).render(**vars_).strip() or json.dumps(vars_)
+        return compile_template(template).render(vars_).strip() or json.dumps(vars_, ensure_ascii=False)
     except Exception:
         return json.dumps(vars_, ensure_ascii=False)
 
