@@ -392,14 +392,13 @@ def import_promptfoo(
     name: str | None = typer.Option(None, "--name", help="Name of the files written (default: the config's folder)."),
 ) -> None:
     """Write a requirements file and an eval set from a promptfoo config; list what did not carry over."""
-    import re
-
     from modelsel.errors import InputError
     from modelsel.importers import promptfoo
+    from modelsel.names import file_slug
 
     try:
         imp = promptfoo.convert(config)
-        slug = re.sub(r"[^a-z0-9]+", "-", (name or config.resolve().parent.name).lower()).strip("-") or "imported"
+        slug = file_slug(name or config.resolve().parent.name, "imported")
         req, es = promptfoo.write(imp, folder, slug, config)
     except InputError as exc:
         fail(exc)

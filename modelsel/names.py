@@ -22,3 +22,10 @@ def check_name(s: str) -> str:
     if bad is not None:
         raise ValueError(f"contains the control character {bad}; names must be printable text")
     return s
+
+
+def file_slug(name: str, default: str) -> str:
+    """A file name from a name a user gave ('Ticket triage' -> ticket-triage)."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or default

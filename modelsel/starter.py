@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+
+from modelsel.names import file_slug
 
 REQUIREMENTS = """# Requirements for: {name}
 # Write these down BEFORE comparing models. `modelsel check` lints this file against
@@ -98,7 +99,7 @@ STARTER = [
 
 
 def write_starter(name: str, folder: Path, force: bool) -> tuple[Path, Path]:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "requirements"
+    slug = file_slug(name, "requirements")
     req = folder / "requirements" / f"{slug}.yaml"
     es = folder / "evalsets" / f"{slug}.jsonl"
     for p in (req, es):
