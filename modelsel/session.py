@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from modelsel import pipeline
 from modelsel.calls import CallArrays, Calls
@@ -298,9 +299,12 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
     if batch_info is not None:
         summary.run.batch = batch_info
         for cid, b in batch_info.candidates.items():
-            if b.rejected:
-                summary.decision.partial_data = ((summary.decision.partial_data or "") + f" The {b.api} rejected the batch "
-                                                 f"of '{cid}' ({b.rejected}); its quality calls were not made.").strip()
+            said = (f" The {b.api} rejected the batch of '{cid}' ({b.rejected}); its quality calls were not made."
+                    if b.rejected else f" The {b.api} batch {b.batch_id} of '{cid}' could not be read ({b.state}); its "
+                    "quality answers are not in this record: run the same command again to collect it."
+                    if (b.state or "").startswith("status unreadable") else "")
+            if said:
+                summary.decision.partial_data = ((summary.decision.partial_data or "") + said).strip()
     if lag is not None:
         from modelsel.schema import LoopLag
 
@@ -375,8 +379,6 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
         mine = arr.of(c.id)
         errs = int(mine.error.sum())
         if errs:
-            from rich.markup import escape
-
             from modelsel.secrets import redact
 
             first: dict[str, str] = {}
@@ -398,8 +400,11 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
                   + ", ".join(f"{cid} n={len(set(arr.of(cid).example.tolist()))}" for cid in outcome.not_run) + ".[/yellow]")
     for cid, b in outcome.batches.items():
         if b.get("rejected"):
-            err.print(f"[red]{cid}: the {b['api']} rejected the batch: {b['rejected']}[/red]", soft_wrap=True,
+            err.print(f"[red]{escape(cid)}: the {b['api']} rejected the batch: {escape(b['rejected'])}[/red]", soft_wrap=True,
                       highlight=False, markup=True)
+        elif str(b.get("state")).startswith("status unreadable"):
+            err.print(f"[yellow]{escape(cid)}: batch {b['batch_id']} could not be read ({escape(b['state'])}); run the same command "
+                      "again to collect it (no second batch is submitted).[/yellow]", soft_wrap=True, highlight=False)
         elif b.get("state") == "still running at the deadline":
             err.print(f"[yellow]{cid}: batch {b['batch_id']} was still running at the deadline; run the same command "
                       "again to collect it (no second batch is submitted).[/yellow]", soft_wrap=True)

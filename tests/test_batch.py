@@ -199,3 +199,17 @@ def test_a_catalog_model_is_billed_its_batch_price(fake, keys, tmp_path: Path) -
     b = s["run"]["batch"]
     assert b["billed_usd"] == pytest.approx(60 * batch, rel=0.01) and b["saving_usd"] == pytest.approx(60 * batch, rel=0.01)
     assert s["candidates"]["anthropic/claude-haiku-4-5"]["cost"]["per_request_usd"] == pytest.approx(live, rel=0.01)
+
+
+def test_a_batch_whose_status_cannot_be_read_is_partial_data_and_kept_for_the_next_run(fake, keys, tmp_path: Path) -> None:
+    """No deadline was set, so none is claimed: the record says the batch could not be read, the
+    run exits 1 on partial data, and the batch id stays saved for the next run to collect."""
+    fake.script("m", answer=oracle, batch_status_down=True)
+    res = cli("eval", _req(tmp_path, [openai_cand(fake, "m")]), "--out", tmp_path / "run", "--batch")
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1, out
+    assert "Deadline" not in out and "could not be read" in out and "run the same command again to collect it" in out
+    s, _ = run_dir(tmp_path / "run")
+    assert not s["run"]["deadline_hit"]
+    assert "could not be read" in s["decision"]["partial_data"]
+    assert s["run"]["batch"]["candidates"]["oa-m"]["state"].startswith("status unreadable")

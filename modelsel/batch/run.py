@@ -163,11 +163,11 @@ class CandidateBatch:
                 unreadable = 0
             except Exception as exc:  # a status read that failed is read again at the next step, a few times
                 unreadable += 1
-                if unreadable >= 8:
-                    self.info.update(state=f"status unreadable ({type(exc).__name__}: {exc})",
+                if unreadable >= 8:  # not a deadline: the batch is kept (still "submitted") for the next run
+                    from modelsel.secrets import redact
+
+                    self.info.update(state=f"status unreadable ({type(exc).__name__}: {redact(str(exc))[:200]})",
                                      waited_s=round(time.monotonic() - t0, 2))
-                    self.outcome.not_run[self.c.id] = self.outcome.not_run.get(self.c.id, 0) + n
-                    self.outcome.deadline_hit = True
                     return None
                 continue
             if self.on_status is not None:

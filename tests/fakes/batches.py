@@ -115,6 +115,8 @@ class BatchRoutes:
             b = self._batch_store().get(m.group(1))
             if b is None:
                 self._json(404, {"error": {"message": f"no batch {m.group(1)}"}})  # type: ignore[attr-defined]
+            elif not m.group(2) and self._script(b.model).batch_status_down:
+                self._json(503, {"error": {"message": "status service unavailable"}})  # type: ignore[attr-defined]
             elif b.api == "openai":
                 (self._openai_cancel if m.group(2) else self._openai_get)(b.id)
             else:

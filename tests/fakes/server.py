@@ -59,6 +59,7 @@ class ModelScript:
     batch_polls: int = 2
     batch_fault_when: Callable[[str], str | None] | None = None
     batch_reject: str | None = None
+    batch_status_down: bool = False  # every status read of its batches answers 503
 
 
 @dataclass
