@@ -3,6 +3,7 @@ catalog, the requirements and the providers, which all use it and none of which 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -45,6 +46,10 @@ class Candidate(BaseModel):
     successor: str | None = None  # the catalog id the vendor names as its replacement
     host: str = ""  # where requests go, for outage purposes (see Provider.outage_host); "" = unknown: the vendor
     code_file: str | None = None  # a python candidate's module, found inside the requirements' folder tree
+
+    def shut_down_by(self, today: date) -> bool:
+        """Whether its vendor has stopped serving it by `today`."""
+        return self.shutdown_on is not None and date.fromisoformat(self.shutdown_on) <= today
 
     @property
     def outage_host(self) -> str:

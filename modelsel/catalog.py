@@ -282,6 +282,14 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
     return prompt
 
 
+def live_and_batch_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
+                        cache_write_tokens: int = 0, when: datetime | None = None) -> tuple[float, float]:
+    """One call's cost live and through a batch (a record carries both: the decision judges the
+    production price, the run's spend is what this run was billed)."""
+    args = (c, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, when)
+    return call_cost(*args), call_cost(*args, processing="batch")
+
+
 def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
               cache_write_tokens: int = 0, when: datetime | None = None, processing: str = "live") -> float:
     """What one call costs as the provider bills it: genai-prices with the call's own tokens for a

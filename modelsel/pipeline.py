@@ -133,7 +133,7 @@ def retired(lr: LoadedRequirements, cands: list[Candidate], today: date | None =
     today = today or date.today()
     out = []
     for i, c in enumerate(cands):
-        if c.shutdown_on and date.fromisoformat(c.shutdown_on) <= today:
+        if c.shut_down_by(today):
             succ = (f" The vendor names {c.successor} as its replacement (`modelsel shortlist` proposes it)."
                     if c.successor else " `modelsel shortlist` lists the models that can replace it.")
             out.append(InputError(f"'{c.id}' was shut down by its vendor on {c.shutdown_on}: {c.deprecation}.{succ}",

@@ -154,7 +154,7 @@ def _lifecycle(old: Summary, cands: dict[str, Any], today: date, review_every_da
         if c is None or not c.deprecation:
             continue
         succ = f"; the vendor names {c.successor} as its replacement" if c.successor else ""
-        if c.shutdown_on and c.shutdown_on <= today.isoformat():
+        if c.shut_down_by(today):
             out.append(Finding(kind="retired", holds=False, candidate=cid,
                                text=f"the {role} '{cid}' was shut down on {c.shutdown_on} ({c.deprecation}){succ}"))
         elif c.shutdown_on and c.shutdown_on <= next_review:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelsel.candidate import Candidate
-from modelsel.catalog import call_cost
+from modelsel.catalog import call_cost, live_and_batch_cost
 from modelsel.evalset import Example
 from modelsel.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError
@@ -110,6 +110,7 @@ class Budget:
         self.reserved_at_stop = 0.0  # held for calls in flight when the first call was refused
         self.refused_estimate = 0.0
         self.observed: dict[str, float] = {}  # the dearest call of each candidate so far
+        self._settled: asyncio.Event | None = None  # set when a call settles: a waiting reservation looks again
 
     def estimate(self, cid: str, guess: float) -> float:
         """What this call may cost: the dearest answer of this candidate so far, else the guess."""
@@ -145,16 +146,15 @@ class Budget:
             if self.reserved <= 1e-15:
                 self.reserve(est)  # records why it stopped
                 return None
-            self._settled = getattr(self, "_settled", None) or asyncio.Event()
+            self._settled = self._settled or asyncio.Event()
             self._settled.clear()
             await self._settled.wait()
 
     def settle(self, est: float, actual: float) -> None:
         if self.cap is not None:
             self.reserved -= est
-            ev = getattr(self, "_settled", None)
-            if ev is not None:
-                ev.set()
+            if self._settled is not None:
+                self._settled.set()
         self.spent += actual
 
 
@@ -326,24 +326,33 @@ class _Ctx:
 
 def reprice(c: Candidate, hit: dict[str, Any]) -> dict[str, Any]:
     """A cached answer priced at today's prices: what it would be billed now, live and in a batch."""
-    args = (c, hit.get("input_tokens"), hit.get("output_tokens"), hit.get("cached_input_tokens") or 0)
-    live, batch = call_cost(*args), call_cost(*args, processing="batch")
+    live, batch = live_and_batch_cost(c, hit.get("input_tokens"), hit.get("output_tokens"),
+                                      hit.get("cached_input_tokens") or 0)
     hit = {k: v for k, v in hit.items() if k != "latency_sample"}  # how it is used now is the caller's to say
     return {**hit, "cost_usd": batch if hit.get("batch") else live, "cost_live_usd": live, "cost_batch_usd": batch}
+
+
+def result_costs(c: Candidate, res: Any) -> tuple[float, float]:
+    """A provider's answer priced now, live and through a batch."""
+    return live_and_batch_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
+                               datetime.now(UTC))
+
+
+def capped_output(res: Any, max_chars: int) -> dict[str, Any]:
+    """The answer kept at most `max_chars` long (a stream is cut as it arrives; a whole body here),
+    with whether it was cut and how long it was."""
+    text, cut = res.text, bool(res.truncated)
+    if len(text) > max_chars:
+        text, cut = text[:max_chars], True
+    return dict(output=text, output_truncated=cut,
+                output_chars=(res.extra.get("chars_read") or len(res.text)) if cut else None)
 
 
 def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_chars: int = 200_000) -> dict[str, Any]:
     """A successful call as record fields, its cost priced as the provider bills it. `before_ms`:
     what the request waited before this attempt (failed attempts and back-off)."""
-    now = datetime.now(UTC)
-    cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens, now)
-    batch_cost = call_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens, now,
-                           "batch")
-    text, cut = res.text, bool(res.truncated)
-    if len(text) > max_chars:  # a non-streamed answer arrives whole; keep at most the cap of it
-        text, cut = text[:max_chars], True
-    return dict(output=text, output_truncated=cut,
-                output_chars=(res.extra.get("chars_read") or len(res.text)) if cut else None,
+    cost, batch_cost = result_costs(c, res)
+    return dict(**capped_output(res, max_chars),
                 latency_ms=round(before_ms + res.latency_ms, 3),
                 attempt_latency_ms=round(res.latency_ms, 3),
                 ttft_ms=None if res.ttft_ms is None else round(before_ms + res.ttft_ms, 3), input_tokens=res.input_tokens,
@@ -352,7 +361,7 @@ def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_char
                 finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
 
 
-async def _one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx, sample: bool = False
+async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx, sample: bool = False
                ) -> Record | str | None:
     """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard).
     `sample`: a live call that measures a batched candidate's latency (kept out of quality)."""
@@ -437,7 +446,7 @@ async def run_eval(
     sample = sample or set()
 
     async def task(c: Candidate, ex: Example, rep: int) -> None:
-        rec = await _one(c, providers[c.id], ex, rep, slots[c.id], ctx, c.id in sample)
+        rec = await call_one(c, providers[c.id], ex, rep, slots[c.id], ctx, c.id in sample)
         await deliver(c, rec)
 
     async def deliver(c: Candidate, rec: Record | str | None) -> None:

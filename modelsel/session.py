@@ -437,7 +437,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     inp = pipeline.prepare(requirements, allow=allow, refuse_retired=False)
     scr = pipeline.screen(inp)
     for c in list(scr.runnable):  # a model its vendor shut down is not called; the review says so
-        if c.shutdown_on and c.shutdown_on <= today.isoformat():
+        if c.shut_down_by(today):
             scr.runnable.remove(c)
             scr.not_evaluated[c.id] = f"shut down by its vendor on {c.shutdown_on}"
     cfg.repeat = old.run.repeat

@@ -16,7 +16,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from modelsel.batch import BatchApi, Status, api_for
@@ -26,6 +25,7 @@ from modelsel.evalset import Example
 from modelsel.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
 from modelsel.records import Record
+from modelsel.runner import call_one, capped_output, reprice, result_costs
 from modelsel.store import cache_key
 
 FIRST_POLL_S, MAX_POLL_S = 1.0, 60.0
@@ -50,12 +50,8 @@ def sample_examples(examples: list[Example], n: int) -> list[Example]:
 
 def _batch_answer(c: Candidate, res: CallResult, max_chars: int) -> dict[str, Any]:
     """A batch line's answer as record fields: no latency (a batch has none), billed at the batch price."""
-    now = datetime.now(UTC)
-    args = (c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens, now)
-    live, batch = call_cost(*args), call_cost(*args, processing="batch")
-    text = res.text[:max_chars]
-    return dict(output=text, output_truncated=len(res.text) > max_chars,
-                output_chars=len(res.text) if len(res.text) > max_chars else None, latency_ms=None,
+    live, batch = result_costs(c, res)
+    return dict(**capped_output(res, max_chars), latency_ms=None,
                 input_tokens=res.input_tokens, output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
                 cached_input_tokens=res.cached_input_tokens, cost_usd=batch, cost_live_usd=live, cost_batch_usd=batch,
                 finish_reason=res.finish_reason, batch=True, attempts=1)
@@ -95,8 +91,6 @@ class CandidateBatch:
         for cid, ex, rep, req, key in self.items:
             hit = cache.get(key) if cache is not None else None
             if hit is not None:
-                from modelsel.runner import reprice
-
                 self.info["from_cache"] += 1
                 await deliver(self.c, self._record(ex, rep, **reprice(self.c, hit), cached=True))
             else:
@@ -130,20 +124,19 @@ class CandidateBatch:
             batch_id = await self.api.submit([(cid, req) for cid, _, _, req, _ in todo])
         except ProviderError as exc:
             self.ctx.budget.settle(guess, 0.0)
-            return self._rejected(str(exc), len(todo))
+            return self._rejected(str(exc))
         except Exception as exc:  # the SDK or the endpoint refused it: the batch's own error, not the run's end
             self.ctx.budget.settle(guess, 0.0)
-            return self._rejected(f"{type(exc).__name__}: {exc}", len(todo))
+            return self._rejected(f"{type(exc).__name__}: {exc}")
         if cache is not None:  # before any waiting: a kill from here on collects this batch next time
             cache.batch_save(self.key, self.c.id, self.api.name, batch_id, len(self.items), self.requirements)
         self.info.update(batch_id=batch_id, state="submitted")
         return batch_id
 
-    def _rejected(self, message: str, n: int) -> None:
+    def _rejected(self, message: str) -> None:
         from modelsel.secrets import redact
 
         self.info.update(state="rejected", rejected=redact(message))
-        self.outcome.not_made_batch = getattr(self.outcome, "not_made_batch", 0) + n
         return None
 
     async def _wait(self, batch_id: str, n: int) -> Status | None:
@@ -176,14 +169,12 @@ class CandidateBatch:
                 if self.ctx.cache is not None:
                     self.ctx.cache.batch_state(self.key, "failed")
                 self.ctx.budget.settle(self.info.get("reserved", 0.0), 0.0)
-                return self._rejected(st.message or "the provider failed the batch", n)
+                return self._rejected(st.message or "the provider failed the batch")
             if st.state in ("done", "cancelled"):
                 self.info["waited_s"] = round(time.monotonic() - t0, 2)
                 return st
 
     async def _collect(self, batch_id: str, todo: list[Any]) -> None:
-        from modelsel.runner import _one
-
         got: dict[str, CallResult | ProviderError] = {}
         try:
             got = await self.api.results(batch_id)
@@ -213,7 +204,7 @@ class CandidateBatch:
         self.info["retried_live"] = len(live_again)
 
         async def again(ex: Example, rep: int) -> None:
-            await deliver(self.c, await _one(self.c, self.p, ex, rep, self.slot, self.ctx))
+            await deliver(self.c, await call_one(self.c, self.p, ex, rep, self.slot, self.ctx))
 
         await asyncio.gather(*(again(ex, rep) for ex, rep in live_again))
 
