@@ -1,26 +1,32 @@
 # The two commands on a fresh machine: `make demo` and `make test`. Both are idempotent.
+# Both install from the lock (lock/*.txt: every package pinned with its hashes, made by pip-tools'
+# pip-compile), so a fresh clone installs today what it installed on the day of the commit.
+# `make update-lock` moves the lock and the price snapshot forward.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The similarity scorer's embedding model runs on PyTorch; the CPU build is pinned and installed
-# first so that pip does not pull several GB of CUDA wheels for it.
-TORCH  ?= torch==2.13.0
+# pip itself is pinned too: its resolver and wheel cache decide what a fresh install does.
+PIP_PIN := pip==26.3
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench update-lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(PIP_PIN)"
 
 # The local model: llama-cpp-python builds from source the first time (~10 min on 2 cores);
-# pip caches the wheel, so later installs take seconds.
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[local]"
+# pip caches the wheel, so later installs take seconds. The package itself goes in last, editable
+# and without dependencies (an editable install has no single file to hash).
+$(VENV)/.installed-demo: lock/demo.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r lock/demo.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-demo
-	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[local,similarity,dev,mlflow]"
+# lock/test.txt pins the CPU build of PyTorch (torch==2.13.0+cpu): without it pip would pull
+# several GB of CUDA wheels for the similarity scorer's embedding model.
+$(VENV)/.installed-test: lock/test.txt pyproject.toml $(VENV)/.installed-demo
+	$(BIN)/pip install --quiet --require-hashes -r lock/test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 demo: $(VENV)/.installed-demo
@@ -34,6 +40,13 @@ test-fast: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check modelsel tests benchmarks
+
+# Moves the lock and the genai-prices snapshot to the newest releases, records the snapshot's
+# publication date in modelsel/catalog.yaml, reinstalls and runs the suite. Needs the package index.
+update-lock:
+	$(PYTHON) lock/update.py
+	rm -f $(VENV)/.installed-demo $(VENV)/.installed-test
+	$(MAKE) test
 
 # Figures, not tests: each script prints what it measured. peers.py runs inspect_ai and promptfoo
 # where they are installed (see its docstring) and says so where they are not.

@@ -32,6 +32,16 @@ class SnapshotInfo:
     version: str
     as_of: str | None
     source: str
+    known: bool = True  # False: this version is not in catalog.yaml's table, its date is a guess
+
+    def warning(self) -> str | None:
+        """What a user must be told when the installed snapshot is not one this release knows."""
+        if self.known:
+            return None
+        return (f"genai-prices {self.version} is not a snapshot this release of modelsel was checked "
+                f"against: prices and the catalog may differ from the record's, and its date is unknown "
+                f"(its data names nothing newer than {self.as_of or 'no date'}). Install modelsel's "
+                "pinned genai-prices, or run `make update-lock` to record this snapshot's date.")
 
     def age_days(self, today: date) -> int | None:
         return None if self.as_of is None else (today - date.fromisoformat(self.as_of)).days
@@ -61,7 +71,8 @@ def snapshot_info(known: tuple[tuple[str, str, str], ...]) -> SnapshotInfo:
     dates = re.findall(r"(?:as of|Launched[^0-9]{0,60})(20\d\d-\d\d-\d\d)", text)
     newest = max(dates) if dates else None
     return SnapshotInfo(ver, newest, f"genai-prices {ver} is not in modelsel's table of snapshot dates; "
-                                     "the newest launch or 'as of' date its data names (a lower bound)")
+                                     "the newest launch or 'as of' date its data names (a lower bound)",
+                        known=False)
 
 
 def snapshot() -> Any:

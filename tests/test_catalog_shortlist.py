@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import cli, write_evalset, write_req
+from tests.conftest import cli, pinned_snapshot, write_evalset, write_req
 
 CURRENT = ["anthropic/claude-sonnet-5-5", "anthropic/claude-opus-5-5", "anthropic/claude-haiku-5-5", "openai/gpt-6-sol",
            "openai/gpt-6.1-terra", "google/gemini-3.8-flash", "deepseek/deepseek-v4-pro", "mistral/mistral-medium-3-5",
@@ -24,7 +24,7 @@ def test_the_catalog_comes_from_the_shipped_snapshot() -> None:
     assert not set(NOT_CHAT) & ids, set(NOT_CHAT) & ids
     sonnet = next(m for m in data if m["id"] == "anthropic/claude-sonnet-5-5")
     assert sonnet["facts"]["context_window"]["value"] == 1_000_000
-    assert sonnet["price_source"].startswith("genai-prices") and sonnet["price_as_of"] == "2026-11-10"
+    assert sonnet["price_source"].startswith("genai-prices") and sonnet["price_as_of"] == pinned_snapshot()[1]
     assert sonnet["facts"]["trains_on_data"]["source"].startswith("https://")  # curated per vendor, with its source
     deprecated = [m for m in data if m["deprecated"]]
     assert deprecated and {m["id"] for m in deprecated} <= ids

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT, cli, oracle, run_dir
+from tests.conftest import ROOT, cli, flat, oracle, run_dir
 
 DATA = ROOT / "tests" / "data" / "promptfoo"
 
@@ -43,7 +43,7 @@ def test_inline_config_maps_prompts_providers_vars_and_assertions(tmp_path: Path
     # what did not carry over: named with the file and line, in the terminal and in the file
     cfg = tmp_path / "pf" / "basic" / "promptfooconfig.yaml"
     js_line = next(n for n, line in enumerate(cfg.read_text().splitlines(), 1) if "type: javascript" in line)
-    assert f"TODO {cfg}:{js_line}: assertion 'javascript' has no modelsel scorer" in res.output.replace("\n", "")
+    assert f"TODO {cfg}:{js_line}: assertion 'javascript' has no modelsel scorer" in flat(res.output)
     assert f"#   TODO {cfg}:{js_line}: assertion 'javascript'" in path.read_text()
     check = cli("check", path)
     assert check.exit_code == 0, check.output
@@ -62,7 +62,7 @@ def test_files_csv_tests_and_custom_endpoints(tmp_path: Path, keys: dict[str, st
     assert [e["expected"] for e in ex[:2]] == ["billing", "technical"]
     assert ex[2]["scorer"] == [{"type": "contains", "case_sensitive": False, "value": "shipping"}]
     assert ex[4]["scorer"] == [{"type": "regex", "ignore_case": False, "pattern": "^(account|technical)$"}]
-    out = res.output.replace("\n", "")
+    out = flat(res.output)
     cfg, csv = tmp_path / "pf" / "files" / "promptfooconfig.yaml", tmp_path / "pf" / "files" / "tests.csv"
     assert f"{cfg}:14: provider 'bedrock:anthropic.claude-3-haiku' has no modelsel equivalent" in out
     assert f"{csv}:5: assertion 'javascript' has no modelsel scorer" in out  # the CSV row's own line
@@ -109,7 +109,7 @@ def test_json_checks_custom_base_url_and_grader(tmp_path: Path, keys: dict[str, 
     # `similar` against a var: the var is the expected answer
     assert ex[1]["expected"] == "Globex billed 99.50 USD"
     assert {"type": "similarity", "threshold": 0.8} in ex[1]["scorer"]
-    assert "assertion 'python' has no modelsel scorer" in res.output.replace("\n", "")
+    assert "assertion 'python' has no modelsel scorer" in flat(res.output)
 
 
 def test_openai_evals_export(tmp_path: Path, keys: dict[str, str]) -> None:
@@ -128,7 +128,7 @@ def test_bad_config_is_exit_2_with_file_and_line_and_nothing_written(tmp_path: P
     bad.write_text("prompts:\n  - hi {{x}}\ntests:\n  - 7\n")
     res = cli("import", "promptfoo", bad, "--dir", tmp_path / "proj")
     assert res.exit_code == 2
-    assert f"{bad}:4" in res.output.replace("\n", "") and "a test is a mapping" in res.output
+    assert f"{bad}:4" in flat(res.output) and "a test is a mapping" in flat(res.output)
     assert not (tmp_path / "proj").exists()
     missing = tmp_path / "b" / "promptfooconfig.yaml"
     missing.parent.mkdir()
@@ -151,7 +151,7 @@ def test_a_config_split_into_files_with_a_retired_model_and_nunjucks_filters(tmp
     transformed answer."""
     res, req, ex, path = _import(tmp_path, "modular")
     assert res.exit_code == 0, res.output
-    out = res.output.replace("\n", "")
+    out = flat(res.output)
     src = tmp_path / "pf" / "modular"
     # gemini-2.5-flash was shut down on 2026-06-17; Google names gemini-3-flash-preview
     assert [c["catalog"] for c in req["candidates"]] == ["google/gemini-3-flash-preview", "anthropic/claude-haiku-5-5"] * 2
@@ -186,5 +186,5 @@ def test_a_template_jinja_cannot_render_is_a_todo_not_a_failed_run(tmp_path: Pat
                    "tests:\n  - vars: {name: bob}\n    assert:\n      - type: contains\n        value: BOB\n")
     res = cli("import", "promptfoo", cfg, "--out", tmp_path / "proj", "--name", "x")
     assert res.exit_code == 0, res.output
-    out = res.output.replace("\n", "")
+    out = flat(res.output)
     assert f"{cfg}:2: prompt 'p1' does not render for test t1" in out and "modelsel templates are Jinja" in out

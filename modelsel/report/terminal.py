@@ -44,6 +44,8 @@ def print_summary(console: Console, s: Summary, folder: str | None = None) -> No
     if s.run.prices is not None and s.run.prices.stale:
         lines.append(f"[yellow]Prices come from a genai-prices snapshot {s.run.prices.age_days} days old "
                      f"(as of {s.run.prices.as_of}): upgrade genai-prices or check current prices.[/yellow]")
+    if s.run.prices is not None and s.run.prices.warning:
+        lines.append(f"[yellow]{escape(s.run.prices.warning)}[/yellow]")
     lines.append(f"[dim]{escape(difference_sentence(s))} {escape(resolution_text(s))}[/dim]")
     if folder:
         lines.append(f"Decision record: {escape(folder)}/decision.md  (HTML: report.html)")
