@@ -167,6 +167,191 @@ def cases() -> list[tuple[str, Any]]:
     ]
 
 
+# --- what comes back: servers, batch files, caches, signals, imported configs --------------------------
+
+SECRET = "vllm-Auth-Zq81-0123456789abcdefXYZ"
+HOSTILE_TEXT = "denied \x1b]52;c;ZXZpbA==\x07 \x1b]8;;http://evil.example\x07x\x1b]8;;\x07 \x1b]0;pwned\x07 \x1b[2J"
+
+
+def _texts(d: Path, out: str) -> str:
+    return out + "".join(p.read_text(errors="replace") for p in d.rglob("*") if p.is_file()
+                         and p.suffix in (".md", ".jsonl", ".json", ".csv", ".html", ".xml", ".txt"))
+
+
+def _run_out(args: list[str], cwd: Path, pp: str | None, env: dict[str, str] | None = None) -> tuple[int, str]:
+    e = dict(os.environ, MODELSEL_RETRY_SCALE="0", CUSTOM_API_KEY="custom-secret-value-0123456789", **(env or {}))
+    if pp:
+        e["PYTHONPATH"] = pp
+    p = subprocess.run([sys.executable, "-m", "modelsel", *map(str, args)], cwd=cwd, env=e, capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+
+def _summary(d: Path) -> dict[str, Any]:
+    try:
+        return json.loads((d / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def back_cases() -> list[tuple[str, Any]]:
+    """(attack, fn(folder, pythonpath) -> what happened, in figures)."""
+    def cand(f: Any, m: str, **kw: Any) -> dict[str, Any]:
+        return {"id": kw.pop("id", m), "provider": "openai-compatible", "model": m, "base_url": f.url + "/v1",
+                "api_key_env": kw.pop("api_key_env", "CUSTOM_API_KEY"),
+                "price": {"input_per_mtok": kw.pop("pin", 1.0), "output_per_mtok": 1.0}, **kw}
+
+    def echo(d: Path, pp: str | None) -> str:
+        f = FakeProcess({"m": {"always": "401", "echo_key_forms": True}})
+        try:
+            code, out = _run_out(["eval", project(d, [cand(f, "m", api_key_env="VLLM_AUTH")]), "--out", d / "run"], d,
+                                 pp, {"VLLM_AUTH": SECRET})
+        finally:
+            f.stop()
+        import base64
+        from urllib.parse import quote
+
+        forms = [SECRET, SECRET.upper(), quote(SECRET, safe=""), base64.b64encode(("user:" + SECRET).encode()).decode(),
+                 " ".join(SECRET)]
+        text = _texts(d, out)
+        return f"exit {code}; key forms found in terminal and files: {sum(f_ in text for f_ in forms)} of 5"
+
+    def escapes(d: Path, pp: str | None) -> str:
+        f = FakeProcess({"m": {"always": "400", "error_message": HOSTILE_TEXT}})
+        try:
+            code, out = _run_out(["eval", project(d, [cand(f, "m")]), "--out", d / "run", "--junit", d / "j.xml"],
+                                 d, pp)
+        finally:
+            f.stop()
+        md = (d / "run" / "decision.md").read_text() if (d / "run" / "decision.md").exists() else ""
+        return f"exit {code}; ESC in terminal: {out.count(chr(27))}, in decision.md: {md.count(chr(27))}"
+
+    def usage(kw: dict[str, Any], params: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        def f_(d: Path, pp: str | None) -> str:
+            f = FakeProcess({"liar": {"answer": "billing", **kw}, "honest": {"answer": "billing", "input_tokens": 100}})
+            try:
+                cands = [cand(f, "liar", pin=1.0, params=params or {}), cand(f, "honest", pin=50.0)]
+                code, _ = _run_out(["eval", project(d, cands), "--out", d / "run", "--max-cost", "5"], d, pp)
+            finally:
+                f.stop()
+            s = _summary(d / "run")
+            liar = (s.get("candidates") or {}).get("liar", {})
+            return (f"exit {code}; spent ${s.get('run', {}).get('spent_usd', float('nan')):,.2f}; liar's cost/request "
+                    f"${((liar.get('cost') or {}).get('per_request_usd') or 0):,.2f}; chosen {s.get('decision', {}).get('chosen')}")
+        return f_
+
+    def batch_lines(d: Path, pp: str | None) -> str:
+        f = FakeProcess({"m": {"answer": "billing", "batch_lines": "mangle", "batch_polls": 1}})
+        try:
+            rows = [(f"x{i}{t[0]}",) + t[1:] for i in range(4) for t in TICKETS]
+            (d / "big.jsonl").write_text("".join(json.dumps({"id": i, "input": x, "expected": e, "tags": [t]}) + "\n"
+                                                 for i, x, e, t in rows))
+            req = project(d, [cand(f, "m")], evalset="big.jsonl", run={"latency_sample": 5})
+            code, _ = _run_out(["eval", req, "--out", d / "run", "--batch"], d, pp)
+        finally:
+            f.stop()
+        b = next(iter(((_summary(d / "run").get("run") or {}).get("batch") or {}).get("candidates", {}).values()), {})
+        return (f"exit {code}; of 20 lines (4 bad): from the batch {b.get('from_batch')}, made live again "
+                f"{b.get('retried_live')}, billed ${b.get('billed_usd', 0):.6f}, problems said: {len(b.get('problems', []))}")
+
+    def sigterm(d: Path, pp: str | None) -> str:
+        import signal
+        import sqlite3
+
+        f = FakeProcess({"slow": {"answer": "billing", "latency_ms": 300}})
+        e = dict(os.environ, MODELSEL_RETRY_SCALE="0", CUSTOM_API_KEY="custom-secret-value-0123456789")
+        if pp:
+            e["PYTHONPATH"] = pp
+        try:
+            p = subprocess.Popen([sys.executable, "-m", "modelsel", "eval", str(project(d, [cand(f, "slow", concurrency=1)]))],
+                                 cwd=d, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            time.sleep(3.0)
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=30)
+        finally:
+            f.stop()
+        marker = next((d / "reports").glob("*/.modelsel-run.json"), None)
+        state = json.loads(marker.read_text()).get("state") if marker else None
+        db = sqlite3.connect(d / "reports" / ".cache" / "responses.sqlite")
+        leases = db.execute("SELECT count(*) FROM leases").fetchone()[0]
+        return f"exit {p.returncode}; folder {state}; leases left {leases}"
+
+    def cache_rows(d: Path, pp: str | None) -> str:
+        import sqlite3
+
+        f = FakeProcess({"m": {"answer": "billing"}})
+        try:
+            req = project(d, [cand(f, "m")])
+            _run_out(["eval", req, "--out", d / "a"], d, pp, {"CUSTOM_API_KEY": "custom-secret-value-0123456789"})
+            db = sqlite3.connect(d / "reports" / ".cache" / "responses.sqlite")
+            k = [r[0] for r in db.execute("SELECT key FROM responses ORDER BY key")]
+            db.execute("UPDATE responses SET value = '{x' WHERE key = ?", (k[0],))
+            v = json.loads(db.execute("SELECT value FROM responses WHERE key = ?", (k[1],)).fetchone()[0])
+            v.update(output="other", latency_ms=1, input_tokens=-1_000_000)
+            db.execute("UPDATE responses SET value = ? WHERE key = ?", (json.dumps(v), k[1]))
+            db.commit()
+            code, out = _run_out(["eval", req, "--out", d / "b"], d, pp, {"CUSTOM_API_KEY": "custom-secret-value-0123456789"})
+        finally:
+            f.stop()
+        recs = [json.loads(x) for x in (d / "b" / "records.jsonl").read_text().splitlines()] if (d / "b" / "records.jsonl").exists() else []
+        edited_used = any(r.get("latency_ms") == 1 for r in recs)
+        said = "TRACEBACK" if "Traceback" in out else ("said" if "cached answer(s)" in out else "silent")
+        return f"exit {code}; edited row used: {edited_used}; {said}"
+
+    def history(d: Path, pp: str | None) -> str:
+        req = project(d)
+        _run_out(["eval", req, "--out", d / "reports" / "run"], d, pp)
+        store = next((d / "reports").rglob("history.sqlite"), None)
+        if store is not None:
+            store.write_bytes(b"garbage" * 50)
+        code, out = _run_out(["history", req], d, pp)
+        return f"exit {code}; " + ("TRACEBACK" if "Traceback" in out else out.strip().splitlines()[0][:90])
+
+    def pf(body: str, extra: list[str] | None = None):  # type: ignore[no-untyped-def]
+        def f_(d: Path, pp: str | None) -> str:
+            (d.parent / "secret.txt").write_text("outside secret {{q}}")
+            (d / "promptfooconfig.yaml").write_text(body)
+            code, out = _run_out(["import", "promptfoo", d / "promptfooconfig.yaml", "--out", d / "proj", "--name", "x"],
+                                 d, pp, {"AWS_SECRET_ACCESS_KEY": "aws-secret-value-0123456789"})
+            text = "TRACEBACK: " + out.strip().splitlines()[-1][:80] if "Traceback" in out else ""
+            leaked = any("outside secret" in p.read_text() for p in (d / "proj").rglob("*") if p.is_file())
+            res = f"import exit {code}{', read the outside file' if leaked else ''}{'; ' + text if text else ''}"
+            if extra and code == 0:
+                c2, o2 = _run_out(["check", d / "proj" / "requirements" / "x.yaml"], d, pp,
+                                  {"AWS_SECRET_ACCESS_KEY": "aws-secret-value-0123456789"})
+                res += f"; check flags it: {'key at risk' in o2}"
+                c3, _ = _run_out(["eval", d / "proj" / "requirements" / "x.yaml", "--out", d / "r"], d, pp,
+                                 {"AWS_SECRET_ACCESS_KEY": "aws-secret-value-0123456789"})
+                res += f"; eval exit {c3}"
+            return res
+        return f_
+
+    def own_decision(d: Path, pp: str | None) -> str:
+        (d / "mine").mkdir()
+        (d / "mine" / "decision.md").write_text("my notes\n")
+        code, _ = _run_out(["eval", project(d), "--out", d / "mine"], d, pp)
+        return f"exit {code}; my decision.md {'kept' if (d / 'mine' / 'decision.md').read_text() == 'my notes' + chr(10) else 'OVERWRITTEN'}"
+
+    base = "providers: [openai:gpt-6.1-terra]\ntests:\n  - vars: {q: x}\n    assert: [{type: equals, value: y}]\n"
+    return [
+        ("a 401 echoing a key named VLLM_AUTH in 5 forms", echo),
+        ("OSC 52 / OSC 8 / title / erase in an error body", escapes),
+        ("input_tokens -50,000", usage({"input_tokens": -50_000})),
+        ("output_tokens 90,000 with max_tokens 50", usage({"output_tokens": 90_000}, {"max_tokens": 50})),
+        ("a batch file: bad JSON, no custom_id, a duplicate, another model", batch_lines),
+        ("SIGTERM mid-run", sigterm),
+        ("a cache row not JSON and one edited", cache_rows),
+        ("a corrupt history.sqlite", history),
+        ("import: prompt file://../secret.txt", pf("prompts: ['file://../secret.txt']\n" + base)),
+        ("import: tests file:///etc/*", pf("prompts: ['{{q}}']\nproviders: [openai:gpt-6.1-terra]\ntests: 'file:///etc/*'\n")),
+        ("import: apiBaseUrl http://169.254.169.254 with AWS_SECRET_ACCESS_KEY",
+         pf("prompts: ['{{q}}']\nproviders:\n  - id: openai:chat:m\n    config: {apiBaseUrl: 'http://169.254.169.254/v1', "
+            "apiKeyEnvar: AWS_SECRET_ACCESS_KEY}\ntests:\n  - vars: {q: x}\n    assert: [{type: equals, value: y}]\n",
+            ["check"])),
+        ("--out on a folder holding only my decision.md", own_decision),
+    ]
+
+
 def flood(pythonpath: str | None, cap: int | None = None) -> dict[str, Any]:
     """One candidate answering 2 MB per call beside a 30 ms one, each on its own server process:
     disk written, and what the 30 ms model's recorded latency has over its server's own time."""
@@ -196,6 +381,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", help="an earlier checkout, tried on the same inputs")
     ap.add_argument("--flood-only", action="store_true")
+    ap.add_argument("--back-only", action="store_true", help="only what comes back (servers, files, signals, imports)")
     args = ap.parse_args()
     if args.flood_only:
         flood_only()
@@ -203,7 +389,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "modelsel")], check=False)
     sides = [("now", None)] + ([("before", args.baseline)] if args.baseline else [])
     print("input | " + " | ".join(f"{s}: exit, s, MB, what it said" for s, _ in sides))
-    for name, make in cases():
+    for name, make in ([] if args.back_only else cases()):
         cells = []
         for _, pp in sides:
             with tempfile.TemporaryDirectory() as d:
@@ -213,7 +399,19 @@ def main() -> int:
                 wrote = any(p.name in ("run", "reports") for p in dd.iterdir()) or (dd / "mine" / "inputs").exists()
             cells.append(f"{r['code']}, {r['s']:.1f} s, {r['rss_mb']:.0f} MB{', WROTE' if wrote else ''}: {r['said']}")
         print(f"{name} | " + " | ".join(cells), flush=True)
-    for label, pp in sides:
+    print("\nwhat comes back | " + " | ".join(s for s, _ in sides))
+    for name, fn in back_cases():
+        cells = []
+        for _, pp in sides:
+            with tempfile.TemporaryDirectory() as d:
+                dd = Path(d) / "proj"
+                dd.mkdir()
+                try:
+                    cells.append(fn(dd, pp))
+                except Exception as exc:  # an attack that broke the benchmark's own reading is a finding too
+                    cells.append(f"could not be measured ({type(exc).__name__}: {str(exc)[:80]})")
+        print(f"{name} | " + " | ".join(cells), flush=True)
+    for label, pp in ([] if args.back_only else sides):
         f = flood(pp)
         print(f"2 MB answers beside a 30 ms model ({label}): exit {f['code']}, {f['s']:.1f} s, disk written "
               f"{f['written_mb']:.1f} MB, the other model's worst time over its server's {f['ok_over_max_ms']} ms", flush=True)

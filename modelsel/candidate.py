@@ -46,6 +46,8 @@ class Candidate(BaseModel):
     successor: str | None = None  # the catalog id the vendor names as its replacement
     host: str = ""  # where requests go, for outage purposes (see Provider.outage_host); "" = unknown: the vendor
     code_file: str | None = None  # a python candidate's module, found inside the requirements' folder tree
+    allow_plain_http: bool = False  # the file allows sending its key over plain http to another host
+    spec_index: int | None = None  # its place in the requirements' candidates list (for errors naming the line)
 
     def shut_down_by(self, today: date) -> bool:
         """Whether its vendor has stopped serving it by `today`."""

@@ -258,7 +258,8 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
     c.prompt = _read_prompt(lr, spec.prompt, i) if spec.prompt else None
     c.system, c.params = spec.system, dict(spec.params)
     c.concurrency, c.endpoint_concurrency, c.timeout_s = spec.concurrency, spec.endpoint_concurrency, spec.timeout_s
-    c.retry_after_cap_s = spec.retry_after_cap_s
+    c.retry_after_cap_s, c.allow_plain_http = spec.retry_after_cap_s, spec.allow_plain_http
+    c.spec_index = i
     c.replay_from = str(lr.resolve(spec.replay_from)) if spec.replay_from else None
     from modelsel.providers import provider_class
 

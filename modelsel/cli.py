@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from modelsel.report.console import SafeConsole as Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Choose an LLM with a measured, documented, repeatable decision.")
@@ -276,6 +277,8 @@ def check(
     gone = retired(inp.lr, inp.candidates)
     items.append(("No retired model", not gone, f"{len(gone)} candidate(s) shut down by their vendor; eval refuses "
                   "them (listed below)" if gone else "no candidate is shut down"))
+    items.append(("Keys travel protected", not scr.key_risks, f"{len(scr.key_risks)} candidate(s) would send a key "
+                  "unprotected; eval refuses them (listed below)" if scr.key_risks else "https or this machine only"))
     console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
                   f"{len(inp.evalset.examples)} examples.")
     for item, done, detail in items:
@@ -289,12 +292,19 @@ def check(
         console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
     for err in gone:
         console.print(f" [red]retired[/red] {escape(str(err))}", highlight=False)
+    for cid, risk in scr.key_risks.items():
+        console.print(f" [red]key at risk[/red] {escape(cid)}: {escape(risk)}", highlight=False)
     from modelsel.metrics import planned_resolution
     from modelsel.report.fmt import resolution_sentence
 
     es = inp.evalset.examples
     res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference)
     console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
+    if any(c.price_ref for c in inp.candidates):
+        from modelsel.catalog import snapshot_info
+
+        if (warn := snapshot_info().warning()) is not None:
+            console.print(f"[yellow]warning[/yellow] {escape(warn)}", highlight=False)
     missing = [i for i, d, _ in items if not d]
     if missing:
         console.print(f"[yellow]{len(missing)} checklist item(s) open.[/yellow]")
@@ -390,6 +400,8 @@ def import_promptfoo(
     config: Path = typer.Argument(..., help="A promptfoo config (promptfooconfig.yaml; OpenAI Evals exports included)."),
     folder: Path = typer.Option(Path("."), "--out", "--dir", help="Project folder (requirements/ and evalsets/ go inside)."),
     name: str | None = typer.Option(None, "--name", help="Name of the files written (default: the config's folder)."),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help="Also read files from this folder (the config's "
+                                           "folder tree is the default); repeatable."),
 ) -> None:
     """Write a requirements file and an eval set from a promptfoo config; list what did not carry over."""
     from modelsel.errors import InputError
@@ -397,7 +409,7 @@ def import_promptfoo(
     from modelsel.names import file_slug
 
     try:
-        imp = promptfoo.convert(config)
+        imp = promptfoo.convert(config, tuple(allow_path))
         slug = file_slug(name or config.resolve().parent.name, "imported")
         req, es = promptfoo.write(imp, folder, slug, config)
     except InputError as exc:
@@ -539,12 +551,15 @@ def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -
 
 
 def main() -> None:
+    from modelsel.errors import stop_on_signals
+
+    stop_on_signals()
     code = 0
     try:
         app()
-    except KeyboardInterrupt:
-        err_console.print("[yellow]Interrupted.[/yellow]")
-        code = 130
+    except KeyboardInterrupt as exc:
+        err_console.print(f"[yellow]{escape(str(exc) or 'Interrupted')}.[/yellow]")
+        code = getattr(exc, "exit_code", 130)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     # Everything is written, flushed and closed by now; the interpreter's own teardown of the SDKs'

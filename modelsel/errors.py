@@ -45,3 +45,25 @@ def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     if not close:
         return None
     return "Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a CI timeout, `docker stop`) or SIGHUP (the terminal closed), handled as Ctrl-C is:
+    finished answers kept, leases released, the folder marked interrupted. Exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(f"Stopped by {signal.Signals(signum).name}")
+        self.exit_code = 128 + signum
+
+
+def stop_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into Stopped, raised where the program is (like Ctrl-C's KeyboardInterrupt)."""
+    import signal
+
+    def raise_stopped(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, raise_stopped)

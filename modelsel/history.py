@@ -132,9 +132,15 @@ class History:
         path = store_path(reports_root)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30)
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate(path)
+        try:
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate(path)
+        except sqlite3.DatabaseError as exc:  # truncated, overwritten or not SQLite: said, never a traceback
+            self.db.close()
+            raise InputError(f"the history store cannot be read ({exc}). The run folders it indexes are untouched: "
+                             "move this file aside and run `modelsel history` again to rebuild it from them.",
+                             path=path) from None
 
     def _migrate(self, path: Path) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")

@@ -20,6 +20,7 @@ from modelsel.errors import InputError, did_you_mean
 from modelsel.evalset import EvalSet, load_evalset
 from modelsel.prompting import render
 from modelsel.providers import Provider, provider_class
+from modelsel.providers.base import key_exposure
 from modelsel.requirements import LoadedRequirements, checklist, load_requirements
 from modelsel.runner import Budget, Judge, RunConfig
 from modelsel.schema import (
@@ -57,6 +58,7 @@ class Inputs:
 class Screened(Screening):
     runnable: list[Candidate] = field(default_factory=list)
     providers: dict[str, Provider] = field(default_factory=dict)
+    key_risks: dict[str, str] = field(default_factory=dict)  # check lists these; eval refuses them
 
 
 def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: list[Path] | tuple[Path, ...] = (),
@@ -205,12 +207,20 @@ def screen_compliance(inp: Inputs) -> Screened:
 
 def screen(inp: Inputs, load_code: bool = True) -> Screened:
     """Compliance first; then which of the compliant candidates can be called here at all.
-    load_code=False (`check`): a python candidate's module is found, not imported."""
+    load_code=False (`check`): a python candidate's module is found, not imported, and a key that
+    would travel unprotected is listed (key_risks) where eval refuses it as bad input."""
     s = screen_compliance(inp)
     for c in inp.candidates:
         if c.id in s.compliance_out:
             continue
         p = make_provider(c, inp.lr.folder)
+        risk = key_exposure(c.base_url, p.needs_key or bool(c.api_key_env), c.allow_plain_http)
+        if risk is not None:
+            if load_code:
+                at = ("candidates", c.spec_index, "base_url") if c.spec_index is not None else ("candidates",)
+                raise InputError(f"candidate '{c.id}': {risk}.", path=inp.lr.path, line=inp.lr.line(*at),
+                                 field=f"candidates[{c.spec_index}].base_url")
+            s.key_risks[c.id] = risk
         why = p.unavailable(load_code)
         if why:
             s.not_evaluated[c.id] = why
@@ -219,6 +229,7 @@ def screen(inp: Inputs, load_code: bool = True) -> Screened:
             render(c, ex)
         s.runnable.append(c)
         s.providers[c.id] = p
+        p.api_key()  # registers the key for redaction before anything can echo it
     if inp.judge is not None:
         judge_provider(inp)  # found now, before any candidate call is paid for, not after
     return s
@@ -228,7 +239,9 @@ def judge_provider(inp: Inputs) -> Provider:
     """The judge's provider, or bad input naming the judge line when it cannot be called here."""
     assert inp.judge is not None
     p = make_provider(inp.judge, inp.lr.folder)
-    why = p.unavailable()
+    p.api_key()  # registers the judge's key for redaction
+    risk = key_exposure(inp.judge.base_url, p.needs_key or bool(inp.judge.api_key_env), inp.judge.allow_plain_http)
+    why = risk or p.unavailable()
     if why is not None:
         raise InputError(f"the judge model '{inp.judge.id}' cannot be called: {why}.", path=inp.lr.path,
                          line=inp.lr.line("judge"), field="judge")
@@ -255,6 +268,7 @@ class RunFacts:
     not_made: dict[str, int] = field(default_factory=dict)  # per candidate: calls the budget guard did not make
     not_run: dict[str, int] = field(default_factory=dict)
     deadline_hit: bool = False
+    interrupted: str | None = None  # "Interrupted" (Ctrl-C) or "Stopped by SIGTERM": the reports show what was measured
 
 
 def _sha256(path: Path) -> str | None:
@@ -282,7 +296,7 @@ def _price_snapshot(cands: list[Candidate], today: date) -> PriceSnapshot | None
 
     info = snapshot_info()
     return PriceSnapshot(source=info.source, version=info.version, as_of=info.as_of, age_days=info.age_days(today),
-                         stale=info.stale(today))
+                         stale=info.stale(today), known=info.known, warning=info.warning())
 
 
 def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
@@ -305,14 +319,21 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     not_evaluated = dict(scr.not_evaluated)
     for c in scr.runnable:  # runnable but no records: the budget guard or the deadline stopped it first
         if c.id not in figs:
-            not_evaluated[c.id] = ("no calls made before the run's deadline" if facts.not_run.get(c.id)
+            not_evaluated[c.id] = (f"no calls made before the run was stopped ({facts.interrupted})" if facts.interrupted
+                                   else "no calls made before the run's deadline" if facts.not_run.get(c.id)
                                    else "no calls made (stopped by the budget guard before its first call)")
     screening = Screening(not_evaluated, scr.compliance_out, scr.compliance_risks)
     decision, checks = decide(inp.candidates, figs, comps, req, screening, today)
     n_ex = len(inp.evalset.examples)
     short = {cid: f.n for cid, f in figs.items() if facts.not_run.get(cid)}
-    if facts.deadline_hit:
-        decision.partial_data = ("The run's deadline passed before every call was made: the decision rests on partial "
+    if facts.interrupted:
+        decision.partial_data = (f"The run was stopped ({facts.interrupted}) before every call was made: this record "
+                                 "shows what was measured, and the decision rests on partial data ("
+                                 + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + "). Run the same "
+                                 "command again to finish it from the cache.")
+    elif facts.deadline_hit:
+        decision.partial_data = ("The run's deadline passed before every call was made (or a batch outlived its "
+                                 "provider's completion window): the decision rests on partial "
                                  "data (" + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + ").")
     budget_short = {cid: f.n for cid, f in figs.items() if facts.not_made.get(cid)}
     if facts.budget_stopped and (budget_short or any(c.id not in figs for c in scr.runnable)):

@@ -199,6 +199,9 @@ class CandidateSpec(Strict):
     timeout_s: float | None = Field(None, gt=0)
     retry_after_cap_s: float | None = Field(None, ge=0)
     replay_from: str | None = None
+    # Send the API key to a plain-http base_url on another host (readable by anyone on the path):
+    # refused unless the file says so here. Never for link-local / cloud metadata addresses.
+    allow_plain_http: bool = False
 
     @field_validator("id")
     @classmethod

@@ -149,11 +149,14 @@ class RunDir:
             if not out.is_dir():
                 raise InputError("--out names a file, not a folder.", path=out, field="--out")
             cls._may_write(out, None, locked=False)
+        # Whether modelsel had locked this folder before: taking the lock below makes the file, and a
+        # folder is not a stopped run just because this process has now made its lock file there.
+        had_lock = os.path.lexists(out / LOCK)
         out.mkdir(parents=True, exist_ok=True)
         rd = cls(out)
         rd.lock()
         try:
-            rd._may_write(out, requirements, locked=True)  # again, now that no other writer can change it
+            rd._may_write(out, requirements, locked=True, had_lock=had_lock)  # again, now no other writer can change it
             rd.mark("running", requirements)
             for name in (TRACE, RECORDS):  # a re-run into the same folder starts its streams afresh
                 os.close(open_nofollow(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
@@ -163,7 +166,7 @@ class RunDir:
         return rd
 
     @staticmethod
-    def _may_write(out: Path, requirements: Path | None, locked: bool) -> None:
+    def _may_write(out: Path, requirements: Path | None, locked: bool, had_lock: bool = False) -> None:
         """Before the lock only files that are not a run's stop us (a writer holding the folder may
         be making its own right now); with the lock held, the folder must be a run of these
         requirements."""
@@ -174,7 +177,7 @@ class RunDir:
         foreign = [e for e in entries if e not in RUN_FILES and not e.startswith(".")]
         if not locked and not foreign:
             return
-        if owner is None and not foreign and (out / LOCK).exists():
+        if owner is None and not foreign and had_lock:
             return  # modelsel's own files from a run that stopped before it wrote its marker
         if owner is None or foreign:
             shown = ", ".join(sorted(foreign or entries)[:4])

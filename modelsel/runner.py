@@ -21,6 +21,7 @@ from modelsel.catalog import call_cost, live_and_batch_cost
 from modelsel.evalset import Example
 from modelsel.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError
+from modelsel.providers.base import usage_problem
 from modelsel.records import Record
 from modelsel.secrets import redact
 from modelsel.store import Cache, cache_key
@@ -221,6 +222,11 @@ class Attempted:
         return sum(self.attempt_ms) + self.waited_s * 1000
 
 
+def context_window(p: Provider) -> int | None:
+    cw = p.candidate.fact("context_window")
+    return cw if isinstance(cw, int) and cw > 0 else None
+
+
 async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.Semaphore, retry: RetryPolicy,
                             timeout: float, admit: Callable[[], Any] | None = None,
                             retry_after_cap: float | None = None, deadline: float | None = None) -> Attempted:
@@ -245,7 +251,14 @@ async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.
             try:
                 out.result = await asyncio.wait_for(p.complete(req), timeout)
                 out.error = None
-                out.attempt_ms.append(out.result.latency_ms)
+                bad = usage_problem(out.result, req.params, context_window(p))
+                if bad is not None:  # the answer is kept out of every figure; its usage is not money
+                    out.error = ProviderError("bad_usage", f"the provider reported impossible token usage ({bad}); "
+                                              "the call counts as failed and is not billed as reported",
+                                              latency_ms=out.result.latency_ms)
+                    out.result = None
+                else:
+                    out.attempt_ms.append(out.result.latency_ms)
             except ProviderError as e:
                 out.error = e
             except TimeoutError:
@@ -414,7 +427,8 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
                 except Exception as exc:  # sqlite3.OperationalError "database or disk is full", OSError
                     raise RunStopped(f"the response cache could not be written ({exc})", exc) from None
             return Record(**base, **answer, **meta, latency_sample=sample)
-        ctx.budget.settle(est, 0.0)
+        # an impossible usage came from a call that was made: the guard keeps what it reserved for it
+        ctx.budget.settle(est, est if got.error is not None and got.error.kind == "bad_usage" else 0.0)
         err = got.error
         assert err is not None
         msg = redact(str(err)) + (" (not retried: the run's deadline passed)" if got.stopped_by_deadline else "")

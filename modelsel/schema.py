@@ -273,6 +273,8 @@ class PriceSnapshot(Model):
     as_of: str | None = None
     age_days: int | None = None
     stale: bool = False
+    known: bool = True  # False: not a snapshot this release has a date for (see `warning`)
+    warning: str | None = None
 
 
 class BatchCandidate(Model):
@@ -291,6 +293,8 @@ class BatchCandidate(Model):
     billed_usd: float = 0.0  # the batch lines at the batch price
     at_live_usd: float = 0.0  # the same tokens at the standard price
     live_sample: int = 0  # live calls its latency rests on
+    problems: list[str] = []  # what was wrong in the results file, line by line (read on past each)
+    bad_usage: int = 0  # lines whose token usage could not be true: errors, not billed as reported
 
 
 class BatchRun(Model):

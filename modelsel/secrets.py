@@ -1,35 +1,94 @@
-"""Keep API keys out of everything modelsel writes or prints."""
+"""Keep API keys out of everything modelsel writes or prints.
+
+Two sources of secrets: environment variables whose name looks secret (KEY, TOKEN, ...), read
+when a command starts, and every key a provider actually sends, whatever its variable is called
+(`register`, called when a provider reads its key). Each is redacted by value, in the forms a
+server echoes it: as sent, upper- or lower-cased, URL-encoded, base64 (inside a Basic auth header
+too), and with separators between its characters.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+from urllib.parse import quote
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
 # Providers echo a masked key in auth errors ("sk-abc***wxyz"); mask those shapes too.
 _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,}|AIza[0-9A-Za-z_\-]{10,})")
-_values: list[str] | None = None
+MIN_LEN = 6  # shorter values are not secrets worth a false positive in every report
+_env_values: set[str] | None = None
+_sent: set[str] = set()
+_plan: tuple[list[str], re.Pattern[str] | None] | None = None
 
 
 def refresh() -> list[str]:
     """Read the key-like environment values again. Every command does this once when it starts;
     scanning the environment on every write cost 0.3 ms a call."""
-    global _values
-    vals = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and v and len(v) >= 6}
-    _values = sorted(vals, key=len, reverse=True)
-    return _values
+    global _env_values, _plan
+    _env_values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and v and len(v) >= MIN_LEN}
+    _plan = None
+    return secret_values()
+
+
+def register(value: str | None) -> None:
+    """A secret this run sends (a provider's key from whatever variable the candidate names)."""
+    global _plan
+    if value and len(value) >= MIN_LEN and value not in _sent:
+        _sent.add(value)
+        _plan = None
 
 
 def secret_values() -> list[str]:
-    return _values if _values is not None else refresh()
+    if _env_values is None:
+        refresh()
+    return sorted((_env_values or set()) | _sent, key=len, reverse=True)
+
+
+def _base64_cores(value: str) -> list[str]:
+    """The part of the base64 of `value` that is the same wherever it sits in a longer string
+    (three alignments), standard and URL-safe alphabets."""
+    raw = value.encode()
+    out = []
+    for o in range(3):
+        enc = base64.b64encode(b"\0" * o + raw).decode()
+        start, end = -(-8 * o // 6), 8 * (o + len(raw)) // 6
+        core = enc[start:end]
+        if len(core) >= MIN_LEN:
+            out += [core, core.replace("+", "-").replace("/", "_")]
+    return out
+
+
+def _forms(value: str) -> set[str]:
+    return {value, value.upper(), value.lower(), quote(value, safe=""), quote(value, safe="").lower(),
+            *_base64_cores(value)} - {""}
+
+
+def _build() -> tuple[list[str], re.Pattern[str] | None]:
+    values = secret_values()
+    literal = sorted({f for v in values for f in _forms(v)}, key=len, reverse=True)
+    # A key spelled out with separators ("s k - 1 2 ..." or "sk_1_2"): each character, then at most
+    # two separator characters, case-insensitive. Only for values with enough letters and digits
+    # that such a spelling cannot be ordinary text.
+    spelled = [r"[\s._:/-]{0,2}".join(re.escape(ch) for ch in v) for v in values
+               if sum(ch.isalnum() for ch in v) >= 8]
+    pattern = re.compile("|".join(spelled), re.I) if spelled else None
+    return literal, pattern
 
 
 def redact(text: str) -> str:
+    global _plan
     if not text:
         return text
-    for v in secret_values():
+    if _plan is None:
+        _plan = _build()
+    literal, spelled = _plan
+    for v in literal:
         if v in text:
             text = text.replace(v, "[REDACTED]")
+    if spelled is not None:
+        text = spelled.sub("[REDACTED]", text)
     if "sk-" in text or "AIza" in text:  # the regex costs 25 us a record; most records hold neither
         text = _KEY_SHAPES.sub("[REDACTED]", text)
     return text

@@ -18,11 +18,12 @@ from rich.markup import escape
 from modelsel import pipeline
 from modelsel.calls import CallArrays, Calls
 from modelsel.records import Record
+from modelsel.report.console import SafeConsole
 from modelsel.report.worker import ChartWorker
 from modelsel.rundir import RunDir
 from modelsel.runner import RunConfig, RunOutcome, run_eval
 from modelsel.schema import Summary
-from modelsel.store import Cache, cache_path
+from modelsel.store import Cache, CacheUnreadable, cache_path
 from modelsel.timing import mark
 
 INTERRUPTED = 130
@@ -220,6 +221,8 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     try:
         folder.copy_inputs(_input_files(inp), inp.lr.tree)
         cache = Cache(cache_path(reports_root), read=not no_cache)
+    except CacheUnreadable as exc:  # the cache itself is damaged: free space would not help
+        return _stopped(err, str(exc), folder, reports_root, advice="")
     except Exception as exc:  # OSError, sqlite3.OperationalError: nothing paid for yet
         return _stopped(err, f"the run could not start writing ({exc})", folder, reports_root)
     calls = Calls()
@@ -227,26 +230,31 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     worker = ChartWorker.start()  # loads matplotlib in its own process while the calls run
     mark("calls start")
     lag_samples: list[float] = []
+    stopped_by: tuple[str, int] | None = None
     try:
         with progress:
             outcome = asyncio.run(_run(inp, scr, cfg, cache, folder, calls, progress, lag_samples))
-    except KeyboardInterrupt:
-        worker.close()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (errors.Stopped): the same care
         _mark(folder, "interrupted")
-        folder.release()
-        err.print(f"[yellow]Interrupted.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
+        why = str(exc) or "Interrupted"
+        err.print(f"[yellow]{escape(why)}.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
                   f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
         for b in cache.batches_open(str(inp.lr.path.resolve())):
             err.print(f"[yellow]Batch {b['batch_id']} ({b['candidate']}, {b['items']} requests) is still running at the "
                       "provider: run the same command again to collect it (no second batch is submitted), or "
                       f"`modelsel eval {inp.lr.path} --cancel-batches` to cancel it.[/yellow]", soft_wrap=True)
-        return SessionResult(folder.path, None, None, INTERRUPTED)
+        stopped_by = (why, getattr(exc, "exit_code", INTERRUPTED))
     finally:
+        for why, bad in cache.unusable.items():  # each was a miss: the call was made again
+            err.print(f"[yellow]{len(bad)} cached answer(s) in {cache_path(reports_root)} {why}: not used; the calls were made "
+                      "again.[/yellow]", highlight=False, soft_wrap=True)
         cache.close()
         try:
             folder.close()
         except OSError:
             pass
+    if stopped_by is not None:
+        return _interrupted(inp, scr, cfg, folder, calls, started, worker, reports_root, console, err, quiet, *stopped_by)
     if outcome.stopped is not None:
         worker.close()
         return _stopped(err, str(outcome.stopped), folder, reports_root)
@@ -260,6 +268,32 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
         folder.release()
 
 
+def _interrupted(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder: RunDir, calls: Calls,
+                 started: str, worker: ChartWorker, reports_root: Path, console: Console, err: Console, quiet: bool,
+                 why: str, code: int) -> SessionResult:
+    """Reports of what was measured before a Ctrl-C or SIGTERM, said to be partial; the folder stays
+    'interrupted' and the exit code says how the run ended. A second signal while writing leaves the
+    folder as it is: every answer is in the cache either way."""
+    try:
+        if len(calls):
+            per = len(inp.evalset.examples) * cfg.repeat
+            done = {cid: sum(1 for c in calls.candidate if c == cid) for cid in calls.candidates()}
+            outcome = RunOutcome(not_run={c.id: per - done.get(c.id, 0) for c in scr.runnable
+                                          if per - done.get(c.id, 0) > 0})
+            res = _finish(inp, scr, cfg, folder, calls, outcome, started, worker, reports_root, console, err, quiet,
+                          interrupted=why)
+            err.print(f"[yellow]Reports of what was measured before the stop: {folder.path}/decision.md (partial "
+                      "data).[/yellow]", highlight=False, soft_wrap=True)
+            return SessionResult(res.folder, res.summary, res.calls, code)
+    except (KeyboardInterrupt, OSError):
+        pass
+    finally:
+        worker.close()
+        _mark(folder, "interrupted")
+        folder.release()
+    return SessionResult(folder.path, None, None, code)
+
+
 def _mark(folder: RunDir, state: str, **more: Any) -> None:
     try:
         folder.mark(state, **more)
@@ -267,20 +301,23 @@ def _mark(folder: RunDir, state: str, **more: Any) -> None:
         pass  # the disk that stopped the run may not take the marker either; the lock is gone all the same
 
 
-def _stopped(err: Console, why: str, folder: RunDir | None, reports_root: Path) -> SessionResult:
+def _stopped(err: Console, why: str, folder: RunDir | None, reports_root: Path, advice: str | None = None
+             ) -> SessionResult:
     """One clear message and exit 1: the run cannot go on, nothing finished is lost."""
     if folder is not None:
         _mark(folder, "stopped", reason=why)
         folder.release()
-    err.print(f"[bold red]Stopped:[/bold red] {why}. Every answer that finished is in {cache_path(reports_root)}; free "
-              "space (or fix the folder) and run the same command again: it resumes without paying for them.",
-              highlight=False, markup=True, soft_wrap=True)
+    if advice is None:
+        advice = (f" Every answer that finished is in {cache_path(reports_root)}; free space (or fix the folder) and "
+                  "run the same command again: it resumes without paying for them.")
+    err.print(f"[bold red]Stopped:[/bold red] {escape(why)}.{escape(advice)}", highlight=False, markup=True,
+              soft_wrap=True)
     return SessionResult(folder.path if folder else reports_root, None, None, 1)
 
 
 def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder: RunDir, calls: Calls,
             outcome: RunOutcome, started: str, worker: ChartWorker, reports_root: Path, console: Console, err: Console,
-            quiet: bool, lag: dict[str, float] | None = None) -> SessionResult:
+            quiet: bool, lag: dict[str, float] | None = None, interrupted: str | None = None) -> SessionResult:
     from modelsel.report import write_reports
     from modelsel.report.terminal import print_summary
 
@@ -293,7 +330,7 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
     facts = pipeline.RunFacts(started_at=started, spent_usd=outcome.spent_usd, budget_stopped=outcome.budget_stopped,
                               budget_reserved_usd=outcome.budget.reserved_at_stop if outcome.budget else 0.0,
                               calls_not_made=outcome.skipped_budget, not_made=outcome.skipped_by,
-                              not_run=outcome.not_run, deadline_hit=outcome.deadline_hit)
+                              not_run=outcome.not_run, deadline_hit=outcome.deadline_hit, interrupted=interrupted)
     mark("records sorted")
     summary = pipeline.analyse(inp, scr, arr, facts, cfg)
     if batch_info is not None:
@@ -316,6 +353,10 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
     mark("analysed")
     write_reports(folder, summary, arr, worker=worker)
     mark("reports written")
+    if interrupted:  # not a finished run: left out of the history, resumable
+        if not quiet:
+            print_summary(console, summary, str(folder.path))
+        return SessionResult(folder.path, summary, arr, exit_code(summary))
     folder.mark("finished")
     _remember(reports_root, summary, folder.path, err)
     if not quiet:
@@ -353,7 +394,8 @@ def _batch_info(scr: pipeline.Screened, cfg: RunConfig, outcome: RunOutcome, inp
             from_batch=b.get("from_batch", 0), from_cache=b.get("from_cache", 0), retried_live=b.get("retried_live", 0),
             resumed=bool(b.get("resumed")), state=b.get("state"), rejected=b.get("rejected"),
             waited_s=b.get("waited_s", 0.0), billed_usd=round(b.get("billed_usd", 0.0), 9),
-            at_live_usd=round(b.get("at_live_usd", 0.0), 9),
+            at_live_usd=round(b.get("at_live_usd", 0.0), 9), problems=b.get("problems", []),
+            bad_usage=b.get("bad_usage", 0),
             live_sample=min(cfg.latency_sample, len(inp.evalset.examples)) * cfg.repeat)
     billed = sum(b.billed_usd for b in cands.values())
     at_live = sum(b.at_live_usd for b in cands.values())
@@ -395,8 +437,10 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
                   f"when the next call (reserved at ${b.refused_estimate if b else 0:.4f}) would have passed the cap; "
                   f"{outcome.skipped_budget} calls not made. The decision rests on partial data.[/yellow]", soft_wrap=True)
     if outcome.deadline_hit:
-        err.print(f"[yellow]Deadline: {cfg.max_minutes:g} minutes passed; {sum(outcome.not_run.values())} calls were not "
-                  "started. The decision rests on partial data: "
+        why = (f"Deadline: {cfg.max_minutes:g} minutes passed" if cfg.max_minutes is not None else
+               "A batch was still running past its provider's 24 h completion window")
+        err.print(f"[yellow]{why}; {sum(outcome.not_run.values())} calls were not "
+                  "answered. The decision rests on partial data: "
                   + ", ".join(f"{cid} n={len(set(arr.of(cid).example.tolist()))}" for cid in outcome.not_run) + ".[/yellow]")
     for cid, b in outcome.batches.items():
         if b.get("rejected"):
@@ -441,7 +485,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
             scr.runnable.remove(c)
             scr.not_evaluated[c.id] = f"shut down by its vendor on {c.shutdown_on}"
     cfg.repeat = old.run.repeat
-    res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, Console(stderr=True), quiet=True)
+    res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, SafeConsole(stderr=True), quiet=True)
     if res.summary is None or res.calls is None:
         return res.code, None, res.folder, None
     prices = {c.id: (c.input_per_mtok, c.output_per_mtok) for c in inp.candidates}
@@ -451,7 +495,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     rd = RunDir(res.folder)
     rd.write_json("review.json", result.model_dump(mode="json"))
     rd.write_text("review.md", review_markdown(result))
-    _remember(reports_root, res.summary, res.folder, Console(stderr=True), "review", result.holds)
+    _remember(reports_root, res.summary, res.folder, SafeConsole(stderr=True), "review", result.holds)
     rd.write_text("review.html", review_page(result, res.summary, reports_root))
     print_review(console, result)
     return (0 if result.holds else 1), res.summary, res.folder, result

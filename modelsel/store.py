@@ -44,6 +44,34 @@ def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, param
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+class CacheUnreadable(Exception):
+    """The response cache file is not a database modelsel can read."""
+
+    def __init__(self, path: Path, exc: Exception) -> None:
+        super().__init__(f"the response cache {path} cannot be read ({exc}); move it aside (its answers are lost "
+                         "to this run, nothing else is) and run again")
+        self.path = path
+
+
+def _checksum(key: str, value: str) -> str:
+    """Ties a cached answer to its request: a row edited by hand, or damaged, no longer matches."""
+    return hashlib.sha256(f"{key}\n{value}".encode()).hexdigest()
+
+
+def cached_answer_problem(hit: Any) -> str | None:
+    """Why a cached answer cannot be used as one, or None: the cache is read like any input."""
+    if not isinstance(hit, dict) or not isinstance(hit.get("output"), str):
+        return "is not an answer"
+    for k in ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"):
+        v = hit.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            return f"holds an impossible {k}"
+    lat = hit.get("latency_ms")
+    if lat is not None and (isinstance(lat, bool) or not isinstance(lat, int | float) or not lat >= 0):
+        return "holds an impossible latency"
+    return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -68,10 +96,17 @@ class Cache:
         self.path = path
         self.read = read  # --no-cache: make fresh calls, but still store them
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:  # truncated, overwritten or not SQLite at all
+            self.db.close()
+            raise CacheUnreadable(path, exc) from None
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
+        if "checksum" not in {r[1] for r in self.db.execute("PRAGMA table_info(responses)")}:
+            self.db.execute("ALTER TABLE responses ADD COLUMN checksum TEXT")  # caches written before it had none
+        self.unusable: dict[str, set[str]] = {}  # rows not used, by why: each a miss, said once at the end
         self.db.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, host TEXT, pid INTEGER, expires REAL)")
         # Provider batches: saved the moment one is created, so a run killed while it waits collects
         # the same batch when run again instead of submitting (and paying for) a second one.
@@ -83,8 +118,22 @@ class Cache:
     def get(self, key: str) -> dict[str, Any] | None:
         if not self.read:
             return None
-        row = self.db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        row = self.db.execute("SELECT value, checksum FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value, checksum = row
+        if checksum is not None and checksum != _checksum(key, value):
+            return self._unusable(key, "does not match its checksum (edited or damaged)")
+        try:
+            hit = json.loads(value)
+        except ValueError:
+            return self._unusable(key, "is not JSON")
+        why = cached_answer_problem(hit)
+        return self._unusable(key, why) if why else hit
+
+    def _unusable(self, key: str, why: str) -> None:
+        self.unusable.setdefault(why, set()).add(key)
+        return None
 
     def _try_lease(self, key: str, ttl: float) -> bool:
         now = time.time()
@@ -125,7 +174,9 @@ class Cache:
             await asyncio.sleep(self.POLL_S)
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", (key, redact(json.dumps(value)), time.time()))
+        text = redact(json.dumps(value))
+        self.db.execute("INSERT OR REPLACE INTO responses (key, value, created, checksum) VALUES (?, ?, ?, ?)",
+                        (key, text, time.time(), _checksum(key, text)))
 
     def release(self, key: str) -> None:
         if key in self.held:

@@ -4,6 +4,7 @@ bad input naming the file and, where it can, the line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,19 @@ def check_strings(value: Any, path: Path | str, line: int | None = None, field: 
     elif isinstance(value, list):
         for i, v in enumerate(value):
             check_strings(v, path, line, f"{field}[{i}]", depth + 1)
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make text
+# read differently from what it is ("Trojan Source"): from outside, none may reach a terminal or a
+# file meant to be read, where ESC sequences write the clipboard (OSC 52), plant links (OSC 8), move
+# the cursor or set the window title.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Outside text (a model's answer, a server's error, an imported config) made safe to show: every
+    control character spelled out as its escape (ESC becomes the four characters \\x1b)."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                        text)

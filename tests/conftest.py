@@ -151,3 +151,21 @@ def run_dir(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     summary = json.loads((out / "summary.json").read_text())
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     return summary, records
+
+
+def pinned_snapshot() -> tuple[str, str]:
+    """The genai-prices version pyproject.toml pins and the date catalog.yaml records for it: what
+    tests expect, so they follow `make update-lock` instead of holding one version's literal."""
+    import re
+
+    pin = re.search(r'"genai-prices==([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pin, "pyproject.toml pins genai-prices exactly"
+    table = yaml.safe_load((ROOT / "modelsel" / "catalog.yaml").read_text())["price_snapshots"]
+    assert pin.group(1) in table, f"catalog.yaml price_snapshots has no date for genai-prices {pin.group(1)}"
+    return pin.group(1), table[pin.group(1)]["as_of"]
+
+
+def flat(text: str) -> str:
+    """Terminal text with Rich's line wrapping undone (every run of white space one space), so an
+    assertion holds whatever the console width or the length of the temporary folder's path."""
+    return " ".join(text.split())

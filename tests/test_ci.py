@@ -31,7 +31,7 @@ def test_eval_writes_the_job_page_and_junit(fake, keys, tmp_path: Path, monkeypa
     res = cli("eval", req, "--out", tmp_path / "run", "--junit", tmp_path / "junit.xml")
     assert res.exit_code == 0, res.output
     text = page.read_text()
-    assert "## modelsel: Ticket triage test" in text and "**Choose `oa-good`**" in text
+    assert "## modelsel: Ticket triage test" in text and "**Choose oa-good**" in text
     assert "| Candidate | Status | Quality [95% CI] |" in text and "| oa-bad | eliminated |" in text
     assert "first recorded decision for these requirements" in text and "decision.md" in text
     doc = _valid_junit(tmp_path / "junit.xml")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli, oracle, run_dir, write_req
+from tests.conftest import cli, oracle, pinned_snapshot, run_dir, write_req
 
 
 def _catalog(fake, cid: str, base: str, **kw):  # type: ignore[no-untyped-def]
-    return {"catalog": cid, "base_url": base, "params": {"max_tokens": 16}, **kw}
+    # max_tokens above every output_tokens these tests script: a provider never reports more output than it was allowed
+    return {"catalog": cid, "base_url": base, "params": {"max_tokens": 256}, **kw}
 
 
 def test_a_tiered_model_is_billed_at_its_base_tier_and_a_long_prompt_at_its_tier(fake, keys, tmp_path: Path) -> None:
@@ -64,16 +65,41 @@ def test_cached_input_is_read_from_each_api(fake, keys, tmp_path: Path, api: str
 def test_a_price_is_dated_by_its_snapshot_not_by_today(fake, keys, tmp_path: Path) -> None:
     from modelsel.catalog import snapshot_info
 
+    version, as_of = pinned_snapshot()
     info = snapshot_info()
-    assert info.as_of == "2026-11-10"  # genai-prices 0.2.3 was published then
+    assert (info.version, info.as_of, info.known) == (version, as_of, True)  # the pinned release's publication day
     fake.script("gpt-6.1-terra", answer=oracle)
     cli("eval", write_req(tmp_path, [_catalog(fake, "openai/gpt-6.1-terra", fake.url + "/v1")]), "--out", tmp_path / "run")
     s, _ = run_dir(tmp_path / "run")
-    assert s["run"]["prices"]["as_of"] == "2026-11-10" and s["run"]["prices"]["version"] == info.version
-    assert s["candidates"]["openai/gpt-6.1-terra"]["price"]["as_of"] == "2026-11-10"
-    assert s["candidates"]["openai/gpt-6.1-terra"]["price"]["as_of"] != date.today().isoformat() or date.today() == date(2026, 11, 10)
+    assert s["run"]["prices"]["as_of"] == as_of and s["run"]["prices"]["version"] == info.version
+    assert s["run"]["prices"]["known"] and s["run"]["prices"]["warning"] is None
+    assert s["candidates"]["openai/gpt-6.1-terra"]["price"]["as_of"] == as_of
+    assert s["candidates"]["openai/gpt-6.1-terra"]["price"]["as_of"] != date.today().isoformat() or date.today().isoformat() == as_of
     md = (tmp_path / "run" / "decision.md").read_text()
-    assert "true as of 2026-11-10" in md
+    assert f"true as of {as_of}" in md and "Unknown price snapshot" not in md
+
+
+def test_an_unknown_snapshot_is_a_warning_in_check_and_the_record(fake, keys, tmp_path: Path, monkeypatch) -> None:
+    """A genai-prices this release has no date for (a user upgraded it by hand) is said, not dated silently."""
+    from modelsel import prices
+    from modelsel.prices import snapshot_info
+
+    monkeypatch.setattr(prices, "version", lambda: "9.9.9")
+    snapshot_info.cache_clear()
+    try:
+        info = prices.snapshot_info((("0.2.3", "2026-11-10", "table"),))
+        assert not info.known and "genai-prices 9.9.9 is not a snapshot this release" in info.warning()
+        fake.script("gpt-6.1-terra", answer=oracle)
+        req = write_req(tmp_path, [_catalog(fake, "openai/gpt-6.1-terra", fake.url + "/v1")])
+        out = " ".join(cli("check", req).output.split())
+        assert "warning genai-prices 9.9.9 is not a snapshot this release of modelsel was checked against" in out
+        cli("eval", req, "--out", tmp_path / "run")
+        s, _ = run_dir(tmp_path / "run")
+        assert s["run"]["prices"]["known"] is False and "9.9.9" in s["run"]["prices"]["warning"]
+        md = " ".join((tmp_path / "run" / "decision.md").read_text().split())
+        assert "**Unknown price snapshot**: genai-prices 9.9.9 is not a snapshot" in md
+    finally:
+        snapshot_info.cache_clear()
 
 
 def test_a_snapshot_older_than_60_days_is_flagged() -> None:
@@ -87,7 +113,7 @@ def test_a_snapshot_older_than_60_days_is_flagged() -> None:
 def test_models_shows_the_base_tier_and_says_when_tiers_exist() -> None:
     out = " ".join(cli("models", "--provider", "anthropic").output.split())
     assert "claude-sonnet-4-5" in out and "above 200,000 input tokens" in out
-    assert "true as of 2026-11-10" in out
+    assert f"true as of {pinned_snapshot()[1]}" in out
 
 
 def test_dry_run_prices_each_call_on_its_own(fake, keys, tmp_path: Path) -> None:

@@ -24,6 +24,61 @@ class Status:
     message: str | None = None  # why the provider rejected the batch
 
 
+MAX_RESULT_BYTES = 1024 * 1024 * 1024  # a results file read past this is cut (stated in the README)
+COMPLETION_WINDOW_S = 24 * 3600  # every provider's batch window; past it (and a grace) the wait stops
+
+
+class Results:
+    """A batch's results, read line by line and checked. A line that cannot be read costs that line
+    alone (its request has no result, so it is made again live); a custom_id answered twice, an
+    answer from another model or an id this batch never sent is that request's error, said, never
+    silently kept; a file past MAX_RESULT_BYTES is read no further."""
+
+    def __init__(self, model: str, sent: set[str]) -> None:
+        self.model = model.removeprefix("models/")
+        self.sent = sent
+        self.got: dict[str, CallResult | ProviderError] = {}
+        self.final: set[str] = set()  # errors that are not made live again (the provider billed them)
+        self.problems: list[str] = []
+        self.read_bytes = 0
+        self.cut = False
+
+    def over_cap(self, size: int) -> bool:
+        self.read_bytes += size
+        if self.read_bytes > MAX_RESULT_BYTES and not self.cut:
+            self.cut = True
+            self.problems.append(f"the results passed {MAX_RESULT_BYTES // (1024 * 1024):,} MB and were read no "
+                                 "further; requests without a result there are errors, not made again")
+        return self.cut
+
+    def bad_line(self, n: int, why: str) -> None:
+        self.problems.append(f"line {n}: {why}; that line's request is made again live")
+
+    def add(self, cid: Any, res: CallResult | ProviderError, model_seen: str | None, n: int) -> None:
+        if not isinstance(cid, str) or not cid:
+            self.bad_line(n, "no custom_id")
+            return
+        if cid not in self.sent:
+            self.problems.append(f"line {n}: custom_id {cid[:60]!r} was not sent in this batch; ignored")
+            return
+        if cid in self.got:
+            self.got[cid] = ProviderError("malformed", f"the batch results answer {cid} more than once (again at "
+                                          f"line {n}); neither answer is used")
+            self.final.add(cid)
+            self.problems.append(f"line {n}: custom_id {cid} answered twice; neither answer used")
+            return
+        seen = (model_seen or "").removeprefix("models/")
+        if isinstance(res, CallResult) and seen and seen != self.model and not seen.startswith(self.model + "-"):
+            res = ProviderError("malformed", f"the batch line was answered by model {seen[:80]!r}, not "
+                                f"{self.model!r}; not scored as this candidate's answer")
+            self.final.add(cid)
+            self.problems.append(f"line {n}: answered by {seen[:80]!r}, not {self.model!r}")
+        self.got[cid] = res
+
+    def missing_is_final(self) -> bool:
+        return self.cut
+
+
 class BatchApi:
     """One provider's batch endpoint, driven through its official SDK client."""
 
@@ -35,13 +90,20 @@ class BatchApi:
     def client(self) -> Any:
         return self.provider.client(60.0)  # type: ignore[attr-defined]
 
-    async def submit(self, items: list[tuple[str, CallRequest]]) -> str:  # pragma: no cover - interface
+    async def submit(self, items: list[tuple[str, CallRequest]], tag: str) -> str:  # pragma: no cover - interface
+        """Submit the batch, tagged with `tag` (the run's batch key) where the API keeps metadata."""
         raise NotImplementedError
+
+    async def find(self, tag: str) -> str | None:
+        """A live batch (not failed, cancelled or expired) this run's key already tagged: one a killed run
+        submitted but never saved. None where the API keeps no metadata to find it by."""
+        return None
 
     async def status(self, batch_id: str) -> Status:  # pragma: no cover - interface
         raise NotImplementedError
 
-    async def results(self, batch_id: str) -> dict[str, CallResult | ProviderError]:  # pragma: no cover - interface
+    async def results(self, batch_id: str, out: Results) -> None:  # pragma: no cover - interface
+        """Read the batch's results into `out`, line by line."""
         raise NotImplementedError
 
     async def cancel(self, batch_id: str) -> None:  # pragma: no cover - interface

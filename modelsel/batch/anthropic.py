@@ -3,14 +3,22 @@ JSONL from the batch's results_url once it has ended."""
 
 from __future__ import annotations
 
-from modelsel.batch import BatchApi, Status
-from modelsel.providers.base import CallRequest, CallResult, ProviderError, classify_exception
+from typing import Any
+
+from modelsel.batch import BatchApi, Results, Status
+from modelsel.providers.base import (
+    CallRequest,
+    CallResult,
+    ProviderError,
+    classify_exception,
+    classify_status,
+)
 
 
 class AnthropicBatch(BatchApi):
     name = "Anthropic Message Batches"
 
-    async def submit(self, items: list[tuple[str, CallRequest]]) -> str:
+    async def submit(self, items: list[tuple[str, CallRequest]], tag: str) -> str:
         reqs = [{"custom_id": cid, "params": self.provider.batch_body(req)}  # type: ignore[attr-defined]
                 for cid, req in items]
         try:
@@ -29,26 +37,86 @@ class AnthropicBatch(BatchApi):
             return Status("done", total, finished, failed)
         return Status("running", total, finished, failed)
 
-    async def results(self, batch_id: str) -> dict[str, CallResult | ProviderError]:
-        from modelsel.providers.anthropic_messages import from_message
+    async def results(self, batch_id: str, out: Results) -> None:
+        import json
 
-        out: dict[str, CallResult | ProviderError] = {}
-        async for row in await self.client().messages.batches.results(batch_id):
-            r = row.result
-            if r.type == "succeeded":
+        import httpx
+        from anthropic.types.messages import MessageBatchIndividualResponse
+
+        client = self.client()
+        b = await client.messages.batches.retrieve(batch_id)
+        url = b.results_url
+        if not url:
+            out.problems.append("the batch ended without a results_url")
+            return
+        if not same_origin(url, str(client.base_url)):
+            # the SDK would send the API key wherever results_url points
+            raise ProviderError("fatal", f"the batch's results_url is not on the API's own host ({origin(url)}); "
+                                "not fetched, so the key is not sent there")
+        from modelsel.providers.base import shared_http_client
+
+        # The SDK's own results() reads its JSONL decoder to the first bad line and stops there; this
+        # reads raw lines over the same connection pool, with the SDK's headers (key, version).
+        http = shared_http_client("anthropic", self.provider.candidate.base_url, 60.0,
+                                  lambda: httpx.AsyncClient(timeout=60.0))
+        headers = {**client.default_headers, "Accept": "application/binary"}
+        n = 0
+        async with http.stream("GET", url, headers={k: v for k, v in headers.items() if isinstance(v, str)}) as resp:
+            if resp.status_code != 200:
+                raise ProviderError(classify_status(resp.status_code), f"results: HTTP {resp.status_code}",
+                                    status=resp.status_code)
+            async for line in resp.aiter_lines():
+                n += 1
+                if out.over_cap(len(line) + 1):
+                    return
+                if not line.strip():
+                    continue
                 try:
-                    out[row.custom_id] = from_message(r.message, 0.0)
-                except ProviderError as exc:
-                    out[row.custom_id] = exc
-            elif r.type == "errored":
-                inner = getattr(getattr(r, "error", None), "error", None)
-                msg = getattr(inner, "message", None) or "errored"
-                kind = getattr(inner, "type", "")
-                out[row.custom_id] = ProviderError("server" if kind in ("api_error", "overloaded_error") else "bad_request",
-                                                   f"batch entry: {kind}: {msg}")
-            else:  # canceled, expired
-                out[row.custom_id] = ProviderError("timeout", f"batch entry {r.type}")
-        return out
+                    raw = json.loads(line)
+                except ValueError:
+                    out.bad_line(n, "not JSON")
+                    continue
+                try:
+                    row = MessageBatchIndividualResponse.model_validate(raw)
+                except ValueError:  # pydantic's ValidationError: JSON, but not a batch result
+                    cid = raw.get("custom_id") if isinstance(raw, dict) else None
+                    if isinstance(cid, str) and cid:
+                        out.add(cid, ProviderError("malformed", "batch entry: the result could not be read"), None, n)
+                    else:
+                        out.bad_line(n, "no custom_id")
+                    continue
+                res, seen = _entry(row)
+                out.add(row.custom_id, res, seen, n)
 
     async def cancel(self, batch_id: str) -> None:
         await self.client().messages.batches.cancel(batch_id)
+
+
+def _entry(row: Any) -> tuple[CallResult | ProviderError, str | None]:
+    from modelsel.providers.anthropic_messages import from_message
+
+    r = row.result
+    if r.type == "succeeded":
+        try:
+            return from_message(r.message, 0.0), r.message.model
+        except ProviderError as exc:
+            return exc, None
+    if r.type == "errored":
+        inner = getattr(getattr(r, "error", None), "error", None)
+        msg = getattr(inner, "message", None) or "errored"
+        kind = getattr(inner, "type", "")
+        return ProviderError("server" if kind in ("api_error", "overloaded_error") else "bad_request",
+                             f"batch entry: {kind}: {msg}"), None
+    return ProviderError("timeout", f"batch entry {r.type}"), None  # canceled, expired
+
+
+def origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    port = u.port or {"https": 443, "http": 80}.get(u.scheme)
+    return f"{u.scheme}://{(u.hostname or '').lower()}:{port}"
+
+
+def same_origin(a: str, b: str) -> bool:
+    return origin(a) == origin(b)

@@ -3,7 +3,7 @@ its metadata; answers inlined in the finished job, matched back by that key."""
 
 from __future__ import annotations
 
-from modelsel.batch import BatchApi, Status
+from modelsel.batch import BatchApi, Results, Status
 from modelsel.providers.base import CallRequest, CallResult, ProviderError, classify_exception
 
 _DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
@@ -17,7 +17,7 @@ def _state(job: object) -> str:
 class GeminiBatch(BatchApi):
     name = "Gemini batch mode"
 
-    async def submit(self, items: list[tuple[str, CallRequest]]) -> str:
+    async def submit(self, items: list[tuple[str, CallRequest]], tag: str) -> str:
         src = [self.provider.batch_body(req, cid) for cid, req in items]  # type: ignore[attr-defined]
         try:
             job = await self.client().aio.batches.create(model=self.provider.candidate.model, src=src,
@@ -36,26 +36,27 @@ class GeminiBatch(BatchApi):
             return Status("cancelled")
         return Status("done" if state in _DONE else "running")
 
-    async def results(self, batch_id: str) -> dict[str, CallResult | ProviderError]:
+    async def results(self, batch_id: str, out: Results) -> None:
         from modelsel.providers.gemini import from_response
 
         job = await self.client().aio.batches.get(name=batch_id)
-        out: dict[str, CallResult | ProviderError] = {}
         dest = getattr(job, "dest", None)
-        for item in (getattr(dest, "inlined_responses", None) or []):
+        for n, item in enumerate(getattr(dest, "inlined_responses", None) or [], 1):
             key = (item.metadata or {}).get("key")
-            if key is None:
-                continue
             if item.error is not None:
                 code = getattr(item.error, "code", None)
-                out[key] = ProviderError("server" if (code or 0) >= 500 else "bad_request",
-                                         f"batch entry: {getattr(item.error, 'message', None) or item.error}")
+                res: CallResult | ProviderError = ProviderError(
+                    "server" if (code or 0) >= 500 else "bad_request",
+                    f"batch entry: {getattr(item.error, 'message', None) or item.error}")
+                out.add(key, res, None, n)
                 continue
             try:
-                out[key] = from_response(item.response, 0.0)
+                res = from_response(item.response, 0.0)
             except ProviderError as exc:
-                out[key] = exc
-        return out
+                res = exc
+            except Exception as exc:  # a response the SDK's types accept but that holds no answer
+                res = ProviderError("malformed", f"batch entry: the response could not be read ({type(exc).__name__})")
+            out.add(key, res, getattr(item.response, "model_version", None), n)
 
     async def cancel(self, batch_id: str) -> None:
         await self.client().aio.batches.cancel(name=batch_id)

@@ -7,22 +7,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modelsel.batch import BatchApi, Status
+from modelsel.batch import BatchApi, Results, Status
 from modelsel.providers.base import CallRequest, CallResult, ProviderError, classify_status
 
 
 class OpenAIBatch(BatchApi):
     name = "OpenAI Batch API"
 
-    async def submit(self, items: list[tuple[str, CallRequest]]) -> str:
+    async def submit(self, items: list[tuple[str, CallRequest]], tag: str) -> str:
         body = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
                                    "body": self.provider.batch_body(req)}) + "\n"  # type: ignore[attr-defined]
                        for cid, req in items)
         client = self.client()
         f = await client.files.create(file=("modelsel-batch.jsonl", body.encode()), purpose="batch")
         b = await client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                                        metadata={"made_by": "modelsel"})
+                                        metadata={"made_by": "modelsel", "modelsel_key": tag[:64]})
         return b.id
+
+    async def find(self, tag: str) -> str | None:
+        page = await self.client().batches.list(limit=100)  # the newest first: a lost batch is a recent one
+        for b in page.data:
+            if (b.metadata or {}).get("modelsel_key") == tag[:64] and b.status not in ("failed", "cancelled",
+                                                                                       "cancelling", "expired"):
+                return b.id
+        return None
 
     async def status(self, batch_id: str) -> Status:
         b = await self.client().batches.retrieve(batch_id)
@@ -36,32 +44,47 @@ class OpenAIBatch(BatchApi):
             return Status("cancelled" if b.status == "cancelled" else "done", total, done + failed, failed)
         return Status("running", total, done + failed, failed)
 
-    async def results(self, batch_id: str) -> dict[str, CallResult | ProviderError]:
+    async def results(self, batch_id: str, out: Results) -> None:
         from openai.types.chat import ChatCompletion
 
         from modelsel.providers.openai_chat import from_completion
 
         client = self.client()
         b = await client.batches.retrieve(batch_id)
-        out: dict[str, CallResult | ProviderError] = {}
+        n = 0
         for fid in (b.output_file_id, b.error_file_id):
             if not fid:
                 continue
-            content = await client.files.content(fid)
-            for line in content.text.splitlines():
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                out[row["custom_id"]] = _line(row, ChatCompletion, from_completion)
-        return out
+            # streamed, line by line: a results file can be far larger than memory should hold
+            async with client.files.with_streaming_response.content(fid) as resp:
+                async for line in resp.iter_lines():
+                    n += 1
+                    if out.over_cap(len(line) + 1):
+                        return
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        out.bad_line(n, "not JSON")
+                        continue
+                    if not isinstance(row, dict):
+                        out.bad_line(n, "not a JSON object")
+                        continue
+                    body = (row.get("response") or {}).get("body") if isinstance(row.get("response"), dict) else None
+                    seen = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else None
+                    out.add(row.get("custom_id"), _line(row, ChatCompletion, from_completion), seen, n)
 
     async def cancel(self, batch_id: str) -> None:
         await self.client().batches.cancel(batch_id)
 
 
 def _line(row: dict[str, Any], model: Any, parse: Any) -> CallResult | ProviderError:
-    resp = row.get("response") or {}
-    status = int(resp.get("status_code") or 0)
+    resp = row.get("response") if isinstance(row.get("response"), dict) else {}
+    try:
+        status = int(resp.get("status_code") or 0)
+    except (TypeError, ValueError):
+        status = 0
     if row.get("error") or status != 200:
         err = row.get("error") or (resp.get("body") or {}).get("error") or {}
         msg = err.get("message") if isinstance(err, dict) else str(err)
@@ -71,3 +94,5 @@ def _line(row: dict[str, Any], model: Any, parse: Any) -> CallResult | ProviderE
         return parse(model.model_validate(resp["body"]), 0.0)
     except ProviderError as exc:
         return exc
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        return ProviderError("malformed", f"batch line: the response could not be read ({type(exc).__name__})")

@@ -18,17 +18,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from modelsel.batch import BatchApi, Status, api_for
+from modelsel.batch import COMPLETION_WINDOW_S, BatchApi, Results, Status, api_for
 from modelsel.candidate import Candidate
 from modelsel.catalog import call_cost
 from modelsel.evalset import Example
 from modelsel.prompting import estimate_tokens, expected_output_tokens, render
-from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
+from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
 from modelsel.records import Record
-from modelsel.runner import call_one, capped_output, reprice, result_costs
+from modelsel.runner import call_one, capped_output, context_window, reprice, result_costs
 from modelsel.store import cache_key
 
 FIRST_POLL_S, MAX_POLL_S = 1.0, 60.0
+WINDOW_GRACE_S = 600.0  # past the 24 h window, the provider gets ten minutes to say it is done
 
 
 def sample_examples(examples: list[Example], n: int) -> list[Example]:
@@ -110,8 +111,21 @@ class CandidateBatch:
         cache = self.ctx.cache
         saved = cache.batch_get(self.key) if cache is not None else None
         if saved is not None and saved["state"] == "submitted":
-            self.info.update(batch_id=saved["batch_id"], resumed=True, state="collecting a batch submitted earlier")
+            self.info.update(batch_id=saved["batch_id"], resumed=True, state="collecting a batch submitted earlier",
+                             created=saved.get("created") or time.time())
             return str(saved["batch_id"])
+        lost = None
+        if cache is not None and cache.read:  # --no-cache asks for fresh answers, not a found batch's
+            try:  # a run stopped between the provider creating its batch and the id being saved left it unsaved
+                lost = await self.api.find(self.key)
+            except Exception:  # listing is a courtesy: a server that cannot list still takes a new batch
+                lost = None
+        if lost is not None:
+            if cache is not None:
+                cache.batch_save(self.key, self.c.id, self.api.name, lost, len(self.items), self.requirements)
+            self.info.update(batch_id=lost, resumed=True, state="collecting a batch submitted earlier",
+                             created=time.time())
+            return lost
         guess = sum(call_cost(self.c, estimate_tokens(req.prompt), expected_output_tokens(req.params), processing="batch")
                     for _, _, _, req, _ in todo)
         if not self.ctx.budget.reserve(guess):
@@ -121,7 +135,7 @@ class CandidateBatch:
             return None
         self.info["reserved"] = guess
         try:
-            batch_id = await self.api.submit([(cid, req) for cid, _, _, req, _ in todo])
+            batch_id = await self.api.submit([(cid, req) for cid, _, _, req, _ in todo], self.key)
         except ProviderError as exc:
             self.ctx.budget.settle(guess, 0.0)
             return self._rejected(str(exc))
@@ -130,7 +144,7 @@ class CandidateBatch:
             return self._rejected(f"{type(exc).__name__}: {exc}")
         if cache is not None:  # before any waiting: a kill from here on collects this batch next time
             cache.batch_save(self.key, self.c.id, self.api.name, batch_id, len(self.items), self.requirements)
-        self.info.update(batch_id=batch_id, state="submitted")
+        self.info.update(batch_id=batch_id, state="submitted", created=time.time())
         return batch_id
 
     def _rejected(self, message: str) -> None:
@@ -146,6 +160,14 @@ class CandidateBatch:
             wait = min(delay, MAX_POLL_S) * scale
             if self.ctx.deadline is not None and time.monotonic() + wait > self.ctx.deadline:
                 self.info.update(state="still running at the deadline", waited_s=round(time.monotonic() - t0, 2))
+                self.outcome.not_run[self.c.id] = self.outcome.not_run.get(self.c.id, 0) + n
+                self.outcome.deadline_hit = True
+                return None
+            if time.time() > self.info.get("created", time.time()) + COMPLETION_WINDOW_S + WINDOW_GRACE_S:
+                # the provider promised an answer within its window: a batch still running past it will not
+                # finish; its requests are not run, the data is partial, the batch stays saved
+                self.info.update(state="still running past the provider's 24 h completion window",
+                                 waited_s=round(time.monotonic() - t0, 2))
                 self.outcome.not_run[self.c.id] = self.outcome.not_run.get(self.c.id, 0) + n
                 self.outcome.deadline_hit = True
                 return None
@@ -175,17 +197,27 @@ class CandidateBatch:
                 return st
 
     async def _collect(self, batch_id: str, todo: list[Any]) -> None:
-        got: dict[str, CallResult | ProviderError] = {}
+        results = Results(self.c.model, {cid for cid, *_ in todo})
         try:
-            got = await self.api.results(batch_id)
-        except Exception as exc:
-            self.info["results_error"] = f"{type(exc).__name__}: {exc}"
+            await self.api.results(batch_id, results)
+        except Exception as exc:  # what was read before the failure is kept; the rest is made live
+            from modelsel.secrets import redact
+
+            self.info["results_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
+            results.problems.append(f"reading the results stopped: {self.info['results_error']}")
+        got = results.got
         cache, deliver, budget = self.ctx.cache, self.ctx.deliver, self.ctx.budget
         billed = 0.0
         live_again = []
-        for cid, ex, rep, _req, key in todo:
+        for cid, ex, rep, req, key in todo:
             res = got.get(cid)
-            if isinstance(res, CallResult):
+            bad = usage_problem(res, req.params, context_window(self.p)) if isinstance(res, CallResult) else None
+            if bad is not None:  # a line whose usage cannot be true: that line's error, not money
+                self.info["bad_usage"] = self.info.get("bad_usage", 0) + 1
+                await deliver(self.c, self._record(
+                    ex, rep, error=f"the batch line reported impossible token usage ({bad}); not billed as reported",
+                    error_kind="bad_usage", batch=True, attempts=1, latency_ms=None))
+            elif isinstance(res, CallResult):
                 answer = _batch_answer(self.c, res, self.ctx.cfg.max_answer_chars)
                 billed += answer["cost_usd"]
                 self.info["at_live_usd"] += answer["cost_live_usd"]
@@ -193,8 +225,15 @@ class CandidateBatch:
                     cache.put(key, answer)
                 self.info["from_batch"] += 1
                 await deliver(self.c, self._record(ex, rep, **answer))
+            elif cid in results.final or (res is None and results.missing_is_final()):
+                err = res if res is not None else ProviderError("malformed", "no result was read for this request")
+                await deliver(self.c, self._record(ex, rep, error=str(err), error_kind=err.kind, batch=True, attempts=1,
+                                                   latency_ms=None))
             else:  # errored, expired, cancelled or missing inside the batch: made live, with retries
                 live_again.append((ex, rep))
+        if results.problems:
+            self.info["problems"] = results.problems[:20] + (
+                [f"... and {len(results.problems) - 20} more"] if len(results.problems) > 20 else [])
         budget.settle(self.info.get("reserved", 0.0), billed)
         self.info["billed_usd"] = round(billed, 9)
         self.info["at_live_usd"] = round(self.info["at_live_usd"], 9)

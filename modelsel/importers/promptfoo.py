@@ -84,10 +84,26 @@ class At:
         return (line_of(self.lines, self.prefix + rest) if self.lines and rest else None) or self.line
 
 
+# Where files a config points to may be read from: the config's folder tree, and folders the user
+# names with --allow-path. Set by convert(), read by every file:// reference (imports are input).
+_ROOTS: list[Path] = []
+
+
+def _confined(p: Path, ref: str, what: str) -> Path:
+    """`p`, or bad input when it lies outside the config's folder tree (a config from elsewhere must
+    not make its own prompt out of /etc/passwd or ~/.ssh)."""
+    from modelsel.usercode import inside
+
+    if _ROOTS and not inside(p, _ROOTS):
+        raise InputError(f"{what} '{ref}' is outside the config's folder tree ({_ROOTS[0]}); nothing was read. "
+                         "Copy it into that folder, or widen the tree with --allow-path.", path=p)
+    return p
+
+
 def _load_file(base: Path, ref: str, what: str) -> tuple[Any, list[int | None], Lines | None]:
     """The file's content, the line each top-level item starts on (for CSV, JSONL and YAML lists)
     and, for YAML, the line of every key."""
-    p = Path(os.path.normpath(base / ref.removeprefix("file://")))
+    p = _confined(Path(os.path.normpath(base / ref.removeprefix("file://"))), ref, what)
     if not p.is_file():
         raise InputError(f"{what} '{ref}' not found.", path=p)
     text = read_text(p, MAX_EVALSET_BYTES, what)
@@ -213,6 +229,11 @@ def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], 
             out["base_url"] = base_url
         if cfg.get("apiKeyEnvar"):
             out["api_key_env"] = cfg["apiKeyEnvar"]
+        from modelsel.providers.base import key_exposure
+
+        risk = key_exposure(str(base_url) if base_url else None, True, False)
+        if risk is not None:  # imported as written, and said: check lists it, eval refuses it
+            ctx.todo(loc, f"'{pid}': {risk}")
         out["price"] = {"input_per_mtok": 0, "output_per_mtok": 0, "source": f"{MARK}: the endpoint's price per Mtok"}
         ctx.note(f"{what} {pid} -> custom {provider} endpoint {base_url or '(default)'}")
         ctx.todo(loc, f"'{pid}': state its price and compliance facts (regions, training, retention)")
@@ -326,8 +347,17 @@ def _tests(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
         rel = item.removeprefix("file://")
         target = ctx.path.parent / rel
         if any(ch in rel for ch in "*?["):
-            files = sorted(p for p in ctx.path.parent.glob(rel) if p.suffix in TEST_SUFFIXES)
+            import glob as globbing
+
+            # the folder the pattern starts from must be inside the tree; every match is checked too
+            fixed = Path(rel.split("*")[0].split("?")[0].split("[")[0] or ".")
+            _confined(Path(os.path.normpath(ctx.path.parent / (fixed if rel.endswith("/") else fixed.parent))), item,
+                      "tests glob")
+            files = sorted(_confined(Path(os.path.normpath(m)), item, "tests file")
+                           for m in globbing.glob(str(ctx.path.parent / rel), recursive=True)
+                           if Path(m).suffix in TEST_SUFFIXES)
         elif target.is_dir():
+            _confined(Path(os.path.normpath(target)), item, "tests folder")
             files = sorted(p for p in target.iterdir() if p.suffix in TEST_SUFFIXES)
         else:
             files = [target]
@@ -357,8 +387,10 @@ def _csv_expected(v: str) -> dict[str, Any]:
     return {"type": "equals", "value": v}
 
 
-def convert(path: Path) -> Imported:
+def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
     from modelsel.catalog import load_catalog
+
+    _ROOTS[:] = [path.resolve().parent, *(Path(a).resolve() for a in allow)]
 
     data, lines = parse_yaml(read_text(path, MAX_REQUIREMENTS_BYTES, "promptfoo config"), path, yaml12=True)
     if not isinstance(data, dict):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 # What went wrong with a call. The first seven are worth another attempt; the rest are not.
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "stream_cut", "empty",
-                    "auth", "bad_request", "fatal"]
+                    "auth", "bad_request", "bad_usage", "fatal"]
 RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "malformed", "stream_cut", "empty"})
 
 
@@ -201,6 +201,43 @@ def cut_usage(c: Collector, prompt: str) -> tuple[int, int]:
     return max(1, len(prompt) // 4), max(1, c.chars // 4)
 
 
+# Output a provider may report past `max_tokens`: some count the stop token, some round.
+_OUTPUT_SLACK = 16
+WINDOW_MARGIN = 4
+
+
+def usage_problem(res: CallResult, params: dict[str, Any], context_window: int | None) -> str | None:
+    """Why the token usage a provider reported cannot be true, or None. Usage becomes money, so an
+    impossible count (negative, not a whole number, more than the model's context window or the
+    request's max_tokens, more cached or thinking tokens than there are tokens) is a fault of that
+    call, never a figure."""
+    counts = {"input_tokens": res.input_tokens, "output_tokens": res.output_tokens,
+              "cached_input_tokens": res.cached_input_tokens, "cache_write_tokens": res.cache_write_tokens,
+              "reasoning_tokens": res.reasoning_tokens}
+    for name, v in counts.items():
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            return f"{name}={v!r} is not a whole number"
+        if v < 0:
+            return f"{name}={v} is negative"
+    inp, out = res.input_tokens or 0, res.output_tokens or 0
+    if res.cached_input_tokens > inp:
+        return f"cached_input_tokens={res.cached_input_tokens} exceeds input_tokens={inp}"
+    if (res.reasoning_tokens or 0) > out:
+        return f"reasoning_tokens={res.reasoning_tokens} exceeds output_tokens={out}"
+    # Listed windows lag behind long-context options (a model priced for a tier above its listed
+    # window serves it), so only a count far past the window is impossible rather than surprising.
+    if context_window and inp + out > WINDOW_MARGIN * context_window:
+        return (f"input_tokens={inp} + output_tokens={out} is more than {WINDOW_MARGIN} times the model's listed "
+                f"context window of {context_window:,}")
+    cap = next((params[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
+                if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)), None)
+    if cap is not None and out > cap + _OUTPUT_SLACK:
+        return f"output_tokens={out} exceeds the request's max_tokens={cap}"
+    return None
+
+
 def no_finish(got_text: bool, latency_ms: float) -> ProviderError:
     """A response that never said it was finished: empty (no choices or content) or cut mid-way."""
     if not got_text:
@@ -297,13 +334,45 @@ class Provider:
 
     def api_key(self) -> str | None:
         env = self.candidate.api_key_env or self.key_env
-        return os.environ.get(env) if env else None
+        key = os.environ.get(env) if env else None
+        if key:  # whatever its variable is called, a key this run sends is redacted by value everywhere
+            from modelsel.secrets import register
+
+            register(key)
+        return key
 
     async def complete(self, req: CallRequest) -> CallResult:  # pragma: no cover - interface
         raise NotImplementedError
 
     async def aclose(self) -> None:
         return None
+
+
+_METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.azure.com", "100.100.100.200"}
+
+
+def key_exposure(base_url: str | None, sends_key: bool, allowed: bool) -> str | None:
+    """Why a request with an API key must not go to `base_url`, or None. A link-local address or a
+    cloud metadata service is never a model endpoint (an imported config pointing there is after the
+    key, or the instance's own credentials); plain http to another host shows the key to the path."""
+    if not base_url or not sends_key:
+        return None
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base_url)
+    host = (u.hostname or "").lower().rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if host in _METADATA_HOSTS or (ip is not None and ip.is_link_local):
+        return f"{base_url} is a link-local or cloud metadata address, not a model endpoint: no key is sent there"
+    loopback = host in ("localhost", "ip6-localhost") or (ip is not None and ip.is_loopback)
+    if u.scheme == "http" and not loopback and not allowed:
+        return (f"{base_url} is plain http on another host: the API key would cross the network unencrypted. Use "
+                "https, or set allow_plain_http: true on this candidate if the network is yours")
+    return None
 
 
 def on_this_machine(source: str, **more: Any) -> tuple[dict[str, Any], str]:

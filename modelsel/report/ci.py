@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +21,19 @@ from xml.sax.saxutils import escape, quoteattr
 
 from modelsel.report.fmt import HEADERS, results_rows
 from modelsel.schema import Summary
+from modelsel.textfile import printable
 
 SHOWN = ("candidate", "status", "quality", "p95", "monthly", "errors", "n")
 
 
+_MD = re.compile(r"([\\`*_\[\]()!|#~])")
+
+
 def _cell(s: Any) -> str:
-    return " ".join(str(s).split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Outside text for GitHub Markdown: one line, no control characters, every character that could
+    open emphasis, a code span, a link or an image escaped, no HTML, and no @-mention (an @ pings)."""
+    text = " ".join(printable(str(s)).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD.sub(r"\\\1", text).replace("@", "&#64;")
 
 
 def step_summary(s: Summary, folder: Path, changed: list[str] | None = None, review: Any = None) -> str:
@@ -34,9 +42,9 @@ def step_summary(s: Summary, folder: Path, changed: list[str] | None = None, rev
     L = [f"## modelsel: {_cell(name)}", ""]
     if review is not None:
         L.append(f"**{'The decision holds' if review.holds else 'The decision no longer holds'}**: "
-                 f"chosen before `{review.chosen_before}`, now `{review.chosen_now}`.")
+                 f"chosen before **{_cell(review.chosen_before)}**, now **{_cell(review.chosen_now)}**.")
     if d.chosen:
-        L.append(f"**Choose `{_cell(d.chosen)}`**" + (f", fallback `{_cell(d.fallback)}`." if d.fallback else
+        L.append(f"**Choose {_cell(d.chosen)}**" + (f", fallback **{_cell(d.fallback)}**." if d.fallback else
                                                        " (no fallback: no other candidate qualifies)."))
     else:
         L.append("**No candidate meets the requirements.**")
@@ -74,7 +82,7 @@ def _case(classname: str, name: str, failure: str | None = None, skipped: str | 
     if failure is not None:
         return f"{head}><failure message={quoteattr(failure)} type=\"requirement\">{escape(detail or failure)}</failure></testcase>"
     if skipped is not None:
-        return f"{head}><skipped/></testcase>"
+        return f"{head}><skipped message={quoteattr(skipped)}/></testcase>"
     return f"{head}/>"
 
 
@@ -90,8 +98,10 @@ def junit_xml(s: Summary, review: Any = None, now: datetime | None = None) -> st
             cases.append(_case(cid, "evaluated", skipped=" ".join(c.reasons)))
             skipped += 1
             continue
-        for r in (c.reasons if c.status == "eliminated" and not c.checks else []):
-            cases.append(_case(cid, "compliance", failure=r))
+        reasons = c.reasons if c.status == "eliminated" and not c.checks else []
+        for i, r in enumerate(reasons, 1):  # case names unique: some reporters merge cases of one name
+            cases.append(_case(cid, "compliance" if len(reasons) == 1 else f"compliance ({i} of {len(reasons)})",
+                               failure=r))
             failures += 1
         for chk in c.checks:
             if chk.status == "fail":
@@ -118,6 +128,7 @@ def junit_xml(s: Summary, review: Any = None, now: datetime | None = None) -> st
         ("chosen", s.decision.chosen or ""), ("fallback", s.decision.fallback or ""), ("rule", s.decision.rule or ""),
         ("modelsel", s.modelsel_version))] + ["    </properties>"]
     out = "\n".join(notes)
-    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n" + suite + "\n" + "\n".join(props) + "\n"
+    # XML 1.0 forbids most control characters: one in a requirements fact would make the file unreadable
+    return printable("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n" + suite + "\n" + "\n".join(props) + "\n"
             + "\n".join(cases) + f"\n    <system-out>{escape(out)}</system-out>\n    <system-err></system-err>\n"
             "  </testsuite>\n</testsuites>\n")

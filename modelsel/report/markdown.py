@@ -21,6 +21,7 @@ from modelsel.report.fmt import (
     usd,
 )
 from modelsel.schema import StrategyResult, Summary
+from modelsel.textfile import printable
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 POLICY = {
@@ -33,7 +34,7 @@ POLICY = {
 
 def esc(text: Any, limit: int | None = None) -> str:
     """Escape for a Markdown table cell: no pipes, no HTML, no formatting, one line."""
-    s = "" if text is None else str(text)
+    s = "" if text is None else printable(str(text))
     s = " ".join(s.split())
     if limit and len(s) > limit:
         s = s[: limit - 1] + "…"
@@ -87,6 +88,8 @@ def _header(s: Summary, L: list[str]) -> None:
         p = run.prices
         L.append(f"- Prices: genai-prices {esc(p.version)} snapshot, true as of {p.as_of or 'unknown'} ({esc(p.source)})"
                  + (f" — **{p.age_days} days old: check current prices before relying on costs**" if p.stale else ""))
+        if p.warning:
+            L.append(f"- **Unknown price snapshot**: {esc(p.warning)}")
     if run.replayed:
         L.append("- **Replayed**: answers come from an earlier run's records, not from fresh model calls.")
     if run.budget_stopped:
@@ -115,7 +118,10 @@ def batch_text(s: Summary) -> str:
     if batched:
         names = ", ".join(f"'{cid}' ({c.api}" + (", collected from a batch submitted earlier" if c.resumed else "")
                           + (f", {c.retried_live} failed lines made live" if c.retried_live else "")
-                          + (f"; REJECTED: {c.rejected}" if c.rejected else "") + ")" for cid, c in batched.items())
+                          + (f"; REJECTED: {c.rejected}" if c.rejected else "")
+                          + (f"; {c.bad_usage} lines reported impossible usage (errors, not billed)" if c.bad_usage else "")
+                          + (f"; results file: {'; '.join(c.problems)}" if c.problems else "") + ")"
+                          for cid, c in batched.items())
         n = max(c.live_sample for c in batched.values())
         parts.append(f"Batch: the quality calls of {names} ran through the providers' batch APIs, billed "
                      f"${b.billed_usd:.4f} at batch rates against ${b.at_live_usd:.4f} at live rates (saved "

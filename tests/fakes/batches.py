@@ -37,6 +37,7 @@ class FakeBatch:
     reads: int = 0
     cancelled: bool = False
     results: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def _words(s: str) -> int:
@@ -108,8 +109,10 @@ class BatchRoutes:
             self._openai_upload()
         elif method == "POST" and p.endswith("/v1/batches"):
             self._openai_create()
-        elif method == "GET" and p.endswith("/v1/batches"):
-            self._json(200, {"object": "list", "data": [], "has_more": False})  # type: ignore[attr-defined]
+        elif method == "GET" and p.endswith("/v1/batches"):  # the newest first, as OpenAI lists them
+            mine = sorted((b for b in self._batch_store().values() if b.api == "openai"), key=lambda b: -b.created)
+            self._json(200, {"object": "list", "data": [self._openai_obj(b) for b in mine],  # type: ignore[attr-defined]
+                             "has_more": False})
         elif (m := re.search(r"/batches/([^/:]+)(/cancel|:cancel)?$", p)) and "/messages/" not in p:
             # OpenAI and Gemini both serve /v1/batches/{id}: the batch says whose it is
             b = self._batch_store().get(m.group(1))
@@ -178,7 +181,7 @@ class BatchRoutes:
         out: dict[str, Any] = {
             "id": b.id, "object": "batch", "endpoint": "/v1/chat/completions", "errors": None,
             "input_file_id": f"file-in-{b.id}", "completion_window": "24h", "status": status,
-            "output_file_id": None, "error_file_id": None, "created_at": int(b.created), "metadata": {},
+            "output_file_id": None, "error_file_id": None, "created_at": int(b.created), "metadata": b.metadata,
             "request_counts": {"total": len(b.requests), "completed": 0, "failed": 0}}
         reject = self._script(b.model).batch_reject
         if reject:
@@ -213,7 +216,8 @@ class BatchRoutes:
                             "usage": usage}}, "error": None})
             b.results = ok + bad
             files = self._files()
-            files[f"file-out-{b.id}"] = "".join(json.dumps(x) + "\n" for x in ok).encode()
+            hook = self._script(b.model).batch_lines or (lambda lines: lines)
+            files[f"file-out-{b.id}"] = "".join(x + "\n" for x in hook([json.dumps(x) for x in ok])).encode()
             files[f"file-err-{b.id}"] = "".join(json.dumps(x) + "\n" for x in bad).encode()
         ok_n = sum(1 for x in b.results if x["response"]["status_code"] == 200)
         out["request_counts"] = {"total": len(b.requests), "completed": ok_n, "failed": len(b.results) - ok_n}
@@ -225,7 +229,8 @@ class BatchRoutes:
         body = self._body()
         lines = [json.loads(x) for x in self._files().get(body.get("input_file_id", ""), b"").decode().splitlines() if x]
         model = lines[0]["body"].get("model", "") if lines else ""
-        b = FakeBatch("openai", self._new_id("batch_"), model, [(x["custom_id"], x["body"]) for x in lines])
+        b = FakeBatch("openai", self._new_id("batch_"), model, [(x["custom_id"], x["body"]) for x in lines],
+                      metadata=body.get("metadata") or {})
         self._batch_store()[b.id] = b
         with self.provider.lock:
             self.provider.batch_created.append(("openai", b.id, model, len(lines)))
@@ -252,7 +257,8 @@ class BatchRoutes:
             assert b.results is not None
             for r in b.results:
                 counts[{"succeeded": "succeeded", "errored": "errored", "canceled": "canceled"}[r["result"]["type"]]] += 1
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"  # type: ignore[attr-defined]
+        base = (self._script(b.model).results_url_base
+                or f"http://127.0.0.1:{self.server.server_address[1]}")  # type: ignore[attr-defined]
         return {"id": b.id, "type": "message_batch", "processing_status": "ended" if done else "in_progress",
                 "request_counts": counts, "ended_at": _iso(time.time()) if done else None, "created_at": _iso(b.created),
                 "expires_at": _iso(b.created + 86400), "archived_at": None,
@@ -308,7 +314,8 @@ class BatchRoutes:
         b = self._batch_store()[bid]
         self._anthropic_compute(b)
         assert b.results is not None
-        self._raw(200, "".join(json.dumps(x) + "\n" for x in b.results).encode(), "application/binary")
+        hook = self._script(b.model).batch_lines or (lambda lines: lines)
+        self._raw(200, "".join(x + "\n" for x in hook([json.dumps(x) for x in b.results])).encode(), "application/binary")
 
     # --- Gemini ----------------------------------------------------------------------------------------
     def _gemini_obj(self, b: FakeBatch) -> dict[str, Any]:
@@ -365,3 +372,19 @@ class BatchRoutes:
 
 
 _ = timedelta
+
+
+def mangle_results(lines: list[str]) -> list[str]:
+    """A results file as a broken server writes one: line 1 not JSON, line 2 without its custom_id,
+    line 3 answered twice (again at the end), line 4 answered by another model."""
+    out = list(lines)
+    out[0] = "{this is not json"
+    row = json.loads(out[1])
+    row.pop("custom_id")
+    out[1] = json.dumps(row)
+    out.append(out[2])
+    row = json.loads(out[3])
+    body = row["response"]["body"] if "response" in row else row["result"]["message"]
+    body["model"] = "some-other-model"
+    out[3] = json.dumps(row)
+    return out

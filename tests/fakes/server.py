@@ -60,6 +60,15 @@ class ModelScript:
     batch_fault_when: Callable[[str], str | None] | None = None
     batch_reject: str | None = None
     batch_status_down: bool = False  # every status read of its batches answers 503
+    # Hostile modes: the message of every fault replaced (control characters, markup, ...), and a
+    # 401 that echoes the key it was sent in the forms servers use (as sent, upper-cased,
+    # URL-encoded, inside base64 Basic credentials, spelled out with separators).
+    error_message: str | None = None
+    echo_key_forms: bool = False
+    # A batch results file rewritten line by line (bad JSON, a line without custom_id, duplicates,
+    # another model's answers), and an Anthropic results_url on another host.
+    batch_lines: Callable[[list[str]], list[str]] | None = None
+    results_url_base: str | None = None
 
 
 @dataclass
@@ -362,7 +371,17 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
                "400": "Unsupported parameter: 'temperature' is not supported with this model.",
                "413": "request too large: the body exceeds the 32 MB limit"}[fault]
         if fault == "401":  # like real providers, echo the key back: modelsel must redact it
-            msg += ": " + (self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or "")
+            sent = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
+            msg += ": " + sent
+            if s.echo_key_forms:
+                import base64
+                from urllib.parse import quote
+
+                key = sent.removeprefix("Bearer ")
+                msg += (f" | {key.upper()} | {quote(key, safe='')} | Basic {base64.b64encode(('user:' + key).encode()).decode()}"
+                        f" | {' '.join(key)}")
+        if s.error_message is not None:
+            msg = s.error_message
         headers = {}
         if fault == "429":
             headers["retry-after"] = s.retry_after
@@ -529,6 +548,10 @@ def main() -> None:
     for model, kw in json.loads(sys.argv[1]).items():
         if "lognormal" in kw:
             kw["lognormal"] = tuple(kw["lognormal"])
+        if kw.get("batch_lines") == "mangle":  # a hook cannot travel as JSON: named here
+            from tests.fakes.batches import mangle_results
+
+            kw["batch_lines"] = mangle_results
         fake.script(model, **kw)
     print(fake.url, flush=True)
     threading.Event().wait()
