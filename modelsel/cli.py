@@ -163,12 +163,18 @@ def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: st
 
 def _load(requirements: Path, allow: list[Path] | None = None, load_code: bool = True,  # type: ignore[no-untyped-def]
           refuse_retired: bool = True):
-    """Requirements, eval set and candidates, checked before any call: (inputs, screening)."""
+    """Requirements, eval set and candidates, checked before any call: (inputs, screening).
+    load_code=False is `check`: what eval would refuse (no candidates yet, a judge that cannot be
+    called here) is listed as open there instead."""
     from modelsel import pipeline
     from modelsel.errors import InputError
 
     try:
         inp = pipeline.prepare(requirements, allow=tuple(allow or ()), refuse_retired=refuse_retired)
+        if load_code and not inp.candidates:
+            raise InputError(f"no candidates to compare yet: add them under candidates:, or run `modelsel shortlist "
+                             f"{requirements} --write` to add the catalog's proposals.", path=requirements,
+                             field="candidates")
         return inp, pipeline.screen(inp, load_code=load_code)
     except InputError as exc:
         fail(exc)
@@ -277,6 +283,8 @@ def check(
     gone = retired(inp.lr, inp.candidates)
     items.append(("No retired model", not gone, f"{len(gone)} candidate(s) shut down by their vendor; eval refuses "
                   "them (listed below)" if gone else "no candidate is shut down"))
+    if inp.judge is not None:
+        items.append(("Judge can be called", not scr.judge_problem, scr.judge_problem or f"{inp.judge.id}"))
     items.append(("Keys travel protected", not scr.key_risks, f"{len(scr.key_risks)} candidate(s) would send a key "
                   "unprotected; eval refuses them (listed below)" if scr.key_risks else "https or this machine only"))
     console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
@@ -294,6 +302,8 @@ def check(
         console.print(f" [red]retired[/red] {escape(str(err))}", highlight=False)
     for cid, risk in scr.key_risks.items():
         console.print(f" [red]key at risk[/red] {escape(cid)}: {escape(risk)}", highlight=False)
+    if scr.judge_problem:
+        console.print(f" [yellow]judge[/yellow] {escape(scr.judge_problem)}", highlight=False)
     from modelsel.metrics import planned_resolution
     from modelsel.report.fmt import resolution_sentence
 

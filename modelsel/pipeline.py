@@ -59,6 +59,7 @@ class Screened(Screening):
     runnable: list[Candidate] = field(default_factory=list)
     providers: dict[str, Provider] = field(default_factory=dict)
     key_risks: dict[str, str] = field(default_factory=dict)  # check lists these; eval refuses them
+    judge_problem: str | None = None  # why the judge cannot be called here (check lists it; eval refuses)
 
 
 def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: list[Path] | tuple[Path, ...] = (),
@@ -231,7 +232,12 @@ def screen(inp: Inputs, load_code: bool = True) -> Screened:
         s.providers[c.id] = p
         p.api_key()  # registers the key for redaction before anything can echo it
     if inp.judge is not None:
-        judge_provider(inp)  # found now, before any candidate call is paid for, not after
+        try:
+            judge_provider(inp)  # found now, before any candidate call is paid for, not after
+        except InputError as exc:
+            if load_code:
+                raise
+            s.judge_problem = exc.message  # check lists it as open; eval refuses it
     return s
 
 

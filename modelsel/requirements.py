@@ -261,7 +261,8 @@ class Requirements(Strict):
     strategy: Strategy = Strategy()
     decision: DecisionPolicy = DecisionPolicy()
     run: RunPolicy = RunPolicy()
-    candidates: list[CandidateSpec] = Field(min_length=1)
+    # Empty is a normal start (right after `init` or an import): check lists it as open, eval refuses it.
+    candidates: list[CandidateSpec] = []
     judge: CandidateSpec | None = None
     # Filled when loading: which defaults `strategy.position` set (the record says so).
     _position_defaults: list[str] = PrivateAttr(default_factory=list)
@@ -495,4 +496,6 @@ def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str],
         add("Edge and adversarial cases", not missing, "tagged edge and adversarial",
             "no examples tagged " + " or ".join(sorted(missing)))
     add("Review cadence", True, f"every {r.decision.review_every_days} days", "")
+    add("Candidates shortlisted", bool(r.candidates), f"{len(r.candidates)} candidate(s)",
+        f"no candidates yet: add them under candidates:, or run `modelsel shortlist {lr.path} --write`")
     return items

@@ -8,6 +8,8 @@ tiers and vendors so that the eval can find the cheapest model that clears the b
 
 from __future__ import annotations
 
+import re
+
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,7 +211,15 @@ def write_candidates(lr: LoadedRequirements, ids: list[str]) -> list[str]:
         return []
     text = lr.path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
-    start = (lr.line("candidates") or 1) - 1
+    if lr.line("candidates") is None:  # a file with no candidates: key yet (right after init or an import)
+        lines = [*lines[:-1], lines[-1].rstrip("\n") + "\n"] if lines else []
+        lines.append("candidates:\n")
+        start = len(lines) - 1
+    else:
+        start = lr.line("candidates") - 1  # type: ignore[operator]
+        # `candidates: []` (or `candidates:` with nothing): the block form, so items can follow
+        lines[start] = re.sub(r"^(\s*candidates:)\s*(\[\s*\]|null|~)?\s*(#.*)?$", r"\1 \3", lines[start].rstrip("\n")
+                              ).rstrip() + "\n"
     end = start + 1
     item_indent = None
     while end < len(lines):

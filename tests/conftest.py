@@ -141,10 +141,18 @@ def cli(*args: str) -> Any:
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
+def _default_sigint() -> None:
+    # A shell runs a background job with SIGINT ignored, and a child inherits that: the Ctrl-C tests
+    # would then pass or fail by how the suite was started. The child starts as a terminal's would.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen:
     e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.Popen([sys.executable, "-m", "modelsel", *map(str, args)], cwd=cwd, env=e,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **kw)
 
 
 def run_dir(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT, cli, flat, oracle, run_dir
@@ -188,3 +189,77 @@ def test_a_template_jinja_cannot_render_is_a_todo_not_a_failed_run(tmp_path: Pat
     assert res.exit_code == 0, res.output
     out = flat(res.output)
     assert f"{cfg}:2: prompt 'p1' does not render for test t1" in out and "modelsel templates are Jinja" in out
+
+
+# --- promptfoo's own examples: every one either imports into a project check accepts, or is refused ---
+
+EXAMPLES = ROOT.parent / "shared" / "promptfoo-examples"
+CONFIGS = sorted(EXAMPLES.glob("*/promptfooconfig.y*ml")) if EXAMPLES.is_dir() else []
+
+
+@pytest.mark.skipif(not CONFIGS, reason="../shared/promptfoo-examples is not beside this checkout")
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[c.parent.name for c in CONFIGS])
+def test_promptfoos_own_examples_import_into_a_project_check_accepts_or_are_refused(tmp_path: Path, cfg: Path) -> None:
+    res = cli("import", "promptfoo", cfg, "--out", tmp_path / "proj", "--name", "x")
+    assert "Traceback" not in res.output
+    if res.exit_code != 0:
+        assert res.exit_code == 2 and "error:" in res.output and not (tmp_path / "proj").exists(), res.output
+        return
+    check = cli("check", tmp_path / "proj" / "requirements" / "x.yaml")
+    assert check.exit_code == 0, check.output
+    assert "provider ''" not in res.output and "assertion ''" not in res.output  # every TODO names its subject
+
+
+def test_var_arrays_and_scenarios_expand_as_promptfoo_runs_them(tmp_path: Path) -> None:
+    d = tmp_path / "pf"
+    d.mkdir()
+    (d / "articles").mkdir()
+    for i in range(3):
+        (d / "articles" / f"a{i}.txt").write_text(f"article {i}")
+    (d / "promptfooconfig.yaml").write_text(
+        "prompts: ['Translate {{input}} to {{language}}']\n"
+        "providers:\n  - id: openai:gpt-6.1-terra\n    label: terra-hot\n    config: {temperature: 0.9, reasoning_effort: low}\n"
+        "  - id: openai:gpt-6.1-terra\n    config: {temperature: 0}\n"
+        "tests:\n  - vars:\n      language: [French, German, Spanish, Italian, Dutch]\n"
+        "      input: [one, two, three, four, five]\n    assert: [{type: icontains, value: x}]\n"
+        "  - vars: {article: 'file://articles/*', language: en, input: z}\n    assert: [{type: contains, value: article}]\n"
+        "scenarios:\n  - config: [{vars: {language: fr}}, {vars: {language: de}}]\n"
+        "    tests:\n      - vars: {input: hello}\n        assert: [{type: equals, value: bonjour}]\n")
+    res = cli("import", "promptfoo", d / "promptfooconfig.yaml", "--out", tmp_path / "proj", "--name", "x")
+    assert res.exit_code == 0, res.output
+    ex = [json.loads(x) for x in (tmp_path / "proj" / "evalsets" / "x.jsonl").read_text().splitlines()]
+    assert len(ex) == 25 + 3 + 2  # 5 x 5 combinations, one per article file, one per scenario var set
+    assert {e["vars"]["article"] for e in ex if "article" in e["vars"]} == {"article 0", "article 1", "article 2"}
+    req = yaml.safe_load((tmp_path / "proj" / "requirements" / "x.yaml").read_text())
+    assert [c.get("id") for c in req["candidates"]] == ["terra-hot", None]  # the label names it; the other keeps its id
+    assert req["candidates"][0]["params"] == {"temperature": 0.9, "reasoning_effort": "low"}
+    assert cli("check", tmp_path / "proj" / "requirements" / "x.yaml").exit_code == 0
+
+
+def test_a_project_with_no_candidates_is_a_normal_start(tmp_path: Path) -> None:
+    d = tmp_path / "pf"
+    d.mkdir()
+    (d / "promptfooconfig.yaml").write_text("prompts: ['{{q}}']\nproviders: ['bedrock:anthropic.claude-3-haiku']\n"
+                                            "tests:\n  - vars: {q: x}\n    assert: [{type: equals, value: y}]\n")
+    assert cli("import", "promptfoo", d / "promptfooconfig.yaml", "--out", tmp_path / "proj", "--name", "x").exit_code == 0
+    req = tmp_path / "proj" / "requirements" / "x.yaml"
+    check = cli("check", req)
+    assert check.exit_code == 0 and "no candidates yet" in flat(check.output) and "shortlist" in flat(check.output)
+    ev = cli("eval", req, "--out", tmp_path / "run")
+    assert ev.exit_code == 2 and "no candidates to compare yet" in flat(ev.output)
+    sl = cli("shortlist", req, "--write")
+    assert "pydantic" not in sl.output and "List should have" not in sl.output
+    assert yaml.safe_load(req.read_text())["candidates"], sl.output  # proposals written into the empty list
+
+
+def test_csv_metadata_columns_become_tags_and_threshold_applies(tmp_path: Path) -> None:
+    d = tmp_path / "pf"
+    d.mkdir()
+    (d / "tests.csv").write_text('topic,__expected,__threshold,__metadata:category,__metadata:tags[]\n'
+                                 '"ml","similar: learning","0.7","technology","ai,data\\, science"\n')
+    (d / "promptfooconfig.yaml").write_text("prompts: ['About {{topic}}']\nproviders: [openai:gpt-6.1-terra]\n"
+                                            "tests: file://tests.csv\n")
+    assert cli("import", "promptfoo", d / "promptfooconfig.yaml", "--out", tmp_path / "p", "--name", "x").exit_code == 0
+    ex = json.loads((tmp_path / "p" / "evalsets" / "x.jsonl").read_text().splitlines()[0])
+    assert ex["tags"] == ["ai", "data, science", "category:technology"]
+    assert ex["scorer"] == [{"type": "similarity", "value": "learning", "threshold": 0.7}]

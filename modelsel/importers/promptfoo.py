@@ -39,6 +39,11 @@ VENDORS = {"openai": ("openai", "openai", None), "anthropic": ("anthropic", "ant
            "google": ("google", "gemini", None), "vertex": ("google", "gemini", None), "gemini": ("google", "gemini", None),
            "groq": ("groq", "openai-compatible", "https://api.groq.com/openai/v1"),
            "mistral": ("mistral", "openai-compatible", "https://api.mistral.ai/v1"),
+           "cerebras": ("cerebras", "openai-compatible", "https://api.cerebras.ai/v1"),
+           "deepseek": ("deepseek", "openai-compatible", "https://api.deepseek.com/v1"),
+           "xai": ("x-ai", "openai-compatible", "https://api.x.ai/v1"),
+           "togetherai": ("together", "openai-compatible", "https://api.together.xyz/v1"),
+           "fireworks": ("fireworks", "openai-compatible", "https://api.fireworks.ai/inference/v1"),
            "ollama": (None, "openai-compatible", "http://localhost:11434/v1"),
            "vllm": (None, "openai-compatible", "http://localhost:8000/v1"),
            "localai": (None, "openai-compatible", "http://localhost:8080/v1")}
@@ -51,12 +56,15 @@ class Imported:
     examples: list[dict[str, Any]]
     todos: list[str] = field(default_factory=list)  # "file:line: what was not mapped, and why"
     mapped: list[str] = field(default_factory=list)  # what became what, for the terminal
+    files: dict[str, str] = field(default_factory=dict)  # python modules for code providers, beside the requirements
 
 
 class _Ctx:
     def __init__(self, path: Path, lines: Lines) -> None:
         self.path, self.lines, self.todos, self.mapped = path, lines, [], []
         self.judge_at: tuple[Any, ...] | None = None  # the first model-graded assertion
+        self.files: dict[str, str] = {}  # python modules written beside the requirements (echo, adapters)
+        self.data: Any = None  # the whole config, for `$ref` pointers
 
     def todo(self, loc: tuple[Any, ...], what: str) -> None:
         if loc and isinstance(loc[0], At):
@@ -140,6 +148,9 @@ def _listed(raw: Any, key: str, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
         items = loaded if isinstance(loaded, list) else [loaded]
         return [(x, (At(src, starts[k] if k < len(starts) else None, lines, (k,) if isinstance(loaded, list) else ()),))
                 for k, x in enumerate(items)]
+    if key == "prompts" and isinstance(raw, dict):  # the older {path: label} form
+        return [({"id": k if str(k).startswith("file://") else f"file://{k}", "label": v}, (key, k))
+                for k, v in raw.items()]
     items = raw if isinstance(raw, list) else [raw]
     return [(x, (key, i) if isinstance(raw, list) else (key,)) for i, x in enumerate(items)]
 
@@ -158,12 +169,31 @@ def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None, tuple[Any,
         if not isinstance(text, str):
             ctx.todo(loc, "a prompt modelsel cannot read")
             continue
+        if (not text.startswith("file://") and re.fullmatch(r"[\w./-]+\.(txt|md|j2|jinja|json|ya?ml|csv)", text)
+                and (ctx.path.parent / text).is_file()):
+            text = "file://" + text  # promptfoo reads an existing file named without file:// too
+        if text.startswith("file://") and text.endswith(".csv"):
+            rows, _, _ = _load_file(ctx.path.parent, text, "prompts CSV")
+            for k, row in enumerate(rows if isinstance(rows, list) else []):
+                body = row.get("prompt") or next(iter(row.values()), None) if isinstance(row, dict) else None
+                if body:
+                    out.append((str(row.get("label") or f"{label}-{k + 1}"), str(body).strip(), None, loc))
+            continue
         if text.startswith("file://"):
             if text.endswith((".js", ".py", ".ts", ".mjs", ".cjs")) or ":" in text.removeprefix("file://"):
                 ctx.todo(loc, f"a prompt function ({text}): write its template by hand")
                 continue
-            if any(ch in text for ch in "*?["):
-                ctx.todo(loc, f"a glob of prompt files ({text}): list the files")
+            if any(ch in text for ch in "*?["):  # one prompt per file, labelled by its name
+                import glob as globbing
+
+                ref = text.removeprefix("file://")
+                found = sorted(f for f in globbing.glob(str(ctx.path.parent / ref), recursive=True) if Path(f).is_file())
+                for f in found:
+                    body = _load_file(ctx.path.parent, os.path.relpath(f, ctx.path.parent), "prompt file")[0]
+                    if isinstance(body, str):
+                        out.append((Path(f).name, body.strip(), None, loc))
+                if not found:
+                    ctx.todo(loc, f"no prompt file matches {text}")
                 continue
             text = _load_file(ctx.path.parent, text, "prompt file")[0]
         if isinstance(text, str) and text.lstrip().startswith("["):
@@ -190,26 +220,105 @@ def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None, tuple[Any,
 
 # --- providers ------------------------------------------------------------------------------------------
 
+# Provider settings carried into a candidate's params as the API takes them (promptfoo's name -> ours).
+PARAMS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens",
+          "max_completion_tokens": "max_completion_tokens", "max_output_tokens": "max_output_tokens",
+          "maxOutputTokens": "max_output_tokens", "seed": "seed", "stop": "stop", "reasoning_effort": "reasoning_effort",
+          "thinking": "thinking", "response_format": "response_format", "tools": "tools", "tool_choice": "tool_choice",
+          "generationConfig": "generation_config", "frequency_penalty": "frequency_penalty",
+          "presence_penalty": "presence_penalty"}
+DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")  # a dated snapshot: claude-3-7-sonnet-20250219, gpt-4o-2024-11-20
+
+
+def _catalog_id(vendor: str | None, model: str, catalog: dict[str, Any]) -> str | None:
+    """The catalog entry a provider names: as written, else without its snapshot date."""
+    if not vendor:
+        return None
+    model = model.removeprefix("models/")
+    for m in (model, DATED.sub("", model)):
+        if f"{vendor}/{m}" in catalog:
+            return f"{vendor}/{m}"
+    return None
+
+
+def _params(cfg: dict[str, Any], spec: dict[str, Any], ctx: _Ctx, loc: tuple[Any, ...]) -> tuple[dict[str, Any], str | None]:
+    """(params, system text) from a provider's settings; the ones modelsel cannot send are TODOs."""
+    params: dict[str, Any] = {}
+    for k, v in cfg.items():
+        if k in PARAMS and v is not None:
+            params[PARAMS[k]] = v
+        elif k not in ("apiBaseUrl", "apiHost", "apiKeyEnvar", "apiKey", "systemInstruction", "system"):
+            ctx.todo(loc + ("config", k), f"provider setting '{k}' of '{spec.get('id')}' is not carried over")
+    if isinstance(params.get("generation_config"), dict):  # Gemini's own block: its fields are the API's
+        gc = params.pop("generation_config")
+        params.update({PARAMS.get(k, k): v for k, v in gc.items()})
+    if isinstance(cfg.get("apiKey"), str):
+        ctx.todo(loc + ("config", "apiKey"), f"'{spec.get('id')}' has a key written in the config: modelsel reads keys "
+                                             "from the environment only (set api_key_env); the key was not copied")
+    system = cfg.get("systemInstruction") or cfg.get("system")
+    if isinstance(system, dict):  # Gemini's {parts: [{text}]}
+        system = " ".join(str(p.get("text", "")) for p in system.get("parts", []) if isinstance(p, dict))
+    return params, (str(system) if system else None)
+
+
+def _code_provider(pid: str, label: str, loc: tuple[Any, ...], ctx: _Ctx) -> dict[str, Any] | None:
+    """promptfoo's `echo` and `python:file.py` providers as python candidates (the module is
+    written beside the requirements file by `write`)."""
+    if pid == "echo":
+        ctx.files["promptfoo_echo.py"] = ('"""promptfoo\'s echo provider: the prompt back (written by modelsel import)."""\n\n\n'
+                                          "def echo(text):\n    return text\n")
+        ctx.note(f"provider {pid} -> python candidate promptfoo_echo:echo")
+        return {"id": _slug(label), "provider": "python", "model": "promptfoo_echo:echo"}
+    if pid.startswith(("python:", "file://")) and pid.removeprefix("file://").removeprefix("python:").split(":")[0].endswith(".py"):
+        ref = pid.removeprefix("file://").removeprefix("python:")
+        file, _, fn = ref.partition(":")
+        src = _confined(Path(os.path.normpath(ctx.path.parent / file)), pid, "python provider")
+        name = "promptfoo_" + _slug(Path(file).stem).replace("-", "_")
+        ctx.files[f"{name}.py"] = (
+            f'"""Calls promptfoo\'s python provider {file} the way promptfoo does (call_api(prompt, options, context)\n'
+            f'returning {{"output": ...}}), as a modelsel python candidate (written by modelsel import)."""\n\n'
+            "import importlib.util\nfrom pathlib import Path\n\n"
+            f"_SRC = Path({str(src)!r})\n\n\n"
+            "def call(text):\n"
+            "    spec = importlib.util.spec_from_file_location('promptfoo_provider', _SRC)\n"
+            "    mod = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(mod)\n"
+            f"    out = getattr(mod, {fn or 'call_api'!r})(text, {{'config': {{}}}}, {{'vars': {{}}}})\n"
+            "    return out.get('output', '') if isinstance(out, dict) else str(out)\n")
+        ctx.note(f"provider {pid} -> python candidate {name}:call (an adapter to promptfoo's call_api)")
+        if not src.is_file():
+            ctx.todo(loc, f"provider '{pid}': {file} is not there; copy it beside the config before eval")
+        return {"id": _slug(label), "provider": "python", "model": f"{name}:call"}
+    return None
+
+
 def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], what: str = "provider") -> dict[str, Any] | None:
     spec = p if isinstance(p, dict) else {"id": p}
-    pid = str(spec.get("id") or "")
+    pid = str(spec.get("id") or spec.get("model") or "")
     cfg = spec.get("config") or {}
     label = str(spec.get("label") or pid)
+    if (code := _code_provider(pid, label, loc, ctx)) is not None:
+        return code
     parts = pid.split(":")
     prefix = parts[0]
     model = ":".join(x for x in parts[1:] if x not in MODE_WORDS) if len(parts) > 1 else ""
     if prefix not in VENDORS or not model:
-        ctx.todo(loc, f"provider '{pid}' has no modelsel equivalent (write it as a custom endpoint or a "
-                                   "python candidate)")
+        ctx.todo(loc, (f"{what} '{pid}' has no modelsel equivalent (write it as a custom endpoint or a python "
+                       "candidate)") if pid else f"a {what} entry without an id or model: modelsel cannot tell what "
+                                                 "it calls")
         return None
     vendor, provider, base = VENDORS[prefix]
     if cfg.get("apiBaseUrl") and provider == "openai":  # promptfoo's openai provider at another server
         provider = "openai-compatible"
-    params = {k: v for k, v in {"temperature": cfg.get("temperature"), "max_tokens": cfg.get("max_tokens"),
-                                "top_p": cfg.get("top_p")}.items() if v is not None}
+    params, system = _params(cfg if isinstance(cfg, dict) else {}, spec, ctx, loc)
     base_url = cfg.get("apiBaseUrl") or cfg.get("apiHost") or base
     out: dict[str, Any] = {}
-    cat_id = f"{vendor}/{model}" if vendor else None
+    cat_id = _catalog_id(vendor, model, catalog)
+    if cat_id is not None and cat_id != f"{vendor}/{model}":
+        ctx.note(f"{what} {pid}: the dated snapshot is catalog {cat_id}")
+    if spec.get("label"):
+        out["id"] = _slug(label)
+    if system:
+        out["system"] = system
     if cat_id in catalog and not cfg.get("apiBaseUrl"):
         cm = catalog[cat_id]
         if cm.retired_on and cm.successor:  # the config predates a shutdown: the vendor's replacement runs
@@ -224,6 +333,9 @@ def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], 
         out["catalog"] = cat_id
         ctx.note(f"{what} {pid} -> catalog {cat_id}")
     else:
+        if vendor and not cfg.get("apiBaseUrl"):
+            ctx.todo(loc, f"'{pid}': {vendor}/{model} is not in modelsel's catalog (retired, renamed or newer than "
+                          "the price snapshot): imported as a custom endpoint; check the id and state its price")
         out.update(id=_slug(label), provider=provider, model=model)
         if base_url:
             out["base_url"] = base_url
@@ -273,10 +385,21 @@ def _value(a: dict[str, Any], vars_: dict[str, Any], m: Mapped) -> tuple[Any, bo
 
 
 def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], ctx: _Ctx, m: Mapped) -> None:
+    if isinstance(a, dict) and isinstance(a.get("$ref"), str):  # a reusable assertion: `$ref: '#/assertionTemplates/x'`
+        target: Any = ctx.data if a["$ref"].startswith("#/") else None
+        for part in a["$ref"][2:].split("/") if target is not None else []:
+            target = target.get(part) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            ctx.todo(loc, f"assertion $ref {a['$ref']!r} does not name an assertion in this config")
+            return
+        a = {**target, **{k: v for k, v in a.items() if k != "$ref"}}
     if not isinstance(a, dict):
         ctx.todo(loc, "an assertion modelsel cannot read")
         return
     t = str(a.get("type", ""))
+    if not t:
+        ctx.todo(loc, "an assertion without a type")
+        return
     if a.get("transform"):  # the check runs on a transformed answer: scoring the raw one would be a different test
         ctx.todo(loc, f"assertion '{t}' checks a transformed answer (transform: {str(a['transform'])[:60]}); "
                       "port it as a python scorer")
@@ -324,6 +447,11 @@ def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], c
         return
     if a.get("weight") is not None:
         spec["weight"] = float(a["weight"])
+    if a.get("metric"):
+        spec["metric"] = str(a["metric"])
+    if a.get("threshold") is not None and "threshold" not in spec:
+        ctx.todo(loc, f"assertion '{t}' threshold {a['threshold']}: modelsel scores it pass/fail (the run's "
+                      "pass_threshold applies); set a scorer that takes a threshold if the partial score matters")
     m.scorers.append({"type": "not", "scorer": spec} if neg else spec)
 
 
@@ -372,9 +500,83 @@ def _tests(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
                 if isinstance(r, dict) and "vars" not in r and "assert" not in r:  # a CSV row: vars, __expected columns
                     vars_ = {c: v for c, v in r.items() if c and not c.startswith("__")}
                     asserts = [_csv_expected(v) for c, v in r.items() if c and c.startswith("__expected") and v]
-                    r = {"vars": vars_, "assert": asserts, "description": r.get("__description")}
+                    if r.get("__threshold"):  # promptfoo's per-row threshold, for the row's similarity checks
+                        asserts = [{**a, "threshold": float(r["__threshold"])} if a["type"].endswith("similar") else a
+                                   for a in asserts]
+                    md: dict[str, Any] = {}
+                    for c, v in r.items():
+                        if c and c.startswith("__metadata:") and v:
+                            key = c.split(":", 1)[1]
+                            # `key[]`: a list, comma separated, `\,` a comma inside a value
+                            md[key.removesuffix("[]")] = ([x.replace("\\,", ",").strip() for x in re.split(r"(?<!\\),", v)]
+                                                          if key.endswith("[]") else v)
+                    r = {"vars": vars_, "assert": asserts, "description": r.get("__description"),
+                         **({"metadata": md} if md else {})}
                 out.append((r, (At(src, starts[k] if k < len(starts) else None, lines,
                                     (k,) if isinstance(loaded, list) else ()),)))
+    return out
+
+
+def _scenarios(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
+    """promptfoo's scenarios: every test of a scenario runs once for each of its var sets."""
+    out: list[tuple[Any, tuple[Any, ...]]] = []
+    for i, sc in enumerate(raw if isinstance(raw, list) else []):
+        if not isinstance(sc, dict):
+            ctx.todo(("scenarios", i), "a scenario modelsel cannot read")
+            continue
+        sets = sc.get("config") or [{}]
+        for j, t in enumerate(sc.get("tests") or []):
+            for k, cfg in enumerate(sets if isinstance(sets, list) else [sets]):
+                if not isinstance(t, dict) or not isinstance(cfg, dict):
+                    continue
+                merged = {**t, "vars": {**(cfg.get("vars") or {}), **(t.get("vars") or {})}}
+                if sc.get("description") or t.get("description"):
+                    merged["description"] = " / ".join(str(x) for x in (sc.get("description"), t.get("description"),
+                                                                         f"set {k + 1}") if x)
+                out.append((merged, ("scenarios", i, "tests", j)))
+    return out
+
+
+def _var_values(name: str, v: Any, loc: tuple[Any, ...], ctx: _Ctx) -> list[Any]:
+    """What promptfoo makes of one var: a list is one test per value; `file://x.txt` is the file's
+    text, a glob one test per file; code files are TODOs."""
+    if isinstance(v, list):
+        return [x for item in v for x in _var_values(name, item, loc, ctx)] or [v]
+    if not (isinstance(v, str) and v.startswith("file://")):
+        return [v]
+    ref = v.removeprefix("file://")
+    if ref.endswith((".py", ".js", ".ts", ".mjs", ".cjs")):
+        ctx.todo(loc + ("vars", name), f"var '{name}' comes from code ({v}): write its values into the eval set")
+        return [v]
+    if any(ch in ref for ch in "*?["):
+        import glob as globbing
+
+        files = sorted(globbing.glob(str(ctx.path.parent / ref), recursive=True))
+        texts = [_load_file(ctx.path.parent, os.path.relpath(f, ctx.path.parent), f"var '{name}' file")[0]
+                 for f in files if Path(f).is_file()]
+        if not texts:
+            ctx.todo(loc + ("vars", name), f"var '{name}': no file matches {v}")
+        return [t if isinstance(t, str) else json.dumps(t) for t in texts] or [v]
+    text = _load_file(ctx.path.parent, v, f"var '{name}' file")[0]
+    return [text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)]
+
+
+def _expanded(tests: list[tuple[Any, tuple[Any, ...]]], default_vars: dict[str, Any], ctx: _Ctx
+              ) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Each test once per combination of its vars' values, as promptfoo runs them (a 5-language x
+    5-input test is 25 tests), with defaultTest's vars under its own."""
+    import itertools
+
+    out: list[tuple[Any, tuple[Any, ...]]] = []
+    for t, loc in tests:
+        if not isinstance(t, dict):
+            out.append((t, loc))
+            continue
+        vars_ = {**default_vars, **(t.get("vars") or {})} if isinstance(t.get("vars") or {}, dict) else {}
+        names = list(vars_)
+        choices = [_var_values(k, vars_[k], loc, ctx) for k in names]
+        for combo in itertools.product(*choices):
+            out.append(({**t, "vars": dict(zip(names, combo, strict=True))}, loc))
     return out
 
 
@@ -396,9 +598,13 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
     if not isinstance(data, dict):
         raise InputError("a promptfoo config is a mapping (prompts:, providers:, tests:).", path=path, line=1)
     ctx = _Ctx(path, lines)
+    ctx.data = data
     prompts = _prompts(data.get("prompts") or ["{{input}}"], ctx)
     catalog = load_catalog()
-    providers = [p for raw, loc in _providers(data.get("providers"), ctx) if (p := _provider(raw, loc, ctx, catalog))]
+    providers = [(p, _prompt_filter(raw, [x[0] for x in prompts]))
+                 for raw, loc in _providers(data.get("providers"), ctx) if (p := _provider(raw, loc, ctx, catalog))]
+    if not providers:
+        ctx.todo(("providers",), "no provider modelsel can call: add candidates, or run `modelsel shortlist REQ --write`")
     default = data.get("defaultTest") or {}
     dloc: tuple[Any, ...] = ("defaultTest",)
     if isinstance(default, str):
@@ -417,12 +623,13 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
         _assertion(a, dloc + ("assert", j), default.get("vars") or {}, ctx, dm)
     examples, judge = [], dm.judge
     latency, cost = dm.latency_ms, dm.cost_usd
-    for n, (t, loc) in enumerate(_tests(data.get("tests"), ctx)):
+    for n, (t, loc) in enumerate(_expanded(_tests(data.get("tests"), ctx) + _scenarios(data.get("scenarios"), ctx),
+                                           default.get("vars") or {}, ctx)):
         if not isinstance(t, dict):
             if loc and isinstance(loc[0], At):
                 raise InputError("a test is a mapping (vars:, assert:).", path=loc[0].path, line=loc[0].line)
             raise InputError("a test is a mapping (vars:, assert:).", path=path, line=line_of(lines, loc), field=_field(loc))
-        vars_ = {**(default.get("vars") or {}), **(t.get("vars") or {})}
+        vars_ = t["vars"]
         m = Mapped()
         for j, a in enumerate(list(t.get("assert") or []) + list(default.get("assert") or [])):
             here = loc + ("assert", j) if j < len(t.get("assert") or []) else dloc + ("assert", j - len(t.get("assert") or []))
@@ -447,17 +654,25 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
         if t.get("description"):
             ex["meta"] = {"description": str(t["description"])}
         examples.append(ex)
-    cands = []
+    cands: list[dict[str, Any]] = []
     _try_templates(prompts, examples, ctx)
     for label, template, system, _ in prompts:
-        for p in providers:
+        for p, allowed in providers:
+            if allowed is not None and label not in allowed:
+                continue  # the provider's own `prompts:` filter
             c = copy.deepcopy(p)  # one mapping per candidate: YAML would write shared ones as &anchors
             if len(prompts) > 1:
                 c["id"] = f"{c.get('id') or c.get('catalog')}-{_slug(label)}"
             c["prompt"] = template
             if system:
-                c["system"] = system
+                c["system"] = c.get("system", "") + ("\n" if c.get("system") else "") + system
             cands.append(c)
+    seen: dict[str, int] = {}
+    for c in cands:  # two providers of one model (other settings, no label) get ids of their own
+        cid = str(c.get("id") or c.get("catalog"))
+        seen[cid] = seen.get(cid, 0) + 1
+        if seen[cid] > 1:
+            c["id"] = f"{cid}-{seen[cid]}"
     req: dict[str, Any] = {
         "name": str(data.get("description") or path.parent.name),
         "task": str(data.get("description") or "TODO replace: what the model must do, in words"),
@@ -470,12 +685,29 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
         req["cost"] = {"max_per_request_usd": cost}
     if judge:
         grader = (default.get("options") or {}).get("provider")
-        g = _provider(grader, dloc + ('options', 'provider'), ctx, catalog, "grader") if grader else None
+        gloc = dloc + ("options", "provider")
+        if isinstance(grader, dict) and isinstance(grader.get("text"), dict | str):  # {text: ..., embedding: ...}
+            grader, gloc = grader["text"], gloc + ("text",)
+        g = _provider(grader, gloc, ctx, catalog, "grader") if grader else None
         req["judge"] = g or {"catalog": "openai/gpt-6.1-terra"}
         if not g:
             ctx.todo(ctx.judge_at or ("tests",), "llm-rubric grader: promptfoo's default grader is an OpenAI model; the judge here "
                                        "is openai/gpt-6.1-terra: choose your own")
-    return Imported(req, examples, ctx.todos, ctx.mapped)
+    if not examples:  # nothing to evaluate: refuse rather than write a project check rejects
+        raise InputError("no tests could be read from this config" + (
+            f" ({'; '.join(t.split(': ', 1)[-1] for t in ctx.todos if 'tests' in t or 'dataset' in t)[:300]})"
+            if ctx.todos else "") + ": export the tests to a CSV or YAML file beside the config and import again; "
+            "nothing was written.", path=path, field="tests")
+    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files)
+
+
+def _prompt_filter(raw: Any, labels: list[str]) -> set[str] | None:
+    """The labels of the prompts a provider runs (its `prompts:` list; ids or labels), None: all."""
+    want = raw.get("prompts") if isinstance(raw, dict) else None
+    if not want:
+        return None
+    want = [str(w) for w in (want if isinstance(want, list) else [want])]
+    return {lab for lab in labels if lab in want}
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -513,9 +745,12 @@ def _providers(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
 
 
 def _tags(t: dict[str, Any]) -> list[str]:
+    """metadata.tags as they are; every other metadata field as a `key:value` tag (min_by_tag can use it)."""
     md = t.get("metadata") or {}
-    tags = md.get("tags") if isinstance(md, dict) else None
-    return [str(x) for x in tags] if isinstance(tags, list) else []
+    if not isinstance(md, dict):
+        return []
+    tags = [str(x) for x in md["tags"]] if isinstance(md.get("tags"), list) else []
+    return tags + [f"{k}:{v}" for k, v in md.items() if k != "tags" and isinstance(v, str | int | float) and v != ""]
 
 
 def _render(template: str, vars_: dict[str, Any]) -> str:
@@ -545,6 +780,11 @@ def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path
     if imp.todos:
         head += ["#", "# Not carried over (TODO):"] + [f"#   TODO {t}" for t in imp.todos]
     body = yaml.safe_dump(imp.requirements, sort_keys=False, allow_unicode=True, width=110)
+    for name in imp.files:
+        if (req_path.parent / name).exists():
+            raise InputError("exists; choose another --out or remove it first.", path=req_path.parent / name, field="--out")
     atomic_write(req_path, "\n".join(head) + "\n" + body)
+    for name, text in imp.files.items():
+        atomic_write(req_path.parent / name, text)
     atomic_write(es_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in imp.examples))
     return req_path, es_path

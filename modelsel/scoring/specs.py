@@ -14,10 +14,11 @@ from modelsel.errors import InputError, did_you_mean
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     weight: float = Field(1.0, ge=0)
+    metric: str | None = None  # a name for what this check measures (promptfoo's `metric`), kept in the record
 
     def params(self) -> dict[str, Any]:
         """What the scorer was built with, recorded beside every score."""
-        return {k: v for k, v in self.model_dump(exclude={"type", "weight"}, exclude_none=True).items()}
+        return {k: v for k, v in self.model_dump(exclude={"type", "weight", "metric"}, exclude_none=True).items()}
 
 
 class Exact(_Spec):
