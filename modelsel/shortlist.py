@@ -8,9 +8,8 @@ tiers and vendors so that the eval can find the cheapest model that clears the b
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
