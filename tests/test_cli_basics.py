@@ -80,3 +80,29 @@ def test_help_is_fast_and_lists_commands() -> None:
                             "'google.genai', 'matplotlib', 'pandas', 'scipy', 'llama_cpp', 'genai_prices') if m in sys.modules))"],
                            capture_output=True, text=True, check=True).stdout
     assert heavy.strip() == "[]"
+
+
+def test_a_first_run_without_the_local_model(tmp_path: Path) -> None:
+    """A team that only calls cloud models installs no llama.cpp: init, check and eval --dry-run work,
+    and the local candidate says which extra it needs (the module is made unimportable here)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        code = ("import sys; sys.modules['llama_cpp'] = None; from modelsel.cli import main; "
+                f"sys.argv = ['modelsel', *{list(args)!r}]; main()")
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+
+    assert run("init", "triage").returncode == 0
+    check = run("check", "requirements/triage.yaml")
+    assert check.returncode == 0, check.stderr
+    out = " ".join(check.stdout.split())
+    assert "local-gemma: llama-cpp-python is not installed (pip install 'modelsel[local]')" in out
+    dry = run("eval", "requirements/triage.yaml", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "no API key (set OPENAI_API_KEY)" in " ".join(dry.stdout.split())
+    assert "Traceback" not in check.stderr + dry.stderr
+    assert "local" in run("--help").stdout and "similarity" in run("--help").stdout

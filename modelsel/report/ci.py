@@ -57,6 +57,10 @@ def step_summary(s: Summary, folder: Path, changed: list[str] | None = None, rev
     L += ["", "| " + " | ".join(HEADERS[k] for k in SHOWN) + " |", "|" + "---|" * len(SHOWN)]
     for r in results_rows(s):
         L.append("| " + " | ".join(_cell(r[k]) for k in SHOWN) + " |")
+    out = [(cid, c) for cid, c in s.candidates.items() if c.status in ("eliminated", "not_evaluated")]
+    if out:  # why each candidate is out, in the record's own words
+        L += ["", "Out of the running:", ""]
+        L += [f"- {_cell(cid)}: {_cell('; '.join(c.reasons) or c.status)}" for cid, c in out]
     if review is not None:
         L += ["", "What the review found (failing first):", ""]
         L += [f"- {':x:' if not f.holds else ':white_check_mark:'} {_cell(f.text)}" for f in review.findings]
@@ -103,13 +107,19 @@ def junit_xml(s: Summary, review: Any = None, now: datetime | None = None) -> st
             cases.append(_case(cid, "compliance" if len(reasons) == 1 else f"compliance ({i} of {len(reasons)})",
                                failure=r))
             failures += 1
+        if not reasons:  # every candidate gets its compliance case: passed (at risk where a fact is unknown)
+            risks = [r for r in s.decision.at_risk.get(cid, []) if r.startswith("compliance: ")]
+            cases.append(_case(cid, "compliance (at risk)" if risks else "compliance"))
+            notes += [f"{cid} {r}" for r in risks]
         for chk in c.checks:
             if chk.status == "fail":
                 failures += 1
                 cases.append(_case(cid, chk.requirement, failure=chk.text))
             else:
-                cases.append(_case(cid, chk.requirement))
-                if chk.status in ("at_risk", "unmeasured"):
+                # an at-risk pass shows in the case's own name: reporters show no per-case output
+                at_risk = chk.status in ("at_risk", "unmeasured")
+                cases.append(_case(cid, f"{chk.requirement} (at risk)" if at_risk else chk.requirement))
+                if at_risk:
                     notes.append(f"{cid} {chk.requirement}: at risk: {chk.text}")
     if review is not None:
         bad = [f.text for f in review.findings if not f.holds]
