@@ -179,7 +179,7 @@ def _texts(d: Path, out: str) -> str:
 
 
 def _run_out(args: list[str], cwd: Path, pp: str | None, env: dict[str, str] | None = None) -> tuple[int, str]:
-    e = dict(os.environ, MODELSEL_RETRY_SCALE="0", CUSTOM_API_KEY="custom-secret-value-0123456789", **(env or {}))
+    e = {**os.environ, "MODELSEL_RETRY_SCALE": "0", "CUSTOM_API_KEY": "custom-secret-value-0123456789", **(env or {})}
     if pp:
         e["PYTHONPATH"] = pp
     p = subprocess.run([sys.executable, "-m", "modelsel", *map(str, args)], cwd=cwd, env=e, capture_output=True,

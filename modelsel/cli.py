@@ -379,6 +379,10 @@ def shortlist(
         print(json.dumps([p.as_dict() for p in props], indent=1))
     else:
         print_shortlist(console, props, emptied)
+        if inp.lr.req.cost.per_failure_usd is None:
+            console.print("[dim]Cost here is the API bill alone: state what a failed answer costs "
+                          "(cost.failure_cost_usd, or failure_minutes with hourly_rate_usd) and the record ranks "
+                          "on the total, failed answers included.[/dim]", highlight=False)
     if emptied:
         raise typer.Exit(1)
     if write:

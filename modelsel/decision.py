@@ -14,7 +14,7 @@ from modelsel.candidate import Candidate
 from modelsel.compliance import Screening
 from modelsel.metrics import find
 from modelsel.numbers import ms as fmt_ms
-from modelsel.numbers import shown_ends
+from modelsel.numbers import p_eq, shown_ends
 from modelsel.requirements import Requirements
 from modelsel.schema import (
     BreakEven,
@@ -47,8 +47,11 @@ def _nearest_misses(failures: dict[str, list[Check]]) -> list[NearMiss]:
 
 # --- rule 3: among survivors ------------------------------------------------------------------
 
-def monthly_of(f: Figures) -> float:
-    """The cost a PM compares: projected monthly cost, or cost per request without a volume."""
+def monthly_of(f: Figures, total: bool = False) -> float:
+    """The cost a PM compares: projected monthly cost, or cost per request without a volume;
+    `total`: with what failed answers cost (requirements' cost.rank_on)."""
+    if total and f.cost.total_monthly_usd is not None:
+        return f.cost.total_monthly_usd
     return f.cost.monthly_usd if f.cost.monthly_usd is not None else (f.cost.per_request_usd or 0.0)
 
 
@@ -80,6 +83,10 @@ def cost_text(f: Figures) -> str:
     text = "$" + fmt.format(v or 0.0) + ("/month" if monthly else " per request")
     if ends := shown_ends(lo, hi, fmt):
         text += f" (95% CI ${ends[0]}-${ends[1]}, n={f.n_calls - f.errors})"
+    if c.total_monthly_usd is not None:
+        tot = shown_ends(c.total_monthly_lo, c.total_monthly_hi, "{:,.0f}")
+        text += (f"; with what its failed answers cost, ${c.total_monthly_usd:,.0f}/month in all"
+                 + (f" (95% CI ${tot[0]}-${tot[1]})" if tot else ""))
     return text
 
 
@@ -103,7 +110,7 @@ def _cmp_text(c: Comparison) -> str:
     test = {"tango_score": "Tango score test", "paired_t": "paired t test",
             "cluster_t": "cluster-robust t test", "cluster_signflip": "cluster sign-flip test"}.get(c.test, c.test)
     ci = f"95% CI {_pts(c.lo)} to {_pts(c.hi)} points" if c.lo is not None and c.hi is not None else "no interval"
-    return f"{_pts(c.diff)} points ({ci}, {test} p={c.p_value:.3f}, {_n_text(c)})"
+    return f"{_pts(c.diff)} points ({ci}, {test} {p_eq(c.p_value)}, {_n_text(c)})"
 
 
 def _ni_pvalue(c: Comparison, small: float) -> float:
@@ -153,19 +160,19 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
         p_holm = c.p_holm if c.p_holm is not None else c.p_value
         if c.lo > 0 and policy == "not_distinguishable" and p_holm < 0.05:
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse",
-                               text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}, Holm-adjusted p={p_holm:.3f} "
+                               text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}, Holm-adjusted {p_eq(p_holm)} "
                                     f"over the {n_table} comparisons"))
         elif policy == "non_inferior":
             p = ni_adj.get(o, 1.0)
             if p < 0.025:
                 out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="non_inferior",
                                    text=f"'{o}' is non-inferior to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
-                                        f"upper bound under {small * 100:g} points (one-sided test at 2.5%, Holm-adjusted p={p:.3f})"))
+                                        f"upper bound under {small * 100:g} points (one-sided test at 2.5%, Holm-adjusted {p_eq(p)})"))
             else:
                 what = "worse than" if c.lo > 0 else "not shown non-inferior to"
                 out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse" if c.lo > 0 else "not_shown_non_inferior",
                                    text=f"'{o}' is {what} '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}; "
-                                        f"the interval allows a gap up to {c.hi * 100:.1f} points (Holm-adjusted p={p:.3f}){need}"))
+                                        f"the interval allows a gap up to {c.hi * 100:.1f} points (Holm-adjusted {p_eq(p)}){need}"))
         elif inside:
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="equivalent",
                                text=f"'{o}' is equivalent to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
@@ -174,7 +181,7 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
                                text=f"'{o}' and '{best}' are not distinguishable once {n_table} comparisons are counted: "
                                     f"'{best}' − '{o}' = {_cmp_text(c)}; its own interval excludes 0, but the "
-                                    f"Holm-adjusted p={p_holm:.3f} is not below 0.05{need}"))
+                                    f"Holm-adjusted {p_eq(p_holm)} is not below 0.05{need}"))
         else:
             reach = max(abs(c.lo), abs(c.hi)) * 100
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
@@ -193,13 +200,13 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
     return out, family, mult
 
 
-def _key(priority: list[str], f: Figures, prefer_open: bool, c: Candidate | None) -> tuple:
+def _key(priority: list[str], f: Figures, prefer_open: bool, c: Candidate | None, total: bool = False) -> tuple:
     parts: list[float] = []
     if prefer_open:
         parts.append(0 if c is not None and c.fact("open_weights") else (1 if c is not None and c.fact("standard_api") else 2))
     for p in priority:
         if p == "cost":
-            parts.append(monthly_of(f))
+            parts.append(monthly_of(f, total))
         elif p == "latency":
             parts.append(f.latency.p95.value or 0.0)
         elif p == "quality":
@@ -212,7 +219,7 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
             req: Requirements) -> None:
     prefer_open = req.strategy.prefer_open_weights or req.strategy.lock_in_tolerance == "low"
     pri = req.decision.priority
-    order = sorted(pool, key=lambda c: _key(pri, figs[c], prefer_open, by.get(c)))
+    order = sorted(pool, key=lambda c: _key(pri, figs[c], prefer_open, by.get(c), req.cost.ranks_on_total))
     chosen = order[0]
     d.chosen, d.pool = chosen, pool
     others = [v for v in d.verdicts]
@@ -236,6 +243,13 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
         d.reasons += [v.text for v in others]
         cheapest = min(d.survivors, key=lambda c: monthly_of(figs[c]))
         extra = monthly_of(figs[chosen]) - monthly_of(figs[cheapest])
+        if cheapest == chosen or extra <= 0:  # what the extra quality costs: here, nothing
+            nxt = max((c for c in d.survivors if c != chosen), key=lambda c: figs[c].quality.mean or 0, default=None)
+            if nxt is not None:
+                dq = (q.mean or 0) - (figs[nxt].quality.mean or 0)
+                d.extra_quality_monthly_usd = 0.0
+                d.trade_offs.append(f"'{chosen}' is also the cheapest survivor: its extra {dq * 100:.1f} points of "
+                                    f"quality over '{nxt}' cost nothing more a month.")
         if cheapest != chosen and extra > 0:
             dq = (q.mean or 0) - (figs[cheapest].quality.mean or 0)
             if volume_stated(req):
@@ -256,7 +270,9 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
     d.reasons += [v.text for v in others if v.candidate in pool]
     f = figs[chosen]
     rt = retry_text(f)
-    d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(pri)}: "
+    ranked = [("total cost (API, hosting and failed answers)" if p == "cost" and req.cost.ranks_on_total else p)
+              for p in pri]
+    d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(ranked)}: "
                      f"{cost_text(f)}, p95 {fmt_ms(f.latency.p95.value or 0)}" + (f" ({rt})" if rt else "") + ".")
     if chosen != best:
         d.reasons.append(f"'{chosen}' is chosen over the highest-scoring '{best}' ({figs[best].quality.mean:.3f} vs "

@@ -203,7 +203,8 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
     tags = sorted({t for ts in arr.tags for t in ts})
     n_retried, retry_kinds = retried(arr)
     q = quality_rows(arr)
-    return Figures(
+    qf = quality(q)
+    return with_failure_cost(Figures(
         retried_requests=n_retried, retry_kinds=retry_kinds,
         n=len(set(arr.example.tolist())), n_calls=n_calls, errors=errors,
         error_rate=Rate(value=_num(errors / n_calls) if n_calls else None, lo=_num(elo) if n_calls else None,
@@ -212,10 +213,33 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
         error_kinds=dict(sorted(Counter(arr.error_kind[arr.error].tolist()).items())),
         retries=int(np.maximum(arr.attempts - 1, 0).sum()), cached=int(arr.cached.sum()),
         truncated=int(arr.truncated.sum()),
-        replayed=int(arr.replayed.sum()), quality=quality(q),
+        replayed=int(arr.replayed.sum()), quality=qf,
         by_tag={t: quality(q.with_tag(t)) for t in tags}, latency=latency(arr),
         cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
-    )
+    ), req)
+
+
+def with_failure_cost(f: Figures, req: Requirements) -> Figures:
+    """What failed answers cost a month at the projected volume: the failure rate (1 - pass rate,
+    an error counting as a failure) with its interval, times the volume, times what one failure
+    costs; and the total with the API bill and hosting. The total's interval adds the two
+    intervals' ends (conservative: each is a 95% interval of its own)."""
+    c, per_fail, q = req.cost, req.cost.per_failure_usd, f.quality
+    if per_fail is None or c.monthly_requests is None or q.pass_rate is None:
+        return f
+    vol = c.monthly_requests
+    rate, rlo, rhi = 1 - q.pass_rate, 1 - (q.pass_hi if q.pass_hi is not None else q.pass_rate), \
+        1 - (q.pass_lo if q.pass_lo is not None else q.pass_rate)
+    api = f.cost.monthly_usd if f.cost.monthly_usd is not None else f.cost.fixed_monthly_usd
+    api_lo = f.cost.monthly_lo if f.cost.monthly_lo is not None else api
+    api_hi = f.cost.monthly_hi if f.cost.monthly_hi is not None else api
+    f.cost.failures_monthly = _num(rate * vol)
+    f.cost.failures_monthly_lo, f.cost.failures_monthly_hi = _num(rlo * vol), _num(rhi * vol)
+    f.cost.failure_cost_monthly_usd = _usd(rate * vol * per_fail)
+    f.cost.total_monthly_usd = _usd(api + rate * vol * per_fail)
+    f.cost.total_monthly_lo = _usd(api_lo + rlo * vol * per_fail)
+    f.cost.total_monthly_hi = _usd(api_hi + rhi * vol * per_fail)
+    return f
 
 
 def compare(per_a: dict[str, float], per_b: dict[str, float], a: str, b: str,

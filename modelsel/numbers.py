@@ -16,3 +16,15 @@ def shown_ends(lo: float | None, hi: float | None, fmt: str) -> tuple[str, str] 
         return None
     a, b = fmt.format(lo), fmt.format(hi)
     return None if a == b else (a, b)
+
+
+def p_text(p: float | None) -> str:
+    """A p-value as a reader should see it: never "0.000" (a test never shows a probability of zero)."""
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.0005 else f"{p:.3f}"
+
+
+def p_eq(p: float) -> str:
+    """"p=0.008", or "p<0.001" where three decimals would print zero."""
+    return "p<0.001" if p < 0.0005 else f"p={p:.3f}"

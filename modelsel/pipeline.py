@@ -28,6 +28,7 @@ from modelsel.schema import (
     ChecklistItem,
     Comparison,
     Decision,
+    Evidence,
     Figures,
     JudgeInfo,
     Price,
@@ -330,6 +331,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
                                    else "no calls made (stopped by the budget guard before its first call)")
     screening = Screening(not_evaluated, scr.compliance_out, scr.compliance_risks)
     decision, checks = decide(inp.candidates, figs, comps, req, screening, today)
+    resolution = _deciding_resolution(resolution, comps, decision, len(inp.evalset.examples), req)
     n_ex = len(inp.evalset.examples)
     short = {cid: f.n for cid, f in figs.items() if facts.not_run.get(cid)}
     if facts.interrupted:
@@ -379,12 +381,33 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         deadline_hit=facts.deadline_hit, replayed=bool(arr.replayed.any()) if len(arr) else False,
         timeout_s=cfg.timeout_s, catalog_as_of=_catalog_as_of(inp.candidates), catalog_ids=_catalog_ids(),
         prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today))
+    from modelsel.evidence import evidence
+
+    ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples}) if len(arr) else \
+        Evidence(status="none" if not decision.chosen else "provisional",
+                 provisional_because=[f"{cid} is judged (not evaluated: {w})" for cid, w in decision.not_evaluated.items()])
     return Summary(
+        evidence=ev,
         modelsel_version=__version__, run=run,
         requirements={**req.model_dump(mode="json"), "position_defaults": req.position_defaults},
         candidates=cands, comparisons=_with_holm(comps, decision), resolution=resolution, decision=decision,
         strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
         judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
+
+
+def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int, req: Any) -> Any:
+    """What the data can tell apart, from the pair the choice rests on (the chosen one and its
+    fallback, else the next survivor): the spread of a pair with an eliminated candidate says
+    nothing about the decision."""
+    from modelsel.metrics import resolution
+
+    other = d.fallback or next((c for c in d.survivors if c != d.chosen), None)
+    pair = next((c for c in comps if d.chosen and other and {c.a, c.b} == {d.chosen, other} and c.sd_diff), None)
+    if pair is None:
+        return res
+    out = resolution(n, [pair], req.decision.small_difference)
+    out.sd_source = f"observed on the pair the choice rests on ({d.chosen} vs {other})"
+    return out
 
 
 def _catalog_ids() -> list[str] | None:

@@ -73,6 +73,38 @@ class Cost(Strict):
     monthly_requests: int | None = Field(None, gt=0)  # leave it out when the volume is not known
     monthly_growth_pct: float = 0.0
     horizon_months: int = Field(12, ge=1, le=120)
+    # What one failed answer costs the business: money, or the minutes someone spends putting it
+    # right at an hourly rate. With it, the record shows the total a month (API + hosting + failures).
+    failure_cost_usd: float | None = Field(None, ge=0)
+    failure_minutes: float | None = Field(None, ge=0)
+    hourly_rate_usd: float | None = Field(None, ge=0)
+    # What the cost priority ranks on: the API bill, or the total with the failures' cost (the
+    # default once a failure cost is stated).
+    rank_on: Literal["api", "total"] | None = None
+
+    @model_validator(mode="after")
+    def _failure_cost_whole(self) -> Cost:
+        if (self.failure_minutes is None) != (self.hourly_rate_usd is None):
+            raise ValueError("failure_minutes and hourly_rate_usd go together (minutes a failed answer costs someone, "
+                             "at that hourly rate)")
+        if self.failure_cost_usd is not None and self.failure_minutes is not None:
+            raise ValueError("state the failure cost once: failure_cost_usd, or failure_minutes with hourly_rate_usd")
+        if self.rank_on == "total" and self.per_failure_usd is None:
+            raise ValueError("rank_on: total needs a failure cost (failure_cost_usd, or failure_minutes and "
+                             "hourly_rate_usd)")
+        return self
+
+    @property
+    def per_failure_usd(self) -> float | None:
+        if self.failure_cost_usd is not None:
+            return self.failure_cost_usd
+        if self.failure_minutes is not None and self.hourly_rate_usd is not None:
+            return self.failure_minutes / 60 * self.hourly_rate_usd
+        return None
+
+    @property
+    def ranks_on_total(self) -> bool:
+        return (self.rank_on or ("total" if self.per_failure_usd is not None else "api")) == "total"
 
 
 class Compliance(Strict):
@@ -251,6 +283,7 @@ class Requirements(Strict):
 
     task: str
     owner: str | None = None
+    approver: str | None = None  # who signs the decision off, beside the owner who wrote it
     evalset: str
     scoring: list[AnyScorer] = Field(default_factory=lambda: [Exact(type="exact")])
     pass_threshold: float = Field(0.5, ge=0, le=1)
@@ -496,6 +529,11 @@ def checklist(lr: LoadedRequirements, n_examples: int | None, tags: set[str],
         add("Edge and adversarial cases", not missing, "tagged edge and adversarial",
             "no examples tagged " + " or ".join(sorted(missing)))
     add("Review cadence", True, f"every {r.decision.review_every_days} days", "")
+    add("Cost of a wrong answer", cost.per_failure_usd is not None,
+        f"${cost.per_failure_usd:,.2f} per failed answer; cost ranks on the {'total' if cost.ranks_on_total else 'API bill'}"
+        if cost.per_failure_usd is not None else "",
+        "state what a failed answer costs (cost.failure_cost_usd, or failure_minutes with hourly_rate_usd): the "
+        "record then ranks on the total, failures included, not on the API bill alone")
     add("Candidates shortlisted", bool(r.candidates), f"{len(r.candidates)} candidate(s)",
         f"no candidates yet: add them under candidates:, or run `modelsel shortlist {lr.path} --write`")
     return items

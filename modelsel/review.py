@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from modelsel.calls import CallArrays
 from modelsel.metrics import clusters_of, compare
-from modelsel.numbers import ms
+from modelsel.numbers import ms, p_eq
 from modelsel.schema import Comparison, Summary
 
 
@@ -67,7 +67,7 @@ def _drift(old: Summary, new: Summary, chosen: str, old_per: dict[str, float], n
         d, how = _two_sample(new_per, old_per), "two-sample Welch t"
     sig = d is not None and d.hi is not None and d.hi < 0
     txt = (f"quality of '{chosen}' {nq.mean:.3f} vs {oq.mean:.3f} before (interval then {oq.lo or 0:.3f}-{oq.hi or 0:.3f})"
-           + (f"; {how} change {d.diff:+.3f} (95% CI {d.lo:+.3f} to {d.hi:+.3f}, p={d.p_value:.3f}, n={d.n})"
+           + (f"; {how} change {d.diff:+.3f} (95% CI {d.lo:+.3f} to {d.hi:+.3f}, {p_eq(d.p_value)}, n={d.n})"
               if d is not None and d.lo is not None and d.hi is not None else "; the two runs share too few examples to compare"))
     return [Finding(kind="quality_drift", holds=not sig, before=oq.mean, after=nq.mean,
                     text=("quality drifted down: " if sig else "quality stable: ") + txt)]

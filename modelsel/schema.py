@@ -74,6 +74,15 @@ class CostFigures(Model):
     monthly_usd_at_horizon: float | None = None
     horizon_total_usd: float | None = None
     horizon_months: int | None = None
+    # With a failure cost in the requirements: failed answers a month (failure rate x volume), what
+    # they cost, and the total a month (API + hosting + failures), each with its 95% interval.
+    failures_monthly: float | None = None
+    failures_monthly_lo: float | None = None
+    failures_monthly_hi: float | None = None
+    failure_cost_monthly_usd: float | None = None
+    total_monthly_usd: float | None = None
+    total_monthly_lo: float | None = None
+    total_monthly_hi: float | None = None
 
 
 class Rate(Model):
@@ -394,6 +403,46 @@ class JudgeInfo(Model):
     cost_usd: float
 
 
+class Versus(Model):
+    """The chosen candidate against a baseline, example by example (the PM's 'what changes')."""
+
+    baseline: str
+    why: str  # "the fallback", "the runner-up", "what runs today"
+    chosen_only: list[str] = []  # examples the chosen one gets right and the baseline gets wrong
+    baseline_only: list[str] = []  # the reverse
+    both_right: int = 0
+    both_wrong: int = 0
+
+
+class Unacceptable(Model):
+    rule: str  # the requirements' own words
+    checked: bool  # whether modelsel can check it (an answer outside the label set, or JSON that does not parse)
+    counts: dict[str, int] = {}  # per candidate: answers that broke it
+    n: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}  # the first few example ids
+
+
+class Evidence(Model):
+    """What the record's plain opening, status and risks rest on, per example where it matters."""
+
+    status: Literal["decided", "provisional", "none"] = "none"
+    provisional_because: list[str] = []
+    must_not: list[str] = []  # sentences of the Context that say what must not happen
+    unacceptable: list[Unacceptable] = []
+    tag_failures: dict[str, dict[str, list[str]]] = {}  # candidate -> tag -> failed example ids (must_pass, adversarial)
+    tag_tested: dict[str, dict[str, int]] = {}  # candidate -> tag -> examples with that tag
+    risks: list[str] = []  # one line each, the file's own words first, no line twice
+    versus: Versus | None = None
+    confusion: dict[str, dict[str, dict[str, int]]] = {}  # candidate -> expected -> answered -> count (label tasks)
+
+
+class Supersedes(Model):
+    folder: str
+    date: str
+    chosen: str | None = None
+    changes: list[str] = []
+
+
 class Summary(Model):
     schema_version: int = SCHEMA_VERSION
     modelsel_version: str
@@ -406,6 +455,8 @@ class Summary(Model):
     strategies: Strategies = Strategies()
     checklist: list[ChecklistItem] = []
     judge: JudgeInfo | None = None
+    evidence: Evidence = Evidence()
+    supersedes: Supersedes | None = None  # the last record for the same requirements, and what changed since
 
     def figures(self, cid: str) -> CandidateEntry:
         return self.candidates[cid]

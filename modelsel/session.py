@@ -350,6 +350,7 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
             err.print(f"[yellow]This machine was a limit: the event loop woke {lag['p95_ms']:g} ms late at p95 (max "
                       f"{lag['max_ms']:g} ms) while calls were in flight, so latency figures include up to that much "
                       "queueing here. Lower `concurrency` to measure without it.[/yellow]", soft_wrap=True)
+    summary.supersedes = _superseded(reports_root, summary, folder.path)
     mark("analysed")
     write_reports(folder, summary, arr, worker=worker)
     mark("reports written")
@@ -363,6 +364,30 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
         print_summary(console, summary, str(folder.path))
     mark("printed")
     return SessionResult(folder.path, summary, arr, exit_code(summary))
+
+
+def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
+    """The last recorded eval of the same requirements (from the history store), and what changed
+    since: the record names the decision it replaces. None on a first decision or an unreadable store."""
+    from modelsel import history
+    from modelsel.schema import Supersedes
+
+    try:
+        store = history.History(reports_root)
+        try:
+            rows = [r for r in store.rows(summary.requirements.get("name") or Path(summary.run.requirements).stem)
+                    if r.kind == "eval" and Path(r.folder) != folder.resolve()]
+        finally:
+            store.close()
+    except Exception:  # the history is a convenience: the record stands without it
+        return None
+    if not rows:
+        return None
+    last = rows[-1]
+    now = history.row_from_summary(summary.model_dump(mode="json"), folder.resolve())
+    changes = history.with_changes([last, now])[1].changes
+    return Supersedes(folder=last.folder, date=last.date, chosen=last.chosen, changes=changes or ["nothing the "
+                      "history tracks (decision, requirements, eval set, prices) changed"])
 
 
 def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, kind: str = "eval",

@@ -32,5 +32,10 @@ def test_demo_end_to_end_on_gemma(tmp_path: Path) -> None:
     assert c["openai/gpt-6.1-terra"]["reasons"] == ["not evaluated: no API key (set OPENAI_API_KEY)"]
     assert c["google/gemini-3.5-flash-lite"]["status"] == "eliminated"  # 55-day retention vs 30 allowed
     md = (tmp_path / "run" / "decision.md").read_text()
-    assert f"Decided: **{s['decision']['chosen']}**" in md and "## Selection checklist" in md
+    # two shortlisted models had no key: the record says provisional, and says it first
+    assert "Status: **Provisional**" in md and "## Selection checklist" in md
+    opening = md.split("## In one minute")[1].split("- Status:")[0]
+    assert f"**Chosen: {s['decision']['chosen']}**" in opening and "Not tested: openai/gpt-6.1-terra" in opening
+    assert "a month all in at 120,000 requests" in opening  # the failed answers' cost, from failure_minutes
+    assert "## Appendix: the statistics" in md and "p=0.000" not in md
     assert "Support ticket triage" in res.output and "Decision" in res.output

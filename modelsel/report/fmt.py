@@ -3,6 +3,8 @@ terminal, decision.md and report.html."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelsel import numbers
 from modelsel.numbers import shown_ends
 from modelsel.schema import (
@@ -98,7 +100,16 @@ def n_text(c: CandidateEntry) -> str:
 
 HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95% CI]", "pass_rate": "Pass rate",
            "p50": "p50 [95% CI]", "p95": "p95 [95% CI]", "per_request": "Cost/request [95% CI]", "monthly": "Monthly [95% CI]",
-           "errors": "Errors", "retried": "Retried", "n": "n"}
+           "total": "Total/month with failures [95% CI]", "errors": "Errors", "retried": "Retried", "n": "n"}
+
+
+def total_ci(c: Any) -> str:
+    """API, hosting and what the failed answers cost, a month, with its interval ('—' without a failure cost)."""
+    if c.total_monthly_usd is None:
+        return "—"
+    ends = (f" [{c.total_monthly_lo:,.0f}, {c.total_monthly_hi:,.0f}]"
+            if c.total_monthly_lo is not None and c.total_monthly_hi is not None else "")
+    return f"${c.total_monthly_usd:,.0f}{ends}"
 
 
 def results_rows(s: Summary) -> list[dict[str, str]]:
@@ -107,7 +118,8 @@ def results_rows(s: Summary) -> list[dict[str, str]]:
         rows.append({
             "candidate": cid, "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
             "pass_rate": pct(c.quality.pass_rate), "p50": quantile(c.latency.p50), "p95": quantile(c.latency.p95),
-            "per_request": per_request_ci(c.cost), "monthly": monthly_ci(c.cost), "errors": errors_text(c),
+            "per_request": per_request_ci(c.cost), "monthly": monthly_ci(c.cost), "total": total_ci(c.cost),
+            "errors": errors_text(c),
             "retried": retried_text(c), "n": n_text(c),
         })
     return rows

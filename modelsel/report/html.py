@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from modelsel.calls import CallArrays
+from modelsel.numbers import p_text
 from modelsel.records import Record
 from modelsel.report.fmt import (
     HEADERS,
@@ -122,11 +123,25 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         from modelsel.report.worker import draw
 
         figs = draw(s, latency_samples(s, arr))
+    from modelsel.report.markdown import _req_rows, fallback_lines, status_text
+    from modelsel.report.opening import differences, opening, versus
+
+    env.filters.update(bold=_bold, p=p_text)
     return env.get_template("report.html.j2").render(
+        opening=opening(s), status=status_text(s), plain_differences=differences(s), versus=versus(s),
+        requirement_rows=_req_rows(s.requirements, str), fallback=fallback_lines(s),
         s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
         rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
         chart_cost=figs["cost"], chart_latency=figs["latency"], chart_diff=figs["diff"],
         chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill))
+
+
+def _bold(text: str) -> Any:
+    """Escaped text whose **bold** spans (the plain opening's own markup, never outside text's:
+    escaping comes first) become <b>."""
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", str(escape(text))))
 
 
 PLACEHOLDERS = {k: f"<!--modelsel-chart-{k}-->" for k in ("cost", "latency", "diff", "tags")}

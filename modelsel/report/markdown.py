@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from modelsel.numbers import p_text
 from modelsel.records import Record
 from modelsel.report.fmt import (
     HEADERS,
@@ -20,6 +21,7 @@ from modelsel.report.fmt import (
     results_rows,
     usd,
 )
+from modelsel.report.opening import differences, opening, versus
 from modelsel.schema import StrategyResult, Summary
 from modelsel.textfile import printable
 
@@ -49,8 +51,16 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _req_rows(r: dict[str, Any]) -> list[list[str]]:
+def _req_rows(r: dict[str, Any], esc: Any = esc) -> list[list[str]]:
+    """The requirements as written, one row each; `esc` escapes outside text for the format (the
+    HTML template autoescapes, so it passes `str`)."""
     q, lat, cost, comp, st, dec = (r[k] for k in ("quality", "latency", "cost", "compliance", "strategy", "decision"))
+    fail = (f"${cost['failure_cost_usd']:,.2f} per failed answer" if cost.get("failure_cost_usd") is not None else
+            f"{cost['failure_minutes']:g} minutes of someone's time at ${cost['hourly_rate_usd']:,.2f}/hour per failed answer"
+            if cost.get("failure_minutes") is not None else
+            "not stated (cost.failure_cost_usd, or failure_minutes with hourly_rate_usd)")
+    rank = "the total (API, hosting and failed answers)" if (cost.get("rank_on") or (
+        "total" if "per failed" in fail else "api")) == "total" else "the API bill"
     return [
         ["Quality bar", f"mean score ≥ {q['min_score']}" if q["min_score"] is not None else "not set"],
         ["Quality by tag", ", ".join(f"{esc(k)} ≥ {v}" for k, v in q["min_by_tag"].items()) or "—"],
@@ -62,6 +72,7 @@ def _req_rows(r: dict[str, Any]) -> list[list[str]]:
             f"≤ {usd(cost['monthly_budget_usd'], 2)}/month at {cost['monthly_requests']:,} requests/month "
             f"(+{cost['monthly_growth_pct']:g}%/month)" if cost.get("monthly_requests") else
             "monthly volume not stated (cost.monthly_requests), so no monthly cost is projected or judged")],
+        ["What a failed answer costs", f"{fail}; the cost priority ranks on {rank}"],
         ["Compliance", f"sensitivity {comp['data_sensitivity'] or 'unstated'}; regions {', '.join(comp['allowed_regions'] or ['any'])}; "
                        f"no training {comp['require_no_training']}; BAA {comp['require_baa']}; retention ≤ "
                        f"{comp['max_retention_days'] if comp['max_retention_days'] is not None else 'any'} days; "
@@ -74,14 +85,34 @@ def _req_rows(r: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def status_text(s: Summary) -> str:
+    """One word, and why when the word is not 'Decided'."""
+    d, ev = s.decision, s.evidence
+    if not d.chosen:
+        return "**No candidate qualifies**"
+    if ev.status == "provisional":
+        return f"**Provisional**: {esc(d.chosen)}, until " + "; ".join(esc(x) for x in ev.provisional_because)
+    return f"Decided: **{esc(d.chosen)}** (every shortlisted candidate was judged)"
+
+
 def _header(s: Summary, L: list[str]) -> None:
     d, run, req = s.decision, s.run, s.requirements
-    status = f"Decided: **{esc(d.chosen)}**" if d.chosen else "**No candidate qualifies**"
     L.append(f"# Decision record: {esc(req.get('name') or 'LLM selection')}\n")
-    L.append(f"- Status: {status}")
+    L.append("## In one minute\n")
+    L += [f"- {line}" for line in opening(s)]
+    L.append("")
+    L.append(f"- Status: {status_text(s)}")
     if req.get("owner"):
         L.append(f"- Owner: {esc(req['owner'])}")
+    L.append(f"- Approver: {esc(req['approver'])}" if req.get("approver") else
+             "- Approver: not named (requirements' `approver:`)")
     L.append(f"- Date: {run.finished_at[:10]}; next review by {d.review.next_review_date if d.review else '—'}")
+    if s.supersedes is not None:
+        sp = s.supersedes
+        L.append(f"- Supersedes the record of {sp.date} (chose {esc(sp.chosen or 'nothing')}; `{esc(sp.folder)}`); "
+                 "since then: " + "; ".join(esc(c) for c in sp.changes))
+    else:
+        L.append("- Supersedes: nothing (the first record for these requirements here)")
     L.append(f"- Eval set: `{esc(run.evalset_rel or run.evalset)}` (relative to the requirements file), "
              f"{run.n_examples} examples x {run.repeat} repeat(s)")
     if run.prices is not None:
@@ -133,18 +164,22 @@ def batch_text(s: Summary) -> str:
     return "; ".join(parts) + "."
 
 
+def _risks(s: Summary, L: list[str]) -> None:
+    L.append("\n## Risks\n")
+    L += [f"- {esc(r)}" for r in s.evidence.risks] or ["- None found: nothing the requirements say must not happen "
+                                                       "happened, and no check is at risk."]
+
+
 def _decision(s: Summary, L: list[str]) -> None:
     d = s.decision
     L.append("\n## Decision\n")
     if d.chosen:
         L.append(f"Use **{esc(d.chosen)}**" + (f", with **{esc(d.fallback)}** as fallback." if d.fallback else "."))
-        L.append(f"\nRule applied: {esc(d.rule)}. Equivalence policy `{d.policy}`: {POLICY[d.policy]}.\n")
-    for r in d.reasons:
-        L.append(f"- {esc(r)}")
+        L.append("")
+    for line in differences(s):
+        L.append(f"- {esc(line)}")
     for note in d.lifecycle:
         L.append(f"- **Retirement**: {esc(note)}")
-    if d.multiplicity and len(d.survivors) > 1:
-        L.append(f"- Multiple comparisons: {esc(d.multiplicity)}.")
     for m in d.nearest_misses:
         L.append(f"- Nearest miss **{esc(m.candidate)}** ({m.n_failed} requirement(s) missed):")
         for f in m.failed:
@@ -154,14 +189,49 @@ def _decision(s: Summary, L: list[str]) -> None:
             word = "lowered" if f.higher_is_better else "raised"
             L.append(f"  - {esc(f.requirement)} would have to be {word} from {f.limit:g} to {f.move_limit_to:g} "
                      f"(by {abs(f.by or 0):g})")
+    if (vs := versus(s)):
+        L.append(f"\n### Against {esc(s.evidence.versus.baseline)}\n")  # type: ignore[union-attr]
+        L += [esc(x) + "\n" for x in vs]
+    for cid, m in s.evidence.confusion.items():
+        L.append(f"\n{esc(cid)}: expected label (rows) against the label answered (columns)\n")
+        cols = sorted({k for row in m.values() for k in row})
+        L.append(table(["expected \\ answered"] + [esc(c) for c in cols],
+                       [[esc(e)] + [str(m[e].get(c, 0) or "·") for c in cols] for e in sorted(m)]))
+
+
+def _appendix(s: Summary, L: list[str]) -> None:
+    """The statistics the plain sentences rest on: the rule, the tests and their p-values, the family."""
+    d = s.decision
+    L.append("\n## Appendix: the statistics\n")
+    if d.rule:
+        L.append(f"Rule applied: {esc(d.rule)}. Equivalence policy `{d.policy}`: {POLICY[d.policy]}.\n")
+    for r in d.reasons:
+        L.append(f"- {esc(r)}")
+    if d.multiplicity and len(d.survivors) > 1:
+        L.append(f"- Multiple comparisons: {esc(d.multiplicity)}.")
     L.append("\n### What the data can and cannot tell apart\n")
     L.append(esc(difference_sentence(s)) + " " + esc(resolution_text(s)))
+    if s.comparisons:
+        L.append("\n### Paired comparisons (same examples)\n")
+        names = {"tango_score": "Tango score", "paired_t": "paired t", "cluster_t": "cluster-robust t",
+                 "cluster_signflip": "cluster sign-flip"}
+        rows = [[esc(c.a), esc(c.b), f"{c.diff:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]" if c.lo is not None and c.hi is not None else "—",
+                 p_text(c.p_value), p_text(c.p_holm), names.get(c.test, c.test),
+                 "yes" if c.significant else "no", f"{c.n} ({c.clusters})" if c.clusters else str(c.n)]
+                for c in s.comparisons]
+        L.append(table(["A", "B", "A − B", "95% CI", "p", "p (Holm)", "test", "interval excludes 0", "n"], rows))
+        L.append("\nEach interval inverts the test beside it, so 'interval excludes 0' and 'p < 0.05' always agree. "
+                 f"Holm-adjusted p-values are over all {len(s.comparisons)} pairs in this table, one family: a verdict "
+                 "of 'worse' needs the Holm-adjusted p below 0.05. Where examples share clusters the comparison is "
+                 "made between clusters (a sign-flip test below 30 clusters, the cluster-robust t from 30 on) and n "
+                 "counts examples (clusters in brackets).")
 
 
 def _results(s: Summary, L: list[str]) -> None:
     L.append("\n## Results\n")
-    keys = list(HEADERS)
-    L.append(table([HEADERS[k] for k in keys], [[esc(r[k]) for k in keys] for r in results_rows(s)]))
+    rows = results_rows(s)
+    keys = [k for k in HEADERS if k != "total" or any(r["total"] != "—" for r in rows)]
+    L.append(table([HEADERS[k] for k in keys], [[esc(r[k]) for k in keys] for r in rows]))
     L.append("\nQuality is the mean score over examples (repeats pooled) with a 95% interval (exact binomial for pass/fail, bootstrap-t for "
              "graded scores, cluster-robust where examples share a cluster); a request that ended in an error is a failed "
              "answer. Latency is what a request waited from its first attempt to its answer, failed attempts and back-off "
@@ -179,20 +249,6 @@ def _results(s: Summary, L: list[str]) -> None:
         L.append("\n### Quality by tag\n")
         rows = [[esc(cid)] + [esc(q_ci(c.by_tag.get(t))) for t in tags] for cid, c in s.candidates.items() if c.by_tag]
         L.append(table(["Candidate"] + [esc(t) for t in tags], rows))
-    if s.comparisons:
-        L.append("\n### Paired comparisons (same examples)\n")
-        names = {"tango_score": "Tango score", "paired_t": "paired t", "cluster_t": "cluster-robust t",
-                 "cluster_signflip": "cluster sign-flip"}
-        rows = [[esc(c.a), esc(c.b), f"{c.diff:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]" if c.lo is not None and c.hi is not None else "—",
-                 f"{c.p_value:.3f}", "—" if c.p_holm is None else f"{c.p_holm:.3f}", names.get(c.test, c.test),
-                 "yes" if c.significant else "no", f"{c.n} ({c.clusters})" if c.clusters else str(c.n)]
-                for c in s.comparisons]
-        L.append(table(["A", "B", "A − B", "95% CI", "p", "p (Holm)", "test", "interval excludes 0", "n"], rows))
-        L.append("\nEach interval inverts the test beside it, so 'interval excludes 0' and 'p < 0.05' always agree. "
-                 f"Holm-adjusted p-values are over all {len(s.comparisons)} pairs in this table, one family: a verdict "
-                 "of 'worse' needs the Holm-adjusted p below 0.05. Where examples share clusters the comparison is "
-                 "made between clusters (a sign-flip test below 30 clusters, the cluster-robust t from 30 on) and n "
-                 "counts examples (clusters in brackets).")
 
 
 def _result_notes(s: Summary) -> list[str]:
@@ -242,10 +298,6 @@ def _status(s: Summary, L: list[str]) -> None:
     for cid, reasons in d.eliminated.items():
         L.append(f"- **{esc(cid)}**")
         L += [f"  - {esc(r)}" for r in reasons]
-    if d.at_risk:
-        L.append("\n## At risk\n")
-        for cid, reasons in d.at_risk.items():
-            L.append(f"- **{esc(cid)}**: " + "; ".join(esc(r) for r in reasons))
     L.append("\n## Not evaluated\n")
     if not d.not_evaluated:
         L.append("Every candidate that passed compliance was evaluated.")
@@ -255,26 +307,33 @@ def _status(s: Summary, L: list[str]) -> None:
     L += [f"- {esc(t)}" for t in d.trade_offs or ["None recorded."]]
 
 
-def _fallback(s: Summary, L: list[str]) -> None:
+def fallback_lines(s: Summary) -> list[str]:
+    """The fallback and migration plan, plain (each format escapes)."""
     d, req = s.decision, s.requirements
-    L.append("\n## Fallback and migration plan\n")
+    out = []
     if d.fallback and d.fallback_cost:
         fc = d.fallback_cost
         cost = (f"cost by {usd(fc.monthly_usd_diff, 2)}/month" if fc.monthly_usd_diff is not None else
                 f"cost by {usd(fc.per_request_usd_diff)} per request (the monthly volume is not stated)")
-        L.append(f"- Fallback: **{esc(d.fallback)}**. Falling back changes quality by {fc.quality_diff * 100:+.1f} points, "
-                 f"p95 latency by {fc.p95_ms_diff:+.0f} ms and {cost}.")
+        out.append(f"Fallback: {d.fallback}. Falling back changes quality by {fc.quality_diff * 100:+.1f} points, "
+                   f"p95 latency by {fc.p95_ms_diff:+.0f} ms and {cost}.")
     if d.fallback_note:
-        L.append(f"- {esc(d.fallback_note)}")
-    L.append("- Migration: keep prompts per model in the requirements file (they do not transfer cleanly), keep output "
-             "formats provider-neutral (plain labels or JSON validated by a schema), and re-run this eval set on the new "
-             "model before switching.")
+        out.append(d.fallback_note)
+    out.append("Migration: keep prompts per model in the requirements file (they do not transfer cleanly), keep output "
+               "formats provider-neutral (plain labels or JSON validated by a schema), and re-run this eval set on the new "
+               "model before switching.")
     if req["strategy"].get("fine_tuning_needed"):
-        L.append("- Fine-tunes do not move between providers: budget a re-tune and re-evaluation when migrating.")
+        out.append("Fine-tunes do not move between providers: budget a re-tune and re-evaluation when migrating.")
     be = d.self_hosting_break_even
     if be:
-        L.append(f"- Self-hosting **{esc(be.candidate)}** (fixed {usd(be.fixed_monthly_usd, 2)}/month) becomes cheaper at "
-                 f"about {be.monthly_requests:,} requests/month.")
+        out.append(f"Self-hosting {be.candidate} (fixed {usd(be.fixed_monthly_usd, 2)}/month) becomes cheaper at "
+                   f"about {be.monthly_requests:,} requests/month.")
+    return out
+
+
+def _fallback(s: Summary, L: list[str]) -> None:
+    L.append("\n## Fallback and migration plan\n")
+    L += [f"- {esc(x)}" for x in fallback_lines(s)]
 
 
 def strategy_detail(x: StrategyResult) -> str:
@@ -362,6 +421,7 @@ def render_markdown(s: Summary, wrong: list[Record], wrong_total: int) -> str:
     _header(s, L)
     L.append("\n## Context\n")
     L.append(esc(s.requirements["task"]))
+    _risks(s, L)
     _decision(s, L)
     L.append("\n## Requirements as written\n")
     L.append(table(["Requirement", "Value"], _req_rows(s.requirements)))
@@ -371,6 +431,7 @@ def render_markdown(s: Summary, wrong: list[Record], wrong_total: int) -> str:
     _fallback(s, L)
     _strategies(s, L)
     _tail(s, L)
+    _appendix(s, L)
     return "\n".join(L) + "\n"
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from modelsel.numbers import p_text
 from modelsel.report.markdown import esc
 from modelsel.review import Diff, ReviewResult
 from modelsel.schema import Summary
@@ -63,7 +64,7 @@ def print_diff(console: Console, d: Diff) -> None:
     for r in d.candidates:
         c = r.comparison
         change = f"{c.diff:+.3f} [{c.lo:+.3f}, {c.hi:+.3f}]" if c and c.lo is not None and c.hi is not None else "—"
-        sig = (f"{c.p_value:.3f}" + (" *" if c.significant else "")) if c else "—"
+        sig = (p_text(c.p_value) + (" *" if c.significant else "")) if c else "—"
         t.add_row(escape(r.candidate), " → ".join(r.status), _pair(r.quality, ".3f"), change, sig,
                   _pair(r.p50_ms, ".0f"), _pair(r.p95_ms, ".0f"), _pair(r.monthly_usd, ",.2f"))
     console.print(t)

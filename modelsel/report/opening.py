@@ -1,0 +1,138 @@
+"""The record as a PM meets it: a plain opening in the PM's units (what was chosen and what kind
+of thing it is, how often it is right, what it costs a month all in, what was not tested, when to
+look again), the status in one word, the chosen model against its baseline example by example,
+and differences as "chosen - other" in points. The statistics behind them go to the appendix.
+Pure text from the summary: markdown and HTML render the same sentences."""
+
+from __future__ import annotations
+
+from modelsel.schema import CandidateEntry, Comparison, Summary
+
+STATUS = {"decided": "Decided", "provisional": "Provisional", "none": "No candidate qualifies"}
+
+
+def kind_of(c: CandidateEntry) -> str:
+    """What kind of thing a candidate is, in words a PM uses."""
+    if c.provider == "python":
+        return "your own code (rules, no model)"
+    if c.provider == "local":
+        return "a small open model running on this machine"
+    facts = {k: f.value for k, f in c.facts.items()}
+    if facts.get("self_hosted"):
+        return "a self-hosted model (your servers)"
+    if c.provider == "replay":
+        return "recorded answers replayed"
+    return f"an API model from {c.vendor}"
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.0f}%"
+
+
+def _right(c: CandidateEntry) -> str:
+    q = c.quality
+    rate, lo, hi = q.pass_rate, q.pass_lo, q.pass_hi
+    if rate is None:
+        return "not measured"
+    ci = f" (95% CI {pct(lo)}–{pct(hi)})" if lo is not None and hi is not None else ""
+    return f"right {pct(rate)} of the time{ci}"
+
+
+def cost_line(s: Summary, cid: str) -> str:
+    c, req = s.candidates[cid].cost, s.requirements["cost"]
+    vol = req.get("monthly_requests")
+    if c.total_monthly_usd is not None:
+        per_fail = (req.get("failure_cost_usd") if req.get("failure_cost_usd") is not None
+                    else (req.get("failure_minutes") or 0) / 60 * (req.get("hourly_rate_usd") or 0))
+        ci = (f" (95% CI ${c.total_monthly_lo:,.0f}–${c.total_monthly_hi:,.0f})"
+              if c.total_monthly_lo is not None and c.total_monthly_hi is not None else "")
+        return (f"About ${c.total_monthly_usd:,.0f} a month all in at {vol:,} requests{ci}: API and hosting "
+                f"${(c.monthly_usd or c.fixed_monthly_usd or 0):,.2f}, plus about {c.failures_monthly or 0:,.0f} failed "
+                f"answers a month at ${per_fail:,.2f} each (${c.failure_cost_monthly_usd or 0:,.0f}).")
+    if c.monthly_usd is not None:
+        ci = (f" (95% CI ${c.monthly_lo:,.2f}–${c.monthly_hi:,.2f})" if c.monthly_lo is not None
+              and c.monthly_hi is not None and round(c.monthly_lo, 2) != round(c.monthly_hi, 2) else "")
+        return (f"About ${c.monthly_usd:,.2f} a month for API and hosting at {vol:,} requests{ci}; what a failed "
+                "answer costs the business is not stated (cost.failure_cost_usd, or failure_minutes with hourly_rate_usd).")
+    if c.per_request_usd is not None:
+        return f"About ${c.per_request_usd:.6f} a request; the monthly volume is not stated (cost.monthly_requests)."
+    return "Cost not measured."
+
+
+def opening(s: Summary) -> list[str]:
+    """Three to five lines, before anything else."""
+    d = s.decision
+    out = []
+    if d.chosen:
+        c = s.candidates[d.chosen]
+        fb = (f"; fallback **{d.fallback}**, {kind_of(s.candidates[d.fallback])}, {_right(s.candidates[d.fallback])}"
+              if d.fallback else "; no fallback qualifies")
+        out.append(f"**Chosen: {d.chosen}**, {kind_of(c)}: {_right(c)} on {c.quality.n} test examples{fb}.")
+        out.append(cost_line(s, d.chosen))
+    else:
+        out.append("**No candidate meets the requirements**: nothing is chosen; the nearest misses and what would "
+                   "have to move are below.")
+    gone = [f"{cid} ({why})" for cid, why in d.not_evaluated.items()]
+    if gone:
+        out.append("Not tested: " + "; ".join(gone) + ". The decision is **provisional** until they are.")
+    elif d.partial_data:
+        out.append("Tested on partial data (see Status): the decision is **provisional**.")
+    else:
+        out.append("Every shortlisted candidate that passed compliance was tested.")
+    if d.review:
+        trig = d.review.triggers[:3]
+        out.append(f"Look again by **{d.review.next_review_date}**" + (", or sooner if: " + "; ".join(trig) if trig else "")
+                   + ".")
+    return out
+
+
+def comparison_of(s: Summary, a: str, b: str) -> tuple[float, float | None, float | None, Comparison] | None:
+    """a - b in points with its interval, whichever way the stored comparison runs."""
+    for c in s.comparisons:
+        if {c.a, c.b} == {a, b}:
+            sign = 1 if c.a == a else -1
+            lo, hi = (c.lo, c.hi) if sign == 1 else ((-c.hi if c.hi is not None else None),
+                                                     (-c.lo if c.lo is not None else None))
+            return sign * c.diff * 100, None if lo is None else lo * 100, None if hi is None else hi * 100, c
+    return None
+
+
+def differences(s: Summary) -> list[str]:
+    """The chosen candidate against each other evaluated one, in points, with what was shown."""
+    d = s.decision
+    if not d.chosen:
+        return []
+    out = []
+    for other, c in s.candidates.items():
+        if other == d.chosen or c.status == "not_evaluated" or not c.quality.n:
+            continue
+        got = comparison_of(s, d.chosen, other)
+        if got is None:
+            continue
+        diff, lo, hi, cmp = got
+        if lo is None or hi is None:
+            shown = "no interval could be computed"
+        elif lo > 0:
+            shown = f"shown better: the whole interval is above 0 (n={cmp.n})"
+        elif hi < 0:
+            shown = f"shown worse: the whole interval is below 0 (n={cmp.n})"
+        else:
+            shown = f"not told apart at n={cmp.n}: gaps up to {max(abs(lo), abs(hi)):.0f} points are not ruled out"
+        ci = f" (95% CI {lo:+.1f} to {hi:+.1f})" if lo is not None and hi is not None else ""
+        out.append(f"{d.chosen} − {other} = {diff:+.1f} points right{ci}: {shown}.")
+    return out
+
+
+def versus(s: Summary) -> list[str]:
+    v = s.evidence.versus
+    if v is None:
+        return []
+
+    def ids(x: list[str]) -> str:
+        return ", ".join(x[:12]) + (f" and {len(x) - 12} more" if len(x) > 12 else "") if x else "none"
+
+    return [f"Against {v.baseline} ({v.why}): {s.decision.chosen} gets {len(v.chosen_only)} example(s) right that "
+            f"{v.baseline} gets wrong, and {len(v.baseline_only)} the other way round; both right on {v.both_right}, "
+            f"both wrong on {v.both_wrong}.",
+            f"Right only with {s.decision.chosen}: {ids(v.chosen_only)}.",
+            f"Right only with {v.baseline}: {ids(v.baseline_only)}."]
