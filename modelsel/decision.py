@@ -315,9 +315,14 @@ def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate], r
                           f"an outage of {vendor}."
     else:
         d.fallback_same_vendor = True
-        d.fallback_note = (f"'{fb}' goes to the same host ({vendor}) as '{chosen}': it covers a retirement of '{chosen}', an "
-                           "outage of that model alone and per-model rate limits, but not a provider-wide outage, an account "
-                           "suspension or a change in that provider's terms. No survivor runs elsewhere.")
+        if vendor == "this machine":  # no provider, account or terms to lose: say what this host's failure means
+            d.fallback_note = (f"'{fb}' runs on this machine, like '{chosen}': it covers a failure of '{chosen}' itself, "
+                               "not a failure of the machine both run on. No survivor runs elsewhere.")
+        else:
+            d.fallback_note = (f"'{fb}' goes to the same host ({vendor}) as '{chosen}': it covers a retirement of "
+                               f"'{chosen}', an outage of that model alone and per-model rate limits, but not a "
+                               "provider-wide outage, an account suspension or a change in that provider's terms. No "
+                               "survivor runs elsewhere.")
         d.trade_offs.append(d.fallback_note)
 
 

@@ -177,6 +177,7 @@ def test_two_endpoints_on_one_host_are_one_provider_for_the_fallback(fake, keys,
     s, _ = run_dir(out)
     d = s["decision"]
     assert d["fallback"] and d["fallback_same_vendor"]
-    assert "goes to the same host (this machine)" in d["fallback_note"] and "covers an outage" not in d["fallback_note"]
+    assert "runs on this machine, like" in d["fallback_note"] and "covers an outage" not in d["fallback_note"]
+    assert "account suspension" not in d["fallback_note"]  # no provider account on this machine
     md = (out / "decision.md").read_text()
     assert "Cost/request [95% CI]" in md and "Monthly [95% CI]" in md
