@@ -51,6 +51,28 @@ class Results:
                                  "further; requests without a result there are errors, not made again")
         return self.cut
 
+    async def rows(self, lines: Any, what: str = "") -> Any:
+        """(line number, JSON object) for each line of a streamed results file that is one; blank
+        lines skipped, a line that is not a JSON object said and skipped, the size cap kept."""
+        import json
+
+        n = 0
+        async for line in lines:
+            n += 1
+            if self.over_cap(len(line) + 1):
+                return
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                self.bad_line(n, f"{what}not JSON")
+                continue
+            if not isinstance(row, dict):
+                self.bad_line(n, f"{what}not a JSON object")
+                continue
+            yield n, row
+
     def bad_line(self, n: int, why: str) -> None:
         self.problems.append(f"line {n}: {why}; that line's request is made again live")
 

@@ -38,8 +38,6 @@ class AnthropicBatch(BatchApi):
         return Status("running", total, finished, failed)
 
     async def results(self, batch_id: str, out: Results) -> None:
-        import json
-
         import httpx
         from anthropic.types.messages import MessageBatchIndividualResponse
 
@@ -60,26 +58,15 @@ class AnthropicBatch(BatchApi):
         http = shared_http_client("anthropic", self.provider.candidate.base_url, 60.0,
                                   lambda: httpx.AsyncClient(timeout=60.0))
         headers = {**client.default_headers, "Accept": "application/binary"}
-        n = 0
         async with http.stream("GET", url, headers={k: v for k, v in headers.items() if isinstance(v, str)}) as resp:
             if resp.status_code != 200:
                 raise ProviderError(classify_status(resp.status_code), f"results: HTTP {resp.status_code}",
                                     status=resp.status_code)
-            async for line in resp.aiter_lines():
-                n += 1
-                if out.over_cap(len(line) + 1):
-                    return
-                if not line.strip():
-                    continue
-                try:
-                    raw = json.loads(line)
-                except ValueError:
-                    out.bad_line(n, "not JSON")
-                    continue
+            async for n, raw in out.rows(resp.aiter_lines()):
                 try:
                     row = MessageBatchIndividualResponse.model_validate(raw)
                 except ValueError:  # pydantic's ValidationError: JSON, but not a batch result
-                    cid = raw.get("custom_id") if isinstance(raw, dict) else None
+                    cid = raw.get("custom_id")
                     if isinstance(cid, str) and cid:
                         out.add(cid, ProviderError("malformed", "batch entry: the result could not be read"), None, n)
                     else:

@@ -51,29 +51,18 @@ class OpenAIBatch(BatchApi):
 
         client = self.client()
         b = await client.batches.retrieve(batch_id)
-        n = 0
         for fid in (b.output_file_id, b.error_file_id):
             if not fid:
                 continue
             # streamed, line by line: a results file can be far larger than memory should hold
             async with client.files.with_streaming_response.content(fid) as resp:
-                async for line in resp.iter_lines():
-                    n += 1
-                    if out.over_cap(len(line) + 1):
-                        return
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        out.bad_line(n, "not JSON")
-                        continue
-                    if not isinstance(row, dict):
-                        out.bad_line(n, "not a JSON object")
-                        continue
+                what = "error file: " if fid == b.error_file_id else ""
+                async for n, row in out.rows(resp.iter_lines(), what):
                     body = (row.get("response") or {}).get("body") if isinstance(row.get("response"), dict) else None
                     seen = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else None
                     out.add(row.get("custom_id"), _line(row, ChatCompletion, from_completion), seen, n)
+                if out.cut:
+                    return
 
     async def cancel(self, batch_id: str) -> None:
         await self.client().batches.cancel(batch_id)
