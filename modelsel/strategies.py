@@ -405,7 +405,14 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
                    f"{req.decision.small_difference:g} while beating it on the PM's priorities; worth a trial: "
                    + ", ".join(s.name for s in trial) + " (see its row for what a trial would have to show)")
     else:
-        out.why = "no strategy beats the single-model choice on the PM's priorities while meeting every requirement"
+        # say what was compared: a fallback chain is judged on availability alone, the others on the figures
+        kinds = {s.kind for s in found}
+        only_avail = kinds <= {"fallback_chain"}
+        out.why = ("the only strategy, a fallback chain, was judged on availability alone (it changes no answer); it "
+                   "is not recommended: " + "; ".join(s.why_not or "it does not meet the bar" for s in found)
+                   if only_avail else
+                   "no strategy considered (" + ", ".join(sorted(kinds)) + ") beats the single-model choice on the "
+                   "PM's priorities while meeting every requirement")
     return out
 
 

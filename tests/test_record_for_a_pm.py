@@ -126,3 +126,17 @@ def test_check_names_the_failure_cost_field(tmp_path: Path) -> None:
                     cost={"monthly_requests": 10, "failure_minutes": 10})
     res = cli("check", bad)
     assert res.exit_code == 2 and "failure_minutes and hourly_rate_usd go together" in flat(res.output)
+
+
+def test_the_fallback_figures_and_the_strategy_sentence_say_what_they_compare(fake, keys, tmp_path: Path) -> None:
+    fake.script("a", answer=wrong_on({"e1"}))
+    fake.script("b", answer=wrong_on({"e2", "e3"}))
+    cli("eval", write_req(tmp_path, [openai_cand(fake, "a", pin=1.0), openai_cand(fake, "b", pin=2.0)],
+                          quality={"min_score": 0.5}), "--out", tmp_path / "run")
+    s, _ = run_dir(tmp_path / "run")
+    md = _md(tmp_path)
+    kinds = {x["kind"] for x in s["strategies"]["strategies"]}
+    assert kinds == {"fallback_chain"}, kinds  # two candidates, two providers of one fake: only a chain applies
+    assert "the only strategy, a fallback chain, was judged on availability alone" in md  # what was compared
+    assert "Once switched over, it changes quality by" in md
+    assert "A request that fails over live (the chain in Strategies) first waits the timeout" in md

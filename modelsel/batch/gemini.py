@@ -21,10 +21,21 @@ class GeminiBatch(BatchApi):
         src = [self.provider.batch_body(req, cid) for cid, req in items]  # type: ignore[attr-defined]
         try:
             job = await self.client().aio.batches.create(model=self.provider.candidate.model, src=src,
-                                                         config={"display_name": "modelsel"})
+                                                         config={"display_name": _display_name(tag)})
         except Exception as exc:
             raise classify_exception(exc, 0.0) from None
         return str(job.name)
+
+    async def find(self, tag: str) -> str | None:
+        seen = 0
+        async for job in await self.client().aio.batches.list(config={"page_size": 50}):
+            seen += 1
+            if getattr(job, "display_name", None) == _display_name(tag) and _state(job) not in (
+                    "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"):
+                return str(job.name)
+            if seen >= 100:  # the newest first: a batch a stopped run left is a recent one
+                break
+        return None
 
     async def status(self, batch_id: str) -> Status:
         job = await self.client().aio.batches.get(name=batch_id)
@@ -60,3 +71,8 @@ class GeminiBatch(BatchApi):
 
     async def cancel(self, batch_id: str) -> None:
         await self.client().aio.batches.cancel(name=batch_id)
+
+
+def _display_name(tag: str) -> str:
+    """The batch's name at Google, carrying the run's key: how a stopped run's batch is found again."""
+    return f"modelsel-{tag[:48]}"

@@ -315,8 +315,14 @@ def fallback_lines(s: Summary) -> list[str]:
         fc = d.fallback_cost
         cost = (f"cost by {usd(fc.monthly_usd_diff, 2)}/month" if fc.monthly_usd_diff is not None else
                 f"cost by {usd(fc.per_request_usd_diff)} per request (the monthly volume is not stated)")
-        out.append(f"Fallback: {d.fallback}. Falling back changes quality by {fc.quality_diff * 100:+.1f} points, "
-                   f"p95 latency by {fc.p95_ms_diff:+.0f} ms and {cost}.")
+        out.append(f"Fallback: {d.fallback}. Once switched over, it changes quality by {fc.quality_diff * 100:+.1f} "
+                   f"points, p95 latency by {fc.p95_ms_diff:+.0f} ms and {cost}.")
+        chain = next((x for x in s.strategies.strategies if x.kind == "fallback_chain"
+                      and x.latency_when_falling_back_ms is not None), None)
+        if chain is not None:  # the other figure a reader meets: a request that fails over live
+            out.append(f"A request that fails over live (the chain in Strategies) first waits the timeout, then the "
+                       f"fallback: about {ms(chain.latency_when_falling_back_ms)} for that request; the +/- above is "
+                       "after a switch, not per failed request.")
     if d.fallback_note:
         out.append(d.fallback_note)
     out.append("Migration: keep prompts per model in the requirements file (they do not transfer cleanly), keep output "

@@ -109,10 +109,13 @@ class BatchRoutes:
             self._openai_upload()
         elif method == "POST" and p.endswith("/v1/batches"):
             self._openai_create()
-        elif method == "GET" and p.endswith("/v1/batches"):  # the newest first, as OpenAI lists them
-            mine = sorted((b for b in self._batch_store().values() if b.api == "openai"), key=lambda b: -b.created)
-            self._json(200, {"object": "list", "data": [self._openai_obj(b) for b in mine],  # type: ignore[attr-defined]
-                             "has_more": False})
+        elif method == "GET" and p.endswith(("/v1/batches", "/v1beta/batches")):
+            # OpenAI and Gemini both list /v1/batches, the newest first: OpenAI's under `data`, Gemini's as
+            # `operations` (each SDK reads its own key and ignores the other)
+            newest = sorted(self._batch_store().values(), key=lambda b: -b.created)
+            self._json(200, {"object": "list", "has_more": False,  # type: ignore[attr-defined]
+                             "data": [self._openai_obj(b) for b in newest if b.api == "openai"],
+                             "operations": [self._gemini_obj(b) for b in newest if b.api == "gemini"]})
         elif (m := re.search(r"/batches/([^/:]+)(/cancel|:cancel)?$", p)) and "/messages/" not in p:
             # OpenAI and Gemini both serve /v1/batches/{id}: the batch says whose it is
             b = self._batch_store().get(m.group(1))
@@ -323,7 +326,7 @@ class BatchRoutes:
         state = ("BATCH_STATE_CANCELLED" if b.cancelled else "BATCH_STATE_SUCCEEDED") if done else (
             "BATCH_STATE_PENDING" if b.reads == 0 else "BATCH_STATE_RUNNING")
         meta: dict[str, Any] = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
-                                "model": f"models/{b.model}", "displayName": "modelsel", "state": state,
+                                "model": f"models/{b.model}", "displayName": b.metadata.get("displayName", ""), "state": state,
                                 "createTime": _iso(b.created), "updateTime": _iso(time.time()),
                                 "batchStats": {"requestCount": str(len(b.requests))}}
         if done and not b.cancelled:
@@ -353,7 +356,8 @@ class BatchRoutes:
             return
         reqs = [(r.get("metadata", {}).get("key", str(i)), r["request"])
                 for i, r in enumerate(body["batch"]["inputConfig"]["requests"]["requests"])]
-        b = FakeBatch("gemini", self._new_id("gb"), model, reqs)
+        b = FakeBatch("gemini", self._new_id("gb"), model, reqs,
+                      metadata={"displayName": str(body["batch"].get("displayName") or "")})
         self._batch_store()[b.id] = b
         with self.provider.lock:
             self.provider.batch_created.append(("gemini", b.id, model, len(reqs)))
