@@ -188,7 +188,11 @@ def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requir
                                text=f"'{o}' and '{best}' are not distinguishable at {_n_text(c)}: '{best}' − '{o}' = "
                                     f"{_cmp_text(c)}; the interval still allows up to {reach:.1f} points either way{need}"))
     k = len(family)
-    if k <= 1:
+    if policy != "non_inferior" and n_table > 1:  # the verdicts' Holm ran over the whole table, whatever k
+        mult = (f"a survivor is 'worse than the best' only when its Holm-adjusted p-value is below 0.05, Holm's step-down "
+                f"taken over all {n_table} pairwise comparisons in the table (the best is chosen from the data, so every "
+                "pair is in the family): the chance of declaring any candidate worse when all are equal stays at 5%")
+    elif k <= 1:
         mult = "one comparison against the best: no family of tests to control"
     elif policy == "non_inferior":
         mult = (f"non-inferiority of {k} survivors against the best tested as one family with Holm's step-down "

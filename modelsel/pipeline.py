@@ -307,9 +307,10 @@ def _price_snapshot(cands: list[Candidate], today: date) -> PriceSnapshot | None
 
 
 def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
-    """The comparison table, with Holm-adjusted p-values for the family against the best."""
+    """The comparison table with its Holm-adjusted p-values: the family the verdicts used, every pair
+    in the table (a pair no verdict quotes keeps its value in that family, never a blank)."""
     holm = {frozenset((v.versus, v.candidate)): v.comparison.p_holm for v in d.verdicts if v.comparison is not None}
-    return [c.model_copy(update={"p_holm": holm.get(frozenset((c.a, c.b)))}) for c in comps]
+    return [c.model_copy(update={"p_holm": holm.get(frozenset((c.a, c.b)), c.p_holm)}) for c in comps]
 
 
 def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,

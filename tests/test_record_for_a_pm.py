@@ -140,3 +140,18 @@ def test_the_fallback_figures_and_the_strategy_sentence_say_what_they_compare(fa
     assert "the only strategy, a fallback chain, was judged on availability alone" in md  # what was compared
     assert "Once switched over, it changes quality by" in md
     assert "A request that fails over live (the chain in Strategies) first waits the timeout" in md
+
+
+def test_one_statement_about_the_family_and_every_holm_cell_filled(fake, keys, tmp_path: Path) -> None:
+    """Three candidates, two survive (the third misses the bar): the verdict's Holm runs over the three
+    pairs of the table, so the record says that once, and the table fills every pair's Holm p."""
+    fake.script("a", answer=oracle)
+    fake.script("b", answer=wrong_on({"e1", "e2", "e3"}))
+    fake.script("c", answer=wrong_on({f"e{i}" for i in range(1, 11)}))
+    cli("eval", write_req(tmp_path, [openai_cand(fake, m, pin=1.0) for m in "abc"], quality={"min_score": 0.6}),
+        "--out", tmp_path / "run")
+    s, _ = run_dir(tmp_path / "run")
+    assert len(s["comparisons"]) == 3 and all(c["p_holm"] is not None for c in s["comparisons"])
+    md = _md(tmp_path)
+    assert "over all 3 pairwise comparisons in the table" in md
+    assert "no family of tests to control" not in md

@@ -207,7 +207,7 @@ def _appendix(s: Summary, L: list[str]) -> None:
         L.append(f"Rule applied: {esc(d.rule)}. Equivalence policy `{d.policy}`: {POLICY[d.policy]}.\n")
     for r in d.reasons:
         L.append(f"- {esc(r)}")
-    if d.multiplicity and len(d.survivors) > 1:
+    if d.multiplicity and len(s.comparisons) > 1:
         L.append(f"- Multiple comparisons: {esc(d.multiplicity)}.")
     L.append("\n### What the data can and cannot tell apart\n")
     L.append(esc(difference_sentence(s)) + " " + esc(resolution_text(s)))
