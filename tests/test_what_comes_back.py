@@ -357,3 +357,23 @@ def test_a_python_candidates_exception_reaches_the_terminal_without_its_escapes(
     res = cli("eval", req, "--out", tmp_path / "run")
     assert "boom" in res.output and "\x1b]" not in res.output and "\x07" not in res.output
     assert "\x1b" not in (tmp_path / "run" / "decision.md").read_text()
+
+
+def test_a_results_file_past_the_cap_is_read_no_further_and_not_paid_again(fake, keys, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    """The cap (1 GB in production) made small: what was read is kept, the rest are errors said in the
+    record, not made again live (the provider billed them)."""
+    import modelsel.batch as batch
+
+    monkeypatch.setattr(batch, "MAX_RESULT_BYTES", 3000)
+    fake.script("m", answer=oracle, batch_polls=1)
+    write_evalset(tmp_path, ROWS)
+    req = write_req(tmp_path, [openai_cand(fake, "m")], evalset="tickets.jsonl", run={"latency_sample": 6},
+                    decision={"max_error_rate": 1.0})
+    cli("eval", req, "--out", tmp_path / "run", "--batch")
+    s, recs = run_dir(tmp_path / "run")
+    b = next(iter(s["run"]["batch"]["candidates"].values()))
+    assert 0 < b["from_batch"] < 24 and b["retried_live"] == 0
+    assert any("read no further" in p for p in b["problems"])
+    cut = [r for r in recs if r.get("batch") and r.get("error")]
+    assert len(cut) == 24 - b["from_batch"] and all("no result was read" in r["error"] for r in cut)
