@@ -1,5 +1,5 @@
 """The command line. Thin: it parses options, calls the pipeline, and maps errors to exit codes
-(0 decided / review holds, 1 gate failed, 2 bad input, 130 interrupted)."""
+(0 decided / review holds, 1 gate failed, 2 bad input, 130 interrupted, 143 / 129 by SIGTERM / SIGHUP)."""
 
 from __future__ import annotations
 
