@@ -28,7 +28,6 @@ from modelsel.schema import (
     ChecklistItem,
     Comparison,
     Decision,
-    Evidence,
     Figures,
     JudgeInfo,
     Price,
@@ -384,9 +383,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today))
     from modelsel.evidence import evidence
 
-    ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples}) if len(arr) else \
-        Evidence(status="none" if not decision.chosen else "provisional",
-                 provisional_because=[f"{cid} is judged (not evaluated: {w})" for cid, w in decision.not_evaluated.items()])
+    ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples})
     return Summary(
         evidence=ev,
         modelsel_version=__version__, run=run,

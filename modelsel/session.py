@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -277,7 +278,7 @@ def _interrupted(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, f
     try:
         if len(calls):
             per = len(inp.evalset.examples) * cfg.repeat
-            done = {cid: sum(1 for c in calls.candidate if c == cid) for cid in calls.candidates()}
+            done = Counter(calls.candidate)
             outcome = RunOutcome(not_run={c.id: per - done.get(c.id, 0) for c in scr.runnable
                                           if per - done.get(c.id, 0) > 0})
             res = _finish(inp, scr, cfg, folder, calls, outcome, started, worker, reports_root, console, err, quiet,

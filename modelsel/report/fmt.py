@@ -57,8 +57,8 @@ def usd_ci(v: float | None, lo: float | None, hi: float | None, digits: int | No
     return f"{usd(v, d)} [{ends[0]}, {ends[1]}]" if ends else usd(v, d)
 
 
-def pct(v: float | None) -> str:
-    return "—" if v is None else f"{v * 100:.1f}%"
+def pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v * 100:.{digits}f}%"
 
 
 def status_word(entry: CandidateEntry, decision: Decision, cid: str) -> str:

@@ -22,6 +22,7 @@ from modelsel.report.fmt import (
     usd,
 )
 from modelsel.report.opening import differences, opening, versus
+from modelsel.requirements import Cost
 from modelsel.schema import StrategyResult, Summary
 from modelsel.textfile import printable
 
@@ -59,8 +60,8 @@ def _req_rows(r: dict[str, Any], esc: Any = esc) -> list[list[str]]:
             f"{cost['failure_minutes']:g} minutes of someone's time at ${cost['hourly_rate_usd']:,.2f}/hour per failed answer"
             if cost.get("failure_minutes") is not None else
             "not stated (cost.failure_cost_usd, or failure_minutes with hourly_rate_usd)")
-    rank = "the total (API, hosting and failed answers)" if (cost.get("rank_on") or (
-        "total" if "per failed" in fail else "api")) == "total" else "the API bill"
+    rank = ("the total (API, hosting and failed answers)" if Cost.model_validate(cost).ranks_on_total
+            else "the API bill")
     return [
         ["Quality bar", f"mean score ≥ {q['min_score']}" if q["min_score"] is not None else "not set"],
         ["Quality by tag", ", ".join(f"{esc(k)} ≥ {v}" for k, v in q["min_by_tag"].items()) or "—"],

@@ -6,9 +6,9 @@ Pure text from the summary: markdown and HTML render the same sentences."""
 
 from __future__ import annotations
 
+from modelsel.report.fmt import pct
+from modelsel.requirements import Cost
 from modelsel.schema import CandidateEntry, Comparison, Summary
-
-STATUS = {"decided": "Decided", "provisional": "Provisional", "none": "No candidate qualifies"}
 
 
 def kind_of(c: CandidateEntry) -> str:
@@ -25,25 +25,20 @@ def kind_of(c: CandidateEntry) -> str:
     return f"an API model from {c.vendor}"
 
 
-def pct(x: float | None) -> str:
-    return "—" if x is None else f"{x * 100:.0f}%"
-
-
 def _right(c: CandidateEntry) -> str:
     q = c.quality
     rate, lo, hi = q.pass_rate, q.pass_lo, q.pass_hi
     if rate is None:
         return "not measured"
-    ci = f" (95% CI {pct(lo)}–{pct(hi)})" if lo is not None and hi is not None else ""
-    return f"right {pct(rate)} of the time{ci}"
+    ci = f" (95% CI {pct(lo, 0)}–{pct(hi, 0)})" if lo is not None and hi is not None else ""
+    return f"right {pct(rate, 0)} of the time{ci}"
 
 
 def cost_line(s: Summary, cid: str) -> str:
     c, req = s.candidates[cid].cost, s.requirements["cost"]
     vol = req.get("monthly_requests")
     if c.total_monthly_usd is not None:
-        per_fail = (req.get("failure_cost_usd") if req.get("failure_cost_usd") is not None
-                    else (req.get("failure_minutes") or 0) / 60 * (req.get("hourly_rate_usd") or 0))
+        per_fail = Cost.model_validate(req).per_failure_usd or 0.0  # the requirements' one formula
         ci = (f" (95% CI ${c.total_monthly_lo:,.0f}–${c.total_monthly_hi:,.0f})"
               if c.total_monthly_lo is not None and c.total_monthly_hi is not None else "")
         return (f"About ${c.total_monthly_usd:,.0f} a month all in at {vol:,} requests{ci}: API and hosting "
@@ -74,7 +69,8 @@ def opening(s: Summary) -> list[str]:
                    "have to move are below.")
     gone = [f"{cid} ({why})" for cid, why in d.not_evaluated.items()]
     if gone:
-        out.append("Not tested: " + "; ".join(gone) + ". The decision is **provisional** until they are.")
+        out.append("Not tested: " + "; ".join(gone) + (". The decision is **provisional** until they are." if d.chosen
+                                                       else ". Nothing can be decided before they are."))
     elif d.partial_data:
         out.append("Tested on partial data (see Status): the decision is **provisional**.")
     else:
