@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import glob
 import io
 import json
 import os
@@ -108,6 +109,17 @@ def _confined(p: Path, ref: str, what: str) -> Path:
     return p
 
 
+def _glob(ctx: _Ctx, ref: str, what: str) -> list[Path]:
+    """The files a `file://` glob matches, relative to the config: the folder the pattern starts from
+    and every match must lie inside the tree (so `file:///etc/*` is refused even where nothing matches)."""
+    rel = ref.removeprefix("file://")
+    prefix = re.split(r"[*?\[]", rel)[0]
+    root = prefix if prefix.endswith("/") or not prefix else os.path.dirname(prefix)
+    _confined(Path(os.path.normpath(ctx.path.parent / (root or "."))), ref, f"{what} glob")
+    return sorted(_confined(Path(os.path.normpath(m)), ref, what)
+                  for m in glob.glob(str(ctx.path.parent / rel), recursive=True) if Path(m).is_file())
+
+
 def _load_file(base: Path, ref: str, what: str) -> tuple[Any, list[int | None], Lines | None]:
     """The file's content, the line each top-level item starts on (for CSV, JSONL and YAML lists)
     and, for YAML, the line of every key."""
@@ -184,10 +196,7 @@ def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None, tuple[Any,
                 ctx.todo(loc, f"a prompt function ({text}): write its template by hand")
                 continue
             if any(ch in text for ch in "*?["):  # one prompt per file, labelled by its name
-                import glob as globbing
-
-                ref = text.removeprefix("file://")
-                found = sorted(f for f in globbing.glob(str(ctx.path.parent / ref), recursive=True) if Path(f).is_file())
+                found = _glob(ctx, text, "prompt file")
                 for f in found:
                     body = _load_file(ctx.path.parent, os.path.relpath(f, ctx.path.parent), "prompt file")[0]
                     if isinstance(body, str):
@@ -475,15 +484,7 @@ def _tests(raw: Any, ctx: _Ctx) -> list[tuple[Any, tuple[Any, ...]]]:
         rel = item.removeprefix("file://")
         target = ctx.path.parent / rel
         if any(ch in rel for ch in "*?["):
-            import glob as globbing
-
-            # the folder the pattern starts from must be inside the tree; every match is checked too
-            fixed = Path(rel.split("*")[0].split("?")[0].split("[")[0] or ".")
-            _confined(Path(os.path.normpath(ctx.path.parent / (fixed if rel.endswith("/") else fixed.parent))), item,
-                      "tests glob")
-            files = sorted(_confined(Path(os.path.normpath(m)), item, "tests file")
-                           for m in globbing.glob(str(ctx.path.parent / rel), recursive=True)
-                           if Path(m).suffix in TEST_SUFFIXES)
+            files = [f for f in _glob(ctx, item, "tests file") if f.suffix in TEST_SUFFIXES]
         elif target.is_dir():
             _confined(Path(os.path.normpath(target)), item, "tests folder")
             files = sorted(p for p in target.iterdir() if p.suffix in TEST_SUFFIXES)
@@ -549,11 +550,8 @@ def _var_values(name: str, v: Any, loc: tuple[Any, ...], ctx: _Ctx) -> list[Any]
         ctx.todo(loc + ("vars", name), f"var '{name}' comes from code ({v}): write its values into the eval set")
         return [v]
     if any(ch in ref for ch in "*?["):
-        import glob as globbing
-
-        files = sorted(globbing.glob(str(ctx.path.parent / ref), recursive=True))
         texts = [_load_file(ctx.path.parent, os.path.relpath(f, ctx.path.parent), f"var '{name}' file")[0]
-                 for f in files if Path(f).is_file()]
+                 for f in _glob(ctx, v, f"var '{name}' file")]
         if not texts:
             ctx.todo(loc + ("vars", name), f"var '{name}': no file matches {v}")
         return [t if isinstance(t, str) else json.dumps(t) for t in texts] or [v]
