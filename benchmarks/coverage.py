@@ -82,7 +82,9 @@ def proportion_cov(n: int, interval) -> float:  # type: ignore[no-untyped-def]
 
 
 def t_cov(n: int, reps: int, rng: np.random.Generator, method=None) -> float:  # type: ignore[no-untyped-def]
-    method = method or stats.mean_ci_boot_t
+    from modelsel import betting
+
+    method = method or betting.interval
     worst = 1.0
     for a, b in ((2, 2), (5, 2), (8, 1.5), (20, 1)):  # graded scores in [0, 1] with known mean, up to strongly skewed
         mu = a / (a + b)
@@ -254,9 +256,9 @@ def main() -> int:
           f"(standard error {se:.2f} points, so the worst of several is biased low by about that much).\n")
     for n in NS:
         ok &= line("quality, pass/fail (exact binomial) [exact]", n, proportion_cov(n, stats.clopper_pearson))
-        ok &= line("quality, graded (bootstrap-t) [sim]", n, t_cov(n, args.reps // 2, rng))
+        ok &= line("quality, graded (bounded: betting) [sim]", n, t_cov(n, args.reps // 2, rng))
         ok &= line("quality, clustered pass/fail (exact at n_eff) [sim]", n, cluster_cov(n, args.reps // 2, rng))
-        ok &= line("quality, clustered graded (cluster-robust t) [sim]", n, graded_cluster_cov(n, args.reps // 2, rng))
+        ok &= line("quality, clustered graded (CR2, Bell-McCaffrey df) [sim]", n, graded_cluster_cov(n, args.reps // 2, rng))
         cov, dis = paired_binary_cov(n)
         ok &= line("paired pass/fail (Tango, cc 1/2) [exact]", n, cov,
                    f"  interval/test disagree on {dis * 100:.2f}% of tables")
@@ -272,6 +274,7 @@ def main() -> int:
     for n in NS:
         line("quality, pass/fail (Wilson) [exact]", n, proportion_cov(n, old_wilson))
         line("quality, graded (t) [sim]", n, t_cov(n, args.reps // 2, rng, stats.mean_ci))
+        line("quality, graded (bootstrap-t) [sim]", n, t_cov(n, args.reps // 2, rng, stats.mean_ci_boot_t))
         line("quality, clustered pass/fail (cluster-robust t) [sim]", n, cluster_cov(n, args.reps // 2, rng, stats.mean_ci))
         for q in (50, 95, 99):
             cov, _ = quantile_cov(n, q, max(200, args.reps // 10), rng, old=True)

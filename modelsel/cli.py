@@ -313,7 +313,10 @@ def check(
     from modelsel.report.fmt import resolution_sentence
 
     es = inp.evalset.examples
-    res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference)
+    k = len(inp.candidates)
+    family = k - 1 if inp.lr.req.decision.equivalence == "non_inferior" else k * (k - 1) // 2
+    res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference,
+                             max(1, family))
     console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
     if any(c.price_ref for c in inp.candidates):
         from modelsel.catalog import snapshot_info

@@ -108,106 +108,149 @@ def _n_text(c: Comparison) -> str:
 
 def _cmp_text(c: Comparison) -> str:
     test = {"tango_score": "Tango score test", "paired_t": "paired t test",
-            "cluster_t": "cluster-robust t test", "cluster_signflip": "cluster sign-flip test"}.get(c.test, c.test)
+            "cluster_t": "cluster-robust t test", "cluster_signflip": "cluster sign-flip test",
+            "bounded_betting": "test for bounded scores"}.get(c.test, c.test)
     ci = f"95% CI {_pts(c.lo)} to {_pts(c.hi)} points" if c.lo is not None and c.hi is not None else "no interval"
     return f"{_pts(c.diff)} points ({ci}, {test} {p_eq(c.p_value)}, {_n_text(c)})"
 
 
 def _ni_pvalue(c: Comparison, small: float) -> float:
     """One-sided p-value of 'the candidate is worse than the best by `small` or more', on
-    c = best - candidate: the same test family as the interval (score test or t)."""
+    c = best - candidate, by the test the comparison's interval comes from (Tango's score test,
+    the paired t, the bounded test or the cluster sign-flip: metrics.compare computes it on the
+    data). A comparison made without the margin (a review, a test) falls back to the closed forms."""
+    if c.p_b_noninferior is not None and c.margin == small:
+        return c.p_b_noninferior
     if c.test == "tango_score" and c.a_only is not None and c.b_only is not None:
-        # candidate - best > -small  <=>  (b_only - a_only)/n > -small
         return stats.tango_pvalue(c.b_only, c.a_only, c.n, -small)
-    if c.sd_diff is None or c.n < 2:
-        return 1.0
-    if c.sd_diff == 0:
-        return 0.0 if -c.diff > -small else 1.0
+    if c.sd_diff is None or c.n < 2 or c.sd_diff == 0 or c.clusters:
+        return 1.0  # no spread, or clusters without their data: nothing shown
     t = (-c.diff + small) / (c.sd_diff / math.sqrt(c.n))
     return 1.0 - stats.t_cdf(t, c.n - 1)
+
+
+def separable(c: Comparison, family: int, alpha: float = 0.05) -> bool:
+    """Whether this pair's test could show a difference at all once the family is counted: the
+    cluster sign-flip test cannot go under 2 / 2^g, and Holm's strictest step asks for alpha / m."""
+    if c.test != "cluster_signflip" or not c.clusters:
+        return True
+    return stats.smallest_signflip_p(c.clusters) < alpha / max(1, family)
+
+
+def _inseparable_text(best: str, o: str, c: Comparison, family: int, one_sided: bool) -> str:
+    alpha = 0.025 if one_sided else 0.05
+    need = stats.clusters_to_show(alpha / max(1, family))
+    fam = f" over the {family} comparisons (Holm asks for p < {alpha / family:.4g} at its strictest step)" \
+        if family > 1 else f" (it asks for p < {alpha:g})"
+    return (f"'{best}' and '{o}' cannot be separated by this design: '{best}' − '{o}' = {_cmp_text(c)}; with "
+            f"{c.clusters} clusters the sign-flip test's smallest possible p-value is "
+            f"{stats.smallest_signflip_p(c.clusters or 0):.3g}, so no difference could be shown{fam}. "
+            f"About {need} clusters would do. The evidence to choose between them is missing")
+
+
+def _family(best: str, others: list[str], comps: list[Comparison]) -> tuple[dict[str, Comparison | None], int]:
+    """Each survivor's comparison with the best (best - survivor), with the Holm-adjusted p of the
+    family it was adjusted in; and that family's size."""
+    found: dict[str, Comparison | None] = {}
+    for o in others:
+        c = find(comps, best, o)
+        found[o] = None if c is None else c.model_copy()
+    family = [c for c in found.values() if c is not None]
+    if any(c.p_holm is None for c in family):  # comparisons made outside compare_all: adjust over these
+        for c, p in zip(family, stats.holm([c.p_value for c in family]) if family else [], strict=True):
+            c.p_holm = round(p, 6)
+        return found, len(family)
+    return found, len(comps)
+
+
+def _need_text(c: Comparison, small: float, sd_default: float) -> str:
+    n_need = stats.n_to_detect(small, c.sd_diff or sd_default) if small else None
+    if n_need and c.n_eff:
+        n_need = math.ceil(n_need * c.n / c.n_eff)  # clustered: each example is worth less than one
+    return f"; telling a {small * 100:g}-point gap apart needs about {n_need:,} examples" if n_need else ""
+
+
+def _non_inferior_verdict(best: str, o: str, c: Comparison, p: float, small: float, need: str) -> Verdict:
+    """Non-inferior when the one-sided test rejects a gap of `small` (Holm over the survivors) and
+    the interval printed beside it lies under `small` too: the sentence's interval supports its claim."""
+    if p < 0.025 and c.hi is not None and c.hi < small:
+        return Verdict(candidate=o, versus=best, comparison=c, verdict="non_inferior",
+                       text=f"'{o}' is non-inferior to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
+                            f"upper bound under {small * 100:g} points (one-sided test at 2.5%, Holm-adjusted {p_eq(p)})")
+    what = "worse than" if c.lo is not None and c.lo > 0 else "not shown non-inferior to"
+    return Verdict(candidate=o, versus=best, comparison=c, verdict="worse" if what == "worse than" else "not_shown_non_inferior",
+                   text=f"'{o}' is {what} '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}; "
+                        f"the interval allows a gap up to {(c.hi or 0) * 100:.1f} points (Holm-adjusted {p_eq(p)}){need}")
+
+
+def _two_sided_verdict(best: str, o: str, c: Comparison, small: float, n_table: int, need: str) -> Verdict:
+    assert c.lo is not None and c.hi is not None
+    p_holm = c.p_holm if c.p_holm is not None else c.p_value
+    if c.lo > 0 and p_holm < 0.05:
+        return Verdict(candidate=o, versus=best, comparison=c, verdict="worse",
+                       text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}, Holm-adjusted {p_eq(p_holm)} "
+                            f"over the {n_table} comparisons")
+    if c.lo >= -small and c.hi <= small:
+        return Verdict(candidate=o, versus=best, comparison=c, verdict="equivalent",
+                       text=f"'{o}' is equivalent to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
+                            f"inside ±{small * 100:g} points (two one-sided tests at 2.5%)")
+    if c.lo > 0:
+        return Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
+                       text=f"'{o}' and '{best}' are not distinguishable once {n_table} comparisons are counted: "
+                            f"'{best}' − '{o}' = {_cmp_text(c)}; its own interval excludes 0, but the "
+                            f"Holm-adjusted {p_eq(p_holm)} is not below 0.05{need}")
+    reach = max(abs(c.lo), abs(c.hi)) * 100
+    return Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
+                   text=f"'{o}' and '{best}' are not distinguishable at {_n_text(c)}: '{best}' − '{o}' = "
+                        f"{_cmp_text(c)}; the interval still allows up to {reach:.1f} points either way{need}")
+
+
+def _multiplicity(policy: str, n_table: int, k: int) -> str:
+    if policy != "non_inferior" and n_table > 1:  # the verdicts' Holm ran over the whole table, whatever k
+        return (f"a survivor is 'worse than the best' only when its Holm-adjusted p-value is below 0.05, Holm's step-down "
+                f"taken over all {n_table} pairwise comparisons in the table (the best is chosen from the data, so every "
+                "pair is in the family): the chance of declaring any candidate worse when all are equal stays at 5%")
+    if k <= 1:
+        return "one comparison against the best: no family of tests to control"
+    return (f"non-inferiority of {k} survivors against the best tested as one family with Holm's step-down "
+            "(one-sided, 2.5%)")
 
 
 def _verdicts(best: str, others: list[str], comps: list[Comparison], req: Requirements, sd_default: float
               ) -> tuple[list[Verdict], list[Comparison], str]:
     small = req.decision.small_difference
     policy = req.decision.equivalence
-    found: dict[str, Comparison | None] = {}
-    for o in others:
-        c = find(comps, best, o)
-        found[o] = None if c is None else c.model_copy()
+    found, n_table = _family(best, others, comps)
     family = [c for c in found.values() if c is not None]
-    n_table = len(comps)
-    if any(c.p_holm is None for c in family):  # comparisons made outside compare_all: adjust over these
-        for c, p in zip(family, stats.holm([c.p_value for c in family]) if family else [], strict=True):
-            c.p_holm = round(p, 6)
-        n_table = len(family)
     ni_adj: dict[str, float] = {}
     if policy == "non_inferior" and family:
         raw = [_ni_pvalue(c, small) for c in family]
         ni_adj = dict(zip([c.b for c in family], stats.holm(raw), strict=True))
+    tested = len(family) if policy == "non_inferior" else n_table
     out: list[Verdict] = []
     for o in others:
         c = found[o]
         if c is None or c.lo is None or c.hi is None:
             out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_comparable",
                                text=f"'{o}' shares too few answered examples with '{best}' to compare them"))
-            continue
-        inside = c.lo >= -small and c.hi <= small
-        n_need = stats.n_to_detect(small, c.sd_diff or sd_default) if small else None
-        if n_need and c.n_eff:
-            n_need = math.ceil(n_need * c.n / c.n_eff)  # clustered: each example is worth less than one
-        need = f"; telling a {small * 100:g}-point gap apart needs about {n_need:,} examples" if n_need else ""
-        p_holm = c.p_holm if c.p_holm is not None else c.p_value
-        if c.lo > 0 and policy == "not_distinguishable" and p_holm < 0.05:
-            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse",
-                               text=f"'{best}' scores higher than '{o}' by {_cmp_text(c)}, Holm-adjusted {p_eq(p_holm)} "
-                                    f"over the {n_table} comparisons"))
+        elif not separable(c, tested, 0.025 if policy == "non_inferior" else 0.05):
+            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_comparable",
+                               text=_inseparable_text(best, o, c, tested, policy == "non_inferior")))
         elif policy == "non_inferior":
-            p = ni_adj.get(o, 1.0)
-            if p < 0.025:
-                out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="non_inferior",
-                                   text=f"'{o}' is non-inferior to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
-                                        f"upper bound under {small * 100:g} points (one-sided test at 2.5%, Holm-adjusted {p_eq(p)})"))
-            else:
-                what = "worse than" if c.lo > 0 else "not shown non-inferior to"
-                out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="worse" if c.lo > 0 else "not_shown_non_inferior",
-                                   text=f"'{o}' is {what} '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}; "
-                                        f"the interval allows a gap up to {c.hi * 100:.1f} points (Holm-adjusted {p_eq(p)}){need}"))
-        elif inside:
-            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="equivalent",
-                               text=f"'{o}' is equivalent to '{best}' within {small:g}: '{best}' − '{o}' = {_cmp_text(c)}, "
-                                    f"inside ±{small * 100:g} points (two one-sided tests at 2.5%)"))
-        elif c.lo > 0:
-            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
-                               text=f"'{o}' and '{best}' are not distinguishable once {n_table} comparisons are counted: "
-                                    f"'{best}' − '{o}' = {_cmp_text(c)}; its own interval excludes 0, but the "
-                                    f"Holm-adjusted {p_eq(p_holm)} is not below 0.05{need}"))
+            out.append(_non_inferior_verdict(best, o, c, ni_adj.get(o, 1.0), small, _need_text(c, small, sd_default)))
         else:
-            reach = max(abs(c.lo), abs(c.hi)) * 100
-            out.append(Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
-                               text=f"'{o}' and '{best}' are not distinguishable at {_n_text(c)}: '{best}' − '{o}' = "
-                                    f"{_cmp_text(c)}; the interval still allows up to {reach:.1f} points either way{need}"))
-    k = len(family)
-    if policy != "non_inferior" and n_table > 1:  # the verdicts' Holm ran over the whole table, whatever k
-        mult = (f"a survivor is 'worse than the best' only when its Holm-adjusted p-value is below 0.05, Holm's step-down "
-                f"taken over all {n_table} pairwise comparisons in the table (the best is chosen from the data, so every "
-                "pair is in the family): the chance of declaring any candidate worse when all are equal stays at 5%")
-    elif k <= 1:
-        mult = "one comparison against the best: no family of tests to control"
-    elif policy == "non_inferior":
-        mult = (f"non-inferiority of {k} survivors against the best tested as one family with Holm's step-down "
-                "(one-sided, 2.5%)")
-    else:
-        mult = (f"a survivor is 'worse than the best' only when its Holm-adjusted p-value is below 0.05, Holm's step-down "
-                f"taken over all {n_table} pairwise comparisons in the table (the best is chosen from the data, so every "
-                "pair is in the family): the chance of declaring any candidate worse when all are equal stays at 5%")
-    return out, family, mult
+            out.append(_two_sided_verdict(best, o, c, small, n_table, _need_text(c, small, sd_default)))
+    return out, family, _multiplicity(policy, n_table, len(family))
 
 
-def _key(priority: list[str], f: Figures, prefer_open: bool, c: Candidate | None, total: bool = False) -> tuple:
+def _key(priority: list[str], f: Figures, prefer_open: bool, c: Candidate | None, total: bool = False,
+         unsure: int = 0) -> tuple:
+    """Lock-in preference, then sure passes before at-risk ones (`unsure`: the requirements this
+    candidate meets only at risk), then the PM's priorities."""
     parts: list[float] = []
     if prefer_open:
         parts.append(0 if c is not None and c.fact("open_weights") else (1 if c is not None and c.fact("standard_api") else 2))
+    parts.append(unsure)
     for p in priority:
         if p == "cost":
             parts.append(monthly_of(f, total))
@@ -219,12 +262,38 @@ def _key(priority: list[str], f: Figures, prefer_open: bool, c: Candidate | None
     return tuple(parts)
 
 
+def _unsure(checks: list[Check]) -> set[str]:
+    return {c.requirement for c in checks if c.status in ("at_risk", "unmeasured")}
+
+
+def _sure_first(pool: list[str], chosen: str, figs: dict[str, Figures], checks: dict[str, list[Check]],
+                key_without) -> str | None:  # type: ignore[no-untyped-def]
+    """The sentence when ranking sure passes first changed the choice: who would have ranked first
+    on the priorities alone, and which of its requirements pass only at risk."""
+    first = min(pool, key=key_without)
+    if first == chosen:
+        return None
+    theirs = sorted(_unsure(checks.get(first, [])) - _unsure(checks.get(chosen, [])))
+    return (f"'{chosen}' ranks before '{first}', which would come first on the priorities alone: '{first}' meets "
+            f"{', '.join(theirs)} only at risk (its interval crosses the limit) where '{chosen}' meets "
+            f"{'them' if len(theirs) > 1 else 'it'} surely, and the data do not otherwise separate them. A sure pass "
+            "ranks before an at-risk pass of the same requirement.")
+
+
 def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], by: dict[str, Candidate],
-            req: Requirements) -> None:
+            req: Requirements, checks: dict[str, list[Check]] | None = None) -> None:
     prefer_open = req.strategy.prefer_open_weights or req.strategy.lock_in_tolerance == "low"
     pri = req.decision.priority
-    order = sorted(pool, key=lambda c: _key(pri, figs[c], prefer_open, by.get(c), req.cost.ranks_on_total))
+    checks = checks or {}
+
+    def key(c: str, sure_first: bool = True) -> tuple:
+        return _key(pri, figs[c], prefer_open, by.get(c), req.cost.ranks_on_total,
+                    len(_unsure(checks.get(c, []))) if sure_first else 0)
+
+    order = sorted(pool, key=key)
     chosen = order[0]
+    if len(pool) > 1 and (why := _sure_first(pool, chosen, figs, checks, lambda c: key(c, False))):
+        d.reasons.append(why)
     d.chosen, d.pool = chosen, pool
     others = [v for v in d.verdicts]
     q = figs[chosen].quality
@@ -392,10 +461,18 @@ def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Compari
     d.best = best
     others = [c for c in d.survivors if c != best]
     sds = [c.sd_diff for c in comps if c.sd_diff]
-    d.verdicts, _, d.multiplicity = _verdicts(best, others, comps, req, float(sorted(sds)[len(sds) // 2]) if sds else 0.5)
+    d.verdicts, family, d.multiplicity = _verdicts(best, others, comps, req,
+                                                   float(sorted(sds)[len(sds) // 2]) if sds else 0.5)
     in_pool = {"not_distinguishable", "equivalent", "non_inferior"}
     pool = [best] + [v.candidate for v in d.verdicts if v.verdict in in_pool]
-    _choose(d, best, pool, figs, by, req)
+    tested = len(family) if req.decision.equivalence == "non_inferior" else len(comps) or len(family)
+    apart = [v.candidate for v in d.verdicts if v.comparison is not None and v.comparison.lo is not None
+             and not separable(v.comparison, tested, 0.025 if req.decision.equivalence == "non_inferior" else 0.05)]
+    if apart:
+        d.evidence_missing = (f"The design cannot separate '{best}' from {', '.join(repr(c) for c in apart)}: too few "
+                              f"clusters for any difference to be shown, so nothing is chosen on price among them; "
+                              f"'{best}', the highest-scoring survivor, is kept until more clusters are measured.")
+    _choose(d, best, pool, figs, by, req, checks)
     _fallback(d, figs, by, req)
     chosen = d.chosen
     assert chosen is not None

@@ -64,9 +64,12 @@ def _confusion(arr: CallArrays, cid: str, expected: dict[str, Any]) -> dict[str,
 
 def evidence(arr: CallArrays, figs: dict[str, Figures], d: Decision, req: Any, expected: dict[str, Any]) -> Evidence:
     ev = Evidence()
-    ev.status = "none" if not d.chosen else ("provisional" if d.not_evaluated or d.partial_data else "decided")
+    ev.status = "none" if not d.chosen else ("provisional" if d.not_evaluated or d.partial_data or d.evidence_missing
+                                             else "decided")
     ev.provisional_because = ([f"{cid} is judged (not evaluated: {why})" for cid, why in d.not_evaluated.items()]
-                              + (["the missing answers are measured (partial data)"] if d.partial_data else []))
+                              + (["the missing answers are measured (partial run)"] if d.partial_data else [])
+                              + (["enough clusters are measured to separate the survivors (the evidence to choose "
+                                  "between them is missing)"] if d.evidence_missing else []))
     focus = [c for c in (d.chosen, d.fallback) if c and c in figs]
     tags = list(dict.fromkeys([*req.quality.must_pass, *(t for t in _TAG_WORDS if any(
         t in (figs[c].by_tag or {}) for c in focus))]))

@@ -66,8 +66,10 @@ def _score(v: float) -> str:
 LIMITS: tuple[Limit, ...] = (
     Limit("quality.min_score", "quality", "mean score over examples, repeats pooled; a request that ended in an error "
           "scores 0",
-          "exact binomial for pass/fail (at the effective n where examples share a cluster); bootstrap-t for graded "
-          "scores (cluster-robust t when clustered)", True,
+          "exact binomial for pass/fail (at the effective n where examples share a cluster); for graded scores one "
+          "that holds whatever the spread (betting, Waudby-Smith and Ramdas); CR2 with Bell-McCaffrey df when "
+          "clustered. Examples never asked count as anything from 0 to 1: pass or fail only whatever they would "
+          "score, else not judged", True,
           lambda r: r.quality.min_score, lambda f: _q(f.quality), _score),
     Limit("latency.p50_ms", "p50 latency", "median of warm answered requests' time from the first attempt to the "
           "answer, failed attempts and back-off included",
@@ -108,8 +110,33 @@ def _ci_text(lim: Limit, m: Measure) -> str:
     return f"{lim.fmt(m.value)} (95% CI {lo}-{lim.fmt(m.hi)}, n={m.n})"
 
 
-def _judge(lim: Limit, m: Measure, target: float, what: str | None = None) -> Check:
+def _judge_partial(lim: Limit, m: Measure, target: float, what: str, missing: int) -> Check:
+    """A figure with examples never asked: its interval counts them as anything from failures to
+    passes. It fails only when it fails whatever they would score, passes only when it passes
+    whatever they would score, and is otherwise not judged."""
+    base = {"requirement": lim.requirement, "measured": m.value, "lo": m.lo, "hi": m.hi, "limit": target,
+            "higher_is_better": lim.higher_is_better}
+    ci = (f"{lim.fmt(m.value)} on the {m.n} examples asked; with the {missing} never asked counted as anything from "
+          f"failures to passes, 95% CI {'—' if m.lo is None else lim.fmt(m.lo)}-{'—' if m.hi is None else lim.fmt(m.hi)}")
+    good_end, bad_end = (m.lo, m.hi) if lim.higher_is_better else (m.hi, m.lo)
+    sure_pass = good_end is not None and (good_end >= target if lim.higher_is_better else good_end <= target)
+    sure_fail = bad_end is not None and (bad_end < target if lim.higher_is_better else bad_end > target)
+    if sure_fail:
+        return Check(**base, status="fail", text=f"{what} {ci}: below the limit {lim.fmt(target)} whatever the "
+                     f"{missing} unasked would score" if lim.higher_is_better else
+                     f"{what} {ci}: over the limit {lim.fmt(target)} whatever the {missing} unasked would score",
+                     move_limit_to=m.value, by=round(m.value - target, 9))
+    if sure_pass:
+        return Check(**base, status="pass", text=f"{what} {ci} meets {lim.fmt(target)} whatever the {missing} unasked "
+                                                  "would score")
+    return Check(**base, status="unmeasured", text=f"{what} {ci}: not judged against {lim.fmt(target)} (partial run: "
+                                                    f"it depends on the {missing} examples never asked)")
+
+
+def _judge(lim: Limit, m: Measure, target: float, what: str | None = None, missing: int = 0) -> Check:
     what = what or lim.label
+    if missing:
+        return _judge_partial(lim, m, target, what, missing)
     ci = _ci_text(lim, m)
     wrong = m.value < target if lim.higher_is_better else m.value > target
     base = {"requirement": lim.requirement, "measured": m.value, "lo": m.lo, "hi": m.hi, "limit": target,
@@ -147,7 +174,7 @@ def check(f: Figures, req: Requirements) -> list[Check]:
             out.append(Check(requirement=lim.requirement, status="unmeasured", limit=target,
                              higher_is_better=lim.higher_is_better, text=f"{lim.label} was not measured"))
             continue
-        c = _judge(lim, m, target)
+        c = _judge(lim, m, target, missing=f.quality.missing if lim.requirement == "quality.min_score" else 0)
         if c.status == "pass" and lim.requirement == "cost.monthly_budget_usd":
             at_h = f.cost.monthly_usd_at_horizon
             if at_h is not None and at_h > target:
@@ -163,8 +190,9 @@ def check(f: Figures, req: Requirements) -> list[Check]:
             out.append(Check(requirement=key, status="unmeasured", limit=bar,
                              text=f"no '{tag}' examples answered, so quality on '{tag}' (bar {bar}) is unmeasured"))
             continue
-        c = _judge(_BY_TAG, m, bar, what=f"quality on '{tag}'")
+        c = _judge(_BY_TAG, m, bar, what=f"quality on '{tag}'", missing=tb.missing if tb else 0)
         out.append(c.model_copy(update={"requirement": key}))
+    out += [_gap_check(f, mg.key, mg.gap) for mg in req.quality.max_gap]
     for tag in req.quality.must_pass:
         tb = f.by_tag.get(tag)
         key = f"quality.must_pass.{tag}"
@@ -179,13 +207,60 @@ def check(f: Figures, req: Requirements) -> list[Check]:
         else:
             # Repeats of one example, and examples of one cluster, are not independent tries:
             # the bound rests on the independent units.
-            units = tb.clusters or tb.n or tb.calls
-            hi = stats.clopper_pearson(0, units)[1]
-            of = f"{tb.calls} '{tag}' calls" + (
-                f" ({units} {'clusters' if tb.clusters else 'examples'})" if units != tb.calls else "")
-            out.append(Check(requirement=key, status="pass", measured=0, limit=0, hi=hi, higher_is_better=False,
-                             text=f"passed all {of} (a failure rate up to {hi:.0%} is not ruled out)"))
+            out.append(_must_pass_clean(tb, tag, key, req.quality.must_pass_tolerance))
     return out
+
+
+def _must_pass_clean(tb: QualityFigures, tag: str, key: str, tolerance: float) -> Check:
+    """Every call on a must-pass tag passed. Repeats of one example, and examples of one cluster,
+    are not independent tries: the exact bound on the failure rate rests on the independent units.
+    A sure pass needs that bound under the tolerance; examples never asked leave it not judged."""
+    units = tb.clusters or tb.n or tb.calls
+    hi = stats.clopper_pearson(0, units)[1]
+    of = f"{tb.calls} '{tag}' calls" + (f" ({units} {'clusters' if tb.clusters else 'examples'})" if units != tb.calls
+                                          else "")
+    base = {"requirement": key, "measured": 0, "limit": 0, "hi": hi, "higher_is_better": False}
+    if tb.missing:
+        return Check(**base, status="unmeasured", text=f"passed all {of}, but {tb.missing} '{tag}' examples were never "
+                                                        "asked (partial run): not judged")
+    if hi > tolerance:
+        need = stats.clopper_pearson_units_for(tolerance)
+        return Check(**base, status="at_risk", text=f"passed all {of}, but a failure rate up to {hi:.0%} is not ruled out "
+                     f"(at risk: the tolerance is {tolerance:.0%}; {need} independent '{tag}' examples all passing "
+                     "would rule out more)")
+    return Check(**base, status="pass", text=f"passed all {of} (a failure rate up to {hi:.1%} is not ruled out, under "
+                                             f"the tolerance {tolerance:.0%})")
+
+
+_GAP = Limit("quality.max_gap", "largest quality gap", "highest group's quality - lowest group's (groups: tags)",
+             "each group's interval at 1 - 0.05/k, so all pairs hold at once; fails only when the interval's lower "
+             "end is over the limit (the largest observed gap runs high by chance)", False, lambda r: None, lambda f: None,
+             lambda v: f"{v * 100:.1f} points")
+
+
+def _gap_check(f: Figures, key: str, limit: float) -> Check:
+    g = f.gaps.get(key)
+    req = f"quality.max_gap[{key}]"
+    if g is None or g.value is None:
+        return Check(requirement=req, status="unmeasured", limit=limit, higher_is_better=False,
+                     text=f"the quality gap between {key} is unmeasured (fewer than two groups answered)")
+    n = sum(q.n for q in g.by_group.values())
+    what = (f"largest quality gap between {key}: '{g.worst[0]}' over '{g.worst[1]}' (the lowest group) by "
+            f"{g.value * 100:.1f} points")
+    base = {"requirement": req, "measured": g.value, "lo": g.lo, "hi": g.hi, "limit": limit, "higher_is_better": False}
+    if g.lo is None or g.hi is None:
+        return Check(**base, status="at_risk", text=f"{what}, with no interval (a group has too few examples)")
+    ci = f"(95% CI for every pair at once {g.lo * 100:.1f}-{g.hi * 100:.1f} points, n={n})"
+    partial = " (partial run: the unasked examples counted as anything)" if g.partial else ""
+    # The largest of several observed gaps runs high by chance alone (three equal groups of 60 show
+    # more than 5 points in half the runs): a gap fails only when the interval for all pairs shows it.
+    if g.lo > limit:
+        return Check(**base, status="fail", text=f"{what} {ci}{partial}: over the limit {_GAP.fmt(limit)} for "
+                     "every pair the interval allows", move_limit_to=g.lo, by=round(g.lo - limit, 9))
+    if g.hi > limit:
+        return Check(**base, status="at_risk", text=f"{what} {ci}{partial}: a gap over the limit {_GAP.fmt(limit)} "
+                                                    "is not ruled out")
+    return Check(**base, status="pass", text=f"{what} {ci}{partial}: within the limit {_GAP.fmt(limit)}")
 
 
 def failed(checks: list[Check]) -> list[Check]:
@@ -202,5 +277,7 @@ def table_markdown() -> str:
     for lim in LIMITS:
         rows.append(f"| `{lim.requirement}` | {lim.how} | {lim.interval} |")
     rows.append("| `quality.min_by_tag.TAG` | mean score over the tag's examples | as for quality |")
-    rows.append("| `quality.must_pass: [TAG]` | every call on the tag passes (errors count as failures) | none: one failure fails |")
+    rows.append("| `quality.must_pass: [TAG]` | every call on the tag passes (errors count as failures) | one failure "
+                "fails; all passed is at risk while the exact bound on the failure rate exceeds `must_pass_tolerance` |")
+    rows.append(f"| `quality.max_gap` | {_GAP.how} | {_GAP.interval} |")
     return "\n".join(rows)

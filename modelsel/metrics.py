@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from modelsel.schema import (
     Comparison,
     CostFigures,
     Figures,
+    GapFigures,
     LatencyFigures,
     QualityFigures,
     Quantile,
@@ -59,46 +61,76 @@ def _pass_rate(arr: CallArrays) -> tuple[float, float, float, int] | None:
     return k / pn, lo, hi, pn
 
 
-def quality(arr: CallArrays) -> QualityFigures:
-    """Mean score over examples (repeats pooled) with the interval that fits the scores: exact
-    (Clopper-Pearson) for pass/fail, exact at the effective sample size when examples share a
-    cluster, bootstrap-t for graded scores, cluster-robust t for clustered graded scores.
-    A request that ended in an error scores 0: its user got no answer."""
+@dataclass(frozen=True)
+class Unasked:
+    """An example of the eval set a candidate was never asked (the run's deadline, budget guard or a
+    stop came first): its cluster and tags, so the interval can count it as not shown."""
+
+    cluster: str
+    tags: tuple[str, ...] = ()
+
+
+def _interval(vals: np.ndarray, cl: list[str], conf: float) -> tuple[float, float, float, str]:
+    """(mean, lo, hi, method) of per-example scores: exact for pass/fail, exact at the effective n
+    when clustered, the interval for bounded scores for graded ones (betting.py: it holds whatever
+    the spread, so ten identical scores are not a point), CR2 with Bell-McCaffrey df when clustered."""
+    from modelsel import betting
+
+    n = len(vals)
+    clustered = len(set(cl)) < n
+    if is_binary(vals) and not clustered:
+        k = int(vals.sum())
+        lo, hi = stats.clopper_pearson(k, n, conf)
+        return k / n, lo, hi, "exact"
+    if is_binary(vals):
+        mean, lo, hi = stats.clustered_proportion(vals, cl, conf)
+        return mean, lo, hi, "exact_clustered"
+    if clustered:
+        mean, lo, hi = stats.mean_ci(vals, cl, conf)
+        if lo == hi:  # no spread between clusters: bound the mean of the cluster means instead
+            inv, g = stats.cluster_index(cl)
+            means = np.bincount(inv, weights=vals, minlength=g) / np.bincount(inv, minlength=g)
+            _, lo, hi = betting.interval(means, conf)
+        return mean, lo, hi, "cluster_t"
+    mean, lo, hi = betting.interval(vals, conf)
+    return mean, lo, hi, "bounded_betting"
+
+
+def quality(arr: CallArrays, unasked: dict[str, Unasked] | None = None, conf: float = stats.CONF) -> QualityFigures:
+    """Mean score over examples (repeats pooled) with the interval that fits the scores (see
+    `_interval`). A request that ended in an error scores 0: its user got no answer. Examples the
+    candidate was never asked (`unasked`) are counted as not shown: the interval's lower end takes
+    them as failures, its upper end as passes, so it covers whatever they would have scored; the
+    mean is over what was asked."""
     per = arr.per_example_scores()
     failed_mask = arr.error | (arr.passed == 0)
     failed_ids = list(dict.fromkeys(arr.example[failed_mask].tolist()))
     base = {"calls": len(arr), "failed": int(failed_mask.sum()), "failed_ids": sorted(failed_ids)[:FAILED_IDS_KEPT]}
+    unasked = {k: v for k, v in (unasked or {}).items() if k not in per}
     if not per:
-        return QualityFigures(**base)
+        return QualityFigures(**base, missing=len(unasked))
     ids = list(per)
     vals = np.array([per[i] for i in ids])
     n = len(vals)
     cluster_of = dict(zip(arr.example.tolist(), arr.cluster.tolist(), strict=True))
     cl = [cluster_of[i] for i in ids]
     clustered = len(set(cl)) < n
-    if is_binary(vals) and not clustered:
-        k = int(vals.sum())
-        lo, hi = stats.clopper_pearson(k, n)
-        mean, method = k / n, "exact"
-    elif is_binary(vals):
-        mean, lo, hi = stats.clustered_proportion(vals, cl)
-        method = "exact_clustered"
-    elif clustered:
-        mean, lo, hi = stats.mean_ci(vals, cl)
-        method = "cluster_t"
-    else:
-        mean, lo, hi = stats.mean_ci_boot_t(vals)
-        method = "bootstrap_t" if n <= stats.BOOT_MAX_N else "t"
+    one_graded = n == 1 and not is_binary(vals)  # one graded score: no interval, and the record says so
+    mean, lo, hi, method = (float(vals[0]), math.nan, math.nan, "none") if one_graded else _interval(vals, cl, conf)
+    if unasked:
+        more = [u.cluster for u in unasked.values()]
+        lo = _interval(np.concatenate([vals, np.zeros(len(more))]), cl + more, conf)[1]
+        hi = _interval(np.concatenate([vals, np.ones(len(more))]), cl + more, conf)[2]
     if not math.isnan(lo):
         lo, hi = max(0.0, lo), min(1.0, hi)  # scores live in [0, 1]
     answered = arr.take(~arr.error).per_example_scores() if arr.error.any() else per
     pr = _pass_rate(arr)
     return QualityFigures(mean=_num(mean), lo=_num(lo), hi=_num(hi), n=n, method=method,
-                          clusters=len(set(cl)) if clustered else None,
+                          clusters=len(set(cl)) if clustered else None, missing=len(unasked),
                           answered_mean=_num(float(np.mean(list(answered.values())))) if answered else None,
                           answered_n=len(answered),
                           pass_rate=_num(pr[0]) if pr else None, pass_lo=_num(pr[1]) if pr else None,
-                          pass_hi=_num(pr[2]) if pr else None, **base)
+                          pass_hi=_num(pr[2]) if pr else None, conf=conf if conf != stats.CONF else None, **base)
 
 
 def _quantile(x: np.ndarray, q: float) -> Quantile:
@@ -196,14 +228,21 @@ def retried(arr: CallArrays) -> tuple[int, dict[str, int]]:
     return int(mask.sum()), dict(sorted(kinds.items()))
 
 
-def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> Figures:
+def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
+            unasked: dict[str, Unasked] | None = None) -> Figures:
+    """One candidate's figures; `unasked`: the eval set's examples it was never asked."""
     n_calls = len(arr)
     errors = int(arr.error.sum())
     elo, ehi = stats.clopper_pearson(errors, n_calls)
-    tags = sorted({t for ts in arr.tags for t in ts})
+    unasked = unasked or {}
+    tags = sorted({t for ts in arr.tags for t in ts} | {t for u in unasked.values() for t in u.tags})
     n_retried, retry_kinds = retried(arr)
     q = quality_rows(arr)
-    qf = quality(q)
+    qf = quality(q, unasked)
+
+    def of_tag(t: str, conf: float = stats.CONF) -> QualityFigures:
+        return quality(q.with_tag(t), {k: u for k, u in unasked.items() if t in u.tags}, conf)
+
     return with_failure_cost(Figures(
         retried_requests=n_retried, retry_kinds=retry_kinds,
         n=len(set(arr.example.tolist())), n_calls=n_calls, errors=errors,
@@ -214,9 +253,32 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0) -> F
         retries=int(np.maximum(arr.attempts - 1, 0).sum()), cached=int(arr.cached.sum()),
         truncated=int(arr.truncated.sum()),
         replayed=int(arr.replayed.sum()), quality=qf,
-        by_tag={t: quality(q.with_tag(t)) for t in tags}, latency=latency(arr),
+        by_tag={t: of_tag(t) for t in tags}, gaps={g.key: gap(g.groups(tags), of_tag) for g in req.quality.max_gap},
+        latency=latency(arr),
         cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
     ), req)
+
+
+def gap(groups: list[str], of_tag) -> GapFigures:  # type: ignore[no-untyped-def]
+    """The largest quality gap between groups (tags) and a 95% interval that holds for every pair
+    at once: each group's interval at 1 - 0.05/k (Bonferroni over the k groups, so all k hold
+    together with 95%), a pair's gap then lies within [lo_i - hi_j, hi_i - lo_j]. The worst pair
+    is the highest-scoring group against the lowest."""
+    k = max(1, len(groups))
+    figs = {t: of_tag(t, 1 - (1 - stats.CONF) / k) for t in groups}
+    scored = {t: f for t, f in figs.items() if f.mean is not None}
+    out = GapFigures(groups=groups, by_group=figs, missing=sorted(set(groups) - set(scored)))
+    if len(scored) < 2:
+        return out
+    top = max(scored, key=lambda t: scored[t].mean or 0.0)
+    low = min(scored, key=lambda t: scored[t].mean or 0.0)
+    out.value, out.worst = _num((scored[top].mean or 0.0) - (scored[low].mean or 0.0)), [top, low]
+    ends = [(t, f.lo, f.hi) for t, f in scored.items()]
+    if all(lo is not None and hi is not None for _, lo, hi in ends):
+        out.hi = _num(max(hi_i - lo_j for i, _, hi_i in ends for j, lo_j, _ in ends if i != j))  # type: ignore[operator]
+        out.lo = _num(max(0.0, max(lo_i - hi_j for i, lo_i, _ in ends for j, _, hi_j in ends if i != j)))  # type: ignore[operator]
+    out.partial = any(f.missing for f in scored.values())
+    return out
 
 
 def with_failure_cost(f: Figures, req: Requirements) -> Figures:
@@ -243,7 +305,7 @@ def with_failure_cost(f: Figures, req: Requirements) -> Figures:
 
 
 def compare(per_a: dict[str, float], per_b: dict[str, float], a: str, b: str,
-            cluster_of: dict[str, str] | None = None) -> Comparison | None:
+            cluster_of: dict[str, str] | None = None, margin: float | None = None) -> Comparison | None:
     """a - b on the examples both were asked: Tango's score interval and test for pass/fail
     scores, the paired t interval and test for graded ones, the cluster-robust t when examples
     share clusters (n is then the clusters). Interval and p-value come from the same test, so
@@ -256,18 +318,20 @@ def compare(per_a: dict[str, float], per_b: dict[str, float], a: str, b: str,
     cl = [cluster_of.get(i, i) for i in common] if cluster_of else None
     if cl is not None and len(set(cl)) == len(cl):
         cl = None
-    r = stats.paired_difference(xa, xb, binary=is_binary(np.concatenate([xa, xb])), clusters=cl)
+    r = stats.paired_difference(xa, xb, binary=is_binary(np.concatenate([xa, xb])), clusters=cl, margin=margin)
     sig = r.lo is not None and r.hi is not None and (r.lo > 0 or r.hi < 0)
     return Comparison(a=a, b=b, n=r.n, diff=round(r.diff, 6), lo=_num(r.lo), hi=_num(r.hi),
                       p_value=round(r.p_value, 6), test=r.test, significant=sig,
                       sd_diff=_num(r.sd_diff), discordant=r.discordant, a_only=r.a_only, b_only=r.b_only,
-                      clusters=r.clusters, n_eff=_num(r.n_eff, 2), se=_num(r.se), df=r.df)
+                      clusters=r.clusters, n_eff=_num(r.n_eff, 2), se=_num(r.se), df=_num(r.df, 3), margin=margin,
+                      p_b_noninferior=_num(r.p_b_noninferior), p_a_noninferior=_num(r.p_a_noninferior))
 
 
 def flip(c: Comparison) -> Comparison:
     """The same comparison seen from the other side (b - a)."""
     return c.model_copy(update={"a": c.b, "b": c.a, "diff": -c.diff, "lo": None if c.hi is None else -c.hi,
-                                "hi": None if c.lo is None else -c.lo, "a_only": c.b_only, "b_only": c.a_only})
+                                "hi": None if c.lo is None else -c.lo, "a_only": c.b_only, "b_only": c.a_only,
+                                "p_a_noninferior": c.p_b_noninferior, "p_b_noninferior": c.p_a_noninferior})
 
 
 def find(comps: list[Comparison], a: str, b: str) -> Comparison | None:
@@ -284,14 +348,16 @@ def clusters_of(arr: CallArrays) -> dict[str, str]:
     return dict(zip(arr.example.tolist(), arr.cluster.tolist(), strict=True))
 
 
-def compare_all(arr: CallArrays) -> list[Comparison]:
+def compare_all(arr: CallArrays, margin: float | None = None) -> list[Comparison]:
     """Every pair of candidates on the examples both were asked, Holm-adjusted over the whole
-    table: one family, so every verdict drawn from it keeps a family-wise error of 5%."""
+    table: one family, so every verdict drawn from it keeps a family-wise error of 5%. With a
+    `margin` (small_difference under the non-inferiority policy), each pair's non-inferiority
+    p-values by the same test."""
     per = {c: arr.of(c).per_example_scores() for c in arr.candidates()}
     cl = clusters_of(arr)
     out = []
     for a, b in itertools.combinations(per, 2):
-        c = compare(per[a], per[b], a, b, cl)
+        c = compare(per[a], per[b], a, b, cl, margin)
         if c is not None:
             out.append(c)
     for c, p in zip(out, stats.holm([c.p_value for c in out]), strict=True):
@@ -299,61 +365,74 @@ def compare_all(arr: CallArrays) -> list[Comparison]:
     return out
 
 
-def resolution(n: int, comps: list[Comparison], small: float | None = None) -> Resolution:
-    """What this eval set can and cannot tell apart, at its effective n: where examples share
-    clusters (or a pair's differences cluster), the design effect shrinks n and the t quantiles
-    take the clusters' degrees of freedom."""
+def resolution(n: int, comps: list[Comparison], small: float | None = None, family: int | None = None) -> Resolution:
+    """What this eval set can and cannot tell apart, for the test and the family actually used: the
+    pair is tested at 0.05 / m at Holm's strictest step over the m comparisons in the table (so the
+    power stated holds at least); where examples share clusters (or a pair's differences cluster),
+    the design effect shrinks n and the t quantiles take the Bell-McCaffrey degrees of freedom; and
+    where the cluster sign-flip test cannot reach 0.05 / m at all (2 / 2^g with g clusters), no
+    difference can be shown, whatever its size, and the clusters that would do are named."""
+    m = family if family is not None else max(1, len(comps))
+    alpha = 0.05 / max(1, m)
     sds = [c.sd_diff for c in comps if c.sd_diff]
     sd = float(np.median(sds)) if sds else 0.5
     clustered = [c for c in comps if c.clusters is not None and c.se]
-    if clustered and n:
+    src = "observed median over candidate pairs" if sds else "assumed 0.5 (no pairs to observe)"
+    base = {"n_examples": n, "sd_of_paired_differences": round(sd, 4), "sd_source": src, "small_difference": small,
+            "family": m, "alpha_per_pair": round(alpha, 6)}
+    if not n:
+        return Resolution(**base)
+    if clustered:
         g = int(np.median([c.clusters for c in clustered]))
         deff = float(np.median([c.n / c.n_eff for c in clustered if c.n_eff])) if any(c.n_eff for c in clustered) else 1.0
-        se = sd * math.sqrt(deff / n)
-        df = max(1, g - 1)
-        resolvable = stats.t_ppf(0.975, df) * se
-        mdd = (stats.t_ppf(0.975, df) + stats.t_ppf(0.8, df)) * se
-        need = stats.n_to_detect(small, sd) if small else None
-        return Resolution(
-            n_examples=n, clusters=g, n_effective=round(n / deff, 1), design_effect=round(deff, 3),
-            sd_of_paired_differences=round(sd, 4),
-            sd_source="observed median over candidate pairs",
-            resolvable_difference=_num(resolvable), minimum_detectable_difference_80pct_power=_num(mdd),
-            small_difference=small,
-            n_to_detect_small_difference=math.ceil(need * deff) if need else None)
+        df = float(np.median([c.df for c in clustered if c.df])) if any(c.df for c in clustered) else max(1.0, g - 1.0)
+        need = stats.n_to_detect(small, sd, alpha=alpha) if small else None
+        out = Resolution(**base, clusters=g, n_effective=round(n / deff, 1), design_effect=round(deff, 3),
+                         resolvable_difference=_num(stats.t_ppf(1 - alpha / 2, df) * sd * math.sqrt(deff / n)),
+                         minimum_detectable_difference_80pct_power=_num(
+                             stats.minimum_detectable_difference(n, sd, 0.8, alpha, df, deff)),
+                         n_to_detect_small_difference=math.ceil(need * deff) if need else None,
+                         test="cluster_signflip")
+        if any(c.test == "cluster_signflip" for c in clustered) and stats.smallest_signflip_p(g) >= alpha:
+            out.can_show = False
+            out.clusters_needed = stats.clusters_to_show(alpha)
+        return out
     return Resolution(
-        n_examples=n, n_effective=float(n), sd_of_paired_differences=round(sd, 4),
-        sd_source="observed median over candidate pairs" if sds else "assumed 0.5 (no pairs to observe)",
-        resolvable_difference=_num(stats.resolvable_difference(n, sd)) if n else None,
-        minimum_detectable_difference_80pct_power=_num(stats.minimum_detectable_difference(n, sd)) if n else None,
-        small_difference=small, n_to_detect_small_difference=stats.n_to_detect(small, sd) if small else None,
-    )
+        **base, n_effective=float(n), test=comps[0].test if comps else None,
+        resolvable_difference=_num(stats.t_ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n)) if n > 1 else None,
+        minimum_detectable_difference_80pct_power=_num(stats.minimum_detectable_difference(n, sd, 0.8, alpha)),
+        n_to_detect_small_difference=stats.n_to_detect(small, sd, alpha=alpha) if small else None)
 
 
-def planned_resolution(n: int, clusters: int, small: float | None) -> Resolution:
+def planned_resolution(n: int, clusters: int, small: float | None, family: int = 1) -> Resolution:
     """What an eval set of n examples in `clusters` clusters can resolve, before any answer: the
     same formula as the record's, with the paired SD at its pass/fail maximum (0.5) and, where
     examples cluster, the worst case in which a cluster's answers move together (n_eff = clusters)."""
+    src = ("assumed 0.5 before any answer (the most a pass/fail difference can vary); the record uses the SD it "
+           "observes")
     if clusters and clusters < n:
-        deff = n / clusters
-        se = 0.5 * math.sqrt(deff / n)
-        df = max(1, clusters - 1)
-        need = stats.n_to_detect(small, 0.5) if small else None
-        return Resolution(n_examples=n, clusters=clusters, n_effective=float(clusters), design_effect=round(deff, 3),
-                          sd_of_paired_differences=0.5, sd_source="assumed 0.5 before any answer (the most a pass/fail "
-                          "difference can vary); the record uses the SD it observes",
-                          resolvable_difference=_num(stats.t_ppf(0.975, df) * se),
-                          minimum_detectable_difference_80pct_power=_num((stats.t_ppf(0.975, df) + stats.t_ppf(0.8, df)) * se),
-                          small_difference=small, n_to_detect_small_difference=math.ceil(need * deff) if need else None)
-    r = resolution(n, [], small)
-    r.sd_source = "assumed 0.5 before any answer (the most a pass/fail difference can vary); the record uses the SD it observes"
+        c = Comparison(a="a", b="b", n=n, diff=0.0, test="cluster_signflip", sd_diff=0.5, clusters=clusters,
+                       n_eff=float(clusters), se=0.5 / math.sqrt(clusters), df=float(max(1, clusters - 1)))
+        r = resolution(n, [c], small, family)
+    else:
+        r = resolution(n, [], small, family)
+    r.sd_source = src
     return r
 
 
-def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] | None = None
-            ) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
+def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] | None = None,
+            examples: dict[str, Unasked] | None = None) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
+    """Every candidate's figures, the paired comparisons and what the data can resolve. `examples`:
+    the whole eval set (id -> cluster and tags), so a candidate a deadline, the budget guard or a
+    stop cut short has its unasked examples counted as not shown."""
     fixed_monthly = fixed_monthly or {}
-    figs = {c: figures(arr.of(c), req, fixed_monthly.get(c, 0.0)) for c in arr.candidates()}
-    comps = compare_all(quality_rows(arr))
+    examples = examples or {}
+    figs = {}
+    for c in arr.candidates():
+        a = arr.of(c)
+        asked = set(a.example.tolist())
+        figs[c] = figures(a, req, fixed_monthly.get(c, 0.0), {k: u for k, u in examples.items() if k not in asked})
+    margin = req.decision.small_difference if req.decision.equivalence == "non_inferior" else None
+    comps = compare_all(quality_rows(arr), margin)
     n = len(set(arr.example.tolist()))
     return figs, comps, resolution(n, comps, req.decision.small_difference)

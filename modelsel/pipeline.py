@@ -157,6 +157,17 @@ def _check_tags(lr: LoadedRequirements, es: EvalSet) -> None:
             raise InputError(f"no example in the eval set has the tag '{tag}', so its bar cannot be measured.",
                              path=lr.path, line=lr.line("quality", "min_by_tag", tag), field=f"quality.min_by_tag.{tag}",
                              hint=did_you_mean(tag, tags) or f"Tags in the eval set: {', '.join(sorted(tags)) or 'none'}.")
+    for i, mg in enumerate(lr.req.quality.max_gap):
+        groups = mg.groups(tags)
+        unknown = [t for t in groups if t not in tags]
+        if unknown or len(groups) < 2:
+            what = (f"no example in the eval set has the tag '{unknown[0]}', so the gap to it cannot be measured"
+                    if unknown else f"the prefix '{mg.between}' matches {len(groups)} tag(s) in the eval set; a gap "
+                    "needs two or more groups")
+            raise InputError(f"{what}.", path=lr.path, line=lr.line("quality", "max_gap"),
+                             field=f"quality.max_gap[{i}].between",
+                             hint=(did_you_mean(unknown[0], tags) if unknown else None)
+                             or f"Tags in the eval set: {', '.join(sorted(tags)) or 'none'}.")
     for tag in lr.req.quality.must_pass:
         if tag not in tags:
             raise InputError(f"no example in the eval set has the tag '{tag}', so 'must pass' on it cannot be measured.",
@@ -315,14 +326,15 @@ def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
 def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,
             today: date | None = None) -> Summary:
     # The statistics (numpy) load only now: nothing before the first call needs them.
-    from modelsel.decision import decide
-    from modelsel.metrics import compute
+    from modelsel.metrics import Unasked, compute
+    from modelsel.partial import Run, robust_decide
     from modelsel.strategies import simulate
 
     today = today or date.today()
     req = inp.lr.req
     fixed = {c.id: c.fixed_monthly_usd for c in inp.candidates}
-    figs, comps, resolution = compute(arr, req, fixed)
+    examples = {e.id: Unasked(e.cluster or e.id, tuple(e.tags)) for e in inp.evalset.examples}
+    figs, comps, resolution = compute(arr, req, fixed, examples)
     not_evaluated = dict(scr.not_evaluated)
     for c in scr.runnable:  # runnable but no records: the budget guard or the deadline stopped it first
         if c.id not in figs:
@@ -330,7 +342,9 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
                                    else "no calls made before the run's deadline" if facts.not_run.get(c.id)
                                    else "no calls made (stopped by the budget guard before its first call)")
     screening = Screening(not_evaluated, scr.compliance_out, scr.compliance_risks)
-    decision, checks = decide(inp.candidates, figs, comps, req, screening, today)
+    run_ = Run(arr, req, inp.candidates, examples, fixed, today)
+    decision, checks, screening = robust_decide(run_, figs, comps, screening)
+    not_evaluated = dict(screening.not_evaluated)
     resolution = _deciding_resolution(resolution, comps, decision, len(inp.evalset.examples), req)
     n_ex = len(inp.evalset.examples)
     short = {cid: f.n for cid, f in figs.items() if facts.not_run.get(cid)}
@@ -403,7 +417,8 @@ def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int,
     pair = next((c for c in comps if d.chosen and other and {c.a, c.b} == {d.chosen, other} and c.sd_diff), None)
     if pair is None:
         return res
-    out = resolution(n, [pair], req.decision.small_difference)
+    family = max(1, len(d.survivors) - 1) if req.decision.equivalence == "non_inferior" else max(1, len(comps))
+    out = resolution(n, [pair], req.decision.small_difference, family)
     out.sd_source = f"observed on the pair the choice rests on ({d.chosen} vs {other})"
     return out
 

@@ -44,11 +44,47 @@ class Strict(BaseModel):
         return v
 
 
+class MaxGap(Strict):
+    """The largest quality gap allowed between groups of examples (equal opportunity): the groups
+    are tags, listed or named by a prefix ending in '*' (`lang:*` = every tag starting 'lang:')."""
+
+    between: list[str] | str
+    gap: float = Field(gt=0, le=1)
+
+    @field_validator("between")
+    @classmethod
+    def _groups(cls, v: list[str] | str) -> list[str] | str:
+        if isinstance(v, str) and not v.endswith("*"):
+            raise ValueError(f"'{v}' is one tag: list two or more tags, or name a prefix ending in '*' (e.g. 'lang:*')")
+        if isinstance(v, list) and len(set(v)) < 2:
+            raise ValueError("a gap needs two or more groups (tags) to lie between")
+        return v
+
+    @property
+    def key(self) -> str:
+        return self.between if isinstance(self.between, str) else ", ".join(self.between)
+
+    def groups(self, tags: list[str] | set[str]) -> list[str]:
+        if isinstance(self.between, list):
+            return list(self.between)
+        prefix = self.between[:-1]
+        return sorted(t for t in tags if t.startswith(prefix))
+
+
 class Quality(Strict):
     min_score: float | None = Field(None, ge=0, le=1)
     min_by_tag: dict[str, float] = {}
     must_pass: list[str] = []
+    # A must-pass tag whose examples all passed is a sure pass only when the failure rate the data
+    # cannot rule out (exact 95% bound) is under this; with 5 examples the bound is 52%: at risk.
+    must_pass_tolerance: float = Field(0.05, gt=0, lt=1)
+    max_gap: list[MaxGap] = []
     unacceptable: list[str] = []
+
+    @field_validator("max_gap", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return [v] if isinstance(v, dict) else v
 
 
 class Latency(Strict):

@@ -24,7 +24,7 @@ class QualityFigures(Model):
     lo: float | None = None
     hi: float | None = None
     n: int = 0  # examples scored (repeats pooled per example)
-    method: Literal["exact", "exact_clustered", "bootstrap_t", "t", "cluster_t", "none"] = "none"
+    method: Literal["exact", "exact_clustered", "bounded_betting", "bootstrap_t", "t", "cluster_t", "none"] = "none"
     pass_rate: float | None = None
     pass_lo: float | None = None
     pass_hi: float | None = None
@@ -34,6 +34,21 @@ class QualityFigures(Model):
     clusters: int | None = None  # independent units: distinct clusters (an example without one is its own)
     answered_mean: float | None = None  # quality of answered calls only (errors left out): shown, never judged
     answered_n: int = 0
+    missing: int = 0  # examples never asked (deadline, budget, stop): lo/hi count them as anything from 0 to 1
+    conf: float | None = None  # the interval's level when not 95% (a group of quality.max_gap: simultaneous)
+
+
+class GapFigures(Model):
+    """quality.max_gap: the largest quality gap between groups, with a 95% interval for all pairs at once."""
+
+    groups: list[str] = []
+    value: float | None = None  # highest group's quality - lowest group's
+    lo: float | None = None
+    hi: float | None = None
+    worst: list[str] = []  # [highest group, lowest group]
+    by_group: dict[str, QualityFigures] = {}  # each at 1 - 0.05/k
+    missing: list[str] = []  # groups with no answered example
+    partial: bool = False  # a group has examples never asked
 
 
 class Quantile(Model):
@@ -109,6 +124,7 @@ class Figures(Model):
     replayed: int = 0
     quality: QualityFigures = QualityFigures()
     by_tag: dict[str, QualityFigures] = {}
+    gaps: dict[str, GapFigures] = {}  # quality.max_gap, by its key (the groups as written)
     latency: LatencyFigures = LatencyFigures()
     cost: CostFigures = CostFigures()
     judge_cost_usd: float = 0.0
@@ -140,16 +156,19 @@ class Comparison(Model):
     hi: float | None = None
     p_value: float = 1.0
     p_holm: float | None = None  # within the family named in decision.multiplicity
-    test: str = "none"  # tango_score | paired_t | cluster_signflip | cluster_t | welch_t | none
+    test: str = "none"  # tango_score | paired_t | cluster_signflip | bounded_betting | welch_t | none
     significant: bool = False  # 95% interval excludes 0 (equivalently p < 0.05)
     sd_diff: float | None = None
     discordant: int | None = None
     a_only: int | None = None
     b_only: int | None = None
-    clusters: int | None = None  # the independent units when examples share clusters (test cluster_t)
+    clusters: int | None = None  # the independent units when examples share clusters (sign-flip test)
     n_eff: float | None = None
     se: float | None = None
     df: float | None = None
+    margin: float | None = None  # decision.small_difference the non-inferiority p-values test
+    p_b_noninferior: float | None = None  # one-sided p of 'a - b >= margin' (b worse by the margin or more)
+    p_a_noninferior: float | None = None  # one-sided p of 'b - a >= margin', by the same test as the interval
 
 
 class Resolution(Model):
@@ -163,6 +182,11 @@ class Resolution(Model):
     minimum_detectable_difference_80pct_power: float | None = None
     small_difference: float | None = None
     n_to_detect_small_difference: int | None = None
+    family: int = 1  # comparisons in the Holm family: the pair is tested at 0.05 / family at the strictest step
+    alpha_per_pair: float | None = None
+    test: str | None = None  # the test the figures are for
+    can_show: bool = True  # False: the design cannot show any difference (too few clusters for the sign-flip test)
+    clusters_needed: int | None = None  # the fewest clusters with which a difference could be shown
 
 
 # --- the decision -------------------------------------------------------------------------------
@@ -227,6 +251,7 @@ class Decision(Model):
     self_hosting_break_even: BreakEven | None = None
     review: ReviewPlan | None = None
     partial_data: str | None = None
+    evidence_missing: str | None = None  # the design cannot separate the survivors: no choice on price among them
     lifecycle: list[str] = []  # the chosen model's or fallback's announced shutdown, set against the next review
 
 

@@ -28,7 +28,8 @@ def test_a_failure_cost_makes_the_cheaper_api_model_lose_on_the_total(fake, keys
     cands = [openai_cand(fake, "cheap", pin=0.1, pout=0.1), openai_cand(fake, "dear", pin=10.0, pout=10.0)]
     cost = {"max_per_request_usd": 0.1, "monthly_budget_usd": 100_000, "monthly_requests": 10_000,
             "failure_cost_usd": 5.0}
-    res = cli("eval", write_req(tmp_path, cands, task=CONTEXT, cost=cost, decision={"priority": ["cost"]}),
+    bar = {"min_score": 0.5}  # both meet it surely (cheap's 10 of 12: 95% CI 0.52-0.98), so cost decides
+    res = cli("eval", write_req(tmp_path, cands, task=CONTEXT, cost=cost, decision={"priority": ["cost"]}, quality=bar),
               "--out", tmp_path / "total")
     assert res.exit_code == 0, res.output
     s, _ = run_dir(tmp_path / "total")
@@ -46,7 +47,7 @@ def test_a_failure_cost_makes_the_cheaper_api_model_lose_on_the_total(fake, keys
     assert "Total/month with failures [95% CI]" in md  # the record shows both: the API bill and the total
     # the same file ranking on the API bill: the cheaper model, as before
     cost_api = dict(cost, rank_on="api")
-    cli("eval", write_req(tmp_path, cands, task=CONTEXT, cost=cost_api, decision={"priority": ["cost"]}),
+    cli("eval", write_req(tmp_path, cands, task=CONTEXT, cost=cost_api, decision={"priority": ["cost"]}, quality=bar),
         "--out", tmp_path / "api")
     assert run_dir(tmp_path / "api")[0]["decision"]["chosen"] == "oa-cheap"
 

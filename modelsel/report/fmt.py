@@ -138,8 +138,14 @@ def resolution_sentence(res: Resolution) -> str:
     if res.clusters:
         n += (f" in {res.clusters} clusters (worth about {res.n_effective:g} independent examples: design effect "
               f"{res.design_effect:g})")
+    fam = (f" once the {res.family} comparisons are counted (Holm's strictest step tests a pair at "
+           f"{res.alpha_per_pair:.4g})" if res.family > 1 and res.alpha_per_pair else "")
+    if not res.can_show:
+        return (f"With {n}, no quality difference can be shown, whatever its size{fam}: the cluster sign-flip test's "
+                f"smallest possible p-value with {res.clusters} clusters is not below the level it is tested at. About "
+                f"{res.clusters_needed} clusters would do; until then the evidence to choose between survivors is missing.")
     out = (f"With {n}, quality differences under about {res.resolvable_difference * 100:.0f} points "
-           f"cannot be told apart (80% power needs a true gap of "
+           f"cannot be told apart{fam} (80% power needs a true gap of "
            f"{(res.minimum_detectable_difference_80pct_power or 0) * 100:.0f} points; SD of paired differences "
            f"{res.sd_of_paired_differences}, {res.sd_source}).")
     if res.n_to_detect_small_difference and res.small_difference:

@@ -92,7 +92,8 @@ def status_text(s: Summary) -> str:
     if not d.chosen:
         return "**No candidate qualifies**"
     if ev.status == "provisional":
-        return f"**Provisional**: {esc(d.chosen)}, until " + "; ".join(esc(x) for x in ev.provisional_because)
+        word = "**Provisional (partial run)**" if d.partial_data else "**Provisional**"
+        return f"{word}: {esc(d.chosen)}, until " + "; ".join(esc(x) for x in ev.provisional_because)
     return f"Decided: **{esc(d.chosen)}** (every shortlisted candidate was judged)"
 
 
@@ -129,6 +130,8 @@ def _header(s: Summary, L: list[str]) -> None:
                  f"{run.calls_not_made} calls were not made.")
     if d.partial_data:
         L.append(f"- **Partial data**: {esc(d.partial_data)}")
+    if d.evidence_missing:
+        L.append(f"- **Evidence missing**: {esc(d.evidence_missing)}")
     if run.batch is not None:
         L.append(f"- {esc(batch_text(s))}")
     if run.loop_lag is not None and run.loop_lag.flagged:
@@ -214,7 +217,7 @@ def _appendix(s: Summary, L: list[str]) -> None:
     L.append(esc(difference_sentence(s)) + " " + esc(resolution_text(s)))
     if s.comparisons:
         L.append("\n### Paired comparisons (same examples)\n")
-        names = {"tango_score": "Tango score", "paired_t": "paired t", "cluster_t": "cluster-robust t",
+        names = {"tango_score": "Tango score", "paired_t": "paired t", "cluster_t": "cluster-robust t", "bounded_betting": "bounded (betting)",
                  "cluster_signflip": "cluster sign-flip"}
         rows = [[esc(c.a), esc(c.b), f"{c.diff:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]" if c.lo is not None and c.hi is not None else "—",
                  p_text(c.p_value), p_text(c.p_holm), names.get(c.test, c.test),

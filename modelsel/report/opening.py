@@ -75,6 +75,8 @@ def opening(s: Summary) -> list[str]:
         out.append("Tested on partial data (see Status): the decision is **provisional**.")
     else:
         out.append("Every shortlisted candidate that passed compliance was tested.")
+    if d.evidence_missing:
+        out.append(d.evidence_missing)
     if d.review:
         trig = d.review.triggers[:3]
         out.append(f"Look again by **{d.review.next_review_date}**" + (", or sooner if: " + "; ".join(trig) if trig else "")
