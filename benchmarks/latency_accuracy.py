@@ -9,6 +9,7 @@ client is `openai.AsyncOpenAI` timing its own streamed calls (_bare.py). Cold fi
 are left out on both sides. Also printed: the event-loop lag modelsel itself observed.
 
     python benchmarks/latency_accuracy.py [--baseline PATH] [--quick]
+    python benchmarks/latency_accuracy.py --busy 4 [--baseline PATH]   (the judged p50 on a busy machine)
 
 --baseline runs an earlier checkout of modelsel (PYTHONPATH) beside this one, in the same run.
 """
@@ -118,11 +119,75 @@ def compare(label: str, scripts: dict[str, dict[str, Any]], per_model: int, n: i
     return rows
 
 
+def judged_vs_server(work: Path, scripts: dict[str, dict[str, Any]], per_model: int, n: int, busy: int,
+                     pythonpath: str | None = None) -> tuple[dict[str, tuple[float, float]], dict[str, Any]]:
+    """The judged p50 of each model (the record's figure) against the median the server itself took,
+    with `busy` CPU-bound processes beside the run (a shared CI runner)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    fake = FakeProcess(scripts, seed=7)
+    try:
+        (work / "tickets.jsonl").write_text("".join(json.dumps({"id": f"t{i}", "input": f"ticket number {i}",
+                                                                "expected": "billing"}) + "\n" for i in range(n)))
+        cands = [{"id": m, "provider": "openai-compatible", "model": m, "base_url": fake.url + "/v1",
+                  "api_key_env": "BENCH_KEY", "concurrency": per_model, "params": {"max_tokens": 8},
+                  "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.4}} for m in scripts]
+        (work / "req.yaml").write_text(yaml.safe_dump({"task": "t", "evalset": "tickets.jsonl",
+                                                       "scoring": [{"type": "exact"}], "candidates": cands,
+                                                       "latency": {"p50_ms": 5000, "p95_ms": 10000}}))
+        out = work / "run"
+        shutil.rmtree(out, ignore_errors=True)
+        env = dict(os.environ, BENCH_KEY=KEY)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        p = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--out", str(out), "--no-cache"],
+                           cwd=work, env=env, capture_output=True, text=True)
+        if p.returncode not in (0, 1):
+            raise RuntimeError(p.stderr[-2000:])
+        seen = fake.seen()
+    finally:
+        fake.stop()
+        for h in hogs:
+            h.kill()
+    summary = json.loads((out / "summary.json").read_text())
+    res = {}
+    for m in scripts:
+        server = float(np.median([x["server_ms"] for x in seen if x["model"] == m]))
+        res[m] = (summary["candidates"][m]["latency"]["p50"]["value"], server)
+    return res, summary
+
+
+def busy_cases(busy: int, baseline: str | None, quick: bool) -> None:
+    scripts = {"a": {"answer": "billing", "lognormal": [300, 0.2]}, "b": {"answer": "billing", "lognormal": [420, 0.2]}}
+    n = 40 if quick else 80
+    print(f"\nJudged p50 against the server's own median, {busy} CPU-bound processes beside the run "
+          f"({os.cpu_count()} cores), 2 models x 8 in flight, {n} examples, p95 limit set:")
+    for label, pp in (("before", baseline), ("now", None)) if baseline else (("now", None),):
+        with tempfile.TemporaryDirectory() as d:
+            res, summary = judged_vs_server(Path(d), scripts, 8, n, busy, pp)
+        machine = (summary.get("run") or {}).get("machine") or {}
+        for m, (judged, server) in res.items():
+            lat = summary["candidates"][m]["latency"]
+            print(f"  {label:<7} {m}: judged p50 {judged:7.1f} ms, server {server:7.1f} ms, off by {judged - server:+7.1f} "
+                  f"ms | source: {lat.get('source', 'quality pass')}, record says machine added "
+                  f"{lat.get('machine_added_p50_ms')} ms", flush=True)
+        if machine:
+            print(f"  {label:<7} control during the quality pass: p50 {machine.get('p50_ms')} ms, p95 "
+                  f"{machine.get('p95_ms')} ms (n={machine.get('n')}), quiet pass: {machine.get('quiet_pass')}")
+        lag = (summary.get("run") or {}).get("loop_lag") or {}
+        if lag:
+            print(f"  {label:<7} event-loop lag p95 {lag.get('p95_ms')} ms (max {lag.get('max_ms')})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", help="a checkout of an earlier modelsel, measured beside this one")
     ap.add_argument("--quick", action="store_true", help="fewer calls per configuration")
+    ap.add_argument("--busy", type=int, default=0, help="only the busy-machine case, with N CPU-bound processes beside")
     args = ap.parse_args()
+    if args.busy:
+        busy_cases(0, args.baseline, args.quick)
+        busy_cases(args.busy, args.baseline, args.quick)
+        return 0
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "modelsel")], check=False)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores. Overhead = recorded latency - the server's own time "
           "for the same request, warm calls, ms: median p95 max\n")

@@ -39,7 +39,8 @@ class Calls:
     cost_live_usd: list[float] = field(default_factory=list)  # at the standard price
     cost_batch_usd: list[float] = field(default_factory=list)  # at the batch price
     batch: list[bool] = field(default_factory=list)  # answered inside a provider batch
-    sample: list[bool] = field(default_factory=list)  # a live latency-sample call of a batched candidate
+    sample: list[bool] = field(default_factory=list)  # a live latency-only call (batch sample, extra, latency pass)
+    lpass: list[str] = field(default_factory=list)  # "" | "extra" | "quiet" | "load" (Record.latency_pass)
     input_tokens: list[int] = field(default_factory=list)
     output_tokens: list[int] = field(default_factory=list)
     reasoning_tokens: list[int] = field(default_factory=list)  # -1: the API did not say
@@ -82,6 +83,7 @@ class Calls:
         self.cost_batch_usd.append(billed if r.cost_batch_usd is None else float(r.cost_batch_usd))
         self.batch.append(bool(r.batch))
         self.sample.append(bool(r.latency_sample))
+        self.lpass.append(self._i(r.latency_pass or ""))
         self.input_tokens.append(int(r.input_tokens or 0))
         self.output_tokens.append(int(r.output_tokens or 0))
         self.reasoning_tokens.append(-1 if r.reasoning_tokens is None else int(r.reasoning_tokens))
@@ -122,7 +124,7 @@ class Calls:
             attempt_ms=np.array(self.attempt_ms, dtype=float), ttft_ms=np.array(self.ttft_ms, dtype=float),
             cost_usd=np.array(self.cost_usd, dtype=float), cost_live_usd=np.array(self.cost_live_usd, dtype=float),
             cost_batch_usd=np.array(self.cost_batch_usd, dtype=float), batch=np.array(self.batch, dtype=bool),
-            sample=np.array(self.sample, dtype=bool), input_tokens=np.array(self.input_tokens, dtype=np.int64),
+            sample=np.array(self.sample, dtype=bool), lpass=np.array(self.lpass, dtype=object), input_tokens=np.array(self.input_tokens, dtype=np.int64),
             output_tokens=np.array(self.output_tokens, dtype=np.int64),
             reasoning_tokens=np.array(self.reasoning_tokens, dtype=np.int64), error=np.array(self.error, dtype=bool),
             error_kind=np.array(self.error_kind, dtype=object), error_msg=np.array(self.error_msg, dtype=object),
@@ -155,6 +157,7 @@ class CallArrays:
     cost_batch_usd: np.ndarray
     batch: np.ndarray
     sample: np.ndarray
+    lpass: np.ndarray
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     reasoning_tokens: np.ndarray

@@ -76,6 +76,9 @@ def eval(
                                       "candidate (for CI test reporters)."),
     summary_md: Path | None = typer.Option(None, "--summary-md", help="Also write the short Markdown summary (what goes "
                                            "to $GITHUB_STEP_SUMMARY) to this file, e.g. for a pull-request comment."),
+    no_extra_calls: bool = typer.Option(False, "--no-extra-calls", help="No latency-only calls (extra calls for a "
+                                        "percentile, the quiet or load pass): a percentile without enough calls is "
+                                        "not judged."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
     from modelsel.errors import InputError
@@ -93,6 +96,7 @@ def eval(
             fail(exc)
     cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
                   max_minutes=max_minutes, retry_after_cap=retry_after_cap)
+    cfg.extra_calls = not no_extra_calls
     if batch or inp.lr.req.run.batch:
         cfg.batch = _batch_plan(scr)
         cfg.latency_sample = inp.lr.req.run.latency_sample
@@ -268,8 +272,26 @@ def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
     t.add_row("total", "", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}",
               f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}", f"${total:.4f}", style="bold")
     console.print(t)
+    _print_latency_calls(inp, scr, cfg, rows)
     for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
         console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")
+
+
+def _print_latency_calls(inp, scr, cfg, rows) -> None:  # type: ignore[no-untyped-def]
+    """The latency-only calls the run will add, and what they cost at most (priced like the rest)."""
+    from modelsel.latency_pass import estimate
+
+    extra = estimate(inp.lr.req, scr.runnable, scr.providers, len(inp.evalset.examples), cfg.repeat, cfg.extra_calls)
+    load = inp.lr.req.latency.load
+    for r in rows:
+        n = extra.get(r["candidate"])
+        if n:
+            each = r["cost_usd_max"] / max(1, r["calls"])
+            what = f"a latency pass at {load.text()}" if load else "extra calls so the p95 can be bounded"
+            console.print(f"{escape(r['candidate'])}: + {n} latency-only calls ({what}; not counted for quality), "
+                          f"at most ${n * each:.4f}", highlight=False)
+    if not cfg.extra_calls:
+        console.print("--no-extra-calls: a percentile without enough calls for a 95% bound is not judged.")
 
 
 @app.command()

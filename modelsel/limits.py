@@ -174,6 +174,11 @@ def check(f: Figures, req: Requirements) -> list[Check]:
             out.append(Check(requirement=lim.requirement, status="unmeasured", limit=target,
                              higher_is_better=lim.higher_is_better, text=f"{lim.label} was not measured"))
             continue
+        if lim.requirement.startswith("latency.") and m.hi is None and f.latency.extra_declined and m.value <= target:
+            out.append(Check(requirement=lim.requirement, status="unmeasured", measured=m.value, lo=m.lo, limit=target,
+                             higher_is_better=False, text=f"{lim.label} not judged: {m.n} warm calls cannot bound it "
+                             "from above at 95%, and --no-extra-calls kept the latency-only calls that would"))
+            continue
         c = _judge(lim, m, target, missing=f.quality.missing if lim.requirement == "quality.min_score" else 0)
         if c.status == "pass" and lim.requirement == "cost.monthly_budget_usd":
             at_h = f.cost.monthly_usd_at_horizon
@@ -193,6 +198,10 @@ def check(f: Figures, req: Requirements) -> list[Check]:
         c = _judge(_BY_TAG, m, bar, what=f"quality on '{tag}'", missing=tb.missing if tb else 0)
         out.append(c.model_copy(update={"requirement": key}))
     out += [_gap_check(f, mg.key, mg.gap) for mg in req.quality.max_gap]
+    if req.latency.load is not None and f.latency.load_problem:
+        out.append(Check(requirement="latency.load", status="fail", measured=f.latency.sustained_rps,
+                         limit=req.latency.load.rps, higher_is_better=True,
+                         text=f"under the stated load ({req.latency.load.text()}) it {f.latency.load_problem}"))
     for tag in req.quality.must_pass:
         tb = f.by_tag.get(tag)
         key = f"quality.must_pass.{tag}"
@@ -280,4 +289,6 @@ def table_markdown() -> str:
     rows.append("| `quality.must_pass: [TAG]` | every call on the tag passes (errors count as failures) | one failure "
                 "fails; all passed is at risk while the exact bound on the failure rate exceeds `must_pass_tolerance` |")
     rows.append(f"| `quality.max_gap` | {_GAP.how} | {_GAP.interval} |")
+    rows.append("| `latency.load` | the latency pass at the stated concurrency or rate (open-loop arrivals) | none: a "
+                "rate not sustained (under 90% answered per second, or rate-limited) fails |")
     return "\n".join(rows)

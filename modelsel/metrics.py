@@ -18,6 +18,7 @@ from modelsel.schema import (
     CostFigures,
     Figures,
     GapFigures,
+    LatencyBucket,
     LatencyFigures,
     QualityFigures,
     Quantile,
@@ -138,11 +139,24 @@ def _quantile(x: np.ndarray, q: float) -> Quantile:
     return Quantile(value=_num(c.value, 4), lo=_num(c.lo, 4), hi=_num(c.hi, 4), n=c.n)
 
 
+def judged_rows(arr: CallArrays) -> tuple[CallArrays, str]:
+    """The calls the judged latency rests on, and where they come from: a quiet or load pass when
+    one ran (its calls alone: the quality pass ran on a busy machine or at another load), else the
+    quality pass with any extra latency-only calls."""
+    passed = (arr.lpass == "quiet") | (arr.lpass == "load")
+    if passed.any():
+        return arr.take(passed), ("load pass" if (arr.lpass == "load").any() else "quiet pass")
+    if (arr.lpass == "extra").any():
+        return arr, "quality pass + extra calls"
+    return arr, "quality pass"
+
+
 def latency_sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
     """(latencies, ttfts, cold calls left out) of the calls the percentiles are taken from.
     Calls that started before their endpoint had answered once carry the SDK's cold start and
     new connections that a running service does not pay; they are left out when at least
     MIN_WARM warm calls remain."""
+    arr = judged_rows(arr)[0]
     ok = ~arr.error & ~np.isnan(arr.latency_ms)
     warm = ok & ~arr.cold
     use = warm if int(warm.sum()) >= MIN_WARM else ok
@@ -150,25 +164,53 @@ def latency_sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
     return arr.latency_ms[use], ttft[~np.isnan(ttft)], int(ok.sum() - use.sum())
 
 
-def latency(arr: CallArrays) -> LatencyFigures:
-    """Percentiles of what each answered request waited, from its first attempt to its answer
-    (failed attempts and back-off included), with the successful attempt alone beside them."""
-    lat, ttft, cold = latency_sample(arr)
-    out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50), p95=_quantile(lat, 95),
-                         p99=_quantile(lat, 99), mean_ms=_num(float(lat.mean())) if len(lat) else None)
-    if len(ttft):
-        out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50), _quantile(ttft, 95)
-    retried = ~arr.error & (arr.attempts > 1)
-    if retried.any():
-        ok = ~arr.error & ~np.isnan(arr.attempt_ms)
-        warm = ok & ~arr.cold
-        att = arr.attempt_ms[warm if int(warm.sum()) >= MIN_WARM else ok]
-        out.attempt_p50, out.attempt_p95 = _quantile(att, 50), _quantile(att, 95)
-    ok = ~arr.error & ~np.isnan(arr.latency_ms) & ~np.isnan(arr.ttft_ms) & (arr.output_tokens > 0)
+BUCKETS = ((1_000, "< 1k tokens"), (10_000, "1k-10k tokens"), (100_000, "10k-100k tokens"), (math.inf, ">= 100k tokens"))
+
+
+def _tokens_per_s(arr: CallArrays, mask: np.ndarray) -> float | None:
+    ok = mask & ~arr.error & ~np.isnan(arr.latency_ms) & ~np.isnan(arr.ttft_ms) & (arr.output_tokens > 0)
     gen_s = (arr.latency_ms[ok] - arr.ttft_ms[ok]) / 1000
     good = gen_s > 0
-    if good.any():
-        out.output_tokens_per_s = _num(float(np.median(arr.output_tokens[ok][good] / gen_s[good])))
+    return _num(float(np.median(arr.output_tokens[ok][good] / gen_s[good]))) if good.any() else None
+
+
+def by_input(arr: CallArrays) -> dict[str, LatencyBucket]:
+    """p50/p95, TTFT and output speed per input-size bucket, when the judged calls span two or more:
+    providers slow down with long prompts, and a p95 over a mix hides which requests are slow."""
+    rows, _ = judged_rows(arr)
+    ok = ~rows.error & ~np.isnan(rows.latency_ms) & ~rows.cold
+    edges = [0] + [e for e, _ in BUCKETS]
+    out: dict[str, LatencyBucket] = {}
+    for (lo, (hi, label)) in zip(edges, BUCKETS, strict=False):
+        m = ok & (rows.input_tokens >= lo) & (rows.input_tokens < hi)
+        if m.any():
+            ttft = rows.ttft_ms[m]
+            ttft = ttft[~np.isnan(ttft)]
+            out[label] = LatencyBucket(n=int(m.sum()), p50=_quantile(rows.latency_ms[m], 50),
+                                       p95=_quantile(rows.latency_ms[m], 95),
+                                       ttft_p50=_quantile(ttft, 50) if len(ttft) else None,
+                                       output_tokens_per_s=_tokens_per_s(rows, m))
+    return out if len(out) > 1 else {}
+
+
+def latency(arr: CallArrays) -> LatencyFigures:
+    """Percentiles of what each answered request waited, from its first attempt to its answer
+    (failed attempts and back-off included), with the successful attempt alone beside them; from
+    the calls `judged_rows` names."""
+    lat, ttft, cold = latency_sample(arr)
+    rows, source = judged_rows(arr)
+    out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50), p95=_quantile(lat, 95),
+                         p99=_quantile(lat, 99), mean_ms=_num(float(lat.mean())) if len(lat) else None,
+                         source=source, extra_calls=int((arr.lpass == "extra").sum()), by_input=by_input(arr))
+    if len(ttft):
+        out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50), _quantile(ttft, 95)
+    retried = ~rows.error & (rows.attempts > 1)
+    if retried.any():
+        ok = ~rows.error & ~np.isnan(rows.attempt_ms)
+        warm = ok & ~rows.cold
+        att = rows.attempt_ms[warm if int(warm.sum()) >= MIN_WARM else ok]
+        out.attempt_p50, out.attempt_p95 = _quantile(att, 50), _quantile(att, 95)
+    out.output_tokens_per_s = _tokens_per_s(rows, np.ones(len(rows), dtype=bool))
     return out
 
 

@@ -57,7 +57,8 @@ def filled(run: Run, fill: dict[str, float]) -> CallArrays:
                           "passed": int(score >= 1.0), "latency_ms": np.nan, "elapsed_ms": np.nan, "attempt_ms": np.nan,
                           "ttft_ms": np.nan, "cost_usd": cost, "cost_live_usd": cost, "cost_batch_usd": batch_cost,
                           "error": False, "error_kind": "", "error_msg": "", "attempts": 1, "retry_kinds": "",
-                          "cached": False, "cold": False, "sample": False, "valid": -1, "label": ""})
+                          "cached": False, "cold": False, "sample": False, "lpass": "", "valid": -1,
+                          "label": ""})
     if not extra:
         return arr
     cols = {}

@@ -30,6 +30,7 @@ from modelsel.schema import (
     Decision,
     Figures,
     JudgeInfo,
+    MachineAdded,
     Price,
     PriceSnapshot,
     RunInfo,
@@ -286,6 +287,10 @@ class RunFacts:
     not_run: dict[str, int] = field(default_factory=dict)
     deadline_hit: bool = False
     interrupted: str | None = None  # "Interrupted" (Ctrl-C) or "Stopped by SIGTERM": the reports show what was measured
+    latency_passes: dict[str, Any] = field(default_factory=dict)  # per candidate: latency_pass.PassInfo
+    machine: Any = None  # control.Distortion during the quality pass
+    extra_calls: bool = True  # False: --no-extra-calls
+    concurrency: str | None = None  # the quality pass's load, in words
 
 
 def _sha256(path: Path) -> str | None:
@@ -335,6 +340,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     fixed = {c.id: c.fixed_monthly_usd for c in inp.candidates}
     examples = {e.id: Unasked(e.cluster or e.id, tuple(e.tags)) for e in inp.evalset.examples}
     figs, comps, resolution = compute(arr, req, fixed, examples)
+    _latency_conditions(figs, facts)
     not_evaluated = dict(scr.not_evaluated)
     for c in scr.runnable:  # runnable but no records: the budget guard or the deadline stopped it first
         if c.id not in figs:
@@ -394,7 +400,8 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         calls_not_made=facts.calls_not_made, not_run=sum(facts.not_run.values()), deadline_minutes=cfg.max_minutes,
         deadline_hit=facts.deadline_hit, replayed=bool(arr.replayed.any()) if len(arr) else False,
         timeout_s=cfg.timeout_s, catalog_as_of=_catalog_as_of(inp.candidates), catalog_ids=_catalog_ids(),
-        prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today))
+        prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today),
+        machine=_machine(facts.machine))
     from modelsel.evidence import evidence
 
     ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples})
@@ -405,6 +412,22 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         candidates=cands, comparisons=_with_holm(comps, decision), resolution=resolution, decision=decision,
         strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
         judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
+
+
+def _latency_conditions(figs: dict[str, Figures], facts: RunFacts) -> None:
+    """What the calls' records cannot say about the judged latency: the load it holds under, what
+    this machine added meanwhile (the control endpoint), a rate the candidate could not sustain."""
+    for cid, f in figs.items():
+        lat = f.latency
+        lat.extra_declined = not facts.extra_calls
+        info = facts.latency_passes.get(cid)
+        machine = info.machine if info is not None and info.machine is not None else facts.machine
+        lat.load = info.load if info is not None and info.mode != "extra" else facts.concurrency
+        if machine is not None and machine.n:
+            lat.machine_added_p50_ms, lat.machine_added_p95_ms, lat.machine_added_n = (machine.p50_ms, machine.p95_ms,
+                                                                                       machine.n)
+        if info is not None:
+            lat.sustained_rps, lat.load_problem = info.sustained_rps, info.problem
 
 
 def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int, req: Any) -> Any:
@@ -421,6 +444,15 @@ def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int,
     out = resolution(n, [pair], req.decision.small_difference, family)
     out.sd_source = f"observed on the pair the choice rests on ({d.chosen} vs {other})"
     return out
+
+
+def _machine(m: Any) -> MachineAdded | None:
+    if m is None or not m.n:
+        return None
+    from modelsel.latency_pass import MIN_CONTROL, distortion_ms
+
+    return MachineAdded(n=m.n, p50_ms=m.p50_ms, p95_ms=m.p95_ms, max_ms=m.max_ms,
+                        quiet_pass=bool(m.n >= MIN_CONTROL and (m.p50_ms or 0.0) > distortion_ms()))
 
 
 def _catalog_ids() -> list[str] | None:

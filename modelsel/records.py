@@ -31,7 +31,8 @@ class Record(BaseModel):
     cost_live_usd: float | None = None  # the same tokens at the standard (live) price
     cost_batch_usd: float | None = None  # the same tokens at the provider's batch price
     batch: bool = False  # answered inside a provider batch: no latency, billed at the batch price
-    latency_sample: bool = False  # a live call made to measure a batched candidate's latency (not in quality)
+    latency_sample: bool = False  # a live call made only to measure latency (batch sample, extra or latency pass): not in quality
+    latency_pass: str | None = None  # "extra" (more calls for a percentile), "quiet" or "load" (the judged latency pass)
     error: str | None = None
     error_kind: str | None = None
     status: int | None = None  # HTTP status of the last failed attempt

@@ -87,10 +87,29 @@ class Quality(Strict):
         return [v] if isinstance(v, dict) else v
 
 
+class Load(Strict):
+    """The load production sends at peak: calls in flight, or requests per second (open-loop
+    arrivals). The latency pass runs at it, and the record says under which load its figures hold."""
+
+    concurrency: int | None = Field(None, ge=1, le=1000)
+    rps: float | None = Field(None, gt=0, le=1000)
+    calls: int | None = Field(None, ge=10, le=100_000)  # latency-pass calls per candidate (default: what the limits need)
+
+    @model_validator(mode="after")
+    def _one(self) -> Load:
+        if (self.concurrency is None) == (self.rps is None):
+            raise ValueError("give one of 'concurrency' (calls in flight) or 'rps' (requests per second)")
+        return self
+
+    def text(self) -> str:
+        return f"{self.concurrency} calls in flight" if self.concurrency else f"{self.rps:g} requests/s (open-loop)"
+
+
 class Latency(Strict):
     p50_ms: float | None = Field(None, gt=0)
     p95_ms: float | None = Field(None, gt=0)
     ttft_p50_ms: float | None = Field(None, gt=0)
+    load: Load | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Latency:

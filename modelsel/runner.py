@@ -73,6 +73,7 @@ class RunConfig:
     # Quality through the providers' batch APIs: candidate id -> None (batched) or why it runs live.
     batch: dict[str, str | None] | None = None
     latency_sample: int = 30  # live calls per batched candidate, to measure its latency
+    extra_calls: bool = True  # latency-only calls where a percentile needs them (--no-extra-calls: not judged)
 
 
 @dataclass
@@ -87,6 +88,8 @@ class RunOutcome:
     budget: Budget | None = None  # the same guard caps the judge's spend when scoring
     stopped: RunStopped | None = None  # a write failed: the run stopped, finished answers are cached
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)  # per batched candidate: what its batch did
+    latency_passes: dict[str, Any] = field(default_factory=dict)  # per candidate: latency_pass.PassInfo
+    machine: Any = None  # control.Distortion: what this machine added to calls during the quality pass
 
     @property
     def spent_usd(self) -> float:
@@ -445,11 +448,13 @@ async def run_eval(
     cache: Cache | None, on_record: Callable[[Record], Awaitable[None] | None] | None = None,
     budget: Budget | None = None, plan: dict[str, list[Example]] | None = None, sample: set[str] | None = None,
     extra: Callable[[_Ctx, RunOutcome, dict[str, Slot]], Awaitable[None]] | None = None,
+    after: Callable[[_Ctx, RunOutcome, dict[str, Slot], Any], Awaitable[None]] | None = None,
 ) -> RunOutcome:
     """Every example for every candidate (or, with `plan`, the examples it lists per candidate;
     `sample`: candidates whose live calls are latency samples of a batch). Each finished Record goes
     to `on_record` (awaited if it is a coroutine) and is not kept here, so a run of any size holds
-    only what is in flight. `extra` runs beside the live calls on the same context (the batches)."""
+    only what is in flight. `extra` runs beside the live calls on the same context (the batches);
+    `after` once they are done, with the clients still open (the latency pass)."""
     slots = make_slots(candidates, providers, cfg)
     for c in candidates:
         providers[c.id].prepare(c.timeout_s or cfg.timeout_s)
@@ -501,6 +506,11 @@ async def run_eval(
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
                     raise r
+        if after is not None and outcome.stopped is None and not outcome.deadline_hit and not outcome.budget_stopped:
+            try:
+                await after(ctx, outcome, slots, deliver)
+            except RunStopped as exc:
+                outcome.stopped = exc
     finally:
         for p in providers.values():
             try:

@@ -58,6 +58,16 @@ class Quantile(Model):
     n: int = 0
 
 
+class LatencyBucket(Model):
+    """Latency of calls whose input falls in one size bucket."""
+
+    n: int = 0
+    p50: Quantile = Quantile()
+    p95: Quantile = Quantile()
+    ttft_p50: Quantile | None = None
+    output_tokens_per_s: float | None = None
+
+
 class LatencyFigures(Model):
     n: int = 0  # calls the percentiles use
     cold_excluded: int = 0
@@ -71,6 +81,17 @@ class LatencyFigures(Model):
     attempt_p50: Quantile | None = None  # the successful attempt alone (when some requests were retried)
     attempt_p95: Quantile | None = None
     output_tokens_per_s: float | None = None
+    # Where the judged figures come from, under which load, and how far this machine may have moved them
+    source: str = "quality pass"  # quality pass | quality pass + extra calls | quiet pass | load pass
+    load: str | None = None  # the load the figures hold under (latency.load), else the quality pass's concurrency
+    extra_calls: int = 0  # latency-only calls added so a percentile could be bounded (never counted for quality)
+    extra_declined: bool = False  # --no-extra-calls: a percentile without enough calls is not judged
+    machine_added_p50_ms: float | None = None  # what this machine added to the control's calls meanwhile (control.py)
+    machine_added_p95_ms: float | None = None
+    machine_added_n: int = 0
+    sustained_rps: float | None = None  # latency.load.rps: answered per second over the pass
+    load_problem: str | None = None  # the stated load was not sustained (rate limits, errors, queueing)
+    by_input: dict[str, LatencyBucket] = {}  # by input tokens (< 1k, 1k-10k, 10k-100k, >= 100k), when the set spans two
 
 
 class CostFigures(Model):
@@ -351,6 +372,16 @@ class LoopLag(Model):
     flagged: bool = False  # p95 over 5 ms: the machine itself queued answers before their clocks stopped
 
 
+class MachineAdded(Model):
+    """What this machine added to the control endpoint's calls (client time minus the server's own)."""
+
+    n: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    max_ms: float | None = None
+    quiet_pass: bool = False  # over the threshold: the judged latency comes from a quiet pass
+
+
 class RunInfo(Model):
     started_at: str
     finished_at: str
@@ -379,6 +410,7 @@ class RunInfo(Model):
     catalog_ids: list[str] | None = None  # the catalog when the decision was made: review names what is new since
     prices: PriceSnapshot | None = None
     loop_lag: LoopLag | None = None
+    machine: MachineAdded | None = None  # the control endpoint during the quality pass
     batch: BatchRun | None = None  # quality through provider batches (--batch): what ran how
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
+import time
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -135,6 +136,8 @@ class _Progress:
                              TextColumn("errors {task.fields[errors]}  ${task.fields[spend]:.4f}"), TimeElapsedColumn(),
                              console=err) if err.is_terminal else None
         self.tasks: dict[str, Any] = {}
+        self.totals: dict[str, int] = {}
+        self.per_candidate = per_candidate
         self.state = {c.id: [0, 0.0] for c in scr.runnable}
         if self.prog is not None:
             for c in scr.runnable:
@@ -152,8 +155,12 @@ class _Progress:
             self.prog.update(self.tasks[cid], description=f"{cid[:16]} batch {st.state} {st.finished}/{st.total}"[:28])
 
     def resize(self, cid: str, total: int) -> None:
+        self.totals[cid] = total
         if self.prog is not None and cid in self.tasks:
             self.prog.update(self.tasks[cid], total=total)
+
+    def total(self, cid: str) -> int:
+        return self.totals.get(cid, self.per_candidate)
 
     def update(self, rec: Record) -> None:
         st = self.state[rec.candidate]
@@ -182,6 +189,8 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
 
     preload = asyncio.create_task(_preload_when_idle())
     lag = asyncio.create_task(_watch_lag(lag_samples))
+    control, watch = _control(scr)
+    t_quality = time.monotonic()
     plan, sample, extra = None, None, None
     if cfg.batch:
         from modelsel.batch.run import run_batches, sample_examples
@@ -195,14 +204,64 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
         async def extra(ctx: Any, outcome: RunOutcome, slots: dict[str, Any]) -> None:
             await run_batches([(c, scr.providers[c.id]) for c in batched], inp.evalset.examples, ctx, outcome, slots,
                               str(inp.lr.path.resolve()), progress.batch_status)
+    async def after(ctx: Any, outcome: RunOutcome, slots: dict[str, Any], deliver: Any) -> None:
+        from modelsel import latency_pass
+        from modelsel.control import Distortion, window
+
+        machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
+        outcome.machine = machine
+        warm = _warm_calls(calls, scr)
+        plans = latency_pass.plan(inp.lr.req, [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)],
+                                  scr.providers, warm, machine, cfg.extra_calls)
+        for pl in plans:
+            progress.resize(pl.cid, progress.total(pl.cid) + pl.calls)
+        outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,
+                                                            inp.evalset.examples, ctx, slots, deliver, control)
+
     try:
         outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget,
-                                 plan=plan, sample=sample, extra=extra)
+                                 plan=plan, sample=sample, extra=extra, after=after)
     finally:
         preload.cancel()
         lag.cancel()
+        if watch is not None:
+            watch.cancel()
+        if control is not None:
+            await control.aclose()
+            control.stop()
         await scorer.aclose()
     return outcome
+
+
+def _concurrency_text(cfg: RunConfig) -> str:
+    return (f"the quality pass, {cfg.concurrency} calls in flight per model" if cfg.concurrency else
+            "the quality pass, each model at its provider's default calls in flight")
+
+
+def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
+    """The control endpoint and the task sampling it, when a candidate is reached over the network."""
+    if not any(p.over_http for p in scr.providers.values()):
+        return None, None
+    from modelsel.control import Control
+
+    control = Control()
+    if not control.start():
+        return None, None
+    return control, asyncio.create_task(control.watch())
+
+
+def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
+    """The answered calls per candidate its latency percentiles would rest on so far: the warm ones,
+    or all when fewer than metrics.MIN_WARM are warm (the rule metrics.latency_sample applies)."""
+    from modelsel.metrics import MIN_WARM
+
+    warm: dict[str, int] = {}
+    ok: dict[str, int] = {}
+    for cand, err, cold, lat in zip(calls.candidate, calls.error, calls.cold, calls.latency_ms, strict=True):
+        if not err and lat == lat:
+            ok[cand] = ok.get(cand, 0) + 1
+            warm[cand] = warm.get(cand, 0) + (not cold)
+    return {c: (warm.get(c, 0) if warm.get(c, 0) >= MIN_WARM else n) for c, n in ok.items()}
 
 
 def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, out: Path | None, reports_root: Path,
@@ -331,7 +390,9 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
     facts = pipeline.RunFacts(started_at=started, spent_usd=outcome.spent_usd, budget_stopped=outcome.budget_stopped,
                               budget_reserved_usd=outcome.budget.reserved_at_stop if outcome.budget else 0.0,
                               calls_not_made=outcome.skipped_budget, not_made=outcome.skipped_by,
-                              not_run=outcome.not_run, deadline_hit=outcome.deadline_hit, interrupted=interrupted)
+                              not_run=outcome.not_run, deadline_hit=outcome.deadline_hit, interrupted=interrupted,
+                              latency_passes=outcome.latency_passes, machine=outcome.machine,
+                              extra_calls=cfg.extra_calls, concurrency=_concurrency_text(cfg))
     mark("records sorted")
     summary = pipeline.analyse(inp, scr, arr, facts, cfg)
     if batch_info is not None:

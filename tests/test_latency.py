@@ -118,7 +118,7 @@ def test_an_endless_answer_is_cut_flagged_and_kept_small(keys: dict[str, str], t
 
         cands = [openai_cand(F, "flood", params={"stream": stream}), openai_cand(F, "ok")]
         res = cli("eval", write_req(tmp_path, cands, run={"max_answer_chars": 5000}, quality={"min_score": 0.0}),
-                  "--out", tmp_path / "run")
+                  "--out", tmp_path / "run", "--no-extra-calls")
     finally:
         fake.stop()
     assert res.exit_code in (0, 1), res.output

@@ -119,7 +119,8 @@ def test_rate_limited_requests_count_their_wait_and_the_record_says_why(fake, ke
     fake.script("steady", answer=oracle, latency_ms=60)
     cands = [openai_cand(fake, "throttled", pin=0.1, pout=0.1), openai_cand(fake, "steady", pin=1.0, pout=1.0)]
     req_path = write_req(tmp_path, cands, latency={"p50_ms": 250, "p95_ms": 300})
-    res = cli("eval", req_path, "--out", tmp_path / "run")
+    # Only the 12 scripted requests: extra calls for the p95 would meet no 429 (this fake limits by prompt, not load)
+    res = cli("eval", req_path, "--out", tmp_path / "run", "--no-extra-calls")
     s, records = run_dir(tmp_path / "run")
     t = s["candidates"]["oa-throttled"]
     assert t["retried_requests"] == 3 and t["retry_kinds"] == {"rate_limit": 3}
@@ -129,7 +130,8 @@ def test_rate_limited_requests_count_their_wait_and_the_record_says_why(fake, ke
     assert s["decision"]["chosen"] == "oa-steady"
     assert any("p95 latency" in x for x in s["decision"]["eliminated"]["oa-throttled"])
     # a looser limit lets it through, and the choice's sentence says what was retried and why
-    res = cli("eval", write_req(tmp_path, cands, latency={"p50_ms": 1000, "p95_ms": 2000}), "--out", tmp_path / "run2")
+    res = cli("eval", write_req(tmp_path, cands, latency={"p50_ms": 1000, "p95_ms": 2000}), "--out", tmp_path / "run2",
+              "--no-extra-calls")
     s2, _ = run_dir(tmp_path / "run2")
     assert s2["decision"]["chosen"] == "oa-throttled", res.output
     said = " ".join(s2["decision"]["reasons"])

@@ -256,6 +256,7 @@ class Provider:
     max_concurrency: int | None = None  # a hard limit --concurrency cannot raise (llama.cpp: 1)
     cacheable = True  # answers are stored in the response cache (a replay is not: it is the record itself)
     standard_api = False  # speaks an API many hosts speak (the lock-in rule prefers it among equals)
+    over_http = False  # calls go over the network: this machine's load can distort their measured latency
     # Parameters this provider applies when the candidate does not set them. The runner records
     # them with every call, so a comparison states exactly what each model was asked with.
     defaults: dict[str, Any] = {}
@@ -400,6 +401,7 @@ class SdkProvider(Provider):
     closed at the end of the run."""
 
     needs_key = True
+    over_http = True
     default_concurrency = 8
     defaults: dict[str, Any] = {"stream": True}
 

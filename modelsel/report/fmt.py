@@ -11,6 +11,7 @@ from modelsel.schema import (
     CandidateEntry,
     CostFigures,
     Decision,
+    LatencyFigures,
     QualityFigures,
     Quantile,
     Resolution,
@@ -37,6 +38,30 @@ def quantile(q: Quantile | None) -> str:
     lo = "?" if q.lo is None else ms(q.lo).replace(" ms", "")
     hi = "unbounded" if q.hi is None else ms(q.hi).replace(" ms", "")
     return f"{ms(q.value)} [{lo}, {hi}]"
+
+
+def latency_condition(lat: LatencyFigures) -> str:
+    """Where a judged latency comes from, under which load, and what this machine added meanwhile."""
+    if not lat.n:
+        return ""
+    src = {"quality pass": "the quality pass", "quality pass + extra calls":
+           f"the quality pass and {lat.extra_calls} latency-only calls added so the p95 could be bounded",
+           "quiet pass": "a quiet pass (this machine distorted the quality pass's calls)",
+           "load pass": "a pass at the stated production load"}.get(lat.source, lat.source)
+    out = f"{lat.n} warm calls from {src}"
+    if lat.load:
+        out += f", under {lat.load}"
+    if lat.machine_added_p50_ms is not None:
+        out += (f"; this machine added {lat.machine_added_p50_ms:g} ms at the median (p95 {lat.machine_added_p95_ms:g} ms) "
+                f"to the control endpoint's calls meanwhile ({lat.machine_added_n} calls), so the figures may be that "
+                "much above what the provider took")
+    if lat.sustained_rps is not None:
+        out += f"; sustained {lat.sustained_rps:g} answered requests/s"
+    if lat.load_problem:
+        out += f"; it {lat.load_problem}"
+    if lat.extra_declined:
+        out += "; --no-extra-calls: a percentile without enough calls is not judged"
+    return out + "."
 
 
 def usd(v: float | None, digits: int | None = None) -> str:

@@ -21,6 +21,7 @@ from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
     errors_text,
+    latency_condition,
     monthly_ci,
     ms,
     pct,
@@ -133,7 +134,9 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
         rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
         chart_cost=figs["cost"], chart_latency=figs["latency"], chart_diff=figs["diff"],
-        chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill))
+        chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill),
+        latency_lines=[(cid, t) for cid, c in s.candidates.items() if (t := latency_condition(c.latency))],
+        by_input=[(cid, b, q) for cid, c in s.candidates.items() for b, q in c.latency.by_input.items()])
 
 
 def _bold(text: str) -> Any:

@@ -248,11 +248,31 @@ def _results(s: Summary, L: list[str]) -> None:
         L.append("\nLatency percentiles are of warm calls: calls that started before their client had answered once carry "
                  "the SDK's cold start and new connections, which a running service does not pay, and were left out ("
                  + ", ".join(f"{esc(k)}: {v}" for k, v in cold.items()) + ").")
+    _latency_conditions(s, L)
     tags = sorted({t for c in s.candidates.values() for t in c.by_tag})
     if tags:
         L.append("\n### Quality by tag\n")
         rows = [[esc(cid)] + [esc(q_ci(c.by_tag.get(t))) for t in tags] for cid, c in s.candidates.items() if c.by_tag]
         L.append(table(["Candidate"] + [esc(t) for t in tags], rows))
+
+
+def _latency_conditions(s: Summary, L: list[str]) -> None:
+    """Where each judged latency comes from, under which load, how far this machine may have moved
+    it (the control endpoint), and the figures by input size."""
+    from modelsel.report.fmt import latency_condition
+
+    lines = [f"- {esc(cid)}: {esc(t)}" for cid, c in s.candidates.items() if (t := latency_condition(c.latency))]
+    if lines:
+        L.append("\n### Latency: where the judged figures come from\n")
+        L += lines
+    rows = [[esc(cid), esc(b), str(q.n), esc(quantile(q.p50)), esc(quantile(q.p95)),
+             esc(quantile(q.ttft_p50)) if q.ttft_p50 else "—", f"{q.output_tokens_per_s:g}" if q.output_tokens_per_s else "—"]
+            for cid, c in s.candidates.items() for b, q in c.latency.by_input.items()]
+    if rows:
+        L.append("\n### Latency by input size\n")
+        L.append(table(["Candidate", "Input", "n", "p50 [95% CI]", "p95 [95% CI]", "TTFT p50", "Output tokens/s"], rows))
+        L.append("\nThe percentiles above the table are over the eval set's own mix of input sizes: the mix production "
+                 "sends, as far as the eval set (or the traces it came from) represents it.")
 
 
 def _result_notes(s: Summary) -> list[str]:

@@ -1,0 +1,168 @@
+"""The control endpoint: what this machine adds to a call, measured while the run is in flight.
+
+A tiny OpenAI-compatible server in its own process on 127.0.0.1 answers every request after a
+known wait and says in a header how long it held the request. The run calls it through the same
+SDK as the models, interleaved with them; the time the client measured minus the server's own
+time is what this machine (its event loop, its other processes, the SDK) added to that call. On a
+quiet machine that is a millisecond or two; on a runner shared with builds it is tens to hundreds,
+and the record then takes its judged latency from a pass the machine does not distort.
+
+    python -m modelsel.control   (prints its port, serves until stdin closes)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WAIT_MS = 20.0  # the control's known wait: long enough to overlap the model calls, short enough to sample often
+HEADER = "x-modelsel-server-ms"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        import socket
+
+        # Without TCP_NODELAY, Nagle's algorithm meets the client's delayed ACK: 40 ms of nothing.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args: Any) -> None:  # quiet: nothing of ours on stderr
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        t0 = time.perf_counter()
+        n = int(self.headers.get("content-length") or 0)
+        self.rfile.read(n)
+        time.sleep(WAIT_MS / 1000)
+        body = json.dumps({"id": "control", "object": "chat.completion", "created": int(time.time()), "model": "control",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                                        "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header(HEADER, f"{(time.perf_counter() - t0) * 1000:.3f}")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve() -> None:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.daemon_threads = True
+    print(srv.server_address[1], flush=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    sys.stdin.read()  # the run closes our stdin when it is done (or dies): then we go
+
+
+class Control:
+    """The control process and the samples taken from it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.port: int | None = None
+        self.samples: list[tuple[float, float]] = []  # (monotonic time, ms this machine added)
+        self._client: Any = None
+
+    def start(self) -> bool:
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "modelsel.control"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                         env={"PYTHONPATH": _package_root()})
+            assert self.proc.stdout is not None
+            self.port = int(self.proc.stdout.readline().strip())
+        except (OSError, ValueError):
+            self.stop()
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=2)
+            except Exception:
+                self.proc.kill()
+            self.proc = None
+
+    async def sample(self) -> float | None:
+        """One control call through the OpenAI SDK, as the models are called: ms this machine added."""
+        import openai
+
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(api_key="control", base_url=f"http://127.0.0.1:{self.port}/v1",
+                                              max_retries=0, timeout=10)
+        t0 = time.perf_counter()
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(
+                model="control", messages=[{"role": "user", "content": "ping"}], max_tokens=1)
+            raw.parse()
+        except Exception:
+            return None
+        took = (time.perf_counter() - t0) * 1000
+        server = float(raw.headers.get(HEADER) or 0.0)
+        added = max(0.0, took - server)
+        self.samples.append((time.monotonic(), added))
+        return added
+
+    async def watch(self, every_s: float = 0.02) -> None:
+        """Sample every `every_s` while the calls are in flight (cancelled when they are done). The
+        first call pays the SDK's cold start and a new connection: it is made, not kept."""
+        await self.sample()
+        self.samples.clear()
+        while True:
+            await self.sample()
+            await asyncio.sleep(every_s)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            try:
+                await self._client.close()
+            except Exception:
+                pass
+
+
+def _package_root() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass
+class Distortion:
+    """What the machine added to the control's calls over a window of the run."""
+
+    n: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    max_ms: float | None = None
+    samples: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, xs: list[float]) -> Distortion:
+        if not xs:
+            return cls()
+        s = sorted(xs)
+
+        def q(p: float) -> float:
+            return round(s[min(len(s) - 1, int(p * len(s)))], 2)
+
+        return cls(n=len(s), p50_ms=q(0.5), p95_ms=q(0.95), max_ms=round(s[-1], 2), samples=list(xs))
+
+
+def window(samples: list[tuple[float, float]], start: float, end: float) -> Distortion:
+    return Distortion.of([x for t, x in samples if start <= t <= end])
+
+
+if __name__ == "__main__":
+    serve()

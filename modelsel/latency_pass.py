@@ -1,0 +1,216 @@
+"""Latency as production will see it: enough calls for the percentiles the requirements judge, at
+the load production will send, on a machine that does not distort them.
+
+The quality pass asks every example once, at whatever concurrency the run uses, on whatever machine
+runs it. After it, for each candidate reached over the network:
+
+- *extra* calls: when its warm calls are fewer than a p95 (or p50) limit needs for a 95% upper
+  bound (59 for a p95), latency-only calls are added (examples repeated in eval-set order, so the
+  input sizes keep the eval set's mix), flagged and never counted for quality;
+- a *quiet* pass: when the control endpoint (control.py) shows this machine added more than
+  DISTORTION_MS to its calls during the quality pass, the judged latency comes from a pass with one
+  call in flight, one candidate at a time, and the record says which figures came from where;
+- a *load* pass: when the requirements state `latency.load`, the judged latency comes from a pass at
+  that load (calls in flight, or open-loop arrivals at a rate), and a candidate that cannot sustain
+  the rate is flagged with the rate it sustained.
+
+The control keeps sampling during each pass, so the record says, measured, how far off the judged
+figures may be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from modelsel import stats
+from modelsel.candidate import Candidate
+from modelsel.control import Control, Distortion, window
+from modelsel.evalset import Example
+from modelsel.providers import Provider
+from modelsel.records import Record
+from modelsel.requirements import Requirements
+
+DISTORTION_MS = 5.0  # above this (control p50 during the quality pass), the judged latency comes from a quiet pass
+
+
+def distortion_ms() -> float:
+    """The threshold; MODELSEL_QUIET_PASS_MS overrides it (the tests pin it, so a busy test machine
+    does not change how many calls a test sees; 0 forces the quiet pass)."""
+    import os
+
+    try:
+        return float(os.environ.get("MODELSEL_QUIET_PASS_MS", DISTORTION_MS))
+    except ValueError:
+        return DISTORTION_MS
+MIN_PASS_CALLS = 30
+MIN_CONTROL = 5  # control samples needed before a busy machine is called busy
+SUSTAINED_SHARE = 0.9  # a rate is sustained when at least this share of it was answered
+
+
+@dataclass
+class Plan:
+    cid: str
+    mode: str  # extra | quiet | load
+    calls: int
+    concurrency: int | None = None  # None: the candidate's own slot (extra calls)
+    rps: float | None = None
+
+
+@dataclass
+class PassInfo:
+    """What one candidate's latency pass did (summary.run.latency_passes)."""
+
+    mode: str
+    calls: int
+    load: str
+    seconds: float = 0.0
+    answered: int = 0
+    errors: int = 0
+    rate_limited: int = 0
+    sustained_rps: float | None = None
+    problem: str | None = None  # the stated rate was not sustained
+    machine: Distortion | None = None
+
+
+def needed_calls(req: Requirements) -> int:
+    """Warm answered calls the latency limits need for a 95% upper bound of their percentile."""
+    lat = req.latency
+    need = 0
+    if lat.p95_ms is not None:
+        need = max(need, stats.min_n_for_upper_bound(0.95))
+    if lat.p50_ms is not None or lat.ttft_p50_ms is not None:
+        need = max(need, next(n for n in range(2, 100) if stats.quantile_ranks(n, 0.5)[1] is not None))
+    return need
+
+
+def margin(need: int) -> int:
+    return math.ceil(need * 0.1) + 2  # for calls that fail or start cold
+
+
+def plan(req: Requirements, cands: list[Candidate], providers: dict[str, Provider], warm: dict[str, int],
+         machine: Distortion, extra_calls: bool = True) -> list[Plan]:
+    """Which candidates get which latency pass (in the order they run: one at a time)."""
+    need = needed_calls(req)
+    load = req.latency.load
+    out: list[Plan] = []
+    for c in cands:
+        if not providers[c.id].over_http:
+            continue  # a local model's latency is this machine's by nature; a python function has none to judge
+        if c.id not in warm:
+            continue  # it answered nothing: more calls would only fail again, and there is no latency to judge
+        if load is not None and extra_calls:
+            n = load.calls or max(need + margin(need), MIN_PASS_CALLS)
+            out.append(Plan(c.id, "load", n, load.concurrency, load.rps))
+        elif need and extra_calls and machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > distortion_ms():
+            out.append(Plan(c.id, "quiet", max(need + margin(need), MIN_PASS_CALLS), 1))
+        elif need and extra_calls and warm.get(c.id, 0) < need:
+            out.append(Plan(c.id, "extra", need - warm.get(c.id, 0) + margin(need)))
+    return out
+
+
+def estimate(req: Requirements, cands: list[Candidate], providers: dict[str, Provider], n_examples: int,
+             repeat: int, extra_calls: bool = True) -> dict[str, int]:
+    """For --dry-run: the latency-only calls each candidate gets (the load pass, or the extra calls
+    its percentiles need once the first wave's cold calls are left out). A quiet pass, which only a
+    busy machine triggers, would make MIN_PASS_CALLS or the percentiles' need instead."""
+    need = needed_calls(req)
+    load = req.latency.load
+    out: dict[str, int] = {}
+    for c in cands:
+        p = providers.get(c.id)
+        if p is None or not p.over_http or not extra_calls:
+            continue
+        if load is not None:
+            out[c.id] = load.calls or max(need + margin(need), MIN_PASS_CALLS)
+        elif need:
+            cold = c.concurrency or p.default_concurrency
+            out[c.id] = max(0, need + margin(need) - max(0, n_examples * repeat - cold))
+    return {k: v for k, v in out.items() if v}
+
+
+async def _one(c: Candidate, p: Provider, ex: Example, k: int, slot: Any, ctx: Any, mode: str) -> Record | None:
+    from modelsel.runner import call_one
+
+    rec = await call_one(c, p, ex, k, slot, ctx, sample=True)
+    if not isinstance(rec, Record):
+        return None
+    rec.latency_pass = mode
+    return rec
+
+
+async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], ctx: Any, slot: Any,
+                  deliver: Any, control: Control | None, seed: int = 20261205) -> PassInfo:
+    """One candidate's pass: `calls` requests over the eval set's examples in order (cycled), at the
+    plan's load. Open-loop arrivals for a rate: a request is sent at its time whether or not the
+    earlier ones have answered, as production's users would send them."""
+    from modelsel.runner import Slot
+
+    info = PassInfo(pl.mode, pl.calls, _load_text(pl))
+    if pl.mode != "extra":
+        slot = Slot(asyncio.Semaphore(pl.concurrency or 10_000), None)
+    quiet = dataclasses.replace(ctx, cache=None)  # a timing must be a call, never a cached answer
+    t0 = time.monotonic()
+
+    async def go(i: int) -> None:
+        rec = await _one(c, p, examples[i % len(examples)], 1000 + i, slot, quiet, pl.mode)
+        if rec is None:
+            return
+        if rec.error:
+            info.errors += 1
+            info.rate_limited += rec.error_kind == "rate_limit"
+        else:
+            info.answered += 1
+        await deliver(c, rec)
+
+    if pl.rps:
+        rng = random.Random(seed)
+        tasks, at = [], 0.0
+        for i in range(pl.calls):
+            delay = t0 + at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(go(i)))
+            at += rng.expovariate(pl.rps)
+        await asyncio.gather(*tasks)
+    else:
+        await asyncio.gather(*(go(i) for i in range(pl.calls)))
+    t1 = time.monotonic()
+    info.seconds = round(t1 - t0, 3)
+    if control is not None:
+        info.machine = window(control.samples, t0, t1)
+    if pl.rps and info.seconds > 0:
+        info.sustained_rps = round(info.answered / info.seconds, 3)
+        if info.sustained_rps < SUSTAINED_SHARE * pl.rps or info.rate_limited:
+            info.problem = (f"did not sustain {pl.rps:g} requests/s: {info.sustained_rps:g} answered per second over "
+                            f"{info.seconds:.1f} s ({info.errors} of {pl.calls} calls failed"
+                            + (f", {info.rate_limited} rate-limited" if info.rate_limited else "") + ")")
+    elif pl.mode == "load" and info.errors and info.rate_limited:
+        info.problem = (f"rate-limited at {pl.concurrency} calls in flight: {info.rate_limited} of {pl.calls} calls "
+                        "were refused")
+    return info
+
+
+def _load_text(pl: Plan) -> str:
+    if pl.mode == "quiet":
+        return "1 call in flight, one candidate at a time (the quiet pass)"
+    if pl.rps:
+        return f"{pl.rps:g} requests/s, open-loop arrivals"
+    if pl.concurrency:
+        return f"{pl.concurrency} calls in flight"
+    return "the quality pass's concurrency"
+
+
+async def run_all(plans: list[Plan], cands: dict[str, Candidate], providers: dict[str, Provider],
+                  examples: list[Example], ctx: Any, slots: dict[str, Any], deliver: Any,
+                  control: Control | None) -> dict[str, PassInfo]:
+    """Every plan, one candidate at a time: two candidates' passes never load the machine together."""
+    out: dict[str, PassInfo] = {}
+    for pl in plans:
+        out[pl.cid] = await run_one(pl, cands[pl.cid], providers[pl.cid], examples, ctx, slots[pl.cid], deliver, control)
+    return out
