@@ -83,6 +83,12 @@ class Control:
         except (OSError, ValueError):
             self.stop()
             return False
+        import openai
+
+        # Built now, before any model call is in flight: importing the SDK and building a client
+        # takes a few hundred ms of the event loop, which the calls' clocks would otherwise see.
+        self._client = openai.AsyncOpenAI(api_key="control", base_url=f"http://127.0.0.1:{self.port}/v1",
+                                          max_retries=0, timeout=10)
         return True
 
     def stop(self) -> None:
@@ -97,11 +103,8 @@ class Control:
 
     async def sample(self) -> float | None:
         """One control call through the OpenAI SDK, as the models are called: ms this machine added."""
-        import openai
-
         if self._client is None:
-            self._client = openai.AsyncOpenAI(api_key="control", base_url=f"http://127.0.0.1:{self.port}/v1",
-                                              max_retries=0, timeout=10)
+            return None
         t0 = time.perf_counter()
         try:
             raw = await self._client.chat.completions.with_raw_response.create(
@@ -115,7 +118,7 @@ class Control:
         self.samples.append((time.monotonic(), added))
         return added
 
-    async def watch(self, every_s: float = 0.02) -> None:
+    async def watch(self, every_s: float = 0.05) -> None:
         """Sample every `every_s` while the calls are in flight (cancelled when they are done). The
         first call pays the SDK's cold start and a new connection: it is made, not kept."""
         await self.sample()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import threading
 import time
 from collections import Counter
@@ -240,7 +241,7 @@ def _concurrency_text(cfg: RunConfig) -> str:
 
 def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
     """The control endpoint and the task sampling it, when a candidate is reached over the network."""
-    if not any(p.over_http for p in scr.providers.values()):
+    if not any(p.over_http for p in scr.providers.values()) or os.environ.get("MODELSEL_CONTROL") == "off":
         return None, None
     from modelsel.control import Control
 

@@ -115,7 +115,7 @@ def test_a_busy_machine_moves_the_judged_latency_to_a_quiet_pass_and_the_record_
     """With the threshold at 0 ms any machine is 'busy': the judged figures come from the quiet pass
     (one call in flight), whose own control figures stand beside them in the record."""
     monkeypatch.setenv("MODELSEL_QUIET_PASS_MS", "0")
-    fake.script("m", answer=oracle, latency_ms=30)
+    fake.script("m", answer=oracle, latency_ms=60)  # a quality pass of about 0.6 s: a dozen control samples
     _tickets(tmp_path, 80)
     res = cli("eval", _req(tmp_path, fake), "--out", tmp_path / "run")
     assert res.exit_code == 0, res.output
