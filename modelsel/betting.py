@@ -20,8 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from modelsel.stats import _bisect
-
 _C = 0.75  # the stake never exceeds 3/4 of what a bet can afford to lose (WSR's truncation c, in [1/2, 3/4])
 _SEED = 20261205
 
@@ -68,6 +66,18 @@ def _prepare(x: Sequence[float] | np.ndarray, lo: float, hi: float) -> np.ndarra
     return np.clip(a, 0.0, 1.0)[_order(len(a))]
 
 
+def _edge(rejected, inside: float, outside: float, tol: float = 1e-7) -> float:  # type: ignore[no-untyped-def]
+    """The boundary between `inside` (not rejected) and `outside` (rejected), to within tol, on the
+    outside's side so the interval never comes out narrower than it is."""
+    while abs(outside - inside) > tol:
+        mid = (inside + outside) / 2
+        if rejected(mid):
+            outside = mid
+        else:
+            inside = mid
+    return outside
+
+
 def interval(x: Sequence[float] | np.ndarray, conf: float = 0.95, lo: float = 0.0, hi: float = 1.0
              ) -> tuple[float, float, float]:
     """(mean, lower, upper) of scores bounded by [lo, hi], valid for any distribution there."""
@@ -88,9 +98,8 @@ def interval(x: Sequence[float] | np.ndarray, conf: float = 0.95, lo: float = 0.
         return _hedged_log_capital(a, lam, m) >= cut
 
     # The hedged capital is quasi-convex in m (WSR Prop. 4): the interval is one piece around the mean.
-    # Each end to within 1e-7, stepped outwards by that much so the interval never gets narrower.
-    left = 0.0 if not rejected(0.0) else max(0.0, _bisect(lambda m: 0.5 - rejected(m), 0.0, m0, 1e-7) - 1e-7)
-    right = 1.0 if not rejected(1.0) else min(1.0, _bisect(lambda m: rejected(m) - 0.5, m0, 1.0, 1e-7) + 1e-7)
+    left = 0.0 if not rejected(0.0) else _edge(rejected, m0, 0.0)
+    right = 1.0 if not rejected(1.0) else _edge(rejected, m0, 1.0)
     scale = hi - lo
     return (mean, min(lo + left * scale, mean), max(lo + right * scale, mean))
 
