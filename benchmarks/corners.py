@@ -34,8 +34,8 @@ def _setup(tree: Path) -> None:
 # --- building runs -----------------------------------------------------------------------------
 
 def arrays(rows: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    from modelsel.calls import Calls
-    from modelsel.records import Record
+    from modelsel.run.calls import Calls
+    from modelsel.run.records import Record
 
     return Calls.from_records(Record(**r) for r in rows).arrays()
 
@@ -47,7 +47,7 @@ def row(cand: str, ex: str, score: float, cluster: str | None = None, tags: list
 
 
 def req(**over: Any):  # type: ignore[no-untyped-def]
-    from modelsel.requirements import Requirements
+    from modelsel.inputs.requirements import Requirements
 
     doc: dict[str, Any] = {"task": "t", "evalset": "x", "candidates": [{"catalog": "x"}],
                            "quality": {"min_score": 0.1}, "decision": {"max_error_rate": 0.5}}
@@ -57,20 +57,20 @@ def req(**over: Any):  # type: ignore[no-untyped-def]
 
 
 def cands(ids: list[str]):  # type: ignore[no-untyped-def]
-    from modelsel.catalog import Candidate
+    from modelsel.catalog.models import Candidate
 
     return [Candidate(id=c, provider="x", vendor=f"v{i}", model="m") for i, c in enumerate(ids)]
 
 
 def decide_run(arr, r, ids: list[str], examples: dict[str, tuple[str, tuple[str, ...]]] | None = None):  # type: ignore[no-untyped-def]
     """The decision as the record makes it: with the partial-run rule where this tree has one."""
-    from modelsel.compliance import Screening
-    from modelsel.decision import decide
-    from modelsel.metrics import compute
+    from modelsel.analysis.decision import decide
+    from modelsel.analysis.metrics import compute
+    from modelsel.catalog.compliance import Screening
 
     try:
-        from modelsel.metrics import Unasked
-        from modelsel.partial import Run, robust_decide
+        from modelsel.analysis.metrics import Unasked
+        from modelsel.analysis.partial import Run, robust_decide
     except ImportError:
         figs, comps, res = compute(arr, r)
         d, checks = decide(cands(ids), figs, comps, r, Screening(), date(2026, 12, 1))
@@ -115,7 +115,7 @@ def _quality_truth(graded: bool) -> float:
 
 
 def unequal_clusters(reps: int, rng: np.random.Generator) -> dict[str, float]:
-    from modelsel.metrics import compare, quality
+    from modelsel.analysis.metrics import compare, quality
 
     out: dict[str, float] = {}
     for name, sizes in DESIGNS.items():
@@ -150,8 +150,8 @@ def no_spread(reps: int, rng: np.random.Generator) -> dict[str, float]:
     """A graded candidate whose answers score 0.9, except a ninth that score 0 (truth 0.8, ten
     points under what it shows when no 0 is drawn), against a 0.88 bar; and a pair where B is
     truly 10 points worse than A that scores 0.9 on every example."""
-    from modelsel.limits import check
-    from modelsel.metrics import compute
+    from modelsel.analysis.limits import check
+    from modelsel.analysis.metrics import compute
 
     r = req(quality={"min_score": 0.88}, decision={"small_difference": 0.05})
     plain = equiv = 0
@@ -255,8 +255,8 @@ def non_inferior(reps: int, rng: np.random.Generator) -> dict[str, float]:
 # --- 6. small tags -------------------------------------------------------------------------------
 
 def small_tags(reps: int, rng: np.random.Generator) -> dict[str, float]:
-    from modelsel.limits import check
-    from modelsel.metrics import compute
+    from modelsel.analysis.limits import check
+    from modelsel.analysis.metrics import compute
 
     r = req(quality={"must_pass": ["safety"]})
     plain = 0
@@ -297,8 +297,8 @@ def sure_first(reps: int, rng: np.random.Generator) -> dict[str, float]:
 # --- 9. fair across groups -----------------------------------------------------------------------
 
 def max_gap(reps: int, rng: np.random.Generator) -> dict[str, float]:
-    from modelsel.limits import check
-    from modelsel.metrics import compute
+    from modelsel.analysis.limits import check
+    from modelsel.analysis.metrics import compute
 
     wide = "9 en/de/es x 60, true 0.90/0.90/0.75 (gap 15 points), max_gap 0.05: plain pass (0%)"
     equal = "9 en/de/es x 60, all 0.85 (gap 0), max_gap 0.05: failed (<= 5%)"

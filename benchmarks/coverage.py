@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from modelsel import stats  # noqa: E402
+from modelsel.analysis import stats  # noqa: E402
 
 NS = (50, 80, 100)
 
@@ -82,7 +82,7 @@ def proportion_cov(n: int, interval) -> float:  # type: ignore[no-untyped-def]
 
 
 def t_cov(n: int, reps: int, rng: np.random.Generator, method=None) -> float:  # type: ignore[no-untyped-def]
-    from modelsel import betting
+    from modelsel.analysis import betting
 
     method = method or betting.interval
     worst = 1.0

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from modelsel import stats  # noqa: E402
+from modelsel.analysis import stats  # noqa: E402
 
 
 def old_clustered_proportion(x: np.ndarray, cl: list[str]) -> tuple[float, float, float]:
@@ -132,13 +132,13 @@ def repeats(reps: int, rng: np.random.Generator) -> None:
 def many(reps: int, rng: np.random.Generator) -> None:
     from datetime import date
 
-    from modelsel.calls import Calls
-    from modelsel.catalog import Candidate
-    from modelsel.compliance import Screening
-    from modelsel.decision import decide
-    from modelsel.metrics import compute, find
-    from modelsel.records import Record
-    from modelsel.requirements import Requirements
+    from modelsel.analysis.decision import decide
+    from modelsel.analysis.metrics import compute, find
+    from modelsel.catalog.compliance import Screening
+    from modelsel.catalog.models import Candidate
+    from modelsel.inputs.requirements import Requirements
+    from modelsel.run.calls import Calls
+    from modelsel.run.records import Record
 
     req = Requirements.model_validate({"task": "t", "evalset": "x", "candidates": [{"catalog": "x"}],
                                        "quality": {"min_score": 0.5}, "decision": {"max_error_rate": 0.5}})
@@ -168,7 +168,7 @@ def many(reps: int, rng: np.random.Generator) -> None:
 
 
 def drift(reps: int, rng: np.random.Generator) -> None:
-    from modelsel.metrics import compare
+    from modelsel.analysis.metrics import compare
 
     print("\nReview of an unchanged model, 64 examples of varied difficulty (promised one-sided: 2.5%)")
     p = rng.beta(4, 1.5, 64)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from modelsel.catalog import Candidate  # noqa: E402
-from modelsel.evalset import Example  # noqa: E402
+from modelsel.catalog.models import Candidate  # noqa: E402
+from modelsel.inputs.evalset import Example  # noqa: E402
 from modelsel.providers.python_fn import PythonProvider  # noqa: E402
-from modelsel.records import Record  # noqa: E402
-from modelsel.rundir import RunDir  # noqa: E402
-from modelsel.runner import RetryPolicy, RunConfig, run_eval  # noqa: E402
-from modelsel.store import Cache  # noqa: E402
+from modelsel.run.records import Record  # noqa: E402
+from modelsel.run.rundir import RunDir  # noqa: E402
+from modelsel.run.runner import RetryPolicy, RunConfig, run_eval  # noqa: E402
+from modelsel.run.store import Cache  # noqa: E402
 
 N = 5000
 
@@ -69,12 +69,12 @@ def help_startup() -> tuple[float, float]:
 
 
 def report_render() -> tuple[float, int, float]:
-    from modelsel.calls import Calls
-    from modelsel.compliance import Screening
-    from modelsel.decision import decide
-    from modelsel.metrics import compute
+    from modelsel.analysis.decision import decide
+    from modelsel.analysis.metrics import compute
+    from modelsel.catalog.compliance import Screening
+    from modelsel.inputs.requirements import Requirements
     from modelsel.report import write_reports
-    from modelsel.requirements import Requirements
+    from modelsel.run.calls import Calls
     from modelsel.schema import CandidateEntry, RunInfo, Summary
 
     req = Requirements.model_validate({"task": "t", "evalset": "x", "candidates": [{"catalog": "x"}],

@@ -29,13 +29,13 @@ ALLOW_HELP = "Also accept files from this folder (the requirements file's folder
 @app.callback()
 def _start() -> None:
     """Runs before every command: read the key-like environment values that redaction hides."""
-    from modelsel.secrets import refresh
+    from modelsel.redaction import refresh
 
     refresh()
 
 
 def fail(exc: Exception) -> None:
-    from modelsel.secrets import redact
+    from modelsel.redaction import redact
 
     # escaped: a message naming an extra ("pip install 'modelsel[mlflow]'") must not lose it as markup
     err_console.print(f"[bold red]error:[/bold red] {escape(redact(str(exc)))}", highlight=False, markup=True,
@@ -89,7 +89,7 @@ def eval(
         return
     if mlflow_uri:
         try:
-            from modelsel.mlflow_export import require_client
+            from modelsel.quarterly.mlflow_export import require_client
 
             require_client()  # before the run is paid for, not after
         except InputError as exc:
@@ -121,7 +121,7 @@ def eval(
 
 def _changes_since_last(lr, reports_root: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """What changed since the run before this one of the same requirements (from the history store)."""
-    from modelsel.history import History
+    from modelsel.quarterly.history import History
 
     try:
         store = History(reports_root)
@@ -141,7 +141,7 @@ def _ci_outputs(summary, folder: Path, junit: Path | None, changed: list[str], r
                 summary_md: Path | None = None) -> None:
     """The CI job's page ($GITHUB_STEP_SUMMARY), a Markdown copy and a JUnit report, when asked for."""
     from modelsel.report.ci import append_step_summary, junit_xml, step_summary
-    from modelsel.store import atomic_write
+    from modelsel.run.store import atomic_write
 
     text = step_summary(summary, folder, changed, review)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -154,8 +154,8 @@ def _ci_outputs(summary, folder: Path, junit: Path | None, changed: list[str], r
 
 
 def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    from modelsel.history import History
-    from modelsel.mlflow_export import export
+    from modelsel.quarterly.history import History
+    from modelsel.quarterly.mlflow_export import export
 
     name = lr.req.name or lr.path.stem
     store = History(reports_root)
@@ -193,7 +193,7 @@ def _load(requirements: Path, allow: list[Path] | None = None, load_code: bool =
 def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,  # type: ignore[no-untyped-def]
             max_cost: float | None = None, max_minutes: float | None = None, retry_after_cap: float | None = None):
     """The run's settings: the command line wins over the requirements file's `run:` block."""
-    from modelsel.runner import RetryPolicy, RunConfig
+    from modelsel.run.runner import RetryPolicy, RunConfig
 
     run = inp.lr.req.run
     return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
@@ -229,7 +229,7 @@ def _cancel_batches(inp, scr, reports_root: Path) -> None:  # type: ignore[no-un
     import asyncio
 
     from modelsel.batch.run import cancel_open
-    from modelsel.store import Cache, cache_path
+    from modelsel.run.store import Cache, cache_path
 
     cache = Cache(cache_path(reports_root))
     try:
@@ -252,7 +252,7 @@ def _cancel_batches(inp, scr, reports_root: Path) -> None:  # type: ignore[no-un
 def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
 
-    from modelsel.runner import dry_run_estimate
+    from modelsel.run.runner import dry_run_estimate
 
     rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
                             {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample)
@@ -279,7 +279,7 @@ def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
 
 def _print_latency_calls(inp, scr, cfg, rows) -> None:  # type: ignore[no-untyped-def]
     """The latency-only calls the run will add, and what they cost at most (priced like the rest)."""
-    from modelsel.latency_pass import estimate
+    from modelsel.run.latency_pass import estimate
 
     extra = estimate(inp.lr.req, scr.runnable, scr.providers, len(inp.evalset.examples), cfg.repeat, cfg.extra_calls)
     load = inp.lr.req.latency.load
@@ -301,8 +301,8 @@ def check(
     allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
     """Validate a requirements file and lint it against the selection checklist (runs none of your code)."""
+    from modelsel.inputs.requirements import checklist
     from modelsel.pipeline import retired
-    from modelsel.requirements import checklist
 
     # A retired model is listed as open here (eval refuses it): check is where a file gets fixed.
     inp, scr = _load(requirements, allow_path, load_code=False, refuse_retired=False)
@@ -331,7 +331,7 @@ def check(
         console.print(f" [red]key at risk[/red] {escape(cid)}: {escape(risk)}", highlight=False)
     if scr.judge_problem:
         console.print(f" [yellow]judge[/yellow] {escape(scr.judge_problem)}", highlight=False)
-    from modelsel.metrics import planned_resolution
+    from modelsel.analysis.metrics import planned_resolution
     from modelsel.report.fmt import resolution_sentence
 
     es = inp.evalset.examples
@@ -341,7 +341,7 @@ def check(
                              max(1, family))
     console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
     if any(c.price_ref for c in inp.candidates):
-        from modelsel.catalog import snapshot_info
+        from modelsel.catalog.models import snapshot_info
 
         if (warn := snapshot_info().warning()) is not None:
             console.print(f"[yellow]warning[/yellow] {escape(warn)}", highlight=False)
@@ -364,7 +364,7 @@ def models(
     """List the model catalog (from the genai-prices snapshot): prices, context, compliance facts and sources."""
     import json
 
-    from modelsel.catalog import load_catalog, snapshot_info
+    from modelsel.catalog.models import load_catalog, snapshot_info
     from modelsel.report.catalog import print_catalog
 
     rows = [m for m in load_catalog().values()
@@ -391,9 +391,9 @@ def shortlist(
     import json
 
     from modelsel import pipeline
+    from modelsel.catalog.shortlist import propose, write_candidates
     from modelsel.errors import InputError
     from modelsel.report.catalog import print_shortlist
-    from modelsel.shortlist import propose, write_candidates
 
     try:
         inp = pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False)
@@ -425,7 +425,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
     """Write a commented requirements template and a starter eval set."""
-    from modelsel.starter import write_starter
+    from modelsel.inputs.starter import write_starter
 
     try:
         req, es = write_starter(name, folder, force)
@@ -450,7 +450,7 @@ def import_promptfoo(
     """Write a requirements file and an eval set from a promptfoo config; list what did not carry over."""
     from modelsel.errors import InputError
     from modelsel.importers import promptfoo
-    from modelsel.names import file_slug
+    from modelsel.inputs.names import file_slug
 
     try:
         imp = promptfoo.convert(config, tuple(allow_path))
@@ -481,7 +481,7 @@ def report(
 ) -> None:
     """Re-render a run's reports without calling any model (or re-score them into a new run folder)."""
     from modelsel.errors import InputError
-    from modelsel.rerender import rerender
+    from modelsel.quarterly.rerender import rerender
 
     fmts = tuple(f.strip() for f in format.split(",") if f.strip())
     try:
@@ -536,15 +536,15 @@ def history(
     from datetime import date as _date
 
     from modelsel.errors import InputError
-    from modelsel.history import History
+    from modelsel.inputs.requirements import load_requirements
+    from modelsel.quarterly.history import History
     from modelsel.report.history import page, print_history
-    from modelsel.requirements import load_requirements
-    from modelsel.store import atomic_write
+    from modelsel.run.store import atomic_write
 
     try:
         lr = load_requirements(requirements)
         if mlflow_uri:
-            from modelsel.mlflow_export import require_client
+            from modelsel.quarterly.mlflow_export import require_client
 
             require_client()  # before the table is printed
         if since is not None:
@@ -578,11 +578,11 @@ def history(
 @app.command()
 def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -> None:
     """Side by side change per candidate between two runs, and the examples whose outcome flipped."""
-    from modelsel.calls import Calls
     from modelsel.errors import InputError
+    from modelsel.quarterly.review import diff_runs
     from modelsel.report.review import print_diff
-    from modelsel.review import diff_runs
-    from modelsel.rundir import RunDir
+    from modelsel.run.calls import Calls
+    from modelsel.run.rundir import RunDir
 
     try:
         ra, rb = RunDir.open(run_a), RunDir.open(run_b)

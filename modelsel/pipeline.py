@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelsel import __version__
-from modelsel.catalog import Candidate, resolve, resolve_candidates
-from modelsel.compliance import Screening, compliance
+from modelsel.catalog.compliance import Screening, compliance
+from modelsel.catalog.models import Candidate, resolve, resolve_candidates
 from modelsel.errors import InputError, did_you_mean
-from modelsel.evalset import EvalSet, load_evalset
-from modelsel.prompting import render
+from modelsel.inputs.evalset import EvalSet, load_evalset
+from modelsel.inputs.prompting import render
+from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements
 from modelsel.providers import Provider, provider_class
 from modelsel.providers.base import key_exposure
-from modelsel.requirements import LoadedRequirements, checklist, load_requirements
-from modelsel.runner import Budget, Judge, RunConfig
+from modelsel.run.runner import Budget, Judge, RunConfig
 from modelsel.schema import (
     CandidateEntry,
     ChecklistItem,
@@ -40,7 +40,7 @@ from modelsel.scoring import Scorer
 from modelsel.scoring.specs import spec_dict, types_used, validate
 
 if TYPE_CHECKING:
-    from modelsel.calls import CallArrays
+    from modelsel.run.calls import CallArrays
 
 
 @dataclass
@@ -68,7 +68,7 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
     """Everything that can be checked before the network: raises InputError on bad input. What
     can be known before the first call is checked here, so `check` and `eval` find it alike and
     nothing is paid for, or written, first."""
-    from modelsel import usercode
+    from modelsel.inputs import usercode
 
     lr = load_requirements(req_path, allow)
     if evalset_override is not None:
@@ -178,7 +178,7 @@ def _check_tags(lr: LoadedRequirements, es: EvalSet) -> None:
 
 def _check_code(lr: LoadedRequirements, es: EvalSet, cands: list[Candidate], specs: list[dict[str, Any]]) -> None:
     """Every `module:function` names a file in the requirements' folder tree (found, not run)."""
-    from modelsel import usercode
+    from modelsel.inputs import usercode
     from modelsel.scoring.specs import python_refs
 
     for i, c in enumerate(cands):
@@ -314,7 +314,7 @@ def _entry(c: Candidate, f: Figures | None) -> CandidateEntry:
 def _price_snapshot(cands: list[Candidate], today: date) -> PriceSnapshot | None:
     if not any(c.price_ref for c in cands):
         return None
-    from modelsel.catalog import snapshot_info
+    from modelsel.catalog.models import snapshot_info
 
     info = snapshot_info()
     return PriceSnapshot(source=info.source, version=info.version, as_of=info.as_of, age_days=info.age_days(today),
@@ -331,9 +331,9 @@ def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
 def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,
             today: date | None = None) -> Summary:
     # The statistics (numpy) load only now: nothing before the first call needs them.
-    from modelsel.metrics import Unasked, compute
-    from modelsel.partial import Run, robust_decide
-    from modelsel.strategies import simulate
+    from modelsel.analysis.metrics import Unasked, compute
+    from modelsel.analysis.partial import Run, robust_decide
+    from modelsel.analysis.strategies import simulate
 
     today = today or date.today()
     req = inp.lr.req
@@ -372,7 +372,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
             + ", ".join([f"{cid}: n={n} of {n_ex}" for cid, n in budget_short.items()]
                         + [f"{c.id}: n=0 of {n_ex}" for c in scr.runnable if c.id not in figs]) + ").")
     eligible = [c.id for c in inp.candidates if c.id not in scr.compliance_out and c.id in figs]
-    from modelsel.metrics import quality_rows
+    from modelsel.analysis.metrics import quality_rows
 
     strategies = simulate(quality_rows(arr), figs, decision, req, eligible, fixed, cfg.timeout_s)
     cands: dict[str, CandidateEntry] = {}
@@ -402,7 +402,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         timeout_s=cfg.timeout_s, catalog_as_of=_catalog_as_of(inp.candidates), catalog_ids=_catalog_ids(),
         prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today),
         machine=_machine(facts.machine))
-    from modelsel.evidence import evidence
+    from modelsel.analysis.evidence import evidence
 
     ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples})
     return Summary(
@@ -434,7 +434,7 @@ def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int,
     """What the data can tell apart, from the pair the choice rests on (the chosen one and its
     fallback, else the next survivor): the spread of a pair with an eliminated candidate says
     nothing about the decision."""
-    from modelsel.metrics import resolution
+    from modelsel.analysis.metrics import resolution
 
     other = d.fallback or next((c for c in d.survivors if c != d.chosen), None)
     pair = next((c for c in comps if d.chosen and other and {c.a, c.b} == {d.chosen, other} and c.sd_diff), None)
@@ -449,7 +449,7 @@ def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int,
 def _machine(m: Any) -> MachineAdded | None:
     if m is None or not m.n:
         return None
-    from modelsel.latency_pass import MIN_CONTROL, distortion_ms
+    from modelsel.run.latency_pass import MIN_CONTROL, distortion_ms
 
     return MachineAdded(n=m.n, p50_ms=m.p50_ms, p95_ms=m.p95_ms, max_ms=m.max_ms,
                         quiet_pass=bool(m.n >= MIN_CONTROL and (m.p50_ms or 0.0) > distortion_ms()))
@@ -457,7 +457,7 @@ def _machine(m: Any) -> MachineAdded | None:
 
 def _catalog_ids() -> list[str] | None:
     """The catalog's current models, when this run already loaded it (a catalog candidate)."""
-    from modelsel.catalog import load_catalog
+    from modelsel.catalog.models import load_catalog
 
     if not load_catalog.cache_info().currsize:
         return None

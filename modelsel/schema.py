@@ -152,7 +152,7 @@ class Figures(Model):
 
 
 class Check(Model):
-    """One hard requirement judged on one candidate's figures (see modelsel/limits.py)."""
+    """One hard requirement judged on one candidate's figures (see modelsel/analysis/limits.py)."""
 
     requirement: str  # e.g. latency.p95_ms
     status: Literal["pass", "at_risk", "fail", "unmeasured"]

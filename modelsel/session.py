@@ -19,22 +19,22 @@ from rich.console import Console
 from rich.markup import escape
 
 from modelsel import pipeline
-from modelsel.calls import CallArrays, Calls
-from modelsel.records import Record
 from modelsel.report.console import SafeConsole
 from modelsel.report.worker import ChartWorker
-from modelsel.rundir import RunDir
-from modelsel.runner import RunConfig, RunOutcome, run_eval
+from modelsel.run.calls import CallArrays, Calls
+from modelsel.run.records import Record
+from modelsel.run.rundir import RunDir
+from modelsel.run.runner import RunConfig, RunOutcome, run_eval
+from modelsel.run.store import Cache, CacheUnreadable, cache_path
+from modelsel.run.timing import mark
 from modelsel.schema import Summary
-from modelsel.store import Cache, CacheUnreadable, cache_path
-from modelsel.timing import mark
 
 INTERRUPTED = 130
 
 # What the statistics and reports import after the last answer (numpy alone takes 80 ms): loaded
 # in a thread while the first calls are in flight, so the record is written sooner after it.
-AFTER_CALLS = ("numpy", "numpy.ma", "jinja2", "modelsel.metrics", "modelsel.decision", "modelsel.strategies",
-               "modelsel.history", "modelsel.report.markdown", "modelsel.report.html", "modelsel.report.exports")
+AFTER_CALLS = ("numpy", "numpy.ma", "jinja2", "modelsel.analysis.metrics", "modelsel.analysis.decision", "modelsel.analysis.strategies",
+               "modelsel.quarterly.history", "modelsel.report.markdown", "modelsel.report.html", "modelsel.report.exports")
 
 
 def _preload() -> None:
@@ -101,7 +101,7 @@ class SessionResult:
 def _input_files(inp: pipeline.Inputs) -> list[Path]:
     """What produced the run: requirements, eval set, prompt files, and your Python (candidates'
     modules, python scorers' modules)."""
-    from modelsel import usercode
+    from modelsel.inputs import usercode
     from modelsel.scoring.specs import python_refs
 
     files = [inp.lr.path, Path(inp.evalset.path)]
@@ -174,7 +174,7 @@ class _Progress:
 async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cache: Cache, folder: RunDir,
                calls: Calls, progress: _Progress, lag_samples: list[float]) -> RunOutcome:
     """Calls, each scored as it finishes and streamed to records.jsonl; only columns are kept."""
-    from modelsel.runner import Budget, RunStopped
+    from modelsel.run.runner import Budget, RunStopped
 
     budget = Budget(cfg.max_cost_usd)
     scorer = pipeline.scorer(inp, cfg, budget)
@@ -206,8 +206,8 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
             await run_batches([(c, scr.providers[c.id]) for c in batched], inp.evalset.examples, ctx, outcome, slots,
                               str(inp.lr.path.resolve()), progress.batch_status)
     async def after(ctx: Any, outcome: RunOutcome, slots: dict[str, Any], deliver: Any) -> None:
-        from modelsel import latency_pass
-        from modelsel.control import Distortion, window
+        from modelsel.run import latency_pass
+        from modelsel.run.control import Distortion, window
 
         machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
         outcome.machine = machine
@@ -243,7 +243,7 @@ def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
     """The control endpoint and the task sampling it, when a candidate is reached over the network."""
     if not any(p.over_http for p in scr.providers.values()) or os.environ.get("MODELSEL_CONTROL") == "off":
         return None, None
-    from modelsel.control import Control
+    from modelsel.run.control import Control
 
     control = Control()
     if not control.start():
@@ -254,7 +254,7 @@ def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
 def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
     """The answered calls per candidate its latency percentiles would rest on so far: the warm ones,
     or all when fewer than metrics.MIN_WARM are warm (the rule metrics.latency_sample applies)."""
-    from modelsel.metrics import MIN_WARM
+    from modelsel.analysis.metrics import MIN_WARM
 
     warm: dict[str, int] = {}
     ok: dict[str, int] = {}
@@ -267,7 +267,7 @@ def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
 
 def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, out: Path | None, reports_root: Path,
                 no_cache: bool, console: Console, err: Console, quiet: bool = False) -> SessionResult:
-    from modelsel.rundir import unfinished_runs
+    from modelsel.run.rundir import unfinished_runs
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     for left, marker in unfinished_runs(reports_root, inp.lr.path):
@@ -432,7 +432,7 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
 def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
     """The last recorded eval of the same requirements (from the history store), and what changed
     since: the record names the decision it replaces. None on a first decision or an unreadable store."""
-    from modelsel import history
+    from modelsel.quarterly import history
     from modelsel.schema import Supersedes
 
     try:
@@ -456,8 +456,8 @@ def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
 def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, kind: str = "eval",
               holds: bool | None = None) -> None:
     """Append the run to the history store; a store that cannot be written is said, never fatal."""
-    from modelsel import history
     from modelsel.errors import InputError
+    from modelsel.quarterly import history
 
     try:
         history.record(reports_root, summary.model_dump(mode="json"), folder, kind, holds)
@@ -509,7 +509,7 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
         mine = arr.of(c.id)
         errs = int(mine.error.sum())
         if errs:
-            from modelsel.secrets import redact
+            from modelsel.redaction import redact
 
             first: dict[str, str] = {}
             for k, m in zip(mine.error_kind[mine.error].tolist(), mine.error_msg[mine.error].tolist(), strict=True):
@@ -554,9 +554,9 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     from datetime import date
 
     from modelsel.errors import InputError
+    from modelsel.quarterly.review import compare_decisions, review_result
     from modelsel.report.review import print_review, review_markdown, review_page
-    from modelsel.review import compare_decisions, review_result
-    from modelsel.rundir import newest_run_for
+    from modelsel.run.rundir import newest_run_for
 
     today = today or date.today()
     base = against or newest_run_for(requirements, reports_root)
@@ -591,7 +591,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
 
 def _passing_catalog_models(inp: pipeline.Inputs) -> list[str]:
     """Catalog models that pass the shortlist's filters for these requirements."""
-    from modelsel.shortlist import propose
+    from modelsel.catalog.shortlist import propose
 
     props, _ = propose(inp.lr, inp.evalset)
     return [p.id for p in props if not p.out]

@@ -184,7 +184,7 @@ def test_batch_wire_formats_carry_thinking_tokens(fake, keys, tmp_path: Path) ->
 
 def test_a_catalog_model_is_billed_its_batch_price(fake, keys, tmp_path: Path) -> None:
     """claude-haiku-4-5 through Message Batches: genai-prices' batch price, half the standard."""
-    from modelsel.prices import call_cost
+    from modelsel.catalog.prices import call_cost
 
     fake.script("claude-haiku-4-5", answer=oracle, input_tokens=1000, output_tokens=20)
     cand = {"catalog": "anthropic/claude-haiku-4-5", "base_url": fake.url, "params": {"max_tokens": 16}}

@@ -119,7 +119,7 @@ def test_shortlist_write_adds_candidates_and_keeps_comments(tmp_path: Path) -> N
 
 
 def test_a_strategic_position_sets_defaults_and_the_record_says_which(fake, keys, tmp_path: Path) -> None:
-    from modelsel.requirements import load_requirements
+    from modelsel.inputs.requirements import load_requirements
     from tests.conftest import openai_cand, oracle, run_dir
 
     req = write_req(tmp_path, [openai_cand(fake, "m")], strategy={"position": "regulated"},
@@ -195,8 +195,8 @@ def test_a_retired_model_is_refused_with_its_day_and_its_successor_shortlisted(t
 def test_the_record_sets_a_shutdown_against_the_next_review() -> None:
     from datetime import date
 
-    from modelsel.candidate import Candidate
-    from modelsel.decision import lifecycle_note
+    from modelsel.analysis.decision import lifecycle_note
+    from modelsel.catalog.candidate import Candidate
     from modelsel.schema import ReviewPlan
 
     c = Candidate(id="openai/gpt-5-mini", provider="openai", vendor="openai", model="gpt-5-mini",

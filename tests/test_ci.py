@@ -74,7 +74,7 @@ def test_review_junit_and_page_for_a_decision_that_holds_and_one_that_does_not(f
 
 
 def test_check_says_before_any_spend_what_the_run_can_tell_apart(tmp_path: Path) -> None:
-    from modelsel.metrics import planned_resolution, resolution
+    from modelsel.analysis.metrics import planned_resolution, resolution
 
     (tmp_path / "r.py").write_text("def f(x):\n    return 'other'\n")
     res = cli("check", write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "r:f"}]))

@@ -63,7 +63,7 @@ def test_cached_input_is_read_from_each_api(fake, keys, tmp_path: Path, api: str
 
 
 def test_a_price_is_dated_by_its_snapshot_not_by_today(fake, keys, tmp_path: Path) -> None:
-    from modelsel.catalog import snapshot_info
+    from modelsel.catalog.models import snapshot_info
 
     version, as_of = pinned_snapshot()
     info = snapshot_info()
@@ -81,8 +81,8 @@ def test_a_price_is_dated_by_its_snapshot_not_by_today(fake, keys, tmp_path: Pat
 
 def test_an_unknown_snapshot_is_a_warning_in_check_and_the_record(fake, keys, tmp_path: Path, monkeypatch) -> None:
     """A genai-prices this release has no date for (a user upgraded it by hand) is said, not dated silently."""
-    from modelsel import prices
-    from modelsel.prices import snapshot_info
+    from modelsel.catalog import prices
+    from modelsel.catalog.prices import snapshot_info
 
     monkeypatch.setattr(prices, "version", lambda: "9.9.9")
     snapshot_info.cache_clear()
@@ -103,7 +103,7 @@ def test_an_unknown_snapshot_is_a_warning_in_check_and_the_record(fake, keys, tm
 
 
 def test_a_snapshot_older_than_60_days_is_flagged() -> None:
-    from modelsel.prices import SnapshotInfo
+    from modelsel.catalog.prices import SnapshotInfo
 
     info = SnapshotInfo("0.2.3", "2026-11-10", "test")
     assert not info.stale(date(2027, 1, 9)) and info.stale(date(2027, 1, 10))
@@ -118,9 +118,9 @@ def test_models_shows_the_base_tier_and_says_when_tiers_exist() -> None:
 
 def test_dry_run_prices_each_call_on_its_own(fake, keys, tmp_path: Path) -> None:
     """Summing every call's tokens into one call would put a run into the long-context tier."""
-    from modelsel.catalog import Candidate, call_cost
-    from modelsel.evalset import Example
-    from modelsel.runner import dry_run_estimate
+    from modelsel.catalog.models import Candidate, call_cost
+    from modelsel.inputs.evalset import Example
+    from modelsel.run.runner import dry_run_estimate
 
     c = Candidate(id="s", provider="anthropic", vendor="anthropic", model="claude-sonnet-4-5", input_per_mtok=3.0,
                   output_per_mtok=15.0, price_ref=("anthropic", "claude-sonnet-4-5"))
@@ -155,7 +155,7 @@ def test_thinking_tokens_are_recorded_and_billed_as_output(fake, keys, tmp_path:
 
 def test_a_thinking_gemini_catalog_model_is_billed_for_its_thoughts(fake, keys, tmp_path: Path) -> None:
     """Counting only candidatesTokenCount billed gemini-3.8-flash 1 output token instead of 801."""
-    from modelsel.prices import call_cost
+    from modelsel.catalog.prices import call_cost
 
     fake.script("gemini-3.8-flash", answer=oracle, input_tokens=200, output_tokens=1, reasoning_tokens=800)
     req = write_req(tmp_path, [_catalog(fake, "google/gemini-3.8-flash", fake.url, params={"max_tokens": 2000})],

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from modelsel.calls import Calls
-from modelsel.catalog import Candidate, Fact
-from modelsel.compliance import Screening, compliance
-from modelsel.decision import decide
-from modelsel.metrics import compute
-from modelsel.records import Record
-from modelsel.requirements import Requirements
+from modelsel.analysis.decision import decide
+from modelsel.analysis.metrics import compute
+from modelsel.analysis.strategies import simulate
+from modelsel.catalog.compliance import Screening, compliance
+from modelsel.catalog.models import Candidate, Fact
+from modelsel.inputs.requirements import Requirements
+from modelsel.run.calls import Calls
+from modelsel.run.records import Record
 from modelsel.schema import Decision, Figures, Strategies
-from modelsel.strategies import simulate
 
 N = 60
 TAGS = ["simple"] * 30 + ["complex"] * 20 + ["adversarial"] * 10
@@ -371,7 +371,7 @@ def test_a_strategy_must_meet_p50_like_a_single_model() -> None:
 def test_the_same_run_gets_the_same_p95_verdict_from_decision_and_strategies() -> None:
     """One meaning per limit: a candidate's p95 check is the same whether the decision or a
     strategy (here the routing that sends every tag to it) judges it."""
-    from modelsel import limits
+    from modelsel.analysis import limits
 
     a, b = cand("a", "openai"), cand("b", "google")
     records = recs("a", set(range(60)), cost=0.010, lat_fn=lambda i: 100 + 40 * i) + recs("b", set(range(60)), cost=0.001)
@@ -382,7 +382,7 @@ def test_the_same_run_gets_the_same_p95_verdict_from_decision_and_strategies() -
     assert in_decision and in_decision[0] == direct.text
     # A strategy that routes every example to 'a' is measured by the same functions: the same figure,
     # interval and verdict, not a per-example mean with cold calls mixed in.
-    from modelsel import strategies
+    from modelsel.analysis import strategies
 
     arr = Calls.from_records(records).arrays()
     sim = strategies.Sim.build(arr, ["a", "b"])

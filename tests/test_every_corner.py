@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelsel import betting, stats
-from modelsel.calls import Calls
-from modelsel.compliance import Screening
-from modelsel.decision import decide
-from modelsel.limits import check
-from modelsel.metrics import Unasked, compute
-from modelsel.partial import Run, robust_decide
-from modelsel.records import Record
+from modelsel.analysis import betting, stats
+from modelsel.analysis.decision import decide
+from modelsel.analysis.limits import check
+from modelsel.analysis.metrics import Unasked, compute
+from modelsel.analysis.partial import Run, robust_decide
+from modelsel.catalog.compliance import Screening
+from modelsel.run.calls import Calls
+from modelsel.run.records import Record
 from tests.conftest import cli, flat, write_evalset, write_req
 from tests.test_decision import cand, req
 

@@ -128,7 +128,7 @@ def test_a_future_http_date_is_honoured_up_to_the_cap() -> None:
     from email.utils import format_datetime
 
     from modelsel.providers.base import retry_after
-    from modelsel.runner import RetryPolicy
+    from modelsel.run.runner import RetryPolicy
 
     later = format_datetime(datetime.now(UTC) + timedelta(days=2), usegmt=True)
     asked = retry_after({"retry-after": later})
@@ -184,7 +184,7 @@ def test_a_lease_from_a_dead_process_expires(tmp_path: Path) -> None:
     import asyncio
     import sqlite3
 
-    from modelsel.store import Cache
+    from modelsel.run.store import Cache
 
     cache = Cache(tmp_path / "c.sqlite")
     db = sqlite3.connect(tmp_path / "c.sqlite")

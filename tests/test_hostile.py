@@ -230,7 +230,7 @@ def test_the_init_template_agrees_with_itself(tmp_path: Path) -> None:
 
 
 def test_the_shortlist_says_what_the_local_model_needs_and_runs_at(tmp_path: Path) -> None:
-    from modelsel.catalog import load_catalog
+    from modelsel.catalog.models import load_catalog
 
     m = load_catalog()["local/gemma-3-270m"]
     assert m.fact("context_window") == 2048 and "modelsel[local]" in (m.needs or "")
@@ -262,10 +262,10 @@ def test_catalog_providers_and_requirements_import_no_circle() -> None:
         seen.add(a)
         return any(reaches(d, b, seen) for d in deps.get(a, ()) if d not in seen)
 
-    core = ["modelsel.catalog", "modelsel.requirements", "modelsel.providers", "modelsel.providers.base",
-            "modelsel.candidate"]
+    core = ["modelsel.catalog.models", "modelsel.inputs.requirements", "modelsel.providers", "modelsel.providers.base",
+            "modelsel.catalog.candidate"]
     for a in core:
         for b in core:
             if a != b:
                 assert not (reaches(a, b, set()) and reaches(b, a, set())), (a, b)
-    assert "modelsel.catalog" not in deps["modelsel.candidate"] and "modelsel.requirements" not in deps["modelsel.candidate"]
+    assert "modelsel.catalog.models" not in deps["modelsel.catalog.candidate"] and "modelsel.inputs.requirements" not in deps["modelsel.catalog.candidate"]

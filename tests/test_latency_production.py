@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelsel import stats
+from modelsel.analysis import stats
 from tests.conftest import cli, flat, openai_cand, oracle, run_dir, write_evalset, write_req
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelsel.calls import Calls
-from modelsel.metrics import compute
-from modelsel.records import Record
+from modelsel.analysis.metrics import compute
+from modelsel.run.calls import Calls
+from modelsel.run.records import Record
 from tests.conftest import cli, compat_cand, openai_cand, oracle, run_dir, write_req
 from tests.test_decision import cand, recs, req, run
 
@@ -91,7 +91,7 @@ def test_repeats_are_a_cluster_for_the_pass_rate_and_must_pass() -> None:
     q = figs["m"].quality
     assert q.pass_rate == pytest.approx(40 / 60)
     assert q.pass_lo <= 0.54 and q.pass_hi >= 0.78  # [0.533, 0.783] is the interval of 60 independent examples
-    from modelsel.limits import check
+    from modelsel.analysis.limits import check
 
     text = next(c.text for c in check(figs["m"], req(quality={"must_pass": ["must"]})) if "must_pass" in c.requirement)
     assert "passed all 50 'must' calls (10 examples" in text and "up to 31%" in text
@@ -186,8 +186,8 @@ def test_eight_equal_candidates_are_rarely_called_worse() -> None:
 
 
 def _host_decision(tmp_path: Path, fake, specs: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    from modelsel.catalog import resolve_candidates
-    from modelsel.requirements import load_requirements
+    from modelsel.catalog.models import resolve_candidates
+    from modelsel.inputs.requirements import load_requirements
 
     lr = load_requirements(write_req(tmp_path, specs))
     return {c.id: c.outage_host for c in resolve_candidates(lr)}
@@ -219,7 +219,7 @@ def test_corner_sentences(fake, keys, tmp_path: Path) -> None:
                                                                                    "must_pass": ["adversarial"]}),
               "--out", tmp_path / "none")
     assert res.exit_code == 1
-    from modelsel.rundir import RunDir
+    from modelsel.run.rundir import RunDir
 
     s = RunDir(tmp_path / "none").summary()
     assert "Only one candidate" not in difference_sentence(s)
@@ -243,7 +243,7 @@ def test_no_monthly_volume_is_said_not_zero(fake, keys, tmp_path: Path) -> None:
 def test_a_cost_from_one_answered_call_is_at_risk() -> None:
     records = recs("m", set(range(60)), errors=set(range(1, 60)))
     figs, _, _ = run([cand("m", "openai")], records, req(decision={"max_error_rate": 1.0}, quality={"min_score": 0.0}))
-    from modelsel.limits import check
+    from modelsel.analysis.limits import check
 
     c = next(c for c in check(figs["m"], req()) if c.requirement == "cost.max_per_request_usd")
     assert c.status == "at_risk" and "n too small" in c.text
@@ -263,7 +263,7 @@ def test_availability_says_its_lower_bound() -> None:
 def test_review_drift_counts_the_new_runs_own_noise() -> None:
     """An unchanged model re-run on 64 examples: 'quality drifted down' must stay near the 2.5% a
     one-sided 95% test promises (comparing the new mean with the old interval gave 6.2%)."""
-    from modelsel.review import _drift
+    from modelsel.quarterly.review import _drift
     from modelsel.schema import CandidateEntry, QualityFigures, Summary
 
     rng = np.random.default_rng(3)

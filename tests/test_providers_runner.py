@@ -212,10 +212,10 @@ def test_a_provider_bug_is_an_error_against_that_candidate_not_the_run() -> None
     """Through the runner's public function, with a provider that fails in a way nobody classified."""
     import asyncio
 
-    from modelsel.catalog import Candidate
-    from modelsel.evalset import Example
+    from modelsel.catalog.models import Candidate
+    from modelsel.inputs.evalset import Example
     from modelsel.providers import CallResult, Provider
-    from modelsel.runner import RetryPolicy, RunConfig, collect
+    from modelsel.run.runner import RetryPolicy, RunConfig, collect
 
     class Buggy(Provider):
         async def complete(self, req):  # type: ignore[no-untyped-def]
@@ -271,10 +271,10 @@ def test_a_slow_python_candidate_does_not_distort_http_latency(keys, tmp_path: P
 def test_an_async_python_candidate_is_awaited(tmp_path: Path) -> None:
     import asyncio
 
-    from modelsel.catalog import Candidate
-    from modelsel.evalset import Example
+    from modelsel.catalog.models import Candidate
+    from modelsel.inputs.evalset import Example
     from modelsel.providers.python_fn import PythonProvider
-    from modelsel.runner import RetryPolicy, RunConfig, collect
+    from modelsel.run.runner import RetryPolicy, RunConfig, collect
 
     (tmp_path / "amod.py").write_text("import asyncio\n\nasync def classify(text):\n    await asyncio.sleep(0.02)\n"
                                       "    return 'billing'\n")

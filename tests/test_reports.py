@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from modelsel.records import Record
 from modelsel.report import write_reports
+from modelsel.run.records import Record
 from tests.conftest import anthropic_cand, cli, openai_cand, oracle, run_dir, write_req, wrong_on
 
 HOSTILE = ("</td></tr></table><script>document.title='pwned'</script>"
@@ -105,11 +105,11 @@ def test_summary_json_contract(fake, keys, tmp_path: Path) -> None:
 
 def test_large_run_html_stays_reasonable(tmp_path: Path) -> None:
     """1,000 examples x 10 candidates: the drill-down is data paged by the browser, not 10,000 table rows."""
-    from modelsel.calls import Calls
-    from modelsel.decision import Screening, decide
-    from modelsel.metrics import compute
-    from modelsel.requirements import Requirements
-    from modelsel.rundir import RunDir
+    from modelsel.analysis.decision import Screening, decide
+    from modelsel.analysis.metrics import compute
+    from modelsel.inputs.requirements import Requirements
+    from modelsel.run.calls import Calls
+    from modelsel.run.rundir import RunDir
     from modelsel.schema import CandidateEntry, RunInfo, Summary
 
     req = Requirements.model_validate({"task": "t", "evalset": "x", "candidates": [{"catalog": "x"}],

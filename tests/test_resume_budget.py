@@ -115,7 +115,7 @@ def test_the_budget_guard_reserves_what_answers_cost_not_a_fixed_guess(fake, key
 
 def test_trace_lines_survive_a_torn_write(fake, keys, tmp_path: Path) -> None:
     """A crash mid-line leaves a partial JSON line; readers skip it instead of failing."""
-    from modelsel.rundir import iter_jsonl_records
+    from modelsel.run.rundir import iter_jsonl_records
 
     fake.script("m", answer=oracle)
     cli("eval", write_req(tmp_path, [openai_cand(fake, "m")]), "--out", tmp_path / "run")

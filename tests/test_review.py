@@ -73,7 +73,7 @@ def test_review_flags_a_new_better_candidate_and_price_changes(fake, keys, tmp_p
 
 
 def test_review_names_catalog_models_new_since_the_decision_and_an_overdue_review(fake, keys, tmp_path: Path) -> None:
-    from modelsel.catalog import load_catalog
+    from modelsel.catalog.models import load_catalog
 
     req = _baseline(fake, tmp_path)
     run = next(p for p in (tmp_path / "reports").iterdir() if p.name.startswith("req-"))
@@ -139,8 +139,8 @@ def test_replay_rescores_recorded_answers_without_calls_and_says_so(fake, keys, 
 def test_review_fails_when_the_choice_shuts_down_before_the_next_review() -> None:
     from datetime import date
 
-    from modelsel.candidate import Candidate
-    from modelsel.review import _lifecycle
+    from modelsel.catalog.candidate import Candidate
+    from modelsel.quarterly.review import _lifecycle
     from modelsel.schema import Decision, Summary
 
     old = Summary.model_construct(decision=Decision(chosen="mini", fallback="old"))

@@ -88,7 +88,7 @@ def test_an_interrupted_run_is_marked_and_named_by_the_next(fake, keys, tmp_path
 
 def _full_disk_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     """A writer that fails with ENOSPC after n records, as a full disk does."""
-    from modelsel.rundir import RunDir
+    from modelsel.run.rundir import RunDir
 
     real = RunDir.trace
     count = {"n": 0}

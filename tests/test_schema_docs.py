@@ -7,7 +7,7 @@ import re
 from pydantic import BaseModel
 
 from modelsel import schema
-from modelsel.limits import table_markdown
+from modelsel.analysis.limits import table_markdown
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelsel.evalset import Example
+from modelsel.inputs.evalset import Example
 from modelsel.scoring.basic import DETERMINISTIC, extract_choice
 from modelsel.scoring.model_based import parse_verdict
 from tests.conftest import KEYS, cli, openai_cand, oracle, run_dir, write_req

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from modelsel import stats
+from modelsel.analysis import stats
 
 proportions = st.integers(min_value=1, max_value=500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n)))
 scores = st.lists(st.floats(0, 1, allow_nan=False), min_size=2, max_size=80)

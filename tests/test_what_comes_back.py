@@ -335,7 +335,7 @@ def test_a_key_is_not_sent_over_plain_http_to_another_host_unless_the_file_says_
 
 
 def test_a_cache_from_before_checksums_is_read_and_a_bad_row_is_a_miss(tmp_path: Path) -> None:
-    from modelsel.store import Cache
+    from modelsel.run.store import Cache
 
     path = tmp_path / "responses.sqlite"
     db = sqlite3.connect(path)

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from modelsel.batch import COMPLETION_WINDOW_S, BatchApi, Results, Status, api_for
-from modelsel.candidate import Candidate
-from modelsel.catalog import call_cost
-from modelsel.evalset import Example
-from modelsel.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.catalog.candidate import Candidate
+from modelsel.catalog.models import call_cost
+from modelsel.inputs.evalset import Example
+from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
-from modelsel.records import Record
-from modelsel.runner import call_one, capped_output, context_window, reprice, result_costs
-from modelsel.store import cache_key
+from modelsel.run.records import Record
+from modelsel.run.runner import call_one, capped_output, context_window, reprice, result_costs
+from modelsel.run.store import cache_key
 
 FIRST_POLL_S, MAX_POLL_S = 1.0, 60.0
 WINDOW_GRACE_S = 600.0  # past the 24 h window, the provider gets ten minutes to say it is done
@@ -148,7 +148,7 @@ class CandidateBatch:
         return batch_id
 
     def _rejected(self, message: str) -> None:
-        from modelsel.secrets import redact
+        from modelsel.redaction import redact
 
         self.info.update(state="rejected", rejected=redact(message))
         return None
@@ -179,7 +179,7 @@ class CandidateBatch:
             except Exception as exc:  # a status read that failed is read again at the next step, a few times
                 unreadable += 1
                 if unreadable >= 8:  # not a deadline: the batch is kept (still "submitted") for the next run
-                    from modelsel.secrets import redact
+                    from modelsel.redaction import redact
 
                     self.info.update(state=f"status unreadable ({type(exc).__name__}: {redact(str(exc))[:200]})",
                                      waited_s=round(time.monotonic() - t0, 2))
@@ -201,7 +201,7 @@ class CandidateBatch:
         try:
             await self.api.results(batch_id, results)
         except Exception as exc:  # what was read before the failure is kept; the rest is made live
-            from modelsel.secrets import redact
+            from modelsel.redaction import redact
 
             self.info["results_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
             results.problems.append(f"reading the results stopped: {self.info['results_error']}")

@@ -30,9 +30,9 @@ from typing import Any
 import yaml
 
 from modelsel.errors import InputError
-from modelsel.starter import MARK
-from modelsel.textfile import MAX_EVALSET_BYTES, MAX_REQUIREMENTS_BYTES, read_text
-from modelsel.yamlsrc import Lines, line_of, parse_yaml
+from modelsel.inputs.starter import MARK
+from modelsel.inputs.textfile import MAX_EVALSET_BYTES, MAX_REQUIREMENTS_BYTES, read_text
+from modelsel.inputs.yamlsrc import Lines, line_of, parse_yaml
 
 VAR_ONLY = re.compile(r"^\s*\{\{\s*([\w.]+)\s*\}\}\s*$")
 # promptfoo provider prefixes -> (catalog vendor, modelsel provider for a custom endpoint, default base URL)
@@ -101,7 +101,7 @@ _ROOTS: list[Path] = []
 def _confined(p: Path, ref: str, what: str) -> Path:
     """`p`, or bad input when it lies outside the config's folder tree (a config from elsewhere must
     not make its own prompt out of /etc/passwd or ~/.ssh)."""
-    from modelsel.usercode import inside
+    from modelsel.inputs.usercode import inside
 
     if _ROOTS and not inside(p, _ROOTS):
         raise InputError(f"{what} '{ref}' is outside the config's folder tree ({_ROOTS[0]}); nothing was read. "
@@ -588,7 +588,7 @@ def _csv_expected(v: str) -> dict[str, Any]:
 
 
 def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
-    from modelsel.catalog import load_catalog
+    from modelsel.catalog.models import load_catalog
 
     _ROOTS[:] = [path.resolve().parent, *(Path(a).resolve() for a in allow)]
 
@@ -717,7 +717,7 @@ def _try_templates(prompts: list[tuple[str, str, str | None, tuple[Any, ...]]], 
     """Render every prompt with every test's vars as a run will (Jinja, sandboxed, strict): a
     template that fails here (a Nunjucks-only filter, a var a test lacks) is a TODO now, not an
     error at the first call."""
-    from modelsel.prompting import compile_template
+    from modelsel.inputs.prompting import compile_template
 
     for label, template, _, loc in prompts:
         for ex in examples:
@@ -754,7 +754,7 @@ def _tags(t: dict[str, Any]) -> list[str]:
 def _render(template: str, vars_: dict[str, Any]) -> str:
     """A readable input for the record: the first prompt with the test's vars filled in (the vars
     themselves where it does not render; `_try_templates` says why)."""
-    from modelsel.prompting import compile_template
+    from modelsel.inputs.prompting import compile_template
 
     try:
         return compile_template(template).render(vars_).strip() or json.dumps(vars_, ensure_ascii=False)
@@ -764,7 +764,7 @@ def _render(template: str, vars_: dict[str, Any]) -> str:
 
 def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (with the TODOs as comments) and evalsets/<slug>.jsonl under `out`."""
-    from modelsel.store import atomic_write
+    from modelsel.run.store import atomic_write
 
     req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
     for p in (req_path, es_path):

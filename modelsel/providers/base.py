@@ -8,8 +8,8 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from modelsel.candidate import Candidate
-    from modelsel.evalset import Example
+    from modelsel.catalog.candidate import Candidate
+    from modelsel.inputs.evalset import Example
 
 # What went wrong with a call. The first seven are worth another attempt; the rest are not.
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "stream_cut", "empty",
@@ -337,7 +337,7 @@ class Provider:
         env = self.candidate.api_key_env or self.key_env
         key = os.environ.get(env) if env else None
         if key:  # whatever its variable is called, a key this run sends is redacted by value everywhere
-            from modelsel.secrets import register
+            from modelsel.redaction import register
 
             register(key)
         return key

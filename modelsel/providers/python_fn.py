@@ -45,7 +45,7 @@ class PythonProvider(Provider):
 
     def _load(self) -> Any:
         if self._fn is None:
-            from modelsel import usercode
+            from modelsel.inputs import usercode
 
             try:
                 c = self.candidate
@@ -59,7 +59,7 @@ class PythonProvider(Provider):
 
     def unavailable(self, load_code: bool = True) -> str | None:
         """Why it cannot run; `check` passes load_code=False, so your code is found but not run."""
-        from modelsel import usercode
+        from modelsel.inputs import usercode
 
         try:
             if not load_code:

@@ -13,7 +13,7 @@ from modelsel.providers.base import (
     ProviderError,
     on_this_machine,
 )
-from modelsel.records import Record
+from modelsel.run.records import Record
 
 
 class ReplayProvider(Provider):
@@ -43,7 +43,7 @@ class ReplayProvider(Provider):
 
     def _load(self) -> dict[tuple[str, int], Record]:
         if self._records is None:
-            from modelsel.rundir import RECORDS, iter_jsonl_records
+            from modelsel.run.rundir import RECORDS, iter_jsonl_records
 
             folder = Path(self.candidate.replay_from or "")
             path = folder / RECORDS

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelsel.calls import CallArrays
-from modelsel.rundir import RunDir
+from modelsel.run.calls import CallArrays
+from modelsel.run.rundir import RunDir
+from modelsel.run.timing import mark
 from modelsel.schema import Summary
-from modelsel.timing import mark
 
 if TYPE_CHECKING:
     from modelsel.report.worker import ChartWorker

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelsel.metrics import find
+from modelsel.analysis.metrics import find
 from modelsel.schema import Summary
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]

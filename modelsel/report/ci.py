@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from modelsel.inputs.textfile import printable
 from modelsel.report.fmt import HEADERS, results_rows
 from modelsel.schema import Summary
-from modelsel.textfile import printable
 
 SHOWN = ("candidate", "status", "quality", "p95", "monthly", "errors", "n")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.segment import Segment
 
-from modelsel.textfile import printable
+from modelsel.inputs.textfile import printable
 
 
 class SafeConsole(Console):

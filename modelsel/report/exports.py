@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from modelsel.records import Record
-from modelsel.rundir import RunDir
+from modelsel.run.records import Record
+from modelsel.run.rundir import RunDir
 
 COLUMNS = ["candidate", "example_id", "repeat", "tags", "input", "expected", "output", "score", "passed", "reason",
            "latency_ms", "attempt_latency_ms", "ttft_ms", "input_tokens", "output_tokens", "reasoning_tokens",

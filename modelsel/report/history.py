@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from modelsel.history import RunRow
+from modelsel.quarterly.history import RunRow
 from modelsel.report.fmt import ms, usd
 
 

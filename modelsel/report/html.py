@@ -14,9 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from modelsel.calls import CallArrays
 from modelsel.numbers import p_text
-from modelsel.records import Record
 from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
@@ -33,6 +31,8 @@ from modelsel.report.fmt import (
     usd,
 )
 from modelsel.report.markdown import POLICY, strategy_detail, strategy_verdict
+from modelsel.run.calls import CallArrays
+from modelsel.run.records import Record
 from modelsel.schema import Summary
 
 ALL_EXAMPLES_UP_TO = 500  # below this every example is in the drill-down
@@ -163,7 +163,7 @@ def fill_charts(html: str, figs: dict[str, str | None]) -> str:
 
 def latency_samples(s: Summary, arr: CallArrays) -> dict[str, list[float]]:
     """The warm calls' latencies the percentiles were taken from, per candidate (for the box plots)."""
-    from modelsel.metrics import latency_sample
+    from modelsel.analysis.metrics import latency_sample
 
     out = {}
     for cid, c in s.candidates.items():

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from modelsel.inputs.requirements import Cost
+from modelsel.inputs.textfile import printable
 from modelsel.numbers import p_text
-from modelsel.records import Record
 from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
@@ -22,9 +23,8 @@ from modelsel.report.fmt import (
     usd,
 )
 from modelsel.report.opening import differences, opening, versus
-from modelsel.requirements import Cost
+from modelsel.run.records import Record
 from modelsel.schema import StrategyResult, Summary
-from modelsel.textfile import printable
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 POLICY = {

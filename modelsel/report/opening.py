@@ -6,8 +6,8 @@ Pure text from the summary: markdown and HTML render the same sentences."""
 
 from __future__ import annotations
 
+from modelsel.inputs.requirements import Cost
 from modelsel.report.fmt import pct
-from modelsel.requirements import Cost
 from modelsel.schema import CandidateEntry, Comparison, Summary
 
 

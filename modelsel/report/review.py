@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelsel.numbers import p_text
+from modelsel.quarterly.review import Diff, ReviewResult
 from modelsel.report.markdown import esc
-from modelsel.review import Diff, ReviewResult
 from modelsel.schema import Summary
 
 
@@ -27,7 +27,7 @@ def review_page(r: ReviewResult, summary: Summary, reports_root: Path) -> str:
     """review.html: the findings and the history of this requirements file's decisions."""
     import html as h
 
-    from modelsel.history import History
+    from modelsel.quarterly.history import History
     from modelsel.report.history import page
 
     store = History(reports_root)

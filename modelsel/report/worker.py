@@ -12,8 +12,8 @@ import subprocess
 import sys
 from typing import Any
 
+from modelsel.run.timing import ON
 from modelsel.schema import Summary
-from modelsel.timing import ON
 
 CHARTS = ("cost", "latency", "diff", "tags")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelsel.evalset import Example
-from modelsel.records import Record
+from modelsel.inputs.evalset import Example
+from modelsel.run.records import Record
 from modelsel.scoring.basic import DETERMINISTIC
 
 ASYNC_SCORERS = {"judge", "similarity"}
@@ -75,7 +75,7 @@ class Scorer:
         if search_path:  # python scorers are loaded from files in this folder tree
             from pathlib import Path
 
-            from modelsel import usercode
+            from modelsel.inputs import usercode
 
             usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge

@@ -7,7 +7,7 @@ import re
 import string
 from typing import Any
 
-from modelsel.evalset import Example
+from modelsel.inputs.evalset import Example
 
 Result = tuple[float, str]
 
@@ -155,7 +155,7 @@ def numeric(output: str, example: Example, value: float | None = None, abs_tol: 
 
 
 def python_scorer(output: str, example: Example, function: str | None = None, **params: Any) -> Result:
-    from modelsel import usercode
+    from modelsel.inputs import usercode
 
     if not function or ":" not in function:
         raise ValueError("the python scorer needs 'function: module:func'")

@@ -8,9 +8,9 @@ import asyncio
 import re
 from typing import Any
 
-from modelsel.evalset import Example
-from modelsel.records import Record
-from modelsel.runner import NOT_JUDGED
+from modelsel.inputs.evalset import Example
+from modelsel.run.records import Record
+from modelsel.run.runner import NOT_JUDGED
 
 JUDGE_TEMPLATE = """You are grading one answer against a rubric written by a product manager.
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modelsel import stats
+from modelsel.analysis import stats
+from modelsel.inputs.requirements import Requirements
 from modelsel.numbers import ms as fmt_ms
-from modelsel.requirements import Requirements
 from modelsel.schema import Check, Figures, QualityFigures, Quantile
 
 

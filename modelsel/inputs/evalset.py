@@ -10,8 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
-from modelsel.textfile import MAX_EVALSET_BYTES, check_strings, read_text
-from modelsel.yamlsrc import first_error, load_yaml, pydantic_error
+from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, read_text
+from modelsel.inputs.yamlsrc import first_error, load_yaml, pydantic_error
 
 
 class Message(BaseModel):
@@ -39,7 +39,7 @@ class Example(BaseModel):
     @field_validator("id", "cluster", "tags")
     @classmethod
     def _printable(cls, v: Any) -> Any:
-        from modelsel.names import check_name
+        from modelsel.inputs.names import check_name
 
         for x in (v if isinstance(v, list) else [v]):
             if x is not None:
@@ -73,7 +73,7 @@ class EvalSet(BaseModel):
 
     def placeholders(self) -> list[str]:
         """Examples that still hold `modelsel init`'s placeholder text."""
-        from modelsel.starter import MARK
+        from modelsel.inputs.starter import MARK
 
         return [e.id for e in self.examples if MARK in e.text() or MARK in str(e.expected or "")]
 

@@ -16,10 +16,10 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from modelsel.errors import InputError
-from modelsel.records import Record, dumps
+from modelsel.redaction import redact
+from modelsel.run.records import Record, dumps
+from modelsel.run.store import atomic_write, write_json
 from modelsel.schema import SCHEMA_VERSION, Summary
-from modelsel.secrets import redact
-from modelsel.store import atomic_write, write_json
 
 
 def unfinished_runs(reports_root: Path, requirements: Path) -> list[tuple[Path, dict[str, Any]]]:

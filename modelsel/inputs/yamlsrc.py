@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from modelsel.errors import InputError
-from modelsel.textfile import (
+from modelsel.inputs.textfile import (
     MAX_DEPTH,
     MAX_REQUIREMENTS_BYTES,
     MAX_YAML_VALUES,

@@ -442,7 +442,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], binary: bool,
 
 def _p_shortfall(d: np.ndarray, r: Paired, margin: float, binary: bool, clusters: Sequence[str] | None) -> float:
     """One-sided p-value of 'mean d >= margin' against 'mean d < margin', by r's test."""
-    from modelsel import betting
+    from modelsel.analysis import betting
 
     n = len(d)
     if r.test in ("cluster_signflip", "bounded_betting") and clusters is not None and r.clusters:
@@ -485,7 +485,7 @@ def _paired(a: Sequence[float], b: Sequence[float], binary: bool, clusters: Sequ
         lo, hi, p = tango(n12, n21, n)
         return Paired(n, diff, lo, hi, p, "tango_score", sd, n12 + n21, n12, n21)
     if sd == 0:  # every difference the same: no spread observed is not no uncertainty
-        from modelsel import betting
+        from modelsel.analysis import betting
 
         _, lo, hi = betting.interval(d, lo=-1.0, hi=1.0)
         return Paired(n, diff, lo, hi, betting.p_value(d, 0.0, lo=-1.0, hi=1.0), "bounded_betting", 0.0)
@@ -606,9 +606,9 @@ def _paired_clustered(d: np.ndarray, inv: np.ndarray, g: int, sd: float, binary:
     from 30 clusters by the count alone, and with one cluster of 30 beside 30 single examples it
     called two equal models different in 26.5% of runs; the sign-flip test keeps its level for
     every design (benchmarks/corners.py). Where the clusters' differences show no spread at all,
-    the interval is the one for bounded scores (modelsel/betting.py) over the clusters' mean
+    the interval is the one for bounded scores (modelsel/analysis/betting.py) over the clusters' mean
     differences: no spread observed is not no uncertainty."""
-    from modelsel import betting
+    from modelsel.analysis import betting
 
     n = len(d)
     diff = float(d.mean())

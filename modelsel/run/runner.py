@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from modelsel.candidate import Candidate
-from modelsel.catalog import call_cost, live_and_batch_cost
-from modelsel.evalset import Example
-from modelsel.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.catalog.candidate import Candidate
+from modelsel.catalog.models import call_cost, live_and_batch_cost
+from modelsel.inputs.evalset import Example
+from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError
 from modelsel.providers.base import usage_problem
-from modelsel.records import Record
-from modelsel.secrets import redact
-from modelsel.store import Cache, cache_key
-from modelsel.timing import mark
+from modelsel.redaction import redact
+from modelsel.run.records import Record
+from modelsel.run.store import Cache, cache_key
+from modelsel.run.timing import mark
 
 NOT_JUDGED = "not judged: the budget guard stopped spending"
 

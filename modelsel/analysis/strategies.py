@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelsel import limits, stats
-from modelsel.calls import CallArrays, Calls
-from modelsel.decision import monthly_of
-from modelsel.metrics import clusters_of, compare, figures
-from modelsel.requirements import Requirements
+from modelsel.analysis import limits, stats
+from modelsel.analysis.decision import monthly_of
+from modelsel.analysis.metrics import clusters_of, compare, figures
+from modelsel.inputs.requirements import Requirements
+from modelsel.run.calls import CallArrays, Calls
 from modelsel.schema import ABTest, Decision, Figures, Strategies, StrategyResult
 
 ROUTING_TAGS = ("simple", "complex", "edge", "adversarial")

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modelsel import pipeline
-from modelsel.calls import Calls
 from modelsel.errors import InputError
 from modelsel.report import FORMATS, write_reports
-from modelsel.rundir import RECORDS, TRACE, RunDir
-from modelsel.runner import RunConfig
+from modelsel.run.calls import Calls
+from modelsel.run.rundir import RECORDS, TRACE, RunDir
+from modelsel.run.runner import RunConfig
 from modelsel.schema import Summary
 from modelsel.scoring import score_records
 

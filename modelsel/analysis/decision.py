@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
-from modelsel import limits, stats
-from modelsel.candidate import Candidate
-from modelsel.compliance import Screening
-from modelsel.metrics import find
+from modelsel.analysis import limits, stats
+from modelsel.analysis.metrics import find
+from modelsel.catalog.candidate import Candidate
+from modelsel.catalog.compliance import Screening
+from modelsel.inputs.requirements import Requirements
 from modelsel.numbers import ms as fmt_ms
 from modelsel.numbers import p_eq, shown_ends
-from modelsel.requirements import Requirements
 from modelsel.schema import (
     BreakEven,
     Check,

@@ -19,9 +19,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from modelsel.candidate import Candidate
+from modelsel.catalog.candidate import Candidate
 from modelsel.errors import InputError, did_you_mean
-from modelsel.requirements import CandidateSpec, LoadedRequirements
+from modelsel.inputs.requirements import CandidateSpec, LoadedRequirements
 from modelsel.schema import Fact
 
 POLICY_FACTS = ("trains_on_data", "retention_days", "baa_available", "regions")
@@ -65,7 +65,7 @@ def _raw() -> dict[str, Any]:
 
 
 def snapshot_info() -> Any:
-    from modelsel import prices
+    from modelsel.catalog import prices
 
     known = tuple((v, d["as_of"], d["source"]) for v, d in (_raw().get("price_snapshots") or {}).items())
     return prices.snapshot_info(known)
@@ -107,7 +107,7 @@ def _lifecycle(vid: str, v: dict[str, Any], m: Any, today: date) -> dict[str, An
 
 
 def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: list[str], now: datetime) -> list[CatalogModel]:
-    from modelsel import prices
+    from modelsel.catalog import prices
 
     prov = next((p for p in snap.providers if p.id == v["genai_prices"]), None)
     if prov is None:
@@ -147,7 +147,7 @@ def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: lis
 @functools.cache
 def load_catalog() -> dict[str, CatalogModel]:
     """Every chat model of the vendors modelsel can call, deprecated ones flagged."""
-    from modelsel import prices
+    from modelsel.catalog import prices
 
     raw = _raw()
     snap, info, now = prices.snapshot(), snapshot_info(), datetime.now(UTC)
@@ -277,7 +277,7 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
         if not p.exists():
             raise InputError(f"prompt file '{p}' not found.", path=lr.path, line=lr.line("candidates", i, "prompt"),
                              field=f"candidates[{i}].prompt")
-        from modelsel.textfile import MAX_REQUIREMENTS_BYTES, read_text
+        from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES, read_text
 
         return read_text(p, MAX_REQUIREMENTS_BYTES, "prompt file")
     return prompt
@@ -298,7 +298,7 @@ def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None,
     the stated flat price otherwise (times the stated batch_discount in a batch)."""
     tin, tout = input_tokens or 0, output_tokens or 0
     if c.price_ref is not None and (tin or tout):
-        from modelsel import prices
+        from modelsel.catalog import prices
 
         try:
             return prices.call_cost(c.price_ref[0], c.price_ref[1], tin, tout, cached_input_tokens, cache_write_tokens,

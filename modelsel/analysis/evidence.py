@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from modelsel.calls import CallArrays
+from modelsel.run.calls import CallArrays
 from modelsel.schema import Decision, Evidence, Figures, Unacceptable, Versus
 
 # Words that tie a "must not" sentence of the Context to a tag of the eval set.

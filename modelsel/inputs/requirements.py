@@ -19,10 +19,10 @@ from pydantic import (
 )
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES
+from modelsel.inputs.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 from modelsel.scoring.specs import TYPES as SCORER_TYPES
 from modelsel.scoring.specs import AnyScorer, Exact
-from modelsel.textfile import MAX_REQUIREMENTS_BYTES
-from modelsel.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 
 
 def _admits_bool(annotation: Any) -> bool:
@@ -293,7 +293,7 @@ class CandidateSpec(Strict):
     @field_validator("id")
     @classmethod
     def _printable_id(cls, v: str | None) -> str | None:
-        from modelsel.names import check_name
+        from modelsel.inputs.names import check_name
 
         return None if v is None else check_name(v)
 
@@ -332,7 +332,7 @@ class Requirements(Strict):
     @field_validator("name")
     @classmethod
     def _printable_name(cls, v: str | None) -> str | None:
-        from modelsel.names import check_name
+        from modelsel.inputs.names import check_name
 
         return None if v is None else check_name(v)
 
@@ -403,7 +403,7 @@ class LoadedRequirements(BaseModel):
     def confined(self, rel: str, *loc: Any) -> Path:
         """`rel` resolved from the file's folder, or bad input when it lands outside the tree
         (`prompt: ../../../../etc/shadow` is refused before it is read, copied or sent)."""
-        from modelsel.usercode import inside
+        from modelsel.inputs.usercode import inside
 
         p = self.resolve(rel)
         if not inside(p, self.roots):
@@ -523,7 +523,7 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
 
 # --- the selection checklist ---------------------------------------------------------------
 
-from modelsel.starter import MARK as PLACEHOLDER  # noqa: E402 - what `modelsel init` leaves for the PM to write
+from modelsel.inputs.starter import MARK as PLACEHOLDER  # noqa: E402 - what `modelsel init` leaves for the PM to write
 
 
 def _placeholder_fields(obj: Any, where: str = "") -> list[str]:

@@ -28,13 +28,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from modelsel import stats
-from modelsel.candidate import Candidate
-from modelsel.control import Control, Distortion, window
-from modelsel.evalset import Example
+from modelsel.analysis import stats
+from modelsel.catalog.candidate import Candidate
+from modelsel.inputs.evalset import Example
+from modelsel.inputs.requirements import Requirements
 from modelsel.providers import Provider
-from modelsel.records import Record
-from modelsel.requirements import Requirements
+from modelsel.run.control import Control, Distortion, window
+from modelsel.run.records import Record
 
 DISTORTION_MS = 5.0  # above this (control p50 during the quality pass), the judged latency comes from a quiet pass
 
@@ -135,7 +135,7 @@ def estimate(req: Requirements, cands: list[Candidate], providers: dict[str, Pro
 
 
 async def _one(c: Candidate, p: Provider, ex: Example, k: int, slot: Any, ctx: Any, mode: str) -> Record | None:
-    from modelsel.runner import call_one
+    from modelsel.run.runner import call_one
 
     rec = await call_one(c, p, ex, k, slot, ctx, sample=True)
     if not isinstance(rec, Record):
@@ -149,7 +149,7 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
     """One candidate's pass: `calls` requests over the eval set's examples in order (cycled), at the
     plan's load. Open-loop arrivals for a rate: a request is sent at its time whether or not the
     earlier ones have answered, as production's users would send them."""
-    from modelsel.runner import Slot
+    from modelsel.run.runner import Slot
 
     info = PassInfo(pl.mode, pl.calls, _load_text(pl))
     if pl.mode != "extra":

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from modelsel.records import Record
+from modelsel.run.records import Record
 
 if TYPE_CHECKING:
     import numpy as np

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from modelsel.candidate import Candidate
+from modelsel.catalog.candidate import Candidate
 from modelsel.errors import InputError
-from modelsel.evalset import Example
+from modelsel.inputs.evalset import Example
 
 
 @functools.lru_cache(maxsize=256)

@@ -15,12 +15,12 @@ from datetime import date
 
 import numpy as np
 
-from modelsel.calls import CallArrays
-from modelsel.candidate import Candidate
-from modelsel.compliance import Screening
-from modelsel.decision import decide
-from modelsel.metrics import Unasked, compute
-from modelsel.requirements import Requirements
+from modelsel.analysis.decision import decide
+from modelsel.analysis.metrics import Unasked, compute
+from modelsel.catalog.candidate import Candidate
+from modelsel.catalog.compliance import Screening
+from modelsel.inputs.requirements import Requirements
+from modelsel.run.calls import CallArrays
 from modelsel.schema import Check, Comparison, Decision, Figures
 
 

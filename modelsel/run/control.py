@@ -7,7 +7,7 @@ time is what this machine (its event loop, its other processes, the SDK) added t
 quiet machine that is a millisecond or two; on a runner shared with builds it is tens to hundreds,
 and the record then takes its judged latency from a pass the machine does not distort.
 
-    python -m modelsel.control   (prints its port, serves until stdin closes)
+    python -m modelsel.run.control   (prints its port, serves until stdin closes)
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Control:
 
     def start(self) -> bool:
         try:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "modelsel.control"], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "modelsel.run.control"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                          env={"PYTHONPATH": _package_root()})
             assert self.proc.stdout is not None

@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelsel.catalog import Candidate, CatalogModel, call_cost, load_catalog
-from modelsel.compliance import compliance
-from modelsel.evalset import EvalSet
-from modelsel.prompting import estimate_tokens
-from modelsel.requirements import LoadedRequirements
+from modelsel.catalog.compliance import compliance
+from modelsel.catalog.models import Candidate, CatalogModel, call_cost, load_catalog
+from modelsel.inputs.evalset import EvalSet
+from modelsel.inputs.prompting import estimate_tokens
+from modelsel.inputs.requirements import LoadedRequirements
 
 DEFAULT_TOP = 6
 
@@ -55,12 +55,12 @@ def token_profile(lr: LoadedRequirements, es: EvalSet) -> tuple[list[int], int]:
     """(input tokens per example, output tokens per request) from the eval set itself: the input
     as a shortlisted candidate's template renders it (the first catalog candidate that has one),
     the output from `expected` (or max_tokens when examples have none)."""
-    from modelsel.prompting import render
+    from modelsel.inputs.prompting import render
 
     spec = next((c for c in lr.req.candidates if c.prompt), None)
     probe = Candidate(id="probe", provider="openai", vendor="x", model="x")
     if spec is not None:
-        from modelsel.catalog import _read_prompt
+        from modelsel.catalog.models import _read_prompt
 
         probe.prompt = _read_prompt(lr, spec.prompt or "", lr.req.candidates.index(spec))
     ins = [estimate_tokens(render(probe, ex)[1]) for ex in es.examples]
@@ -201,8 +201,8 @@ def reason_kind(reason: str) -> str:
 def write_candidates(lr: LoadedRequirements, ids: list[str]) -> list[str]:
     """Append `- catalog: ID` entries to the file's candidates: block, keeping every comment and
     line as it is; the new file is validated before it replaces the old one."""
-    from modelsel.requirements import load_requirements
-    from modelsel.store import atomic_write
+    from modelsel.inputs.requirements import load_requirements
+    from modelsel.run.store import atomic_write
 
     have = {c.catalog for c in lr.req.candidates if c.catalog}
     new = [i for i in ids if i not in have]

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from modelsel.calls import CallArrays
-from modelsel.metrics import clusters_of, compare
+from modelsel.analysis.metrics import clusters_of, compare
 from modelsel.numbers import ms, p_eq
+from modelsel.run.calls import CallArrays
 from modelsel.schema import Comparison, Summary
 
 
@@ -79,7 +79,7 @@ def _two_sample(new_per: dict[str, float], old_per: dict[str, float]) -> Compari
 
     import numpy as np
 
-    from modelsel import stats
+    from modelsel.analysis import stats
 
     a, b = np.array(list(new_per.values())), np.array(list(old_per.values()))
     if len(a) < 2 or len(b) < 2:

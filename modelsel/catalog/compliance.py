@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelsel.candidate import Candidate
-from modelsel.requirements import Requirements
+from modelsel.catalog.candidate import Candidate
+from modelsel.inputs.requirements import Requirements
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsel.errors import InputError
-from modelsel.history import RunRow
+from modelsel.quarterly.history import RunRow
 
 METRICS = ("quality", "quality_lo", "quality_hi", "p50_ms", "p95_ms", "cost_per_request_usd", "monthly_usd", "error_rate")
 ARTIFACTS = ("decision.md", "report.html", "summary.json", "review.md", "review.json")

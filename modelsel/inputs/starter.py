@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelsel.names import file_slug
+from modelsel.inputs.names import file_slug
 
 REQUIREMENTS = """# Requirements for: {name}
 # Write these down BEFORE comparing models. `modelsel check` lints this file against

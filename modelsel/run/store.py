@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modelsel.secrets import redact
+from modelsel.redaction import redact
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

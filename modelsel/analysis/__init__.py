@@ -1,0 +1,1 @@
+"""Stage 4, analysis: statistics, figures, the hard requirements, the decision and strategies."""

@@ -1,0 +1,1 @@
+"""Stage 2, the shortlist: the catalog of models, their prices, compliance screening and proposals."""
