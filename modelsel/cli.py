@@ -88,18 +88,12 @@ def eval(
         _cancel_batches(inp, scr, reports_root)
         return
     if mlflow_uri:
-        try:
-            from modelsel.quarterly.mlflow_export import require_client
-
-            require_client()  # before the run is paid for, not after
-        except InputError as exc:
-            fail(exc)
+        _require_mlflow()
     cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
                   max_minutes=max_minutes, retry_after_cap=retry_after_cap)
     cfg.extra_calls = not no_extra_calls
     if batch or inp.lr.req.run.batch:
-        cfg.batch = _batch_plan(scr)
-        cfg.latency_sample = inp.lr.req.run.latency_sample
+        cfg.batch, cfg.latency_sample = _batch_plan(scr), inp.lr.req.run.latency_sample
     if dry_run:
         _print_dry_run(inp, scr, cfg)
         return
@@ -117,6 +111,18 @@ def eval(
         except InputError as exc:
             fail(exc)
     raise typer.Exit(res.code)
+
+
+def _require_mlflow() -> None:
+    """The MLflow client is there before the run is paid for, not after."""
+    from modelsel.errors import InputError
+
+    try:
+        from modelsel.quarterly.mlflow_export import require_client
+
+        require_client()
+    except InputError as exc:
+        fail(exc)
 
 
 def _changes_since_last(lr, reports_root: Path) -> list[str]:  # type: ignore[no-untyped-def]

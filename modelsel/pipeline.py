@@ -330,8 +330,10 @@ def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
 
 def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,
             today: date | None = None) -> Summary:
+    """Figures, the decision, strategies and the summary, from the run's calls."""
     # The statistics (numpy) load only now: nothing before the first call needs them.
-    from modelsel.analysis.metrics import Unasked, compute
+    from modelsel.analysis.evidence import evidence
+    from modelsel.analysis.metrics import Unasked, compute, quality_rows
     from modelsel.analysis.partial import Run, robust_decide
     from modelsel.analysis.strategies import simulate
 
@@ -341,40 +343,63 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     examples = {e.id: Unasked(e.cluster or e.id, tuple(e.tags)) for e in inp.evalset.examples}
     figs, comps, resolution = compute(arr, req, fixed, examples)
     _latency_conditions(figs, facts)
-    not_evaluated = dict(scr.not_evaluated)
-    for c in scr.runnable:  # runnable but no records: the budget guard or the deadline stopped it first
-        if c.id not in figs:
-            not_evaluated[c.id] = (f"no calls made before the run was stopped ({facts.interrupted})" if facts.interrupted
-                                   else "no calls made before the run's deadline" if facts.not_run.get(c.id)
-                                   else "no calls made (stopped by the budget guard before its first call)")
-    screening = Screening(not_evaluated, scr.compliance_out, scr.compliance_risks)
-    run_ = Run(arr, req, inp.candidates, examples, fixed, today)
-    decision, checks, screening = robust_decide(run_, figs, comps, screening)
-    not_evaluated = dict(screening.not_evaluated)
+    screening = Screening(_not_evaluated(scr, figs, facts), scr.compliance_out, scr.compliance_risks)
+    decision, checks, screening = robust_decide(Run(arr, req, inp.candidates, examples, fixed, today), figs, comps,
+                                                screening)
     resolution = _deciding_resolution(resolution, comps, decision, len(inp.evalset.examples), req)
-    n_ex = len(inp.evalset.examples)
+    decision.partial_data = _partial_data(scr, figs, facts, cfg, len(inp.evalset.examples))
+    eligible = [c.id for c in inp.candidates if c.id not in scr.compliance_out and c.id in figs]
+    strategies = simulate(quality_rows(arr), figs, decision, req, eligible, fixed, cfg.timeout_s)
+    items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags, inp.evalset.placeholders())
+    judge_cost = float(arr.judge_cost_usd.sum()) if len(arr) else 0.0
+    ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples})
+    return Summary(
+        evidence=ev, modelsel_version=__version__, run=_run_info(inp, arr, facts, cfg, today),
+        requirements={**req.model_dump(mode="json"), "position_defaults": req.position_defaults},
+        candidates=_entries(inp, figs, decision, checks, dict(screening.not_evaluated)),
+        comparisons=_with_holm(comps, decision), resolution=resolution, decision=decision,
+        strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
+        judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
+
+
+def _not_evaluated(scr: Screened, figs: dict[str, Figures], facts: RunFacts) -> dict[str, str]:
+    """Why each candidate has no figures: the screening's reasons, and runnable ones the budget
+    guard, the deadline or a stop reached before their first call."""
+    out = dict(scr.not_evaluated)
+    for c in scr.runnable:
+        if c.id not in figs:
+            out[c.id] = (f"no calls made before the run was stopped ({facts.interrupted})" if facts.interrupted
+                         else "no calls made before the run's deadline" if facts.not_run.get(c.id)
+                         else "no calls made (stopped by the budget guard before its first call)")
+    return out
+
+
+def _partial_data(scr: Screened, figs: dict[str, Figures], facts: RunFacts, cfg: RunConfig, n_ex: int) -> str | None:
+    """What stopped the run before every call was made, with n per candidate; None when nothing did."""
     short = {cid: f.n for cid, f in figs.items() if facts.not_run.get(cid)}
+    out = None
     if facts.interrupted:
-        decision.partial_data = (f"The run was stopped ({facts.interrupted}) before every call was made: this record "
-                                 "shows what was measured, and the decision rests on partial data ("
-                                 + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + "). Run the same "
-                                 "command again to finish it from the cache.")
+        out = (f"The run was stopped ({facts.interrupted}) before every call was made: this record shows what was "
+               "measured, and the decision rests on partial data ("
+               + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + "). Run the same command again to "
+               "finish it from the cache.")
     elif facts.deadline_hit:
-        decision.partial_data = ("The run's deadline passed before every call was made (or a batch outlived its "
-                                 "provider's completion window): the decision rests on partial "
-                                 "data (" + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + ").")
+        out = ("The run's deadline passed before every call was made (or a batch outlived its provider's completion "
+               "window): the decision rests on partial data ("
+               + ", ".join(f"{cid}: n={n} of {n_ex}" for cid, n in short.items()) + ").")
     budget_short = {cid: f.n for cid, f in figs.items() if facts.not_made.get(cid)}
     if facts.budget_stopped and (budget_short or any(c.id not in figs for c in scr.runnable)):
-        decision.partial_data = ((decision.partial_data + " ") if decision.partial_data else "") + (
+        out = ((out + " ") if out else "") + (
             f"The budget guard (--max-cost ${cfg.max_cost_usd:g}) stopped the run with ${facts.spent_usd:.4f} spent and "
             f"${facts.budget_reserved_usd:.4f} reserved for calls in flight (each call is reserved at the dearest answer "
             "of its candidate so far, or at max_tokens before the first): the decision rests on partial data ("
             + ", ".join([f"{cid}: n={n} of {n_ex}" for cid, n in budget_short.items()]
                         + [f"{c.id}: n=0 of {n_ex}" for c in scr.runnable if c.id not in figs]) + ").")
-    eligible = [c.id for c in inp.candidates if c.id not in scr.compliance_out and c.id in figs]
-    from modelsel.analysis.metrics import quality_rows
+    return out
 
-    strategies = simulate(quality_rows(arr), figs, decision, req, eligible, fixed, cfg.timeout_s)
+
+def _entries(inp: Inputs, figs: dict[str, Figures], decision: Decision, checks: dict[str, Any],
+             not_evaluated: dict[str, str]) -> dict[str, CandidateEntry]:
     cands: dict[str, CandidateEntry] = {}
     for c in inp.candidates:
         e = _entry(c, figs.get(c.id))
@@ -386,15 +411,17 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
             e.reasons = (["chosen"] if c.id == decision.chosen else []) + (["fallback"] if c.id == decision.fallback else [])
         e.at_risk, e.checks = decision.at_risk.get(c.id, []), checks.get(c.id, [])
         cands[c.id] = e
-    items = checklist(inp.lr, n_ex, inp.evalset.tags, inp.evalset.placeholders())
+    return cands
+
+
+def _run_info(inp: Inputs, arr: CallArrays, facts: RunFacts, cfg: RunConfig, today: date) -> RunInfo:
     es_path = Path(inp.evalset.path)
-    judge_cost = float(arr.judge_cost_usd.sum()) if len(arr) else 0.0
-    run = RunInfo(
+    return RunInfo(
         started_at=facts.started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         requirements=str(inp.lr.path),
         requirements_sha256=_sha256(inp.lr.path), evalset=str(es_path), evalset_rel=inp.lr.req.evalset,
-        evalset_sha256=_sha256(es_path), n_examples=n_ex, repeat=cfg.repeat, spent_usd=round(facts.spent_usd, 6),
-        budget_usd=cfg.max_cost_usd, budget_stopped=facts.budget_stopped,
+        evalset_sha256=_sha256(es_path), n_examples=len(inp.evalset.examples), repeat=cfg.repeat,
+        spent_usd=round(facts.spent_usd, 6), budget_usd=cfg.max_cost_usd, budget_stopped=facts.budget_stopped,
         budget_reserved_usd=round(facts.budget_reserved_usd, 6) if facts.budget_stopped else None,
         not_judged=int(((arr.passed < 0) & ~arr.error).sum()) if inp.judge is not None and len(arr) else 0,
         calls_not_made=facts.calls_not_made, not_run=sum(facts.not_run.values()), deadline_minutes=cfg.max_minutes,
@@ -402,16 +429,6 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         timeout_s=cfg.timeout_s, catalog_as_of=_catalog_as_of(inp.candidates), catalog_ids=_catalog_ids(),
         prices=_price_snapshot(inp.candidates + ([inp.judge] if inp.judge else []), today),
         machine=_machine(facts.machine))
-    from modelsel.analysis.evidence import evidence
-
-    ev = evidence(arr, figs, decision, req, {e.id: e.expected for e in inp.evalset.examples})
-    return Summary(
-        evidence=ev,
-        modelsel_version=__version__, run=run,
-        requirements={**req.model_dump(mode="json"), "position_defaults": req.position_defaults},
-        candidates=cands, comparisons=_with_holm(comps, decision), resolution=resolution, decision=decision,
-        strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
-        judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
 
 
 def _latency_conditions(figs: dict[str, Figures], facts: RunFacts) -> None:

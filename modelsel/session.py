@@ -192,32 +192,10 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
     lag = asyncio.create_task(_watch_lag(lag_samples))
     control, watch = _control(scr)
     t_quality = time.monotonic()
-    plan, sample, extra = None, None, None
-    if cfg.batch:
-        from modelsel.batch.run import run_batches, sample_examples
+    plan, sample, extra = _batches(inp, scr, cfg, progress)
 
-        batched = [c for c in scr.runnable if cfg.batch.get(c.id) is None]
-        few = sample_examples(inp.evalset.examples, cfg.latency_sample)
-        plan, sample = {c.id: few for c in batched}, {c.id for c in batched}
-        for c in batched:
-            progress.resize(c.id, len(inp.evalset.examples) * cfg.repeat + len(few) * cfg.repeat)
-
-        async def extra(ctx: Any, outcome: RunOutcome, slots: dict[str, Any]) -> None:
-            await run_batches([(c, scr.providers[c.id]) for c in batched], inp.evalset.examples, ctx, outcome, slots,
-                              str(inp.lr.path.resolve()), progress.batch_status)
     async def after(ctx: Any, outcome: RunOutcome, slots: dict[str, Any], deliver: Any) -> None:
-        from modelsel.run import latency_pass
-        from modelsel.run.control import Distortion, window
-
-        machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
-        outcome.machine = machine
-        warm = _warm_calls(calls, scr)
-        plans = latency_pass.plan(inp.lr.req, [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)],
-                                  scr.providers, warm, machine, cfg.extra_calls)
-        for pl in plans:
-            progress.resize(pl.cid, progress.total(pl.cid) + pl.calls)
-        outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,
-                                                            inp.evalset.examples, ctx, slots, deliver, control)
+        await _latency_passes(inp, scr, cfg, calls, progress, control, t_quality, ctx, outcome, slots, deliver)
 
     try:
         outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget,
@@ -232,6 +210,43 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
             control.stop()
         await scorer.aclose()
     return outcome
+
+
+def _batches(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, progress: _Progress
+             ) -> tuple[dict[str, Any] | None, set[str] | None, Any]:
+    """With --batch: each batched candidate's live latency sample (plan, sample) and the task that
+    runs the batches beside the live calls (extra); (None, None, None) without."""
+    if not cfg.batch:
+        return None, None, None
+    from modelsel.batch.run import run_batches, sample_examples
+
+    batched = [c for c in scr.runnable if cfg.batch.get(c.id) is None]
+    few = sample_examples(inp.evalset.examples, cfg.latency_sample)
+    for c in batched:
+        progress.resize(c.id, len(inp.evalset.examples) * cfg.repeat + len(few) * cfg.repeat)
+
+    async def extra(ctx: Any, outcome: RunOutcome, slots: dict[str, Any]) -> None:
+        await run_batches([(c, scr.providers[c.id]) for c in batched], inp.evalset.examples, ctx, outcome, slots,
+                          str(inp.lr.path.resolve()), progress.batch_status)
+
+    return {c.id: few for c in batched}, {c.id for c in batched}, extra
+
+
+async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, calls: Calls,
+                          progress: _Progress, control: Any, t_quality: float, ctx: Any, outcome: RunOutcome,
+                          slots: dict[str, Any], deliver: Any) -> None:
+    """After the quality pass: what the machine added meanwhile, then each candidate's latency pass."""
+    from modelsel.run import latency_pass
+    from modelsel.run.control import Distortion, window
+
+    machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
+    outcome.machine = machine
+    live = [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)]
+    plans = latency_pass.plan(inp.lr.req, live, scr.providers, _warm_calls(calls, scr), machine, cfg.extra_calls)
+    for pl in plans:
+        progress.resize(pl.cid, progress.total(pl.cid) + pl.calls)
+    outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,
+                                                        inp.evalset.examples, ctx, slots, deliver, control)
 
 
 def _concurrency_text(cfg: RunConfig) -> str:
@@ -296,15 +311,7 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
         with progress:
             outcome = asyncio.run(_run(inp, scr, cfg, cache, folder, calls, progress, lag_samples))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (errors.Stopped): the same care
-        _mark(folder, "interrupted")
-        why = str(exc) or "Interrupted"
-        err.print(f"[yellow]{escape(why)}.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
-                  f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
-        for b in cache.batches_open(str(inp.lr.path.resolve())):
-            err.print(f"[yellow]Batch {b['batch_id']} ({b['candidate']}, {b['items']} requests) is still running at the "
-                      "provider: run the same command again to collect it (no second batch is submitted), or "
-                      f"`modelsel eval {inp.lr.path} --cancel-batches` to cancel it.[/yellow]", soft_wrap=True)
-        stopped_by = (why, getattr(exc, "exit_code", INTERRUPTED))
+        stopped_by = _said_interrupted(exc, inp, folder, cache, reports_root, err)
     finally:
         for why, bad in cache.unusable.items():  # each was a miss: the call was made again
             err.print(f"[yellow]{len(bad)} cached answer(s) in {cache_path(reports_root)} {why}: not used; the calls were made "
@@ -327,6 +334,20 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
         return _stopped(err, f"the reports could not be written ({exc.strerror or exc})", folder, reports_root)
     finally:
         folder.release()
+
+
+def _said_interrupted(exc: KeyboardInterrupt, inp: pipeline.Inputs, folder: RunDir, cache: Cache, reports_root: Path,
+                      err: Console) -> tuple[str, int]:
+    """The folder marked interrupted, and where the finished calls (and any open batch) are said."""
+    _mark(folder, "interrupted")
+    why = str(exc) or "Interrupted"
+    err.print(f"[yellow]{escape(why)}.[/yellow] Finished calls are saved in {cache_path(reports_root)} and "
+              f"{folder.path}/trace.jsonl; run the same command again to resume without paying for them.")
+    for b in cache.batches_open(str(inp.lr.path.resolve())):
+        err.print(f"[yellow]Batch {b['batch_id']} ({b['candidate']}, {b['items']} requests) is still running at the "
+                  "provider: run the same command again to collect it (no second batch is submitted), or "
+                  f"`modelsel eval {inp.lr.path} --cancel-batches` to cancel it.[/yellow]", soft_wrap=True)
+    return why, getattr(exc, "exit_code", INTERRUPTED)
 
 
 def _interrupted(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder: RunDir, calls: Calls,

@@ -306,36 +306,7 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
                          "survivors was needed or made.")
         return
     if len(pool) == 1:
-        if all(v.verdict == "worse" for v in others):
-            d.rule = "3: better than every other survivor"
-            d.reasons.append(f"'{chosen}' scores higher than every other survivor: each paired 95% interval lies above 0.")
-        else:
-            d.rule = "3: no other survivor shown non-inferior"
-            d.reasons.append(f"No other survivor was shown non-inferior to '{chosen}' within {req.decision.small_difference:g}, "
-                             "so the highest-scoring survivor is chosen.")
-        d.reasons += [v.text for v in others]
-        cheapest = min(d.survivors, key=lambda c: monthly_of(figs[c]))
-        extra = monthly_of(figs[chosen]) - monthly_of(figs[cheapest])
-        if cheapest == chosen or extra <= 0:  # what the extra quality costs: here, nothing
-            nxt = max((c for c in d.survivors if c != chosen), key=lambda c: figs[c].quality.mean or 0, default=None)
-            if nxt is not None:
-                dq = (q.mean or 0) - (figs[nxt].quality.mean or 0)
-                d.extra_quality_monthly_usd = 0.0
-                d.trade_offs.append(f"'{chosen}' is also the cheapest survivor: its extra {dq * 100:.1f} points of "
-                                    f"quality over '{nxt}' cost nothing more a month.")
-        if cheapest != chosen and extra > 0:
-            dq = (q.mean or 0) - (figs[cheapest].quality.mean or 0)
-            if volume_stated(req):
-                d.extra_quality_monthly_usd = round(extra, 2)
-                d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more "
-                                    "per month.")
-            else:
-                d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:.6f} more "
-                                    "per request; the monthly volume is not stated (cost.monthly_requests), so no monthly "
-                                    "figure is given.")
-        rt = retry_text(figs[chosen])
-        if rt:
-            d.reasons.append(f"'{chosen}': {rt}.")
+        _best_alone(d, chosen, figs, req)
         return
     policy = "not shown to differ from the best" if req.decision.equivalence == "not_distinguishable" else \
         f"shown non-inferior to the best within {req.decision.small_difference:g}"
@@ -354,6 +325,41 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
         d.reasons.append("The requirements ask to limit lock-in, so open weights and standard APIs rank first among them.")
     out = [v.text for v in others if v.candidate not in pool]
     d.reasons += out
+
+
+def _best_alone(d: Decision, chosen: str, figs: dict[str, Figures], req: Requirements) -> None:
+    """The best is the only one in the pool: why, and what its extra quality costs a month."""
+    others, q = d.verdicts, figs[chosen].quality
+    if all(v.verdict == "worse" for v in others):
+        d.rule = "3: better than every other survivor"
+        d.reasons.append(f"'{chosen}' scores higher than every other survivor: each paired 95% interval lies above 0.")
+    else:
+        d.rule = "3: no other survivor shown non-inferior"
+        d.reasons.append(f"No other survivor was shown non-inferior to '{chosen}' within {req.decision.small_difference:g}, "
+                         "so the highest-scoring survivor is chosen.")
+    d.reasons += [v.text for v in others]
+    cheapest = min(d.survivors, key=lambda c: monthly_of(figs[c]))
+    extra = monthly_of(figs[chosen]) - monthly_of(figs[cheapest])
+    if cheapest == chosen or extra <= 0:  # what the extra quality costs: here, nothing
+        nxt = max((c for c in d.survivors if c != chosen), key=lambda c: figs[c].quality.mean or 0, default=None)
+        if nxt is not None:
+            dq = (q.mean or 0) - (figs[nxt].quality.mean or 0)
+            d.extra_quality_monthly_usd = 0.0
+            d.trade_offs.append(f"'{chosen}' is also the cheapest survivor: its extra {dq * 100:.1f} points of "
+                                f"quality over '{nxt}' cost nothing more a month.")
+    if cheapest != chosen and extra > 0:
+        dq = (q.mean or 0) - (figs[cheapest].quality.mean or 0)
+        if volume_stated(req):
+            d.extra_quality_monthly_usd = round(extra, 2)
+            d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:,.2f} more "
+                                "per month.")
+        else:
+            d.trade_offs.append(f"The extra {dq * 100:.1f} points of quality over '{cheapest}' cost ${extra:.6f} more "
+                                "per request; the monthly volume is not stated (cost.monthly_requests), so no monthly "
+                                "figure is given.")
+    rt = retry_text(figs[chosen])
+    if rt:
+        d.reasons.append(f"'{chosen}': {rt}.")
 
 
 # --- rule 5: fallback ------------------------------------------------------------------------

@@ -383,6 +383,13 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
     partner = [c for c in sorted(decision.survivors, key=lambda c: -(figs[c].quality.mean or 0)) if c != chosen]
     if partner:
         out.ab_test = ab_test(figs, chosen, partner[0])
+    _recommend(out, found, figs[chosen], req)
+    return out
+
+
+def _recommend(out: Strategies, found: list[StrategyResult], single: Figures, req: Requirements) -> None:
+    """The recommended strategy (the first on the PM's first priority among those that may be), or
+    why none is."""
     rec = [s for s in found if s.recommendable]
     first = req.decision.priority[0]
     if not found:
@@ -399,7 +406,7 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
             return (monthly_of(f), -(f.quality.mean or 0))
         best = sorted(rec, key=rank)[0]
         out.recommended = best.name
-        out.why = _why(best, figs[chosen], req)
+        out.why = _why(best, single, req)
     elif trial := [s for s in found if s.worth_trial]:
         out.why = ("no strategy is shown non-inferior to the single-model choice within "
                    f"{req.decision.small_difference:g} while beating it on the PM's priorities; worth a trial: "
@@ -413,7 +420,6 @@ def simulate(arr: CallArrays, figs: dict[str, Figures], decision: Decision, req:
                    if only_avail else
                    "no strategy considered (" + ", ".join(sorted(kinds)) + ") beats the single-model choice on the "
                    "PM's priorities while meeting every requirement")
-    return out
 
 
 def _why(s: StrategyResult, base: Figures, req: Requirements) -> str:

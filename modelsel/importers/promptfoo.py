@@ -300,6 +300,22 @@ def _code_provider(pid: str, label: str, loc: tuple[Any, ...], ctx: _Ctx) -> dic
     return None
 
 
+def _catalog_model(cat_id: str, catalog: dict[str, Any], loc: tuple[Any, ...], ctx: _Ctx) -> str:
+    """The catalog id to write: a model shut down with a named successor becomes the successor (the
+    config predates the shutdown), with a TODO saying so; a retired or deprecated one gets a TODO."""
+    cm = catalog[cat_id]
+    if cm.retired_on and cm.successor:
+        ctx.todo(loc, f"{cat_id} was shut down on {cm.retired_on} ({cm.deprecation}); imported as {cm.successor}, "
+                      "the replacement its vendor names: compare the two before relying on old results")
+        return cm.successor
+    if cm.retired_on:
+        ctx.todo(loc, f"{cat_id} was shut down on {cm.retired_on} ({cm.deprecation}); eval refuses it: run "
+                      "`modelsel shortlist REQ --write` for current models, then remove it")
+    elif cm.shutdown_on:
+        ctx.todo(loc, f"{cat_id}: {cm.deprecation}")
+    return cat_id
+
+
 def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], what: str = "provider") -> dict[str, Any] | None:
     spec = p if isinstance(p, dict) else {"id": p}
     pid = str(spec.get("id") or spec.get("model") or "")
@@ -329,18 +345,8 @@ def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], 
     if system:
         out["system"] = system
     if cat_id in catalog and not cfg.get("apiBaseUrl"):
-        cm = catalog[cat_id]
-        if cm.retired_on and cm.successor:  # the config predates a shutdown: the vendor's replacement runs
-            ctx.todo(loc, f"{cat_id} was shut down on {cm.retired_on} ({cm.deprecation}); imported as {cm.successor}, "
-                          "the replacement its vendor names: compare the two before relying on old results")
-            cat_id = cm.successor
-        elif cm.retired_on:
-            ctx.todo(loc, f"{cat_id} was shut down on {cm.retired_on} ({cm.deprecation}); eval refuses it: run "
-                          "`modelsel shortlist REQ --write` for current models, then remove it")
-        elif cm.shutdown_on:
-            ctx.todo(loc, f"{cat_id}: {cm.deprecation}")
-        out["catalog"] = cat_id
-        ctx.note(f"{what} {pid} -> catalog {cat_id}")
+        out["catalog"] = _catalog_model(cat_id, catalog, loc, ctx)
+        ctx.note(f"{what} {pid} -> catalog {out['catalog']}")
     else:
         if vendor and not cfg.get("apiBaseUrl"):
             ctx.todo(loc, f"'{pid}': {vendor}/{model} is not in modelsel's catalog (retired, renamed or newer than "
@@ -393,26 +399,38 @@ def _value(a: dict[str, Any], vars_: dict[str, Any], m: Mapped) -> tuple[Any, bo
     return v, False
 
 
-def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], ctx: _Ctx, m: Mapped) -> None:
-    if isinstance(a, dict) and isinstance(a.get("$ref"), str):  # a reusable assertion: `$ref: '#/assertionTemplates/x'`
+def _readable(a: Any, loc: tuple[Any, ...], ctx: _Ctx) -> dict[str, Any] | None:
+    """The assertion with a `$ref: '#/assertionTemplates/x'` resolved, or None (and a TODO) when it
+    cannot be read, has no type, or checks a transformed answer (scoring the raw one would be a
+    different test)."""
+    if isinstance(a, dict) and isinstance(a.get("$ref"), str):
         target: Any = ctx.data if a["$ref"].startswith("#/") else None
         for part in a["$ref"][2:].split("/") if target is not None else []:
             target = target.get(part) if isinstance(target, dict) else None
         if not isinstance(target, dict):
             ctx.todo(loc, f"assertion $ref {a['$ref']!r} does not name an assertion in this config")
-            return
+            return None
         a = {**target, **{k: v for k, v in a.items() if k != "$ref"}}
     if not isinstance(a, dict):
         ctx.todo(loc, "an assertion modelsel cannot read")
-        return
+        return None
     t = str(a.get("type", ""))
     if not t:
         ctx.todo(loc, "an assertion without a type")
-        return
-    if a.get("transform"):  # the check runs on a transformed answer: scoring the raw one would be a different test
+        return None
+    if a.get("transform"):
         ctx.todo(loc, f"assertion '{t}' checks a transformed answer (transform: {str(a['transform'])[:60]}); "
                       "port it as a python scorer")
+        return None
+    return a
+
+
+def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], ctx: _Ctx, m: Mapped) -> None:
+    """One promptfoo assertion as a modelsel scorer (or a requirement, or a TODO), into `m`."""
+    got = _readable(a, loc, ctx)
+    if got is None:
         return
+    a, t = got, str(got["type"])
     neg = t.startswith("not-")
     base = t.removeprefix("not-")
     v, from_vars = _value(a, vars_, m)
@@ -588,6 +606,7 @@ def _csv_expected(v: str) -> dict[str, Any]:
 
 
 def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
+    """A promptfoo config as a requirements mapping and an eval set, with the TODOs that did not carry over."""
     from modelsel.catalog.models import load_catalog
 
     _ROOTS[:] = [path.resolve().parent, *(Path(a).resolve() for a in allow)]
@@ -603,6 +622,33 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
                  for raw, loc in _providers(data.get("providers"), ctx) if (p := _provider(raw, loc, ctx, catalog))]
     if not providers:
         ctx.todo(("providers",), "no provider modelsel can call: add candidates, or run `modelsel shortlist REQ --write`")
+    default, dloc = _default_test(data, path, ctx)
+    dm = Mapped()  # defaultTest's assertions without a test's vars: the requirements' `scoring:`
+    for j, a in enumerate(default.get("assert") or []):
+        _assertion(a, dloc + ("assert", j), default.get("vars") or {}, ctx, dm)
+    examples, found = _examples(data, path, lines, ctx, prompts, default, dloc, dm)
+    req: dict[str, Any] = {
+        "name": str(data.get("description") or path.parent.name),
+        "task": str(data.get("description") or "TODO replace: what the model must do, in words"),
+        "evalset": None, "scoring": dm.scorers or [{"type": "exact"}], "pass_threshold": 1.0,
+        "candidates": _candidates(prompts, providers, examples, ctx),
+    }
+    if found.latency_ms:
+        req["latency"] = {"p95_ms": found.latency_ms}
+    if found.cost_usd:
+        req["cost"] = {"max_per_request_usd": found.cost_usd}
+    if found.judge:
+        req["judge"] = _grader(default, dloc, ctx, catalog)
+    if not examples:  # nothing to evaluate: refuse rather than write a project check rejects
+        raise InputError("no tests could be read from this config" + (
+            f" ({'; '.join(t.split(': ', 1)[-1] for t in ctx.todos if 'tests' in t or 'dataset' in t)[:300]})"
+            if ctx.todos else "") + ": export the tests to a CSV or YAML file beside the config and import again; "
+            "nothing was written.", path=path, field="tests")
+    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files)
+
+
+def _default_test(data: dict[str, Any], path: Path, ctx: _Ctx) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """defaultTest (inline or a file://), with a TODO for each key modelsel has no equivalent of."""
     default = data.get("defaultTest") or {}
     dloc: tuple[Any, ...] = ("defaultTest",)
     if isinstance(default, str):
@@ -616,11 +662,16 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
             ctx.todo(dloc + (key,), f"defaultTest.{key} has no modelsel equivalent")
     if (default.get("options") or {}).get("transform"):
         ctx.todo(dloc + ("options", "transform"), "defaultTest.options.transform: modelsel scores the raw answer")
-    dm = Mapped()  # defaultTest's assertions without a test's vars: the requirements' `scoring:`
-    for j, a in enumerate(default.get("assert") or []):
-        _assertion(a, dloc + ("assert", j), default.get("vars") or {}, ctx, dm)
-    examples, judge = [], dm.judge
-    latency, cost = dm.latency_ms, dm.cost_usd
+    return default, dloc
+
+
+def _examples(data: dict[str, Any], path: Path, lines: Any, ctx: _Ctx, prompts: list[Any], default: dict[str, Any],
+              dloc: tuple[Any, ...], dm: Mapped) -> tuple[list[dict[str, Any]], Mapped]:
+    """Each test (and scenario) as an example, with its assertions as scorers; and what the
+    assertions said about latency, cost and a judge, over all of them."""
+    examples: list[dict[str, Any]] = []
+    found = Mapped()
+    found.judge, found.latency_ms, found.cost_usd = dm.judge, dm.latency_ms, dm.cost_usd
     for n, (t, loc) in enumerate(_expanded(_tests(data.get("tests"), ctx) + _scenarios(data.get("scenarios"), ctx),
                                            default.get("vars") or {}, ctx)):
         if not isinstance(t, dict):
@@ -629,12 +680,12 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
             raise InputError("a test is a mapping (vars:, assert:).", path=path, line=line_of(lines, loc), field=_field(loc))
         vars_ = t["vars"]
         m = Mapped()
-        for j, a in enumerate(list(t.get("assert") or []) + list(default.get("assert") or [])):
-            here = loc + ("assert", j) if j < len(t.get("assert") or []) else dloc + ("assert", j - len(t.get("assert") or []))
-            _assertion(a, here, vars_, ctx, m)
-        judge |= m.judge
-        latency = m.latency_ms or latency
-        cost = m.cost_usd or cost
+        own = list(t.get("assert") or [])
+        for j, a in enumerate(own + list(default.get("assert") or [])):
+            _assertion(a, loc + ("assert", j) if j < len(own) else dloc + ("assert", j - len(own)), vars_, ctx, m)
+        found.judge |= m.judge
+        found.latency_ms = m.latency_ms or found.latency_ms
+        found.cost_usd = m.cost_usd or found.cost_usd
         if (t.get("options") or {}).get("transform"):
             ctx.todo(loc + ("options",), "options.transform: modelsel scores the raw answer")
         ex: dict[str, Any] = {"id": f"t{n + 1}", "input": _render(prompts[0][1] if prompts else "{{input}}", vars_),
@@ -652,12 +703,18 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
         if t.get("description"):
             ex["meta"] = {"description": str(t["description"])}
         examples.append(ex)
+    return examples, found
+
+
+def _candidates(prompts: list[Any], providers: list[Any], examples: list[dict[str, Any]], ctx: _Ctx
+                ) -> list[dict[str, Any]]:
+    """A candidate per provider and prompt (a provider's own `prompts:` filter applied), each id unique."""
     cands: list[dict[str, Any]] = []
     _try_templates(prompts, examples, ctx)
     for label, template, system, _ in prompts:
         for p, allowed in providers:
             if allowed is not None and label not in allowed:
-                continue  # the provider's own `prompts:` filter
+                continue
             c = copy.deepcopy(p)  # one mapping per candidate: YAML would write shared ones as &anchors
             if len(prompts) > 1:
                 c["id"] = f"{c.get('id') or c.get('catalog')}-{_slug(label)}"
@@ -671,32 +728,20 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
         seen[cid] = seen.get(cid, 0) + 1
         if seen[cid] > 1:
             c["id"] = f"{cid}-{seen[cid]}"
-    req: dict[str, Any] = {
-        "name": str(data.get("description") or path.parent.name),
-        "task": str(data.get("description") or "TODO replace: what the model must do, in words"),
-        "evalset": None, "scoring": dm.scorers or [{"type": "exact"}], "pass_threshold": 1.0,
-        "candidates": cands,
-    }
-    if latency:
-        req["latency"] = {"p95_ms": latency}
-    if cost:
-        req["cost"] = {"max_per_request_usd": cost}
-    if judge:
-        grader = (default.get("options") or {}).get("provider")
-        gloc = dloc + ("options", "provider")
-        if isinstance(grader, dict) and isinstance(grader.get("text"), dict | str):  # {text: ..., embedding: ...}
-            grader, gloc = grader["text"], gloc + ("text",)
-        g = _provider(grader, gloc, ctx, catalog, "grader") if grader else None
-        req["judge"] = g or {"catalog": "openai/gpt-6.1-terra"}
-        if not g:
-            ctx.todo(ctx.judge_at or ("tests",), "llm-rubric grader: promptfoo's default grader is an OpenAI model; the judge here "
-                                       "is openai/gpt-6.1-terra: choose your own")
-    if not examples:  # nothing to evaluate: refuse rather than write a project check rejects
-        raise InputError("no tests could be read from this config" + (
-            f" ({'; '.join(t.split(': ', 1)[-1] for t in ctx.todos if 'tests' in t or 'dataset' in t)[:300]})"
-            if ctx.todos else "") + ": export the tests to a CSV or YAML file beside the config and import again; "
-            "nothing was written.", path=path, field="tests")
-    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files)
+    return cands
+
+
+def _grader(default: dict[str, Any], dloc: tuple[Any, ...], ctx: _Ctx, catalog: Any) -> dict[str, Any]:
+    """The judge for llm-rubric assertions: defaultTest.options.provider, else a catalog default and a TODO."""
+    grader = (default.get("options") or {}).get("provider")
+    gloc = dloc + ("options", "provider")
+    if isinstance(grader, dict) and isinstance(grader.get("text"), dict | str):  # {text: ..., embedding: ...}
+        grader, gloc = grader["text"], gloc + ("text",)
+    g = _provider(grader, gloc, ctx, catalog, "grader") if grader else None
+    if not g:
+        ctx.todo(ctx.judge_at or ("tests",), "llm-rubric grader: promptfoo's default grader is an OpenAI model; the judge "
+                                             "here is openai/gpt-6.1-terra: choose your own")
+    return g or {"catalog": "openai/gpt-6.1-terra"}
 
 
 def _prompt_filter(raw: Any, labels: list[str]) -> set[str] | None:

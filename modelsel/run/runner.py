@@ -377,6 +377,23 @@ def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_char
                 finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
 
 
+def _settle_answer(c: Candidate, got: Attempted, cold: bool, est: float, ctx: _Ctx, cache: Cache | None,
+                   key: str) -> dict[str, Any]:
+    """A successful call as record fields: priced, settled with the budget guard, and cached with how
+    it was got (a resumed run reports the same retries)."""
+    ctx.warm.add(c.id)
+    answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms, ctx.cfg.max_answer_chars)
+    ctx.budget.settle(est, answer["cost_usd"])
+    ctx.budget.observe(c.id, answer["cost_usd"])
+    if cache is not None:
+        try:
+            cache.put(key, {**answer, "attempts": got.attempts, "retry_wait_s": round(got.waited_s, 4),
+                            "retry_kinds": got.kinds})
+        except Exception as exc:  # sqlite3.OperationalError "database or disk is full", OSError
+            raise RunStopped(f"the response cache could not be written ({exc})", exc) from None
+    return answer
+
+
 async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx, sample: bool = False
                ) -> Record | str | None:
     """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard).
@@ -419,16 +436,7 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
         meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
                     retry_after_asked_s=got.retry_after_asked_s, retry_kinds=got.kinds)
         if got.result is not None:
-            ctx.warm.add(c.id)
-            answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms, ctx.cfg.max_answer_chars)
-            ctx.budget.settle(est, answer["cost_usd"])
-            ctx.budget.observe(c.id, answer["cost_usd"])
-            if cache is not None:  # the answer with how it was got: a resumed run reports the same retries
-                try:
-                    cache.put(key, {**answer, "attempts": got.attempts, "retry_wait_s": meta["retry_wait_s"],
-                                    "retry_kinds": got.kinds})
-                except Exception as exc:  # sqlite3.OperationalError "database or disk is full", OSError
-                    raise RunStopped(f"the response cache could not be written ({exc})", exc) from None
+            answer = _settle_answer(c, got, cold, est, ctx, cache, key)
             return Record(**base, **answer, **meta, latency_sample=sample)
         # an impossible usage came from a call that was made: the guard keeps what it reserved for it
         ctx.budget.settle(est, est if got.error is not None and got.error.kind == "bad_usage" else 0.0)
@@ -469,20 +477,7 @@ async def run_eval(
         await deliver(c, rec)
 
     async def deliver(c: Candidate, rec: Record | str | None) -> None:
-        if rec is None:
-            outcome.skipped_budget += 1
-            outcome.skipped_by[c.id] = outcome.skipped_by.get(c.id, 0) + 1
-            return
-        if rec == NOT_RUN:
-            outcome.not_run[c.id] = outcome.not_run.get(c.id, 0) + 1
-            outcome.deadline_hit = True
-            return
-        assert isinstance(rec, Record)
-        outcome.calls_made += 0 if rec.cached else 1
-        if on_record is not None:
-            got = on_record(rec)
-            if asyncio.iscoroutine(got):
-                await got
+        await _deliver(outcome, c, rec, on_record)
 
     # Interleave candidates so each model's queue starts filling at once.
     wanted = {cid: {e.id for e in exs} for cid, exs in (plan or {}).items()}
@@ -491,21 +486,8 @@ async def run_eval(
     if extra is not None:
         ctx.deliver = deliver
         jobs.append(asyncio.ensure_future(extra(ctx, outcome, slots)))
-
-    def stop_all(fut: asyncio.Future[Any]) -> None:
-        if not fut.cancelled() and isinstance(fut.exception(), RunStopped) and outcome.stopped is None:
-            outcome.stopped = fut.exception()  # type: ignore[assignment]
-            for j in jobs:
-                j.cancel()
-
-    for j in jobs:
-        j.add_done_callback(stop_all)
     try:
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        if outcome.stopped is None:
-            for r in results:
-                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
-                    raise r
+        await _all_or_stopped(jobs, outcome)
         if after is not None and outcome.stopped is None and not outcome.deadline_hit and not outcome.budget_stopped:
             try:
                 await after(ctx, outcome, slots, deliver)
@@ -518,6 +500,44 @@ async def run_eval(
             except Exception:
                 pass
     return outcome
+
+
+async def _deliver(outcome: RunOutcome, c: Candidate, rec: Record | str | None,
+                   on_record: Callable[[Record], Awaitable[None] | None] | None) -> None:
+    """A finished call counted in the outcome (refused by the budget guard, not run by the deadline,
+    or made) and handed on."""
+    if rec is None:
+        outcome.skipped_budget += 1
+        outcome.skipped_by[c.id] = outcome.skipped_by.get(c.id, 0) + 1
+        return
+    if rec == NOT_RUN:
+        outcome.not_run[c.id] = outcome.not_run.get(c.id, 0) + 1
+        outcome.deadline_hit = True
+        return
+    assert isinstance(rec, Record)
+    outcome.calls_made += 0 if rec.cached else 1
+    if on_record is not None:
+        got = on_record(rec)
+        if asyncio.iscoroutine(got):
+            await got
+
+
+async def _all_or_stopped(jobs: list[asyncio.Future[Any]], outcome: RunOutcome) -> None:
+    """Every job, unless one stops the run (a write failed): then the rest are cancelled and the
+    outcome says why; any other exception is raised."""
+    def stop_all(fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and isinstance(fut.exception(), RunStopped) and outcome.stopped is None:
+            outcome.stopped = fut.exception()  # type: ignore[assignment]
+            for j in jobs:
+                j.cancel()
+
+    for j in jobs:
+        j.add_done_callback(stop_all)
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    if outcome.stopped is None:
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                raise r
 
 
 async def collect(candidates: list[Candidate], providers: dict[str, Provider], examples: list[Example],
