@@ -10,7 +10,18 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from modelsel.report.console import SafeConsole as Console
+from modelsel import cli_quarterly
+from modelsel.shell import (
+    ALLOW_HELP,
+    ci_outputs,
+    console,
+    err_console,
+    export,
+    fail,
+    load,
+    require_mlflow,
+    retry_scale,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Choose an LLM with a measured, documented, repeatable decision.",
@@ -19,11 +30,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="
                          "similarity scorer (a local embedding model on PyTorch); [bold]mlflow[/bold] `history "
                          "--mlflow`. Cloud models (OpenAI, Anthropic, Gemini, any OpenAI-compatible endpoint), "
                          "python candidates, init, check, shortlist, eval and review need none.")
-console = Console()
-if not console.is_terminal:  # piped or in CI: wide enough that the comparison table stays readable
-    console = Console(width=160)
-err_console = Console(stderr=True)
-ALLOW_HELP = "Also accept files from this folder (the requirements file's folder tree is the default); repeatable."
 
 
 @app.callback()
@@ -32,23 +38,6 @@ def _start() -> None:
     from modelsel.redaction import refresh
 
     refresh()
-
-
-def fail(exc: Exception) -> None:
-    from modelsel.redaction import redact
-
-    # escaped: a message naming an extra ("pip install 'modelsel[mlflow]'") must not lose it as markup
-    err_console.print(f"[bold red]error:[/bold red] {escape(redact(str(exc)))}", highlight=False, markup=True,
-                      soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _retry_scale() -> float:
-    raw = os.environ.get("MODELSEL_RETRY_SCALE", "1")
-    try:
-        return float(raw)
-    except ValueError:
-        return 1.0
 
 
 @app.command()
@@ -81,223 +70,46 @@ def eval(
                                         "not judged."),
 ) -> None:
     """Run the eval set across the shortlist, score, measure, decide and write the decision record."""
-    from modelsel.errors import InputError
-
-    inp, scr = _load(requirements, allow_path)
-    if cancel_batches:
-        _cancel_batches(inp, scr, reports_root)
-        return
-    if mlflow_uri:
-        _require_mlflow()
-    cfg = _config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
-                  max_minutes=max_minutes, retry_after_cap=retry_after_cap)
-    cfg.extra_calls = not no_extra_calls
-    if batch or inp.lr.req.run.batch:
-        cfg.batch, cfg.latency_sample = _batch_plan(scr), inp.lr.req.run.latency_sample
-    if dry_run:
-        _print_dry_run(inp, scr, cfg)
-        return
-    from modelsel.session import run_session
-
-    try:
-        res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
-    except InputError as exc:  # --out is another writer's, or not a run folder: nothing was written
-        fail(exc)
-    if res.summary is not None:
-        _ci_outputs(res.summary, res.folder, junit, _changes_since_last(inp.lr, reports_root), summary_md=summary_md)
-    if mlflow_uri and res.summary is not None:
-        try:
-            _export(inp.lr, reports_root, mlflow_uri, only=str(res.folder.resolve()))
-        except InputError as exc:
-            fail(exc)
-    raise typer.Exit(res.code)
-
-
-def _require_mlflow() -> None:
-    """The MLflow client is there before the run is paid for, not after."""
-    from modelsel.errors import InputError
-
-    try:
-        from modelsel.quarterly.mlflow_export import require_client
-
-        require_client()
-    except InputError as exc:
-        fail(exc)
-
-
-def _changes_since_last(lr, reports_root: Path) -> list[str]:  # type: ignore[no-untyped-def]
-    """What changed since the run before this one of the same requirements (from the history store)."""
-    from modelsel.quarterly.history import History
-
-    try:
-        store = History(reports_root)
-        try:
-            rows = store.rows(lr.req.name or lr.path.stem)
-        finally:
-            store.close()
-    except Exception:  # the history is a convenience here; the record stands without it
-        return []
-    if len(rows) < 2:
-        return ["first recorded decision for these requirements"]
-    last, prev = rows[-1], rows[-2]
-    return last.changes or [f"the same choice as on {prev.date} ({prev.chosen or 'none'})"]
-
-
-def _ci_outputs(summary, folder: Path, junit: Path | None, changed: list[str], review=None,  # type: ignore[no-untyped-def]
-                summary_md: Path | None = None) -> None:
-    """The CI job's page ($GITHUB_STEP_SUMMARY), a Markdown copy and a JUnit report, when asked for."""
-    from modelsel.report.ci import append_step_summary, junit_xml, step_summary
-    from modelsel.run.store import atomic_write
-
-    text = step_summary(summary, folder, changed, review)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        append_step_summary(text)
-    if summary_md is not None:
-        atomic_write(summary_md, text)
-    if junit is not None:
-        atomic_write(junit, junit_xml(summary, review))
-        err_console.print(f"wrote {junit}", highlight=False)
-
-
-def _export(lr, reports_root: Path, uri: str, only: str | None = None, since: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    from modelsel.quarterly.history import History
-    from modelsel.quarterly.mlflow_export import export
-
-    name = lr.req.name or lr.path.stem
-    store = History(reports_root)
-    try:
-        store.index_folders(lambda w: err_console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False))
-        rows = [r for r in store.rows(name, since) if only is None or r.folder == only]
-    finally:
-        store.close()
-    policy = {"equivalence": lr.req.decision.equivalence, "small_difference": lr.req.decision.small_difference,
-              "priority": ",".join(lr.req.decision.priority)}
-    added, skipped = export(rows, uri, name, policy)
-    err_console.print(f"MLflow ({uri}): {added} run(s) logged, {skipped} already there.", highlight=False)
-
-
-def _load(requirements: Path, allow: list[Path] | None = None, load_code: bool = True,  # type: ignore[no-untyped-def]
-          refuse_retired: bool = True):
-    """Requirements, eval set and candidates, checked before any call: (inputs, screening).
-    load_code=False is `check`: what eval would refuse (no candidates yet, a judge that cannot be
-    called here) is listed as open there instead."""
     from modelsel import pipeline
     from modelsel.errors import InputError
 
+    inp, scr = load(requirements, allow_path)
+    if cancel_batches:
+        return _cancel_batches(inp, scr, reports_root)
+    if mlflow_uri:
+        require_mlflow()
+    cfg = pipeline.run_config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
+                              max_minutes=max_minutes, retry_after_cap=retry_after_cap, retry_scale=retry_scale())
+    cfg.extra_calls = not no_extra_calls
     try:
-        inp = pipeline.prepare(requirements, allow=tuple(allow or ()), refuse_retired=refuse_retired)
-        if load_code and not inp.candidates:
-            raise InputError(f"no candidates to compare yet: add them under candidates:, or run `modelsel shortlist "
-                             f"{requirements} --write` to add the catalog's proposals.", path=requirements,
-                             field="candidates")
-        return inp, pipeline.screen(inp, load_code=load_code)
-    except InputError as exc:
+        if batch or inp.lr.req.run.batch:
+            from modelsel.batch.run import plan
+
+            cfg.batch, cfg.latency_sample = plan(scr.runnable, scr.providers), inp.lr.req.run.latency_sample
+        if dry_run:
+            from modelsel.report.commands import print_dry_run
+
+            return print_dry_run(console, inp, scr, cfg)
+        from modelsel.session import run_session
+
+        res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)
+        if res.summary is not None:
+            from modelsel.quarterly.history import changes_since_last
+
+            ci_outputs(res.summary, res.folder, junit, changes_since_last(inp.lr, reports_root), summary_md=summary_md)
+        if mlflow_uri and res.summary is not None:
+            export(inp.lr, reports_root, mlflow_uri, only=str(res.folder.resolve()))
+    except InputError as exc:  # --batch with no batchable candidate; --out another writer's; MLflow refusing
         fail(exc)
-        raise  # fail() has exited
-
-
-def _config(inp, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,  # type: ignore[no-untyped-def]
-            max_cost: float | None = None, max_minutes: float | None = None, retry_after_cap: float | None = None):
-    """The run's settings: the command line wins over the requirements file's `run:` block."""
-    from modelsel.run.runner import RetryPolicy, RunConfig
-
-    run = inp.lr.req.run
-    return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
-                     max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
-                     max_answer_chars=run.max_answer_chars,
-                     retry=RetryPolicy(scale=_retry_scale(),
-                                       retry_after_cap_s=retry_after_cap if retry_after_cap is not None else run.retry_after_cap_s))
-
-
-def _batch_plan(scr) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
-    """Which candidates run through a batch (None) and why the others run live; bad input when none can."""
-    import asyncio
-
-    from modelsel.batch import unsupported
-    from modelsel.errors import InputError
-
-    async def probe() -> dict[str, str | None]:
-        out = {}
-        for c in scr.runnable:
-            p = scr.providers[c.id]
-            out[c.id] = await unsupported(p)
-            await p.aclose()  # its client was made in this loop; the run makes its own
-        return out
-
-    plan = asyncio.run(probe())
-    if scr.runnable and all(why is not None for why in plan.values()):
-        fail(InputError("--batch: no candidate can run through a batch API: "
-                        + "; ".join(f"{cid}: {why}" for cid, why in plan.items()) + ".", field="--batch"))
-    return plan
+    raise typer.Exit(res.code)
 
 
 def _cancel_batches(inp, scr, reports_root: Path) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
+    from modelsel.batch.run import cancel_left
 
-    from modelsel.batch.run import cancel_open
-    from modelsel.run.store import Cache, cache_path
-
-    cache = Cache(cache_path(reports_root))
-    try:
-        async def go():  # type: ignore[no-untyped-def]
-            try:
-                return await cancel_open(cache, str(inp.lr.path.resolve()), scr.providers)
-            finally:
-                for p in scr.providers.values():
-                    await p.aclose()
-
-        done = asyncio.run(go())
-    finally:
-        cache.close()
-    if not done:
-        console.print("No batch of these requirements is running.")
-    for cid, bid, what in done:
-        console.print(f"{escape(cid)}: batch {escape(bid)} {escape(what)}", highlight=False)
-
-
-def _print_dry_run(inp, scr, cfg) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table
-
-    from modelsel.run.runner import dry_run_estimate
-
-    rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
-                            {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample)
-    t = Table(title="Dry run: estimated before any call (about 4 characters a token; output at max_tokens)")
-    for h in ("Candidate", "How", "Calls", "Input tokens", "Output tokens (max)", "Cost live (max)", "Cost batch (max)",
-              "This run (max)"):
-        t.add_column(h, justify="right" if h not in ("Candidate", "How") else "left")
-    total = 0.0
-    for r in rows:
-        batched = bool(cfg.batch) and cfg.batch.get(r["candidate"]) is None
-        run_cost = r["cost_usd_max_batch"] + r["sample_cost_usd_max"] if batched else r["cost_usd_max"]
-        total += run_cost
-        how = (f"batch + {r['sample_calls']} live for latency" if batched else
-               ("live: " + cfg.batch[r["candidate"]] if cfg.batch else "live"))
-        t.add_row(r["candidate"], how, str(r["calls"]), f"{r['input_tokens']:,}", f"{r['output_tokens_max']:,}",
-                  f"${r['cost_usd_max']:.4f}", f"${r['cost_usd_max_batch']:.4f}", f"${run_cost:.4f}")
-    t.add_row("total", "", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}",
-              f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}", f"${total:.4f}", style="bold")
-    console.print(t)
-    _print_latency_calls(inp, scr, cfg, rows)
-    for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
-        console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")
-
-
-def _print_latency_calls(inp, scr, cfg, rows) -> None:  # type: ignore[no-untyped-def]
-    """The latency-only calls the run will add, and what they cost at most (priced like the rest)."""
-    from modelsel.run.latency_pass import estimate
-
-    extra = estimate(inp.lr.req, scr.runnable, scr.providers, len(inp.evalset.examples), cfg.repeat, cfg.extra_calls)
-    load = inp.lr.req.latency.load
-    for r in rows:
-        n = extra.get(r["candidate"])
-        if n:
-            each = r["cost_usd_max"] / max(1, r["calls"])
-            what = f"a latency pass at {load.text()}" if load else "extra calls so the p95 can be bounded"
-            console.print(f"{escape(r['candidate'])}: + {n} latency-only calls ({what}; not counted for quality), "
-                          f"at most ${n * each:.4f}", highlight=False)
-    if not cfg.extra_calls:
-        console.print("--no-extra-calls: a percentile without enough calls for a 95% bound is not judged.")
+    done = cancel_left(str(inp.lr.path.resolve()), scr.providers, reports_root)
+    console.print("No batch of these requirements is running." if not done else "\n".join(
+        f"{escape(cid)}: batch {escape(bid)} {escape(what)}" for cid, bid, what in done), highlight=False)
 
 
 @app.command()
@@ -307,50 +119,13 @@ def check(
     allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
 ) -> None:
     """Validate a requirements file and lint it against the selection checklist (runs none of your code)."""
-    from modelsel.inputs.requirements import checklist
-    from modelsel.pipeline import retired
+    from modelsel.pipeline import check_items
+    from modelsel.report.commands import print_check
 
     # A retired model is listed as open here (eval refuses it): check is where a file gets fixed.
-    inp, scr = _load(requirements, allow_path, load_code=False, refuse_retired=False)
-    items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags, inp.evalset.placeholders())
-    gone = retired(inp.lr, inp.candidates)
-    items.append(("No retired model", not gone, f"{len(gone)} candidate(s) shut down by their vendor; eval refuses "
-                  "them (listed below)" if gone else "no candidate is shut down"))
-    if inp.judge is not None:
-        items.append(("Judge can be called", not scr.judge_problem, scr.judge_problem or f"{inp.judge.id}"))
-    items.append(("Keys travel protected", not scr.key_risks, f"{len(scr.key_risks)} candidate(s) would send a key "
-                  "unprotected; eval refuses them (listed below)" if scr.key_risks else "https or this machine only"))
-    console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
-                  f"{len(inp.evalset.examples)} examples.")
-    for item, done, detail in items:
-        mark = "[green]✓[/green]" if done else "[yellow]✗[/yellow]"
-        console.print(f" {mark} {escape(item)}: {escape(detail)}", highlight=False)
-    for cid, reasons in scr.compliance_out.items():
-        console.print(f" [red]eliminated before any call[/red] {escape(cid)}: " + escape("; ".join(reasons)), highlight=False)
-    for cid, risks in scr.compliance_risks.items():
-        console.print(f" [yellow]risk[/yellow] {escape(cid)}: " + escape("; ".join(risks)), highlight=False)
-    for cid, why in scr.not_evaluated.items():
-        console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
-    for err in gone:
-        console.print(f" [red]retired[/red] {escape(str(err))}", highlight=False)
-    for cid, risk in scr.key_risks.items():
-        console.print(f" [red]key at risk[/red] {escape(cid)}: {escape(risk)}", highlight=False)
-    if scr.judge_problem:
-        console.print(f" [yellow]judge[/yellow] {escape(scr.judge_problem)}", highlight=False)
-    from modelsel.analysis.metrics import planned_resolution
-    from modelsel.report.fmt import resolution_sentence
-
-    es = inp.evalset.examples
-    k = len(inp.candidates)
-    family = k - 1 if inp.lr.req.decision.equivalence == "non_inferior" else k * (k - 1) // 2
-    res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference,
-                             max(1, family))
-    console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
-    if any(c.price_ref for c in inp.candidates):
-        from modelsel.catalog.models import snapshot_info
-
-        if (warn := snapshot_info().warning()) is not None:
-            console.print(f"[yellow]warning[/yellow] {escape(warn)}", highlight=False)
+    inp, scr = load(requirements, allow_path, load_code=False, refuse_retired=False)
+    items, gone = check_items(inp, scr)
+    print_check(console, requirements, inp, scr, items, gone)
     missing = [i for i, d, _ in items if not d]
     if missing:
         console.print(f"[yellow]{len(missing)} checklist item(s) open.[/yellow]")
@@ -474,130 +249,8 @@ def import_promptfoo(
                   f"`modelsel check {escape(str(req))}`.", highlight=False)
 
 
-@app.command()
-def report(
-    run_dir: Path = typer.Argument(..., help="A run folder written by `modelsel eval`."),
-    format: str = typer.Option("html,md,json,csv", "--format", help="Comma-separated: html, md, json, csv."),
-    rescore: bool = typer.Option(False, "--rescore", help="Score the recorded answers again, into a new run folder "
-                                 "beside this one (this one is left as it is)."),
-    requirements: Path | None = typer.Option(None, "--requirements", help="With --rescore: the scorers of this "
-                                             "requirements file (default: the run's own copy in inputs/)."),
-    out: Path | None = typer.Option(None, "--out", help="With --rescore: the new run folder (default: RUN-rescored-TIME)."),
-    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
-) -> None:
-    """Re-render a run's reports without calling any model (or re-score them into a new run folder)."""
-    from modelsel.errors import InputError
-    from modelsel.quarterly.rerender import rerender
-
-    fmts = tuple(f.strip() for f in format.split(",") if f.strip())
-    try:
-        written = rerender(run_dir, fmts, rescore, requirements, out, tuple(allow_path))
-    except InputError as exc:
-        fail(exc)
-    for p in written:
-        console.print(f"wrote {p}")
-
-
-@app.command()
-def review(
-    requirements: Path = typer.Argument(..., help="The requirements file the decision was made with."),
-    against: Path | None = typer.Option(None, "--against", help="Run folder of the recorded decision (default: newest)."),
-    out: Path | None = typer.Option(None, "--out", help="Run folder for the re-run."),
-    no_cache: bool = typer.Option(True, "--no-cache/--cache", help="Fresh calls (default) so drift is measured."),
-    reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.01),
-    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
-    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML (a case per hard requirement per "
-                                      "candidate, and 'decision holds')."),
-    summary_md: Path | None = typer.Option(None, "--summary-md", help="Also write the short Markdown summary (before and "
-                                           "after of the decision) to this file, e.g. for a pull-request comment."),
-) -> None:
-    """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
-    from modelsel import pipeline
-    from modelsel.errors import InputError
-    from modelsel.session import run_review
-
-    try:
-        cfg = _config(pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False), timeout=timeout)
-        code, summary, folder, result = run_review(requirements, against, out, reports_root, no_cache, cfg, console,
-                                                   allow=tuple(allow_path))
-    except InputError as exc:
-        fail(exc)
-    if summary is not None:
-        _ci_outputs(summary, folder, junit, [], result, summary_md)
-    raise typer.Exit(code)
-
-
-@app.command()
-def history(
-    requirements: Path = typer.Argument(..., help="The requirements file whose decisions to list."),
-    reports_root: Path = typer.Option(Path("reports"), "--reports", help="The reports folder holding the runs."),
-    as_json: bool = typer.Option(False, "--json", help="A list of objects: run, date, chosen, quality, p95_ms, monthly_usd, ..."),
-    since: str | None = typer.Option(None, "--since", help="Only runs on or after this date (YYYY-MM-DD)."),
-    html_file: Path | None = typer.Option(None, "--html", help="Also write a page with the trend chart here."),
-    mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Log these runs to this MLflow tracking URI."),
-) -> None:
-    """The decisions made for one requirements file over time, oldest first, and what changed between them."""
-    import json as _json
-    from datetime import date as _date
-
-    from modelsel.errors import InputError
-    from modelsel.inputs.requirements import load_requirements
-    from modelsel.quarterly.history import History
-    from modelsel.report.history import page, print_history
-    from modelsel.run.store import atomic_write
-
-    try:
-        lr = load_requirements(requirements)
-        if mlflow_uri:
-            from modelsel.quarterly.mlflow_export import require_client
-
-            require_client()  # before the table is printed
-        if since is not None:
-            try:
-                _date.fromisoformat(since)
-            except ValueError:
-                raise InputError(f"--since takes a date like 2026-01-31, not '{since}'.", field="--since") from None
-        store = History(reports_root)
-    except InputError as exc:
-        fail(exc)
-    name = lr.req.name or lr.path.stem
-    try:
-        store.index_folders(lambda w: err_console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False))
-        rows = store.rows(name, since)
-    finally:
-        store.close()
-    if as_json:
-        print(_json.dumps([r.as_json() for r in rows], indent=1))
-    else:
-        print_history(console, name, rows)
-    if html_file is not None:
-        atomic_write(html_file, page(name, rows))
-        err_console.print(f"wrote {html_file}")
-    if mlflow_uri:
-        try:
-            _export(lr, reports_root, mlflow_uri, since=since)
-        except InputError as exc:
-            fail(exc)
-
-
-@app.command()
-def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -> None:
-    """Side by side change per candidate between two runs, and the examples whose outcome flipped."""
-    from modelsel.errors import InputError
-    from modelsel.quarterly.review import diff_runs
-    from modelsel.report.review import print_diff
-    from modelsel.run.calls import Calls
-    from modelsel.run.rundir import RunDir
-
-    try:
-        ra, rb = RunDir.open(run_a), RunDir.open(run_b)
-        sa, sb = ra.summary(), rb.summary()
-    except InputError as exc:
-        fail(exc)
-    d = diff_runs(sa, Calls.from_records(ra.records()).arrays(), sb, Calls.from_records(rb.records()).arrays(),
-                  str(run_a), str(run_b))
-    print_diff(console, d)
+for command in (cli_quarterly.report, cli_quarterly.review, cli_quarterly.history, cli_quarterly.diff):
+    app.command()(command)
 
 
 def main() -> None:

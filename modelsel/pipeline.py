@@ -22,7 +22,7 @@ from modelsel.inputs.prompting import render
 from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements
 from modelsel.providers import Provider, provider_class
 from modelsel.providers.base import key_exposure
-from modelsel.run.runner import Budget, Judge, RunConfig
+from modelsel.run.runner import Budget, Judge, RetryPolicy, RunConfig
 from modelsel.schema import (
     CandidateEntry,
     ChecklistItem,
@@ -485,3 +485,28 @@ def _catalog_as_of(cands: list[Candidate]) -> str | None:
     """The newest date among the curated facts the shortlisted catalog models rest on."""
     dates = [f.as_of for c in cands if c.from_catalog for f in c.facts.values() if f.as_of]
     return max(dates) if dates else None
+
+
+def run_config(inp: Inputs, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,
+               max_cost: float | None = None, max_minutes: float | None = None, retry_after_cap: float | None = None,
+               retry_scale: float = 1.0) -> RunConfig:
+    """The run's settings: the command line wins over the requirements file's `run:` block."""
+    run = inp.lr.req.run
+    return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
+                     max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
+                     max_answer_chars=run.max_answer_chars,
+                     retry=RetryPolicy(scale=retry_scale, retry_after_cap_s=retry_after_cap if retry_after_cap is not None
+                                       else run.retry_after_cap_s))
+
+
+def check_items(inp: Inputs, scr: Screened) -> tuple[list[tuple[str, bool, str]], list[InputError]]:
+    """`check`'s checklist (the requirements' own, then what eval would refuse) and the retired models."""
+    items = checklist(inp.lr, len(inp.evalset.examples), inp.evalset.tags, inp.evalset.placeholders())
+    gone = retired(inp.lr, inp.candidates)
+    items.append(("No retired model", not gone, f"{len(gone)} candidate(s) shut down by their vendor; eval refuses "
+                  "them (listed below)" if gone else "no candidate is shut down"))
+    if inp.judge is not None:
+        items.append(("Judge can be called", not scr.judge_problem, scr.judge_problem or f"{inp.judge.id}"))
+    items.append(("Keys travel protected", not scr.key_risks, f"{len(scr.key_risks)} candidate(s) would send a key "
+                  "unprotected; eval refuses them (listed below)" if scr.key_risks else "https or this machine only"))
+    return items, gone

@@ -16,9 +16,10 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from modelsel.batch import COMPLETION_WINDOW_S, BatchApi, Results, Status, api_for
+from modelsel.batch import COMPLETION_WINDOW_S, BatchApi, Results, Status, api_for, unsupported
 from modelsel.catalog.candidate import Candidate
 from modelsel.catalog.models import call_cost
 from modelsel.inputs.evalset import Example
@@ -26,7 +27,7 @@ from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, r
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
 from modelsel.run.records import Record
 from modelsel.run.runner import call_one, capped_output, context_window, reprice, result_costs
-from modelsel.run.store import cache_key
+from modelsel.run.store import Cache, cache_key, cache_path
 
 FIRST_POLL_S, MAX_POLL_S = 1.0, 60.0
 WINDOW_GRACE_S = 600.0  # past the 24 h window, the provider gets ten minutes to say it is done
@@ -275,3 +276,38 @@ async def cancel_open(cache: Any, requirements: str, providers: dict[str, Provid
         except Exception as exc:
             done.append((b["candidate"], b["batch_id"], f"not cancelled: {type(exc).__name__}: {exc}"))
     return done
+
+
+def plan(runnable: list[Candidate], providers: dict[str, Provider]) -> dict[str, str | None]:
+    """Which candidates run through a batch (None) and why the others run live; bad input when none can."""
+    from modelsel.errors import InputError
+
+    async def probe() -> dict[str, str | None]:
+        out = {}
+        for c in runnable:
+            p = providers[c.id]
+            out[c.id] = await unsupported(p)
+            await p.aclose()  # its client was made in this loop; the run makes its own
+        return out
+
+    got = asyncio.run(probe())
+    if runnable and all(why is not None for why in got.values()):
+        raise InputError("--batch: no candidate can run through a batch API: "
+                         + "; ".join(f"{cid}: {why}" for cid, why in got.items()) + ".", field="--batch")
+    return got
+
+
+def cancel_left(requirements: str, providers: dict[str, Provider], reports_root: Path) -> list[tuple[str, str, str]]:
+    """Cancel the batches an earlier run of these requirements left running: (candidate, batch, what happened)."""
+    cache = Cache(cache_path(reports_root))
+    try:
+        async def go() -> list[tuple[str, str, str]]:
+            try:
+                return await cancel_open(cache, requirements, providers)
+            finally:
+                for p in providers.values():
+                    await p.aclose()
+
+        return asyncio.run(go())
+    finally:
+        cache.close()

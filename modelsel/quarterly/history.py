@@ -248,3 +248,29 @@ def record(reports_root: Path, summary: dict[str, Any], folder: Path, kind: str 
         h.add(row_from_summary(summary, folder.resolve(), kind, holds))
     finally:
         h.close()
+
+
+def changes_since_last(lr: Any, reports_root: Path) -> list[str]:
+    """What changed since the run before this one of the same requirements (from the history store)."""
+    try:
+        store = History(reports_root)
+        try:
+            rows = store.rows(lr.req.name or lr.path.stem)
+        finally:
+            store.close()
+    except Exception:  # the history is a convenience here; the record stands without it
+        return []
+    if len(rows) < 2:
+        return ["first recorded decision for these requirements"]
+    last, prev = rows[-1], rows[-2]
+    return last.changes or [f"the same choice as on {prev.date} ({prev.chosen or 'none'})"]
+
+
+def indexed_rows(reports_root: Path, name: str, since: str | None, warn: Callable[[str], None]) -> list[Any]:
+    """The history rows of one requirements file, after indexing any run folder not yet in the store."""
+    store = History(reports_root)
+    try:
+        store.index_folders(warn)
+        return store.rows(name, since)
+    finally:
+        store.close()

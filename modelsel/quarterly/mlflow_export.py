@@ -10,12 +10,13 @@ The client comes from the `mlflow` extra (mlflow-skinny with SQLAlchemy for the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from modelsel.errors import InputError
-from modelsel.quarterly.history import RunRow
+from modelsel.quarterly.history import RunRow, indexed_rows
 
 METRICS = ("quality", "quality_lo", "quality_hi", "p50_ms", "p95_ms", "cost_per_request_usd", "monthly_usd", "error_rate")
 ARTIFACTS = ("decision.md", "report.html", "summary.json", "review.md", "review.json")
@@ -102,3 +103,13 @@ def export(rows: list[RunRow], uri: str, name: str, policy: dict[str, Any] | Non
         client.set_terminated(rid, end_time=_ms(r.finished_at))
         added += 1
     return added, skipped
+
+
+def export_history(lr: Any, reports_root: Path, uri: str, warn: Callable[[str], None], only: str | None = None,
+                   since: str | None = None) -> tuple[int, int]:
+    """The recorded decisions of one requirements file to MLflow: (runs logged, already there)."""
+    name = lr.req.name or lr.path.stem
+    rows = [r for r in indexed_rows(reports_root, name, since, warn) if only is None or r.folder == only]
+    policy = {"equivalence": lr.req.decision.equivalence, "small_difference": lr.req.decision.small_difference,
+              "priority": ",".join(lr.req.decision.priority)}
+    return export(rows, uri, name, policy)

@@ -142,3 +142,20 @@ def junit_xml(s: Summary, review: Any = None, now: datetime | None = None) -> st
     return printable("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n" + suite + "\n" + "\n".join(props) + "\n"
             + "\n".join(cases) + f"\n    <system-out>{escape(out)}</system-out>\n    <system-err></system-err>\n"
             "  </testsuite>\n</testsuites>\n")
+
+
+def write_outputs(summary: Any, folder: Path, junit: Path | None, changed: list[str], review: Any = None,
+                  summary_md: Path | None = None) -> list[str]:
+    """The CI job's page ($GITHUB_STEP_SUMMARY), a Markdown copy and a JUnit report, when asked for;
+    the files written."""
+    from modelsel.run.store import atomic_write
+
+    text = step_summary(summary, folder, changed, review)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_step_summary(text)
+    if summary_md is not None:
+        atomic_write(summary_md, text)
+    if junit is not None:
+        atomic_write(junit, junit_xml(summary, review))
+        return [str(junit)]
+    return []

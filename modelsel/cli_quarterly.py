@@ -1,0 +1,139 @@
+"""The commands that look back: `report` (re-render, re-score), `review` (does the decision still
+hold), `history` and `diff`. Registered on the app in cli.py; each parses its options and hands over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from modelsel.shell import (
+    ALLOW_HELP,
+    ci_outputs,
+    console,
+    err_console,
+    export,
+    fail,
+    retry_scale,
+    warn,
+)
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `modelsel eval`."),
+    format: str = typer.Option("html,md,json,csv", "--format", help="Comma-separated: html, md, json, csv."),
+    rescore: bool = typer.Option(False, "--rescore", help="Score the recorded answers again, into a new run folder "
+                                 "beside this one (this one is left as it is)."),
+    requirements: Path | None = typer.Option(None, "--requirements", help="With --rescore: the scorers of this "
+                                             "requirements file (default: the run's own copy in inputs/)."),
+    out: Path | None = typer.Option(None, "--out", help="With --rescore: the new run folder (default: RUN-rescored-TIME)."),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
+) -> None:
+    """Re-render a run's reports without calling any model (or re-score them into a new run folder)."""
+    from modelsel.errors import InputError
+    from modelsel.quarterly.rerender import rerender
+
+    fmts = tuple(f.strip() for f in format.split(",") if f.strip())
+    try:
+        written = rerender(run_dir, fmts, rescore, requirements, out, tuple(allow_path))
+    except InputError as exc:
+        fail(exc)
+    for p in written:
+        console.print(f"wrote {p}")
+
+
+def review(
+    requirements: Path = typer.Argument(..., help="The requirements file the decision was made with."),
+    against: Path | None = typer.Option(None, "--against", help="Run folder of the recorded decision (default: newest)."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder for the re-run."),
+    no_cache: bool = typer.Option(True, "--no-cache/--cache", help="Fresh calls (default) so drift is measured."),
+    reports_root: Path = typer.Option(Path("reports"), "--reports", help="Where run folders go."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.01),
+    allow_path: list[Path] = typer.Option([], "--allow-path", help=ALLOW_HELP),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML (a case per hard requirement per "
+                                      "candidate, and 'decision holds')."),
+    summary_md: Path | None = typer.Option(None, "--summary-md", help="Also write the short Markdown summary (before and "
+                                           "after of the decision) to this file, e.g. for a pull-request comment."),
+) -> None:
+    """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
+    from modelsel import pipeline
+    from modelsel.errors import InputError
+    from modelsel.session import run_review
+
+    try:
+        cfg = pipeline.run_config(pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False),
+                                  timeout=timeout, retry_scale=retry_scale())
+        code, summary, folder, result = run_review(requirements, against, out, reports_root, no_cache, cfg, console,
+                                                   allow=tuple(allow_path))
+    except InputError as exc:
+        fail(exc)
+    if summary is not None:
+        ci_outputs(summary, folder, junit, [], result, summary_md)
+    raise typer.Exit(code)
+
+
+def history(
+    requirements: Path = typer.Argument(..., help="The requirements file whose decisions to list."),
+    reports_root: Path = typer.Option(Path("reports"), "--reports", help="The reports folder holding the runs."),
+    as_json: bool = typer.Option(False, "--json", help="A list of objects: run, date, chosen, quality, p95_ms, monthly_usd, ..."),
+    since: str | None = typer.Option(None, "--since", help="Only runs on or after this date (YYYY-MM-DD)."),
+    html_file: Path | None = typer.Option(None, "--html", help="Also write a page with the trend chart here."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow", help="Log these runs to this MLflow tracking URI."),
+) -> None:
+    """The decisions made for one requirements file over time, oldest first, and what changed between them."""
+    import json as _json
+    from datetime import date as _date
+
+    from modelsel.errors import InputError
+    from modelsel.inputs.requirements import load_requirements
+    from modelsel.quarterly.history import History, indexed_rows
+    from modelsel.report.history import page, print_history
+    from modelsel.run.store import atomic_write
+
+    try:
+        lr = load_requirements(requirements)
+        if mlflow_uri:
+            from modelsel.quarterly.mlflow_export import require_client
+
+            require_client()  # before the table is printed
+        if since is not None:
+            try:
+                _date.fromisoformat(since)
+            except ValueError:
+                raise InputError(f"--since takes a date like 2026-01-31, not '{since}'.", field="--since") from None
+        store = History(reports_root)
+    except InputError as exc:
+        fail(exc)
+    name = lr.req.name or lr.path.stem
+    store.close()
+    rows = indexed_rows(reports_root, name, since, warn)
+    if as_json:
+        print(_json.dumps([r.as_json() for r in rows], indent=1))
+    else:
+        print_history(console, name, rows)
+    if html_file is not None:
+        atomic_write(html_file, page(name, rows))
+        err_console.print(f"wrote {html_file}")
+    if mlflow_uri:
+        try:
+            export(lr, reports_root, mlflow_uri, since=since)
+        except InputError as exc:
+            fail(exc)
+
+
+def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -> None:
+    """Side by side change per candidate between two runs, and the examples whose outcome flipped."""
+    from modelsel.errors import InputError
+    from modelsel.quarterly.review import diff_runs
+    from modelsel.report.review import print_diff
+    from modelsel.run.calls import Calls
+    from modelsel.run.rundir import RunDir
+
+    try:
+        ra, rb = RunDir.open(run_a), RunDir.open(run_b)
+        sa, sb = ra.summary(), rb.summary()
+    except InputError as exc:
+        fail(exc)
+    d = diff_runs(sa, Calls.from_records(ra.records()).arrays(), sb, Calls.from_records(rb.records()).arrays(),
+                  str(run_a), str(run_b))
+    print_diff(console, d)

@@ -1,0 +1,90 @@
+"""What `check` and `eval --dry-run` print: the screens of the commands that call nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def print_check(console: Console, requirements: Any, inp: Any, scr: Any, items: list[tuple[str, bool, str]],
+                gone: list[Any]) -> None:
+    """The checklist, what compliance and this machine rule out before any call, what the eval set
+    can tell apart, and a price snapshot this release does not know."""
+    from modelsel.analysis.metrics import planned_resolution
+    from modelsel.report.fmt import resolution_sentence
+
+    console.print(f"[green]{requirements}[/green]: valid; {len(inp.candidates)} candidates, "
+                  f"{len(inp.evalset.examples)} examples.")
+    for item, done, detail in items:
+        mark = "[green]✓[/green]" if done else "[yellow]✗[/yellow]"
+        console.print(f" {mark} {escape(item)}: {escape(detail)}", highlight=False)
+    for cid, reasons in scr.compliance_out.items():
+        console.print(f" [red]eliminated before any call[/red] {escape(cid)}: " + escape("; ".join(reasons)), highlight=False)
+    for cid, risks in scr.compliance_risks.items():
+        console.print(f" [yellow]risk[/yellow] {escape(cid)}: " + escape("; ".join(risks)), highlight=False)
+    for cid, why in scr.not_evaluated.items():
+        console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
+    for err in gone:
+        console.print(f" [red]retired[/red] {escape(str(err))}", highlight=False)
+    for cid, risk in scr.key_risks.items():
+        console.print(f" [red]key at risk[/red] {escape(cid)}: {escape(risk)}", highlight=False)
+    if scr.judge_problem:
+        console.print(f" [yellow]judge[/yellow] {escape(scr.judge_problem)}", highlight=False)
+    es = inp.evalset.examples
+    k = len(inp.candidates)
+    family = k - 1 if inp.lr.req.decision.equivalence == "non_inferior" else k * (k - 1) // 2
+    res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference,
+                             max(1, family))
+    console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
+    if any(c.price_ref for c in inp.candidates):
+        from modelsel.catalog.models import snapshot_info
+
+        if (warn := snapshot_info().warning()) is not None:
+            console.print(f"[yellow]warning[/yellow] {escape(warn)}", highlight=False)
+
+
+def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
+    """Calls, tokens and the most they can cost, live and through a batch, per candidate."""
+    from modelsel.run.runner import dry_run_estimate
+
+    rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
+                            {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample)
+    t = Table(title="Dry run: estimated before any call (about 4 characters a token; output at max_tokens)")
+    for h in ("Candidate", "How", "Calls", "Input tokens", "Output tokens (max)", "Cost live (max)", "Cost batch (max)",
+              "This run (max)"):
+        t.add_column(h, justify="right" if h not in ("Candidate", "How") else "left")
+    total = 0.0
+    for r in rows:
+        batched = bool(cfg.batch) and cfg.batch.get(r["candidate"]) is None
+        run_cost = r["cost_usd_max_batch"] + r["sample_cost_usd_max"] if batched else r["cost_usd_max"]
+        total += run_cost
+        how = (f"batch + {r['sample_calls']} live for latency" if batched else
+               ("live: " + cfg.batch[r["candidate"]] if cfg.batch else "live"))
+        t.add_row(r["candidate"], how, str(r["calls"]), f"{r['input_tokens']:,}", f"{r['output_tokens_max']:,}",
+                  f"${r['cost_usd_max']:.4f}", f"${r['cost_usd_max_batch']:.4f}", f"${run_cost:.4f}")
+    t.add_row("total", "", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}",
+              f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}", f"${total:.4f}", style="bold")
+    console.print(t)
+    _latency_calls(console, inp, scr, cfg, rows)
+    for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
+        console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")
+
+
+def _latency_calls(console: Console, inp: Any, scr: Any, cfg: Any, rows: list[dict[str, Any]]) -> None:
+    """The latency-only calls the run will add, and what they cost at most (priced like the rest)."""
+    from modelsel.run.latency_pass import estimate
+
+    extra = estimate(inp.lr.req, scr.runnable, scr.providers, len(inp.evalset.examples), cfg.repeat, cfg.extra_calls)
+    load = inp.lr.req.latency.load
+    for r in rows:
+        n = extra.get(r["candidate"])
+        if n:
+            each = r["cost_usd_max"] / max(1, r["calls"])
+            what = f"a latency pass at {load.text()}" if load else "extra calls so the p95 can be bounded"
+            console.print(f"{escape(r['candidate'])}: + {n} latency-only calls ({what}; not counted for quality), "
+                          f"at most ${n * each:.4f}", highlight=False)
+    if not cfg.extra_calls:
+        console.print("--no-extra-calls: a percentile without enough calls for a 95% bound is not judged.")
