@@ -38,17 +38,23 @@ def _server(fake: FakeProcess) -> dict[tuple[str, str], float]:
     return {(s["model"], s["prompt"].strip()): s["server_ms"] for s in fake.seen()}
 
 
+def _project(work: Path, fake: FakeProcess, scripts: dict[str, dict[str, Any]], per_model: int, n: int,
+             **over: Any) -> None:
+    """An eval set of n tickets and a requirements file with each scripted model as a candidate."""
+    (work / "tickets.jsonl").write_text("".join(json.dumps({"id": f"t{i}", "input": f"ticket number {i}",
+                                                            "expected": "billing"}) + "\n" for i in range(n)))
+    cands = [{"id": m, "provider": "openai-compatible", "model": m, "base_url": fake.url + "/v1",
+              "api_key_env": "BENCH_KEY", "concurrency": per_model, "params": {"max_tokens": 8},
+              "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.4}} for m in scripts]
+    (work / "req.yaml").write_text(yaml.safe_dump({"task": "t", "evalset": "tickets.jsonl",
+                                                   "scoring": [{"type": "exact"}], "candidates": cands, **over}))
+
+
 def modelsel_overheads(work: Path, scripts: dict[str, dict[str, Any]], per_model: int, n: int,
                        pythonpath: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     fake = FakeProcess(scripts, seed=5)
     try:
-        (work / "tickets.jsonl").write_text("".join(json.dumps({"id": f"t{i}", "input": f"ticket number {i}",
-                                                                "expected": "billing"}) + "\n" for i in range(n)))
-        cands = [{"id": m, "provider": "openai-compatible", "model": m, "base_url": fake.url + "/v1",
-                  "api_key_env": "BENCH_KEY", "concurrency": per_model, "params": {"max_tokens": 8},
-                  "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.4}} for m in scripts]
-        (work / "req.yaml").write_text(yaml.safe_dump({"task": "t", "evalset": "tickets.jsonl",
-                                                       "scoring": [{"type": "exact"}], "candidates": cands}))
+        _project(work, fake, scripts, per_model, n)
         out = work / "run"
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(work / "reports", ignore_errors=True)
@@ -126,14 +132,7 @@ def judged_vs_server(work: Path, scripts: dict[str, dict[str, Any]], per_model: 
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     fake = FakeProcess(scripts, seed=7)
     try:
-        (work / "tickets.jsonl").write_text("".join(json.dumps({"id": f"t{i}", "input": f"ticket number {i}",
-                                                                "expected": "billing"}) + "\n" for i in range(n)))
-        cands = [{"id": m, "provider": "openai-compatible", "model": m, "base_url": fake.url + "/v1",
-                  "api_key_env": "BENCH_KEY", "concurrency": per_model, "params": {"max_tokens": 8},
-                  "price": {"input_per_mtok": 0.1, "output_per_mtok": 0.4}} for m in scripts]
-        (work / "req.yaml").write_text(yaml.safe_dump({"task": "t", "evalset": "tickets.jsonl",
-                                                       "scoring": [{"type": "exact"}], "candidates": cands,
-                                                       "latency": {"p50_ms": 5000, "p95_ms": 10000}}))
+        _project(work, fake, scripts, per_model, n, latency={"p50_ms": 5000, "p95_ms": 10000})
         out = work / "run"
         shutil.rmtree(out, ignore_errors=True)
         env = dict(os.environ, BENCH_KEY=KEY)
