@@ -129,7 +129,10 @@ def test_an_endless_answer_is_cut_flagged_and_kept_small(keys: dict[str, str], t
     assert (tmp_path / "run" / "records.jsonl").stat().st_size < 200_000  # not 12 x 2 MB
     assert (tmp_path / "run" / "trace.jsonl").stat().st_size < 200_000
     ok = [r["latency_ms"] for r in recs if r["candidate"] == "oa-ok" and not r["cold"]]
-    assert np.median(ok) < 30 + 400
+    # Without the cap, parsing the floods held the other model's answers for seconds. With it, what
+    # is left is this machine's own load (200-600 ms at the median on a busy 2-core runner, measured
+    # in benchmarks/latency_accuracy.py, not here): the bound separates the two, not the few ms.
+    assert np.median(ok) < 1500
     md = " ".join((tmp_path / "run" / "decision.md").read_text().split())
     assert "were cut at 5,000 characters" in md
     assert s["candidates"]["oa-flood"]["truncated"] == 12
