@@ -50,21 +50,27 @@ def _project(work: Path, fake: FakeProcess, scripts: dict[str, dict[str, Any]], 
                                                    "scoring": [{"type": "exact"}], "candidates": cands, **over}))
 
 
+def _eval(work: Path, pythonpath: str | None) -> Path:
+    """`modelsel eval` as a whole process on the project in `work` (no cache); its run folder."""
+    out = work / "run"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(work / "reports", ignore_errors=True)
+    env = dict(os.environ, BENCH_KEY=KEY)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    p = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--out", str(out), "--no-cache"],
+                       cwd=work, env=env, capture_output=True, text=True)
+    if p.returncode not in (0, 1):
+        raise RuntimeError(p.stderr[-2000:])
+    return out
+
+
 def modelsel_overheads(work: Path, scripts: dict[str, dict[str, Any]], per_model: int, n: int,
                        pythonpath: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     fake = FakeProcess(scripts, seed=5)
     try:
         _project(work, fake, scripts, per_model, n)
-        out = work / "run"
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(work / "reports", ignore_errors=True)
-        env = dict(os.environ, BENCH_KEY=KEY)
-        if pythonpath:
-            env["PYTHONPATH"] = pythonpath
-        p = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--out", str(out), "--no-cache"],
-                           cwd=work, env=env, capture_output=True, text=True)
-        if p.returncode not in (0, 1):
-            raise RuntimeError(p.stderr[-2000:])
+        out = _eval(work, pythonpath)
         srv = _server(fake)
     finally:
         fake.stop()
@@ -133,15 +139,7 @@ def judged_vs_server(work: Path, scripts: dict[str, dict[str, Any]], per_model: 
     fake = FakeProcess(scripts, seed=7)
     try:
         _project(work, fake, scripts, per_model, n, latency={"p50_ms": 5000, "p95_ms": 10000})
-        out = work / "run"
-        shutil.rmtree(out, ignore_errors=True)
-        env = dict(os.environ, BENCH_KEY=KEY)
-        if pythonpath:
-            env["PYTHONPATH"] = pythonpath
-        p = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--out", str(out), "--no-cache"],
-                           cwd=work, env=env, capture_output=True, text=True)
-        if p.returncode not in (0, 1):
-            raise RuntimeError(p.stderr[-2000:])
+        out = _eval(work, pythonpath)
         seen = fake.seen()
     finally:
         fake.stop()
