@@ -40,24 +40,23 @@ def _lambdas(x: np.ndarray, alpha: float, n: int, sides: int = 2) -> np.ndarray:
     return np.sqrt(2 * math.log(sides / alpha) / (n * var_prev))
 
 
-def _log_capital(x: np.ndarray, lam: np.ndarray, m: float, side: int) -> float:
-    """The largest log capital over the sequence for betting that the mean is above (side=+1)
-    or below (side=-1) m."""
+def _cum_log_capital(x: np.ndarray, lam: np.ndarray, m: float, side: int) -> np.ndarray:
+    """The log capital after each score, betting that the mean is above (side=+1) or below (side=-1)
+    m. At the range's end a single score on the far side makes the capital infinite: a mean of 0
+    cannot produce a score above 0."""
     if side > 0:
-        stake = np.minimum(lam, _C / m) if m > 0 else lam * 0 + _C * 1e12
-        steps = np.log1p(stake * (x - m)) if m > 0 else np.where(x > 0, np.inf, 0.0)
-    else:
-        stake = np.minimum(lam, _C / (1 - m)) if m < 1 else lam * 0
-        steps = np.log1p(-stake * (x - m)) if m < 1 else np.where(x < 1, np.inf, 0.0)
-    return float(np.max(np.cumsum(steps)))
+        return np.cumsum(np.log1p(np.minimum(lam, _C / m) * (x - m)) if m > 0 else np.where(x > 0, np.inf, 0.0))
+    return np.cumsum(np.log1p(-np.minimum(lam, _C / (1 - m)) * (x - m)) if m < 1 else np.where(x < 1, np.inf, 0.0))
+
+
+def _log_capital(x: np.ndarray, lam: np.ndarray, m: float, side: int) -> float:
+    """The largest log capital over the sequence of one side's bet."""
+    return float(np.max(_cum_log_capital(x, lam, m, side)))
 
 
 def _hedged_log_capital(x: np.ndarray, lam: np.ndarray, m: float) -> float:
     """log of the largest hedged capital 1/2 K+ + 1/2 K- (both martingales, so their mean is one)."""
-    up = np.cumsum(np.log1p(np.minimum(lam, _C / m) * (x - m))) if m > 0 else np.where(np.cumsum(x) > 0, np.inf, 0.0)
-    down = np.cumsum(np.log1p(-np.minimum(lam, _C / (1 - m)) * (x - m))) if m < 1 else \
-        np.where(np.cumsum(1 - x) > 0, np.inf, 0.0)
-    both = np.logaddexp(up, down) - math.log(2)
+    both = np.logaddexp(_cum_log_capital(x, lam, m, 1), _cum_log_capital(x, lam, m, -1)) - math.log(2)
     return float(np.max(both))
 
 

@@ -501,10 +501,9 @@ _CHUNK = 512
 
 @functools.lru_cache(maxsize=64)
 def _signs(g: int) -> np.ndarray:
-    if g <= _SIGNFLIP_ENUM_G:
-        idx = np.arange(2**g)[:, None]
-        return np.where((idx >> np.arange(g)) & 1, -1.0, 1.0)
-    raise ValueError("sampled sign patterns are drawn in chunks (_flipped)")
+    """Every sign pattern of g clusters (g up to _SIGNFLIP_ENUM_G; above, _flipped draws them)."""
+    idx = np.arange(2**g)[:, None]
+    return np.where((idx >> np.arange(g)) & 1, -1.0, 1.0)
 
 
 def _flipped(v: np.ndarray) -> np.ndarray:
@@ -525,7 +524,10 @@ def _flipped(v: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SignFlip:
-    """The cluster sign-flip test of 'the mean difference is delta', for every delta at once: with
+    """The cluster sign-flip (randomization) test of 'the mean difference is delta': under the null
+    each cluster's centred sum is as likely negative as positive (the two models are exchangeable
+    within a cluster), so the test is exact whatever the distribution and the clusters' sizes. For
+    every delta at once: with
     A = sum s_g S_g and B = sum s_g n_g over the sign patterns, the statistic at delta is
     |A - delta B|, so one pass over the patterns serves the test, the interval and the power."""
 
@@ -551,13 +553,10 @@ class SignFlip:
         obs = self.total - delta * self.n
         return float(np.mean(self.A - delta * self.B <= obs + 1e-9))
 
-    @property
-    def smallest_p(self) -> float:
-        """The smallest two-sided p-value this design can give: 2 / 2^g when every pattern is counted."""
-        return 2.0 / 2**self.g if self.g <= _SIGNFLIP_ENUM_G else 1.0 / (_SIGNFLIP_DRAWS + 1)
-
 
 def smallest_signflip_p(g: int) -> float:
+    """The smallest two-sided p-value the sign-flip test can give with g clusters: 2 / 2^g when every
+    pattern is counted, one in the sampled patterns above."""
     return 2.0 / 2**g if g <= _SIGNFLIP_ENUM_G else 1.0 / (_SIGNFLIP_DRAWS + 1)
 
 
@@ -567,16 +566,6 @@ def clusters_to_show(alpha: float) -> int:
     while smallest_signflip_p(g) >= alpha:
         g += 1
     return g
-
-
-def signflip_p(sums: np.ndarray, sizes: np.ndarray, delta: float) -> float:
-    """Two-sided p-value of 'the mean difference is delta' from the cluster-level sign-flip
-    (randomization) test: under the null each cluster's centred sum is as likely negative as
-    positive (the two models are exchangeable within a cluster), so the test is exact whatever
-    the distribution and the clusters' sizes, for any number of clusters."""
-    v = sums - delta * sizes
-    stat = np.abs(_flipped(v))
-    return float(np.mean(stat >= abs(float(v.sum())) - 1e-9))
 
 
 def cluster_signflip(d: np.ndarray, inv: np.ndarray, g: int, conf: float = CONF) -> tuple[float, float, float]:
