@@ -98,20 +98,27 @@ def plan(req: Requirements, cands: list[Candidate], providers: dict[str, Provide
     """Which candidates get which latency pass (in the order they run: one at a time)."""
     need = needed_calls(req)
     load = req.latency.load
+    busy = machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > distortion_ms()
     out: list[Plan] = []
-    for c in cands:
+    for c in cands if extra_calls else []:
         if not providers[c.id].over_http:
             continue  # a local model's latency is this machine's by nature; a python function has none to judge
         if c.id not in warm:
             continue  # it answered nothing: more calls would only fail again, and there is no latency to judge
-        if load is not None and extra_calls:
-            n = load.calls or max(need + margin(need), MIN_PASS_CALLS)
-            out.append(Plan(c.id, "load", n, load.concurrency, load.rps))
-        elif need and extra_calls and machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > distortion_ms():
-            out.append(Plan(c.id, "quiet", max(need + margin(need), MIN_PASS_CALLS), 1))
-        elif need and extra_calls and warm.get(c.id, 0) < need:
-            out.append(Plan(c.id, "extra", need - warm.get(c.id, 0) + margin(need)))
+        if load is not None:
+            out.append(Plan(c.id, "load", pass_calls(req), load.concurrency, load.rps))
+        elif need and busy:
+            out.append(Plan(c.id, "quiet", pass_calls(req), 1))
+        elif need and warm[c.id] < need:
+            out.append(Plan(c.id, "extra", need - warm[c.id] + margin(need)))
     return out
+
+
+def pass_calls(req: Requirements) -> int:
+    """Calls in a quiet or load pass: what the load states, else what the percentiles need, at least MIN_PASS_CALLS."""
+    need = needed_calls(req)
+    load = req.latency.load
+    return (load.calls if load is not None and load.calls else 0) or max(need + margin(need), MIN_PASS_CALLS)
 
 
 def estimate(req: Requirements, cands: list[Candidate], providers: dict[str, Provider], n_examples: int,
@@ -127,7 +134,7 @@ def estimate(req: Requirements, cands: list[Candidate], providers: dict[str, Pro
         if p is None or not p.over_http or not extra_calls:
             continue
         if load is not None:
-            out[c.id] = load.calls or max(need + margin(need), MIN_PASS_CALLS)
+            out[c.id] = pass_calls(req)
         elif need:
             cold = c.concurrency or p.default_concurrency
             out[c.id] = max(0, need + margin(need) - max(0, n_examples * repeat - cold))
