@@ -156,7 +156,10 @@ def latency_sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
     Calls that started before their endpoint had answered once carry the SDK's cold start and
     new connections that a running service does not pay; they are left out when at least
     MIN_WARM warm calls remain."""
-    arr = judged_rows(arr)[0]
+    return _sample(judged_rows(arr)[0])
+
+
+def _sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
     ok = ~arr.error & ~np.isnan(arr.latency_ms)
     warm = ok & ~arr.cold
     use = warm if int(warm.sum()) >= MIN_WARM else ok
@@ -174,10 +177,9 @@ def _tokens_per_s(arr: CallArrays, mask: np.ndarray) -> float | None:
     return _num(float(np.median(arr.output_tokens[ok][good] / gen_s[good]))) if good.any() else None
 
 
-def by_input(arr: CallArrays) -> dict[str, LatencyBucket]:
-    """p50/p95, TTFT and output speed per input-size bucket, when the judged calls span two or more:
-    providers slow down with long prompts, and a p95 over a mix hides which requests are slow."""
-    rows, _ = judged_rows(arr)
+def by_input(rows: CallArrays) -> dict[str, LatencyBucket]:
+    """p50/p95, TTFT and output speed per input-size bucket of the judged calls, when they span two
+    or more: providers slow down with long prompts, and a p95 over a mix hides which requests are slow."""
     ok = ~rows.error & ~np.isnan(rows.latency_ms) & ~rows.cold
     edges = [0] + [e for e, _ in BUCKETS]
     out: dict[str, LatencyBucket] = {}
@@ -197,11 +199,11 @@ def latency(arr: CallArrays) -> LatencyFigures:
     """Percentiles of what each answered request waited, from its first attempt to its answer
     (failed attempts and back-off included), with the successful attempt alone beside them; from
     the calls `judged_rows` names."""
-    lat, ttft, cold = latency_sample(arr)
     rows, source = judged_rows(arr)
+    lat, ttft, cold = _sample(rows)
     out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50), p95=_quantile(lat, 95),
                          p99=_quantile(lat, 99), mean_ms=_num(float(lat.mean())) if len(lat) else None,
-                         source=source, extra_calls=int((arr.lpass == "extra").sum()), by_input=by_input(arr))
+                         source=source, extra_calls=int((arr.lpass == "extra").sum()), by_input=by_input(rows))
     if len(ttft):
         out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50), _quantile(ttft, 95)
     retried = ~rows.error & (rows.attempts > 1)
