@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from modelsel import cli_quarterly
+from modelsel import cli_import, cli_quarterly
 from modelsel.shell import (
     ALLOW_HELP,
     ci_outputs,
@@ -216,37 +216,7 @@ def init(
     console.print(f"Wrote {req} and {es}.\nNext: edit them, then `modelsel check {req}` and `modelsel eval {req}`.")
 
 
-import_app = typer.Typer(no_args_is_help=True, help="Bring an eval written for another tool into modelsel's files.")
-app.add_typer(import_app, name="import")
-
-
-@import_app.command("promptfoo")
-def import_promptfoo(
-    config: Path = typer.Argument(..., help="A promptfoo config (promptfooconfig.yaml; OpenAI Evals exports included)."),
-    folder: Path = typer.Option(Path("."), "--out", "--dir", help="Project folder (requirements/ and evalsets/ go inside)."),
-    name: str | None = typer.Option(None, "--name", help="Name of the files written (default: the config's folder)."),
-    allow_path: list[Path] = typer.Option([], "--allow-path", help="Also read files from this folder (the config's "
-                                           "folder tree is the default); repeatable."),
-) -> None:
-    """Write a requirements file and an eval set from a promptfoo config; list what did not carry over."""
-    from modelsel.errors import InputError
-    from modelsel.importers import promptfoo
-    from modelsel.inputs.names import file_slug
-
-    try:
-        imp = promptfoo.convert(config, tuple(allow_path))
-        slug = file_slug(name or config.resolve().parent.name, "imported")
-        req, es = promptfoo.write(imp, folder, slug, config)
-    except InputError as exc:
-        fail(exc)
-    console.print(f"Wrote {escape(str(req))} ({len(imp.requirements['candidates'])} candidates) and "
-                  f"{escape(str(es))} ({len(imp.examples)} examples).", highlight=False)
-    for m in imp.mapped:
-        console.print(f" [green]✓[/green] {escape(m)}", highlight=False)
-    for t in imp.todos:
-        console.print(f" [yellow]TODO[/yellow] {escape(t)}", highlight=False)
-    console.print(f"Next: write the quality bar, budget, volume and compliance into {escape(str(req))}, then "
-                  f"`modelsel check {escape(str(req))}`.", highlight=False)
+app.add_typer(cli_import.import_app, name="import")
 
 
 for command in (cli_quarterly.report, cli_quarterly.review, cli_quarterly.history, cli_quarterly.diff):

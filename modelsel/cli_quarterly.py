@@ -54,6 +54,8 @@ def review(
                                       "candidate, and 'decision holds')."),
     summary_md: Path | None = typer.Option(None, "--summary-md", help="Also write the short Markdown summary (before and "
                                            "after of the decision) to this file, e.g. for a pull-request comment."),
+    traces: list[Path] = typer.Option([], "--traces", help="New production traces: draw a fresh sample the way the eval "
+                                      "set was drawn and say whether production's inputs moved (repeatable)."),
 ) -> None:
     """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
     from modelsel import pipeline
@@ -64,7 +66,7 @@ def review(
         cfg = pipeline.run_config(pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False),
                                   timeout=timeout, retry_scale=retry_scale())
         code, summary, folder, result = run_review(requirements, against, out, reports_root, no_cache, cfg, console,
-                                                   allow=tuple(allow_path))
+                                                   allow=tuple(allow_path), traces=tuple(traces))
     except InputError as exc:
         fail(exc)
     if summary is not None:

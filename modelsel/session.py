@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import threading
 import time
@@ -569,8 +570,8 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
 # --- review: re-run, then compare with the recorded decision -------------------------------------
 
 def run_review(requirements: Path, against: Path | None, out: Path | None, reports_root: Path, no_cache: bool,
-               cfg: RunConfig, console: Console, today: Any = None, allow: tuple[Path, ...] = ()
-               ) -> tuple[int, Summary | None, Path, Any]:
+               cfg: RunConfig, console: Console, today: Any = None, allow: tuple[Path, ...] = (),
+               traces: tuple[Path, ...] = ()) -> tuple[int, Summary | None, Path, Any]:
     """(exit code, the new run's summary, its folder, the review result)."""
     from datetime import date
 
@@ -588,6 +589,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     old = old_rd.summary()
     old_calls = Calls.from_records(old_rd.records()).arrays()
     inp = pipeline.prepare(requirements, allow=allow, refuse_retired=False)
+    fresh = _traces_findings(inp, list(traces)) if traces else None
     scr = pipeline.screen(inp)
     for c in list(scr.runnable):  # a model its vendor shut down is not called; the review says so
         if c.shut_down_by(today):
@@ -600,14 +602,30 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     prices = {c.id: (c.input_per_mtok, c.output_per_mtok) for c in inp.candidates}
     findings = compare_decisions(old, res.summary, old_calls, res.calls, prices, _passing_catalog_models(inp), today,
                                  {c.id: c for c in inp.candidates}, inp.lr.req.decision.review_every_days)
-    result = review_result(old, res.summary, findings, str(base), str(res.folder))
     rd = RunDir(res.folder)
+    if fresh is not None:  # drawn before the run: a bad trace file stops the review before any call
+        findings += fresh[0]
+        rd.write_text("traces-sample.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in fresh[1]))
+    result = review_result(old, res.summary, findings, str(base), str(res.folder))
     rd.write_json("review.json", result.model_dump(mode="json"))
     rd.write_text("review.md", review_markdown(result))
     _remember(reports_root, res.summary, res.folder, SafeConsole(stderr=True), "review", result.holds)
     rd.write_text("review.html", review_page(result, res.summary, reports_root))
     print_review(console, result)
     return (0 if result.holds else 1), res.summary, res.folder, result
+
+
+def _traces_findings(inp: pipeline.Inputs, traces: list[Path]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Whether production's inputs moved since the decision, and a fresh sample of the new traces."""
+    from modelsel.importers.traces.convert import evalset_profile, fresh_sample
+    from modelsel.quarterly.review import inputs_moved
+
+    prod = inp.lr.req.production
+    now, examples = fresh_sample(traces, prod, len(inp.evalset.examples))
+    if prod is not None:
+        return inputs_moved(prod.whole, now, "the traffic the eval set was drawn from"), examples
+    return inputs_moved(evalset_profile([e.text() for e in inp.evalset.examples]), now,
+                        "the eval set's own lengths, 4 characters a token"), examples
 
 
 def _passing_catalog_models(inp: pipeline.Inputs) -> list[str]:

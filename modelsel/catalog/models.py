@@ -144,6 +144,20 @@ def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: lis
     return out
 
 
+DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")  # a dated snapshot: claude-3-7-sonnet-20250219, gpt-4o-2024-11-20
+
+
+def catalog_id_for(vendor: str | None, model: str, catalog: dict[str, Any]) -> str | None:
+    """The catalog entry a provider and model name: as written, else without its snapshot date."""
+    if not vendor:
+        return None
+    model = model.removeprefix("models/")
+    for m in (model, DATED.sub("", model)):
+        if f"{vendor}/{m}" in catalog:
+            return f"{vendor}/{m}"
+    return None
+
+
 @functools.cache
 def load_catalog() -> dict[str, CatalogModel]:
     """Every chat model of the vendors modelsel can call, deprecated ones flagged."""

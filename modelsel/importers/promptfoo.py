@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from modelsel.catalog.models import catalog_id_for
 from modelsel.errors import InputError
 from modelsel.inputs.starter import MARK
 from modelsel.inputs.textfile import MAX_EVALSET_BYTES, MAX_REQUIREMENTS_BYTES, read_text
@@ -236,18 +237,6 @@ PARAMS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tok
           "thinking": "thinking", "response_format": "response_format", "tools": "tools", "tool_choice": "tool_choice",
           "generationConfig": "generation_config", "frequency_penalty": "frequency_penalty",
           "presence_penalty": "presence_penalty"}
-DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")  # a dated snapshot: claude-3-7-sonnet-20250219, gpt-4o-2024-11-20
-
-
-def _catalog_id(vendor: str | None, model: str, catalog: dict[str, Any]) -> str | None:
-    """The catalog entry a provider names: as written, else without its snapshot date."""
-    if not vendor:
-        return None
-    model = model.removeprefix("models/")
-    for m in (model, DATED.sub("", model)):
-        if f"{vendor}/{m}" in catalog:
-            return f"{vendor}/{m}"
-    return None
 
 
 def _params(cfg: dict[str, Any], spec: dict[str, Any], ctx: _Ctx, loc: tuple[Any, ...]) -> tuple[dict[str, Any], str | None]:
@@ -337,7 +326,7 @@ def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], 
     params, system = _params(cfg if isinstance(cfg, dict) else {}, spec, ctx, loc)
     base_url = cfg.get("apiBaseUrl") or cfg.get("apiHost") or base
     out: dict[str, Any] = {}
-    cat_id = _catalog_id(vendor, model, catalog)
+    cat_id = catalog_id_for(vendor, model, catalog)
     if cat_id is not None and cat_id != f"{vendor}/{model}":
         ctx.note(f"{what} {pid}: the dated snapshot is catalog {cat_id}")
     if spec.get("label"):

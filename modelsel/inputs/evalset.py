@@ -25,6 +25,7 @@ class Example(BaseModel):
     id: str
     input: str | list[Message]
     expected: Any = None
+    reference: Any = None  # what production answered (kept for reading and for judges; scored only as `expected`)
     tags: list[str] = []
     scorer: list[dict[str, Any]] | dict[str, Any] | None = None
     cluster: str | None = None

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.inputs.production import Production
 from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES
 from modelsel.inputs.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 from modelsel.scoring.specs import TYPES as SCORER_TYPES
@@ -352,6 +353,7 @@ class Requirements(Strict):
     # Empty is a normal start (right after `init` or an import): check lists it as open, eval refuses it.
     candidates: list[CandidateSpec] = []
     judge: CandidateSpec | None = None
+    production: Production | None = None  # what production runs today (written by `modelsel import traces`)
     # Filled when loading: which defaults `strategy.position` set (the record says so).
     _position_defaults: list[str] = PrivateAttr(default_factory=list)
 

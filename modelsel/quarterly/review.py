@@ -195,6 +195,23 @@ def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_cal
     return f
 
 
+def inputs_moved(before: dict[str, Any], now: dict[str, Any], against: str) -> list[Finding]:
+    """Production's inputs in new traces against those the decision was made on (`import traces`'
+    profile of the traffic, or the eval set's own lengths): a review trigger when they moved."""
+    from modelsel.importers.traces.sample import moved
+
+    how = moved(before, now)
+    span = f"{now.get('calls', 0):,} calls traced {now.get('from') or '?'} to {now.get('to') or '?'}"
+    if how:
+        return [Finding(kind="production_inputs_moved", holds=False, before=before.get("input_tokens_p50"),
+                        after=now.get("input_tokens_p50"),
+                        text=f"production's inputs moved since the decision ({span}, against {against}): " + "; ".join(how)
+                             + "; re-run the eval on the fresh sample written beside this review")]
+    return [Finding(kind="production_inputs_same", holds=True,
+                    text=f"production's inputs have not moved ({span}, against {against}): median input "
+                         f"{now.get('input_tokens_p50') or 0:,.0f} tokens vs {before.get('input_tokens_p50') or 0:,.0f}")]
+
+
 def review_result(old: Summary, new: Summary, findings: list[Finding], against: str, run: str) -> ReviewResult:
     return ReviewResult(holds=all(x.holds for x in findings), against=against, run=run,
                         chosen_before=old.decision.chosen, chosen_now=new.decision.chosen,

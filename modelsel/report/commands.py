@@ -39,6 +39,13 @@ def print_check(console: Console, requirements: Any, inp: Any, scr: Any, items: 
     res = planned_resolution(len(es), len({e.cluster or e.id for e in es}), inp.lr.req.decision.small_difference,
                              max(1, family))
     console.print(f"What this eval set can tell apart: {escape(resolution_sentence(res))}", highlight=False)
+    prod = inp.lr.req.production
+    if prod is not None:
+        from modelsel.report.production import sample_lines
+
+        console.print("Drawn from production traces:", highlight=False)
+        for line in sample_lines(prod):
+            console.print(f"  {escape(line.replace('**', ''))}", highlight=False)
     if any(c.price_ref for c in inp.candidates):
         from modelsel.catalog.models import snapshot_info
 

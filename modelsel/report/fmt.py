@@ -9,6 +9,7 @@ from modelsel import numbers
 from modelsel.numbers import shown_ends
 from modelsel.schema import (
     CandidateEntry,
+    Comparison,
     CostFigures,
     Decision,
     LatencyFigures,
@@ -204,3 +205,14 @@ def difference_sentence(s: Summary) -> str:
         parts.append(f"{', '.join(repr(v.candidate) for v in open_)} {'is' if len(open_) == 1 else 'are'} not shown to "
                      f"differ from '{d.best}'; gaps up to {reach:.0f} points are not ruled out")
     return "; ".join(parts) + "."
+
+
+def comparison_of(s: Summary, a: str, b: str) -> tuple[float, float | None, float | None, Comparison] | None:
+    """a - b in points with its interval, whichever way the stored comparison runs."""
+    for c in s.comparisons:
+        if {c.a, c.b} == {a, b}:
+            sign = 1 if c.a == a else -1
+            lo, hi = (c.lo, c.hi) if sign == 1 else ((-c.hi if c.hi is not None else None),
+                                                     (-c.lo if c.lo is not None else None))
+            return sign * c.diff * 100, None if lo is None else lo * 100, None if hi is None else hi * 100, c
+    return None

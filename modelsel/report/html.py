@@ -126,6 +126,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         figs = draw(s, latency_samples(s, arr))
     from modelsel.report.markdown import _req_rows, fallback_lines, status_text
     from modelsel.report.opening import differences, opening, versus
+    from modelsel.report.production import section as production_section
 
     env.filters.update(bold=_bold, p=p_text)
     return env.get_template("report.html.j2").render(
@@ -135,6 +136,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
         chart_cost=figs["cost"], chart_latency=figs["latency"], chart_diff=figs["diff"],
         chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill),
+        production=production_section(s),
         latency_lines=[(cid, t) for cid, c in s.candidates.items() if (t := latency_condition(c.latency))],
         by_input=[(cid, b, q) for cid, c in s.candidates.items() for b, q in c.latency.by_input.items()])
 

@@ -23,6 +23,7 @@ from modelsel.report.fmt import (
     usd,
 )
 from modelsel.report.opening import differences, opening, versus
+from modelsel.report.production import section as production_section
 from modelsel.run.records import Record
 from modelsel.schema import StrategyResult, Summary
 
@@ -445,6 +446,13 @@ def _tail(s: Summary, L: list[str]) -> None:
              "latency measured when they were made.")
 
 
+def _production(s: Summary, L: list[str]) -> None:
+    lines = production_section(s, esc)
+    if lines:
+        L.append("\n## Production today (from traces)\n")
+        L += [f"- {x}" for x in lines]
+
+
 def render_markdown(s: Summary, wrong: list[Record], wrong_total: int) -> str:
     """`wrong`: the chosen candidate's failed calls (the first ten are shown); `wrong_total`: its calls."""
     L: list[str] = []
@@ -453,6 +461,7 @@ def render_markdown(s: Summary, wrong: list[Record], wrong_total: int) -> str:
     L.append(esc(s.requirements["task"]))
     _risks(s, L)
     _decision(s, L)
+    _production(s, L)
     L.append("\n## Requirements as written\n")
     L.append(table(["Requirement", "Value"], _req_rows(s.requirements)))
     _results(s, L)

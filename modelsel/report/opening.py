@@ -7,8 +7,9 @@ Pure text from the summary: markdown and HTML render the same sentences."""
 from __future__ import annotations
 
 from modelsel.inputs.requirements import Cost
-from modelsel.report.fmt import pct
-from modelsel.schema import CandidateEntry, Comparison, Summary
+from modelsel.report.fmt import comparison_of, pct
+from modelsel.report.production import today_line
+from modelsel.schema import CandidateEntry, Summary
 
 
 def kind_of(c: CandidateEntry) -> str:
@@ -67,6 +68,8 @@ def opening(s: Summary) -> list[str]:
     else:
         out.append("**No candidate meets the requirements**: nothing is chosen; the nearest misses and what would "
                    "have to move are below.")
+    if (today := today_line(s)) is not None:
+        out.append(today)
     gone = [f"{cid} ({why})" for cid, why in d.not_evaluated.items()]
     if gone:
         out.append("Not tested: " + "; ".join(gone) + (". The decision is **provisional** until they are." if d.chosen
@@ -82,17 +85,6 @@ def opening(s: Summary) -> list[str]:
         out.append(f"Look again by **{d.review.next_review_date}**" + (", or sooner if: " + "; ".join(trig) if trig else "")
                    + ".")
     return out
-
-
-def comparison_of(s: Summary, a: str, b: str) -> tuple[float, float | None, float | None, Comparison] | None:
-    """a - b in points with its interval, whichever way the stored comparison runs."""
-    for c in s.comparisons:
-        if {c.a, c.b} == {a, b}:
-            sign = 1 if c.a == a else -1
-            lo, hi = (c.lo, c.hi) if sign == 1 else ((-c.hi if c.hi is not None else None),
-                                                     (-c.lo if c.lo is not None else None))
-            return sign * c.diff * 100, None if lo is None else lo * 100, None if hi is None else hi * 100, c
-    return None
 
 
 def differences(s: Summary) -> list[str]:
