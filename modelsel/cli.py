@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -79,13 +80,11 @@ def eval(
     if mlflow_uri:
         require_mlflow()
     cfg = pipeline.run_config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
-                              max_minutes=max_minutes, retry_after_cap=retry_after_cap, retry_scale=retry_scale())
-    cfg.extra_calls = not no_extra_calls
+                              max_minutes=max_minutes, retry_after_cap=retry_after_cap, retry_scale=retry_scale(),
+                              extra_calls=not no_extra_calls)
     try:
         if batch or inp.lr.req.run.batch:
-            from modelsel.batch.run import plan
-
-            cfg.batch, cfg.latency_sample = plan(scr.runnable, scr.providers), inp.lr.req.run.latency_sample
+            _plan_batches(cfg, inp, scr)
         if dry_run:
             from modelsel.report.commands import print_dry_run
 
@@ -102,6 +101,12 @@ def eval(
     except InputError as exc:  # --batch with no batchable candidate; --out another writer's; MLflow refusing
         fail(exc)
     raise typer.Exit(res.code)
+
+
+def _plan_batches(cfg: Any, inp: Any, scr: Any) -> None:
+    from modelsel.batch.run import plan
+
+    cfg.batch, cfg.latency_sample = plan(scr.runnable, scr.providers), inp.lr.req.run.latency_sample
 
 
 def _cancel_batches(inp, scr, reports_root: Path) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +151,7 @@ def models(
     import json
 
     from modelsel.catalog.models import load_catalog, snapshot_info
-    from modelsel.report.catalog import print_catalog
+    from modelsel.report.models_table import print_catalog
 
     rows = [m for m in load_catalog().values()
             if (include_all or not m.deprecated) and (provider is None or provider in (m.vendor, m.provider))
@@ -174,7 +179,7 @@ def shortlist(
     from modelsel import pipeline
     from modelsel.catalog.shortlist import propose, write_candidates
     from modelsel.errors import InputError
-    from modelsel.report.catalog import print_shortlist
+    from modelsel.report.models_table import print_shortlist
 
     try:
         inp = pipeline.prepare(requirements, allow=tuple(allow_path), refuse_retired=False)

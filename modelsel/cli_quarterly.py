@@ -31,7 +31,7 @@ def report(
 ) -> None:
     """Re-render a run's reports without calling any model (or re-score them into a new run folder)."""
     from modelsel.errors import InputError
-    from modelsel.quarterly.rerender import rerender
+    from modelsel.report.rerender import rerender
 
     fmts = tuple(f.strip() for f in format.split(",") if f.strip())
     try:
@@ -88,9 +88,9 @@ def history(
 
     from modelsel.errors import InputError
     from modelsel.inputs.requirements import load_requirements
+    from modelsel.inputs.textfile import atomic_write
     from modelsel.quarterly.history import History, indexed_rows
-    from modelsel.report.history import page, print_history
-    from modelsel.run.store import atomic_write
+    from modelsel.report.history_page import page, print_history
 
     try:
         lr = load_requirements(requirements)
@@ -127,7 +127,7 @@ def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -
     """Side by side change per candidate between two runs, and the examples whose outcome flipped."""
     from modelsel.errors import InputError
     from modelsel.quarterly.review import diff_runs
-    from modelsel.report.review import print_diff
+    from modelsel.report.review_text import print_diff
     from modelsel.run.calls import Calls
     from modelsel.run.rundir import RunDir
 

@@ -9,6 +9,15 @@ def ms(v: float) -> str:
     return f"{v:,.2f} ms" if v < 10 else f"{v:,.0f} ms"
 
 
+def usd(v: float | None, digits: int | None = None) -> str:
+    """Dollars: cents from $1 up, six decimals below (a per-request price of $0.000412 must not read $0.00)."""
+    if v is None:
+        return "—"
+    if digits is None:
+        digits = 2 if abs(v) >= 1 else 6
+    return f"${v:,.{digits}f}"
+
+
 def shown_ends(lo: float | None, hi: float | None, fmt: str) -> tuple[str, str] | None:
     """An interval's ends as printed with `fmt`, or None where it has none or both ends read the
     same at that precision (a cost that did not vary is not printed as [x, x])."""

@@ -20,6 +20,7 @@ from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.evalset import EvalSet, load_evalset
 from modelsel.inputs.prompting import render
 from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements
+from modelsel.inputs.scorers import spec_dict, types_used, validate
 from modelsel.providers import Provider, provider_class
 from modelsel.providers.base import key_exposure
 from modelsel.run.runner import Budget, Judge, RetryPolicy, RunConfig
@@ -37,7 +38,6 @@ from modelsel.schema import (
     Summary,
 )
 from modelsel.scoring import Scorer
-from modelsel.scoring.specs import spec_dict, types_used, validate
 
 if TYPE_CHECKING:
     from modelsel.run.calls import CallArrays
@@ -108,15 +108,15 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
     if refuse_retired:
         _check_retired(lr, cands)
     _check_code(lr, es, cands, specs)
-    judge = resolve(lr.req.judge, 0, lr) if lr.req.judge is not None else None
+    judge = resolve(lr.req.judge, -1, lr) if lr.req.judge is not None else None  # -1: the judge
     return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
 
 
 def _check_scoring(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, Any]]) -> None:
     """Every example can be scored: it has scorers, and the expected answer each one compares with
     (a regex it can compile, a number for a numeric scorer, a label from the choice set)."""
+    from modelsel.inputs.scorers import expected_problem
     from modelsel.scoring import example_specs
-    from modelsel.scoring.specs import expected_problem
 
     for ex in es.examples:
         mine = example_specs(ex, specs)
@@ -179,7 +179,7 @@ def _check_tags(lr: LoadedRequirements, es: EvalSet) -> None:
 def _check_code(lr: LoadedRequirements, es: EvalSet, cands: list[Candidate], specs: list[dict[str, Any]]) -> None:
     """Every `module:function` names a file in the requirements' folder tree (found, not run)."""
     from modelsel.inputs import usercode
-    from modelsel.scoring.specs import python_refs
+    from modelsel.inputs.scorers import python_refs
 
     for i, c in enumerate(cands):
         if c.provider == "python":
@@ -193,6 +193,7 @@ def _check_code(lr: LoadedRequirements, es: EvalSet, cands: list[Candidate], spe
             usercode.module_file(ref)
         except ValueError as exc:
             raise InputError(f"{exc}.", path=lr.path, line=lr.line("scoring"), field="scoring") from None
+    _check_plugins(lr, es, specs)
     for ex in es.examples:
         for ref in python_refs(ex.scorer if isinstance(ex.scorer, list) else []):
             try:
@@ -200,6 +201,23 @@ def _check_code(lr: LoadedRequirements, es: EvalSet, cands: list[Candidate], spe
             except ValueError as exc:
                 raise InputError(f"example '{ex.id}': {exc}.", path=es.path, line=es.lines.get(ex.id),
                                  field="scorer.function") from None
+
+
+def _check_plugins(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, Any]]) -> None:
+    """Every `plugin` scorer names a scorer an installed package provides (found, not run)."""
+    from modelsel.inputs.scorers import plugin_scorers, walk
+
+    wanted = [(s["name"], lr.path, lr.line("scoring"), "scoring") for s in walk(specs) if s["type"] == "plugin"]
+    wanted += [(s["name"], Path(es.path), es.lines.get(ex.id), "scorer.name") for ex in es.examples
+               if isinstance(ex.scorer, list) for s in walk(ex.scorer) if s["type"] == "plugin"]
+    if not wanted:
+        return
+    have = plugin_scorers()
+    for name, path, line, where in wanted:
+        if name not in have:
+            raise InputError(f"no installed package provides the scorer '{name}' (entry-point group modelsel.scorers; "
+                             f"installed: {', '.join(have) or 'none'}).", path=path, line=line, field=where,
+                             hint=did_you_mean(name, set(have)))
 
 
 def make_provider(c: Candidate, search_path: Path) -> Provider:
@@ -321,17 +339,11 @@ def _price_snapshot(cands: list[Candidate], today: date) -> PriceSnapshot | None
                          stale=info.stale(today), known=info.known, warning=info.warning())
 
 
-def _with_holm(comps: list[Comparison], d: Decision) -> list[Comparison]:
-    """The comparison table with its Holm-adjusted p-values: the family the verdicts used, every pair
-    in the table (a pair no verdict quotes keeps its value in that family, never a blank)."""
-    holm = {frozenset((v.versus, v.candidate)): v.comparison.p_holm for v in d.verdicts if v.comparison is not None}
-    return [c.model_copy(update={"p_holm": holm.get(frozenset((c.a, c.b)), c.p_holm)}) for c in comps]
-
-
 def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: RunConfig,
             today: date | None = None) -> Summary:
     """Figures, the decision, strategies and the summary, from the run's calls."""
     # The statistics (numpy) load only now: nothing before the first call needs them.
+    from modelsel.analysis.decision import holm_table
     from modelsel.analysis.evidence import evidence
     from modelsel.analysis.metrics import Unasked, compute, quality_rows
     from modelsel.analysis.partial import Run, robust_decide
@@ -357,7 +369,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         evidence=ev, modelsel_version=__version__, run=_run_info(inp, arr, facts, cfg, today),
         requirements={**req.model_dump(mode="json"), "position_defaults": req.position_defaults},
         candidates=_entries(inp, figs, decision, checks, dict(screening.not_evaluated)),
-        comparisons=_with_holm(comps, decision), resolution=resolution, decision=decision,
+        comparisons=holm_table(comps, decision), resolution=resolution, decision=decision,
         strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
         judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
 
@@ -489,10 +501,10 @@ def _catalog_as_of(cands: list[Candidate]) -> str | None:
 
 def run_config(inp: Inputs, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,
                max_cost: float | None = None, max_minutes: float | None = None, retry_after_cap: float | None = None,
-               retry_scale: float = 1.0) -> RunConfig:
+               retry_scale: float = 1.0, extra_calls: bool = True) -> RunConfig:
     """The run's settings: the command line wins over the requirements file's `run:` block."""
     run = inp.lr.req.run
-    return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost,
+    return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost, extra_calls=extra_calls,
                      max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
                      max_answer_chars=run.max_answer_chars,
                      retry=RetryPolicy(scale=retry_scale, retry_after_cap_s=retry_after_cap if retry_after_cap is not None
@@ -510,3 +522,26 @@ def check_items(inp: Inputs, scr: Screened) -> tuple[list[tuple[str, bool, str]]
     items.append(("Keys travel protected", not scr.key_risks, f"{len(scr.key_risks)} candidate(s) would send a key "
                   "unprotected; eval refuses them (listed below)" if scr.key_risks else "https or this machine only"))
     return items, gone
+
+
+def input_files(inp: Inputs) -> list[Path]:
+    """What produced the run: requirements, eval set, prompt files, and your Python (candidates'
+    modules, python scorers' modules)."""
+    from modelsel.inputs import usercode
+    from modelsel.inputs.scorers import python_refs
+
+    files = [inp.lr.path, Path(inp.evalset.path)]
+    for spec in inp.lr.req.candidates:
+        if spec.prompt and "{{" not in spec.prompt and "\n" not in spec.prompt:
+            p = inp.lr.resolve(spec.prompt)
+            if p.exists():
+                files.append(p)
+    files += [Path(c.code_file) for c in inp.candidates if c.code_file]
+    refs = python_refs(inp.scoring) + [r for ex in inp.evalset.examples if isinstance(ex.scorer, list)
+                                       for r in python_refs(ex.scorer)]
+    for ref in dict.fromkeys(refs):
+        try:
+            files.append(usercode.module_file(ref))
+        except ValueError:
+            pass
+    return list(dict.fromkeys(files))

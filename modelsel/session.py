@@ -99,29 +99,6 @@ class SessionResult:
     code: int
 
 
-def _input_files(inp: pipeline.Inputs) -> list[Path]:
-    """What produced the run: requirements, eval set, prompt files, and your Python (candidates'
-    modules, python scorers' modules)."""
-    from modelsel.inputs import usercode
-    from modelsel.scoring.specs import python_refs
-
-    files = [inp.lr.path, Path(inp.evalset.path)]
-    for spec in inp.lr.req.candidates:
-        if spec.prompt and "{{" not in spec.prompt and "\n" not in spec.prompt:
-            p = inp.lr.resolve(spec.prompt)
-            if p.exists():
-                files.append(p)
-    files += [Path(c.code_file) for c in inp.candidates if c.code_file]
-    refs = python_refs(inp.scoring) + [r for ex in inp.evalset.examples if isinstance(ex.scorer, list)
-                                       for r in python_refs(ex.scorer)]
-    for ref in dict.fromkeys(refs):
-        try:
-            files.append(usercode.module_file(ref))
-        except ValueError:
-            pass
-    return list(dict.fromkeys(files))
-
-
 class _Progress:
     """A bar per candidate with calls done, errors and spend (only on a terminal)."""
 
@@ -237,13 +214,15 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
                           progress: _Progress, control: Any, t_quality: float, ctx: Any, outcome: RunOutcome,
                           slots: dict[str, Any], deliver: Any) -> None:
     """After the quality pass: what the machine added meanwhile, then each candidate's latency pass."""
+    from modelsel.analysis.limits import needed_calls
     from modelsel.run import latency_pass
     from modelsel.run.control import Distortion, window
 
     machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
     outcome.machine = machine
     live = [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)]
-    plans = latency_pass.plan(inp.lr.req, live, scr.providers, _warm_calls(calls, scr), machine, cfg.extra_calls)
+    plans = latency_pass.plan(inp.lr.req, needed_calls(inp.lr.req), live, scr.providers, _warm_calls(calls, scr), machine,
+                              cfg.extra_calls)
     for pl in plans:
         progress.resize(pl.cid, progress.total(pl.cid) + pl.calls)
     outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,
@@ -296,7 +275,7 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     except OSError as exc:
         return _stopped(err, f"the run folder could not be made ({exc.strerror or exc})", None, reports_root)
     try:
-        folder.copy_inputs(_input_files(inp), inp.lr.tree)
+        folder.copy_inputs(pipeline.input_files(inp), inp.lr.tree)
         cache = Cache(cache_path(reports_root), read=not no_cache)
     except CacheUnreadable as exc:  # the cache itself is damaged: free space would not help
         return _stopped(err, str(exc), folder, reports_root, advice="")
@@ -577,7 +556,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
 
     from modelsel.errors import InputError
     from modelsel.quarterly.review import compare_decisions, review_result
-    from modelsel.report.review import print_review, review_markdown, review_page
+    from modelsel.report.review_text import print_review, review_markdown, review_page
     from modelsel.run.rundir import newest_run_for
 
     today = today or date.today()

@@ -196,7 +196,7 @@ def test_the_record_sets_a_shutdown_against_the_next_review() -> None:
     from datetime import date
 
     from modelsel.analysis.decision import lifecycle_note
-    from modelsel.catalog.candidate import Candidate
+    from modelsel.inputs.candidate import Candidate
     from modelsel.schema import ReviewPlan
 
     c = Candidate(id="openai/gpt-5-mini", provider="openai", vendor="openai", model="gpt-5-mini",

@@ -263,9 +263,9 @@ def test_catalog_providers_and_requirements_import_no_circle() -> None:
         return any(reaches(d, b, seen) for d in deps.get(a, ()) if d not in seen)
 
     core = ["modelsel.catalog.models", "modelsel.inputs.requirements", "modelsel.providers", "modelsel.providers.base",
-            "modelsel.catalog.candidate"]
+            "modelsel.inputs.candidate"]
     for a in core:
         for b in core:
             if a != b:
                 assert not (reaches(a, b, set()) and reaches(b, a, set())), (a, b)
-    assert "modelsel.catalog.models" not in deps["modelsel.catalog.candidate"] and "modelsel.inputs.requirements" not in deps["modelsel.catalog.candidate"]
+    assert "modelsel.catalog.models" not in deps["modelsel.inputs.candidate"] and "modelsel.inputs.requirements" not in deps["modelsel.inputs.candidate"]

@@ -170,7 +170,7 @@ def test_a_config_split_into_files_with_a_retired_model_and_nunjucks_filters(tmp
     assert f"{src}/configs/default-test.yaml:4: assertion 'javascript' has no modelsel scorer" in out
     # the `load` filter renders in modelsel's templates, so no TODO for the styled prompt
     assert "does not render" not in out
-    from modelsel.catalog.candidate import Candidate
+    from modelsel.inputs.candidate import Candidate
     from modelsel.inputs.evalset import Example
     from modelsel.inputs.prompting import render
 

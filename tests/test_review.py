@@ -139,7 +139,7 @@ def test_replay_rescores_recorded_answers_without_calls_and_says_so(fake, keys, 
 def test_review_fails_when_the_choice_shuts_down_before_the_next_review() -> None:
     from datetime import date
 
-    from modelsel.catalog.candidate import Candidate
+    from modelsel.inputs.candidate import Candidate
     from modelsel.quarterly.review import _lifecycle
     from modelsel.schema import Decision, Summary
 

@@ -37,3 +37,12 @@ def test_every_summary_field_is_in_the_readme_schema_section() -> None:
 
 def test_the_readme_limits_table_is_the_code_s() -> None:
     assert table_markdown() in README
+
+
+def test_the_readme_scorer_table_names_every_scorer_and_no_other() -> None:
+    from modelsel.inputs.scorers import TYPES
+
+    table = README.split("## Scorers")[1].split("Several scorers combine")[0]
+    named = set(re.findall(r"^\| `(\w+)`(?: / `(\w+)`)?(?: / `(\w+)`)?", table, re.M))
+    names = {n for row in named for n in row if n}
+    assert names == set(TYPES), f"README names {sorted(names ^ set(TYPES))} differently from the code"

@@ -222,3 +222,19 @@ def test_budget_guard_caps_the_judge_too(fake, keys, tmp_path: Path) -> None:
     assert s["run"]["spent_usd"] <= 0.0008
     if n_cand > 3:
         assert f"{n_cand - 3} answers were not judged" in res.output
+
+
+def test_a_judge_nested_in_two_nots_is_asked(fake, keys, tmp_path: Path) -> None:
+    """not(not(judge)) scores as the judge does: every reader of nested scorers walks them the same way
+    (it used to score 0.0, 'judge scorer result missing')."""
+    fake.script("cand", answer=oracle)
+    fake.script("judge", answer="SCORE: 8\nRight.")
+    judge = {"provider": "openai", "model": "judge", "base_url": fake.url + "/v1",
+             "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}
+    scoring = [{"type": "not", "scorer": {"type": "not", "scorer": {"type": "judge", "scale": 10}}}]
+    cli("eval", write_req(tmp_path, [openai_cand(fake, "cand")], scoring=scoring, judge=judge, pass_threshold=0.5),
+        "--out", tmp_path / "run")
+    _, recs = run_dir(tmp_path / "run")
+    assert [r["score"] for r in recs] == pytest.approx([0.8] * 12)
+    assert recs[0]["reason"] == "not (not (judge 8/10: Right.))"
+    assert len(fake.requests_for("judge")) == 12

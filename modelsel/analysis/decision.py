@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 from modelsel.analysis import limits, stats
 from modelsel.analysis.metrics import find
-from modelsel.catalog.candidate import Candidate
 from modelsel.catalog.compliance import Screening
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.requirements import Requirements
 from modelsel.numbers import ms as fmt_ms
 from modelsel.numbers import p_eq, shown_ends
@@ -511,3 +511,10 @@ def lifecycle_note(c: Candidate | None, role: str, plan: ReviewPlan | None, toda
             f"after the next review on {plan.next_review_date}") if plan is not None else ""
     return (f"The {role} '{c.id}' shuts down in {days} days, on {c.shutdown_on}, {when} ({c.deprecation}).{succ}").replace(
         " , ", ", ").replace(", (", " (")
+
+
+def holm_table(comps: list[Comparison], d: Decision) -> list[Comparison]:
+    """The comparison table with its Holm-adjusted p-values: the family the verdicts used, every pair
+    in the table (a pair no verdict quotes keeps its value in that family, never a blank)."""
+    holm = {frozenset((v.versus, v.candidate)): v.comparison.p_holm for v in d.verdicts if v.comparison is not None}
+    return [c.model_copy(update={"p_holm": holm.get(frozenset((c.a, c.b)), c.p_holm)}) for c in comps]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from modelsel.analysis import stats
 from modelsel.inputs.requirements import Requirements
 from modelsel.numbers import ms as fmt_ms
+from modelsel.numbers import usd as _usd
 from modelsel.schema import Check, Figures, QualityFigures, Quantile
 
 
@@ -49,10 +50,6 @@ def _lat(get: Callable[[Figures], Quantile | None]) -> Callable[[Figures], Measu
         q = get(f)
         return None if q is None or q.value is None else Measure(q.value, q.lo, q.hi, q.n)
     return m
-
-
-def _usd(v: float) -> str:
-    return f"${v:,.2f}" if v >= 100 else f"${v:.6f}"
 
 
 def _pct(v: float) -> str:
@@ -292,3 +289,14 @@ def table_markdown() -> str:
     rows.append("| `latency.load` | the latency pass at the stated concurrency or rate (open-loop arrivals) | none: a "
                 "rate not sustained (under 90% answered per second, or rate-limited) fails |")
     return "\n".join(rows)
+
+
+def needed_calls(req: Requirements) -> int:
+    """Warm answered calls the latency limits need for a 95% upper bound of their percentile."""
+    lat = req.latency
+    need = 0
+    if lat.p95_ms is not None:
+        need = max(need, stats.min_n_for_upper_bound(0.95))
+    if lat.p50_ms is not None or lat.ttft_p50_ms is not None:
+        need = max(need, next(n for n in range(2, 100) if stats.quantile_ranks(n, 0.5)[1] is not None))
+    return need

@@ -17,8 +17,8 @@ import numpy as np
 
 from modelsel.analysis.decision import decide
 from modelsel.analysis.metrics import Unasked, compute
-from modelsel.catalog.candidate import Candidate
 from modelsel.catalog.compliance import Screening
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.requirements import Requirements
 from modelsel.run.calls import CallArrays
 from modelsel.schema import Check, Comparison, Decision, Figures

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from modelsel.batch import COMPLETION_WINDOW_S, BatchApi, Results, Status, api_for, unsupported
-from modelsel.catalog.candidate import Candidate
 from modelsel.catalog.models import call_cost
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelsel.catalog.candidate import Candidate
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.requirements import Requirements
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from modelsel.catalog.candidate import Candidate
 from modelsel.errors import InputError, did_you_mean
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.requirements import CandidateSpec, LoadedRequirements
 from modelsel.schema import Fact
 
@@ -220,12 +220,18 @@ def _custom_facts(spec: CandidateSpec, cls: Any) -> dict[str, Fact]:
     return facts
 
 
+def _at(i: int) -> tuple[tuple[Any, ...], str]:
+    """Where a spec sits in the file: candidates[i], or the judge (i = -1)."""
+    return (("candidates", i), f"candidates[{i}]") if i >= 0 else (("judge",), "judge")
+
+
 def _from_catalog(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
     cat = load_catalog()
     cm = cat.get(spec.catalog or "")
     if cm is None:
+        loc, where = _at(i)
         raise InputError(
-            f"unknown catalog id '{spec.catalog}'.", path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}]",
+            f"unknown catalog id '{spec.catalog}'.", path=lr.path, line=lr.line(*loc), field=where,
             hint=(did_you_mean(spec.catalog or "", set(cat)) or "") + " Run `modelsel models` to list the catalog.")
     c = Candidate(
         id=spec.id or cm.id, provider=spec.provider or cm.provider, vendor=cm.vendor, model=spec.model or cm.api_model,
@@ -243,13 +249,18 @@ def _from_catalog(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candid
 
 
 def _custom(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
-    from modelsel.providers import provider_class
+    from modelsel.providers import names, provider_class
 
     assert spec.provider and spec.model
+    loc, where = _at(i)
+    if spec.provider not in (known := names()):
+        raise InputError(f"unknown provider '{spec.provider}' (registered: {', '.join(known)}).", path=lr.path,
+                         line=lr.line(*loc, "provider") or lr.line(*loc), field=f"{where}.provider",
+                         hint=did_you_mean(spec.provider, set(known)))
     cls = provider_class(spec.provider)
     problem = cls.spec_problem(spec)
     if problem:
-        raise InputError(problem[0], path=lr.path, line=lr.line("candidates", i), field=f"candidates[{i}].{problem[1]}")
+        raise InputError(problem[0], path=lr.path, line=lr.line(*loc), field=f"{where}.{problem[1]}")
     local = cls.own_facts(spec) is not None
     return Candidate(
         id=spec.id or f"{spec.provider}/{spec.model}", provider=spec.provider, vendor=cls.vendor_of(spec),
@@ -273,7 +284,7 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
     c.system, c.params = spec.system, dict(spec.params)
     c.concurrency, c.endpoint_concurrency, c.timeout_s = spec.concurrency, spec.endpoint_concurrency, spec.timeout_s
     c.retry_after_cap_s, c.allow_plain_http = spec.retry_after_cap_s, spec.allow_plain_http
-    c.spec_index = i
+    c.spec_index = i if i >= 0 else None
     c.replay_from = str(lr.resolve(spec.replay_from)) if spec.replay_from else None
     from modelsel.providers import provider_class
 
@@ -289,8 +300,9 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
     if p.suffix in (".txt", ".j2", ".md", ".jinja") or p.exists():
         p = lr.confined(prompt, "candidates", i, "prompt")
         if not p.exists():
-            raise InputError(f"prompt file '{p}' not found.", path=lr.path, line=lr.line("candidates", i, "prompt"),
-                             field=f"candidates[{i}].prompt")
+            loc, where = _at(i)
+            raise InputError(f"prompt file '{p}' not found.", path=lr.path, line=lr.line(*loc, "prompt"),
+                             field=f"{where}.prompt")
         from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES, read_text
 
         return read_text(p, MAX_REQUIREMENTS_BYTES, "prompt file")

@@ -202,7 +202,7 @@ def write_candidates(lr: LoadedRequirements, ids: list[str]) -> list[str]:
     """Append `- catalog: ID` entries to the file's candidates: block, keeping every comment and
     line as it is; the new file is validated before it replaces the old one."""
     from modelsel.inputs.requirements import load_requirements
-    from modelsel.run.store import atomic_write
+    from modelsel.inputs.textfile import atomic_write
 
     have = {c.catalog for c in lr.req.candidates if c.catalog}
     new = [i for i in ids if i not in have]

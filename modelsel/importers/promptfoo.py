@@ -798,7 +798,7 @@ def _render(template: str, vars_: dict[str, Any]) -> str:
 
 def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (with the TODOs as comments) and evalsets/<slug>.jsonl under `out`."""
-    from modelsel.run.store import atomic_write
+    from modelsel.inputs.textfile import atomic_write
 
     req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
     for p in (req_path, es_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from modelsel.catalog.candidate import Candidate
 from modelsel.errors import InputError
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 
 

@@ -20,10 +20,10 @@ from pydantic import (
 
 from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.production import Production
+from modelsel.inputs.scorers import TYPES as SCORER_TYPES
+from modelsel.inputs.scorers import AnyScorer, Exact
 from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES
 from modelsel.inputs.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
-from modelsel.scoring.specs import TYPES as SCORER_TYPES
-from modelsel.scoring.specs import AnyScorer, Exact
 
 
 def _admits_bool(annotation: Any) -> bool:
@@ -316,15 +316,8 @@ class CandidateSpec(Strict):
         Params.model_validate(v)
         return v
 
-    @field_validator("provider")
-    @classmethod
-    def _registered(cls, v: str | None) -> str | None:
-        from modelsel.providers import REGISTRY
-
-        if v is not None and v not in REGISTRY:
-            hint = did_you_mean(v, set(REGISTRY)) or ""
-            raise ValueError(f"unknown provider '{v}' (registered: {', '.join(REGISTRY)}). {hint}".strip())
-        return v
+    # `provider:` is checked against the registry when the candidate is resolved (catalog.models),
+    # after installed packages' entry points are read: a provider from outside needs no fork.
 
 
 class Requirements(Strict):

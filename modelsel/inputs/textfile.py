@@ -1,16 +1,22 @@
 """Reading a file a user (or an attacker) hands us: a stated size limit, UTF-8 only (a BOM or
 another encoding is named, never guessed past), no NUL bytes, no lone surrogates. Every refusal is
-bad input naming the file and, where it can, the line."""
+bad input naming the file and, where it can, the line. And writing one: whole or not at all."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from modelsel.errors import InputError
+from modelsel.redaction import redact
 
 MB = 1024 * 1024
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 # Stated in the README ("Limits on input files"): far above any real requirements file or eval set.
 MAX_REQUIREMENTS_BYTES = 1 * MB  # a requirements file, a prompt or system file
 MAX_EVALSET_BYTES = 100 * MB  # an eval set
@@ -104,3 +110,21 @@ def printable(text: str) -> str:
         return text
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
                         text)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is for the team to read
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(redact(text))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")

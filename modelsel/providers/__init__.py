@@ -2,11 +2,15 @@
 
 Retrying, backoff, concurrency and timing policy live in the runner, the same for all.
 Built-in providers register here exactly as an outside one would: a name and "module:Class".
+An installed package adds one with an entry point in the `modelsel.providers` group
+(`[project.entry-points."modelsel.providers"] bedrock = "my_pkg.bedrock:BedrockProvider"`), read
+the first time a provider is looked up; `register()` does the same from Python.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
 
@@ -17,8 +21,12 @@ REGISTRY: dict[str, str] = {
     "gemini": "modelsel.providers.gemini:GeminiProvider",
     "local": "modelsel.providers.local_llama:LocalLlamaProvider",
     "python": "modelsel.providers.python_fn:PythonProvider",
-    "replay": "modelsel.providers.replay:ReplayProvider",
+    "replay": "modelsel.run.replay:ReplayProvider",
 }
+
+
+GROUP = "modelsel.providers"
+_plugins_read = False
 
 
 def register(name: str, target: str) -> None:
@@ -27,9 +35,21 @@ def register(name: str, target: str) -> None:
     REGISTRY[name] = target
 
 
+def names() -> list[str]:
+    """Every provider a requirements file may name: built in, registered, or installed (entry points)."""
+    global _plugins_read
+    if not _plugins_read:
+        _plugins_read = True
+        for ep in entry_points(group=GROUP):
+            REGISTRY.setdefault(ep.name, ep.value)  # a built-in name is never taken over
+    return list(REGISTRY)
+
+
 def provider_class(name: str) -> type[Provider]:
+    if name not in names():
+        raise KeyError(name)
     module, _, cls = REGISTRY[name].partition(":")
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["CallRequest", "CallResult", "Provider", "ProviderError", "REGISTRY", "provider_class", "register"]
+__all__ = ["CallRequest", "CallResult", "Provider", "ProviderError", "REGISTRY", "names", "provider_class", "register"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from modelsel.providers.base import (
@@ -12,9 +11,10 @@ from modelsel.providers.base import (
     ProviderError,
     SdkProvider,
     classify_exception,
-    cut_usage,
+    from_status,
     no_finish,
     shared_http_client,
+    since,
     split_params,
 )
 
@@ -50,44 +50,38 @@ class AnthropicProvider(SdkProvider):
         messages, p, _ = self._request(req)
         return {"model": self.candidate.model, "messages": messages, **p}
 
-    async def complete(self, req: CallRequest) -> CallResult:
-        client = self.client(req.timeout_s)
-        messages, p, stream = self._request(req)
-        t0 = time.perf_counter()
-        try:
-            if not stream:
-                msg = await client.messages.create(model=self.candidate.model, messages=messages,
-                                                   **split_params(client.messages.create, p))
-                latency = (time.perf_counter() - t0) * 1000
-                ttft = None
-            else:
-                ttft = None
-                got = Collector(req.max_chars)
-                async with client.messages.stream(model=self.candidate.model, messages=messages,
-                                                  **split_params(client.messages.stream, p)) as s:
-                    async for text in s.text_stream:
-                        if ttft is None:
-                            ttft = (time.perf_counter() - t0) * 1000
-                        if not got.add(text):
-                            break
-                        await got.pace()
-                    if got.truncated:  # leaving the block closes the stream
-                        latency = (time.perf_counter() - t0) * 1000
-                        snap = s.current_message_snapshot
-                        tin, tout = cut_usage(got, req.prompt)
-                        tin = getattr(getattr(snap, "usage", None), "input_tokens", None) or tin
-                    else:
-                        msg = await s.get_final_message()
-                latency = (time.perf_counter() - t0) * 1000
-                if got.truncated:
-                    return CallResult(text=got.text, input_tokens=tin, output_tokens=tout, latency_ms=latency,
-                                      ttft_ms=ttft, finish_reason="cut_at_max_answer_chars", truncated=True,
-                                      extra={"chars_read": got.chars})
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify_exception(exc, t0) from None
-        return from_message(msg, latency, ttft)
+    def request_of(self, req: CallRequest) -> tuple[list[dict[str, str]], dict[str, Any], bool]:
+        return self._request(req)
+
+    async def call(self, client: Any, req: CallRequest, request: tuple[list[dict[str, str]], dict[str, Any], bool],
+                   t0: float) -> CallResult:
+        messages, p, stream = request
+        if not stream:
+            msg = await client.messages.create(model=self.candidate.model, messages=messages,
+                                               **split_params(client.messages.create, p))
+            return from_message(msg, since(t0))
+        got = Collector(req.max_chars, t0)
+        async with client.messages.stream(model=self.candidate.model, messages=messages,
+                                          **split_params(client.messages.stream, p)) as s:
+            async for text in s.text_stream:
+                if not await got.take(text):
+                    break
+            if got.truncated:  # leaving the block closes the stream
+                snap = s.current_message_snapshot
+                return got.cut(req.prompt, since(t0), getattr(getattr(snap, "usage", None), "input_tokens", None))
+            msg = await s.get_final_message()
+        return from_message(msg, since(t0), got.ttft)
+
+    def classify(self, exc: BaseException, t0: float) -> ProviderError:
+        import anthropic
+
+        if isinstance(exc, anthropic.APITimeoutError):  # a subclass of APIConnectionError: first
+            return ProviderError("timeout", "request timed out", latency_ms=since(t0))
+        if isinstance(exc, anthropic.APIStatusError):
+            return from_status(exc, exc.status_code, since(t0))
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ProviderError("connection", f"{type(exc).__name__}: {exc}", latency_ms=since(t0))
+        return classify_exception(exc, t0)
 
 
 def from_message(msg: Any, latency: float, ttft: float | None = None) -> CallResult:

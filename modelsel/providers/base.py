@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from modelsel.catalog.candidate import Candidate
+    from modelsel.inputs.candidate import Candidate
     from modelsel.inputs.evalset import Example
 
 # What went wrong with a call. The first seven are worth another attempt; the rest are not.
@@ -134,21 +135,28 @@ def _api_message(exc: Exception) -> str:
     return msg if isinstance(msg, str) and msg else str(exc)
 
 
-def classify_exception(exc: BaseException, t0: float) -> ProviderError:
-    """One classification for every SDK (openai, anthropic, google-genai) and httpx beneath them."""
-    import time
+def since(t0: float) -> float:
+    """Milliseconds since `t0` (perf_counter)."""
+    return (time.perf_counter() - t0) * 1000
 
-    latency = (time.perf_counter() - t0) * 1000
+
+def from_status(exc: BaseException, status: int, latency: float) -> ProviderError:
+    """An HTTP error answer: its kind by status, the provider's own message, the Retry-After it asked for."""
+    resp = getattr(exc, "response", None)
+    return ProviderError(classify_status(status), f"HTTP {status}: {_api_message(exc)}", status=status,  # type: ignore[arg-type]
+                         retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
+
+
+def classify_exception(exc: BaseException, t0: float) -> ProviderError:
+    """What is left once a provider has classified its own SDK's errors (`Provider.classify`): the
+    transport beneath (httpx, aiohttp), timeouts, answers that cannot be read, anything with a status."""
+    latency = since(t0)
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
-    if status is None and type(exc).__module__.startswith("google.genai"):
-        status = getattr(exc, "code", None)
     if "Timeout" in name or isinstance(exc, TimeoutError):
         return ProviderError("timeout", "request timed out", latency_ms=latency)
     if isinstance(status, int):
-        resp = getattr(exc, "response", None)
-        return ProviderError(classify_status(status), f"HTTP {status}: {_api_message(exc)}", status=status,
-                             retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
+        return from_status(exc, status, latency)
     chain = [type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None]
     if any(n in _CONNECTION for n in chain):
         return ProviderError("connection", f"{name}: {exc}", latency_ms=latency)
@@ -158,8 +166,10 @@ def classify_exception(exc: BaseException, t0: float) -> ProviderError:
 
 
 class Collector:
-    """The streamed text of one answer, up to `max_chars`: past it the provider stops reading
-    (a 10 MB answer parsed chunk by chunk on the event loop delays every other call in flight).
+    """The one skeleton every streaming provider reads an answer with: the streamed text up to
+    `max_chars` (past it the provider stops reading: a 10 MB answer parsed chunk by chunk on the
+    event loop delays every other call in flight), the time to its first token, and the result of
+    an answer cut at the cap.
 
     `pace()` gives the event loop back every PACE chunks. An SDK's stream decodes every event
     already in its read buffer (64 kB: thousands of small chunks) without awaiting anything, so one
@@ -168,11 +178,32 @@ class Collector:
 
     PACE = 32
 
-    def __init__(self, max_chars: int) -> None:
+    def __init__(self, max_chars: int, t0: float | None = None) -> None:
         self.max_chars = max_chars
         self.parts: list[str] = []
         self.chars = 0
         self.truncated = False
+        self.t0 = t0
+        self.ttft: float | None = None
+
+    async def take(self, piece: str | None) -> bool:
+        """A streamed piece of the answer: the first one stops the first-token clock; False once the
+        answer is past the cap (stop reading)."""
+        if not piece:
+            return True
+        if self.ttft is None and self.t0 is not None:
+            self.ttft = since(self.t0)
+        if not self.add(piece):
+            return False
+        await self.pace()
+        return True
+
+    def cut(self, prompt: str, latency: float, input_tokens: int | None = None) -> CallResult:
+        """The answer cut at the cap, its usage estimated where the provider's never came."""
+        tin, tout = cut_usage(self, prompt)
+        return CallResult(text=self.text, input_tokens=input_tokens or tin, output_tokens=tout, latency_ms=latency,
+                          ttft_ms=self.ttft, finish_reason="cut_at_max_answer_chars", truncated=True,
+                          extra={"chars_read": self.chars})
 
     def add(self, text: str) -> bool:
         """Keep `text`; False once the answer is past the cap (stop reading)."""
@@ -345,6 +376,12 @@ class Provider:
     async def complete(self, req: CallRequest) -> CallResult:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def classify(self, exc: BaseException, t0: float) -> ProviderError:
+        """A failed call as a retryable or final error. A provider over an SDK names its own SDK's
+        error classes here (a Bedrock provider its botocore ThrottlingException); what it does not
+        know falls to the transport-level classification."""
+        return classify_exception(exc, t0)
+
     async def aclose(self) -> None:
         return None
 
@@ -416,6 +453,27 @@ class SdkProvider(Provider):
 
     def make_client(self, timeout_s: float) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def request_of(self, req: CallRequest) -> Any:  # pragma: no cover - interface
+        """The request in the API's own terms, built before the clock starts."""
+        raise NotImplementedError
+
+    async def call(self, client: Any, req: CallRequest, request: Any, t0: float) -> CallResult:  # pragma: no cover
+        """One call, timed from `t0`; a streamed answer read through a Collector."""
+        raise NotImplementedError
+
+    async def complete(self, req: CallRequest) -> CallResult:
+        """The skeleton every SDK provider shares: client and request built outside the clock, the
+        call timed, any failure classified by the provider's own `classify`."""
+        client = self.client(req.timeout_s)
+        request = self.request_of(req)
+        t0 = time.perf_counter()
+        try:
+            return await self.call(client, req, request, t0)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, t0) from None
 
     async def close_client(self, client: Any) -> None:
         await client.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from modelsel.providers.base import (
@@ -12,8 +11,9 @@ from modelsel.providers.base import (
     ProviderError,
     SdkProvider,
     classify_exception,
-    cut_usage,
+    from_status,
     no_finish,
+    since,
 )
 
 _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
@@ -57,50 +57,47 @@ class GeminiProvider(SdkProvider):
         contents, config, _ = self._request(req)
         return types.InlinedRequest(contents=contents, config=config, metadata={"key": key})
 
-    async def complete(self, req: CallRequest) -> CallResult:
-        client = self.client(req.timeout_s)
-        contents, config, stream = self._request(req)
-        t0 = time.perf_counter()
-        ttft = None
-        got = Collector(req.max_chars)
-        parts = got.parts
-        usage = None
-        finish = None
-        try:
-            if stream:
-                it = await client.aio.models.generate_content_stream(model=self.candidate.model, contents=contents, config=config)
-                async for chunk in it:
-                    if chunk.text:
-                        if ttft is None:
-                            ttft = (time.perf_counter() - t0) * 1000
-                        if not got.add(chunk.text):
-                            break
-                        await got.pace()
-                    if chunk.usage_metadata:
-                        usage = chunk.usage_metadata
-                    if chunk.candidates and chunk.candidates[0].finish_reason:
-                        finish = str(chunk.candidates[0].finish_reason.value if hasattr(chunk.candidates[0].finish_reason, "value") else chunk.candidates[0].finish_reason)
-            else:
-                r = await client.aio.models.generate_content(model=self.candidate.model, contents=contents, config=config)
-                parts.append(r.text or "")
-                usage = r.usage_metadata
-                if r.candidates and r.candidates[0].finish_reason:
-                    finish = str(getattr(r.candidates[0].finish_reason, "value", r.candidates[0].finish_reason))
-            latency = (time.perf_counter() - t0) * 1000
-            if got.truncated:
-                await it.aclose()
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify_exception(exc, t0) from None
+    def request_of(self, req: CallRequest) -> tuple[list[Any], Any, bool]:
+        return self._request(req)
+
+    async def call(self, client: Any, req: CallRequest, request: tuple[list[Any], Any, bool], t0: float) -> CallResult:
+        contents, config, stream = request
+        if not stream:
+            r = await client.aio.models.generate_content(model=self.candidate.model, contents=contents, config=config)
+            latency = since(t0)
+            if not (r.candidates and r.candidates[0].finish_reason):
+                raise no_finish(bool(r.text), latency)
+            return result(r.text or "", r.usage_metadata, _finish(r), latency)
+        got = Collector(req.max_chars, t0)
+        usage = finish = None
+        it = await client.aio.models.generate_content_stream(model=self.candidate.model, contents=contents, config=config)
+        async for chunk in it:
+            if not await got.take(chunk.text):
+                break
+            usage = chunk.usage_metadata or usage
+            finish = _finish(chunk) or finish
+        latency = since(t0)
         if got.truncated:
-            tin, tout = cut_usage(got, req.prompt)
-            return CallResult(text=got.text, input_tokens=getattr(usage, "prompt_token_count", None) or tin,
-                              output_tokens=tout, latency_ms=latency, ttft_ms=ttft, finish_reason="cut_at_max_answer_chars",
-                              truncated=True, extra={"chars_read": got.chars})
+            await it.aclose()
+            return got.cut(req.prompt, latency, getattr(usage, "prompt_token_count", None))
         if finish is None:
-            raise no_finish(any(parts), latency)
-        return result(got.text, usage, finish, latency, ttft)
+            raise no_finish(any(got.parts), latency)
+        return result(got.text, usage, finish, latency, got.ttft)
+
+    def classify(self, exc: BaseException, t0: float) -> ProviderError:
+        from google.genai import errors
+
+        if isinstance(exc, errors.APIError) and isinstance(exc.code, int):
+            return from_status(exc, exc.code, since(t0))
+        return classify_exception(exc, t0)
+
+
+def _finish(r: Any) -> str | None:
+    """A response's (or a chunk's) finish reason, as text."""
+    if not (r.candidates and r.candidates[0].finish_reason):
+        return None
+    f = r.candidates[0].finish_reason
+    return str(getattr(f, "value", f))
 
 
 def result(text: str, usage: Any, finish: str | None, latency: float, ttft: float | None = None) -> CallResult:

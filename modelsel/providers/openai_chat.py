@@ -3,7 +3,6 @@ server, Together, Groq, Mistral, OpenRouter) through the official `openai` SDK."
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from modelsel.providers.base import (
@@ -13,9 +12,10 @@ from modelsel.providers.base import (
     ProviderError,
     SdkProvider,
     classify_exception,
-    cut_usage,
+    from_status,
     no_finish,
     shared_http_client,
+    since,
     split_params,
 )
 
@@ -78,53 +78,52 @@ class OpenAIProvider(SdkProvider):
             p["max_completion_tokens"] = p.pop("max_tokens")  # newer OpenAI models reject max_tokens
         return p, stream
 
-    async def complete(self, req: CallRequest) -> CallResult:
-        client = self.client(req.timeout_s)
-        params, stream = self._params(req.params)
-        t0 = time.perf_counter()
-        try:
-            if not stream:
-                r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages,
-                                                         **split_params(client.chat.completions.create, params))
-                return from_completion(r, (time.perf_counter() - t0) * 1000)
-            ttft = None
-            got = Collector(req.max_chars)
-            finish = None
-            usage = None
-            s = await client.chat.completions.create(
-                model=self.candidate.model, messages=req.messages, stream=True,
-                stream_options={"include_usage": True}, **split_params(client.chat.completions.create, params),
-            )
-            async for chunk in s:
-                if chunk.choices:
-                    c = chunk.choices[0]
-                    if c.delta and c.delta.content:
-                        if ttft is None:
-                            ttft = (time.perf_counter() - t0) * 1000
-                        if not got.add(c.delta.content):
-                            break
-                        await got.pace()
-                    finish = c.finish_reason or finish
-                if getattr(chunk, "usage", None):
-                    usage = chunk.usage
-            latency = (time.perf_counter() - t0) * 1000
-            if got.truncated:
-                await s.close()
-                tin, tout = cut_usage(got, req.prompt)
-                return CallResult(text=got.text, input_tokens=tin, output_tokens=tout, latency_ms=latency, ttft_ms=ttft,
-                                  finish_reason="cut_at_max_answer_chars", truncated=True,
-                                  extra={"chars_read": got.chars})
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify_exception(exc, t0) from None
+    def request_of(self, req: CallRequest) -> tuple[dict[str, Any], bool]:
+        return self._params(req.params)
+
+    async def call(self, client: Any, req: CallRequest, request: tuple[dict[str, Any], bool], t0: float) -> CallResult:
+        params, stream = request
+        if not stream:
+            r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages,
+                                                     **split_params(client.chat.completions.create, params))
+            return from_completion(r, since(t0))
+        got = Collector(req.max_chars, t0)
+        finish = None
+        usage = None
+        s = await client.chat.completions.create(
+            model=self.candidate.model, messages=req.messages, stream=True,
+            stream_options={"include_usage": True}, **split_params(client.chat.completions.create, params),
+        )
+        async for chunk in s:
+            if chunk.choices:
+                c = chunk.choices[0]
+                if c.delta and not await got.take(c.delta.content):
+                    break
+                finish = c.finish_reason or finish
+            if getattr(chunk, "usage", None):
+                usage = chunk.usage
+        latency = since(t0)
+        if got.truncated:
+            await s.close()
+            return got.cut(req.prompt, latency)
         if finish is None:
             raise no_finish(bool(got.parts), latency)
         return CallResult(
             text=got.text, input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),
-            latency_ms=latency, ttft_ms=ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage),
+            latency_ms=latency, ttft_ms=got.ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage),
         )
+
+    def classify(self, exc: BaseException, t0: float) -> ProviderError:
+        import openai
+
+        if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: first
+            return ProviderError("timeout", "request timed out", latency_ms=since(t0))
+        if isinstance(exc, openai.APIStatusError):
+            return from_status(exc, exc.status_code, since(t0))
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError("connection", f"{type(exc).__name__}: {exc}", latency_ms=since(t0))
+        return classify_exception(exc, t0)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):

@@ -148,7 +148,7 @@ def write_outputs(summary: Any, folder: Path, junit: Path | None, changed: list[
                   summary_md: Path | None = None) -> list[str]:
     """The CI job's page ($GITHUB_STEP_SUMMARY), a Markdown copy and a JUnit report, when asked for;
     the files written."""
-    from modelsel.run.store import atomic_write
+    from modelsel.inputs.textfile import atomic_write
 
     text = step_summary(summary, folder, changed, review)
     if os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -82,9 +82,11 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
 
 def _latency_calls(console: Console, inp: Any, scr: Any, cfg: Any, rows: list[dict[str, Any]]) -> None:
     """The latency-only calls the run will add, and what they cost at most (priced like the rest)."""
+    from modelsel.analysis.limits import needed_calls
     from modelsel.run.latency_pass import estimate
 
-    extra = estimate(inp.lr.req, scr.runnable, scr.providers, len(inp.evalset.examples), cfg.repeat, cfg.extra_calls)
+    extra = estimate(inp.lr.req, needed_calls(inp.lr.req), scr.runnable, scr.providers, len(inp.evalset.examples),
+                     cfg.repeat, cfg.extra_calls)
     load = inp.lr.req.latency.load
     for r in rows:
         n = extra.get(r["candidate"])

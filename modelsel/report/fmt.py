@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelsel import numbers
-from modelsel.numbers import shown_ends
+from modelsel.numbers import shown_ends, usd
 from modelsel.schema import (
     CandidateEntry,
     Comparison,
@@ -63,14 +63,6 @@ def latency_condition(lat: LatencyFigures) -> str:
     if lat.extra_declined:
         out += "; --no-extra-calls: a percentile without enough calls is not judged"
     return out + "."
-
-
-def usd(v: float | None, digits: int | None = None) -> str:
-    if v is None:
-        return "—"
-    if digits is None:
-        digits = 2 if abs(v) >= 1 else 6
-    return f"${v:,.{digits}f}"
 
 
 def usd_ci(v: float | None, lo: float | None, hi: float | None, digits: int | None = None) -> str:

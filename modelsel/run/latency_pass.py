@@ -28,8 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from modelsel.analysis import stats
-from modelsel.catalog.candidate import Candidate
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.requirements import Requirements
 from modelsel.providers import Provider
@@ -78,25 +77,14 @@ class PassInfo:
     machine: Distortion | None = None
 
 
-def needed_calls(req: Requirements) -> int:
-    """Warm answered calls the latency limits need for a 95% upper bound of their percentile."""
-    lat = req.latency
-    need = 0
-    if lat.p95_ms is not None:
-        need = max(need, stats.min_n_for_upper_bound(0.95))
-    if lat.p50_ms is not None or lat.ttft_p50_ms is not None:
-        need = max(need, next(n for n in range(2, 100) if stats.quantile_ranks(n, 0.5)[1] is not None))
-    return need
-
-
 def margin(need: int) -> int:
     return math.ceil(need * 0.1) + 2  # for calls that fail or start cold
 
 
-def plan(req: Requirements, cands: list[Candidate], providers: dict[str, Provider], warm: dict[str, int],
+def plan(req: Requirements, need: int, cands: list[Candidate], providers: dict[str, Provider], warm: dict[str, int],
          machine: Distortion, extra_calls: bool = True) -> list[Plan]:
-    """Which candidates get which latency pass (in the order they run: one at a time)."""
-    need = needed_calls(req)
+    """Which candidates get which latency pass (in the order they run: one at a time); `need`: the
+    warm calls the latency limits need (analysis.limits.needed_calls)."""
     load = req.latency.load
     busy = machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > distortion_ms()
     out: list[Plan] = []
@@ -106,27 +94,25 @@ def plan(req: Requirements, cands: list[Candidate], providers: dict[str, Provide
         if c.id not in warm:
             continue  # it answered nothing: more calls would only fail again, and there is no latency to judge
         if load is not None:
-            out.append(Plan(c.id, "load", pass_calls(req), load.concurrency, load.rps))
+            out.append(Plan(c.id, "load", pass_calls(req, need), load.concurrency, load.rps))
         elif need and busy:
-            out.append(Plan(c.id, "quiet", pass_calls(req), 1))
+            out.append(Plan(c.id, "quiet", pass_calls(req, need), 1))
         elif need and warm[c.id] < need:
             out.append(Plan(c.id, "extra", need - warm[c.id] + margin(need)))
     return out
 
 
-def pass_calls(req: Requirements) -> int:
+def pass_calls(req: Requirements, need: int) -> int:
     """Calls in a quiet or load pass: what the load states, else what the percentiles need, at least MIN_PASS_CALLS."""
-    need = needed_calls(req)
     load = req.latency.load
     return (load.calls if load is not None and load.calls else 0) or max(need + margin(need), MIN_PASS_CALLS)
 
 
-def estimate(req: Requirements, cands: list[Candidate], providers: dict[str, Provider], n_examples: int,
+def estimate(req: Requirements, need: int, cands: list[Candidate], providers: dict[str, Provider], n_examples: int,
              repeat: int, extra_calls: bool = True) -> dict[str, int]:
     """For --dry-run: the latency-only calls each candidate gets (the load pass, or the extra calls
     its percentiles need once the first wave's cold calls are left out). A quiet pass, which only a
     busy machine triggers, would make MIN_PASS_CALLS or the percentiles' need instead."""
-    need = needed_calls(req)
     load = req.latency.load
     out: dict[str, int] = {}
     for c in cands:
@@ -134,7 +120,7 @@ def estimate(req: Requirements, cands: list[Candidate], providers: dict[str, Pro
         if p is None or not p.over_http or not extra_calls:
             continue
         if load is not None:
-            out[c.id] = pass_calls(req)
+            out[c.id] = pass_calls(req, need)
         elif need:
             cold = c.concurrency or p.default_concurrency
             out[c.id] = max(0, need + margin(need) - max(0, n_examples * repeat - cold))

@@ -16,9 +16,9 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from modelsel.errors import InputError
+from modelsel.inputs.textfile import atomic_write, write_json
 from modelsel.redaction import redact
 from modelsel.run.records import Record, dumps
-from modelsel.run.store import atomic_write, write_json
 from modelsel.schema import SCHEMA_VERSION, Summary
 
 

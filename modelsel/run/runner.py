@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from modelsel.catalog.candidate import Candidate
 from modelsel.catalog.models import call_cost, live_and_batch_cost
+from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError

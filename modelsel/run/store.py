@@ -7,33 +7,11 @@ import json
 import os
 import socket
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from modelsel.redaction import redact
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is for the team to read
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(redact(text))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, params: dict, repeat: int) -> str:

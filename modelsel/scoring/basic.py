@@ -159,7 +159,23 @@ def python_scorer(output: str, example: Example, function: str | None = None, **
 
     if not function or ":" not in function:
         raise ValueError("the python scorer needs 'function: module:func'")
-    fn = usercode.load(function)
+    return _called(usercode.load(function), function, output, example, params)
+
+
+def plugin_scorer(output: str, example: Example, name: str = "", args: dict[str, Any] | None = None, **_: Any) -> Result:
+    """An installed package's scorer (entry-point group modelsel.scorers), called as a python scorer is."""
+    import importlib
+
+    from modelsel.inputs.scorers import plugin_scorers
+
+    target = plugin_scorers().get(name)
+    if target is None:
+        raise ValueError(f"no installed scorer '{name}' (entry-point group modelsel.scorers)")
+    module, _, attr = target.partition(":")
+    return _called(getattr(importlib.import_module(module), attr), name, output, example, args or {})
+
+
+def _called(fn: Any, function: str, output: str, example: Example, params: dict[str, Any]) -> Result:
     got = fn(output, example, **params) if params else fn(output, example)
     if isinstance(got, tuple):
         score, reason = float(got[0]), str(got[1])
@@ -171,4 +187,5 @@ def python_scorer(output: str, example: Example, function: str | None = None, **
 DETERMINISTIC = {
     "exact": exact, "contains": contains, "contains_any": contains_any, "contains_all": contains_all,
     "regex": regex, "choice": choice, "json": json_scorer, "numeric": numeric, "python": python_scorer,
+    "plugin": plugin_scorer,
 }

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from modelsel.inputs.evalset import Example
+from modelsel.inputs.scorers import walk
 from modelsel.run.records import Record
 from modelsel.run.runner import NOT_JUDGED
 
@@ -43,12 +44,7 @@ def parse_verdict(text: str, scale: int) -> tuple[float, str]:
 def _specs_of(ex: Example, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from modelsel.scoring import example_specs
 
-    out = []
-    for s in example_specs(ex, default):
-        out.append(s)
-        if s.get("type") == "not" and isinstance(s.get("scorer"), dict):
-            out.append(s["scorer"])
-    return out
+    return list(walk(example_specs(ex, default)))
 
 
 _EMBEDDER: Any = None

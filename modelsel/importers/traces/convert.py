@@ -220,7 +220,7 @@ def _requirements(paths: list[Path], cands: list[dict[str, Any]], prod: Producti
 
 def write(imp: Imported, out: Path, slug: str, sources: list[Path]) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (TODOs and how the sample was drawn as comments) and evalsets/<slug>.jsonl."""
-    from modelsel.run.store import atomic_write
+    from modelsel.inputs.textfile import atomic_write
 
     req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
     for p in (req_path, es_path):

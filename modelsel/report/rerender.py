@@ -98,6 +98,4 @@ def _rescore(rd: RunDir, formats: tuple[str, ...], requirements: Path | None, ou
 
 
 def _files_under(req_path: Path, inp: pipeline.Inputs) -> list[Path]:
-    from modelsel.session import _input_files
-
-    return _input_files(inp)
+    return pipeline.input_files(inp)

@@ -28,7 +28,7 @@ def review_page(r: ReviewResult, summary: Summary, reports_root: Path) -> str:
     import html as h
 
     from modelsel.quarterly.history import History
-    from modelsel.report.history import page
+    from modelsel.report.history_page import page
 
     store = History(reports_root)
     try:

@@ -4,6 +4,8 @@ The scorers themselves receive the validated parameters as a plain dict."""
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -119,6 +121,22 @@ class Similarity(_Spec):
     threshold: float | None = Field(None, ge=0, le=1)
 
 
+class Plugin(_Spec):
+    """A scorer an installed package adds: `name` is its entry point in the `modelsel.scorers` group
+    (`[project.entry-points."modelsel.scorers"] rouge = "my_pkg.scorers:rouge"`), called as a python
+    scorer is, with `args` as keyword arguments."""
+    type: Literal["plugin"]
+    name: str
+    args: dict[str, Any] = {}
+
+
+def plugin_scorers() -> dict[str, str]:
+    """Installed scorers: entry-point name -> "module:function"."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group="modelsel.scorers")}
+
+
 class Not(_Spec):
     type: Literal["not"]
     scorer: AnyScorer
@@ -127,11 +145,13 @@ class Not(_Spec):
         return {"scorer": spec_dict(self.scorer)}
 
 
-AnyScorer = Annotated[Exact | Contains | ContainsAny | Regex | Choice | Json | Numeric | Python | Judge | Similarity | Not,
+AnyScorer = Annotated[Exact | Contains | ContainsAny | Regex | Choice | Json | Numeric | Python | Judge | Similarity | Plugin
+                      | Not,
                       Field(discriminator="type")]
 Not.model_rebuild()
-TYPES = ("exact", "contains", "contains_any", "contains_all", "regex", "choice", "json", "numeric", "python", "judge",
-         "similarity", "not")
+# The scorer names, read off the union itself: one list, no second copy to fall out of step.
+TYPES = tuple(t for cls in typing.get_args(typing.get_args(AnyScorer)[0])
+              for t in typing.get_args(cls.model_fields["type"].annotation))
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(list[AnyScorer])
 
 
@@ -188,25 +208,20 @@ def expected_problem(spec: dict[str, Any], expected: Any) -> str | None:
     return None
 
 
+def walk(specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every scorer in these specs, in order, the ones nested in `not` (at any depth) after their parent:
+    the one walk every reader of nested scorers uses."""
+    for s in specs:
+        yield s
+        if s.get("type") == "not" and isinstance(s.get("scorer"), dict):
+            yield from walk([s["scorer"]])
+
+
 def python_refs(specs: list[dict[str, Any]]) -> list[str]:
     """The `module:function` of every python scorer in these specs."""
-    out, stack = [], list(specs)
-    while stack:
-        s = stack.pop()
-        if s["type"] == "python":
-            out.append(s["function"])
-        elif s["type"] == "not":
-            stack.append(s["scorer"])
-    return out
+    return [s["function"] for s in walk(specs) if s["type"] == "python"]
 
 
 def types_used(specs: list[dict[str, Any]]) -> set[str]:
     """Every scorer type in these specs, nested `not` scorers included."""
-    out: set[str] = set()
-    stack = list(specs)
-    while stack:
-        s = stack.pop()
-        out.add(s["type"])
-        if s["type"] == "not":
-            stack.append(s["scorer"])
-    return out
+    return {s["type"] for s in walk(specs)}
