@@ -4,6 +4,7 @@ into modelsel's files. Registered on the app in cli.py; each command parses its 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -32,14 +33,7 @@ def import_promptfoo(
         req, es = promptfoo.write(imp, folder, slug, config)
     except InputError as exc:
         fail(exc)
-    console.print(f"Wrote {escape(str(req))} ({len(imp.requirements['candidates'])} candidates) and "
-                  f"{escape(str(es))} ({len(imp.examples)} examples).", highlight=False)
-    for m in imp.mapped:
-        console.print(f" [green]✓[/green] {escape(m)}", highlight=False)
-    for t in imp.todos:
-        console.print(f" [yellow]TODO[/yellow] {escape(t)}", highlight=False)
-    console.print(f"Next: write the quality bar, budget, volume and compliance into {escape(str(req))}, then "
-                  f"`modelsel check {escape(str(req))}`.", highlight=False)
+    _written(imp, req, es, f"write the quality bar, budget, volume and compliance into {req}, then `modelsel check {req}`.")
 
 
 @import_app.command("traces")
@@ -84,14 +78,19 @@ def import_traces(
         req, es = convert.write(imp, folder, slug, files)
     except InputError as exc:
         fail(exc)
+    _written(imp, req, es, f"`modelsel check {req}` shows how the sample compares with the traffic; write the quality "
+                           "bar, budget and compliance, then `modelsel eval`.")
+
+
+def _written(imp: Any, req: Path, es: Path, then: str) -> None:
+    """What an import wrote, what carried over, what did not (TODO), and what to do next."""
     console.print(f"Wrote {escape(str(req))} ({len(imp.requirements['candidates'])} candidates) and "
                   f"{escape(str(es))} ({len(imp.examples)} examples).", highlight=False)
     for m in imp.mapped:
         console.print(f" [green]✓[/green] {escape(m)}", highlight=False)
     for t in imp.todos:
         console.print(f" [yellow]TODO[/yellow] {escape(t)}", highlight=False)
-    console.print(f"Next: `modelsel check {escape(str(req))}` shows how the sample compares with the traffic; write the "
-                  "quality bar, budget and compliance, then `modelsel eval`.", highlight=False)
+    console.print(f"Next: {escape(then)}", highlight=False)
 
 
 def _attr_eq(w: str) -> tuple[str, str]:

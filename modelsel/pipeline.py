@@ -1,7 +1,9 @@
 """Wires the stages together: requirements -> shortlist -> run -> scores -> metrics -> decision.
 
 Each stage is a plain function; this module only passes data between them, so `eval`,
-`review` and `report --rescore` share one path.
+`review` and `report --rescore` share one path. The imports inside its functions are on purpose:
+`check` goes through prepare and screen, and must not load the statistics (numpy), the scorers'
+models or the HTTP control server that only `eval` needs.
 """
 
 from __future__ import annotations

@@ -20,15 +20,28 @@ from rich.console import Console
 from rich.markup import escape
 
 from modelsel import pipeline
+from modelsel.analysis.limits import needed_calls
+from modelsel.analysis.metrics import MIN_WARM
+from modelsel.batch.run import run_batches, sample_examples
+from modelsel.catalog.shortlist import propose
+from modelsel.errors import InputError
+from modelsel.quarterly import history
+from modelsel.quarterly.review import compare_decisions, inputs_moved, review_result
+from modelsel.redaction import redact
+from modelsel.report import write_reports
 from modelsel.report.console import SafeConsole
+from modelsel.report.review_text import print_review, review_markdown, review_page
+from modelsel.report.terminal import print_summary
 from modelsel.report.worker import ChartWorker
+from modelsel.run import latency_pass
 from modelsel.run.calls import CallArrays, Calls
+from modelsel.run.control import Control, Distortion, window
 from modelsel.run.records import Record
-from modelsel.run.rundir import RunDir
-from modelsel.run.runner import RunConfig, RunOutcome, run_eval
+from modelsel.run.rundir import RunDir, newest_run_for, unfinished_runs
+from modelsel.run.runner import Budget, RunConfig, RunOutcome, RunStopped, run_eval
 from modelsel.run.store import Cache, CacheUnreadable, cache_path
 from modelsel.run.timing import mark
-from modelsel.schema import Summary
+from modelsel.schema import BatchCandidate, BatchRun, LoopLag, Summary, Supersedes
 
 INTERRUPTED = 130
 
@@ -152,8 +165,6 @@ class _Progress:
 async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cache: Cache, folder: RunDir,
                calls: Calls, progress: _Progress, lag_samples: list[float]) -> RunOutcome:
     """Calls, each scored as it finishes and streamed to records.jsonl; only columns are kept."""
-    from modelsel.run.runner import Budget, RunStopped
-
     budget = Budget(cfg.max_cost_usd)
     scorer = pipeline.scorer(inp, cfg, budget)
 
@@ -196,7 +207,6 @@ def _batches(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, progr
     runs the batches beside the live calls (extra); (None, None, None) without."""
     if not cfg.batch:
         return None, None, None
-    from modelsel.batch.run import run_batches, sample_examples
 
     batched = [c for c in scr.runnable if cfg.batch.get(c.id) is None]
     few = sample_examples(inp.evalset.examples, cfg.latency_sample)
@@ -214,10 +224,6 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
                           progress: _Progress, control: Any, t_quality: float, ctx: Any, outcome: RunOutcome,
                           slots: dict[str, Any], deliver: Any) -> None:
     """After the quality pass: what the machine added meanwhile, then each candidate's latency pass."""
-    from modelsel.analysis.limits import needed_calls
-    from modelsel.run import latency_pass
-    from modelsel.run.control import Distortion, window
-
     machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
     outcome.machine = machine
     live = [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)]
@@ -238,7 +244,6 @@ def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
     """The control endpoint and the task sampling it, when a candidate is reached over the network."""
     if not any(p.over_http for p in scr.providers.values()) or os.environ.get("MODELSEL_CONTROL") == "off":
         return None, None
-    from modelsel.run.control import Control
 
     control = Control()
     if not control.start():
@@ -249,8 +254,6 @@ def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
 def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
     """The answered calls per candidate its latency percentiles would rest on so far: the warm ones,
     or all when fewer than metrics.MIN_WARM are warm (the rule metrics.latency_sample applies)."""
-    from modelsel.analysis.metrics import MIN_WARM
-
     warm: dict[str, int] = {}
     ok: dict[str, int] = {}
     for cand, err, cold, lat in zip(calls.candidate, calls.error, calls.cold, calls.latency_ms, strict=True):
@@ -262,8 +265,6 @@ def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
 
 def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, out: Path | None, reports_root: Path,
                 no_cache: bool, console: Console, err: Console, quiet: bool = False) -> SessionResult:
-    from modelsel.run.rundir import unfinished_runs
-
     started = datetime.now(UTC).isoformat(timespec="seconds")
     for left, marker in unfinished_runs(reports_root, inp.lr.path):
         if out is None or left.resolve() != out.resolve():
@@ -380,9 +381,6 @@ def _stopped(err: Console, why: str, folder: RunDir | None, reports_root: Path, 
 def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder: RunDir, calls: Calls,
             outcome: RunOutcome, started: str, worker: ChartWorker, reports_root: Path, console: Console, err: Console,
             quiet: bool, lag: dict[str, float] | None = None, interrupted: str | None = None) -> SessionResult:
-    from modelsel.report import write_reports
-    from modelsel.report.terminal import print_summary
-
     mark("calls done")
     order = [c.id for c in scr.runnable], [e.id for e in inp.evalset.examples]
     folder.sort_records(*order)
@@ -407,8 +405,6 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
             if said:
                 summary.decision.partial_data = ((summary.decision.partial_data or "") + said).strip()
     if lag is not None:
-        from modelsel.schema import LoopLag
-
         summary.run.loop_lag = LoopLag(**lag)
         if lag["flagged"]:
             err.print(f"[yellow]This machine was a limit: the event loop woke {lag['p95_ms']:g} ms late at p95 (max "
@@ -433,9 +429,6 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
 def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
     """The last recorded eval of the same requirements (from the history store), and what changed
     since: the record names the decision it replaces. None on a first decision or an unreadable store."""
-    from modelsel.quarterly import history
-    from modelsel.schema import Supersedes
-
     try:
         store = history.History(reports_root)
         try:
@@ -457,9 +450,6 @@ def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
 def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, kind: str = "eval",
               holds: bool | None = None) -> None:
     """Append the run to the history store; a store that cannot be written is said, never fatal."""
-    from modelsel.errors import InputError
-    from modelsel.quarterly import history
-
     try:
         history.record(reports_root, summary.model_dump(mode="json"), folder, kind, holds)
     except (OSError, InputError, Exception) as exc:  # noqa: B014 - the run is done; its history is a convenience
@@ -468,8 +458,6 @@ def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, 
 
 def _batch_info(scr: pipeline.Screened, cfg: RunConfig, outcome: RunOutcome, inp: pipeline.Inputs) -> Any:
     """What ran how: each candidate through a batch or live (and why), with what the batch did."""
-    from modelsel.schema import BatchCandidate, BatchRun
-
     assert cfg.batch is not None
     cands = {}
     for c in scr.runnable:
@@ -510,8 +498,6 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
         mine = arr.of(c.id)
         errs = int(mine.error.sum())
         if errs:
-            from modelsel.redaction import redact
-
             first: dict[str, str] = {}
             for k, m in zip(mine.error_kind[mine.error].tolist(), mine.error_msg[mine.error].tolist(), strict=True):
                 first.setdefault(k, m)
@@ -554,11 +540,6 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     """(exit code, the new run's summary, its folder, the review result)."""
     from datetime import date
 
-    from modelsel.errors import InputError
-    from modelsel.quarterly.review import compare_decisions, review_result
-    from modelsel.report.review_text import print_review, review_markdown, review_page
-    from modelsel.run.rundir import newest_run_for
-
     today = today or date.today()
     base = against or newest_run_for(requirements, reports_root)
     if base is None:
@@ -596,8 +577,10 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
 
 def _traces_findings(inp: pipeline.Inputs, traces: list[Path]) -> tuple[list[Any], list[dict[str, Any]]]:
     """Whether production's inputs moved since the decision, and a fresh sample of the new traces."""
-    from modelsel.importers.traces.convert import evalset_profile, fresh_sample
-    from modelsel.quarterly.review import inputs_moved
+    from modelsel.importers.traces.convert import (  # only `review --traces` reads traces
+        evalset_profile,
+        fresh_sample,
+    )
 
     prod = inp.lr.req.production
     now, examples = fresh_sample(traces, prod, len(inp.evalset.examples))
@@ -609,7 +592,5 @@ def _traces_findings(inp: pipeline.Inputs, traces: list[Path]) -> tuple[list[Any
 
 def _passing_catalog_models(inp: pipeline.Inputs) -> list[str]:
     """Catalog models that pass the shortlist's filters for these requirements."""
-    from modelsel.catalog.shortlist import propose
-
     props, _ = propose(inp.lr, inp.evalset)
     return [p.id for p in props if not p.out]

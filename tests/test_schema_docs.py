@@ -46,3 +46,27 @@ def test_the_readme_scorer_table_names_every_scorer_and_no_other() -> None:
     named = set(re.findall(r"^\| `(\w+)`(?: / `(\w+)`)?(?: / `(\w+)`)?", table, re.M))
     names = {n for row in named for n in row if n}
     assert names == set(TYPES), f"README names {sorted(names ^ set(TYPES))} differently from the code"
+
+
+def test_every_requirements_field_is_in_the_readme() -> None:
+    """Adding a requirement means saying what it is where a PM reads the file's format."""
+    from modelsel.inputs import production, requirements, scorers
+
+    block = README.split("## The requirements file")[1].split("## Run folder")[0]  # with the eval set and scorers
+    words = set(re.findall(r"[A-Za-z_]\w*", block))
+
+    def fields(model: type[BaseModel], seen: set[type]) -> set[str]:
+        out: set[str] = set()
+        if model in seen:
+            return out
+        seen.add(model)
+        for name, f in model.model_fields.items():
+            out.add(name)
+            for t in re.findall(r"[A-Za-z_]\w*", repr(f.annotation)):
+                nested = next((getattr(m, t) for m in (requirements, production, scorers) if hasattr(m, t)), None)
+                if isinstance(nested, type) and issubclass(nested, BaseModel):
+                    out |= fields(nested, seen)
+        return out
+
+    missing = sorted(fields(requirements.Requirements, set()) - words)
+    assert not missing, f"requirements fields the README does not name: {missing}"

@@ -269,3 +269,25 @@ def test_import_eval_record_and_review(tmp_path: Path, keys: dict[str, str], fak
     assert "production's inputs moved since the decision" in text and "of the traffic moved between input lengths" in text
     fresh = (tmp_path / "r2" / "traces-sample.jsonl").read_text().splitlines()
     assert len(fresh) == 60
+
+
+def test_review_traces_against_a_hand_written_eval_set(tmp_path: Path) -> None:
+    """Requirements not drawn from traces: new traffic is held against the eval set's own input lengths."""
+    from tests.conftest import write_req
+
+    (tmp_path / "rules.py").write_text("def first(text):\n    return 'billing'\n")
+    req = write_req(tmp_path, [{"id": "rules", "provider": "python", "model": "rules:first"}])
+    out = tmp_path / "run"
+    assert cli("eval", req, "--out", out).exit_code in (0, 1)
+    lines = [_otlp_line(i, "gpt-4.1-mini", "x", "a long question " * 400, tokens=2000) for i in range(40)]
+    (tmp_path / "new.jsonl").write_text("\n".join(lines) + "\n")
+    res = cli("review", req, "--against", out, "--traces", tmp_path / "new.jsonl", "--out", tmp_path / "r")
+    text = flat(res.output)
+    assert res.exit_code == 1 and "production's inputs moved since the decision" in text
+    assert "against the eval set's own lengths, 4 characters a token" in text
+    assert "the median input went from" in text
+    # a file that is not traces stops the review before any call
+    (tmp_path / "bad.jsonl").write_text('{"hello": 1}\n')
+    bad = cli("review", req, "--against", out, "--traces", tmp_path / "bad.jsonl", "--out", tmp_path / "r2")
+    assert bad.exit_code == 2 and "not a trace record modelsel knows" in flat(bad.output)
+    assert not (tmp_path / "r2").exists()

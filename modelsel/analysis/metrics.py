@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelsel.analysis import stats
+from modelsel.analysis import betting, stats
 from modelsel.inputs.requirements import Requirements
 from modelsel.run.calls import CallArrays
 from modelsel.schema import (
@@ -75,8 +75,6 @@ def _interval(vals: np.ndarray, cl: list[str], conf: float) -> tuple[float, floa
     """(mean, lo, hi, method) of per-example scores: exact for pass/fail, exact at the effective n
     when clustered, the interval for bounded scores for graded ones (betting.py: it holds whatever
     the spread, so ten identical scores are not a point), CR2 with Bell-McCaffrey df when clustered."""
-    from modelsel.analysis import betting
-
     n = len(vals)
     clustered = len(set(cl)) < n
     if is_binary(vals) and not clustered:

@@ -16,6 +16,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from modelsel.analysis import betting
+
 CONF = 0.95
 _N = NormalDist()
 Z95 = _N.inv_cdf(0.975)
@@ -442,8 +444,6 @@ def paired_difference(a: Sequence[float], b: Sequence[float], binary: bool,
 
 def _p_shortfall(d: np.ndarray, r: Paired, margin: float, binary: bool, clusters: Sequence[str] | None) -> float:
     """One-sided p-value of 'mean d >= margin' against 'mean d < margin', by r's test."""
-    from modelsel.analysis import betting
-
     n = len(d)
     if r.test in ("cluster_signflip", "bounded_betting") and clusters is not None and r.clusters:
         inv, g = cluster_index(clusters)
@@ -485,7 +485,6 @@ def _paired(a: Sequence[float], b: Sequence[float], binary: bool, clusters: Sequ
         lo, hi, p = tango(n12, n21, n)
         return Paired(n, diff, lo, hi, p, "tango_score", sd, n12 + n21, n12, n21)
     if sd == 0:  # every difference the same: no spread observed is not no uncertainty
-        from modelsel.analysis import betting
 
         _, lo, hi = betting.interval(d, lo=-1.0, hi=1.0)
         return Paired(n, diff, lo, hi, betting.p_value(d, 0.0, lo=-1.0, hi=1.0), "bounded_betting", 0.0)
@@ -597,8 +596,6 @@ def _paired_clustered(d: np.ndarray, inv: np.ndarray, g: int, sd: float, binary:
     every design (benchmarks/corners.py). Where the clusters' differences show no spread at all,
     the interval is the one for bounded scores (modelsel/analysis/betting.py) over the clusters' mean
     differences: no spread observed is not no uncertainty."""
-    from modelsel.analysis import betting
-
     n = len(d)
     diff = float(d.mean())
     counts = (int(np.sum(d > 0)), int(np.sum(d < 0))) if binary else (None, None)

@@ -4,7 +4,8 @@ A batch says nothing about latency: latency is measured on a live sample of each
 candidate's calls (`run.latency_sample`). Each provider's batch API is an adapter here that
 translates modelsel's requests into its wire format and its results back into CallResults; the
 orchestration (submit once, save the id before waiting, poll with back-off, collect into the
-cache, retry failed lines live) is in `modelsel.batch.run`.
+cache, retry failed lines live) is in `modelsel.batch.run`. An adapter is imported when a batch
+of its provider is made: each imports this module's types, and only the SDK it needs loads.
 """
 
 from __future__ import annotations

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from modelsel.batch import BatchApi, Results, Status
+from modelsel.providers.anthropic_messages import from_message
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
     ProviderError,
     classify_exception,
     classify_status,
+    shared_http_client,
 )
 
 
@@ -51,7 +53,6 @@ class AnthropicBatch(BatchApi):
             # the SDK would send the API key wherever results_url points
             raise ProviderError("fatal", f"the batch's results_url is not on the API's own host ({origin(url)}); "
                                 "not fetched, so the key is not sent there")
-        from modelsel.providers.base import shared_http_client
 
         # The SDK's own results() reads its JSONL decoder to the first bad line and stops there; this
         # reads raw lines over the same connection pool, with the SDK's headers (key, version).
@@ -80,8 +81,6 @@ class AnthropicBatch(BatchApi):
 
 
 def _entry(row: Any) -> tuple[CallResult | ProviderError, str | None]:
-    from modelsel.providers.anthropic_messages import from_message
-
     r = row.result
     if r.type == "succeeded":
         try:

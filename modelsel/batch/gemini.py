@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from modelsel.batch import BatchApi, Results, Status
 from modelsel.providers.base import CallRequest, CallResult, ProviderError, classify_exception
+from modelsel.providers.gemini import from_response
 
 _DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 
@@ -48,8 +49,6 @@ class GeminiBatch(BatchApi):
         return Status("done" if state in _DONE else "running")
 
     async def results(self, batch_id: str, out: Results) -> None:
-        from modelsel.providers.gemini import from_response
-
         job = await self.client().aio.batches.get(name=batch_id)
         dest = getattr(job, "dest", None)
         for n, item in enumerate(getattr(dest, "inlined_responses", None) or [], 1):

@@ -9,6 +9,7 @@ from typing import Any
 
 from modelsel.batch import BatchApi, Results, Status
 from modelsel.providers.base import CallRequest, CallResult, ProviderError, classify_status
+from modelsel.providers.openai_chat import from_completion
 
 
 class OpenAIBatch(BatchApi):
@@ -47,7 +48,6 @@ class OpenAIBatch(BatchApi):
     async def results(self, batch_id: str, out: Results) -> None:
         from openai.types.chat import ChatCompletion
 
-        from modelsel.providers.openai_chat import from_completion
 
         client = self.client()
         b = await client.batches.retrieve(batch_id)

@@ -21,10 +21,12 @@ from typing import Any
 
 from modelsel.batch import COMPLETION_WINDOW_S, BatchApi, Results, Status, api_for, unsupported
 from modelsel.catalog.models import call_cost
+from modelsel.errors import InputError
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
+from modelsel.redaction import redact
 from modelsel.run.records import Record
 from modelsel.run.runner import call_one, capped_output, context_window, reprice, result_costs
 from modelsel.run.store import Cache, cache_key, cache_path
@@ -149,8 +151,6 @@ class CandidateBatch:
         return batch_id
 
     def _rejected(self, message: str) -> None:
-        from modelsel.redaction import redact
-
         self.info.update(state="rejected", rejected=redact(message))
         return None
 
@@ -180,7 +180,6 @@ class CandidateBatch:
             except Exception as exc:  # a status read that failed is read again at the next step, a few times
                 unreadable += 1
                 if unreadable >= 8:  # not a deadline: the batch is kept (still "submitted") for the next run
-                    from modelsel.redaction import redact
 
                     self.info.update(state=f"status unreadable ({type(exc).__name__}: {redact(str(exc))[:200]})",
                                      waited_s=round(time.monotonic() - t0, 2))
@@ -202,7 +201,6 @@ class CandidateBatch:
         try:
             await self.api.results(batch_id, results)
         except Exception as exc:  # what was read before the failure is kept; the rest is made live
-            from modelsel.redaction import redact
 
             self.info["results_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
             results.problems.append(f"reading the results stopped: {self.info['results_error']}")
@@ -280,8 +278,6 @@ async def cancel_open(cache: Any, requirements: str, providers: dict[str, Provid
 
 def plan(runnable: list[Candidate], providers: dict[str, Provider]) -> dict[str, str | None]:
     """Which candidates run through a batch (None) and why the others run live; bad input when none can."""
-    from modelsel.errors import InputError
-
     async def probe() -> dict[str, str | None]:
         out = {}
         for c in runnable:

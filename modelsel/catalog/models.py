@@ -19,9 +19,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from modelsel.catalog import prices
 from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.requirements import CandidateSpec, LoadedRequirements
+from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES, read_text
+from modelsel.providers import names, provider_class
 from modelsel.schema import Fact
 
 POLICY_FACTS = ("trains_on_data", "retention_days", "baa_available", "regions")
@@ -65,8 +68,6 @@ def _raw() -> dict[str, Any]:
 
 
 def snapshot_info() -> Any:
-    from modelsel.catalog import prices
-
     known = tuple((v, d["as_of"], d["source"]) for v, d in (_raw().get("price_snapshots") or {}).items())
     return prices.snapshot_info(known)
 
@@ -107,8 +108,6 @@ def _lifecycle(vid: str, v: dict[str, Any], m: Any, today: date) -> dict[str, An
 
 
 def _vendor_models(vid: str, v: dict[str, Any], snap: Any, info: Any, words: list[str], now: datetime) -> list[CatalogModel]:
-    from modelsel.catalog import prices
-
     prov = next((p for p in snap.providers if p.id == v["genai_prices"]), None)
     if prov is None:
         return []
@@ -161,8 +160,6 @@ def catalog_id_for(vendor: str | None, model: str, catalog: dict[str, Any]) -> s
 @functools.cache
 def load_catalog() -> dict[str, CatalogModel]:
     """Every chat model of the vendors modelsel can call, deprecated ones flagged."""
-    from modelsel.catalog import prices
-
     raw = _raw()
     snap, info, now = prices.snapshot(), snapshot_info(), datetime.now(UTC)
     out: dict[str, CatalogModel] = {}
@@ -249,8 +246,6 @@ def _from_catalog(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candid
 
 
 def _custom(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
-    from modelsel.providers import names, provider_class
-
     assert spec.provider and spec.model
     loc, where = _at(i)
     if spec.provider not in (known := names()):
@@ -286,7 +281,6 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
     c.retry_after_cap_s, c.allow_plain_http = spec.retry_after_cap_s, spec.allow_plain_http
     c.spec_index = i if i >= 0 else None
     c.replay_from = str(lr.resolve(spec.replay_from)) if spec.replay_from else None
-    from modelsel.providers import provider_class
 
     c.host = provider_class(c.provider).outage_host(c)
     return c
@@ -303,7 +297,6 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
             loc, where = _at(i)
             raise InputError(f"prompt file '{p}' not found.", path=lr.path, line=lr.line(*loc, "prompt"),
                              field=f"{where}.prompt")
-        from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES, read_text
 
         return read_text(p, MAX_REQUIREMENTS_BYTES, "prompt file")
     return prompt
@@ -324,8 +317,6 @@ def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None,
     the stated flat price otherwise (times the stated batch_discount in a batch)."""
     tin, tout = input_tokens or 0, output_tokens or 0
     if c.price_ref is not None and (tin or tout):
-        from modelsel.catalog import prices
-
         try:
             return prices.call_cost(c.price_ref[0], c.price_ref[1], tin, tout, cached_input_tokens, cache_write_tokens,
                                     when, processing)

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelsel.catalog.compliance import compliance
-from modelsel.catalog.models import Candidate, CatalogModel, call_cost, load_catalog
+from modelsel.catalog.models import Candidate, CatalogModel, _read_prompt, call_cost, load_catalog
 from modelsel.inputs.evalset import EvalSet
-from modelsel.inputs.prompting import estimate_tokens
-from modelsel.inputs.requirements import LoadedRequirements
+from modelsel.inputs.prompting import estimate_tokens, render
+from modelsel.inputs.requirements import LoadedRequirements, load_requirements
+from modelsel.inputs.textfile import atomic_write
 
 DEFAULT_TOP = 6
 
@@ -55,13 +56,9 @@ def token_profile(lr: LoadedRequirements, es: EvalSet) -> tuple[list[int], int]:
     """(input tokens per example, output tokens per request) from the eval set itself: the input
     as a shortlisted candidate's template renders it (the first catalog candidate that has one),
     the output from `expected` (or max_tokens when examples have none)."""
-    from modelsel.inputs.prompting import render
-
     spec = next((c for c in lr.req.candidates if c.prompt), None)
     probe = Candidate(id="probe", provider="openai", vendor="x", model="x")
     if spec is not None:
-        from modelsel.catalog.models import _read_prompt
-
         probe.prompt = _read_prompt(lr, spec.prompt or "", lr.req.candidates.index(spec))
     ins = [estimate_tokens(render(probe, ex)[1]) for ex in es.examples]
     outs = [estimate_tokens(str(ex.expected)) for ex in es.examples if ex.expected is not None]
@@ -201,9 +198,6 @@ def reason_kind(reason: str) -> str:
 def write_candidates(lr: LoadedRequirements, ids: list[str]) -> list[str]:
     """Append `- catalog: ID` entries to the file's candidates: block, keeping every comment and
     line as it is; the new file is validated before it replaces the old one."""
-    from modelsel.inputs.requirements import load_requirements
-    from modelsel.inputs.textfile import atomic_write
-
     have = {c.catalog for c in lr.req.candidates if c.catalog}
     new = [i for i in ids if i not in have]
     if not new:

@@ -29,11 +29,19 @@ from typing import Any
 
 import yaml
 
-from modelsel.catalog.models import catalog_id_for
+from modelsel.catalog.models import catalog_id_for, load_catalog
 from modelsel.errors import InputError
+from modelsel.inputs.prompting import compile_template
 from modelsel.inputs.starter import MARK
-from modelsel.inputs.textfile import MAX_EVALSET_BYTES, MAX_REQUIREMENTS_BYTES, read_text
+from modelsel.inputs.textfile import (
+    MAX_EVALSET_BYTES,
+    MAX_REQUIREMENTS_BYTES,
+    atomic_write,
+    read_text,
+)
+from modelsel.inputs.usercode import inside
 from modelsel.inputs.yamlsrc import Lines, line_of, parse_yaml
+from modelsel.providers.base import key_exposure
 
 VAR_ONLY = re.compile(r"^\s*\{\{\s*([\w.]+)\s*\}\}\s*$")
 # promptfoo provider prefixes -> (catalog vendor, modelsel provider for a custom endpoint, default base URL)
@@ -102,8 +110,6 @@ _ROOTS: list[Path] = []
 def _confined(p: Path, ref: str, what: str) -> Path:
     """`p`, or bad input when it lies outside the config's folder tree (a config from elsewhere must
     not make its own prompt out of /etc/passwd or ~/.ssh)."""
-    from modelsel.inputs.usercode import inside
-
     if _ROOTS and not inside(p, _ROOTS):
         raise InputError(f"{what} '{ref}' is outside the config's folder tree ({_ROOTS[0]}); nothing was read. "
                          "Copy it into that folder, or widen the tree with --allow-path.", path=p)
@@ -345,7 +351,6 @@ def _provider(p: Any, loc: tuple[Any, ...], ctx: _Ctx, catalog: dict[str, Any], 
             out["base_url"] = base_url
         if cfg.get("apiKeyEnvar"):
             out["api_key_env"] = cfg["apiKeyEnvar"]
-        from modelsel.providers.base import key_exposure
 
         risk = key_exposure(str(base_url) if base_url else None, True, False)
         if risk is not None:  # imported as written, and said: check lists it, eval refuses it
@@ -596,8 +601,6 @@ def _csv_expected(v: str) -> dict[str, Any]:
 
 def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
     """A promptfoo config as a requirements mapping and an eval set, with the TODOs that did not carry over."""
-    from modelsel.catalog.models import load_catalog
-
     _ROOTS[:] = [path.resolve().parent, *(Path(a).resolve() for a in allow)]
 
     data, lines = parse_yaml(read_text(path, MAX_REQUIREMENTS_BYTES, "promptfoo config"), path, yaml12=True)
@@ -751,8 +754,6 @@ def _try_templates(prompts: list[tuple[str, str, str | None, tuple[Any, ...]]], 
     """Render every prompt with every test's vars as a run will (Jinja, sandboxed, strict): a
     template that fails here (a Nunjucks-only filter, a var a test lacks) is a TODO now, not an
     error at the first call."""
-    from modelsel.inputs.prompting import compile_template
-
     for label, template, _, loc in prompts:
         for ex in examples:
             try:
@@ -788,8 +789,6 @@ def _tags(t: dict[str, Any]) -> list[str]:
 def _render(template: str, vars_: dict[str, Any]) -> str:
     """A readable input for the record: the first prompt with the test's vars filled in (the vars
     themselves where it does not render; `_try_templates` says why)."""
-    from modelsel.inputs.prompting import compile_template
-
     try:
         return compile_template(template).render(vars_).strip() or json.dumps(vars_, ensure_ascii=False)
     except Exception:
@@ -798,8 +797,6 @@ def _render(template: str, vars_: dict[str, Any]) -> str:
 
 def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (with the TODOs as comments) and evalsets/<slug>.jsonl under `out`."""
-    from modelsel.inputs.textfile import atomic_write
-
     req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
     for p in (req_path, es_path):
         if p.exists():

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.inputs.names import check_name
+from modelsel.inputs.starter import MARK
 from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, read_text
 from modelsel.inputs.yamlsrc import first_error, load_yaml, pydantic_error
 
@@ -40,8 +42,6 @@ class Example(BaseModel):
     @field_validator("id", "cluster", "tags")
     @classmethod
     def _printable(cls, v: Any) -> Any:
-        from modelsel.inputs.names import check_name
-
         for x in (v if isinstance(v, list) else [v]):
             if x is not None:
                 check_name(x)
@@ -74,8 +74,6 @@ class EvalSet(BaseModel):
 
     def placeholders(self) -> list[str]:
         """Examples that still hold `modelsel init`'s placeholder text."""
-        from modelsel.inputs.starter import MARK
-
         return [e.id for e in self.examples if MARK in e.text() or MARK in str(e.expected or "")]
 
 

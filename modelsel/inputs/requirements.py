@@ -19,10 +19,12 @@ from pydantic import (
 )
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.inputs.names import check_name
 from modelsel.inputs.production import Production
 from modelsel.inputs.scorers import TYPES as SCORER_TYPES
 from modelsel.inputs.scorers import AnyScorer, Exact
 from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES
+from modelsel.inputs.usercode import inside
 from modelsel.inputs.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 
 
@@ -294,8 +296,6 @@ class CandidateSpec(Strict):
     @field_validator("id")
     @classmethod
     def _printable_id(cls, v: str | None) -> str | None:
-        from modelsel.inputs.names import check_name
-
         return None if v is None else check_name(v)
 
     @field_validator("base_url")
@@ -326,8 +326,6 @@ class Requirements(Strict):
     @field_validator("name")
     @classmethod
     def _printable_name(cls, v: str | None) -> str | None:
-        from modelsel.inputs.names import check_name
-
         return None if v is None else check_name(v)
 
     task: str
@@ -398,8 +396,6 @@ class LoadedRequirements(BaseModel):
     def confined(self, rel: str, *loc: Any) -> Path:
         """`rel` resolved from the file's folder, or bad input when it lands outside the tree
         (`prompt: ../../../../etc/shadow` is refused before it is read, copied or sent)."""
-        from modelsel.inputs.usercode import inside
-
         p = self.resolve(rel)
         if not inside(p, self.roots):
             raise InputError(f"'{rel}' resolves to {p.resolve()}, outside {self.tree} (the requirements file's folder "

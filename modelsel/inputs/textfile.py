@@ -17,7 +17,7 @@ from modelsel.redaction import redact
 MB = 1024 * 1024
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-# Stated in the README ("Limits on input files"): far above any real requirements file or eval set.
+# Stated in the README ("Input files: sizes and encodings"): far above any real requirements file or eval set.
 MAX_REQUIREMENTS_BYTES = 1 * MB  # a requirements file, a prompt or system file
 MAX_EVALSET_BYTES = 100 * MB  # an eval set
 MAX_YAML_VALUES = 100_000  # values a YAML document may expand to through its aliases

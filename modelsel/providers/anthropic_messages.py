@@ -10,12 +10,11 @@ from modelsel.providers.base import (
     Collector,
     ProviderError,
     SdkProvider,
-    classify_exception,
-    from_status,
     no_finish,
     shared_http_client,
     since,
     split_params,
+    stainless_error,
 )
 
 
@@ -75,13 +74,7 @@ class AnthropicProvider(SdkProvider):
     def classify(self, exc: BaseException, t0: float) -> ProviderError:
         import anthropic
 
-        if isinstance(exc, anthropic.APITimeoutError):  # a subclass of APIConnectionError: first
-            return ProviderError("timeout", "request timed out", latency_ms=since(t0))
-        if isinstance(exc, anthropic.APIStatusError):
-            return from_status(exc, exc.status_code, since(t0))
-        if isinstance(exc, anthropic.APIConnectionError):
-            return ProviderError("connection", f"{type(exc).__name__}: {exc}", latency_ms=since(t0))
-        return classify_exception(exc, t0)
+        return stainless_error(exc, t0, anthropic)
 
 
 def from_message(msg: Any, latency: float, ttft: float | None = None) -> CallResult:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Literal
 
+from modelsel.redaction import register
+
 if TYPE_CHECKING:
     from modelsel.inputs.candidate import Candidate
     from modelsel.inputs.evalset import Example
@@ -145,6 +147,18 @@ def from_status(exc: BaseException, status: int, latency: float) -> ProviderErro
     resp = getattr(exc, "response", None)
     return ProviderError(classify_status(status), f"HTTP {status}: {_api_message(exc)}", status=status,  # type: ignore[arg-type]
                          retry_after_s=retry_after(getattr(resp, "headers", None)), latency_ms=latency)
+
+
+def stainless_error(exc: BaseException, t0: float, sdk: Any) -> ProviderError:
+    """The errors of the `openai` and `anthropic` SDKs, which share one layout (APITimeoutError, a
+    subclass of APIConnectionError, first; APIStatusError with its status), by their own classes."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderError("timeout", "request timed out", latency_ms=since(t0))
+    if isinstance(exc, sdk.APIStatusError):
+        return from_status(exc, exc.status_code, since(t0))  # type: ignore[attr-defined]
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderError("connection", f"{type(exc).__name__}: {exc}", latency_ms=since(t0))
+    return classify_exception(exc, t0)
 
 
 def classify_exception(exc: BaseException, t0: float) -> ProviderError:
@@ -368,7 +382,6 @@ class Provider:
         env = self.candidate.api_key_env or self.key_env
         key = os.environ.get(env) if env else None
         if key:  # whatever its variable is called, a key this run sends is redacted by value everywhere
-            from modelsel.redaction import register
 
             register(key)
         return key

@@ -11,12 +11,11 @@ from modelsel.providers.base import (
     Collector,
     ProviderError,
     SdkProvider,
-    classify_exception,
-    from_status,
     no_finish,
     shared_http_client,
     since,
     split_params,
+    stainless_error,
 )
 
 
@@ -117,13 +116,7 @@ class OpenAIProvider(SdkProvider):
     def classify(self, exc: BaseException, t0: float) -> ProviderError:
         import openai
 
-        if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: first
-            return ProviderError("timeout", "request timed out", latency_ms=since(t0))
-        if isinstance(exc, openai.APIStatusError):
-            return from_status(exc, exc.status_code, since(t0))
-        if isinstance(exc, openai.APIConnectionError):
-            return ProviderError("connection", f"{type(exc).__name__}: {exc}", latency_ms=since(t0))
-        return classify_exception(exc, t0)
+        return stainless_error(exc, t0, openai)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):

@@ -13,6 +13,7 @@ import inspect
 import time
 from typing import Any
 
+from modelsel.inputs import usercode
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
@@ -45,8 +46,6 @@ class PythonProvider(Provider):
 
     def _load(self) -> Any:
         if self._fn is None:
-            from modelsel.inputs import usercode
-
             try:
                 c = self.candidate
                 self._fn = usercode.load(c.model, folder=self.search_path, roots=[self.search_path] if self.search_path
@@ -59,8 +58,6 @@ class PythonProvider(Provider):
 
     def unavailable(self, load_code: bool = True) -> str | None:
         """Why it cannot run; `check` passes load_code=False, so your code is found but not run."""
-        from modelsel.inputs import usercode
-
         try:
             if not load_code:
                 if not self.candidate.code_file:

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from modelsel.analysis import stats
 from modelsel.analysis.metrics import clusters_of, compare
+from modelsel.importers.traces.sample import comparable, moved
 from modelsel.numbers import ms, p_eq
 from modelsel.run.calls import CallArrays
 from modelsel.schema import Comparison, Summary
@@ -79,7 +81,6 @@ def _two_sample(new_per: dict[str, float], old_per: dict[str, float]) -> Compari
 
     import numpy as np
 
-    from modelsel.analysis import stats
 
     a, b = np.array(list(new_per.values())), np.array(list(old_per.values()))
     if len(a) < 2 or len(b) < 2:
@@ -198,10 +199,12 @@ def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_cal
 def inputs_moved(before: dict[str, Any], now: dict[str, Any], against: str) -> list[Finding]:
     """Production's inputs in new traces against those the decision was made on (`import traces`'
     profile of the traffic, or the eval set's own lengths): a review trigger when they moved."""
-    from modelsel.importers.traces.sample import moved
-
     how = moved(before, now)
     span = f"{now.get('calls', 0):,} calls traced {now.get('from') or '?'} to {now.get('to') or '?'}"
+    if not comparable(before, now):
+        return [Finding(kind="production_inputs_unknown", holds=True,
+                        text=f"too few calls to tell whether production's inputs moved ({span}, "
+                             f"{before.get('calls', 0):,} in {against})")]
     if how:
         return [Finding(kind="production_inputs_moved", holds=False, before=before.get("input_tokens_p50"),
                         after=now.get("input_tokens_p50"),

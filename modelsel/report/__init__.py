@@ -1,6 +1,7 @@
 """Reports: terminal, Markdown decision record, self-contained HTML, JSON summary, CSV export.
 Rendering reads only the summary, the call columns and the run folder's records, so any run
-re-renders without calling a model; records are streamed from disk, never all held."""
+re-renders without calling a model; records are streamed from disk, never all held. Each format's
+module is imported when that format is written (`--format json` loads no template engine)."""
 
 from __future__ import annotations
 

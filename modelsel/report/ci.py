@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from modelsel.inputs.textfile import printable
+from modelsel.inputs.textfile import atomic_write, printable
 from modelsel.report.fmt import HEADERS, results_rows
 from modelsel.schema import Summary
 
@@ -148,8 +148,6 @@ def write_outputs(summary: Any, folder: Path, junit: Path | None, changed: list[
                   summary_md: Path | None = None) -> list[str]:
     """The CI job's page ($GITHUB_STEP_SUMMARY), a Markdown copy and a JUnit report, when asked for;
     the files written."""
-    from modelsel.inputs.textfile import atomic_write
-
     text = step_summary(summary, folder, changed, review)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         append_step_summary(text)

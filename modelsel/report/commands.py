@@ -1,4 +1,6 @@
-"""What `check` and `eval --dry-run` print: the screens of the commands that call nothing."""
+"""What `check` and `eval --dry-run` print: the screens of the commands that call nothing. Its
+imports inside functions keep what one screen needs (the run planner, the latency pass, the
+catalog's snapshot) out of the other, and out of `check`."""
 
 from __future__ import annotations
 

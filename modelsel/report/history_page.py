@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelsel.quarterly.history import RunRow
+from modelsel.report.charts import COLORS, _figure, _svg
 from modelsel.report.fmt import ms, usd
 
 
@@ -48,7 +49,6 @@ def chart(rows: list[RunRow]) -> str | None:
     pts = [r for r in rows if r.chosen_row() is not None and r.chosen_row().quality is not None]  # type: ignore[union-attr]
     if not pts:
         return None
-    from modelsel.report.charts import COLORS, _figure, _svg
 
     fig = _figure(8.4, 3.6)
     ax = fig.add_subplot()

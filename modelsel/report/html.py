@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from modelsel.analysis.metrics import latency_sample
 from modelsel.numbers import p_text
 from modelsel.report.fmt import (
     HEADERS,
@@ -30,7 +31,17 @@ from modelsel.report.fmt import (
     results_rows,
     usd,
 )
-from modelsel.report.markdown import POLICY, strategy_detail, strategy_verdict
+from modelsel.report.markdown import (
+    POLICY,
+    _req_rows,
+    fallback_lines,
+    status_text,
+    strategy_detail,
+    strategy_verdict,
+)
+from modelsel.report.opening import differences, opening, versus
+from modelsel.report.production import section as production_section
+from modelsel.report.worker import draw
 from modelsel.run.calls import CallArrays
 from modelsel.run.records import Record
 from modelsel.schema import Summary
@@ -121,13 +132,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
                   "p95": c.latency.p95.value, "per_request": c.cost.per_request_usd, "monthly": c.cost.monthly_usd,
                   "errors": c.errors, "retried": c.retried_requests, "n": c.n} for c in s.candidates.values()]
     if figs is None:
-        from modelsel.report.worker import draw
-
         figs = draw(s, latency_samples(s, arr))
-    from modelsel.report.markdown import _req_rows, fallback_lines, status_text
-    from modelsel.report.opening import differences, opening, versus
-    from modelsel.report.production import section as production_section
-
     env.filters.update(bold=_bold, p=p_text)
     return env.get_template("report.html.j2").render(
         opening=opening(s), status=status_text(s), plain_differences=differences(s), versus=versus(s),
@@ -165,8 +170,6 @@ def fill_charts(html: str, figs: dict[str, str | None]) -> str:
 
 def latency_samples(s: Summary, arr: CallArrays) -> dict[str, list[float]]:
     """The warm calls' latencies the percentiles were taken from, per candidate (for the box plots)."""
-    from modelsel.analysis.metrics import latency_sample
-
     out = {}
     for cid, c in s.candidates.items():
         if c.latency.n and len(arr):

@@ -12,6 +12,7 @@ from modelsel.numbers import p_text
 from modelsel.report.fmt import (
     HEADERS,
     difference_sentence,
+    latency_condition,
     monthly_ci,
     ms,
     pct,
@@ -260,8 +261,6 @@ def _results(s: Summary, L: list[str]) -> None:
 def _latency_conditions(s: Summary, L: list[str]) -> None:
     """Where each judged latency comes from, under which load, how far this machine may have moved
     it (the control endpoint), and the figures by input size."""
-    from modelsel.report.fmt import latency_condition
-
     lines = [f"- {esc(cid)}: {esc(t)}" for cid, c in s.candidates.items() if (t := latency_condition(c.latency))]
     if lines:
         L.append("\n### Latency: where the judged figures come from\n")

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelsel.catalog.models import CatalogModel
-from modelsel.catalog.shortlist import Proposal
+from modelsel.catalog.shortlist import Proposal, reason_kind
 from modelsel.report.fmt import usd
 
 
@@ -51,7 +51,6 @@ def print_catalog(console: Console, rows: list[CatalogModel], info: Any) -> None
 def print_shortlist(console: Console, props: list[Proposal], emptied: str | None) -> None:
     from collections import defaultdict
 
-    from modelsel.catalog.shortlist import reason_kind
 
     t = Table(title="Shortlist: proposed before any call (cost estimated from the eval set's own token counts)")
     for h in ("", "model", "tier", "est. $/request", "est. $/month", "why"):

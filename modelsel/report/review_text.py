@@ -9,7 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelsel.numbers import p_text
+from modelsel.quarterly.history import History
 from modelsel.quarterly.review import Diff, ReviewResult
+from modelsel.report.history_page import page
 from modelsel.report.markdown import esc
 from modelsel.schema import Summary
 
@@ -26,9 +28,6 @@ def review_markdown(r: ReviewResult) -> str:
 def review_page(r: ReviewResult, summary: Summary, reports_root: Path) -> str:
     """review.html: the findings and the history of this requirements file's decisions."""
     import html as h
-
-    from modelsel.quarterly.history import History
-    from modelsel.report.history_page import page
 
     store = History(reports_root)
     try:

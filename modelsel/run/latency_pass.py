@@ -34,6 +34,7 @@ from modelsel.inputs.requirements import Requirements
 from modelsel.providers import Provider
 from modelsel.run.control import Control, Distortion, window
 from modelsel.run.records import Record
+from modelsel.run.runner import Slot, call_one
 
 DISTORTION_MS = 5.0  # above this (control p50 during the quality pass), the judged latency comes from a quiet pass
 
@@ -128,8 +129,6 @@ def estimate(req: Requirements, need: int, cands: list[Candidate], providers: di
 
 
 async def _one(c: Candidate, p: Provider, ex: Example, k: int, slot: Any, ctx: Any, mode: str) -> Record | None:
-    from modelsel.run.runner import call_one
-
     rec = await call_one(c, p, ex, k, slot, ctx, sample=True)
     if not isinstance(rec, Record):
         return None
@@ -142,8 +141,6 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
     """One candidate's pass: `calls` requests over the eval set's examples in order (cycled), at the
     plan's load. Open-loop arrivals for a rate: a request is sent at its time whether or not the
     earlier ones have answered, as production's users would send them."""
-    from modelsel.run.runner import Slot
-
     info = PassInfo(pl.mode, pl.calls, _load_text(pl))
     if pl.mode != "extra":
         slot = Slot(asyncio.Semaphore(pl.concurrency or 10_000), None)

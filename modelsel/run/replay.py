@@ -14,6 +14,7 @@ from modelsel.providers.base import (
     on_this_machine,
 )
 from modelsel.run.records import Record
+from modelsel.run.rundir import RECORDS, iter_jsonl_records
 
 
 class ReplayProvider(Provider):
@@ -43,8 +44,6 @@ class ReplayProvider(Provider):
 
     def _load(self) -> dict[tuple[str, int], Record]:
         if self._records is None:
-            from modelsel.run.rundir import RECORDS, iter_jsonl_records
-
             folder = Path(self.candidate.replay_from or "")
             path = folder / RECORDS
             if not path.exists():

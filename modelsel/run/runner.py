@@ -479,10 +479,12 @@ async def run_eval(
     async def deliver(c: Candidate, rec: Record | str | None) -> None:
         await _deliver(outcome, c, rec, on_record)
 
-    # Interleave candidates so each model's queue starts filling at once.
+    # A feeder per candidate, so each model's queue starts filling at once; each keeps at most
+    # FEED_AHEAD of its calls created, not all of them: 50,000 waiting tasks held 240 MB.
     wanted = {cid: {e.id for e in exs} for cid, exs in (plan or {}).items()}
-    jobs = [asyncio.ensure_future(task(c, ex, rep)) for rep in range(cfg.repeat) for ex in examples for c in candidates
-            if c.id not in wanted or ex.id in wanted[c.id]]
+    jobs = [asyncio.ensure_future(_feed(task, c, [(ex, rep) for rep in range(cfg.repeat) for ex in examples
+                                                   if c.id not in wanted or ex.id in wanted[c.id]]))
+            for c in candidates]
     if extra is not None:
         ctx.deliver = deliver
         jobs.append(asyncio.ensure_future(extra(ctx, outcome, slots)))
@@ -500,6 +502,40 @@ async def run_eval(
             except Exception:
                 pass
     return outcome
+
+
+FEED_AHEAD = 256  # calls created ahead per candidate: far above any slot's concurrency, far below a big run
+
+
+async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: Candidate,
+                items: list[tuple[Example, int]]) -> None:
+    """One candidate's calls, at most FEED_AHEAD of them created at a time; a call that raises (a
+    failed write stops the run) stops this feeder, and its calls not yet finished are cancelled."""
+    room = asyncio.Semaphore(FEED_AHEAD)
+    pending: set[asyncio.Future[None]] = set()
+    failed: list[BaseException] = []
+
+    def finished(t: asyncio.Future[None]) -> None:
+        pending.discard(t)
+        room.release()
+        if not t.cancelled() and t.exception() is not None and not failed:
+            failed.append(t.exception())  # type: ignore[arg-type]
+
+    try:
+        for ex, rep in items:
+            await room.acquire()
+            if failed:
+                raise failed[0]
+            t = asyncio.ensure_future(task(c, ex, rep))
+            pending.add(t)
+            t.add_done_callback(finished)
+        if pending:
+            await asyncio.wait(set(pending))
+        if failed:
+            raise failed[0]
+    finally:
+        for t in list(pending):
+            t.cancel()
 
 
 async def _deliver(outcome: RunOutcome, c: Candidate, rec: Record | str | None,

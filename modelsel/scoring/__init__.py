@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelsel.inputs import usercode
 from modelsel.inputs.evalset import Example
 from modelsel.run.records import Record
-from modelsel.scoring.basic import DETERMINISTIC
+from modelsel.scoring.basic import DETERMINISTIC, extract_choice, json_valid
+from modelsel.scoring.model_based import model_scores
 
 ASYNC_SCORERS = {"judge", "similarity"}
 
@@ -42,8 +44,6 @@ def request_time_signals(output: str, default: list[dict[str, Any]]) -> tuple[bo
     """(valid, label): what production can check about an answer without the answer key.
     A choice scorer's label set makes 'a label from the set' the check; a json scorer makes
     'parses as JSON (and fits the schema)' the check; other scorers give no check."""
-    from modelsel.scoring.basic import extract_choice, json_valid
-
     for s in default:
         if s.get("type") == "choice" and s.get("choices"):
             label = extract_choice(output, list(s["choices"]))
@@ -75,15 +75,12 @@ class Scorer:
         if search_path:  # python scorers are loaded from files in this folder tree
             from pathlib import Path
 
-            from modelsel.inputs import usercode
 
             usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
 
     async def score(self, r: Record) -> Record:
         """Score r in place and return it; errors stay unscored (they count as errors)."""
-        from modelsel.scoring.model_based import model_scores
-
         if r.error or r.output is None:
             r.score, r.passed, r.reason, r.scores = None, None, f"error: {r.error}", []
             return r

@@ -7,7 +7,9 @@ import re
 import string
 from typing import Any
 
+from modelsel.inputs import usercode
 from modelsel.inputs.evalset import Example
+from modelsel.inputs.scorers import plugin_scorers
 
 Result = tuple[float, str]
 
@@ -155,8 +157,6 @@ def numeric(output: str, example: Example, value: float | None = None, abs_tol: 
 
 
 def python_scorer(output: str, example: Example, function: str | None = None, **params: Any) -> Result:
-    from modelsel.inputs import usercode
-
     if not function or ":" not in function:
         raise ValueError("the python scorer needs 'function: module:func'")
     return _called(usercode.load(function), function, output, example, params)
@@ -166,7 +166,6 @@ def plugin_scorer(output: str, example: Example, name: str = "", args: dict[str,
     """An installed package's scorer (entry-point group modelsel.scorers), called as a python scorer is."""
     import importlib
 
-    from modelsel.inputs.scorers import plugin_scorers
 
     target = plugin_scorers().get(name)
     if target is None:

@@ -42,6 +42,7 @@ def parse_verdict(text: str, scale: int) -> tuple[float, str]:
 
 
 def _specs_of(ex: Example, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # the package imports this module: a top-level import would loop
     from modelsel.scoring import example_specs
 
     return list(walk(example_specs(ex, default)))

@@ -15,6 +15,12 @@ ROUTE_KEYS = ("route", "app.route", "http.route", "feature", "use_case", "gen_ai
               "trace_name", "name")
 
 
+def kind_name(kind: str) -> str:
+    """A span kind as the counts name it (EMBEDDING and embeddings alike)."""
+    k = kind.lower()
+    return {"embedding": "embeddings", "retriever": "retrieval"}.get(k, k)
+
+
 class NotAChat(Exception):
     """A model call modelsel's eval set cannot hold (a tool message, an image): skipped and counted."""
 

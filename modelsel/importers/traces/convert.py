@@ -17,13 +17,22 @@ import yaml
 
 from modelsel.analysis.metrics import BUCKETS
 from modelsel.analysis.stats import quantile_ci
-from modelsel.catalog.models import catalog_id_for
+from modelsel.catalog.models import catalog_id_for, load_catalog
 from modelsel.errors import InputError
 from modelsel.importers.traces.calls import TracedCall
 from modelsel.importers.traces.pii import KINDS, Redactor
 from modelsel.importers.traces.read import read_traces
-from modelsel.importers.traces.sample import Drawn, Options, draw, filtered, profile
+from modelsel.importers.traces.sample import (
+    Drawn,
+    Options,
+    _shares,
+    draw,
+    filtered,
+    length_bucket,
+    profile,
+)
 from modelsel.inputs.production import Production, Timing, TracedModel
+from modelsel.inputs.textfile import atomic_write
 
 # gen_ai.provider.name / gen_ai.system / llm.provider values -> catalog vendors
 VENDORS = {"openai": "openai", "azure.ai.openai": "openai", "az.ai.openai": "openai", "anthropic": "anthropic",
@@ -130,8 +139,6 @@ def _example(i: int, c: TracedCall, template: str | None, redact: Redactor, expe
 
 def convert(paths: list[Path], o: Options, *, keep_pii: bool = False, expected_from_output: bool = False,
             phone_region: str = "US") -> Imported:
-    from modelsel.catalog.models import load_catalog
-
     r = read_traces(paths)
     spans = len(r.calls) + sum(r.skipped.values())
     if not r.calls:
@@ -220,8 +227,6 @@ def _requirements(paths: list[Path], cands: list[dict[str, Any]], prod: Producti
 
 def write(imp: Imported, out: Path, slug: str, sources: list[Path]) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (TODOs and how the sample was drawn as comments) and evalsets/<slug>.jsonl."""
-    from modelsel.inputs.textfile import atomic_write
-
     req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
     for p in (req_path, es_path):
         if p.exists():
@@ -267,8 +272,6 @@ def fresh_sample(paths: list[Path], prod: Production | None, size: int) -> tuple
 
 def evalset_profile(texts: list[str]) -> dict[str, Any]:
     """The lengths of an eval set written by hand, as a profile (4 characters a token)."""
-    from modelsel.importers.traces.sample import _shares, length_bucket
-
     toks = sorted(max(1, len(t) // 4) for t in texts)
     q = (lambda p: float(toks[min(len(toks) - 1, int(p * (len(toks) - 1) + 0.5))])) if toks else (lambda p: None)
     return {"calls": len(toks), "input_tokens_p50": q(0.5), "input_tokens_p95": q(0.95),

@@ -20,6 +20,7 @@ from modelsel.importers.traces.calls import (
     chat,
     feedback_label,
     is_feedback_name,
+    kind_name,
 )
 
 TYPES = {"GENERATION", "SPAN", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EVALUATOR", "EMBEDDING", "GUARDRAIL"}
@@ -106,7 +107,7 @@ def observation(row: dict[str, Any], where: str, out: Read) -> None:
     row = unstring(row)
     kind = str(row.get("type")).upper()
     if kind != "GENERATION":
-        out.skipped["embeddings" if kind == "EMBEDDING" else "retrieval" if kind == "RETRIEVER" else kind.lower()] += 1
+        out.skipped[kind_name(kind)] += 1
         return
     try:
         system, turns = chat(row.get("input"))

@@ -18,6 +18,7 @@ from modelsel.importers.traces.calls import (
     chat,
     feedback_label,
     is_feedback_name,
+    kind_name,
 )
 
 CALL_TYPES = {"CHAT_MODEL", "LLM"}
@@ -68,7 +69,7 @@ def read_trace(trace: dict[str, Any], where: str, out: Read) -> None:
         a = {k: _decoded(v) for k, v in (span.get("attributes") or {}).items()}
         kind = str(a.get("mlflow.spanType") or "UNKNOWN").upper()
         if kind not in CALL_TYPES:
-            out.skipped["embeddings" if kind == "EMBEDDING" else "retrieval" if kind == "RETRIEVER" else kind.lower()] += 1
+            out.skipped[kind_name(kind)] += 1
             continue
         inputs, outputs = a.get("mlflow.spanInputs"), a.get("mlflow.spanOutputs")
         try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from modelsel.errors import InputError
 from modelsel.importers.traces.calls import ROUTE_KEYS, TracedCall
 
 LENGTHS = ((100, "<100"), (300, "100-300"), (1_000, "300-1k"), (3_000, "1k-3k"), (10_000, "3k-10k"),
@@ -25,7 +26,8 @@ _NEAR = re.compile(r"[\W_]+", re.UNICODE)
 # change is "significant"; these are the sizes worth a new decision.
 MOVED_SHARE = 0.10
 MOVED_MEDIAN = 1.25
-MIN_CALLS = 30
+MIN_CALLS = 30  # on each side, before shares are compared
+MIN_CALLS_MEDIAN = 10  # before medians are
 
 
 @dataclass
@@ -56,7 +58,6 @@ def parse_time(text: str | None, option: str) -> float | None:
     """ISO 8601 date or time, UTC when it names no zone."""
     if text is None:
         return None
-    from modelsel.errors import InputError
 
     try:
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -202,7 +203,9 @@ def profile(calls: list[TracedCall], route: str | None) -> dict[str, Any]:
     model and route, the time span."""
     toks = [float(c.tokens_in()) for c in calls]
     starts = [c.start for c in calls if c.start is not None]
-    return {"calls": len(calls), "input_tokens_p50": _q(toks, 0.5), "input_tokens_p95": _q(toks, 0.95),
+    p50, p95 = _q(toks, 0.5), _q(toks, 0.95)
+    return {"calls": len(calls), "input_tokens_p50": None if p50 is None else round(p50, 1),
+            "input_tokens_p95": None if p95 is None else round(p95, 1),
             "input_lengths": _shares([length_bucket(int(t)) for t in toks]),
             "models": _shares([c.model or "unknown" for c in calls]),
             "routes": _shares([c.attrs.get(route, "(none)") for c in calls]) if route else {},
@@ -214,14 +217,22 @@ def tvd(a: dict[str, float], b: dict[str, float]) -> float:
     return 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
 
 
+def comparable(before: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Enough calls on both sides to say whether the median moved."""
+    return min(before.get("calls", 0), now.get("calls", 0)) >= MIN_CALLS_MEDIAN
+
+
 def moved(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """How production's inputs moved between two profiles, in words; empty when they did not."""
-    if min(before.get("calls", 0), now.get("calls", 0)) < MIN_CALLS:
+    """How production's inputs moved between two profiles, in words; empty when they did not (or
+    too few calls to tell: see `comparable`)."""
+    if not comparable(before, now):
         return []
     out = []
     b50, n50 = before.get("input_tokens_p50"), now.get("input_tokens_p50")
     if b50 and n50 and max(n50 / b50, b50 / n50) >= MOVED_MEDIAN:
         out.append(f"the median input went from {b50:,.0f} to {n50:,.0f} tokens")
+    if min(before.get("calls", 0), now.get("calls", 0)) < MIN_CALLS:
+        return out  # shares of a few calls move by chance
     for key, what in (("input_lengths", "input lengths"), ("models", "models"), ("routes", "routes")):
         d = tvd(before.get(key) or {}, now.get(key) or {})
         if d >= MOVED_SHARE and (before.get(key) or now.get(key)):
