@@ -61,7 +61,7 @@ def test_every_requirements_field_is_in_the_readme() -> None:
             return out
         seen.add(model)
         for name, f in model.model_fields.items():
-            out.add(name)
+            out.add(f.alias or name)  # as the file spells it (`schema`, not the attribute `schema_`)
             for t in re.findall(r"[A-Za-z_]\w*", repr(f.annotation)):
                 nested = next((getattr(m, t) for m in (requirements, production, scorers) if hasattr(m, t)), None)
                 if isinstance(nested, type) and issubclass(nested, BaseModel):
