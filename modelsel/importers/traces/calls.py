@@ -3,7 +3,9 @@ its times and token counts, the attributes a filter or a stratum may name, and u
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +31,7 @@ class NotAChat(Exception):
         self.kind = kind
 
 
-@dataclass
+@dataclass(slots=True)  # a first pass holds every call of an export: no per-instance dict
 class TracedCall:
     where: str  # "file:line", for errors and for the example's meta
     trace_id: str
@@ -47,6 +49,25 @@ class TracedCall:
     attrs: dict[str, str] = field(default_factory=dict)
     feedback: str | None = None  # "negative" / "positive"
     tags: list[str] = field(default_factory=list)
+    # Set by `slim()`: what sampling needs once the text is dropped (repeats, length, system prompt).
+    keys: tuple[str, str] | None = None
+    system_key: str | None = None
+    n_tokens: int | None = None
+
+    def slim(self, attrs: set[str]) -> None:
+        """Keep what the sample is drawn on (and the `attrs` a filter or a stratum names) and drop
+        the text: the first pass over a large export holds every call, so each must be small; the
+        sampled ones are read again whole."""
+        self.keys = repeat_keys(self)
+        self.system_key = _digest(self.system or "")
+        self.n_tokens = self.tokens_in()
+        self.messages, self.system, self.output = [], None, None
+        self.attrs = {k: v for k, v in self.attrs.items() if k in attrs}
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Where the call is found again: its file and line, and its span or observation id."""
+        return self.where, self.span_id
 
     @property
     def seconds(self) -> float | None:
@@ -57,7 +78,26 @@ class TracedCall:
 
     def tokens_in(self) -> int:
         """The usage the trace reports; else the usual 4 characters a token."""
+        if self.n_tokens is not None:
+            return self.n_tokens
         return self.input_tokens if self.input_tokens is not None and self.input_tokens >= 0 else max(1, len(self.text()) // 4)
+
+
+_NEAR = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def repeat_keys(c: TracedCall) -> tuple[str, str]:
+    """(exact, near-exact) keys of what was asked: the same words ignoring case, spacing and
+    punctuation make a near-exact repeat."""
+    if c.keys is not None:
+        return c.keys
+    exact = json.dumps([c.system, c.messages], ensure_ascii=False)
+    near = _NEAR.sub(" ", (c.system or "") + " " + " ".join(m["content"] for m in c.messages)).strip().lower()
+    return _digest(exact), _digest(near)
 
 
 @dataclass
@@ -66,6 +106,17 @@ class Read:
     skipped: Counter[str] = field(default_factory=Counter)  # "embeddings", "tool", "retrieval", "agent", ...
     formats: list[str] = field(default_factory=list)
     feedback: list[tuple[str, str | None, str]] = field(default_factory=list)  # (trace id, span id or None, label)
+    slim: set[str] | None = None  # drop each call's text and all attributes but these (the first pass)
+    wanted: set[tuple[str, str]] | None = None  # keep only these calls, whole (the second pass)
+
+    def add(self, call: TracedCall) -> None:
+        if self.wanted is not None:
+            if call.key in self.wanted:
+                self.calls.append(call)
+            return
+        if self.slim is not None:
+            call.slim(self.slim)
+        self.calls.append(call)
 
 
 def text_of(content: Any) -> str:

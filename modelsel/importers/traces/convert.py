@@ -26,6 +26,7 @@ from modelsel.importers.traces.sample import (
     Drawn,
     Options,
     _shares,
+    attributes_used,
     draw,
     filtered,
     length_bucket,
@@ -93,7 +94,7 @@ def _traced_models(calls: list[TracedCall], candidates: dict[str, str]) -> dict[
                              by_input=buckets if len(buckets) > 1 else {},
                              input_tokens_mean=round(sum(tin) / len(tin), 1) if tin else None,
                              output_tokens_mean=round(sum(tout) / len(tout), 1) if tout else None,
-                             system_prompts=len({c.system for c in cs}))
+                             system_prompts=len({c.system_key if c.system_key is not None else c.system for c in cs}))
     return out
 
 
@@ -139,7 +140,7 @@ def _example(i: int, c: TracedCall, template: str | None, redact: Redactor, expe
 
 def convert(paths: list[Path], o: Options, *, keep_pii: bool = False, expected_from_output: bool = False,
             phone_region: str = "US") -> Imported:
-    r = read_traces(paths)
+    r = read_traces(paths, slim=attributes_used(o))
     spans = len(r.calls) + sum(r.skipped.values())
     if not r.calls:
         raise InputError(f"no model calls with their messages in {spans:,} span(s) read"
@@ -151,6 +152,7 @@ def convert(paths: list[Path], o: Options, *, keep_pii: bool = False, expected_f
         raise InputError(f"none of the {len(r.calls):,} model calls passes --since/--until/--where; nothing was written.",
                          path=paths[0], field="--where")
     d = draw(r.calls, o)
+    d.calls = whole(paths, d.calls)
     todos: list[str] = []
     if d.included > o.sample:
         todos.append(f"--include took {d.included} calls, more than --sample {o.sample}: every one is in the eval set")
@@ -253,18 +255,31 @@ def write(imp: Imported, out: Path, slug: str, sources: list[Path]) -> tuple[Pat
     return req_path, es_path
 
 
+def whole(paths: list[Path], sample: list[TracedCall]) -> list[TracedCall]:
+    """The sampled calls read again with their text (the first pass kept none), in the sample's
+    order, with the tags and feedback the draw gave them."""
+    found = {c.key: c for c in read_traces(paths, wanted={c.key for c in sample}).calls}
+    out = []
+    for c in sample:
+        full = found[c.key]
+        full.tags, full.feedback = c.tags, c.feedback
+        out.append(full)
+    return out
+
+
 def fresh_sample(paths: list[Path], prod: Production | None, size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """For `review --traces`: a new sample drawn the way the recorded one was (seed, allocation,
     --include, route, --where; not the old time window), redacted unless the import kept personal
     data; returns the profile of the new traffic and the sample's examples."""
-    r = read_traces(paths)
-    if not r.calls:
-        raise InputError("no model calls with their messages in these traces.", path=paths[0], field="--traces")
     s, f = (prod.sample, prod.filters) if prod else ({}, {})
     o = Options(sample=int(s.get("size") or size), seed=int(s.get("seed") or 0), allocation=s.get("allocation") or "proportional",
                 include=list(s.get("include") or []), route=s.get("route_key"),
                 where=[tuple(w.split("=", 1)) for w in f.get("where") or []])  # type: ignore[misc]
+    r = read_traces(paths, slim=attributes_used(o))
+    if not r.calls:
+        raise InputError("no model calls with their messages in these traces.", path=paths[0], field="--traces")
     d = draw(r.calls, o)
+    d.calls = whole(paths, d.calls)
     redact = (lambda x: x) if prod and prod.pii_kept else Redactor()
     examples = [_example(i + 1, c, None, redact, False) for i, c in enumerate(d.calls)]  # type: ignore[arg-type]
     return profile(filtered(r.calls, o), d.route_key), examples

@@ -127,7 +127,7 @@ def observation(row: dict[str, Any], where: str, out: Read) -> None:
     tin, tout = _usage(row)
     meta = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
     vendor = meta.get("ls_provider") or meta.get("provider") or meta.get("gen_ai.system")
-    out.calls.append(TracedCall(
+    out.add(TracedCall(
         where=where, trace_id=str(get(row, "traceId", "trace_id")), span_id=str(row.get("id") or ""),
         model=get(row, "model", "providedModelName", "provided_model_name"), vendor=str(vendor) if vendor else None,
         system=system, messages=turns, output=output, start=start, end=end,

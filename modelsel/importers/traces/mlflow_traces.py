@@ -84,7 +84,7 @@ def read_trace(trace: dict[str, Any], where: str, out: Read) -> None:
             continue
         tin, tout = _usage(a, outputs)
         start, end = span.get("start_time_unix_nano"), span.get("end_time_unix_nano")
-        out.calls.append(TracedCall(
+        out.add(TracedCall(
             where=where, trace_id=trace_id or str(span.get("trace_id") or ""), span_id=str(span.get("span_id") or ""),
             model=_model(a, inputs, outputs), vendor=a.get("mlflow.message.format") or a.get("gen_ai.system"),
             system=system, messages=turns, output=output,

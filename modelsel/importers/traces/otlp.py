@@ -188,7 +188,7 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
             and not k.startswith(("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.",
                                   "gen_ai.input.", "gen_ai.output.", "gen_ai.system_instructions", "input.value",
                                   "output.value"))}
-    out.calls.append(TracedCall(
+    out.add(TracedCall(
         where=where, trace_id=str(span.get("traceId") or ""), span_id=str(span.get("spanId") or ""),
         model=a.get("gen_ai.request.model") or a.get("gen_ai.response.model") or a.get("llm.model_name"),
         vendor=a.get("gen_ai.provider.name") or a.get("gen_ai.system") or a.get("llm.provider") or a.get("llm.system"),

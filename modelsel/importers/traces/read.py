@@ -152,8 +152,10 @@ def _csv(path: Path, out: Read, fmt: list[str]) -> None:
         raise InputError(f"not valid CSV ({exc}).", path=path, line=reader.line_num) from None
 
 
-def read_traces(paths: list[Path]) -> Read:
-    out = Read()
+def read_traces(paths: list[Path], slim: set[str] | None = None, wanted: set[tuple[str, str]] | None = None) -> Read:
+    """Every model call in these files; `slim`: without their text and with only these attributes
+    (a first pass over a large export); `wanted`: only these calls, whole (the second pass)."""
+    out = Read(slim=slim, wanted=wanted)
     for p in paths:
         if not p.exists():
             raise InputError("trace file not found.", path=p)

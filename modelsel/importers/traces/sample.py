@@ -6,21 +6,18 @@ record of the whole and of the sample, and what `review --traces` compares a new
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from modelsel.errors import InputError
-from modelsel.importers.traces.calls import ROUTE_KEYS, TracedCall
+from modelsel.importers.traces.calls import ROUTE_KEYS, TracedCall, repeat_keys
 
 LENGTHS = ((100, "<100"), (300, "100-300"), (1_000, "300-1k"), (3_000, "1k-3k"), (10_000, "3k-10k"),
            (30_000, "10k-30k"), (100_000, "30k-100k"), (math.inf, ">=100k"))
-_NEAR = re.compile(r"[\W_]+", re.UNICODE)
 # A route that moved is one whose share of the traffic moved this much (total variation distance);
 # an input length that moved, a median this many times larger or smaller. With thousands of calls any
 # change is "significant"; these are the sizes worth a new decision.
@@ -52,6 +49,11 @@ class Drawn:
     strata: dict[str, list[int]]  # stratum -> [calls in the traffic, drawn]
     route_key: str | None
     unique: int
+
+
+def attributes_used(o: Options) -> set[str]:
+    """The attributes a draw can read: the route candidates, the named route, the --where keys."""
+    return set(ROUTE_KEYS) | ({o.route} if o.route else set()) | {k for k, _ in o.where}
 
 
 def parse_time(text: str | None, option: str) -> float | None:
@@ -119,8 +121,7 @@ def dedupe(calls: list[TracedCall]) -> tuple[list[TracedCall], int, int]:
     unique: list[TracedCall] = []
     n_exact = n_near = 0
     for c in sorted(calls, key=lambda c: (c.start or 0, c.where)):
-        k1 = json.dumps([c.system, c.messages], ensure_ascii=False)
-        k2 = _NEAR.sub(" ", (c.system or "") + " " + " ".join(m["content"] for m in c.messages)).strip().lower()
+        k1, k2 = repeat_keys(c)
         kept = exact.get(k1) or near.get(k2)
         if kept is None:
             exact[k1] = near[k2] = c
