@@ -291,3 +291,23 @@ def test_review_traces_against_a_hand_written_eval_set(tmp_path: Path) -> None:
     bad = cli("review", req, "--against", out, "--traces", tmp_path / "bad.jsonl", "--out", tmp_path / "r2")
     assert bad.exit_code == 2 and "not a trace record modelsel knows" in flat(bad.output)
     assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("order", [("otel_events_spans.jsonl", "otel_events_logs.jsonl"),
+                                   ("otel_events_logs.jsonl", "otel_events_spans.jsonl")])
+def test_messages_emitted_as_log_records_join_their_spans(tmp_path: Path, order: tuple[str, str]) -> None:
+    """The openai-v2 instrumentation with content in events: spans carry no messages, the log
+    records of the same span do (gen_ai.system.message, gen_ai.user.message, gen_ai.choice)."""
+    res, req, ex = _import(tmp_path, *order)
+    assert res.exit_code == 0, res.output
+    assert "OTLP/JSON logs" in flat(res.output) and len(ex) == 3
+    assert req["candidates"] == [{"id": "today-gpt-4.1-mini", "catalog": "openai/gpt-4.1-mini", "system": SYSTEM}]
+    by_input = {e["input"]: e for e in ex}
+    assert by_input["Why was I charged twice for my March invoice?"]["reference"] == "You were charged twice because ..."
+
+
+def test_spans_without_their_messages_say_so(tmp_path: Path) -> None:
+    res, _, _ = _import(tmp_path, "otel_events_spans.jsonl")
+    assert res.exit_code == 2
+    assert "no model calls with their messages in 3 span(s) read (model spans without their messages (content capture off) 3)" \
+        in flat(res.output)

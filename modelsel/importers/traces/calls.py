@@ -107,6 +107,8 @@ class Read:
     formats: list[str] = field(default_factory=list)
     feedback: list[tuple[str, str | None, str]] = field(default_factory=list)  # (trace id, span id or None, label)
     slim: set[str] | None = None  # drop each call's text and all attributes but these (the first pass)
+    logs: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # OTLP log records by (trace, span)
+    pending: list[Any] = field(default_factory=list)  # spans whose messages may be in those log records
     wanted: set[tuple[str, str]] | None = None  # keep only these calls, whole (the second pass)
 
     def add(self, call: TracedCall) -> None:

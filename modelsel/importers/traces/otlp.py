@@ -109,7 +109,36 @@ def _indexed(a: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return out
 
 
-def _messages(a: dict[str, Any], events: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
+Event = tuple[str, dict[str, Any], Any, int]  # name, attributes, body, time: a span event or a log record
+
+
+def span_events(span: dict[str, Any]) -> list[Event]:
+    return [(str(e.get("name") or ""), attributes(e.get("attributes")), None, _int(e.get("timeUnixNano")) or 0)
+            for e in span.get("events") or [] if isinstance(e, dict)]
+
+
+def _from_events(events: list[Event]) -> tuple[Any, Any, Any] | None:
+    """Messages the instrumentation emitted as events (log records of the span): the
+    `gen_ai.client.inference.operation.details` event with the message attributes, or one event a
+    message (`gen_ai.system.message`, `gen_ai.user.message`, `gen_ai.assistant.message`,
+    `gen_ai.tool.message`; the answer in `gen_ai.choice`), each with its body."""
+    for name, ea, _, _ in events:
+        if name == "gen_ai.client.inference.operation.details" and "gen_ai.input.messages" in ea:
+            return ea["gen_ai.input.messages"], ea.get("gen_ai.system_instructions"), ea.get("gen_ai.output.messages")
+    msgs, output = [], None
+    for name, _ea, body, _ in sorted(events, key=lambda e: e[3]):
+        b = body if isinstance(body, dict) else {"content": body}
+        if name.startswith("gen_ai.") and name.endswith(".message"):
+            role = b.get("role") or name.split(".")[1]
+            if b.get("tool_calls"):
+                raise NotAChat("tool calls")
+            msgs.append({"role": role, "content": b.get("content")})
+        elif name == "gen_ai.choice" and output is None:
+            output = b.get("message", b)
+    return (msgs, None, output) if msgs else None
+
+
+def _messages(a: dict[str, Any], events: list[Event]) -> tuple[Any, Any, Any]:
     """(input messages, system instructions, output) in whichever convention the span uses."""
     if "gen_ai.input.messages" in a:
         return a["gen_ai.input.messages"], a.get("gen_ai.system_instructions"), a.get("gen_ai.output.messages")
@@ -119,15 +148,19 @@ def _messages(a: dict[str, Any], events: list[dict[str, Any]]) -> tuple[Any, Any
     oi = _indexed(a, "llm.input_messages")
     if oi:
         return oi, None, _indexed(a, "llm.output_messages") or a.get("output.value")
-    for e in events:  # the first GenAI conventions: prompt and completion as events
-        ea = attributes(e.get("attributes"))
-        if e.get("name") == "gen_ai.content.prompt" and "gen_ai.prompt" in ea:
-            out = next((attributes(x.get("attributes")).get("gen_ai.completion") for x in events
-                        if x.get("name") == "gen_ai.content.completion"), None)
+    for name, ea, _, _ in events:  # the first GenAI conventions: prompt and completion as events
+        if name == "gen_ai.content.prompt" and "gen_ai.prompt" in ea:
+            out = next((xa.get("gen_ai.completion") for xn, xa, _, _ in events if xn == "gen_ai.content.completion"), None)
             return ea["gen_ai.prompt"], None, out
     if "input.value" in a:  # OpenInference without the message list
         return a["input.value"], None, a.get("output.value")
-    raise NotAChat("model spans without their messages (content capture off)")
+    found = _from_events(events)
+    if found is not None:
+        return found
+    raise NotAChat(NO_CONTENT)
+
+
+NO_CONTENT = "model spans without their messages (content capture off)"
 
 
 def _system_text(v: Any) -> str | None:
@@ -141,13 +174,11 @@ def _system_text(v: Any) -> str | None:
     return text_of(v) or None
 
 
-def _feedback(a: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
+def _feedback(a: dict[str, Any], events: list[Event]) -> str | None:
     for k, v in a.items():
         if is_feedback_name(k) and not k.endswith((".comment", ".text", ".id")):
             return feedback_label(v)
-    for e in events:
-        ea = attributes(e.get("attributes"))
-        name = str(e.get("name") or "")
+    for name, ea, _, _ in events:
         if name == "gen_ai.evaluation.result" and is_feedback_name(str(ea.get("gen_ai.evaluation.name", ""))):
             return feedback_label(ea.get("gen_ai.evaluation.score.label", ea.get("gen_ai.evaluation.score.value")))
         if is_feedback_name(name):
@@ -163,9 +194,12 @@ def _int(v: Any) -> int | None:
         return None
 
 
-def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: Read) -> None:
+def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: Read,
+              logged: list[Event] | None = None) -> None:
+    """A span as a model call; one whose messages are not on it waits for the log records of its
+    events (`logged`, joined once every file is read)."""
     a = attributes(span.get("attributes"))
-    events = [e for e in span.get("events") or [] if isinstance(e, dict)]
+    events = span_events(span) + (logged or [])
     kind = _kind(a)
     if kind is not None:
         out.skipped[kind] += 1
@@ -175,6 +209,9 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
         system, turns = chat(raw_in)
         output = answer(raw_out)
     except NotAChat as exc:
+        if exc.kind == NO_CONTENT and logged is None:
+            out.pending.append((span, resource, where))
+            return
         out.skipped[exc.kind] += 1
         return
     extra_system = _system_text(raw_sys)
@@ -198,6 +235,35 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
         output_tokens=_int(a.get("gen_ai.usage.output_tokens", a.get("gen_ai.usage.completion_tokens",
                                                                    a.get("llm.token_count.completion")))),
         attrs=flat, feedback=_feedback(a, events)))
+
+
+def read_logs(req: dict[str, Any], out: Read) -> None:
+    """One ExportLogsServiceRequest: the GenAI events instrumentations emit as log records, kept by
+    the span they belong to until the spans are read."""
+    for rl in req.get("resourceLogs") or []:
+        for sl in (rl or {}).get("scopeLogs") or []:
+            for lr in (sl or {}).get("logRecords") or []:
+                if not isinstance(lr, dict) or not lr.get("spanId"):
+                    continue
+                la = attributes(lr.get("attributes"))
+                name = str(lr.get("eventName") or la.get("event.name") or "")
+                if name.startswith("gen_ai."):
+                    t = _int(lr.get("timeUnixNano")) or _int(lr.get("observedTimeUnixNano")) or 0
+                    out.logs.setdefault((str(lr.get("traceId") or ""), str(lr["spanId"])), []).append(
+                        (name, la, any_value(lr.get("body")), t))
+
+
+def join_logs(out: Read) -> None:
+    """The spans that waited for their messages, with the log records of their events; feedback
+    recorded as an evaluation event goes to its span."""
+    pending, out.pending = out.pending, []
+    for span, resource, where in pending:
+        span_call(span, resource, where, out, out.logs.get((str(span.get("traceId") or ""), str(span.get("spanId") or "")), []))
+    for (trace_id, span_id), events in out.logs.items():
+        label = _feedback({}, events)
+        if label:
+            out.feedback.append((trace_id, span_id, label))
+    out.logs.clear()
 
 
 def read_request(req: dict[str, Any], where: str, out: Read) -> None:

@@ -20,7 +20,7 @@ MAX_TRACE_FILE_BYTES = 2048 * MB  # a JSONL or CSV export, read a line at a time
 MAX_JSON_DOCUMENT_BYTES = 256 * MB  # a file that is one JSON document is parsed whole
 MAX_LINE_BYTES = 64 * MB
 FORMATS = ("OTLP/JSON from the OpenTelemetry file exporter (one export request a line; GenAI or OpenInference "
-           "attributes), Langfuse observation exports (JSON, JSONL or CSV), MLflow 3 traces (Trace.to_json, one a "
+           "attributes; GenAI events as log records beside), Langfuse observation exports (JSON, JSONL or CSV), MLflow 3 traces (Trace.to_json, one a "
            "line or a list)")
 
 
@@ -89,6 +89,9 @@ def _dispatch(obj: Any, path: Path, line: int, out: Read, fmt: list[str]) -> Non
     if "resourceSpans" in obj:
         fmt.append("OTLP/JSON")
         otlp.read_request(obj, where, out)
+    elif "resourceLogs" in obj:
+        fmt.append("OTLP/JSON logs")
+        otlp.read_logs(obj, out)
     elif mlflow_traces.is_trace(obj):
         fmt.append("MLflow traces")
         mlflow_traces.read_trace(obj, where, out)
@@ -162,6 +165,7 @@ def read_traces(paths: list[Path], slim: set[str] | None = None, wanted: set[tup
         if p.is_dir():
             raise InputError("this is a folder; pass the trace files in it (e.g. traces/*.jsonl).", path=p)
         read_file(p, out)
+    otlp.join_logs(out)
     _attach_feedback(out)
     return out
 

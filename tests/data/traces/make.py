@@ -1,5 +1,8 @@
 """Writes the trace files in this folder from the formats' own definitions, not by hand:
 
+- otel_events_spans.jsonl + otel_events_logs.jsonl: spans without their messages and the GenAI
+  events as log records (ExportLogsServiceRequest: gen_ai.system/user.message, gen_ai.choice),
+  as the OpenTelemetry openai-v2 instrumentation emits them with message content in events;
 - otel_genai.jsonl, openinference.jsonl: ExportTraceServiceRequest messages built with the
   OpenTelemetry protobuf classes (opentelemetry-proto) and serialised with protobuf's JSON mapping,
   ids then hex-encoded as the OTLP/JSON spec requires (what the Collector's file exporter writes);
@@ -17,6 +20,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -151,6 +155,47 @@ def openinference() -> None:
                                                          separators=(",", ":")) + "\n")
 
 
+def otel_events() -> None:
+    """Spans with no content, their messages in log records of the same trace and span."""
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+
+    def kv(k: str, v: str) -> KeyValue:
+        return KeyValue(key=k, value=AnyValue(string_value=v))
+
+    def body(d: dict) -> AnyValue:
+        vals = []
+        for k, v in d.items():
+            vals.append(KeyValue(key=k, value=body(v) if isinstance(v, dict) else AnyValue(string_value=str(v))))
+        return AnyValue(kvlist_value=KeyValueList(values=vals))
+
+    spans, records = [], []
+    for i, (route, ask, ans) in enumerate(ASKS[:3]):
+        tid, sid = _ids(300 + i)
+        start = (T0 + i * 60) * 10**9
+        spans.append({"trace_id": tid, "span_id": sid, "name": "chat gpt-4.1-mini", "start": start, "end": start + 600_000_000,
+                      "attrs": {"gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+                                "gen_ai.request.model": "gpt-4.1-mini", "gen_ai.usage.input_tokens": 30 + i,
+                                "gen_ai.usage.output_tokens": 9, "app.route": route}})
+        for k, (name, b) in enumerate((("gen_ai.system.message", {"content": SYSTEM}),
+                                       ("gen_ai.user.message", {"content": ask}),
+                                       ("gen_ai.choice", {"index": "0", "finish_reason": "stop",
+                                                          "message": {"role": "assistant", "content": ans}}))):
+            records.append(LogRecord(time_unix_nano=start + k, trace_id=tid, span_id=sid, event_name=name,
+                                     attributes=[kv("gen_ai.system", "openai")], body=body(b)))
+    lines = [json.dumps(_otlp_request(spans, {"service.name": "support-bot"}), separators=(",", ":"))]
+    req = MessageToDict(ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=records)])]))
+    for rl in req["resourceLogs"]:  # hex ids, as OTLP/JSON requires
+        for sl in rl["scopeLogs"]:
+            for lr in sl["logRecords"]:
+                for k in ("traceId", "spanId"):
+                    lr[k] = base64.b64decode(lr[k]).hex()
+    (HERE / "otel_events_spans.jsonl").write_text("\n".join(lines) + "\n")
+    (HERE / "otel_events_logs.jsonl").write_text(json.dumps(req, separators=(",", ":")) + "\n")
+
+
 def mlflow_traces() -> None:
     import os
 
@@ -227,6 +272,8 @@ def langfuse() -> None:
 if __name__ == "__main__":
     otel_genai()
     openinference()
+    otel_events()
     langfuse()
-    mlflow_traces()
+    if "--mlflow" in sys.argv:  # MLflow records the git commit and the time: rewrite its file only on purpose
+        mlflow_traces()
     print("written:", ", ".join(sorted(p.name for p in HERE.iterdir() if p.suffix in (".jsonl", ".json", ".csv"))))
