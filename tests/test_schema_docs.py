@@ -13,18 +13,19 @@ from tests.conftest import ROOT
 README = (ROOT / "README.md").read_text()
 
 
-def _fields(model: type[BaseModel], seen: set[type]) -> set[str]:
-    """Every field name of a model and of the models nested in it."""
+def _fields(model: type[BaseModel], seen: set[type], modules: tuple[object, ...] = (schema,)) -> set[str]:
+    """Every field name of a model and of the models nested in it (found in `modules`), as a file
+    spells it (`schema`, not the attribute `schema_`)."""
     out: set[str] = set()
     if model in seen:
         return out
     seen.add(model)
     for name, f in model.model_fields.items():
-        out.add(name)
+        out.add(f.alias or name)
         for t in re.findall(r"[A-Za-z_]\w*", repr(f.annotation)):
-            nested = getattr(schema, t, None)
+            nested = next((getattr(m, t) for m in modules if hasattr(m, t)), None)
             if isinstance(nested, type) and issubclass(nested, BaseModel):
-                out |= _fields(nested, seen)
+                out |= _fields(nested, seen, modules)
     return out
 
 
@@ -54,19 +55,5 @@ def test_every_requirements_field_is_in_the_readme() -> None:
 
     block = README.split("## The requirements file")[1].split("## Run folder")[0]  # with the eval set and scorers
     words = set(re.findall(r"[A-Za-z_]\w*", block))
-
-    def fields(model: type[BaseModel], seen: set[type]) -> set[str]:
-        out: set[str] = set()
-        if model in seen:
-            return out
-        seen.add(model)
-        for name, f in model.model_fields.items():
-            out.add(f.alias or name)  # as the file spells it (`schema`, not the attribute `schema_`)
-            for t in re.findall(r"[A-Za-z_]\w*", repr(f.annotation)):
-                nested = next((getattr(m, t) for m in (requirements, production, scorers) if hasattr(m, t)), None)
-                if isinstance(nested, type) and issubclass(nested, BaseModel):
-                    out |= fields(nested, seen)
-        return out
-
-    missing = sorted(fields(requirements.Requirements, set()) - words)
+    missing = sorted(_fields(requirements.Requirements, set(), (requirements, production, scorers)) - words)
     assert not missing, f"requirements fields the README does not name: {missing}"
