@@ -48,7 +48,6 @@ class OpenAIBatch(BatchApi):
     async def results(self, batch_id: str, out: Results) -> None:
         from openai.types.chat import ChatCompletion
 
-
         client = self.client()
         b = await client.batches.retrieve(batch_id)
         for fid in (b.output_file_id, b.error_file_id):

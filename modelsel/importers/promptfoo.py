@@ -27,16 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from modelsel.catalog.models import catalog_id_for, load_catalog
 from modelsel.errors import InputError
+from modelsel.importers import write_project
 from modelsel.inputs.prompting import compile_template
 from modelsel.inputs.starter import MARK
 from modelsel.inputs.textfile import (
     MAX_EVALSET_BYTES,
     MAX_REQUIREMENTS_BYTES,
-    atomic_write,
     read_text,
 )
 from modelsel.inputs.usercode import inside
@@ -797,23 +795,8 @@ def _render(template: str, vars_: dict[str, Any]) -> str:
 
 def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (with the TODOs as comments) and evalsets/<slug>.jsonl under `out`."""
-    req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
-    for p in (req_path, es_path):
-        if p.exists():
-            raise InputError("exists; choose another --out or remove it first.", path=p, field="--out")
-    imp.requirements["evalset"] = f"../evalsets/{slug}.jsonl"
     head = [f"# Imported from {source} by `modelsel import promptfoo`.",
             "# Write down what promptfoo had no words for before comparing models: the quality bar",
             "# (quality.min_score), latency targets, budget and monthly volume, compliance and strategy.",
             "# `modelsel check` lists each as open until it is written."]
-    if imp.todos:
-        head += ["#", "# Not carried over (TODO):"] + [f"#   TODO {t}" for t in imp.todos]
-    body = yaml.safe_dump(imp.requirements, sort_keys=False, allow_unicode=True, width=110)
-    for name in imp.files:
-        if (req_path.parent / name).exists():
-            raise InputError("exists; choose another --out or remove it first.", path=req_path.parent / name, field="--out")
-    atomic_write(req_path, "\n".join(head) + "\n" + body)
-    for name, text in imp.files.items():
-        atomic_write(req_path.parent / name, text)
-    atomic_write(es_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in imp.examples))
-    return req_path, es_path
+    return write_project(out, slug, head, imp.todos, imp.requirements, imp.examples, imp.files)

@@ -4,6 +4,7 @@ The scorers themselves receive the validated parameters as a plain dict."""
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -130,6 +131,7 @@ class Plugin(_Spec):
     args: dict[str, Any] = {}
 
 
+@functools.cache  # scanning the installed packages' metadata takes milliseconds: once a process, not per answer
 def plugin_scorers() -> dict[str, str]:
     """Installed scorers: entry-point name -> "module:function"."""
     from importlib.metadata import entry_points

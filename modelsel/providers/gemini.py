@@ -64,10 +64,7 @@ class GeminiProvider(SdkProvider):
         contents, config, stream = request
         if not stream:
             r = await client.aio.models.generate_content(model=self.candidate.model, contents=contents, config=config)
-            latency = since(t0)
-            if not (r.candidates and r.candidates[0].finish_reason):
-                raise no_finish(bool(r.text), latency)
-            return result(r.text or "", r.usage_metadata, _finish(r), latency)
+            return from_response(r, since(t0))
         got = Collector(req.max_chars, t0)
         usage = finish = None
         it = await client.aio.models.generate_content_stream(model=self.candidate.model, contents=contents, config=config)
@@ -115,10 +112,8 @@ def result(text: str, usage: Any, finish: str | None, latency: float, ttft: floa
 
 
 def from_response(r: Any, latency: float = 0.0) -> CallResult:
-    """A whole GenerateContentResponse (a batch job's inlined answer) as a CallResult."""
-    finish = None
-    if r.candidates and r.candidates[0].finish_reason:
-        finish = str(getattr(r.candidates[0].finish_reason, "value", r.candidates[0].finish_reason))
+    """A whole GenerateContentResponse (an unstreamed answer, a batch job's inlined one) as a CallResult."""
+    finish = _finish(r)
     if finish is None:
         raise no_finish(bool(r.text), latency)
     return result(r.text or "", r.usage_metadata, finish, latency)

@@ -56,7 +56,6 @@ class OpenAIProvider(SdkProvider):
         if self.compatible and not candidate.api_key_env:
             self.needs_key = False
 
-
     def make_client(self, timeout_s: float) -> Any:
         import openai
 

@@ -81,7 +81,6 @@ def _two_sample(new_per: dict[str, float], old_per: dict[str, float]) -> Compari
 
     import numpy as np
 
-
     a, b = np.array(list(new_per.values())), np.array(list(old_per.values()))
     if len(a) < 2 or len(b) < 2:
         return None

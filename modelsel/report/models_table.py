@@ -51,7 +51,6 @@ def print_catalog(console: Console, rows: list[CatalogModel], info: Any) -> None
 def print_shortlist(console: Console, props: list[Proposal], emptied: str | None) -> None:
     from collections import defaultdict
 
-
     t = Table(title="Shortlist: proposed before any call (cost estimated from the eval set's own token counts)")
     for h in ("", "model", "tier", "est. $/request", "est. $/month", "why"):
         t.add_column(h, justify="right" if "$" in h else "left")

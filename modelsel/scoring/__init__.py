@@ -75,7 +75,6 @@ class Scorer:
         if search_path:  # python scorers are loaded from files in this folder tree
             from pathlib import Path
 
-
             usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import string
@@ -164,14 +165,19 @@ def python_scorer(output: str, example: Example, function: str | None = None, **
 
 def plugin_scorer(output: str, example: Example, name: str = "", args: dict[str, Any] | None = None, **_: Any) -> Result:
     """An installed package's scorer (entry-point group modelsel.scorers), called as a python scorer is."""
-    import importlib
+    return _called(_plugin(name), name, output, example, args or {})
 
+
+@functools.cache
+def _plugin(name: str) -> Any:
+    """An installed scorer's function, loaded once a process, not once an answer."""
+    import importlib
 
     target = plugin_scorers().get(name)
     if target is None:
         raise ValueError(f"no installed scorer '{name}' (entry-point group modelsel.scorers)")
     module, _, attr = target.partition(":")
-    return _called(getattr(importlib.import_module(module), attr), name, output, example, args or {})
+    return getattr(importlib.import_module(module), attr)
 
 
 def _called(fn: Any, function: str, output: str, example: Example, params: dict[str, Any]) -> Result:

@@ -13,27 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from modelsel.analysis.metrics import BUCKETS
 from modelsel.analysis.stats import quantile_ci
 from modelsel.catalog.models import catalog_id_for, load_catalog
 from modelsel.errors import InputError
+from modelsel.importers import write_project
 from modelsel.importers.traces.calls import TracedCall
 from modelsel.importers.traces.pii import KINDS, Redactor
 from modelsel.importers.traces.read import read_traces
 from modelsel.importers.traces.sample import (
     Drawn,
     Options,
-    _shares,
     attributes_used,
     draw,
-    filtered,
-    length_bucket,
+    lengths,
     profile,
 )
 from modelsel.inputs.production import Production, Timing, TracedModel
-from modelsel.inputs.textfile import atomic_write
 
 # gen_ai.provider.name / gen_ai.system / llm.provider values -> catalog vendors
 VENDORS = {"openai": "openai", "azure.ai.openai": "openai", "az.ai.openai": "openai", "anthropic": "anthropic",
@@ -147,11 +144,11 @@ def convert(paths: list[Path], o: Options, *, keep_pii: bool = False, expected_f
                          + (f" ({_kinds(r.skipped)})" if r.skipped else "") + "; nothing was written. Traces need the "
                          "prompts and answers recorded (e.g. OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true).",
                          path=paths[0])
-    traffic = filtered(r.calls, o)
+    d = draw(r.calls, o)
+    traffic = d.traffic
     if not traffic:
         raise InputError(f"none of the {len(r.calls):,} model calls passes --since/--until/--where; nothing was written.",
                          path=paths[0], field="--where")
-    d = draw(r.calls, o)
     d.calls = whole(paths, d.calls)
     todos: list[str] = []
     if d.included > o.sample:
@@ -229,11 +226,6 @@ def _requirements(paths: list[Path], cands: list[dict[str, Any]], prod: Producti
 
 def write(imp: Imported, out: Path, slug: str, sources: list[Path]) -> tuple[Path, Path]:
     """requirements/<slug>.yaml (TODOs and how the sample was drawn as comments) and evalsets/<slug>.jsonl."""
-    req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
-    for p in (req_path, es_path):
-        if p.exists():
-            raise InputError("exists; choose another --out or --name, or remove it first.", path=p, field="--out")
-    imp.requirements["evalset"] = f"../evalsets/{slug}.jsonl"
     prod = imp.production
     head = [f"# Imported from {', '.join(str(s) for s in sources)} by `modelsel import traces`.",
             "# The examples are production's own requests; `production:` below records what runs today and how the",
@@ -247,12 +239,7 @@ def write(imp: Imported, out: Path, slug: str, sources: list[Path]) -> tuple[Pat
     if prod and prod.expected_from_output:
         head.append("# expected = production's answers (--expected-from-output): quality is agreement with production, "
                     "not correctness.")
-    if imp.todos:
-        head += ["#", "# Not carried over (TODO):"] + [f"#   TODO {t}" for t in imp.todos]
-    body = yaml.safe_dump(imp.requirements, sort_keys=False, allow_unicode=True, width=110)
-    atomic_write(req_path, "\n".join(head) + "\n" + body)
-    atomic_write(es_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in imp.examples))
-    return req_path, es_path
+    return write_project(out, slug, head, imp.todos, imp.requirements, imp.examples)
 
 
 def whole(paths: list[Path], sample: list[TracedCall]) -> list[TracedCall]:
@@ -282,12 +269,9 @@ def fresh_sample(paths: list[Path], prod: Production | None, size: int) -> tuple
     d.calls = whole(paths, d.calls)
     redact = (lambda x: x) if prod and prod.pii_kept else Redactor()
     examples = [_example(i + 1, c, None, redact, False) for i, c in enumerate(d.calls)]  # type: ignore[arg-type]
-    return profile(filtered(r.calls, o), d.route_key), examples
+    return profile(d.traffic, d.route_key), examples
 
 
 def evalset_profile(texts: list[str]) -> dict[str, Any]:
     """The lengths of an eval set written by hand, as a profile (4 characters a token)."""
-    toks = sorted(max(1, len(t) // 4) for t in texts)
-    q = (lambda p: float(toks[min(len(toks) - 1, int(p * (len(toks) - 1) + 0.5))])) if toks else (lambda p: None)
-    return {"calls": len(toks), "input_tokens_p50": q(0.5), "input_tokens_p95": q(0.95),
-            "input_lengths": _shares([length_bucket(t) for t in toks]), "models": {}, "routes": {}}
+    return {**lengths([max(1, len(t) // 4) for t in texts]), "models": {}, "routes": {}}

@@ -43,7 +43,7 @@ class Options:
 class Drawn:
     calls: list[TracedCall]  # the sample, included first
     included: int  # taken whole by --include
-    filtered_out: int
+    traffic: list[TracedCall]  # every call the filters kept (repeats too): what the sample stands for
     exact_repeats: int
     near_repeats: int
     strata: dict[str, list[int]]  # stratum -> [calls in the traffic, drawn]
@@ -176,7 +176,7 @@ def draw(calls: list[TracedCall], o: Options) -> Drawn:
     for s in sorted(strata):
         picked += rng.sample(strata[s], alloc[s])
     picked.sort(key=lambda c: (c.start or 0, c.where))
-    return Drawn(calls=included + picked, included=len(included), filtered_out=len(calls) - len(kept),
+    return Drawn(calls=included + picked, included=len(included), traffic=kept,
                  exact_repeats=n_exact, near_repeats=n_near, route_key=route, unique=len(unique),
                  strata={s: [len(v), alloc[s]] for s, v in sorted(strata.items())})
 
@@ -199,15 +199,20 @@ def day(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).date().isoformat() if t is not None else None
 
 
+def lengths(tokens: list[int]) -> dict[str, Any]:
+    """The input-length part of a profile: how many, p50 and p95 tokens, the share of each bucket."""
+    toks = [float(t) for t in tokens]
+    p50, p95 = _q(toks, 0.5), _q(toks, 0.95)
+    return {"calls": len(toks), "input_tokens_p50": None if p50 is None else round(p50, 1),
+            "input_tokens_p95": None if p95 is None else round(p95, 1),
+            "input_lengths": _shares([length_bucket(int(t)) for t in toks])}
+
+
 def profile(calls: list[TracedCall], route: str | None) -> dict[str, Any]:
     """What a set of calls looks like: size, input tokens (p50, p95), the share of each length bucket,
     model and route, the time span."""
-    toks = [float(c.tokens_in()) for c in calls]
     starts = [c.start for c in calls if c.start is not None]
-    p50, p95 = _q(toks, 0.5), _q(toks, 0.95)
-    return {"calls": len(calls), "input_tokens_p50": None if p50 is None else round(p50, 1),
-            "input_tokens_p95": None if p95 is None else round(p95, 1),
-            "input_lengths": _shares([length_bucket(int(t)) for t in toks]),
+    return {**lengths([c.tokens_in() for c in calls]),
             "models": _shares([c.model or "unknown" for c in calls]),
             "routes": _shares([c.attrs.get(route, "(none)") for c in calls]) if route else {},
             "from": day(min(starts)) if starts else None, "to": day(max(starts)) if starts else None}
