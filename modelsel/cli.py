@@ -218,6 +218,8 @@ def init(
     except FileExistsError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc} exists; pass --force to overwrite.")
         raise typer.Exit(2) from None
+    except ValueError as exc:
+        fail(exc)
     console.print(f"Wrote {req} and {es}.\nNext: edit them, then `modelsel check {req}` and `modelsel eval {req}`.")
 
 

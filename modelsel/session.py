@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import os
 import threading
 import time
@@ -25,6 +24,7 @@ from modelsel.analysis.metrics import MIN_WARM
 from modelsel.batch.run import run_batches, sample_examples
 from modelsel.catalog.shortlist import propose
 from modelsel.errors import InputError
+from modelsel.inputs.textfile import jsonl_line
 from modelsel.quarterly import history
 from modelsel.quarterly.review import compare_decisions, inputs_moved, review_result
 from modelsel.redaction import redact
@@ -565,7 +565,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     rd = RunDir(res.folder)
     if fresh is not None:  # drawn before the run: a bad trace file stops the review before any call
         findings += fresh[0]
-        rd.write_text("traces-sample.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in fresh[1]))
+        rd.write_text("traces-sample.jsonl", "".join(map(jsonl_line, fresh[1])))
     result = review_result(old, res.summary, findings, str(base), str(res.folder))
     rd.write_json("review.json", result.model_dump(mode="json"))
     rd.write_text("review.md", review_markdown(result))

@@ -35,6 +35,7 @@ from modelsel.inputs.starter import MARK
 from modelsel.inputs.textfile import (
     MAX_EVALSET_BYTES,
     MAX_REQUIREMENTS_BYTES,
+    jsonl_rows,
     read_text,
 )
 from modelsel.inputs.usercode import inside
@@ -139,7 +140,7 @@ def _load_file(base: Path, ref: str, what: str) -> tuple[Any, list[int | None], 
         if p.suffix == ".json":
             return json.loads(text), [], None
         if p.suffix == ".jsonl":
-            rows = [(n, x) for n, x in enumerate(text.splitlines(), 1) if x.strip()]
+            rows = [(n, x) for n, x in enumerate(jsonl_rows(text), 1) if x.strip()]
             return [json.loads(x) for _, x in rows], [n for n, _ in rows], None
         if p.suffix == ".csv":
             reader = csv.DictReader(io.StringIO(text))
@@ -277,8 +278,9 @@ def _code_provider(pid: str, label: str, loc: tuple[Any, ...], ctx: _Ctx) -> dic
         src = _confined(Path(os.path.normpath(ctx.path.parent / file)), pid, "python provider")
         name = "promptfoo_" + _slug(Path(file).stem).replace("-", "_")
         ctx.files[f"{name}.py"] = (
-            f'"""Calls promptfoo\'s python provider {file} the way promptfoo does (call_api(prompt, options, context)\n'
-            f'returning {{"output": ...}}), as a modelsel python candidate (written by modelsel import)."""\n\n'
+            # The file name is outside text: it appears only as a repr'd constant, never inside the docstring.
+            '"""Calls promptfoo\'s python provider _SRC the way promptfoo does (call_api(prompt, options, context)\n'
+            'returning {"output": ...}), as a modelsel python candidate (written by modelsel import)."""\n\n'
             "import importlib.util\nfrom pathlib import Path\n\n"
             f"_SRC = Path({str(src)!r})\n\n\n"
             "def call(text):\n"

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.names import check_name
 from modelsel.inputs.starter import MARK
-from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, read_text
+from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, jsonl_rows, read_text
 from modelsel.inputs.yamlsrc import first_error, load_yaml, pydantic_error
 
 
@@ -101,7 +101,7 @@ def load_evalset(path: str | Path) -> EvalSet:
     suffix = path.suffix.lower()
     examples: list[tuple[Example, int | None]] = []
     if suffix in (".jsonl", ".ndjson"):
-        for n, raw in enumerate(read_text(path, MAX_EVALSET_BYTES, "eval set").splitlines(), start=1):
+        for n, raw in enumerate(jsonl_rows(read_text(path, MAX_EVALSET_BYTES, "eval set")), start=1):
             if not raw.strip() or raw.lstrip().startswith("//"):
                 continue
             try:

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 from modelsel.inputs.names import file_slug
+from modelsel.inputs.textfile import spelled, unsafe_char
 
 REQUIREMENTS = """# Requirements for: {name}
 # Write these down BEFORE comparing models. `modelsel check` lints this file against
 # the selection checklist; `modelsel eval` runs it. Relative paths resolve from this folder.
-name: {name}
+name: {name_yaml}
 owner: TODO replace with the PM who signs the decision
 task: >
   TODO replace: describe in words what the model must do, for whom, and what a wrong answer costs.
@@ -99,6 +100,8 @@ STARTER = [
 
 
 def write_starter(name: str, folder: Path, force: bool) -> tuple[Path, Path]:
+    if any(map(unsafe_char, name)):
+        raise ValueError(f"the name {spelled(name)!r} holds a line break or a control character; give it on one line.")
     slug = file_slug(name, "requirements")
     req = folder / "requirements" / f"{slug}.yaml"
     es = folder / "evalsets" / f"{slug}.jsonl"
@@ -107,7 +110,7 @@ def write_starter(name: str, folder: Path, force: bool) -> tuple[Path, Path]:
             raise FileExistsError(str(p))
     req.parent.mkdir(parents=True, exist_ok=True)
     es.parent.mkdir(parents=True, exist_ok=True)
-    req.write_text(REQUIREMENTS.format(name=name, slug=slug), encoding="utf-8")
+    req.write_text(REQUIREMENTS.format(name=name, name_yaml=json.dumps(name, ensure_ascii=False), slug=slug), encoding="utf-8")
     lines = [json.dumps({"id": i, "input": x, "expected": e, "tags": t}) for i, x, e, t in STARTER]
     es.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return req, es

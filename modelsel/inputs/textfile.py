@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,38 @@ MAX_DEPTH = 64  # nesting of mappings and lists in any file
 
 _BOMS = ((b"\xef\xbb\xbf", "UTF-8 with a byte-order mark (BOM)"), (b"\xff\xfe", "UTF-16 (little-endian)"),
          (b"\xfe\xff", "UTF-16 (big-endian)"))
+
+
+# What any reader may take for the end of a line: YAML 1.1 (PyYAML) breaks on NEL, LS and PS as well as
+# CR and LF, and Python's str.splitlines() on VT, FF and the file separators too.
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def unsafe_char(ch: str) -> bool:
+    return ch in LINE_BREAKS or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+
+
+def spelled(text: str) -> str:
+    """`text` on one line with every line break and control or format character spelled out (\\u2028)."""
+    return "".join(f"\\u{ord(ch):04x}" if unsafe_char(ch) else ch for ch in text)
+
+
+def jsonl_line(obj: Any) -> str:
+    """One JSON Lines record. JSON allows U+2028, U+2029 and NEL raw inside strings, but a reader that
+    splits lines on them (Python's splitlines, many editors) sees a broken record: escape them."""
+    text = json.dumps(obj, ensure_ascii=False)
+    for ch in ("\u2028", "\u2029", "\x85"):
+        text = text.replace(ch, f"\\u{ord(ch):04x}")
+    return text + "\n"
+
+
+def jsonl_rows(text: str) -> list[str]:
+    """The lines of a JSON Lines text, split at LF only (a CR before it dropped). U+2028, NEL, VT or FF
+    inside a JSON string are text: str.splitlines() would cut the record there."""
+    rows = text.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()
+    return [r[:-1] if r.endswith("\r") else r for r in rows]
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:

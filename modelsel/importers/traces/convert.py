@@ -31,6 +31,7 @@ from modelsel.importers.traces.sample import (
     profile,
 )
 from modelsel.inputs.production import Production, Timing, TracedModel
+from modelsel.inputs.textfile import spelled
 
 # gen_ai.provider.name / gen_ai.system / llm.provider values -> catalog vendors
 VENDORS = {"openai": "openai", "azure.ai.openai": "openai", "az.ai.openai": "openai", "anthropic": "anthropic",
@@ -127,7 +128,7 @@ def _example(i: int, c: TracedCall, template: str | None, redact: Redactor, expe
         ex["expected"] = out
     if out is not None:
         ex["reference"] = out
-    ex["tags"] = [redact(t) or t for t in c.tags]
+    ex["tags"] = [spelled(redact(t) or t) for t in c.tags]  # a tag is a name: one printable line
     ex["meta"] = {k: v for k, v in {"trace_id": c.trace_id, "span_id": c.span_id, "source": c.where,
                                     "model": c.model, "latency_ms": round(c.seconds * 1000, 1) if c.seconds is not None else None,
                                     "input_tokens": c.input_tokens, "output_tokens": c.output_tokens}.items()
