@@ -46,7 +46,7 @@ class GapFigures(Model):
     lo: float | None = None
     hi: float | None = None
     worst: list[str] = []  # [highest group, lowest group]
-    by_group: dict[str, QualityFigures] = {}  # each at 1 - 0.05/k
+    by_group: dict[str, QualityFigures] = {}  # each at 1 - 0.05/m, m pairs
     missing: list[str] = []  # groups with no answered example
     partial: bool = False  # a group has examples never asked
 

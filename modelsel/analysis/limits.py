@@ -239,8 +239,9 @@ def _must_pass_clean(tb: QualityFigures, tag: str, key: str, tolerance: float) -
 
 
 _GAP = Limit("quality.max_gap", "largest quality gap", "highest group's quality - lowest group's (groups: tags)",
-             "each group's interval at 1 - 0.05/k, so all pairs hold at once; fails only when the interval's lower "
-             "end is over the limit (the largest observed gap runs high by chance)", False, lambda r: None, lambda f: None,
+             "each pair's difference by MOVER from the two groups' intervals at 1 - 0.05/m (m pairs), so all pairs "
+             "hold at once; fails only when the worst pair's lower end is over the limit (the largest observed gap "
+             "runs high by chance)", False, lambda r: None, lambda f: None,
              lambda v: f"{v * 100:.1f} points")
 
 

@@ -303,11 +303,15 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
 
 def gap(groups: list[str], of_tag) -> GapFigures:  # type: ignore[no-untyped-def]
     """The largest quality gap between groups (tags) and a 95% interval that holds for every pair
-    at once: each group's interval at 1 - 0.05/k (Bonferroni over the k groups, so all k hold
-    together with 95%), a pair's gap then lies within [lo_i - hi_j, hi_i - lo_j]. The worst pair
-    is the highest-scoring group against the lowest."""
+    at once. Each pair's difference gets its own interval by MOVER (Zou and Donner 2008: the two
+    groups' intervals recovered into one for their difference, which keeps each group's method,
+    exact or clustered), every pair at 1 - 0.05/m for the m pairs (Bonferroni), so all hold
+    together with 95%. The largest gap is then at least the largest pair's lower end and at most
+    the largest upper end. The sum of the groups' own intervals (the earlier rule) is about 1.4x
+    wider: 29/28/18 of 30 gave a lower end of 0 for a 37-point gap; by pair it is 10 points."""
     k = max(1, len(groups))
-    figs = {t: of_tag(t, 1 - (1 - stats.CONF) / k) for t in groups}
+    m = max(1, k * (k - 1) // 2)
+    figs = {t: of_tag(t, 1 - (1 - stats.CONF) / m) for t in groups}
     scored = {t: f for t, f in figs.items() if f.mean is not None}
     out = GapFigures(groups=groups, by_group=figs, missing=sorted(set(groups) - set(scored)))
     if len(scored) < 2:
@@ -315,10 +319,11 @@ def gap(groups: list[str], of_tag) -> GapFigures:  # type: ignore[no-untyped-def
     top = max(scored, key=lambda t: scored[t].mean or 0.0)
     low = min(scored, key=lambda t: scored[t].mean or 0.0)
     out.value, out.worst = _num((scored[top].mean or 0.0) - (scored[low].mean or 0.0)), [top, low]
-    ends = [(t, f.lo, f.hi) for t, f in scored.items()]
+    ends = [(f.mean, f.lo, f.hi) for f in scored.values()]
     if all(lo is not None and hi is not None for _, lo, hi in ends):
-        out.hi = _num(max(hi_i - lo_j for i, _, hi_i in ends for j, lo_j, _ in ends if i != j))  # type: ignore[operator]
-        out.lo = _num(max(0.0, max(lo_i - hi_j for i, lo_i, _ in ends for j, _, hi_j in ends if i != j)))  # type: ignore[operator]
+        pairs = [stats.mover_difference(a, b) for i, a in enumerate(ends) for j, b in enumerate(ends) if i != j]
+        out.hi = _num(max(hi for _, hi in pairs))
+        out.lo = _num(max(0.0, max(lo for lo, _ in pairs)))
     out.partial = any(f.missing for f in scored.values())
     return out
 

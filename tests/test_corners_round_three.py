@@ -1,0 +1,68 @@
+"""Claims that hold in the corners of the third audit, each with an answer known exactly; the rates
+over many simulated runs are in benchmarks/corners3.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from modelsel.analysis import stats
+from modelsel.analysis.decision import decide
+from modelsel.analysis.limits import check
+from modelsel.analysis.metrics import compute
+from modelsel.catalog.compliance import Screening
+from tests.test_decision import cand
+from tests.test_every_corner import arrays, plain, rec
+
+
+def test_every_answer_right_in_8_clusters_is_an_interval_over_8_clusters_not_80_rows() -> None:
+    """80 examples in 8 clusters, all right: nothing shows the rows of a cluster are more than one
+    answer, so the exact interval is over the 8 clusters (8 of 8: lower end 0.025^(1/8) = 0.631)."""
+    m, lo, hi = stats.clustered_proportion([1.0] * 80, [f"c{i // 10}" for i in range(80)])
+    assert m == 1.0 and hi == 1.0 and lo == pytest.approx(0.025 ** (1 / 8), abs=1e-6)
+    # unequal clusters: Kish's n at a correlation of 1, (sum n_g)^2 / sum n_g^2
+    sizes = [40, 10, 10, 10, 10]
+    ids = [f"c{g}" for g, s in enumerate(sizes) for _ in range(s)]
+    n_eff = 80**2 / sum(s * s for s in sizes)
+    assert stats.clustered_proportion([1.0] * 80, ids)[1] == pytest.approx(0.025 ** (1 / n_eff), abs=1e-6)
+    # all wrong, the mirror image
+    assert stats.clustered_proportion([0.0] * 80, [f"c{i // 10}" for i in range(80)])[2] == pytest.approx(
+        1 - 0.025 ** (1 / 8), abs=1e-6)
+    # single examples (no clusters) keep the exact interval over the rows
+    assert stats.clopper_pearson(80, 80)[0] == pytest.approx(0.025 ** (1 / 80), abs=1e-6)
+
+
+def test_a_bar_just_above_the_truth_is_not_a_sure_pass_when_every_clustered_answer_is_right() -> None:
+    r = plain({"min_score": 0.935})
+    rows = [rec("a", f"x{i}", 1.0, cluster=f"c{i // 10}") for i in range(80)]
+    c = next(c for c in check(compute(arrays(rows), r)[0]["a"], r) if c.requirement == "quality.min_score")
+    assert c.status == "at_risk", c.text
+
+
+def test_worse_under_non_inferiority_needs_the_holm_adjusted_p_over_the_table() -> None:
+    """12 candidates: 'b' misses 7 of 80 examples the others all get right. Its own interval
+    excludes 0 (Tango p about 0.008), but over the 66 comparisons of the table Holm's p is far above
+    0.05: 'b' is not shown non-inferior, and not called worse."""
+    ids = ["a", "b"] + [f"o{i}" for i in range(10)]
+    rows = [rec(c, f"x{i}", 0.0 if c == "b" and i < 7 else 1.0, cost=0.001 * (k + 1))
+            for k, c in enumerate(ids) for i in range(80)]
+    r = plain({"min_score": 0.1}, decision={"equivalence": "non_inferior", "small_difference": 0.05})
+    figs, comps, _ = compute(arrays(rows), r)
+    d, _ = decide([cand(c, f"v{k}") for k, c in enumerate(ids)], figs, comps, r, Screening(), date(2026, 12, 1))
+    v = next(v for v in d.verdicts if v.candidate == "b")
+    assert v.comparison is not None and v.comparison.lo is not None and v.comparison.lo > 0
+    assert v.verdict == "not_shown_non_inferior", v.text
+    assert "worse" not in v.text
+
+
+def test_a_37_point_gap_between_groups_is_shown_and_eliminates() -> None:
+    """en/de/es at 29/28/18 right of 30, limit 5 points: every pair bounded at once (MOVER at
+    1 - 0.05/3), the worst pair's lower end is about 10 points, over the limit: fail, not at risk."""
+    r = plain({"min_score": 0.1, "max_gap": {"between": "lang:*", "gap": 0.05}})
+    rows = [rec("a", f"{lang}{i}", float(i < k), tags=[f"lang:{lang}"])
+            for lang, k in (("en", 29), ("de", 28), ("es", 18)) for i in range(30)]
+    c = next(c for c in check(compute(arrays(rows), r)[0]["a"], r) if c.requirement.startswith("quality.max_gap"))
+    assert c.status == "fail", c.text
+    assert c.lo == pytest.approx(0.0992, abs=0.002) and c.measured == pytest.approx(0.3667, abs=1e-3)
+    assert "'lang:en' over 'lang:es' (the lowest group) by 36.7 points" in c.text
