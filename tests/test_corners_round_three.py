@@ -4,6 +4,7 @@ over many simulated runs are in benchmarks/corners3.py."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from modelsel.analysis.decision import decide
 from modelsel.analysis.limits import check
 from modelsel.analysis.metrics import compute
 from modelsel.catalog.compliance import Screening
+from tests.conftest import cli, flat, openai_cand, oracle, run_dir, write_req, wrong_on
 from tests.test_decision import cand
 from tests.test_every_corner import arrays, plain, rec
 
@@ -66,3 +68,32 @@ def test_a_37_point_gap_between_groups_is_shown_and_eliminates() -> None:
     assert c.status == "fail", c.text
     assert c.lo == pytest.approx(0.0992, abs=0.002) and c.measured == pytest.approx(0.3667, abs=1e-3)
     assert "'lang:en' over 'lang:es' (the lowest group) by 36.7 points" in c.text
+
+
+def test_the_opening_says_when_a_higher_scoring_model_lost_on_price(fake, keys, tmp_path: Path) -> None:
+    """cheap is wrong on 2 of 12, dear on none: 16.7 points apart, not told apart at n=12, so cost
+    decides. The first lines of the record say that dear scored higher, by how much, and why it lost."""
+    fake.script("cheap", answer=wrong_on({"e1", "e2"}), input_tokens=500, output_tokens=5)
+    fake.script("dear", answer=oracle, input_tokens=500, output_tokens=5)
+    cands = [openai_cand(fake, "cheap", pin=0.1, pout=0.1), openai_cand(fake, "dear", pin=10.0, pout=10.0)]
+    req = write_req(tmp_path, cands, decision={"priority": ["cost"], "max_error_rate": 0.2}, quality={"min_score": 0.5})
+    res = cli("eval", req, "--out", tmp_path / "run")
+    assert res.exit_code == 0, res.output
+    s, _ = run_dir(tmp_path / "run")
+    assert s["decision"]["chosen"] == "oa-cheap"
+    head = (tmp_path / "run" / "decision.md").read_text().split("- Status:")[0]
+    assert "**oa-dear scored 16.7 points higher** than oa-cheap" in head
+    assert "the choice went by cost" in head and "A gap of that size is not ruled out" in head
+
+
+def test_check_warns_when_the_shortlist_is_longer_than_the_eval_set_can_separate(tmp_path: Path) -> None:
+    cands = [{"id": f"p{i}", "provider": "python", "model": "rules:answer"} for i in range(12)]
+    for folder in (tmp_path, tmp_path / "two"):
+        folder.mkdir(exist_ok=True)
+        (folder / "rules.py").write_text("def answer(text):\n    return 'other'\n")
+    res = cli("check", write_req(tmp_path, cands))
+    text = flat(res.output)
+    assert "12 candidates on 12 examples (66 comparisons): a true gap under about" in text
+    assert "shorten the shortlist" in text or "keep at most" in text
+    few = cli("check", write_req(tmp_path / "two", cands[:2]))
+    assert "2 candidates on 12 examples (1 comparison)" in flat(few.output)
