@@ -1,0 +1,163 @@
+"""Claims in the corners of the third audit, with known truth: rates before and after, in one run.
+
+Each line is a rate over --reps simulated runs in which the truth is known, through the public
+stages the record uses (metrics.compute, limits.check, decision.decide). `--baseline PATH` runs the
+same scenarios on an earlier checkout in a child process and prints both columns side by side.
+The promise: 95% intervals cover >= 94%, a false 'worse' <= 5%, a false fail <= 5%.
+
+    python benchmarks/corners3.py [--reps 400] [--baseline PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def _setup(tree: Path) -> None:
+    sys.path.insert(0, str(tree))
+
+
+# --- 1. every example passes, clusters forgotten --------------------------------------------------
+
+def ceiling(reps: int, rng: np.random.Generator) -> dict[str, float]:
+    """80 examples in 8 clusters of 10. A cluster is strong (every answer right) with chance 0.9,
+    else weak (right 30% of the time): truth 0.93, and all 80 right in about 43% of runs."""
+    from corners import arrays, req, row
+
+    from modelsel.analysis.limits import check
+    from modelsel.analysis.metrics import compute
+
+    truth = 0.9 * 1.0 + 0.1 * 0.3
+    r = req(quality={"min_score": 0.935})
+    cover = sure = 0
+    for _ in range(reps):
+        rows = []
+        for c in range(8):
+            p = 1.0 if rng.random() < 0.9 else 0.3
+            rows += [row("a", f"x{c}-{i}", float(rng.random() < p), f"c{c}") for i in range(10)]
+        figs, _, _ = compute(arrays(rows), r)
+        q = figs["a"].quality
+        cover += q.pass_lo is not None and q.pass_lo <= truth <= (q.pass_hi or 1.0)
+        chk = next(x for x in check(figs["a"], r) if x.requirement == "quality.min_score")
+        sure += chk.status == "pass"
+    return {"1 80 examples in 8 clusters, truth 0.930: quality interval covers (>= 94%)": cover / reps,
+            "1 same, bar 0.935 above the truth: a sure pass (<= 2.5%)": sure / reps}
+
+
+# --- 2. 'worse' under non_inferior ---------------------------------------------------------------
+
+def worse_family(reps: int, rng: np.random.Generator) -> dict[str, float]:
+    from corners import arrays, decide_run, req, row
+
+    r = req(decision={"equivalence": "non_inferior", "small_difference": 0.05})
+    out = {}
+    for k in (10, 12):
+        ids = [f"m{i}" for i in range(k)]
+        hits = 0
+        for _ in range(reps):
+            rows = [row(c, f"x{i}", float(rng.random() < 0.8), cost=0.001 * (j + 1))
+                    for j, c in enumerate(ids) for i in range(80)]
+            d, *_ = decide_run(arrays(rows), r, ids)
+            hits += any(v.verdict == "worse" for v in d.verdicts)
+        out[f"2 {k} truly equal candidates, non_inferior: any called 'worse' (<= 5%)"] = hits / reps
+    return out
+
+
+# --- 8. fairness across groups -------------------------------------------------------------------
+
+def gaps(reps: int, rng: np.random.Generator) -> dict[str, float]:
+    from corners import arrays, req, row
+
+    from modelsel.analysis.limits import check
+    from modelsel.analysis.metrics import compute
+
+    r = req(quality={"max_gap": {"between": "lang:*", "gap": 0.05}})
+    out = {}
+    for truth, n, label, bad in (((0.967, 0.933, 0.6), 30, "true gap 37 points: eliminated (power)", "fail"),
+                                 ((0.85, 0.85, 0.85), 30, "all 0.85: eliminated (<= 5%)", "fail"),
+                                 ((0.90, 0.87, 0.87), 60, "true gap 3 points, limit 5: eliminated (<= 5%)", "fail")):
+        hits = 0
+        for _ in range(reps):
+            rows = [row("a", f"{lang}{i}", float(rng.random() < p), tags=[f"lang:{lang}"])
+                    for lang, p in zip(("en", "de", "es"), truth, strict=True) for i in range(n)]
+            figs, _, _ = compute(arrays(rows), r)
+            c = next(x for x in check(figs["a"], r) if x.requirement.startswith("quality.max_gap"))
+            hits += c.status == bad
+        out[f"8 en/de/es x {n}, {label}"] = hits / reps
+    return out
+
+
+# --- 9. many candidates ------------------------------------------------------------------------
+
+def many(reps: int, rng: np.random.Generator) -> dict[str, float]:
+    """12 candidates on 80 examples, one (the cheapest) truly 10 points worse than the other 11.
+    How often is it chosen, and how often does the opening then say a better-scoring model lost?"""
+    from corners import arrays, decide_run, req, row
+
+    r = req()
+    ids = [f"m{i}" for i in range(12)]
+    chosen = said = 0
+    for _ in range(reps):
+        rows = [row(c, f"x{i}", float(rng.random() < (0.7 if j == 0 else 0.8)), cost=0.001 * (j + 1))
+                for j, c in enumerate(ids) for i in range(80)]
+        d, figs, *_ = decide_run(arrays(rows), r, ids)
+        if d.chosen == "m0":
+            chosen += 1
+            best = max(f.quality.mean or 0 for f in figs.values())
+            said += best - (figs["m0"].quality.mean or 0) > r.decision.small_difference
+    return {"9 12 candidates, the cheapest truly 10 points worse: chosen": chosen / reps,
+            "9 same: chosen and a higher-scoring survivor more than small_difference above it (the opening "
+            "now says so)": said / reps}
+
+
+SCENARIOS = (ceiling, worse_family, gaps, many)
+
+
+def measure(reps: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for i, f in enumerate(SCENARIOS):
+        out.update(f(reps, np.random.default_rng(20261206 + i)))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=400)
+    ap.add_argument("--baseline", type=Path, help="an earlier checkout: the same scenarios run there, side by side")
+    ap.add_argument("--tree", type=Path, default=HERE.parent, help=argparse.SUPPRESS)
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    _setup(args.tree)
+    t0 = time.perf_counter()
+    if args.json:
+        print(json.dumps(measure(args.reps)))
+        return 0
+    before: dict[str, float] = {}
+    if args.baseline:
+        env = dict(os.environ, PYTHONPATH=str(args.baseline))
+        got = subprocess.run([sys.executable, __file__, "--json", "--reps", str(args.reps), "--tree", str(args.baseline)],
+                             capture_output=True, text=True, env=env, check=True)
+        before = json.loads(got.stdout.strip().splitlines()[-1])
+    after = measure(args.reps)
+    print(f"Rates over {args.reps} simulated runs each, known truth (before: {args.baseline or '-'}).\n")
+    print(f"{'scenario (promise)':<112} {'before':>7} {'after':>7}")
+    for k, v in after.items():
+        b = before.get(k, float("nan"))
+        print(f"{k:<112} {b * 100:6.1f}% {v * 100:6.1f}%")
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
