@@ -55,6 +55,33 @@ def ceiling(reps: int, rng: np.random.Generator) -> dict[str, float]:
             "1 same, bar 0.935 above the truth: a sure pass (<= 2.5%)": sure / reps}
 
 
+# --- 5. graded scores in few clusters ------------------------------------------------------------
+
+def graded_clusters(reps: int, rng: np.random.Generator) -> dict[str, float]:
+    """Graded scores in g clusters of 10; a cluster's level is drawn around 0.85 (SD 0.15), each
+    score around it (SD 0.1), clipped to [0, 1]. Truth: the mean of that process."""
+    from corners import arrays, req, row
+
+    from modelsel.analysis.metrics import compute
+
+    z = np.random.default_rng(5)
+    lv = np.clip(0.85 + z.normal(0, 0.15, 200_000), 0, 1)
+    truth = float(np.clip(lv[:, None] + z.normal(0, 0.1, (200_000, 5)), 0, 1).mean())
+    r = req()
+    out = {}
+    for g in (4, 6, 8):
+        cover = 0
+        for _ in range(reps):
+            rows = []
+            for c in range(g):
+                level = np.clip(0.85 + rng.normal(0, 0.15), 0, 1)
+                rows += [row("a", f"x{c}-{i}", float(np.clip(level + rng.normal(0, 0.1), 0, 1)), f"c{c}") for i in range(10)]
+            q = compute(arrays(rows), r)[0]["a"].quality
+            cover += q.lo is not None and q.lo <= truth <= (q.hi if q.hi is not None else 1.0)
+        out[f"5 graded scores in {g} clusters of 10: quality interval covers (>= 94%)"] = cover / reps
+    return out
+
+
 # --- 2. 'worse' under non_inferior ---------------------------------------------------------------
 
 def worse_family(reps: int, rng: np.random.Generator) -> dict[str, float]:
@@ -121,7 +148,7 @@ def many(reps: int, rng: np.random.Generator) -> dict[str, float]:
             "now says so)": said / reps}
 
 
-SCENARIOS = (ceiling, worse_family, gaps, many)
+SCENARIOS = (ceiling, graded_clusters, worse_family, gaps, many)
 
 
 def measure(reps: int) -> dict[str, float]:

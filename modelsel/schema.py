@@ -24,7 +24,8 @@ class QualityFigures(Model):
     lo: float | None = None
     hi: float | None = None
     n: int = 0  # examples scored (repeats pooled per example)
-    method: Literal["exact", "exact_clustered", "bounded_betting", "bootstrap_t", "t", "cluster_t", "none"] = "none"
+    method: Literal["exact", "exact_clustered", "bounded_betting", "cluster_betting", "bootstrap_t", "t", "cluster_t",
+                    "none"] = "none"  # analysis/methods.py names each
     pass_rate: float | None = None
     pass_lo: float | None = None
     pass_hi: float | None = None

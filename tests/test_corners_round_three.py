@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from modelsel.analysis import stats
+from modelsel.analysis import betting, stats
 from modelsel.analysis.decision import decide
 from modelsel.analysis.limits import check
 from modelsel.analysis.metrics import compute
 from modelsel.catalog.compliance import Screening
-from tests.conftest import cli, flat, openai_cand, oracle, run_dir, write_req, wrong_on
+from tests.conftest import ROOT, cli, flat, openai_cand, oracle, run_dir, write_req, wrong_on
 from tests.test_decision import cand
 from tests.test_every_corner import arrays, plain, rec
 
@@ -97,3 +98,34 @@ def test_check_warns_when_the_shortlist_is_longer_than_the_eval_set_can_separate
     assert "shorten the shortlist" in text or "keep at most" in text
     few = cli("check", write_req(tmp_path / "two", cands[:2]))
     assert "2 candidates on 12 examples (1 comparison)" in flat(few.output)
+
+
+def test_the_readme_names_the_methods_from_the_one_table_and_the_record_only_those_that_ran(
+        fake, keys, tmp_path: Path) -> None:
+    from modelsel.analysis.methods import readme_rows
+
+    readme = (ROOT / "README.md").read_text()
+    assert all(r in readme for r in readme_rows())
+    fake.script("m", answer=oracle)
+    res = cli("eval", write_req(tmp_path, [openai_cand(fake, "m")]), "--out", tmp_path / "run")
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "run" / "decision.md").read_text()
+    assert "Quality is the mean score over examples (repeats pooled) with a 95% interval: exact binomial " \
+           "(Clopper-Pearson) for pass/fail scores;" in md
+    assert "bootstrap-t" not in md and "cluster-robust t from 30" not in md and "betting" not in md
+    assert "exact binomial (Clopper-Pearson) for pass/fail scores" in (tmp_path / "run" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("g", [4, 6, 8])
+def test_graded_scores_in_few_clusters_get_an_interval_over_the_clusters(g: int) -> None:
+    """The cluster-level betting interval: valid for every distribution with the clusters as draws;
+    with g clusters whose mean scores are known it holds the row mean and is no narrower than the
+    betting interval over the g cluster means alone."""
+    rng = np.random.default_rng(g)
+    x = np.concatenate([np.clip(rng.normal(0.6 + 0.3 * rng.random(), 0.1, 10), 0, 1) for _ in range(g)])
+    cl = [f"c{i // 10}" for i in range(10 * g)]
+    m, lo, hi = stats.cluster_betting(x, cl)
+    assert lo <= m <= hi and m == pytest.approx(x.mean())
+    means = x.reshape(g, 10).mean(axis=1)
+    _, blo, bhi = betting.interval(means)
+    assert lo == pytest.approx(blo, abs=1e-6) and hi == pytest.approx(bhi, abs=1e-6)  # equal clusters: the same

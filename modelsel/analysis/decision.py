@@ -10,6 +10,7 @@ import math
 from datetime import date, timedelta
 
 from modelsel.analysis import limits, stats
+from modelsel.analysis.methods import TESTS, short
 from modelsel.analysis.metrics import find
 from modelsel.catalog.compliance import Screening
 from modelsel.inputs.candidate import Candidate
@@ -107,9 +108,7 @@ def _n_text(c: Comparison) -> str:
 
 
 def _cmp_text(c: Comparison) -> str:
-    test = {"tango_score": "Tango score test", "paired_t": "paired t test",
-            "cluster_t": "cluster-robust t test", "cluster_signflip": "cluster sign-flip test",
-            "bounded_betting": "test for bounded scores"}.get(c.test, c.test)
+    test = f"{short(TESTS, c.test)} test"
     ci = f"95% CI {_pts(c.lo)} to {_pts(c.hi)} points" if c.lo is not None and c.hi is not None else "no interval"
     return f"{_pts(c.diff)} points ({ci}, {test} {p_eq(c.p_value)}, {_n_text(c)})"
 

@@ -208,3 +208,21 @@ def comparison_of(s: Summary, a: str, b: str) -> tuple[float, float | None, floa
                                                      (-c.lo if c.lo is not None else None))
             return sign * c.diff * 100, None if lo is None else lo * 100, None if hi is None else hi * 100, c
     return None
+
+
+def quality_methods_text(s: Summary) -> str:
+    """How the quality intervals of this run were made, naming only the methods that ran
+    (analysis/methods.py is the one table)."""
+    from modelsel.analysis.methods import QUALITY, sentence
+
+    used = sentence(QUALITY, (c.quality.method for c in s.candidates.values()))
+    return (f"Quality is the mean score over examples (repeats pooled) with a 95% interval: {used}" if used else
+            "Quality is the mean score over examples (repeats pooled)") + "; a request that ended in an error is a failed answer."
+
+
+def tests_text(s: Summary) -> str:
+    """The paired comparisons' tests that ran, named from the one table."""
+    from modelsel.analysis.methods import TESTS, sentence
+
+    used = sentence(TESTS, (c.test for c in s.comparisons))
+    return f"Tests used: {used}." if used else ""

@@ -26,6 +26,7 @@ from modelsel.report.fmt import (
     pct,
     per_request_ci,
     q_ci,
+    quality_methods_text,
     quantile,
     resolution_text,
     results_rows,
@@ -141,7 +142,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
         chart_cost=figs["cost"], chart_latency=figs["latency"], chart_diff=figs["diff"],
         chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill),
-        production=production_section(s),
+        production=production_section(s), quality_methods=quality_methods_text(s),
         latency_lines=[(cid, t) for cid, c in s.candidates.items() if (t := latency_condition(c.latency))],
         by_input=[(cid, b, q) for cid, c in s.candidates.items() for b, q in c.latency.by_input.items()])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from modelsel.analysis.methods import TESTS, short
 from modelsel.inputs.requirements import Cost
 from modelsel.inputs.textfile import printable
 from modelsel.numbers import p_text
@@ -18,9 +19,11 @@ from modelsel.report.fmt import (
     pct,
     per_request_ci,
     q_ci,
+    quality_methods_text,
     quantile,
     resolution_text,
     results_rows,
+    tests_text,
     usd,
 )
 from modelsel.report.opening import differences, opening, versus
@@ -219,18 +222,15 @@ def _appendix(s: Summary, L: list[str]) -> None:
     L.append(esc(difference_sentence(s)) + " " + esc(resolution_text(s)))
     if s.comparisons:
         L.append("\n### Paired comparisons (same examples)\n")
-        names = {"tango_score": "Tango score", "paired_t": "paired t", "cluster_t": "cluster-robust t", "bounded_betting": "bounded (betting)",
-                 "cluster_signflip": "cluster sign-flip"}
         rows = [[esc(c.a), esc(c.b), f"{c.diff:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]" if c.lo is not None and c.hi is not None else "—",
-                 p_text(c.p_value), p_text(c.p_holm), names.get(c.test, c.test),
+                 p_text(c.p_value), p_text(c.p_holm), short(TESTS, c.test),
                  "yes" if c.significant else "no", f"{c.n} ({c.clusters})" if c.clusters else str(c.n)]
                 for c in s.comparisons]
         L.append(table(["A", "B", "A − B", "95% CI", "p", "p (Holm)", "test", "interval excludes 0", "n"], rows))
         L.append("\nEach interval inverts the test beside it, so 'interval excludes 0' and 'p < 0.05' always agree. "
                  f"Holm-adjusted p-values are over all {len(s.comparisons)} pairs in this table, one family: a verdict "
                  "of 'worse' needs the Holm-adjusted p below 0.05. Where examples share clusters the comparison is "
-                 "made between clusters (a sign-flip test below 30 clusters, the cluster-robust t from 30 on) and n "
-                 "counts examples (clusters in brackets).")
+                 "made between clusters and n counts examples (clusters in brackets). " + tests_text(s))
 
 
 def _results(s: Summary, L: list[str]) -> None:
@@ -238,9 +238,8 @@ def _results(s: Summary, L: list[str]) -> None:
     rows = results_rows(s)
     keys = [k for k in HEADERS if k != "total" or any(r["total"] != "—" for r in rows)]
     L.append(table([HEADERS[k] for k in keys], [[esc(r[k]) for k in keys] for r in rows]))
-    L.append("\nQuality is the mean score over examples (repeats pooled) with a 95% interval (exact binomial for pass/fail, bootstrap-t for "
-             "graded scores, cluster-robust where examples share a cluster); a request that ended in an error is a failed "
-             "answer. Latency is what a request waited from its first attempt to its answer, failed attempts and back-off "
+    L.append("\n" + esc(quality_methods_text(s)) + " "
+             "Latency is what a request waited from its first attempt to its answer, failed attempts and back-off "
              "included. Latency percentiles carry distribution-free "
              "95% intervals from order statistics: a p95 from fewer than 59 calls has no upper bound, and says so.")
     for note in _result_notes(s):

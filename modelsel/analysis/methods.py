@@ -1,0 +1,50 @@
+"""What each interval and test that runs is called, in one table: the record, the HTML and the README
+name a method only from here, and only the methods a run actually used. (The record once named a
+"bootstrap-t for graded scores" and "the cluster-robust t from 30 clusters on" long after neither ran.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# A quality interval's method (QualityFigures.method): (short name for tables, what it is).
+QUALITY = {
+    "exact": ("exact", "exact binomial (Clopper-Pearson) for pass/fail scores"),
+    "exact_clustered": ("exact, clusters", "exact binomial at the clusters' effective sample size (CR2 design "
+                                           "effect, Korn-Graubard degrees of freedom; all right or all wrong: over "
+                                           "the clusters) for pass/fail scores in clusters"),
+    "bounded_betting": ("betting", "the betting interval for bounded scores (Waudby-Smith and Ramdas 2024), "
+                                   "valid for every distribution on [0, 1], for graded scores"),
+    "cluster_betting": ("betting, clusters", "the betting interval over the clusters' size-weighted means "
+                                             "(each cluster one draw), for graded scores in clusters"),
+    "cluster_t": ("cluster t", "the cluster-robust t (CR2, Bell-McCaffrey degrees of freedom)"),
+    "t": ("t", "the t interval"),
+    "bootstrap_t": ("bootstrap-t", "the studentized bootstrap"),
+}
+
+# A paired comparison's test (Comparison.test): (short name, what it is). Each interval inverts it.
+TESTS = {
+    "tango_score": ("Tango score", "Tango's score test for paired pass/fail answers"),
+    "paired_t": ("paired t", "the paired t test for graded scores"),
+    "bounded_betting": ("bounded (betting)", "the betting test for bounded differences (every difference the same)"),
+    "cluster_signflip": ("cluster sign-flip", "the cluster sign-flip test (every clustered comparison, any number "
+                                              "of clusters)"),
+    "cluster_t": ("cluster-robust t", "the cluster-robust t test"),
+    "welch_t": ("Welch t", "Welch's t test"),
+}
+
+
+def short(table: dict[str, tuple[str, str]], key: str) -> str:
+    return table.get(key, (key, key))[0]
+
+
+def sentence(table: dict[str, tuple[str, str]], used: Iterable[str]) -> str:
+    """The methods that ran, in the table's order, as one clause; empty when none did."""
+    seen = set(used)
+    return "; ".join(text for key, (_, text) in table.items() if key in seen)
+
+
+def readme_rows() -> list[str]:
+    """The README's table of methods, made from this one (tests/test_schema_docs.py holds them equal)."""
+    rows = [f"| quality interval | `{k}` | {text} |" for k, (_, text) in QUALITY.items()]
+    rows += [f"| paired comparison | `{k}` | {text} |" for k, (_, text) in TESTS.items()]
+    return rows
