@@ -107,8 +107,8 @@ def test_the_readme_names_the_methods_from_the_one_table_and_the_record_only_tho
     readme = (ROOT / "README.md").read_text()
     assert all(r in readme for r in readme_rows())
     fake.script("m", answer=oracle)
-    res = cli("eval", write_req(tmp_path, [openai_cand(fake, "m")]), "--out", tmp_path / "run")
-    assert res.exit_code == 0, res.output
+    res = cli("eval", write_req(tmp_path, [openai_cand(fake, "m")], latency={}), "--out", tmp_path / "run")
+    assert res.exit_code in (0, 1) and (tmp_path / "run" / "decision.md").exists(), res.output
     md = (tmp_path / "run" / "decision.md").read_text()
     assert "Quality is the mean score over examples (repeats pooled) with a 95% interval: exact binomial " \
            "(Clopper-Pearson) for pass/fail scores;" in md
