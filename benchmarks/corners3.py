@@ -101,6 +101,28 @@ def worse_family(reps: int, rng: np.random.Generator) -> dict[str, float]:
     return out
 
 
+# --- 6. graded non-inferiority with rare total failures -------------------------------------------
+
+def rare_failures(reps: int, rng: np.random.Generator) -> dict[str, float]:
+    """A's graded scores around 0.8; B the same answers but a total failure (0) on 7% of examples:
+    truly 5.6 points worse than A, over the 5-point margin. How often is B non-inferior within 0.05?"""
+    from corners import arrays, decide_run, req, row
+
+    r = req(decision={"equivalence": "non_inferior", "small_difference": 0.05})
+    out = {}
+    for n in (80, 200):
+        ni = 0
+        for _ in range(reps):
+            a = np.clip(rng.normal(0.8, 0.15, n), 0, 1)
+            b = np.where(rng.random(n) < 0.07, 0.0, a)
+            rows = [row("A", f"x{i}", float(a[i]), cost=0.01) for i in range(n)]
+            rows += [row("B", f"x{i}", float(b[i]), cost=0.001) for i in range(n)]
+            d, *_ = decide_run(arrays(rows), r, ["A", "B"])
+            ni += any(v.candidate == "B" and v.verdict == "non_inferior" for v in d.verdicts)
+        out[f"6 graded, B = A but zeros on 7% (5.6 points worse), n={n}: 'non-inferior within 0.05' (<= 2.5%)"] = ni / reps
+    return out
+
+
 # --- 8. fairness across groups -------------------------------------------------------------------
 
 def gaps(reps: int, rng: np.random.Generator) -> dict[str, float]:
@@ -148,7 +170,7 @@ def many(reps: int, rng: np.random.Generator) -> dict[str, float]:
             "now says so)": said / reps}
 
 
-SCENARIOS = (ceiling, graded_clusters, worse_family, gaps, many)
+SCENARIOS = (ceiling, graded_clusters, worse_family, rare_failures, gaps, many)
 
 
 def measure(reps: int) -> dict[str, float]:

@@ -129,3 +129,14 @@ def test_graded_scores_in_few_clusters_get_an_interval_over_the_clusters(g: int)
     means = x.reshape(g, 10).mean(axis=1)
     _, blo, bhi = betting.interval(means)
     assert lo == pytest.approx(blo, abs=1e-6) and hi == pytest.approx(bhi, abs=1e-6)  # equal clusters: the same
+
+
+def test_graded_non_inferiority_is_the_betting_test_not_the_paired_t() -> None:
+    """Rare total failures make the paired t's one-sided level too loose: B, equal to A but for a
+    zero on 6 of 80 examples, is tested by betting on the bounded differences."""
+    a = np.clip(np.random.default_rng(3).normal(0.8, 0.15, 80), 0, 1)
+    b = a.copy()
+    b[:6] = 0.0
+    r = stats._paired(a, b, binary=False)
+    d = a - b
+    assert stats._p_shortfall(d, r, 0.05, False, None) == pytest.approx(betting.p_below(d, 0.05, lo=-1.0, hi=1.0))

@@ -487,8 +487,10 @@ def _p_shortfall(d: np.ndarray, r: Paired, margin: float, binary: bool, clusters
     if binary:
         worse, better = int(np.sum(d > 0)), int(np.sum(d < 0))
         return tango_pvalue(better, worse, n, -margin)
-    sd = float(d.std(ddof=1))
-    return t_cdf((float(d.mean()) - margin) / (sd / math.sqrt(n)), n - 1)
+    # Graded differences: the betting test, valid for every distribution on [-1, 1]. The paired t's
+    # one-sided level fails on rare total failures (B equal to A but for zeros on 6-8% of examples,
+    # truly 5.4 points worse, was non-inferior within 5 in 4.0% of runs, promised 2.5%).
+    return betting.p_below(d, margin, lo=-1.0, hi=1.0)
 
 
 def _paired(a: Sequence[float], b: Sequence[float], binary: bool, clusters: Sequence[str] | None = None) -> Paired:
