@@ -226,7 +226,8 @@ def init(
 app.add_typer(cli_import.import_app, name="import")
 
 
-for command in (cli_quarterly.report, cli_quarterly.review, cli_quarterly.history, cli_quarterly.diff):
+for command in (cli_quarterly.report, cli_quarterly.review, cli_quarterly.history, cli_quarterly.diff,
+                cli_quarterly.deploy):
     app.command()(command)
 
 

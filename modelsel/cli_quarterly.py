@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from modelsel.shell import (
     ALLOW_HELP,
@@ -56,8 +57,11 @@ def review(
                                            "after of the decision) to this file, e.g. for a pull-request comment."),
     traces: list[Path] = typer.Option([], "--traces", help="New production traces: draw a fresh sample the way the eval "
                                       "set was drawn and say whether production's inputs moved (repeatable)."),
+    deployed: Path | None = typer.Option(None, "--deployed", help="The config production runs (from `modelsel deploy`): "
+                                         "the review fails when it no longer says what was decided."),
 ) -> None:
     """Re-run the eval and say whether the recorded decision still holds (exit 0 holds, 1 not)."""
+    drift = _deployed(requirements, against, reports_root, deployed) if deployed is not None else []
     from modelsel import pipeline
     from modelsel.errors import InputError
     from modelsel.session import run_review
@@ -71,7 +75,43 @@ def review(
         fail(exc)
     if summary is not None:
         ci_outputs(summary, folder, junit, [], result, summary_md)
-    raise typer.Exit(code)
+    for f in drift:
+        console.print(f"[red]✗[/red] deployed config {deployed}: {escape(f)}")
+    raise typer.Exit(max(code, 1) if drift else code)
+
+
+def _deployed(requirements: Path, against: Path | None, reports_root: Path, file: Path) -> list[str]:
+    """The deployed config against the recorded decision, read before any call (a bad file is exit 2)."""
+    from modelsel.errors import InputError
+    from modelsel.report.deploy_check import findings
+    from modelsel.run.rundir import newest_run_for
+
+    try:
+        base = against or newest_run_for(requirements, reports_root)
+        if base is None:
+            raise InputError("no recorded decision to hold the deployed config against; pass --against RUN.",
+                             field="--deployed")
+        return findings(base, file)
+    except InputError as exc:
+        fail(exc)
+    return []
+
+
+def deploy(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `modelsel eval` (the decision to ship)."),
+    format: str = typer.Option("litellm", "--format", help="litellm (proxy config.yaml), openrouter (request body) "
+                               "or env (plain variables)."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write it (default: in the run folder)."),
+) -> None:
+    """Write the decision as the configuration that runs it, and name the file in the record."""
+    from modelsel.errors import InputError
+    from modelsel.report.deploy import deploy as write
+
+    try:
+        path, sha = write(run_dir, format, out)
+    except InputError as exc:
+        fail(exc)
+    console.print(f"wrote {path} (sha256 {sha}); decision.md and report.html name it")
 
 
 def history(

@@ -501,6 +501,14 @@ class Supersedes(Model):
     changes: list[str] = []
 
 
+class DeployedFile(Model):
+    """A runtime configuration `modelsel deploy` wrote from this decision."""
+    format: Literal["litellm", "openrouter", "env"]
+    file: str
+    sha256: str
+    at: str  # when it was written (UTC)
+
+
 class Summary(Model):
     schema_version: int = SCHEMA_VERSION
     modelsel_version: str
@@ -515,6 +523,7 @@ class Summary(Model):
     judge: JudgeInfo | None = None
     evidence: Evidence = Evidence()
     supersedes: Supersedes | None = None  # the last record for the same requirements, and what changed since
+    deployments: list[DeployedFile] = []  # `modelsel deploy`: the configs written from this decision
 
     def figures(self, cid: str) -> CandidateEntry:
         return self.candidates[cid]

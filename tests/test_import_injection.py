@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from modelsel.importers import LINE_BREAKS, yaml_text
 from modelsel.inputs.evalset import load_evalset
+from modelsel.inputs.textfile import LINE_BREAKS
+from modelsel.inputs.yamlsrc import yaml_text
 from tests.conftest import ROOT, cli
 
 BREAKS = {"LF": "\n", "CR": "\r", "CRLF": "\r\n", "LS": "\u2028", "PS": "\u2029", "NEL": "\x85", "VT": "\x0b",

@@ -13,36 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from modelsel.errors import InputError
-from modelsel.inputs.textfile import LINE_BREAKS, atomic_write, jsonl_line, spelled, unsafe_char
-
-
-def _dumper() -> type:
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        """Double-quotes a string that holds a character YAML could read as a line break or that a
-        terminal would act on: in double quotes the emitter writes it as an escape (\\L, \\N, \\x1b)."""
-
-    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        style = '"' if any(map(unsafe_char, value)) else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    Dumper.add_representer(str, text)
-    return Dumper
-
-
-def yaml_text(data: dict[str, Any], comments: list[str]) -> str:
-    """The requirements file: `comments` as `# ` lines (outside text spelled out), then `data` as YAML.
-    Refused (InputError) unless the text has no line break but LF and reads back as exactly `data`."""
-    import yaml
-
-    head = [c if c.startswith("#") else f"# {c}" for c in map(spelled, comments)]
-    body = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=110)
-    text = "".join(line + "\n" for line in head) + body
-    if any(ch in LINE_BREAKS - {"\n"} for ch in text) or yaml.safe_load(text) != data:
-        raise InputError("the imported text would not read back as it was written; nothing was written. "
-                         "Report this with the file that caused it.", field="requirements")
-    return text
+from modelsel.inputs.textfile import atomic_write, jsonl_line
+from modelsel.inputs.yamlsrc import yaml_text
 
 
 def write_project(out: Path, slug: str, head: list[str], todos: list[str], requirements: dict[str, Any],

@@ -9,11 +9,14 @@ import yaml
 
 from modelsel.errors import InputError
 from modelsel.inputs.textfile import (
+    LINE_BREAKS,
     MAX_DEPTH,
     MAX_REQUIREMENTS_BYTES,
     MAX_YAML_VALUES,
     check_strings,
     read_text,
+    spelled,
+    unsafe_char,
 )
 
 Lines = dict[tuple[Any, ...], int]
@@ -178,3 +181,30 @@ def pydantic_error(exc: Any, path: Path | str, lines: Lines, prefix: tuple[Any, 
         else:
             msg += "."
     return InputError(msg, path=path, line=line_of(lines, tuple(clean)), field=field)
+
+
+# --- writing: outside text through the emitter only (see modelsel/importers) ---
+
+def _dumper() -> type:
+    class Dumper(yaml.SafeDumper):
+        """Double-quotes a string that holds a character YAML could read as a line break or that a
+        terminal would act on: in double quotes the emitter writes it as an escape (\\L, \\N, \\x1b)."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = '"' if any(map(unsafe_char, value)) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
+def yaml_text(data: dict[str, Any], comments: list[str]) -> str:
+    """The requirements file: `comments` as `# ` lines (outside text spelled out), then `data` as YAML.
+    Refused (InputError) unless the text has no line break but LF and reads back as exactly `data`."""
+    head = [c if c.startswith("#") else f"# {c}" for c in map(spelled, comments)]
+    body = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=110)
+    text = "".join(line + "\n" for line in head) + body
+    if any(ch in LINE_BREAKS - {"\n"} for ch in text) or yaml.safe_load(text) != data:
+        raise InputError("the imported text would not read back as it was written; nothing was written. "
+                         "Report this with the file that caused it.", field="requirements")
+    return text

@@ -120,6 +120,8 @@ def _header(s: Summary, L: list[str]) -> None:
                  "since then: " + "; ".join(esc(c) for c in sp.changes))
     else:
         L.append("- Supersedes: nothing (the first record for these requirements here)")
+    for dep in s.deployments:
+        L.append(f"- Deployed as `{esc(dep.file)}` ({dep.format}, sha256 `{dep.sha256}`), written {dep.at[:10]}")
     L.append(f"- Eval set: `{esc(run.evalset_rel or run.evalset)}` (relative to the requirements file), "
              f"{run.n_examples} examples x {run.repeat} repeat(s)")
     if run.prices is not None:
