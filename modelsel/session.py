@@ -545,6 +545,7 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     if base is None:
         raise InputError(f"no earlier run for this requirements file under {reports_root}/; run `modelsel eval` first "
                          "or pass --against RUN_DIR.", path=requirements)
+    base, reviews = history.decision_runs(Path(base), reports_root)  # the decision's own run, and its reviews since
     old_rd = RunDir.open(base)
     old = old_rd.summary()
     old_calls = Calls.from_records(old_rd.records()).arrays()
@@ -560,8 +561,10 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     if res.summary is None or res.calls is None:
         return res.code, None, res.folder, None
     prices = {c.id: (c.input_per_mtok, c.output_per_mtok) for c in inp.candidates}
+    earlier = [Calls.from_records(RunDir.open(r).records()).arrays() for r in reviews]
     findings = compare_decisions(old, res.summary, old_calls, res.calls, prices, _passing_catalog_models(inp), today,
-                                 {c.id: c for c in inp.candidates}, inp.lr.req.decision.review_every_days)
+                                 {c.id: c for c in inp.candidates}, inp.lr.req.decision.review_every_days,
+                                 earlier, inp.lr.req.decision.planned_reviews)
     rd = RunDir(res.folder)
     if fresh is not None:  # drawn before the run: a bad trace file stops the review before any call
         findings += fresh[0]

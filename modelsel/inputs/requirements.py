@@ -194,6 +194,7 @@ class DecisionPolicy(Strict):
     priority: list[Literal["cost", "latency", "quality"]] = ["cost", "latency"]
     max_error_rate: float = Field(0.05, ge=0, le=1)
     review_every_days: int = Field(90, ge=1)
+    planned_reviews: int = Field(8, ge=1, le=100)  # the drift test's false-alarm budget is split over these
     triggers: list[str] = []
 
 

@@ -274,3 +274,32 @@ def indexed_rows(reports_root: Path, name: str, since: str | None, warn: Callabl
         return store.rows(name, since)
     finally:
         store.close()
+
+
+def decision_runs(base: Path, reports_root: Path) -> tuple[Path, list[Path]]:
+    """The decision a review is of, and the reviews of it so far (oldest first). `base` may be a review's
+    own run folder (the newest run of a requirements file often is): its review.json names the run it
+    reviewed, followed back to the decision's own run. Reviews compare with that run, never only the
+    newest one, which already holds whatever drifted."""
+    def against(folder: Path) -> Path | None:
+        f = folder / "review.json"
+        try:
+            a = json.loads(f.read_text(encoding="utf-8")).get("against") if f.is_file() else None
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return None
+        return Path(a) if isinstance(a, str) and a else None
+
+    seen = set()
+    while (prev := against(base)) is not None and base.resolve() not in seen and len(seen) < 100:
+        seen.add(base.resolve())
+        base = prev
+    root = base.resolve()
+    reviews = []
+    if reports_root.is_dir():
+        for sub in reports_root.iterdir():
+            a = against(sub) if sub.is_dir() else None
+            while a is not None and a.resolve() != root and (b := against(a)) is not None:
+                a = b  # a review of a review of the decision is a review of the decision
+            if a is not None and a.resolve() == root:
+                reviews.append(sub)
+    return base, sorted(reviews, key=lambda p: (p / "summary.json").stat().st_mtime if (p / "summary.json").exists() else 0)

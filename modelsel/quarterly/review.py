@@ -34,7 +34,11 @@ class ReviewResult(BaseModel):
     findings: list[Finding]
 
 
-def _choice(old: Summary, new: Summary, chosen: str) -> list[Finding]:
+def _choice(old: Summary, new: Summary, chosen: str, prices_moved: bool = False) -> list[Finding]:
+    """The incumbent keeps its place unless it fails a requirement, a challenger is shown better, or a
+    price change moved the choice. Two candidates the data cannot separate trade first place from run
+    to run by chance (a sure pass before an at-risk one, cost within noise): over eight quarters that
+    flip made 35% of unchanged histories 'not hold' at least once."""
     nd = new.decision
     if nd.chosen == chosen:
         return [Finding(kind="same_choice", holds=True, text=f"the same rules still choose '{chosen}'")]
@@ -45,12 +49,45 @@ def _choice(old: Summary, new: Summary, chosen: str) -> list[Finding]:
     elif chosen in nd.not_evaluated:
         f.append(Finding(kind="incumbent_not_evaluated", holds=False,
                          text=f"'{chosen}' could not be re-evaluated: {nd.not_evaluated[chosen]}"))
-    if nd.chosen:
-        f.append(Finding(kind="new_choice", holds=False, candidate=nd.chosen,
-                         text=f"under the same rules '{nd.chosen}' is now chosen over '{chosen}' (rule {nd.rule})"))
-    else:
+    elif nd.chosen:
+        v = next((v for v in nd.verdicts if v.candidate == chosen), None)
+        shown = v is not None and v.verdict == "worse"
+        if shown or prices_moved:
+            why = v.text if shown and v is not None else "a price changed (see the price findings)"
+            f.append(Finding(kind="new_choice", holds=False, candidate=nd.chosen,
+                             text=f"under the same rules '{nd.chosen}' is now chosen over '{chosen}': {why}"))
+        else:
+            why = v.text if v is not None else "no comparison shows it better"
+            return [Finding(kind="incumbent_keeps_place", holds=True, candidate=nd.chosen,
+                            text=f"'{nd.chosen}' ranks first in this run, but is not shown better than '{chosen}' "
+                                 f"({why}): the incumbent keeps its place")]
+    if not nd.chosen:
         f.append(Finding(kind="nobody_qualifies", holds=False, text="no candidate meets the requirements any more"))
     return f
+
+
+def _drift_plan(old: Summary, new: Summary, chosen: str, earlier: list[dict[str, float]], now: dict[str, float],
+                look: int, planned: int) -> list[Finding] | None:
+    """The drift test over every run of this decision (quarterly/drift.py), within the plan's
+    false-alarm budget; None when the runs share too few examples (then the two-run test below)."""
+    from modelsel.quarterly.drift import budget, drift_test
+
+    oq, nq = old.candidates[chosen].quality, new.candidates[chosen].quality
+    b = budget(look, planned)
+    if b.exhausted:
+        return [Finding(kind="quality_drift", holds=True, before=oq.mean, after=nq.mean,
+                        text=f"quality of '{chosen}' {nq.mean:.3f} vs {oq.mean:.3f} at the decision; {b.text()}")]
+    d = drift_test(earlier, now)
+    if d is None:
+        return None
+    sig = d.p < b.per_look and d.diff < 0
+    runs = "the decision's run" if d.runs == 1 else f"the {d.runs} earlier runs of this decision (its run and reviews)"
+    txt = (f"quality of '{chosen}' {nq.mean:.3f} vs {oq.mean:.3f} at the decision; against {runs}, "
+           f"{d.diff * 100:+.1f} points on {d.n} examples (permutation test over the runs, one-sided p={d.p:.4g}); "
+           f"{b.text()}")
+    word = ("quality drifted down: " if sig else "quality lower, not shown to have drifted within this review's share "
+            "of the budget: " if d.diff < 0 and d.p < 0.05 else "quality stable: ")
+    return [Finding(kind="quality_drift", holds=not sig, before=oq.mean, after=nq.mean, text=word + txt)]
 
 
 def _drift(old: Summary, new: Summary, chosen: str, old_per: dict[str, float], new_per: dict[str, float],
@@ -170,17 +207,26 @@ def _lifecycle(old: Summary, cands: dict[str, Any], today: date, review_every_da
 
 def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_calls: CallArrays,
                       current_prices: dict[str, tuple[float, float]], proposed: list[str], today: date,
-                      cands: dict[str, Any] | None = None, review_every_days: int = 90) -> list[Finding]:
-    """Findings, each saying whether the decision holds on that count."""
+                      cands: dict[str, Any] | None = None, review_every_days: int = 90,
+                      earlier_reviews: list[CallArrays] | None = None, planned: int = 8) -> list[Finding]:
+    """Findings, each saying whether the decision holds on that count. `old` is the decision's own
+    run (never only the newest review); `earlier_reviews` the reviews of it since, oldest first."""
     chosen = old.decision.chosen
     if chosen is None:
         return [Finding(kind="no_decision", holds=False, text="the recorded run chose no candidate, so there is no decision to hold")]
     f = _lifecycle(old, cands or {}, today, review_every_days)
-    f += _choice(old, new, chosen)
-    f += _drift(old, new, chosen, old_calls.of(chosen).per_example_scores(), new_calls.of(chosen).per_example_scores(),
-                clusters_of(new_calls))
+    price = _prices(old, current_prices)
+    f += _choice(old, new, chosen, any(x.candidate in (chosen, new.decision.chosen) for x in price))
+    now = new_calls.of(chosen).per_example_scores()
+    earlier = [old_calls.of(chosen).per_example_scores()] + [r.of(chosen).per_example_scores()
+                                                              for r in earlier_reviews or []]
+    plan = None
+    if chosen in new.candidates and new.candidates[chosen].quality.mean is not None \
+            and old.candidates.get(chosen) is not None and old.candidates[chosen].quality.mean is not None:
+        plan = _drift_plan(old, new, chosen, [e for e in earlier if e], now, len(earlier), planned)
+    f += plan if plan is not None else _drift(old, new, chosen, earlier[0], now, clusters_of(new_calls))
     f += _latency(old, new, chosen)
-    f += _prices(old, current_prices)
+    f += price
     f += _new_models(old, proposed)
     be = new.decision.self_hosting_break_even
     vol = new.requirements.get("cost", {}).get("monthly_requests")
