@@ -31,6 +31,7 @@ from modelsel.schema import (
     ChecklistItem,
     Comparison,
     Decision,
+    EvalsetMedia,
     Figures,
     JudgeInfo,
     MachineAdded,
@@ -78,7 +79,7 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
     else:
         es_path = Path(os.path.normpath(lr.confined(lr.req.evalset, "evalset")))
     try:
-        es = load_evalset(es_path)
+        es = load_evalset(es_path, lr.roots)
     except InputError as exc:
         if exc.path == str(es_path) and exc.line is None and "not found" in exc.message:
             raise InputError(f"eval set '{es_path}' not found.", path=lr.path, line=lr.line("evalset"), field="evalset") from None
@@ -228,9 +229,12 @@ def make_provider(c: Candidate, search_path: Path) -> Provider:
 
 def screen_compliance(inp: Inputs) -> Screened:
     """Rule 1: compliance before any call; nothing is runnable yet."""
+    from modelsel.inputs.media import modalities
+
     s = Screened()
+    needs = modalities(inp.evalset.examples)
     for c in inp.candidates:
-        out, risks = compliance(c, inp.lr.req)
+        out, risks = compliance(c, inp.lr.req, needs)
         if risks:
             s.compliance_risks[c.id] = risks
         if out:
@@ -254,7 +258,7 @@ def screen(inp: Inputs, load_code: bool = True) -> Screened:
                 raise InputError(f"candidate '{c.id}': {risk}.", path=inp.lr.path, line=inp.lr.line(*at),
                                  field=f"candidates[{c.spec_index}].base_url")
             s.key_risks[c.id] = risk
-        why = p.unavailable(load_code)
+        why = p.unavailable(load_code) or media_problem(type(p), inp.evalset)
         if why:
             s.not_evaluated[c.id] = why
             continue
@@ -271,6 +275,31 @@ def screen(inp: Inputs, load_code: bool = True) -> Screened:
                 raise
             s.judge_problem = exc.message  # check lists it as open; eval refuses it
     return s
+
+
+def evalset_media(es: EvalSet) -> EvalsetMedia | None:
+    """The eval set's images and documents, counted for the record."""
+    from modelsel.inputs.media import blobs
+
+    per = [blobs(ex) for ex in es.examples]
+    every = [b for bs in per for b in bs]
+    if not every:
+        return None
+    return EvalsetMedia(images=sum(b.kind == "image" for b in every), documents=sum(b.kind == "file" for b in every),
+                        pages=sum(b.pages or 1 for b in every if b.kind == "file"), bytes=sum(b.size or 0 for b in every),
+                        examples=sum(bool(bs) for bs in per), files=list(dict.fromkeys(b.name for b in every))[:5])
+
+
+def media_problem(p: type[Provider], es: EvalSet) -> str | None:
+    """Why a provider cannot send some example's images and files (the first such example named)."""
+    from modelsel.inputs.media import blobs
+
+    for ex in es.examples:
+        bs = blobs(ex)
+        why = p.media_problem(bs) if bs else None
+        if why:
+            return f"{why} (example '{ex.id}')"
+    return None
 
 
 def judge_provider(inp: Inputs) -> Provider:
@@ -434,7 +463,8 @@ def _run_info(inp: Inputs, arr: CallArrays, facts: RunFacts, cfg: RunConfig, tod
         started_at=facts.started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         requirements=str(inp.lr.path),
         requirements_sha256=_sha256(inp.lr.path), evalset=str(es_path), evalset_rel=inp.lr.req.evalset,
-        evalset_sha256=_sha256(es_path), n_examples=len(inp.evalset.examples), repeat=cfg.repeat,
+        evalset_sha256=_sha256(es_path), n_examples=len(inp.evalset.examples), media=evalset_media(inp.evalset),
+        repeat=cfg.repeat,
         spent_usd=round(facts.spent_usd, 6), budget_usd=cfg.max_cost_usd, budget_stopped=facts.budget_stopped,
         budget_reserved_usd=round(facts.budget_reserved_usd, 6) if facts.budget_stopped else None,
         not_judged=int(((arr.passed < 0) & ~arr.error).sum()) if inp.judge is not None and len(arr) else 0,
@@ -562,12 +592,16 @@ def check_items(inp: Inputs, scr: Screened) -> tuple[list[tuple[str, bool, str]]
 
 
 def input_files(inp: Inputs) -> list[Path]:
-    """What produced the run: requirements, eval set, prompt files, and your Python (candidates'
-    modules, python scorers' modules)."""
+    """What produced the run: requirements, eval set (with its images and files), prompt files, and
+    your Python (candidates' modules, python scorers' modules)."""
     from modelsel.inputs import usercode
     from modelsel.inputs.scorers import python_refs
 
+    from modelsel.inputs.media import blobs
+
     files = [inp.lr.path, Path(inp.evalset.path)]
+    # the eval set's images and files, so the run's copy of it loads (`report --rescore`)
+    files += list(dict.fromkeys(Path(b.path) for ex in inp.evalset.examples for b in blobs(ex) if b.path))
     for spec in inp.lr.req.candidates:
         if spec.prompt and "{{" not in spec.prompt and "\n" not in spec.prompt:
             p = inp.lr.resolve(spec.prompt)

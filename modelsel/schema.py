@@ -104,6 +104,16 @@ class CostFigures(Model):
     output_tokens_mean: float | None = None
     reasoning_tokens_mean: float | None = None  # of the output tokens, thinking (billed as output)
     n: int = 0  # answered calls the cost rests on
+    # Where the examples carry images or PDFs: a call's cost shared over its images (its pages),
+    # the mean over answered calls that sent any, with its 95% interval and n.
+    per_image_usd: float | None = None
+    per_image_lo: float | None = None
+    per_image_hi: float | None = None
+    per_image_n: int = 0
+    per_page_usd: float | None = None
+    per_page_lo: float | None = None
+    per_page_hi: float | None = None
+    per_page_n: int = 0
     fixed_monthly_usd: float = 0.0
     monthly_usd: float | None = None
     monthly_lo: float | None = None
@@ -383,6 +393,17 @@ class MachineAdded(Model):
     quiet_pass: bool = False  # over the threshold: the judged latency comes from a quiet pass
 
 
+class EvalsetMedia(Model):
+    """What the eval set sends beyond text (each file's name, size and sha256 are in the records)."""
+
+    images: int = 0
+    documents: int = 0
+    pages: int = 0
+    bytes: int = 0
+    examples: int = 0  # examples that carry at least one
+    files: list[str] = []  # the first few names, as the eval set writes them
+
+
 class RunInfo(Model):
     started_at: str
     finished_at: str
@@ -392,6 +413,7 @@ class RunInfo(Model):
     evalset_rel: str | None = None  # as the requirements file names it
     evalset_sha256: str | None = None
     n_examples: int
+    media: EvalsetMedia | None = None  # the eval set's images and documents, when it has any
     repeat: int = 1
     spent_usd: float = 0.0
     budget_usd: float | None = None

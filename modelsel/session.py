@@ -271,12 +271,16 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
             err.print(f"[yellow]An earlier run of these requirements was left unfinished ({marker.get('state', '?')}, "
                       f"started {marker.get('started_at', '?')}): {left}. Its finished answers are in the cache; this "
                       "run reuses them.[/yellow]", highlight=False, soft_wrap=True)
+    from modelsel.inputs.media import blobs
+    from modelsel.report.thumbs import write_thumbs
+
     try:
         folder = RunDir.create(out, reports_root, inp.lr.path.stem, inp.lr.path)
     except OSError as exc:
         return _stopped(err, f"the run folder could not be made ({exc.strerror or exc})", None, reports_root)
     try:
         folder.copy_inputs(pipeline.input_files(inp), inp.lr.tree)
+        write_thumbs(folder.path, [b for ex in inp.evalset.examples for b in blobs(ex)])  # before any call
         cache = Cache(cache_path(reports_root), read=not no_cache)
     except CacheUnreadable as exc:  # the cache itself is damaged: free space would not help
         return _stopped(err, str(exc), folder, reports_root, advice="")

@@ -241,6 +241,17 @@ def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigure
     lo = max(0.0, lo) if not math.isnan(lo) else lo
     out.per_request_usd, out.per_request_lo, out.per_request_hi = _usd(per), _usd(lo), _usd(hi)
     out.p95_per_request_usd = _usd(float(np.percentile(costs, 95)))
+    for unit in ("images", "pages"):
+        n_units = getattr(arr, unit)[ok]
+        has = n_units > 0
+        if has.any():
+            each = costs[has] / n_units[has]
+            v, ulo, uhi = stats.mean_ci(each) if len(each) > 1 else (float(each[0]), math.nan, math.nan)
+            name = unit[:-1]
+            setattr(out, f"per_{name}_usd", _usd(v))
+            setattr(out, f"per_{name}_lo", _usd(max(0.0, ulo)) if not math.isnan(ulo) else None)
+            setattr(out, f"per_{name}_hi", _usd(uhi) if not math.isnan(uhi) else None)
+            setattr(out, f"per_{name}_n", int(has.sum()))
     out.input_tokens_mean = _num(float(arr.input_tokens[ok].mean()))
     out.output_tokens_mean = _num(float(arr.output_tokens[ok].mean()))
     reasoning = arr.reasoning_tokens[ok]

@@ -24,6 +24,7 @@ from modelsel.catalog.models import call_cost
 from modelsel.errors import InputError
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
+from modelsel.inputs.media import blobs, estimate_media_tokens, media_record
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
 from modelsel.redaction import redact
@@ -87,7 +88,8 @@ class CandidateBatch:
 
     def _record(self, ex: Example, rep: int, **fields: Any) -> Record:
         return Record(candidate=self.c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster,
-                      input=ex.text(), expected=ex.expected, params={**self.p.defaults, **self.c.params}, **fields)
+                      input=ex.text(), expected=ex.expected, params={**self.p.defaults, **self.c.params},
+                      media=media_record(ex), **fields)
 
     async def run(self) -> None:
         cache, deliver = self.ctx.cache, self.ctx.deliver
@@ -129,8 +131,9 @@ class CandidateBatch:
             self.info.update(batch_id=lost, resumed=True, state="collecting a batch submitted earlier",
                              created=time.time())
             return lost
-        guess = sum(call_cost(self.c, estimate_tokens(req.prompt), expected_output_tokens(req.params), processing="batch")
-                    for _, _, _, req, _ in todo)
+        guess = sum(call_cost(self.c, estimate_tokens(req.prompt) + estimate_media_tokens(self.c.provider, blobs(ex)),
+                              expected_output_tokens(req.params), processing="batch")
+                    for _, ex, _, req, _ in todo)
         if not self.ctx.budget.reserve(guess):
             self.info["state"] = "not submitted: the budget guard"
             self.outcome.skipped_budget += len(todo)

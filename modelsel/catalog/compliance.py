@@ -27,8 +27,13 @@ def _src(c: Candidate, fact: str) -> str:
     return f"source: {f.source}" + (f", as of {f.as_of}" if f.as_of else "")
 
 
-def compliance(c: Candidate, req: Requirements) -> tuple[list[str], list[str]]:
-    """(reasons to eliminate, risks) for one candidate, before any call is made.
+_NAMES = {"image": "images", "pdf": "PDF documents"}
+
+
+def compliance(c: Candidate, req: Requirements, evalset_needs: set[str] | frozenset[str] = frozenset()
+               ) -> tuple[list[str], list[str]]:
+    """(reasons to eliminate, risks) for one candidate, before any call is made. `evalset_needs`:
+    the modalities the eval set's examples carry (image, pdf), needed like strategy.modalities.
     An unknown fact is a risk, never silently compliant; under `strategy.position: regulated`
     an unknown fact eliminates."""
     comp, st = req.compliance, req.strategy
@@ -67,13 +72,16 @@ def compliance(c: Candidate, req: Requirements) -> tuple[list[str], list[str]]:
             out.append(f"retains data {v} days, more than the allowed {comp.max_retention_days} ({_src(c, 'retention_days')})")
     if comp.self_hosted_only and not c.fact("self_hosted"):
         out.append(f"not self-hosted, and the requirements allow only self-hosted models ({_src(c, 'self_hosted')})")
-    need_mod = set(st.modalities) - {"text"}
+    need_mod = (set(st.modalities) | set(evalset_needs)) - {"text"}
     if need_mod:
         mods = c.fact("modalities")
         if mods is None:
             unknown("modalities", f"needs {', '.join(sorted(need_mod))}")
         elif need_mod - set(mods):
-            out.append(f"does not accept {', '.join(sorted(need_mod - set(mods)))} ({_src(c, 'modalities')})")
+            missing = sorted(need_mod - set(mods))
+            why = [f"the eval set has {_NAMES.get(m, m)}" for m in missing if m in evalset_needs]
+            out.append(f"does not accept {', '.join(missing)} ({_src(c, 'modalities')})"
+                       + (f": {'; '.join(why)}" if why else ""))
     if st.min_context_tokens:
         ctx = c.fact("context_window")
         if ctx is None:

@@ -66,11 +66,12 @@ def token_profile(lr: LoadedRequirements, es: EvalSet) -> tuple[list[int], int]:
     return ins, (math.ceil(sum(outs) / len(outs)) if outs else max_tokens)
 
 
-def _filters(p: Proposal, cm: CatalogModel, lr: LoadedRequirements, include_deprecated: bool) -> None:
+def _filters(p: Proposal, cm: CatalogModel, lr: LoadedRequirements, include_deprecated: bool,
+             needs: set[str] | frozenset[str] = frozenset()) -> None:
     req = lr.req
     if cm.deprecated and not include_deprecated:
         p.out.append(cm.deprecation or "deprecated by its vendor")
-    out, risks = compliance(as_candidate(cm), req)
+    out, risks = compliance(as_candidate(cm), req, needs)
     p.out += [f"compliance: {r}" for r in out]
     p.risks += risks
     if cm.input_per_mtok is None or cm.output_per_mtok is None:
@@ -142,13 +143,16 @@ def propose(lr: LoadedRequirements, es: EvalSet, top: int = DEFAULT_TOP, include
     """(every catalog model with the reason it is in or out, the filter that emptied the list)."""
     cat = load_catalog()
     shortlisted = {c.catalog for c in lr.req.candidates if c.catalog}
+    from modelsel.inputs.media import modalities
+
     ins, out_tokens = token_profile(lr, es)
+    needs = modalities(es.examples)  # an eval set with images proposes only models that take them
     props = []
     for cm in cat.values():
         p = Proposal(id=cm.id, vendor=cm.vendor, tier=cm.tier, context_window=cm.fact("context_window"),
                      open_weights=bool(cm.fact("open_weights")), input_per_mtok=cm.input_per_mtok,
                      output_per_mtok=cm.output_per_mtok, shortlisted_already=cm.id in shortlisted, needs=cm.needs)
-        _filters(p, cm, lr, include_deprecated)
+        _filters(p, cm, lr, include_deprecated, needs)
         if not p.out:
             _cost(p, cm, lr, ins, out_tokens)
         props.append(p)

@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from modelsel.errors import InputError
-from modelsel.inputs.textfile import atomic_write, jsonl_line
+from modelsel.inputs.textfile import atomic_write, atomic_write_bytes, jsonl_line
 from modelsel.inputs.yamlsrc import yaml_text
 
 
 def write_project(out: Path, slug: str, head: list[str], todos: list[str], requirements: dict[str, Any],
-                  examples: list[dict[str, Any]], files: dict[str, str] | None = None) -> tuple[Path, Path]:
-    """requirements/<slug>.yaml (`head` and the TODOs as comments), evalsets/<slug>.jsonl and any
-    `files` beside the requirements, under `out`; nothing is written when any of them exists."""
+                  examples: list[dict[str, Any]], files: dict[str, str] | None = None,
+                  media: dict[str, Path] | None = None) -> tuple[Path, Path]:
+    """requirements/<slug>.yaml (`head` and the TODOs as comments), evalsets/<slug>.jsonl, any
+    `files` beside the requirements and `media` (images and documents, by their path relative to the
+    eval set) beside the eval set, under `out`; nothing is written when any of them exists."""
     req_path, es_path = out / "requirements" / f"{slug}.yaml", out / "evalsets" / f"{slug}.jsonl"
-    for p in (req_path, es_path, *(req_path.parent / name for name in files or {})):
+    for p in (req_path, es_path, *(req_path.parent / name for name in files or {}),
+              *(es_path.parent / rel for rel in media or {})):
         if p.exists():
             raise InputError("exists; choose another --out or --name, or remove it first.", path=p, field="--out")
     requirements["evalset"] = f"../evalsets/{slug}.jsonl"
@@ -34,5 +37,7 @@ def write_project(out: Path, slug: str, head: list[str], todos: list[str], requi
     atomic_write(req_path, text)
     for name, body in (files or {}).items():
         atomic_write(req_path.parent / name, body)
+    for rel, src in (media or {}).items():
+        atomic_write_bytes(es_path.parent / rel, src.read_bytes())
     atomic_write(es_path, lines)
     return req_path, es_path

@@ -66,6 +66,7 @@ class Imported:
     todos: list[str] = field(default_factory=list)  # "file:line: what was not mapped, and why"
     mapped: list[str] = field(default_factory=list)  # what became what, for the terminal
     files: dict[str, str] = field(default_factory=dict)  # python modules for code providers, beside the requirements
+    media: dict[str, Path] = field(default_factory=dict)  # image and PDF vars: copied beside the eval set, by name
 
 
 class _Ctx:
@@ -74,6 +75,7 @@ class _Ctx:
         self.judge_at: tuple[Any, ...] | None = None  # the first model-graded assertion
         self.files: dict[str, str] = {}  # python modules written beside the requirements (echo, adapters)
         self.data: Any = None  # the whole config, for `$ref` pointers
+        self.media: dict[str, Path] = {}  # image and PDF vars (file://x.png): name in the project -> the file
 
     def todo(self, loc: tuple[Any, ...], what: str) -> None:
         if loc and isinstance(loc[0], At):
@@ -558,6 +560,12 @@ def _var_values(name: str, v: Any, loc: tuple[Any, ...], ctx: _Ctx) -> list[Any]
     if not (isinstance(v, str) and v.startswith("file://")):
         return [v]
     ref = v.removeprefix("file://")
+    if ref.lower().endswith(MEDIA_SUFFIXES):
+        found = _glob(ctx, v, f"var '{name}' file") if any(ch in ref for ch in "*?[") else [
+            _confined(Path(os.path.normpath(ctx.path.parent / ref)), v, f"var '{name}' file")]
+        if not found or not all(f.is_file() for f in found):
+            raise InputError(f"var '{name}' file '{v}' not found.", path=ctx.path, line=line_of(ctx.lines, loc + ("vars", name)))
+        return [_media_var(f, ctx) for f in found]
     if ref.endswith((".py", ".js", ".ts", ".mjs", ".cjs")):
         ctx.todo(loc + ("vars", name), f"var '{name}' comes from code ({v}): write its values into the eval set")
         return [v]
@@ -569,6 +577,44 @@ def _var_values(name: str, v: Any, loc: tuple[Any, ...], ctx: _Ctx) -> list[Any]
         return [t if isinstance(t, str) else json.dumps(t) for t in texts] or [v]
     text = _load_file(ctx.path.parent, v, f"var '{name}' file")[0]
     return [text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)]
+
+
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf")
+
+
+@dataclass(frozen=True)
+class MediaVar:
+    """An image or PDF var (`file://receipt.png`): sent as an image or file part of the example,
+    the file copied beside the eval set under `name`."""
+
+    name: str
+
+    def __str__(self) -> str:  # where a template names the var, its file's name stands
+        return self.name
+
+
+def _media_var(f: Path, ctx: _Ctx) -> MediaVar:
+    try:
+        rel = f.resolve().relative_to(ctx.path.parent.resolve()).as_posix()
+    except ValueError:  # from an --allow-path folder
+        rel = f"outside/{f.name}"
+    ctx.media[rel] = f
+    ctx.note("image and PDF vars (file://) -> image and file parts of the example's message, the files copied beside "
+             "the eval set")
+    return MediaVar(rel)
+
+
+def _media_input(text: str, vars_: dict[str, Any]) -> Any:
+    """The example's input: its text, followed by its image and PDF vars as parts."""
+    media = [v for v in vars_.values() if isinstance(v, MediaVar)]
+    if not media:
+        return text
+    text = re.sub(r"data:[\w/+.-]+;base64,", "", text)  # a data URL the prompt built around the var
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for m in media:
+        kind = "file" if m.name.lower().endswith(".pdf") else "image"
+        parts.append({"type": kind, "path": m.name})
+    return [{"role": "user", "content": parts}]
 
 
 def _expanded(tests: list[tuple[Any, tuple[Any, ...]]], default_vars: dict[str, Any], ctx: _Ctx
@@ -636,7 +682,7 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
             f" ({'; '.join(t.split(': ', 1)[-1] for t in ctx.todos if 'tests' in t or 'dataset' in t)[:300]})"
             if ctx.todos else "") + ": export the tests to a CSV or YAML file beside the config and import again; "
             "nothing was written.", path=path, field="tests")
-    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files)
+    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files, ctx.media)
 
 
 def _default_test(data: dict[str, Any], path: Path, ctx: _Ctx) -> tuple[dict[str, Any], tuple[Any, ...]]:
@@ -680,8 +726,9 @@ def _examples(data: dict[str, Any], path: Path, lines: Any, ctx: _Ctx, prompts: 
         found.cost_usd = m.cost_usd or found.cost_usd
         if (t.get("options") or {}).get("transform"):
             ctx.todo(loc + ("options",), "options.transform: modelsel scores the raw answer")
-        ex: dict[str, Any] = {"id": f"t{n + 1}", "input": _render(prompts[0][1] if prompts else "{{input}}", vars_),
-                              "vars": vars_}
+        ex: dict[str, Any] = {"id": f"t{n + 1}",
+                              "input": _media_input(_render(prompts[0][1] if prompts else "{{input}}", vars_), vars_),
+                              "vars": {k: str(v) if isinstance(v, MediaVar) else v for k, v in vars_.items()}}
         if tags := _tags(t):
             ex["tags"] = tags
         if m.expected is not None:
@@ -801,4 +848,12 @@ def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path
             "# Write down what promptfoo had no words for before comparing models: the quality bar",
             "# (quality.min_score), latency targets, budget and monthly volume, compliance and strategy.",
             "# `modelsel check` lists each as open until it is written."]
-    return write_project(out, slug, head, imp.todos, imp.requirements, imp.examples, imp.files)
+    folder = f"{slug}-files"  # image and PDF vars, beside the eval set
+    for ex in imp.examples:
+        if isinstance(ex["input"], list):
+            for m in ex["input"]:
+                for part in m["content"] if isinstance(m.get("content"), list) else []:
+                    if "path" in part:
+                        part["path"] = f"{folder}/{part['path']}"
+    return write_project(out, slug, head, imp.todos, imp.requirements, imp.examples, imp.files,
+                         {f"{folder}/{rel}": src for rel, src in imp.media.items()})

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelsel.errors import InputError, did_you_mean
+from modelsel.inputs.media import Part, TextPart, parts_text, resolve_parts
 from modelsel.inputs.names import check_name
 from modelsel.inputs.starter import MARK
 from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, jsonl_rows, read_text
@@ -19,7 +20,19 @@ from modelsel.inputs.yamlsrc import first_error, load_yaml, pydantic_error
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: str | list[Part]  # text, or parts: text, images and files (modelsel/inputs/media.py)
+
+    @model_validator(mode="after")
+    def _media_from_the_user(self) -> Any:
+        if isinstance(self.content, list):
+            if not self.content:
+                raise ValueError("content has no parts")
+            if self.role != "user" and any(not isinstance(p, TextPart) for p in self.content):
+                raise ValueError(f"images and files go in a user message (this one is {self.role})")
+        return self
+
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else parts_text(self.content)
 
 
 class Example(BaseModel):
@@ -60,7 +73,7 @@ class Example(BaseModel):
         """The input as plain text (for completion-style models and for scorers)."""
         if isinstance(self.input, str):
             return self.input
-        return "\n".join(f"{m.role}: {m.content}" for m in self.input)
+        return "\n".join(f"{m.role}: {m.text()}" for m in self.input)
 
 
 class EvalSet(BaseModel):
@@ -77,6 +90,20 @@ class EvalSet(BaseModel):
         return [e.id for e in self.examples if MARK in e.text() or MARK in str(e.expected or "")]
 
 
+def _clean(loc: tuple[Any, ...]) -> list[Any]:
+    """A pydantic location as the file spells it: union branches (`list[Message]`, `str`, a part's
+    type tag) left out."""
+    out: list[Any] = []
+    for i, p in enumerate(loc):
+        if isinstance(p, str) and ("[" in p or p in ("str", "function-after")):
+            continue
+        if isinstance(p, str) and i and isinstance(loc[i - 1], int) and p in ("text", "image", "file") and \
+                "content" in loc[:i]:
+            continue
+        out.append(p)
+    return out
+
+
 def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None, prefix: tuple = ()) -> Example:
     if not isinstance(row, dict):
         raise InputError("each example must be an object with id, input, expected, tags.", path=path, line=line)
@@ -84,7 +111,9 @@ def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None,
         return Example.model_validate(row)
     except ValidationError as exc:
         err = first_error(exc)
-        field = ".".join(str(p) for p in err["loc"]) or None
+        if isinstance(row.get("input"), list):  # messages: the deepest error names the part (not "input.str")
+            err = max(exc.errors(), key=lambda e: (e["type"] == "extra_forbidden", len(_clean(e["loc"]))))
+        field = ".".join(str(p) for p in _clean(err["loc"])) or None
         hint = did_you_mean(str(err["loc"][-1]), set(Example.model_fields)) if err["type"] == "extra_forbidden" else None
         if lines is not None:
             e = pydantic_error(exc, path, lines, prefix, hide_prefix=True)
@@ -94,7 +123,9 @@ def _validate(row: Any, path: Path, line: int | None, lines: dict | None = None,
         raise InputError(msg, path=path, line=line, field=field, hint=hint) from None
 
 
-def load_evalset(path: str | Path) -> EvalSet:
+def load_evalset(path: str | Path, roots: list[Path] | None = None) -> EvalSet:
+    """The eval set at `path`; the images and files its examples name are read, checked and hashed
+    (paths relative to the eval set, inside `roots` when given)."""
     path = Path(path)
     if not path.exists():
         raise InputError("eval set file not found.", path=path)
@@ -148,4 +179,5 @@ def load_evalset(path: str | Path) -> EvalSet:
         if ex.id in seen:
             raise InputError(f"duplicate example id '{ex.id}' (first on line {seen[ex.id]}).", path=path, line=line, field="id")
         seen[ex.id] = line
+        resolve_parts(ex, path.parent, roots, path, line)
     return EvalSet(path=str(path), examples=[e for e, _ in examples], lines={e.id: line for e, line in examples})

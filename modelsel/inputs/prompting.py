@@ -8,6 +8,7 @@ from typing import Any
 from modelsel.errors import InputError
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
+from modelsel.inputs.media import media_parts, wire_content
 
 
 @functools.lru_cache(maxsize=256)
@@ -28,8 +29,11 @@ def _load_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]], str]:
-    """(chat messages, completion prompt) for this candidate and example."""
+def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, Any]], str]:
+    """(chat messages, completion prompt) for this candidate and example. A message's content is
+    text, or a list of parts ({"type": "text", "text"} and {"type": "image" | "file", "blob": Blob})
+    that each provider puts in its own API's format; a template's text is followed by the
+    example's images and files in the same user message."""
     if candidate.prompt:
         try:
             # An example's vars come last: an imported promptfoo test's own `input` is what its template means.
@@ -42,12 +46,14 @@ def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, str]]
                 raise
             raise InputError(f"the prompt template of candidate '{candidate.id}' fails on example '{example.id}': {exc}.",
                              field="prompt") from None
-        msgs = [{"role": "user", "content": text}]
+        media = media_parts(example)
+        msgs = [{"role": "user", "content": wire_content([{"type": "text", "text": text}], media) if media else text}]
     elif isinstance(example.input, str):
         text = example.input
         msgs = [{"role": "user", "content": text}]
     else:
-        msgs = [m.model_dump() for m in example.input]
+        msgs = [m.model_dump() if isinstance(m.content, str) else {**m.model_dump(), "content": wire_content([], m.content)}
+                for m in example.input]
         text = example.text()
     if candidate.system:
         msgs = [{"role": "system", "content": candidate.system}] + [m for m in msgs if m["role"] != "system"]

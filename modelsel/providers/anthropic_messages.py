@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelsel.inputs.media import b64, message_text
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
@@ -18,10 +19,38 @@ from modelsel.providers.base import (
 )
 
 
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as the Messages API takes them: an image as an `image` block, a PDF as a `document`
+    block, each with its bytes in base64 (or the URL given, as a url source)."""
+    return [{**m, "content": [_block(p) for p in m["content"]]} if isinstance(m.get("content"), list) else m
+            for m in messages]
+
+
+def _block(p: dict[str, Any]) -> dict[str, Any]:
+    if p["type"] == "text":
+        return {"type": "text", "text": p["text"]}
+    b = p["blob"]
+    source = ({"type": "url", "url": b.url} if b.url else
+              {"type": "base64", "media_type": b.media_type, "data": b64(b)})
+    return {"type": "image" if b.kind == "image" else "document", "source": source}
+
+
+IMAGE_LIMIT = 5 * 2**20  # bytes of one image (https://docs.anthropic.com/en/docs/build-with-claude/vision)
+
+
 class AnthropicProvider(SdkProvider):
     key_env = "ANTHROPIC_API_KEY"
     default_host = "api.anthropic.com"
     defaults = {"stream": True, "max_tokens": 1024}  # the Messages API requires max_tokens
+
+    @classmethod
+    def media_problem(cls, blobs: list[Any]) -> str | None:
+        big = next((b for b in blobs if b.kind == "image" and (b.size or 0) > IMAGE_LIMIT), None)
+        if big is not None:
+            return (f"{big.name} is {big.size / 2**20:,.1f} MB; the Anthropic API takes images up to 5 MB")
+        if len(blobs) > 100:
+            return "the Anthropic API takes up to 100 images in a request"
+        return None
 
     def make_client(self, timeout_s: float) -> Any:
         import anthropic
@@ -38,8 +67,8 @@ class AnthropicProvider(SdkProvider):
         if "stop" in p:
             p["stop_sequences"] = p.pop("stop")
         p.pop("seed", None)  # not an Anthropic parameter; recorded, not sent
-        system = "\n".join(m["content"] for m in req.messages if m["role"] == "system")
-        messages = [m for m in req.messages if m["role"] != "system"]
+        system = "\n".join(message_text(m["content"]) for m in req.messages if m["role"] == "system")
+        messages = wire_messages([m for m in req.messages if m["role"] != "system"])
         if system:
             p["system"] = system
         return messages, p, stream

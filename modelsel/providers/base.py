@@ -22,7 +22,7 @@ RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "malform
 
 @dataclass
 class CallRequest:
-    messages: list[dict[str, str]]  # chat form: [{"role": "user", "content": ...}]
+    messages: list[dict[str, Any]]  # chat form: [{"role": "user", "content": text or parts (inputs/media.py)}]
     prompt: str  # completion form, for base models
     params: dict[str, Any]
     timeout_s: float
@@ -363,6 +363,12 @@ class Provider:
         """(message, field) when a custom candidate lacks what this provider needs."""
         return None
 
+    @classmethod
+    def media_problem(cls, blobs: list[Any]) -> str | None:
+        """Why this provider cannot send one example's images and files (inputs/media.py Blobs) in
+        one request, or None. Decided before any call: such a candidate is not evaluated."""
+        return None
+
     def unavailable(self, load_code: bool = True) -> str | None:
         """Why this candidate cannot be evaluated here (missing key or extra), or None. `check`
         passes load_code=False: nothing of the user's code runs to answer it."""
@@ -479,7 +485,13 @@ class SdkProvider(Provider):
         """The skeleton every SDK provider shares: client and request built outside the clock, the
         call timed, any failure classified by the provider's own `classify`."""
         client = self.client(req.timeout_s)
-        request = self.request_of(req)
+        if any(isinstance(m.get("content"), list) for m in req.messages):
+            import asyncio
+
+            # Images and files are read and encoded off the event loop: other calls' clocks are running.
+            request = await asyncio.to_thread(self.request_of, req)
+        else:
+            request = self.request_of(req)
         t0 = time.perf_counter()
         try:
             return await self.call(client, req, request, t0)

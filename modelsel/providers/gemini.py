@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelsel.inputs.media import message_text, read_blob
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
@@ -16,12 +17,42 @@ from modelsel.providers.base import (
     since,
 )
 
+INLINE_LIMIT = 20 * 2**20  # bytes of a generateContent request with inline data (https://ai.google.dev/gemini-api/docs/image-understanding)
 _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
+
+
+def wire_parts(content: Any) -> list[Any]:
+    """A message's content as Gemini parts: text, and each image or PDF as `inline_data` (its bytes;
+    the SDK sends them in base64)."""
+    from google.genai import types
+
+    if isinstance(content, str):
+        return [types.Part(text=content)]
+    out = []
+    for p in content:
+        if p["type"] == "text":
+            out.append(types.Part(text=p["text"]))
+        else:
+            b = p["blob"]
+            out.append(types.Part(inline_data=types.Blob(mime_type=b.media_type, data=read_blob(b))))
+    return out
 
 
 class GeminiProvider(SdkProvider):
     key_env = "GEMINI_API_KEY"
     default_host = "generativelanguage.googleapis.com"
+
+    @classmethod
+    def media_problem(cls, blobs: list[Any]) -> str | None:
+        if any(b.url for b in blobs):
+            return ("the Gemini API takes an image inline or uploaded, not by an outside URL: give the image's path "
+                    "or data in the eval set")
+        total = sum(b.size or 0 for b in blobs)
+        if total * 4 / 3 > INLINE_LIMIT:
+            return (f"an example's images and files come to {total / 2**20:,.1f} MB, over the Gemini API's 20 MB "
+                    "limit for a request with inline data (base64); modelsel does not upload files through the "
+                    "Files API")
+        return None
 
     def make_client(self, timeout_s: float) -> Any:
         from google import genai
@@ -41,13 +72,11 @@ class GeminiProvider(SdkProvider):
 
         p = {_PARAM_MAP.get(k, k): v for k, v in req.params.items()}
         stream = bool(p.pop("stream", True))
-        system = "\n".join(m["content"] for m in req.messages if m["role"] == "system")
+        system = "\n".join(message_text(m["content"]) for m in req.messages if m["role"] == "system")
         if system:
             p["system_instruction"] = system
-        contents = [
-            types.Content(role="model" if m["role"] == "assistant" else "user", parts=[types.Part(text=m["content"])])
-            for m in req.messages if m["role"] != "system"
-        ]
+        contents = [types.Content(role="model" if m["role"] == "assistant" else "user", parts=wire_parts(m["content"]))
+                    for m in req.messages if m["role"] != "system"]
         return contents, types.GenerateContentConfig(**p), stream
 
     def batch_body(self, req: CallRequest, key: str) -> Any:

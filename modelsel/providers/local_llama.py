@@ -139,6 +139,10 @@ class LocalLlamaProvider(Provider):
         n_ctx = int(spec.params.get("n_ctx", 2048))
         return on_this_machine("runs on this machine (context: params.n_ctx, default 2048)", context_window=n_ctx)
 
+    @classmethod
+    def media_problem(cls, blobs: list[Any]) -> str | None:
+        return "the embedded model reads a text prompt only: images and documents cannot be sent to it"
+
     def unavailable(self, load_code: bool = True) -> str | None:
         try:
             import llama_cpp  # noqa: F401

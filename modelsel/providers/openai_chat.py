@@ -3,8 +3,10 @@ server, Together, Groq, Mistral, OpenRouter) through the official `openai` SDK."
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
+from modelsel.inputs.media import b64
 from modelsel.providers.base import (
     CallRequest,
     CallResult,
@@ -44,6 +46,26 @@ def from_completion(r: Any, latency_ms: float) -> CallResult:
         finish_reason=choice.finish_reason, reasoning_tokens=_reasoning(u))
 
 
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as chat completions takes them: an image as an `image_url` part (a data URL, or the
+    URL given), a PDF as a `file` part with its bytes as a data URL."""
+    return [{**m, "content": [_part(p) for p in m["content"]]} if isinstance(m.get("content"), list) else m
+            for m in messages]
+
+
+def _part(p: dict[str, Any]) -> dict[str, Any]:
+    if p["type"] == "text":
+        return {"type": "text", "text": p["text"]}
+    b = p["blob"]
+    if b.kind == "image":
+        image: dict[str, Any] = {"url": b.url or f"data:{b.media_type};base64,{b64(b)}"}
+        if b.detail:
+            image["detail"] = b.detail
+        return {"type": "image_url", "image_url": image}
+    name = PurePosixPath(b.name).name if b.name != "inline" else "document.pdf"
+    return {"type": "file", "file": {"filename": name, "file_data": f"data:{b.media_type};base64,{b64(b)}"}}
+
+
 class OpenAIProvider(SdkProvider):
     key_env = "OPENAI_API_KEY"
     default_host = "api.openai.com"
@@ -67,7 +89,7 @@ class OpenAIProvider(SdkProvider):
     def batch_body(self, req: CallRequest) -> dict[str, Any]:
         """The request as one line of a batch: what `complete` sends, unstreamed."""
         params, _ = self._params(req.params)
-        return {"model": self.candidate.model, "messages": req.messages, **params}
+        return {"model": self.candidate.model, "messages": wire_messages(req.messages), **params}
 
     def _params(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         p = dict(params)
@@ -76,20 +98,21 @@ class OpenAIProvider(SdkProvider):
             p["max_completion_tokens"] = p.pop("max_tokens")  # newer OpenAI models reject max_tokens
         return p, stream
 
-    def request_of(self, req: CallRequest) -> tuple[dict[str, Any], bool]:
-        return self._params(req.params)
+    def request_of(self, req: CallRequest) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+        return (wire_messages(req.messages), *self._params(req.params))
 
-    async def call(self, client: Any, req: CallRequest, request: tuple[dict[str, Any], bool], t0: float) -> CallResult:
-        params, stream = request
+    async def call(self, client: Any, req: CallRequest, request: tuple[list[dict[str, Any]], dict[str, Any], bool],
+                   t0: float) -> CallResult:
+        messages, params, stream = request
         if not stream:
-            r = await client.chat.completions.create(model=self.candidate.model, messages=req.messages,
+            r = await client.chat.completions.create(model=self.candidate.model, messages=messages,
                                                      **split_params(client.chat.completions.create, params))
             return from_completion(r, since(t0))
         got = Collector(req.max_chars, t0)
         finish = None
         usage = None
         s = await client.chat.completions.create(
-            model=self.candidate.model, messages=req.messages, stream=True,
+            model=self.candidate.model, messages=messages, stream=True,
             stream_options={"include_usage": True}, **split_params(client.chat.completions.create, params),
         )
         async for chunk in s:

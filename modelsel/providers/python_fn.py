@@ -42,7 +42,9 @@ class PythonProvider(Provider):
 
     @classmethod
     def own_facts(cls, spec: Any) -> tuple[dict[str, Any], str]:
-        return on_this_machine("your own code, run in-process", context_window=10**9)
+        # It receives the example, images and files included (each part's .blob names its file).
+        return on_this_machine("your own code, run in-process", context_window=10**9,
+                               modalities=["text", "image", "pdf"])
 
     def _load(self) -> Any:
         if self._fn is None:

@@ -56,14 +56,16 @@ def write_reports(folder: RunDir, summary: Summary, arr: CallArrays, formats: tu
     mark("  csv")
     if "html" in formats:
         from modelsel.report.html import PLACEHOLDERS, fill_charts, render_html
+        from modelsel.report.thumbs import Thumbs
 
         if worker is not None:
-            page = render_html(summary, arr, lambda ex: folder.records(examples=ex), dict(PLACEHOLDERS))  # while the charts are drawn
+            page = render_html(summary, arr, lambda ex: folder.records(examples=ex), dict(PLACEHOLDERS),
+                               Thumbs(folder.path))  # while the charts are drawn
             mark("  html rendered")
             page = fill_charts(page, worker.result(summary, samples or {}))
             mark("  charts back")
         else:
-            page = render_html(summary, arr, lambda ex: folder.records(examples=ex))
+            page = render_html(summary, arr, lambda ex: folder.records(examples=ex), thumbs=Thumbs(folder.path))
         written.append(folder.write_text("report.html", page))
     elif worker is not None:
         worker.close()

@@ -77,6 +77,11 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
     t.add_row("total", "", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}",
               f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}", f"${total:.4f}", style="bold")
     console.print(t)
+    for r in rows:
+        if r.get("media_tokens"):
+            console.print(f"{escape(r['candidate'])}: input tokens include {r['media_tokens']:,} for images and documents, "
+                          f"an estimate by the provider's documented rule ({escape(r['media_rule'])}); the run prices "
+                          "what the API reports.", highlight=False)
     _latency_calls(console, inp, scr, cfg, rows)
     for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
         console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")

@@ -87,7 +87,16 @@ def select_examples(arr: CallArrays) -> tuple[set[str] | None, dict[str, int]]:
                                                                 "sample": len(sample), "total": len(examples)}
 
 
-def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None, limit: int) -> dict[str, Any]:
+def _media(r: Record, thumbs: Callable[[str | None], str | None] | None) -> list[dict[str, Any]]:
+    """An example's images and files for the drill-down: name, kind, size, and a thumbnail (a data
+    URL of a JPEG this run made) while the page's budget lasts."""
+    return [{"n": str(m.get("name", "")), "k": m.get("kind"), "kb": round((m.get("size") or 0) / 1024, 1),
+             "t": thumbs(m.get("sha256")) if thumbs is not None and m.get("kind") == "image" else None}
+            for m in r.media]
+
+
+def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None, limit: int,
+              thumbs: Callable[[str | None], str | None] | None = None) -> dict[str, Any]:
     by_ex: dict[str, dict[str, Any]] = {}
     per: dict[str, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
@@ -96,7 +105,7 @@ def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None
         per[r.example_id][r.candidate].append(r)
         if r.example_id not in by_ex:
             by_ex[r.example_id] = {"id": r.example_id, "tags": r.tags, "input": _cut(r.input, limit),
-                                   "expected": _cut(r.expected, limit)}
+                                   "expected": _cut(r.expected, limit), "media": _media(r, thumbs)}
     rows = []
     for ex_id, ex in by_ex.items():
         answers = []
@@ -115,7 +124,8 @@ def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None
 
 
 def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None], Iterable[Record]],
-                figs: dict[str, str | None] | None = None) -> str:
+                figs: dict[str, str | None] | None = None, thumbs: Callable[[str | None], str | None] | None = None
+                ) -> str:
     """`records(examples)`: the run's records of those examples (all when None); `figs`: the
     charts, drawn by the helper process; drawn here when not given."""
     import jinja2
@@ -127,7 +137,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
                        verdict=strategy_verdict, errors=errors_text)
     cands = [cid for cid, c in s.candidates.items() if c.n_calls]
     keep, picked = select_examples(arr)
-    drill = drilldown(records(keep), cands, keep, MAX_TEXT if keep is None else MAX_TEXT_LARGE)
+    drill = drilldown(records(keep), cands, keep, MAX_TEXT if keep is None else MAX_TEXT_LARGE, thumbs)
     tags = sorted({t for ts in arr.tags for t in ts})
     sort_keys = [{"quality": c.quality.mean, "pass_rate": c.quality.pass_rate, "p50": c.latency.p50.value,
                   "p95": c.latency.p95.value, "per_request": c.cost.per_request_usd, "monthly": c.cost.monthly_usd,

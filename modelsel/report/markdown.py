@@ -25,6 +25,7 @@ from modelsel.report.fmt import (
     results_rows,
     tests_text,
     usd,
+    usd_ci,
 )
 from modelsel.report.opening import differences, opening, versus
 from modelsel.report.production import section as production_section
@@ -124,6 +125,12 @@ def _header(s: Summary, L: list[str]) -> None:
         L.append(f"- Deployed as `{esc(dep.file)}` ({dep.format}, sha256 `{dep.sha256}`), written {dep.at[:10]}")
     L.append(f"- Eval set: `{esc(run.evalset_rel or run.evalset)}` (relative to the requirements file), "
              f"{run.n_examples} examples x {run.repeat} repeat(s)")
+    if run.media is not None:
+        m = run.media
+        L.append(f"- Images and documents: {m.images} image(s), {m.documents} PDF(s) ({m.pages} page(s)), "
+                 f"{m.bytes / 1024:,.0f} kB, in {m.examples} examples: " + ", ".join(f"`{esc(f)}`" for f in m.files)
+                 + (", ..." if m.images + m.documents > len(m.files) else "") + " (each file's name, size and sha256 "
+                 "are in records.jsonl)")
     if run.prices is not None:
         p = run.prices
         L.append(f"- Prices: genai-prices {esc(p.version)} snapshot, true as of {p.as_of or 'unknown'} ({esc(p.source)})"
@@ -251,12 +258,29 @@ def _results(s: Summary, L: list[str]) -> None:
         L.append("\nLatency percentiles are of warm calls: calls that started before their client had answered once carry "
                  "the SDK's cold start and new connections, which a running service does not pay, and were left out ("
                  + ", ".join(f"{esc(k)}: {v}" for k, v in cold.items()) + ").")
+    _media_costs(s, L)
     _latency_conditions(s, L)
     tags = sorted({t for c in s.candidates.values() for t in c.by_tag})
     if tags:
         L.append("\n### Quality by tag\n")
         rows = [[esc(cid)] + [esc(q_ci(c.by_tag.get(t))) for t in tags] for cid, c in s.candidates.items() if c.by_tag]
         L.append(table(["Candidate"] + [esc(t) for t in tags], rows))
+
+
+def _media_costs(s: Summary, L: list[str]) -> None:
+    """Cost per image and per PDF page, where the examples carry them."""
+    rows = []
+    for cid, c in s.candidates.items():
+        k = c.cost
+        if k.per_image_n or k.per_page_n:
+            rows.append([esc(cid), usd_ci(k.per_image_usd, k.per_image_lo, k.per_image_hi) if k.per_image_n else "—",
+                         str(k.per_image_n or "—"), usd_ci(k.per_page_usd, k.per_page_lo, k.per_page_hi)
+                         if k.per_page_n else "—", str(k.per_page_n or "—")])
+    if rows:
+        L.append("\n### Cost per image and per page\n")
+        L.append(table(["Candidate", "Per image [95% CI]", "n", "Per PDF page [95% CI]", "n"], rows))
+        L.append("\nA call's billed cost (its image and document tokens as the API reported them, at the input rate, "
+                 "with its text) shared over the images or pages it sent; n: answered calls that sent any.")
 
 
 def _latency_conditions(s: Summary, L: list[str]) -> None:

@@ -56,6 +56,8 @@ class Calls:
     judge_cost_usd: list[float] = field(default_factory=list)
     valid: list[int] = field(default_factory=list)  # 1 / 0, or -1 when no format check applies
     label: list[str] = field(default_factory=list)  # "" when no label was read
+    images: list[int] = field(default_factory=list)  # images the request sent
+    pages: list[int] = field(default_factory=list)  # PDF pages the request sent
     _interned: dict[str, str] = field(default_factory=dict, repr=False)
 
     def _i(self, s: str) -> str:
@@ -99,6 +101,8 @@ class Calls:
         self.judge_cost_usd.append(float(r.judge_cost_usd or 0.0))
         self.valid.append(-1 if r.valid is None else int(r.valid))
         self.label.append(self._i((r.label or "").lower()))
+        self.images.append(sum(m.get("kind") == "image" for m in r.media))
+        self.pages.append(sum(int(m.get("pages") or 1) for m in r.media if m.get("kind") == "file"))
 
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> Calls:
@@ -134,6 +138,7 @@ class Calls:
             cold=np.array(self.cold, dtype=bool),
             replayed=np.array(self.replayed, dtype=bool), judge_cost_usd=np.array(self.judge_cost_usd, dtype=float),
             valid=np.array(self.valid, dtype=np.int8), label=np.array(self.label, dtype=object),
+            images=np.array(self.images, dtype=np.int32), pages=np.array(self.pages, dtype=np.int32),
         )
 
 
@@ -173,6 +178,8 @@ class CallArrays:
     judge_cost_usd: np.ndarray
     valid: np.ndarray
     label: np.ndarray
+    images: np.ndarray
+    pages: np.ndarray
 
     def __len__(self) -> int:
         return len(self.candidate)

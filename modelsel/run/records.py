@@ -14,6 +14,7 @@ class Record(BaseModel):
     tags: list[str] = []
     cluster: str | None = None
     input: str = ""
+    media: list[dict[str, Any]] = []  # the images and files sent: name, media_type, size, sha256 (never their bytes)
     expected: Any = None
     output: str | None = None
     output_truncated: bool = False  # cut at run.max_answer_chars: the rest was never read (its cost is a lower bound)

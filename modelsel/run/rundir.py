@@ -52,7 +52,7 @@ SUMMARY, RECORDS, TRACE, INPUTS = "summary.json", "records.jsonl", "trace.jsonl"
 MARKER, LOCK = ".modelsel-run.json", ".modelsel.lock"  # whose run this is and in what state; the writer's lock
 # What a run folder may hold: a folder holding anything else is the user's, never written into.
 RUN_FILES = {SUMMARY, RECORDS, TRACE, INPUTS, MARKER, LOCK, "records.csv", "decision.md", "report.html", "review.json",
-             "review.md", "review.html"}
+             "review.md", "review.html", "thumbs"}
 
 
 _FIELD = {k: re.compile(rf'"{k}"\s*:\s*"((?:[^"\\]|\\.)*)"') for k in ("candidate", "example_id")}

@@ -19,6 +19,7 @@ from typing import Any
 from modelsel.catalog.models import call_cost, live_and_batch_cost
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
+from modelsel.inputs.media import RULES, blobs, estimate_media_tokens, media_record, rule_family
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.providers import CallRequest, Provider, ProviderError
 from modelsel.providers.base import usage_problem
@@ -401,7 +402,7 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
     messages, prompt = render(c, ex)
     params = {**p.defaults, **c.params}
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
-                expected=ex.expected, params=params)
+                expected=ex.expected, params=params, media=media_record(ex))
     cache = ctx.cache if p.cacheable else None
     key = cache_key(type(p).cache_identity(c), messages, prompt, params, rep) if cache is not None else ""
     if cache is not None:
@@ -412,7 +413,8 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
     try:
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:
             return NOT_RUN
-        guess = call_cost(c, estimate_tokens(prompt), expected_output_tokens(params))
+        guess = call_cost(c, estimate_tokens(prompt) + estimate_media_tokens(c.provider, blobs(ex)),
+                          expected_output_tokens(params))
         est, cold = 0.0, False
 
         async def admit() -> bool:
@@ -596,12 +598,14 @@ def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repea
     rows = []
     for c in candidates:
         out_each = expected_output_tokens({**defaults.get(c.id, {}), **c.params})
-        tins = [estimate_tokens(render(c, ex)[1]) for ex in examples]
+        media = [estimate_media_tokens(c.provider, blobs(ex)) for ex in examples]
+        tins = [estimate_tokens(render(c, ex)[1]) + m for ex, m in zip(examples, media, strict=True)]
         cost = sum(call_cost(c, t, out_each) for t in tins) * repeat  # priced call by call: tiers apply per call
         batch = sum(call_cost(c, t, out_each, processing="batch") for t in tins) * repeat
         n_sample = min(latency_sample, len(examples)) * repeat
         rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": sum(tins) * repeat,
                      "output_tokens_max": out_each * len(examples) * repeat, "cost_usd_max": cost,
                      "cost_usd_max_batch": batch, "sample_calls": n_sample,
-                     "sample_cost_usd_max": cost / max(1, len(examples) * repeat) * n_sample})
+                     "sample_cost_usd_max": cost / max(1, len(examples) * repeat) * n_sample,
+                     "media_tokens": sum(media) * repeat, "media_rule": RULES[rule_family(c.provider)] if any(media) else None})
     return rows

@@ -16,10 +16,19 @@ from modelsel.redaction import redact
 
 def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, params: dict, repeat: int) -> str:
     """What makes two calls the same call: the provider's identity of the model (see
-    Provider.cache_identity), the request and the repeat index."""
+    Provider.cache_identity), the request and the repeat index. An image or file counts by its
+    content hash (sha256), never by where it sits or its bytes."""
     blob = json.dumps({**identity, "messages": messages, "prompt": prompt, "params": params, "repeat": repeat},
-                      sort_keys=True, ensure_ascii=False)
+                      sort_keys=True, ensure_ascii=False, default=_key_of)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _key_of(o: Any) -> Any:
+    from modelsel.inputs.media import Blob
+
+    if isinstance(o, Blob):
+        return o.key()
+    raise TypeError(f"{type(o).__name__} is not part of a request")
 
 
 class CacheUnreadable(Exception):

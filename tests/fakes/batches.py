@@ -46,7 +46,8 @@ def _words(s: str) -> int:
 
 def _prompt_of(api: str, body: dict[str, Any]) -> str:
     if api == "openai":
-        return next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+        content = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+        return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
     if api == "anthropic":
         content = (body.get("messages") or [{}])[-1].get("content", "")
         return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
@@ -92,8 +93,19 @@ class BatchRoutes:
             self.provider.batch_answered.append((model, prompt))
         if s.batch_fault_when is not None and (why := s.batch_fault_when(prompt)):
             return why, "", 0, 0, 0
-        text = s.answer(prompt) if callable(s.answer) else s.answer
-        tin = s.input_tokens if s.input_tokens is not None else _words(prompt)
+        from tests.fakes.media import received_media
+
+        try:
+            media = received_media(api, body)
+        except ValueError as exc:  # the API refuses this request inside the batch
+            return str(exc), "", 0, 0, 0
+        with self.provider.lock:
+            self.provider.batch_media.append(media)
+        if s.read is not None:
+            text = s.read(prompt, [x["bytes"] for x in media if "bytes" in x])
+        else:
+            text = s.answer(prompt) if callable(s.answer) else s.answer
+        tin = (s.input_tokens if s.input_tokens is not None else _words(prompt)) + s.media_tokens * len(media)
         tout = s.output_tokens if s.output_tokens is not None else _words(text)
         return None, text, tin, tout, s.reasoning_tokens
 

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fakes.batches import BatchRoutes
+from tests.fakes.media import received_media
 
 # Faults a script can ask for, one per request:
 #   429 500 502 503 529 401 400 413  an HTTP error in the provider's own error format (429 with Retry-After)
@@ -69,6 +70,11 @@ class ModelScript:
     # another model's answers), and an Anthropic results_url on another host.
     batch_lines: Callable[[list[str]], list[str]] | None = None
     results_url_base: str | None = None
+    # Images and documents (tests/fakes/media.py): input tokens each one adds (the way every API
+    # counts them inside its input tokens; Gemini also reports them by modality), and an answer
+    # that reads the files' bytes: read(prompt, [bytes, ...]) -> answer.
+    media_tokens: int = 0
+    read: Callable[[str, list[bytes]], str] | None = None
 
 
 @dataclass
@@ -84,6 +90,7 @@ class Seen:
     auth: str = ""
     t_start: float = 0.0  # wall clock (time.time()) when the request arrived and when its answer was sent
     t_end: float = 0.0
+    media: list[dict[str, Any]] = field(default_factory=list)  # images and documents received (no bytes)
 
 
 class FakeProvider:
@@ -97,6 +104,7 @@ class FakeProvider:
         self.batch_created: list[tuple[str, str, str, int]] = []  # (api, batch id, model, requests)
         self.batch_cancelled: list[str] = []
         self.batch_answered: list[tuple[str, str]] = []  # (model, prompt) answered inside a batch
+        self.batch_media: list[list[dict[str, Any]]] = []  # the images and documents of each batched request
 
     # --- scripting -----------------------------------------------------------------------
     def script(self, model: str, **kw: Any) -> ModelScript:
@@ -167,6 +175,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     provider: FakeProvider
     cached = 0
     reasoning = 0
+    media_tokens = 0
 
     def setup(self) -> None:
         super().setup()
@@ -283,7 +292,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             return
         with self.provider.lock:
             rows = [{"model": s.model, "prompt": s.prompt, "server_ms": s.server_ms, "fault": s.fault,
-                     "t_start": s.t_start, "t_end": s.t_end} for s in self.provider.seen]
+                     "t_start": s.t_start, "t_end": s.t_end, "media": s.media} for s in self.provider.seen]
         self._json(200, rows)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
@@ -298,6 +307,8 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             api, model, stream = "openai", body.get("model", ""), bool(body.get("stream"))
             msgs = body.get("messages", [])
             prompt = next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), "")
+            if isinstance(prompt, list):
+                prompt = " ".join(p.get("text", "") for p in prompt if p.get("type") == "text")
         elif path.endswith("/v1/messages"):
             api, model, stream = "anthropic", body.get("model", ""), bool(body.get("stream"))
             content = body.get("messages", [{}])[-1].get("content", "")
@@ -310,13 +321,18 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             api, model, stream = "gemini", m.group(1), m.group(2) == "streamGenerateContent"
             parts = body.get("contents", [{}])[-1].get("parts", [])
             prompt = " ".join(p.get("text", "") for p in parts)
+        try:
+            media = received_media(api, body)
+        except ValueError as exc:  # refused as the real API refuses it: a 400 in its own format
+            self._bad_request(api, str(exc))
+            return
         script, fault, delay = self.provider._next(model, prompt)
         self.cached = script.cached_tokens
         self.reasoning = script.reasoning_tokens
         self.stream_fault = fault  # per request: a keep-alive connection serves several
         auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
         seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth,
-                    t_start=wall0)
+                    t_start=wall0, media=[{k: v for k, v in x.items() if k != "bytes"} for x in media])
         with self.provider.lock:
             self.provider.seen.append(seen)
         if delay:
@@ -325,9 +341,14 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             if fault and fault not in BODY_FAULTS:
                 self._fault(api, fault, script)
             else:
-                text = script.answer(prompt) if callable(script.answer) else script.answer
+                if script.read is not None:
+                    text = script.read(prompt, [x["bytes"] for x in media if "bytes" in x])
+                else:
+                    text = script.answer(prompt) if callable(script.answer) else script.answer
                 text *= script.answer_times
                 tin = script.input_tokens if script.input_tokens is not None else _words(prompt)
+                self.media_tokens = script.media_tokens * len(media)
+                tin += self.media_tokens
                 tout = script.output_tokens if script.output_tokens is not None else _words(text)
                 if fault == "malformed":
                     self._malformed()
@@ -351,6 +372,15 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             pass
         seen.server_ms = (time.perf_counter() - t0) * 1000
         seen.t_end = time.time()
+
+    def _bad_request(self, api: str, msg: str) -> None:
+        if api == "openai":
+            body: Any = {"error": {"message": msg, "type": "invalid_request_error", "param": "messages", "code": None}}
+        elif api == "anthropic":
+            body = {"type": "error", "error": {"type": "invalid_request_error", "message": msg}}
+        else:
+            body = {"error": {"code": 400, "message": msg, "status": "INVALID_ARGUMENT"}}
+        self._json(400, body)
 
     def _malformed(self) -> None:
         body = b"{this is not json"
@@ -510,6 +540,9 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             usage["thoughtsTokenCount"] = r
         if self.cached:
             usage["cachedContentTokenCount"] = self.cached
+        if self.media_tokens:
+            usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": tin - self.media_tokens},
+                                            {"modality": "IMAGE", "tokenCount": self.media_tokens}]
         return {"candidates": [cand], "usageMetadata": usage, "modelVersion": model}
 
     def _gemini_plain(self, model: str, text: str, tin: int, tout: int) -> None:
@@ -548,6 +581,10 @@ def main() -> None:
     for model, kw in json.loads(sys.argv[1]).items():
         if "lognormal" in kw:
             kw["lognormal"] = tuple(kw["lognormal"])
+        if kw.get("read") == "receipt":  # a fake vision model (tests/fakes/media.py), named here
+            from tests.fakes.media import receipt_reader
+
+            kw["read"] = receipt_reader(int(kw.pop("misread_every", 0)))
         if kw.get("batch_lines") == "mangle":  # a hook cannot travel as JSON: named here
             from tests.fakes.batches import mangle_results
 
