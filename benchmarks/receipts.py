@@ -58,7 +58,7 @@ def build(work: Path, url: str) -> None:
                       "facts": {"modalities": ["text", "image"]}})
     (work / "req.yaml").write_text(yaml.safe_dump({
         "task": "Read the total and date of a receipt photo.", "evalset": "receipts.jsonl",
-        "scoring": [{"type": "json", "fields": True}], "quality": {"min_score": 0.9},
+        "scoring": [{"type": "json", "fields": ["total", "date"]}], "quality": {"min_score": 0.9},
         "cost": {"max_per_request_usd": 0.01, "monthly_requests": 100000}, "candidates": cands}))
 
 
@@ -70,8 +70,8 @@ def main() -> int:
             work = Path(d)
             build(work, fake.url)
             env = dict(os.environ, BENCH_KEY="sk-bench-not-a-real-key", PYTHONPATH=str(ROOT))
-            dry = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--dry-run"], cwd=work, env=env,
-                                 capture_output=True, text=True)
+            dry = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--dry-run"], cwd=work,
+                                 env={**env, "COLUMNS": "400"}, capture_output=True, text=True)
             t0 = time.perf_counter()
             p = subprocess.run([sys.executable, "-m", "modelsel", "eval", "req.yaml", "--out", "run", "--no-cache"],
                                cwd=work, env=env, capture_output=True, text=True)
@@ -96,14 +96,17 @@ def main() -> int:
         c = s["candidates"][mid]
         q, k = c["quality"], c["cost"]
         ci = (f"[{k['per_image_lo']:.7f}, {k['per_image_hi']:.7f}]" if k.get("per_image_lo") is not None
-              else "(no spread)")
+              and k["per_image_lo"] != k["per_image_hi"] else "(the same every call)")
         print(f"{mid:<8} {m['provider']:<10} {q['mean']:.3f} [{q['lo']:.3f}, {q['hi']:.3f}] "
               f"${k['per_request_usd']:.7f} ${k['per_image_usd']:.7f} {ci:>22} {k['per_image_n']:>4} "
               f"{k['input_tokens_mean']:>10.0f}")
     print("\ndry run (before any call):")
     for line in dry.stdout.splitlines():
         if "input tokens include" in line:
-            print("  " + " ".join(line.split()))
+            mid, _, rest = line.partition(": input tokens include ")
+            est = int(rest.split()[0].replace(",", "")) / N
+            print(f"  {mid.strip():<7} estimated {est:.0f} image tokens an image; the fake API, scripted to the documented figure, reported "
+                  f"{MODELS[mid.strip()]['media_tokens']} ({rest.split('documented rule (')[1].split(':')[0]}'s rule)")
     sent = [m for row in seen for m in row["media"]]
     want = {hashlib.sha256(b).hexdigest() for b in files.values()}
     print(f"\nthe server received {len(sent)} images ({len(seen)} requests); every one decoded to the bytes of its file: "

@@ -595,9 +595,8 @@ def input_files(inp: Inputs) -> list[Path]:
     """What produced the run: requirements, eval set (with its images and files), prompt files, and
     your Python (candidates' modules, python scorers' modules)."""
     from modelsel.inputs import usercode
-    from modelsel.inputs.scorers import python_refs
-
     from modelsel.inputs.media import blobs
+    from modelsel.inputs.scorers import python_refs
 
     files = [inp.lr.path, Path(inp.evalset.path)]
     # the eval set's images and files, so the run's copy of it loads (`report --rescore`)
