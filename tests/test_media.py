@@ -220,6 +220,14 @@ def test_shortlist_proposes_only_models_that_take_images(tmp_path: Path) -> None
     for p in picked:
         assert {"image", "pdf"} <= set(cat[p.id].fact("modalities") or []), p.id
     assert any("does not accept" in " ".join(p.out) for p in props)
+    # its cost per request counts the images' tokens, by its provider's rule, not the text alone
+    from modelsel.catalog.models import call_cost
+    from modelsel.catalog.shortlist import as_candidate, token_profile
+
+    ins, out = token_profile(inp.lr, inp.evalset)
+    p = picked[0]
+    text_only = sum(call_cost(as_candidate(cat[p.id]), t, out) for t in ins) / len(ins)
+    assert p.cost_per_request_usd > text_only
 
 
 # --- bad input: file, line and field, before anything is paid for --------------------------------

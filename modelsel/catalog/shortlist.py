@@ -78,11 +78,16 @@ def _filters(p: Proposal, cm: CatalogModel, lr: LoadedRequirements, include_depr
         p.out.append("no price in the snapshot, so its cost cannot be projected")
 
 
-def _cost(p: Proposal, cm: CatalogModel, lr: LoadedRequirements, ins: list[int], out_tokens: int) -> None:
+def _cost(p: Proposal, cm: CatalogModel, lr: LoadedRequirements, ins: list[int], out_tokens: int,
+          media: list[list[Any]] | None = None) -> None:
+    """`media`: each example's images and files, their tokens estimated by the model's provider's rule."""
+    from modelsel.inputs.media import estimate_media_tokens
+
     if p.input_per_mtok is None:
         return
     c = as_candidate(cm)
-    per = sum(call_cost(c, t, out_tokens) for t in ins) / len(ins) if ins else 0.0
+    extra = [estimate_media_tokens(cm.provider, m) for m in media] if media else [0] * len(ins)
+    per = sum(call_cost(c, t + x, out_tokens) for t, x in zip(ins, extra, strict=True)) / len(ins) if ins else 0.0
     p.cost_per_request_usd = per
     cost = lr.req.cost
     if cost.monthly_requests is not None:
@@ -143,10 +148,11 @@ def propose(lr: LoadedRequirements, es: EvalSet, top: int = DEFAULT_TOP, include
     """(every catalog model with the reason it is in or out, the filter that emptied the list)."""
     cat = load_catalog()
     shortlisted = {c.catalog for c in lr.req.candidates if c.catalog}
-    from modelsel.inputs.media import modalities
+    from modelsel.inputs.media import blobs, modalities
 
     ins, out_tokens = token_profile(lr, es)
     needs = modalities(es.examples)  # an eval set with images proposes only models that take them
+    media = [blobs(ex) for ex in es.examples] if needs else None
     props = []
     for cm in cat.values():
         p = Proposal(id=cm.id, vendor=cm.vendor, tier=cm.tier, context_window=cm.fact("context_window"),
@@ -154,7 +160,7 @@ def propose(lr: LoadedRequirements, es: EvalSet, top: int = DEFAULT_TOP, include
                      output_per_mtok=cm.output_per_mtok, shortlisted_already=cm.id in shortlisted, needs=cm.needs)
         _filters(p, cm, lr, include_deprecated, needs)
         if not p.out:
-            _cost(p, cm, lr, ins, out_tokens)
+            _cost(p, cm, lr, ins, out_tokens, media)
         props.append(p)
     ok = sorted([p for p in props if not p.out], key=lambda p: _rank_key(p, lr.req.decision.priority))
     for p in _spread(ok, top, lr):
