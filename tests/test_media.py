@@ -163,10 +163,20 @@ def test_a_text_only_candidate_is_eliminated_with_the_fact_and_its_source(fake, 
     assert fake.requests_for("t") == []
     s, _ = run_dir(tmp_path / "run")
     why = " ".join(s["decision"]["eliminated"]["text-only"])
-    assert "does not accept image, pdf" in why and "the eval set has images" in why and "PDF documents" in why
+    assert "does not accept image, pdf" in why and "the eval set has images and PDF documents" in why
     assert "requirements file" in why or "source" in why
     res = cli("check", tmp_path / "req.yaml")
     assert "text-only" in flat(res.output) and "does not accept image, pdf" in flat(res.output)
+
+
+def test_the_embedded_model_reads_text_only_and_says_so(tmp_path: Path) -> None:
+    from modelsel.providers.local_llama import LocalLlamaProvider
+
+    _project(tmp_path)
+    res = cli("check", _req(tmp_path, [{"id": "gemma", "provider": "local", "model": "gemma-3-270m-it"}]))
+    out = flat(res.output)
+    assert "gemma: does not accept image, pdf" in out and "the eval set has images and PDF documents" in out
+    assert "reads a text prompt only" in LocalLlamaProvider.media_problem([])
 
 
 def test_gemini_is_not_evaluated_on_an_image_it_would_have_to_fetch(fake, keys, tmp_path: Path) -> None:

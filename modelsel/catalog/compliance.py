@@ -79,9 +79,9 @@ def compliance(c: Candidate, req: Requirements, evalset_needs: set[str] | frozen
             unknown("modalities", f"needs {', '.join(sorted(need_mod))}")
         elif need_mod - set(mods):
             missing = sorted(need_mod - set(mods))
-            why = [f"the eval set has {_NAMES.get(m, m)}" for m in missing if m in evalset_needs]
+            why = [_NAMES.get(m, m) for m in missing if m in evalset_needs]
             out.append(f"does not accept {', '.join(missing)} ({_src(c, 'modalities')})"
-                       + (f": {'; '.join(why)}" if why else ""))
+                       + (f": the eval set has {' and '.join(why)}" if why else ""))
     if st.min_context_tokens:
         ctx = c.fact("context_window")
         if ctx is None:
