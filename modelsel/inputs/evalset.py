@@ -32,7 +32,7 @@ class Message(BaseModel):
         return self
 
     def text(self) -> str:
-        return self.content if isinstance(self.content, str) else parts_text(self.content)
+        return parts_text(self.content) if isinstance(self.content, list) else (self.content or "")
 
 
 class Example(BaseModel):

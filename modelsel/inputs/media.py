@@ -173,8 +173,8 @@ def wire_content(head: list[dict[str, Any]], parts: list[Any]) -> list[dict[str,
 
 def message_text(content: Any) -> str:
     """A carried message's content as text (a system prompt, a completion-style prompt)."""
-    if isinstance(content, str):
-        return content
+    if not isinstance(content, list):
+        return content or ""
     return "\n".join(p["text"] if p["type"] == "text" else f"[{p['type']}: {p['blob'].name}]" for p in content)
 
 

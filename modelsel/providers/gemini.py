@@ -26,8 +26,8 @@ def wire_parts(content: Any) -> list[Any]:
     the SDK sends them in base64)."""
     from google.genai import types
 
-    if isinstance(content, str):
-        return [types.Part(text=content)]
+    if not isinstance(content, list):
+        return [types.Part(text=content or "")]
     out = []
     for p in content:
         if p["type"] == "text":
