@@ -477,3 +477,26 @@ def test_import_promptfoo_keeps_image_vars_as_image_parts(tmp_path: Path, keys: 
     assert (tmp_path / "proj" / "evalsets" / "pics-files" / "imgs" / "r2.jpg").read_bytes() == files["imgs/r2.jpg"]
     res = cli("check", tmp_path / "proj" / "requirements" / "pics.yaml")
     assert res.exit_code != 2, res.output  # the copied files load: type, size and place all pass
+
+
+def test_pdf_pages_are_counted_from_another_producer_s_file() -> None:
+    """A PDF matplotlib writes (its own object layout) counts its pages, which per-page cost and the
+    estimates rest on."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from modelsel.inputs.media import check_bytes
+
+    buf = io.BytesIO()
+    with PdfPages(buf) as pp:
+        for _ in range(4):
+            fig = plt.figure()
+            pp.savefig(fig)
+            plt.close(fig)
+    assert check_bytes(buf.getvalue(), "file", None, "plot.pdf") == ("application/pdf", {"pages": 4})
+    assert check_bytes(media_files.pdf(3), "file", "application/pdf", "x.pdf")[1] == {"pages": 3}

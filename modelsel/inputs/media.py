@@ -200,15 +200,16 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
 
 
 _PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+_COUNT = re.compile(rb"/Count\s+(\d{1,7})")
 
 
 def _pdf_pages(data: bytes) -> int | None:
-    """Pages of a PDF by its page objects (a compressed object stream hides them: then None), or
-    None when it is not a whole PDF (no %%EOF near its end)."""
+    """Pages of a PDF: its page objects, or the page tree's /Count where that says more (0 when a
+    compressed object stream hides both); None when it is not a whole PDF (no %%EOF near its end)."""
     if b"%%EOF" not in data[-1024:]:
         return None
-    n = len(_PAGE.findall(data))
-    return n or 0
+    counts = [int(m) for m in _COUNT.findall(data)]
+    return max([len(_PAGE.findall(data))] + counts)
 
 
 def check_bytes(data: bytes, kind: str, declared: str | None, name: str) -> tuple[str, dict[str, int | None]]:
