@@ -55,12 +55,15 @@ def import_traces(
     stratify_by: str | None = typer.Option(None, "--stratify-by", help="The attribute naming the route (default: the "
                                                                        "first of route, feature, gen_ai.agent.name, "
                                                                        "trace name ... most calls carry)."),
-    keep_pii: bool = typer.Option(False, "--keep-pii", help="Do not redact e-mails, phone numbers, card numbers, IBANs "
-                                                            "and secrets (the requirements record that you chose so)."),
+    keep_pii: bool = typer.Option(False, "--keep-pii", help="Do not redact e-mails, phone numbers, card numbers, IBANs, "
+                                                            "SSNs and IP addresses (the requirements record that you "
+                                                            "chose so); secrets are masked all the same."),
     phone_region: str = typer.Option("US", "--phone-region", help="Country whose national phone numbers to find "
                                                                   "(ISO 3166 code); international ones are found anyway."),
     expected_from_output: bool = typer.Option(False, "--expected-from-output", help="Production's answers become "
                                               "`expected`: quality is then agreement with production, not correctness."),
+    feedback: list[Path] = typer.Option([], "--feedback", help="User ratings kept apart from the traces (CSV or JSONL: "
+                                                               "trace_id, optional span_id, rating); repeatable."),
 ) -> None:
     """Write a requirements file and an eval set drawn from production traces; what runs today becomes a candidate."""
     from modelsel.errors import InputError
@@ -73,7 +76,7 @@ def import_traces(
                        where=[_attr_eq(w) for w in where], include=include, allocation=_allocation(allocation),
                        route=stratify_by)
         imp = convert.convert(files, opts, keep_pii=keep_pii, expected_from_output=expected_from_output,
-                              phone_region=phone_region)
+                              phone_region=phone_region, feedback=feedback)
         slug = file_slug(name or files[0].name.split(".")[0], "traces")
         req, es = convert.write(imp, folder, slug, files)
     except InputError as exc:

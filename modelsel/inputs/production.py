@@ -42,7 +42,9 @@ class Production(Strict):
     model_calls: int = 0
     filters: dict[str, Any] = {}
     pii_redacted: dict[str, int] = {}
+    pii_detected: list[str] = []  # the kinds of personal data the import looked for
     pii_kept: bool = False
+    left_out: dict[str, int] = {}  # distinct calls the eval set cannot hold (tool calls ...), by reason
     expected_from_output: bool = False  # quality is agreement with production's answers, not correctness
 
     def today(self) -> tuple[str, TracedModel] | None:

@@ -60,12 +60,17 @@ def sample_lines(p: Production, e: Esc = _plain) -> list[str]:
                    f"{_mix(w.get('routes') or {}, e)}.")
     out.append(f"Input lengths (tokens): sample {_mix(s.get('input_lengths') or {}, e, 6)}; all traffic "
                f"{_mix(w.get('input_lengths') or {}, e, 6)}.")
+    if p.left_out:
+        out.append("Left out of the eval set though counted as traffic: " + ", ".join(f"{n:,} {e(k)}" for k, n in
+                                                                                    p.left_out.items()) + ".")
     if p.pii_kept:
-        out.append("**Personal data was kept** (--keep-pii): the eval set holds production's text as it was.")
+        out.append("**Personal data was kept** (--keep-pii): the eval set holds production's text as it was, but for "
+                   "secrets (API keys, tokens, private keys), which are masked all the same.")
     else:
         red = ", ".join(f"{n} {k}" for k, n in p.pii_redacted.items() if n)
-        out.append("Personal data redacted before writing: " + (red or "none found") + " (e-mails, phone numbers, card "
-                   "numbers, IBANs, secrets; names and addresses are not detected).")
+        kinds = ", ".join(p.pii_detected) or "e-mails, phone numbers, card numbers, IBANs, secrets"
+        out.append("Personal data redacted before writing: " + (red or "none found") + f" (looked for: {kinds}; names "
+                   "and street addresses are not detected).")
     if p.filters:
         out.append("Filters: " + "; ".join(f"{k} {e(v)}" for k, v in p.filters.items()) + ".")
     return out

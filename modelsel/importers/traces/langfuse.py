@@ -21,6 +21,7 @@ from modelsel.importers.traces.calls import (
     feedback_label,
     is_feedback_name,
     kind_name,
+    tools_of,
 )
 
 TYPES = {"GENERATION", "SPAN", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EVALUATOR", "EMBEDDING", "GUARDRAIL"}
@@ -111,7 +112,7 @@ def observation(row: dict[str, Any], where: str, out: Read) -> None:
         return
     try:
         system, turns = chat(row.get("input"))
-        output = answer(row.get("output"))
+        output, tool_calls = answer(row.get("output"))
     except NotAChat as exc:
         out.skipped[exc.kind] += 1
         return
@@ -130,7 +131,8 @@ def observation(row: dict[str, Any], where: str, out: Read) -> None:
     out.add(TracedCall(
         where=where, trace_id=str(get(row, "traceId", "trace_id")), span_id=str(row.get("id") or ""),
         model=get(row, "model", "providedModelName", "provided_model_name"), vendor=str(vendor) if vendor else None,
-        system=system, messages=turns, output=output, start=start, end=end,
+        system=system, messages=turns, output=output, start=start, end=end, tool_calls=tool_calls,
+        tools=tools_of(row["input"].get("tools")) if isinstance(row.get("input"), dict) else [],
         first_token=when(get(row, "completionStartTime", "completion_start_time")),
         input_tokens=tin, output_tokens=tout, attrs=_attrs(row)))
 

@@ -17,11 +17,13 @@ Other spans (embeddings, retrieval, tools, agents, HTTP) are counted by kind and
 from __future__ import annotations
 
 import base64
-import json
+import binascii
+import math
 import re
 from typing import Any
 
 from modelsel.importers.traces.calls import (
+    ROUTE_KEYS,
     NotAChat,
     Read,
     TracedCall,
@@ -29,7 +31,10 @@ from modelsel.importers.traces.calls import (
     chat,
     feedback_label,
     is_feedback_name,
+    kind_name,
+    loads,
     text_of,
+    tools_of,
 )
 
 CHAT_OPS = {"chat", "text_completion", "generate_content", "completion"}
@@ -48,8 +53,12 @@ def any_value(v: Any) -> Any:
         return v["stringValue"]
     if "intValue" in v:
         return int(v["intValue"])
-    if "doubleValue" in v:
-        return float(v["doubleValue"])
+    if "doubleValue" in v:  # protobuf's JSON writes "Infinity" and "NaN": no figure, kept as its text
+        try:
+            f = float(v["doubleValue"])
+        except (TypeError, ValueError):
+            return str(v["doubleValue"])
+        return f if math.isfinite(f) else str(v["doubleValue"])
     if "boolValue" in v:
         return bool(v["boolValue"])
     if "arrayValue" in v:
@@ -57,7 +66,10 @@ def any_value(v: Any) -> Any:
     if "kvlistValue" in v:
         return {kv.get("key"): any_value(kv.get("value")) for kv in (v["kvlistValue"] or {}).get("values") or []}
     if "bytesValue" in v:
-        return base64.b64decode(v["bytesValue"]).hex()
+        try:
+            return base64.b64decode(str(v["bytesValue"]), validate=True).hex()
+        except (binascii.Error, ValueError):
+            return None
     return None
 
 
@@ -78,6 +90,9 @@ def _kind(a: dict[str, Any]) -> str | None:
         return None if req in ("chat", "completion") else "embeddings" if req == "embedding" else str(req)
     if any(k.startswith(("gen_ai.prompt.", "gen_ai.input.messages")) for k in a):
         return None
+    lf = a.get("langfuse.observation.type")  # the Langfuse SDK's own spans
+    if lf is not None:
+        return None if str(lf).lower() == "generation" else kind_name(str(lf))
     return "other"
 
 
@@ -95,8 +110,17 @@ def _indexed(a: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
             if len(parts) >= 4 and parts[-1] in ("text", "type"):
                 row.setdefault("_parts", {}).setdefault(int(parts[1]), {})[parts[-1]] = v
             continue
-        if rest.startswith("tool_calls"):
-            row["tool_calls"] = True
+        if rest.startswith("tool_calls."):
+            # gen_ai.completion.0.tool_calls.0.name / .arguments / .id (OpenLLMetry);
+            # llm.output_messages.0.message.tool_calls.0.tool_call.function.name (OpenInference)
+            parts = rest.split(".")
+            if len(parts) >= 3 and parts[1].isdigit():
+                field = parts[-1] if parts[-1] in ("name", "arguments", "id") else None
+                if field:
+                    row.setdefault("_calls", {}).setdefault(int(parts[1]), {})[field] = v
+            continue
+        if rest.startswith("function_call."):
+            row.setdefault("_calls", {}).setdefault(0, {})[rest.split(".")[-1]] = v
             continue
         row[rest] = v
     out = []
@@ -105,6 +129,11 @@ def _indexed(a: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         if "_parts" in r:
             parts = r.pop("_parts")
             r["content"] = [parts[j] for j in sorted(parts)]
+        if "_calls" in r:
+            calls = r.pop("_calls")
+            r["tool_calls"] = [{"id": calls[j].get("id", ""), "type": "function",
+                                "function": {"name": calls[j].get("name"), "arguments": calls[j].get("arguments", "{}")}}
+                               for j in sorted(calls)]
         out.append(r)
     return out
 
@@ -130,9 +159,12 @@ def _from_events(events: list[Event]) -> tuple[Any, Any, Any] | None:
         b = body if isinstance(body, dict) else {"content": body}
         if name.startswith("gen_ai.") and name.endswith(".message"):
             role = b.get("role") or name.split(".")[1]
+            m = {"role": role, "content": b.get("content")}
             if b.get("tool_calls"):
-                raise NotAChat("tool calls")
-            msgs.append({"role": role, "content": b.get("content")})
+                m["tool_calls"] = b["tool_calls"]
+            if role == "tool":
+                m["tool_call_id"] = b.get("id") or b.get("tool_call_id")
+            msgs.append(m)
         elif name == "gen_ai.choice" and output is None:
             output = b.get("message", b)
     return (msgs, None, output) if msgs else None
@@ -154,6 +186,8 @@ def _messages(a: dict[str, Any], events: list[Event]) -> tuple[Any, Any, Any]:
             return ea["gen_ai.prompt"], None, out
     if "input.value" in a:  # OpenInference without the message list
         return a["input.value"], None, a.get("output.value")
+    if "langfuse.observation.input" in a:  # the Langfuse SDK's own OTLP
+        return a["langfuse.observation.input"], None, a.get("langfuse.observation.output")
     found = _from_events(events)
     if found is not None:
         return found
@@ -167,11 +201,33 @@ def _system_text(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
-        try:
-            v = json.loads(v)
-        except json.JSONDecodeError:
+        v = loads(v)
+        if isinstance(v, str):
             return v
     return text_of(v) or None
+
+
+def _tools(a: dict[str, Any], raw_in: Any) -> list[Any]:
+    """The tool definitions a span recorded: gen_ai.tool.definitions, OpenInference's
+    llm.tools.N.tool.json_schema or its request's `tools`, OpenLLMetry's llm.request.functions.N.*."""
+    if a.get("gen_ai.tool.definitions"):
+        return tools_of(a["gen_ai.tool.definitions"])
+    oi = [tools_of(v)[0] for k, v in sorted(a.items()) if re.fullmatch(r"llm\.tools\.\d+\.tool\.json_schema", k) and tools_of(v)]
+    if oi:
+        return oi
+    fns: dict[int, dict[str, Any]] = {}
+    for k, v in a.items():
+        m = re.fullmatch(r"llm\.request\.functions\.(\d+)\.(name|description|parameters)", k)
+        if m:
+            fns.setdefault(int(m.group(1)), {})[m.group(2)] = loads(v) if m.group(2) == "parameters" else v
+    if fns:
+        return [fns[i] for i in sorted(fns)]
+    req = loads(a["input.value"]) if isinstance(a.get("input.value"), str) else None
+    if isinstance(req, dict) and isinstance(req.get("tools"), list):
+        return req["tools"]
+    if isinstance(raw_in, dict) and isinstance(raw_in.get("tools"), list):
+        return raw_in["tools"]
+    return []
 
 
 def _feedback(a: dict[str, Any], events: list[Event]) -> str | None:
@@ -190,7 +246,7 @@ def _feedback(a: dict[str, Any], events: list[Event]) -> str | None:
 def _int(v: Any) -> int | None:
     try:
         return int(v) if v is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -207,12 +263,16 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
     try:
         raw_in, raw_sys, raw_out = _messages(a, events)
         system, turns = chat(raw_in)
-        output = answer(raw_out)
+        output, tool_calls = answer(raw_out)
+        if not any((m.get("content") or "").strip() or m.get("tool_calls") for m in turns) and not system:
+            raise NotAChat(NO_CONTENT)  # messages recorded without their text: content capture off
     except NotAChat as exc:
         if exc.kind == NO_CONTENT and logged is None:
             out.pending.append((span, resource, where))
             return
         out.skipped[exc.kind] += 1
+        if exc.kind == NO_CONTENT:
+            out.no_content_events += bool(logged)
         return
     extra_system = _system_text(raw_sys)
     if extra_system:
@@ -224,17 +284,54 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
     flat = {k: str(v) for k, v in {**resource, **a}.items() if isinstance(v, str | int | float | bool)
             and not k.startswith(("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.",
                                   "gen_ai.input.", "gen_ai.output.", "gen_ai.system_instructions", "input.value",
-                                  "output.value"))}
+                                  "output.value", "langfuse.observation.input", "langfuse.observation.output",
+                                  "gen_ai.tool.definitions", "llm.tools."))}
+    flat.update(_metadata(a))
+    usage = loads(a["langfuse.observation.usage_details"]) if isinstance(a.get("langfuse.observation.usage_details"), str) else {}
+    usage = usage if isinstance(usage, dict) else {}
     out.add(TracedCall(
-        where=where, trace_id=str(span.get("traceId") or ""), span_id=str(span.get("spanId") or ""),
-        model=a.get("gen_ai.request.model") or a.get("gen_ai.response.model") or a.get("llm.model_name"),
+        where=where, trace_id=span_id(span.get("traceId")), span_id=span_id(span.get("spanId")),
+        parent_id=span_id(span.get("parentSpanId")) or None,
+        model=a.get("gen_ai.request.model") or a.get("gen_ai.response.model") or a.get("llm.model_name")
+        or a.get("langfuse.observation.model.name"),
         vendor=a.get("gen_ai.provider.name") or a.get("gen_ai.system") or a.get("llm.provider") or a.get("llm.system"),
-        system=system, messages=turns, output=output,
+        system=system, messages=turns, output=output, tool_calls=tool_calls, tools=_tools(a, loads(raw_in) if
+                                                                                          isinstance(raw_in, str) else raw_in),
         start=start / 1e9 if start else None, end=end / 1e9 if end else None,
-        input_tokens=_int(a.get("gen_ai.usage.input_tokens", a.get("gen_ai.usage.prompt_tokens", a.get("llm.token_count.prompt")))),
+        input_tokens=_int(a.get("gen_ai.usage.input_tokens", a.get("gen_ai.usage.prompt_tokens", a.get("llm.token_count.prompt",
+                                                                                                      usage.get("input", usage.get("prompt_tokens")))))),
         output_tokens=_int(a.get("gen_ai.usage.output_tokens", a.get("gen_ai.usage.completion_tokens",
-                                                                   a.get("llm.token_count.completion")))),
+                                                                   a.get("llm.token_count.completion", usage.get("output", usage.get("completion_tokens")))))),
         attrs=flat, feedback=_feedback(a, events)))
+
+
+def _metadata(a: dict[str, Any]) -> dict[str, str]:
+    """OpenInference's `metadata` and Langfuse's trace/observation metadata (JSON objects) and
+    Langfuse's trace tags, flattened so that a route or a filter can name their keys."""
+    out: dict[str, str] = {}
+    for key in ("metadata", "langfuse.trace.metadata", "langfuse.observation.metadata"):
+        v = loads(a[key]) if isinstance(a.get(key), str) else a.get(key)
+        if isinstance(v, dict):
+            out.update({str(k): str(x) for k, x in v.items() if isinstance(x, str | int | float | bool)})
+    for key in ("langfuse.trace.tags", "tag.tags"):
+        v = a.get(key)
+        v = loads(v) if isinstance(v, str) else v
+        if isinstance(v, list) and v:
+            out["tags"] = ",".join(str(t) for t in v)
+    return out
+
+
+def span_id(v: Any) -> str:
+    """A trace or span id as hex, whichever JSON mapping wrote it: OTLP/JSON's hex, or protobuf's own
+    JSON mapping's base64 (what `MessageToJson` gives)."""
+    s = str(v or "")
+    if not s or re.fullmatch(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}", s):
+        return s.lower()
+    try:
+        raw = base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return s
+    return raw.hex() if len(raw) in (8, 16) else s
 
 
 def read_logs(req: dict[str, Any], out: Read) -> None:
@@ -245,25 +342,36 @@ def read_logs(req: dict[str, Any], out: Read) -> None:
             for lr in (sl or {}).get("logRecords") or []:
                 if not isinstance(lr, dict) or not lr.get("spanId"):
                     continue
+                out.log_records += 1
                 la = attributes(lr.get("attributes"))
                 name = str(lr.get("eventName") or la.get("event.name") or "")
                 if name.startswith("gen_ai."):
                     t = _int(lr.get("timeUnixNano")) or _int(lr.get("observedTimeUnixNano")) or 0
-                    out.logs.setdefault((str(lr.get("traceId") or ""), str(lr["spanId"])), []).append(
+                    out.logs.setdefault((span_id(lr.get("traceId")), span_id(lr["spanId"])), []).append(
                         (name, la, any_value(lr.get("body")), t))
 
 
 def join_logs(out: Read) -> None:
     """The spans that waited for their messages, with the log records of their events; feedback
-    recorded as an evaluation event goes to its span."""
+    recorded as an evaluation event goes to its span; a call's route attributes missing on its own
+    span are taken from the spans it ran under (the request span a web framework opens)."""
     pending, out.pending = out.pending, []
     for span, resource, where in pending:
-        span_call(span, resource, where, out, out.logs.get((str(span.get("traceId") or ""), str(span.get("spanId") or "")), []))
-    for (trace_id, span_id), events in out.logs.items():
+        span_call(span, resource, where, out, out.logs.get((span_id(span.get("traceId")), span_id(span.get("spanId"))), []))
+    for (trace, span), events in out.logs.items():
+        if span not in out.span_ids:
+            out.orphan_logs += 1
         label = _feedback({}, events)
         if label:
-            out.feedback.append((trace_id, span_id, label))
+            out.feedback.append((trace, span, label))
     out.logs.clear()
+    for c in out.calls:
+        parent, seen = c.parent_id, 0
+        while parent and parent in out.parents and seen < 64:
+            parent, inherited = out.parents[parent]
+            for k, v in inherited.items():
+                c.attrs.setdefault(k, v)
+            seen += 1
 
 
 def read_request(req: dict[str, Any], where: str, out: Read) -> None:
@@ -275,4 +383,11 @@ def read_request(req: dict[str, Any], where: str, out: Read) -> None:
         for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
             for span in (ss or {}).get("spans") or []:
                 if isinstance(span, dict):
+                    out.span_ids.add(span_id(span.get("spanId")))
+                    a = attributes(span.get("attributes"))
+                    keys = out.slim if out.slim is not None else set(ROUTE_KEYS)
+                    parent = span_id(span.get("parentSpanId")) or None
+                    routes = {k: str(v) for k, v in {**a, **_metadata(a)}.items() if k in keys and isinstance(v, str | int)}
+                    if parent or routes:
+                        out.parents[span_id(span.get("spanId"))] = (parent, routes)
                     span_call(span, resource, where, out)

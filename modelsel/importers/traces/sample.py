@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,7 @@ class Drawn:
     strata: dict[str, list[int]]  # stratum -> [calls in the traffic, drawn]
     route_key: str | None
     unique: int
+    left_out: Counter[str] = field(default_factory=Counter)  # distinct calls the eval set cannot hold, by reason
 
 
 def attributes_used(o: Options) -> set[str]:
@@ -158,12 +160,24 @@ def _allocate(sizes: dict[str, int], n: int, how: str, rng: random.Random) -> di
     return alloc
 
 
-def draw(calls: list[TracedCall], o: Options) -> Drawn:
+def draw(calls: list[TracedCall], o: Options, leave_out: Callable[[TracedCall], str | None] | None = None) -> Drawn:
+    """The sample; `leave_out` names why a call cannot be an example (it still counts as traffic)."""
     kept = filtered(calls, o)
     unique, n_exact, n_near = dedupe(kept)
     route = route_key(calls, o.route)  # a property of the traces, whatever the filters keep
     for c in unique:
         tag(c, route)
+    n_unique = len(unique)
+    left_out: Counter[str] = Counter()
+    if leave_out is not None:
+        fit = []
+        for c in unique:
+            why = leave_out(c)
+            if why:
+                left_out[why] += 1
+            else:
+                fit.append(c)
+        unique = fit
     rng = random.Random(o.seed)
     wanted = set(o.include)
     included = [c for c in unique if wanted & set(c.tags)]
@@ -177,8 +191,8 @@ def draw(calls: list[TracedCall], o: Options) -> Drawn:
         picked += rng.sample(strata[s], alloc[s])
     picked.sort(key=lambda c: (c.start or 0, c.where))
     return Drawn(calls=included + picked, included=len(included), traffic=kept,
-                 exact_repeats=n_exact, near_repeats=n_near, route_key=route, unique=len(unique),
-                 strata={s: [len(v), alloc[s]] for s, v in sorted(strata.items())})
+                 exact_repeats=n_exact, near_repeats=n_near, route_key=route, unique=n_unique,
+                 strata={s: [len(v), alloc[s]] for s, v in sorted(strata.items())}, left_out=left_out)
 
 
 def _q(x: list[float], q: float) -> float | None:
