@@ -2,10 +2,12 @@
 export, and how well personal data is found (planted values with known truth, and decoys that must
 stay: order numbers, dates, 16-digit ids that fail the Luhn check, IBANs with a wrong check digit).
 
-    python benchmarks/traces.py [--calls 50000] [--texts 2000]
+    python benchmarks/traces.py [--calls 50000] [--texts 2000] [--json-mb 5,10,20] [--root OTHER_CHECKOUT]
 
-Prints wall time and peak memory of the import process, calls per second, and for each kind of
-personal data its recall (planted values redacted) and the decoys wrongly redacted.
+Prints wall time and peak memory of the import process, calls per second, for each kind of
+personal data its recall (planted values redacted) and the decoys wrongly redacted, and the time
+to import the same MLflow traces as one JSON list and as JSONL at each size (`--root` runs another
+checkout's code, e.g. main's, for a before/after figure).
 """
 
 from __future__ import annotations
@@ -114,13 +116,65 @@ def bench_pii(texts: int) -> None:
         print(f"  decoy {k}: wrongly redacted {v} of {shown[k]}")
 
 
+def _mlflow_trace(i: int, rng: random.Random) -> dict:
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 200)))
+    inputs = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": f"{i} {text}"}]}
+    outputs = {"choices": [{"message": {"role": "assistant", "content": "ok " + text[:100]}}]}
+    span = {"trace_id": "x", "span_id": f"s{i}", "parent_span_id": None, "name": "Completions",
+            "start_time_unix_nano": (1_788_000_000 + i) * 10**9, "end_time_unix_nano": (1_788_000_001 + i) * 10**9,
+            "attributes": {"mlflow.spanType": '"CHAT_MODEL"', "mlflow.spanInputs": json.dumps(inputs),
+                           "mlflow.spanOutputs": json.dumps(outputs), "mlflow.message.format": '"openai"'}}
+    return {"info": {"trace_id": f"tr-{i:032x}", "tags": {}}, "data": {"spans": [span]}}
+
+
+def _timed_import(f: Path, out: Path, root: Path) -> float:
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(root))
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "modelsel", "import", "traces", str(f), "--out", str(out), "--sample", "50"],
+                       capture_output=True, text=True, cwd=root, env=env)
+    if r.returncode:
+        sys.exit(r.stdout + r.stderr)
+    return time.perf_counter() - t0
+
+
+def bench_json_list(sizes_mb: list[float], root: Path) -> None:
+    """One JSON list against JSONL of the same traces: the list's elements were found by counting
+    lines from the start each time (quadratic); now each is decoded once (linear)."""
+    for mb in sizes_mb:
+        rng = random.Random(3)
+        traces, size, i = [], 0, 0
+        while size < mb * 1e6:
+            t = _mlflow_trace(i, rng)
+            traces.append(t)
+            size += len(json.dumps(t)) + 2
+            i += 1
+        with tempfile.TemporaryDirectory() as d:
+            lst, jl = Path(d) / "traces.json", Path(d) / "traces.jsonl"
+            lst.write_text(json.dumps(traces, indent=1))
+            jl.write_text("".join(json.dumps(t) + "\n" for t in traces))
+            t_list = _timed_import(lst, Path(d) / "a", root)
+            t_jsonl = _timed_import(jl, Path(d) / "b", root)
+            print(f"MLflow traces, {len(traces):,} calls: one JSON list of {lst.stat().st_size / 1e6:,.0f} MB "
+                  f"{t_list:.1f} s, JSONL {jl.stat().st_size / 1e6:,.0f} MB {t_jsonl:.1f} s "
+                  f"(list / JSONL {t_list / t_jsonl:.1f}x) [{root}]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=50_000)
     ap.add_argument("--texts", type=int, default=2000)
+    ap.add_argument("--json-mb", default="5,10,20", help="sizes of the JSON-list comparison (MB); empty: skip")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code runs the JSON-list comparison")
+    ap.add_argument("--only", choices=["pii", "import", "json"], default=None)
     a = ap.parse_args()
-    bench_pii(a.texts)
-    bench_import(a.calls)
+    if a.only in (None, "pii"):
+        bench_pii(a.texts)
+    if a.only in (None, "import"):
+        bench_import(a.calls)
+    if a.only in (None, "json") and a.json_mb:
+        bench_json_list([float(x) for x in a.json_mb.split(",")], a.root.resolve())
 
 
 if __name__ == "__main__":

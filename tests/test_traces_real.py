@@ -32,6 +32,7 @@ FORMATS = {
     "otel-v2 latest, events, base64 spans": ("v2_latest_event.spans.b64.jsonl", "v2_latest_event.logs.jsonl"),
     "OpenInference": ("openinference.spans.jsonl",),
     "OpenLLMetry": ("openllmetry.spans.jsonl",),
+    "OpenLLMetry 0.44": ("openllmetry_044.spans.jsonl",),
     "MLflow JSONL": ("mlflow.jsonl",),
     "MLflow list": ("mlflow_list.json",),
     "MLflow DataFrame to_json": ("mlflow_dataframe.json",),
@@ -87,7 +88,7 @@ def test_every_format_as_its_exporter_wrote_it(tmp_path: Path, fmt: str) -> None
 
 
 @pytest.mark.parametrize("fmt", ["otel-v2 latest, on the span", "otel-v2 latest, events as logs", "OpenInference",
-                                 "OpenLLMetry", "MLflow JSONL", "Langfuse SDK OTLP"])
+                                 "OpenLLMetry", "OpenLLMetry 0.44", "MLflow JSONL", "Langfuse SDK OTLP"])
 def test_tool_calls_are_read_faithfully(fmt: str) -> None:
     """The tool call the model answered with, the tool's result in the next call, and the tool
     definitions where the format records them, in the OpenAI chat shape."""
@@ -105,7 +106,7 @@ def test_tool_calls_are_read_faithfully(fmt: str) -> None:
     called = next(m for m in follow.messages if m.get("tool_calls"))
     assert called["tool_calls"][0]["function"]["name"] == "get_order"
     assert follow.output == "Order A-1042 left our warehouse yesterday and arrives Friday."
-    if fmt in ("OpenInference", "OpenLLMetry", "MLflow JSONL"):  # the formats that record the request's tools
+    if fmt in ("OpenInference", "OpenLLMetry", "OpenLLMetry 0.44", "MLflow JSONL"):  # these record the request's tools
         names = [(t.get("function") or t).get("name") for t in asked.tools]
         assert names == ["get_order"]
     assert asked.tooled and follow.tooled and sum(c.tooled for c in calls) == 2
@@ -329,3 +330,70 @@ def test_list_elements_keep_their_lines(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(doc.rstrip()[:-1].rstrip() + ",\n{\"info\": 1,}\n]")
     res, _, _ = _import(tmp_path, tmp_path / "bad.json")
     assert res.exit_code == 2 and f"bad.json:{n + 1}" in flat(res.output), res.output
+
+
+# Issue 48 item 6: personal data the redaction missed.
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret"),
+    ("token hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "secret"),
+    ("auth ya29.a0AfH6SMBx3Kq-7rTzYwXvUu_9pLmNoPqRsTuV", "secret"),
+    ("post to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX now", "secret"),
+    ("card 4111.1111.1111.1111", "card"),
+    ("card 4111\u00a01111\u00a01111\u00a01111", "card"),
+    ("card 4111  1111  1111  1111", "card"),
+    ("card \uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11", "card"),
+    ("mail jane.doe\uff20example.com", "email"),
+    ("mail jane.doe%40example.com", "email"),
+    ("mail jane.doe&#64;example.com", "email"),
+    ("iban de89 3704 0044 0532 0130 00 please", "iban"),
+    ("iban DE89-3704-0044-0532-0130-00", "iban"),
+    ("ssn 536-22-8461", "ssn"),
+    ("my social security number is 536228461", "ssn"),
+    ("from 203.0.113.54.", "ip"),
+])
+def test_redactor_finds_what_hides_in_other_spellings(text: str, kind: str) -> None:
+    from modelsel.importers.traces.pii import Redactor
+
+    r = Redactor("US")
+    out = r(text) or ""
+    assert f"[{kind.upper()}]" in out and r.counts[kind] == 1, (out, dict(r.counts))
+    digits = [c for c in text if c.isdigit()]
+    assert len([c for c in out if c.isdigit()]) < max(1, len(digits) - 3) or kind == "secret"
+
+
+@pytest.mark.parametrize("text", ["version 3.11.7 of 2026-08-29", "order 078-05-112 shipped", "ssn 000-12-3456",
+                                  "sha 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "id 4111.1111.1111.1112",
+                                  "iban de00 3704 0044 0532 0130 00", "100% sure, 50%off"])
+def test_redactor_leaves_lookalikes(text: str) -> None:
+    from modelsel.importers.traces.pii import Redactor
+
+    assert Redactor("US")(text) == text
+
+
+def test_route_values_and_ids_are_redacted_everywhere(tmp_path: Path, keys: dict[str, str]) -> None:
+    """Route values and observation ids holding an e-mail or a card number never reach
+    `production:`, the examples, or what `check` prints."""
+    lines = []
+    for i in range(6):
+        route = "jane.doe@example.com" if i % 2 else "card-4111111111111111"
+        attrs = [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                 {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4.1-mini"}},
+                 {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+                 {"key": "route", "value": {"stringValue": route}},
+                 {"key": "gen_ai.input.messages", "value": {"stringValue": json.dumps(
+                     [{"role": "user", "parts": [{"type": "text", "content": f"question {i}"}]}])}},
+                 {"key": "gen_ai.output.messages", "value": {"stringValue": json.dumps(
+                     [{"role": "assistant", "parts": [{"type": "text", "content": "ok"}]}])}}]
+        span = {"traceId": f"{i:032x}", "spanId": "bob@example.com" if i == 0 else f"{i:016x}", "name": "chat",
+                "startTimeUnixNano": str((1_788_000_000 + i) * 10**9),
+                "endTimeUnixNano": str((1_788_000_001 + i) * 10**9), "attributes": attrs}
+        lines.append(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}))
+    (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n")
+    res, req, ex = _import(tmp_path, tmp_path / "t.jsonl")
+    assert res.exit_code == 0, res.output
+    written = (tmp_path / "proj" / "requirements" / "t.yaml").read_text() + json.dumps(ex)
+    check = cli("check", tmp_path / "proj" / "requirements" / "t.yaml").output
+    for shown in (written, res.output, check):
+        assert "example.com" not in shown and "4111111111111111" not in shown
+    assert "route:[EMAIL]" in json.dumps(ex) and "[CARD]" in json.dumps(req["production"]["whole"]["routes"])

@@ -39,7 +39,7 @@ SECRET = re.compile("|".join((
 # An AWS secret access key: 40 characters of base64's alphabet, mixed case, digits and a / or +.
 AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _CARD_SEP = "[ .\u00a0\u2007\u202f-]"
-CARD = re.compile(rf"(?<![\d-])(?:\d{_CARD_SEP}{{0,2}}){{12,18}}\d(?![\d-])")
+CARD = re.compile(rf"(?<!\d)(?<!\d-)(?:\d{_CARD_SEP}{{0,2}}){{12,18}}\d(?![\d-])")
 IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,30}")
 SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])|(?i:\b(?:ssn|social security(?: number)?)\D{0,20}?)(\d{9})\b")
 IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\d|\.\d)")

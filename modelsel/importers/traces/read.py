@@ -108,8 +108,12 @@ def _not_utf8(raw: bytes, at: int) -> str:
 def _document(path: Path) -> str:
     """A file that is one JSON document, whole (up to MAX_JSON_DOCUMENT_BYTES once unzipped)."""
     with _open(path) as fh:
-        data = _read(fh, MAX_JSON_DOCUMENT_BYTES + 1, path)
-    if len(data) > MAX_JSON_DOCUMENT_BYTES:
+        if not isinstance(fh, gzip.GzipFile) and path.stat().st_size > MAX_JSON_DOCUMENT_BYTES:
+            data, too_big = b"", True  # refused by its size, without reading it
+        else:
+            data = _read(fh, MAX_JSON_DOCUMENT_BYTES + 1, path)
+            too_big = len(data) > MAX_JSON_DOCUMENT_BYTES
+    if too_big:
         raise InputError(f"this trace file is one JSON document over {MAX_JSON_DOCUMENT_BYTES / MB:g} MB, the limit for "
                          "one document: export it as JSONL (one trace a line, up to 2 GB).", path=path)
     try:
@@ -138,7 +142,7 @@ def _sniff(path: Path) -> tuple[str, bool]:
             if not first:
                 return "", False
     text = first.lstrip()
-    c = chr(text[0]) if text[0] < 128 else ""
+    c = chr(text[0]) if text[0] < 128 else "?"  # not JSON: read as CSV, which says what it found
     if len(first) > MAX_LINE_BYTES:
         return c, False  # one long line: a JSON document (or too long a JSONL line, said when read)
     return c, c == "{" and _complete(first.strip())

@@ -18,7 +18,8 @@ Each configuration runs in its own process (an instrumentor patches the SDK for 
 | v2_latest_span.spans.jsonl | OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, CAPTURE_MESSAGE_CONTENT=SPAN_ONLY |
 | v2_latest_event.{spans,logs}.jsonl | the latest conventions, EVENT_ONLY |
 | openinference.spans.jsonl | openinference-instrumentation-openai |
-| openllmetry.spans.jsonl | opentelemetry-instrumentation-openai (OpenLLMetry / Traceloop) |
+| openllmetry.spans.jsonl | opentelemetry-instrumentation-openai (OpenLLMetry / Traceloop), current |
+| openllmetry_044.spans.jsonl | the same at 0.44 (older attribute style), from its own virtualenv |
 | mlflow.jsonl, mlflow_list.json | mlflow.openai.autolog(), Trace.to_json() one a line and as one JSON list |
 | mlflow_dataframe.json/.csv | the DataFrame of mlflow.search_traces() saved with to_json / to_csv |
 | langfuse_sdk_otlp.spans.jsonl | langfuse.openai: the OTLP/HTTP protobuf the Langfuse SDK sent to its server, as JSON (hex ids); langfuse_sdk_otlp.pb: the first 4 KB of one body as sent |
@@ -241,7 +242,7 @@ def run_otel(name: str, port: int) -> None:
         from openinference.instrumentation.openai import OpenAIInstrumentor as OI
 
         OI().instrument(tracer_provider=tp)
-    elif name == "openllmetry":
+    elif name.startswith("openllmetry"):
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor as TL
 
         TL().instrument(tracer_provider=tp)
@@ -328,6 +329,9 @@ CONFIGS = {
                         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "EVENT_ONLY"},
     "openinference": {},
     "openllmetry": {"TRACELOOP_TRACE_CONTENT": "true"},
+    # OpenLLMetry 0.44 (the older attribute style: gen_ai.prompt.N.*, gen_ai.completion.N.tool_calls.M.*), run
+    # from a virtualenv with opentelemetry-instrumentation-openai==0.44.*
+    "openllmetry_044": {"TRACELOOP_TRACE_CONTENT": "true"},
     "mlflow": {},
     "langfuse": {"LANGFUSE_PUBLIC_KEY": "pk-lf-test", "LANGFUSE_SECRET_KEY": "sk-lf-test", "LANGFUSE_TRACING_ENVIRONMENT": "test"},
 }
@@ -350,18 +354,25 @@ def main() -> None:
         if name == "langfuse":
             _write_received()
         print("recorded", name)
+    _provenance(only)
+
+
+USES = {"v2_": ["opentelemetry-instrumentation-openai-v2", "opentelemetry-util-genai"],
+        "openinference": ["openinference-instrumentation-openai"],
+        "openllmetry": ["opentelemetry-instrumentation-openai"], "mlflow": ["mlflow-skinny"], "langfuse": ["langfuse"]}
+
+
+def _provenance(recorded: list[str]) -> None:
+    """PROVENANCE.txt: a line a configuration, with the versions of what wrote its files."""
     from importlib.metadata import version
 
-    pkgs = ["openai", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-common", "opentelemetry-instrumentation-openai-v2",
-            "opentelemetry-util-genai", "openinference-instrumentation-openai", "opentelemetry-instrumentation-openai",
-            "mlflow-skinny", "langfuse", "protobuf"]
-    lines = []
-    for p in pkgs:
-        try:
-            lines.append(f"{p}=={version(p)}")
-        except Exception:  # noqa: BLE001
-            lines.append(f"{p}: not installed")
-    (HERE / "PROVENANCE.txt").write_text(f"Recorded by record.py with Python {sys.version.split()[0]} and:\n" + "\n".join(lines) + "\n")
+    path = HERE / "PROVENANCE.txt"
+    lines = {ln.split(":", 1)[0]: ln for ln in path.read_text().splitlines()[1:] if ":" in ln} if path.exists() else {}
+    for name in recorded:
+        pkgs = ["openai", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-common", "protobuf"]
+        pkgs += next(v for k, v in USES.items() if name.startswith(k))
+        lines[name] = f"{name}: Python {sys.version.split()[0]}, " + ", ".join(f"{x}=={version(x)}" for x in pkgs)
+    path.write_text("Recorded by record.py (one line a configuration):\n" + "\n".join(lines[k] for k in sorted(lines)) + "\n")
 
 
 if __name__ == "__main__":
