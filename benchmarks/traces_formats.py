@@ -42,7 +42,7 @@ ROWS = {
     "MLflow DataFrame to_csv": ("mlflow_dataframe.csv",),
     "Langfuse SDK OTLP": ("langfuse_sdk_otlp.spans.jsonl",),
     "Langfuse SDK protobuf": ("langfuse_sdk_otlp.pb",),
-    "alias + snapshot (2 files)": ("v2_latest_span.spans.jsonl", "langfuse_sdk_otlp.spans.jsonl"),
+    "alias + snapshot (2 files)": ("v2_latest_span.spans.jsonl", "openinference.spans.jsonl"),
 }
 
 
@@ -79,7 +79,9 @@ def row(name: str, files: tuple[str, ...], root: Path, scen: dict[str, tuple[str
             fb = ""
         out = " ".join((r.stdout + r.stderr).split())
         if r.returncode != 0:
-            why = re.sub(r"^.*?(error: )?/\S+?: ", "", out)[:70]
+            why = out.split("nothing was written", 1)[1].lstrip(":;. ") if "nothing was written" in out else \
+                re.sub(r"^.*?(error: )?/\S+?: ", "", out)
+            why = why[:90] + ("…" if len(why) > 90 else "")
             return [name, f"exit {r.returncode}: {why}", "0", "-", "-", "-", fb or "-", "-"]
         m = re.search(r"([\d,]+) model calls read", out)
         es = (tmp / "p" / "evalsets" / "t.jsonl").read_text().split("\n")
@@ -88,28 +90,29 @@ def row(name: str, files: tuple[str, ...], root: Path, scen: dict[str, tuple[str
 
         req = yaml.safe_load((tmp / "p" / "requirements" / "t.yaml").read_text())
         cands = {c["id"]: c for c in req["candidates"]}
-        by_model = {m_: t.get("candidate") for m_, t in req["production"]["models"].items()}
         faithful = empty = swapped = 0
         for e in ex:
             msgs = e["input"] if isinstance(e["input"], list) else [{"role": "user", "content": e["input"]}]
             user = [x["content"] for x in msgs if x["role"] == "user"][-1]
             own = msgs[0]["content"] if msgs[0]["role"] == "system" else None
-            cand = cands.get(by_model.get(e["meta"].get("model")) or "") or (next(iter(cands.values())) if len(cands) == 1 else {})
-            system = own or cand.get("system")
+            # every candidate answers every example: with the example's own system prompt, else its own `system:`
+            systems = {own or c.get("system") for c in cands.values()} or {own}
             want = scen.get(user)
             if not e.get("reference"):
                 empty += 1
             if want is None:
                 continue
-            if system != want[0]:
+            if systems != {want[0]}:
                 swapped += 1
             elif e.get("reference") == want[1]:
                 faithful += 1
         known = sum(1 for e in ex if (e["input"] if isinstance(e["input"], str) else
                                       [x["content"] for x in e["input"] if x["role"] == "user"][-1]) in scen)
-        tools = "left out, said" if "tool calls left out" in out else (f"{empty} empty answer(s)" if empty else "?")
+        tools = ("left out, said" if "tool calls left out" in out else f"{empty} empty answer(s)" if empty else
+                 "skipped as spans" if "tool calls" in out else "?")
         ids = [c["id"] for c in req["candidates"]]
-        base = ", ".join(ids) + (" DUPLICATE" if len(ids) != len(set(ids)) else "") + (f"; {swapped} wrong system" if swapped else "")
+        base = ", ".join(ids) + (" DUPLICATE" if len(ids) != len(set(ids)) else "") + \
+            (f"; {swapped} examples answered with another route's system prompt" if swapped else "")
         if not fb:
             fb = (f"{sum('feedback:negative' in e['tags'] for e in ex)} tagged" if "openinference" in files[0] else "-")
         c = _run(["check", str(tmp / "p" / "requirements" / "t.yaml")], root, tmp)
