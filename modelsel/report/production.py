@@ -61,7 +61,7 @@ def sample_lines(p: Production, e: Esc = _plain) -> list[str]:
     out.append(f"Input lengths (tokens): sample {_mix(s.get('input_lengths') or {}, e, 6)}; all traffic "
                f"{_mix(w.get('input_lengths') or {}, e, 6)}.")
     if p.left_out:
-        out.append("Left out of the eval set though counted as traffic: " + ", ".join(f"{n:,} {e(k)}" for k, n in
+        out.append("Left out of the eval set though counted as traffic: " + ", ".join(f"{n:,} {e(k.replace('calls ', 'call ', 1) if n == 1 else k)}" for k, n in
                                                                                     p.left_out.items()) + ".")
     if p.pii_kept:
         out.append("**Personal data was kept** (--keep-pii): the eval set holds production's text as it was, but for "

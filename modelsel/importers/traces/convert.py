@@ -227,7 +227,7 @@ def convert(paths: list[Path], o: Options, *, keep_pii: bool = False, expected_f
                      "favour its own answers; choose another judge (or write `expected` answers and an exact scorer)")
     mapped = [f"{len(r.calls):,} model calls read ({'; '.join(r.formats)}), {sum(r.skipped.values()):,} other spans "
               f"skipped" + (f" ({_kinds(r.skipped, redact)})" if r.skipped else "")]
-    mapped += [f"{n:,} {k}" for k, n in d.left_out.items()]
+    mapped += [f"{n:,} {k.replace('calls ', 'call ', 1) if n == 1 else k}" for k, n in d.left_out.items()]
     if r.orphan_logs:
         mapped.append(f"{r.orphan_logs:,} span(s) named by log records are in none of the files read: pass the spans "
                       "file the same exporter wrote")
