@@ -251,10 +251,10 @@ def _int(v: Any) -> int | None:
 
 
 def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: Read,
-              logged: list[Event] | None = None) -> None:
+              logged: list[Event] | None = None, attrs: dict[str, Any] | None = None) -> None:
     """A span as a model call; one whose messages are not on it waits for the log records of its
     events (`logged`, joined once every file is read)."""
-    a = attributes(span.get("attributes"))
+    a = attrs if attrs is not None else attributes(span.get("attributes"))
     events = span_events(span) + (logged or [])
     kind = _kind(a)
     if kind is not None:
@@ -385,9 +385,10 @@ def read_request(req: dict[str, Any], where: str, out: Read) -> None:
                 if isinstance(span, dict):
                     out.span_ids.add(span_id(span.get("spanId")))
                     a = attributes(span.get("attributes"))
-                    keys = out.slim if out.slim is not None else set(ROUTE_KEYS)
-                    parent = span_id(span.get("parentSpanId")) or None
-                    routes = {k: str(v) for k, v in {**a, **_metadata(a)}.items() if k in keys and isinstance(v, str | int)}
-                    if parent or routes:
-                        out.parents[span_id(span.get("spanId"))] = (parent, routes)
-                    span_call(span, resource, where, out)
+                    if _kind(a) is not None:  # a request, chain or agent span: a model call under it may take its route
+                        keys = out.slim if out.slim is not None else set(ROUTE_KEYS)
+                        parent = span_id(span.get("parentSpanId")) or None
+                        routes = {k: str(v) for k, v in {**a, **_metadata(a)}.items() if k in keys and isinstance(v, str | int)}
+                        if parent or routes:
+                            out.parents[span_id(span.get("spanId"))] = (parent, routes)
+                    span_call(span, resource, where, out, attrs=a)
