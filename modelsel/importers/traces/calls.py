@@ -164,6 +164,8 @@ def loads(text: str) -> Any:
         v = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError):
         return text
+    if text.count("[") + text.count("{") <= MAX_NESTING:  # cannot nest deeper than it has brackets
+        return v
     return text if _depth(v) > MAX_NESTING else v
 
 

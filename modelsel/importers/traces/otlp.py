@@ -212,22 +212,29 @@ def _tools(a: dict[str, Any], raw_in: Any) -> list[Any]:
     llm.tools.N.tool.json_schema or its request's `tools`, OpenLLMetry's llm.request.functions.N.*."""
     if a.get("gen_ai.tool.definitions"):
         return tools_of(a["gen_ai.tool.definitions"])
-    oi = [tools_of(v)[0] for k, v in sorted(a.items()) if re.fullmatch(r"llm\.tools\.\d+\.tool\.json_schema", k) and tools_of(v)]
-    if oi:
-        return oi
+    oi: dict[int, Any] = {}
     fns: dict[int, dict[str, Any]] = {}
     for k, v in a.items():
-        m = re.fullmatch(r"llm\.request\.functions\.(\d+)\.(name|description|parameters)", k)
+        if not k.startswith(("llm.tools.", "llm.request.functions.")):
+            continue
+        m = _OI_TOOL.fullmatch(k)
+        if m and tools_of(v):
+            oi[int(m.group(1))] = tools_of(v)[0]
+        m = _FUNCTION.fullmatch(k)
         if m:
             fns.setdefault(int(m.group(1)), {})[m.group(2)] = loads(v) if m.group(2) == "parameters" else v
-    if fns:
-        return [fns[i] for i in sorted(fns)]
-    req = loads(a["input.value"]) if isinstance(a.get("input.value"), str) else None
-    if isinstance(req, dict) and isinstance(req.get("tools"), list):
-        return req["tools"]
-    if isinstance(raw_in, dict) and isinstance(raw_in.get("tools"), list):
-        return raw_in["tools"]
+    if oi or fns:
+        return [oi[i] for i in sorted(oi)] or [fns[i] for i in sorted(fns)]
+    for raw in (a.get("input.value"), raw_in):  # the request itself (OpenInference's input.value, a JSON request)
+        if isinstance(raw, str) and '"tools"' in raw:
+            raw = loads(raw)
+        if isinstance(raw, dict) and isinstance(raw.get("tools"), list):
+            return raw["tools"]
     return []
+
+
+_OI_TOOL = re.compile(r"llm\.tools\.(\d+)\.tool\.json_schema")
+_FUNCTION = re.compile(r"llm\.request\.functions\.(\d+)\.(name|description|parameters)")
 
 
 def _feedback(a: dict[str, Any], events: list[Event]) -> str | None:
@@ -295,8 +302,7 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
         model=a.get("gen_ai.request.model") or a.get("gen_ai.response.model") or a.get("llm.model_name")
         or a.get("langfuse.observation.model.name"),
         vendor=a.get("gen_ai.provider.name") or a.get("gen_ai.system") or a.get("llm.provider") or a.get("llm.system"),
-        system=system, messages=turns, output=output, tool_calls=tool_calls, tools=_tools(a, loads(raw_in) if
-                                                                                          isinstance(raw_in, str) else raw_in),
+        system=system, messages=turns, output=output, tool_calls=tool_calls, tools=_tools(a, raw_in),
         start=start / 1e9 if start else None, end=end / 1e9 if end else None,
         input_tokens=_int(a.get("gen_ai.usage.input_tokens", a.get("gen_ai.usage.prompt_tokens", a.get("llm.token_count.prompt",
                                                                                                       usage.get("input", usage.get("prompt_tokens")))))),
