@@ -59,10 +59,14 @@ def fake() -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     for k in list(os.environ):
         if k.endswith("_API_KEY"):
             monkeypatch.delenv(k, raising=False)
+    # The response cache's key file (modelsel/run/cachekey.py) is made on first use in a config folder of
+    # the test's own, as on a fresh machine; a CI's MODELSEL_CACHE_KEY is not the test's to use.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("MODELSEL_CACHE_KEY", raising=False)
     monkeypatch.setenv("MODELSEL_RETRY_SCALE", "0")  # retries happen, their waits do not
     # A busy test machine must not add a quiet latency pass (and its calls) to a test that counts calls;
     # tests/test_latency_production.py sets 0 where it wants one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelsel.redaction import redact
+from modelsel.run.cachekey import CacheKeyProblem, cache_secret
 
 
 def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, params: dict, repeat: int) -> str:
@@ -40,9 +42,19 @@ class CacheUnreadable(Exception):
         self.path = path
 
 
-def _checksum(key: str, value: str) -> str:
-    """Ties a cached answer to its request: a row edited by hand, or damaged, no longer matches."""
-    return hashlib.sha256(f"{key}\n{value}".encode()).hexdigest()
+class CacheKeyUnavailable(CacheUnreadable):
+    """The secret the cache's checksums are keyed with cannot be had (modelsel/run/cachekey.py)."""
+
+    def __init__(self, path: Path, exc: CacheKeyProblem) -> None:
+        Exception.__init__(self, f"the response cache {path} cannot be used: {exc}")
+        self.path = path
+
+
+def _checksum(secret: bytes, key: str, value: str) -> str:
+    """Ties a cached answer to its request with a key that does not travel with the cache: a row
+    edited by hand (its checksum recomputed or not), damaged, or copied from another machine's cache
+    no longer matches."""
+    return hmac.new(secret, f"{key}\n{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def cached_answer_problem(hit: Any) -> str | None:
@@ -79,6 +91,10 @@ class Cache:
     POLL_S = 0.05
 
     def __init__(self, path: Path, read: bool = True) -> None:
+        try:
+            self.secret = cache_secret()
+        except CacheKeyProblem as exc:  # before the file is touched: nothing is half-made
+            raise CacheKeyUnavailable(path, exc) from None
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.read = read  # --no-cache: make fresh calls, but still store them
@@ -109,8 +125,11 @@ class Cache:
         if row is None:
             return None
         value, checksum = row
-        if checksum is not None and checksum != _checksum(key, value):
-            return self._unusable(key, "does not match its checksum (edited or damaged)")
+        if not isinstance(checksum, str) or not isinstance(value, str):
+            return self._unusable(key, "has no checksum (edited, or written before checksums)")
+        if not hmac.compare_digest(checksum.encode(), _checksum(self.secret, key, value).encode()):
+            return self._unusable(key, "does not match its checksum (edited, damaged, or written "
+                                       "with another cache key)")
         try:
             hit = json.loads(value)
         except ValueError:
@@ -163,7 +182,7 @@ class Cache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         text = redact(json.dumps(value))
         self.db.execute("INSERT OR REPLACE INTO responses (key, value, created, checksum) VALUES (?, ?, ?, ?)",
-                        (key, text, time.time(), _checksum(key, text)))
+                        (key, text, time.time(), _checksum(self.secret, key, text)))
 
     def release(self, key: str) -> None:
         if key in self.held:
