@@ -5,28 +5,32 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# pip itself is pinned too: its resolver and wheel cache decide what a fresh install does.
-PIP_PIN := pip==26.3
+# pip itself and the build backends come from the lock too (lock/build.txt, hashed): the venv's own
+# pip (the one Python ships, ensurepip) installs them, then every later step uses them. Nothing is
+# built with build isolation (which fetches a backend from the index unhashed): llama-cpp-python is
+# built with the locked scikit-build-core, modelsel with the locked setuptools.
+PIP    := $(BIN)/pip install --quiet --require-hashes --no-build-isolation
 
 .PHONY: demo test test-fast lint bench update-lock clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet "$(PIP_PIN)"
+$(VENV)/.installed-build: lock/build.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r lock/build.txt
+	touch $@
 
 # The local model: llama-cpp-python builds from source the first time (~10 min on 2 cores);
 # pip caches the wheel, so later installs take seconds. The package itself goes in last, editable
 # and without dependencies (an editable install has no single file to hash).
-$(VENV)/.installed-demo: lock/demo.txt pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes -r lock/demo.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+$(VENV)/.installed-demo: lock/demo.txt pyproject.toml $(VENV)/.installed-build
+	$(PIP) -r lock/demo.txt
+	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
 
 # lock/test.txt pins the CPU build of PyTorch (torch==2.13.0+cpu): without it pip would pull
 # several GB of CUDA wheels for the similarity scorer's embedding model.
 $(VENV)/.installed-test: lock/test.txt pyproject.toml $(VENV)/.installed-demo
-	$(BIN)/pip install --quiet --require-hashes -r lock/test.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(PIP) -r lock/test.txt
+	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
 
 demo: $(VENV)/.installed-demo

@@ -4,7 +4,8 @@
    and its publication day (the index's upload time, PEP 700) goes into catalog.yaml's
    price_snapshots table: the date every record prints as "true as of".
 2. lock/test.txt and lock/demo.txt are compiled again with pip-tools (`pip-compile --upgrade
-   --generate-hashes`), the demo lock constrained by the test lock so both agree.
+   --generate-hashes`), the demo lock constrained by the test lock so both agree; lock/build.txt
+   (pip and the build backend, from lock/build.in) is compiled under the test lock too.
 
 Needs the package index; nothing here runs at eval time. Review the diff, then commit it with
 the regenerated demo record if its figures moved.
@@ -66,6 +67,8 @@ def compile_locks() -> None:
                    cwd=ROOT, check=True)
     subprocess.run(common + ["--extra", "local", "-c", "lock/test.txt", "-o", "lock/demo.txt", "pyproject.toml"],
                    cwd=ROOT, check=True)
+    # pip and the build backend, installed first and hashed like the rest (the Makefile's .installed-build)
+    subprocess.run(common + ["-c", "lock/test.txt", "-o", "lock/build.txt", "lock/build.in"], cwd=ROOT, check=True)
 
 
 def main() -> None:
@@ -73,7 +76,7 @@ def main() -> None:
     print(f"genai-prices {version}, published {day}")
     pin_snapshot(version, day)
     compile_locks()
-    print("lock/test.txt and lock/demo.txt compiled; review `git diff`, run `make test` and `make demo`.")
+    print("lock/test.txt, lock/demo.txt and lock/build.txt compiled; review `git diff`, run `make test` and `make demo`.")
 
 
 if __name__ == "__main__":
