@@ -4,7 +4,8 @@ Two sources of secrets: environment variables whose name looks secret (KEY, TOKE
 when a command starts, and every key a provider actually sends, whatever its variable is called
 (`register`, called when a provider reads its key). Each is redacted by value, in the forms a
 server echoes it: as sent, upper- or lower-cased, URL-encoded, base64 (inside a Basic auth header
-too), and with separators between its characters.
+too), with separators between its characters (visible ones, or zero-width and bidirectional
+controls a reader does not see), and each of these reversed.
 """
 
 from __future__ import annotations
@@ -60,19 +61,29 @@ def _base64_cores(value: str) -> list[str]:
     return out
 
 
+# Characters that separate a key's characters without showing: zero-width space, joiners, word
+# joiner, BOM, soft hyphen, Mongolian vowel separator, combining grapheme joiner, invisible operators,
+# and the bidirectional marks and overrides (a key written backwards behind U+202E shows as the key).
+_INVISIBLE = "\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_SEP = rf"[\s._:/\-{_INVISIBLE}]{{0,3}}"
+
+
 def _forms(value: str) -> set[str]:
-    return {value, value.upper(), value.lower(), quote(value, safe=""), quote(value, safe="").lower(),
-            *_base64_cores(value)} - {""}
+    out: set[str] = set()
+    for v in (value, value[::-1]):
+        out |= {v, v.upper(), v.lower(), quote(v, safe=""), quote(v, safe="").lower(), *_base64_cores(v)}
+    return out - {""}
 
 
 def _build() -> tuple[list[str], re.Pattern[str] | None]:
     values = secret_values()
     literal = sorted({f for v in values for f in _forms(v)}, key=len, reverse=True)
-    # A key spelled out with separators ("s k - 1 2 ..." or "sk_1_2"): each character, then at most
-    # two separator characters, case-insensitive. Only for values with enough letters and digits
-    # that such a spelling cannot be ordinary text.
-    spelled = [r"[\s._:/-]{0,2}".join(re.escape(ch) for ch in v) for v in values
-               if sum(ch.isalnum() for ch in v) >= 8]
+    # A key spelled out with separators ("s k - 1 2 ..." or "sk_1_2", or zero-width characters between
+    # its characters), forwards or backwards: each character, then at most three separator characters,
+    # case-insensitive. Only for values with enough letters and digits that such a spelling cannot be
+    # ordinary text.
+    spelled = [_SEP.join(re.escape(ch) for ch in w) for v in values if sum(ch.isalnum() for ch in v) >= 8
+               for w in (v, v[::-1])]
     pattern = re.compile("|".join(spelled), re.I) if spelled else None
     return literal, pattern
 
