@@ -405,28 +405,27 @@ class Provider:
         return None
 
 
-_METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.azure.com", "100.100.100.200"}
-
-
 def key_exposure(base_url: str | None, sends_key: bool, allowed: bool) -> str | None:
     """Why a request with an API key must not go to `base_url`, or None. A link-local address or a
-    cloud metadata service is never a model endpoint (an imported config pointing there is after the
-    key, or the instance's own credentials); plain http to another host shows the key to the path."""
+    cloud metadata service, however spelled (providers/addresses.py), is never a model endpoint (an
+    imported config pointing there is after the key, or the instance's own credentials); plain http
+    to another host shows the key to the path."""
     if not base_url or not sends_key:
         return None
-    import ipaddress
     from urllib.parse import urlsplit
 
+    from modelsel.providers.addresses import is_loopback, metadata_reason
+
     u = urlsplit(base_url)
-    host = (u.hostname or "").lower().rstrip(".")
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if host in _METADATA_HOSTS or (ip is not None and ip.is_link_local):
-        return f"{base_url} is a link-local or cloud metadata address, not a model endpoint: no key is sent there"
-    loopback = host in ("localhost", "ip6-localhost") or (ip is not None and ip.is_loopback)
-    if u.scheme == "http" and not loopback and not allowed:
+        host = u.hostname or ""
+    except ValueError:  # an unbalanced [ ... ]
+        host = u.netloc
+    what = metadata_reason(host)
+    if what is not None:
+        return (f"{base_url} is a link-local or cloud metadata address, not a model endpoint ({what}): no key is "
+                "sent there")
+    if u.scheme == "http" and not is_loopback(host) and not allowed:
         return (f"{base_url} is plain http on another host: the API key would cross the network unencrypted. Use "
                 "https, or set allow_plain_http: true on this candidate if the network is yours")
     return None
