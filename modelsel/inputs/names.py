@@ -4,6 +4,7 @@ rewrite a terminal or a log."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 
@@ -29,3 +30,20 @@ def file_slug(name: str, default: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or default
+
+
+# A candidate id lands raw in more formats than any other name: decision.md's opening line, table
+# cells, JUnit class names (which test reporters render as Markdown), CSV, file names, the terminal.
+# It is restricted to characters none of them reads as markup: what catalog ids and model names use.
+MAX_ID = 128
+SAFE_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._\-/:@+]{{0,{MAX_ID - 1}}}")
+
+
+def unsafe_id_reason(cid: str) -> str:
+    """What in `cid` is outside the safe set, in words (the characters spelled as escapes)."""
+    if len(cid) > MAX_ID:
+        return f"is {len(cid)} characters long"
+    if not cid[:1].isascii() or not cid[:1].isalnum():
+        return "does not start with a letter or digit"
+    bad = sorted({ch for ch in cid if not re.fullmatch(r"[A-Za-z0-9._\-/:@+]", ch)})
+    return "contains " + " ".join(repr(ch) if ch.isprintable() and ord(ch) < 0x80 else f"U+{ord(ch):04X}" for ch in bad)

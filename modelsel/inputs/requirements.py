@@ -19,11 +19,11 @@ from pydantic import (
 )
 
 from modelsel.errors import InputError, did_you_mean
-from modelsel.inputs.names import check_name
+from modelsel.inputs.names import MAX_ID, SAFE_ID, check_name, unsafe_id_reason
 from modelsel.inputs.production import Production
 from modelsel.inputs.scorers import TYPES as SCORER_TYPES
 from modelsel.inputs.scorers import AnyScorer, Exact
-from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES
+from modelsel.inputs.textfile import MAX_REQUIREMENTS_BYTES, printable
 from modelsel.inputs.usercode import inside
 from modelsel.inputs.yamlsrc import Lines, first_error, line_of, load_yaml, pydantic_error
 
@@ -502,8 +502,15 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
                 path=path, line=line_of(lines, ("candidates", i)), field=f"candidates[{i}]",
             )
     seen: dict[str, int] = {}
-    for i, c in enumerate(req.candidates):
+    specs = [(c, ("candidates", i), f"candidates[{i}]") for i, c in enumerate(req.candidates)]
+    for c, at, field in specs + ([(req.judge, ("judge",), "judge")] if req.judge else []):
         cid = c.id or c.catalog or f"{c.provider}/{c.model}"
+        if not SAFE_ID.fullmatch(cid):
+            raise InputError(
+                f"the id {printable(cid)!r} {unsafe_id_reason(cid)}; give it an 'id:' of letters, digits and "
+                f". _ - / : @ + (at most {MAX_ID} characters, starting with a letter or digit).",
+                path=path, line=line_of(lines, (*at, "id")) or line_of(lines, at), field=f"{field}.id",
+            )
         if cid in seen:
             raise InputError(
                 f"candidate id '{cid}' appears twice (also candidates[{seen[cid]}]); give one an 'id:'.",

@@ -81,12 +81,28 @@ def append_step_summary(text: str) -> Path | None:
     return Path(target)
 
 
+_JUNIT_MD = re.compile(r"([\\\[\]<>`])")
+
+
+def _inert(s: Any) -> str:
+    """Outside text for a JUnit file: test reporters (GitHub check summaries, action-junit-report)
+    render names and messages as Markdown, so no link, image, HTML tag or code span may open in one:
+    brackets, angle brackets, backslashes and backticks are backslash-escaped; XML's own escaping
+    comes after."""
+    return _JUNIT_MD.sub(r"\\\1", " ".join(printable(str(s)).split()))
+
+
+def _inert_lines(text: str) -> str:
+    return "\n".join(_inert(line) for line in text.splitlines())
+
+
 def _case(classname: str, name: str, failure: str | None = None, skipped: str | None = None, detail: str = "") -> str:
-    head = f"    <testcase classname={quoteattr(classname)} name={quoteattr(name)} time=\"0\""
+    head = f"    <testcase classname={quoteattr(_inert(classname))} name={quoteattr(_inert(name))} time=\"0\""
     if failure is not None:
-        return f"{head}><failure message={quoteattr(failure)} type=\"requirement\">{escape(detail or failure)}</failure></testcase>"
+        return (f"{head}><failure message={quoteattr(_inert(failure))} type=\"requirement\">"
+                f"{escape(_inert(detail or failure))}</failure></testcase>")
     if skipped is not None:
-        return f"{head}><skipped message={quoteattr(skipped)}/></testcase>"
+        return f"{head}><skipped message={quoteattr(_inert(skipped))}/></testcase>"
     return f"{head}/>"
 
 
@@ -131,7 +147,7 @@ def junit_xml(s: Summary, review: Any = None, now: datetime | None = None) -> st
                      _case("decision", "a candidate meets every requirement", failure="no candidate qualifies"))
         failures += not ok
     name = s.requirements.get("name") or "modelsel"
-    suite = (f"  <testsuite name={quoteattr(str(name))} package=\"modelsel\" id=\"0\" tests=\"{len(cases)}\" "
+    suite = (f"  <testsuite name={quoteattr(_inert(name))} package=\"modelsel\" id=\"0\" tests=\"{len(cases)}\" "
              f"failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\" "
              f"timestamp=\"{now.strftime('%Y-%m-%dT%H:%M:%S')}\" hostname={quoteattr(socket.gethostname() or 'localhost')}>")
     props = ["    <properties>"] + [f"      <property name={quoteattr(k)} value={quoteattr(str(v))}/>" for k, v in (
@@ -140,7 +156,7 @@ def junit_xml(s: Summary, review: Any = None, now: datetime | None = None) -> st
     out = "\n".join(notes)
     # XML 1.0 forbids most control characters: one in a requirements fact would make the file unreadable
     return printable("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n" + suite + "\n" + "\n".join(props) + "\n"
-            + "\n".join(cases) + f"\n    <system-out>{escape(out)}</system-out>\n    <system-err></system-err>\n"
+            + "\n".join(cases) + f"\n    <system-out>{escape(_inert_lines(out))}</system-out>\n    <system-err></system-err>\n"
             "  </testsuite>\n</testsuites>\n")
 
 

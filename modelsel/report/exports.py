@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from modelsel.inputs.textfile import printable
 from modelsel.run.records import Record
 from modelsel.run.rundir import RunDir
 
@@ -24,10 +25,13 @@ FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(v: object) -> object:
-    # A leading = + - @ (or a tab or CR before one) makes spreadsheets run the cell as a formula:
-    # quote it, whichever column it is in (a candidate id or a tag is text a user wrote too).
-    if isinstance(v, str) and v[:1] in FORMULA:
-        return "'" + v
+    # Control characters (ESC, C1, bidirectional overrides) spelled out, as in every other file; then a
+    # leading = + - @ (or a tab before one) makes spreadsheets run the cell as a formula: quote it,
+    # whichever column it is in (a candidate id or a tag is text a user wrote too).
+    if isinstance(v, str):
+        v = "\r".join(printable(part) for part in v.split("\r"))  # line ends are CSV's to quote
+        if v[:1] in FORMULA:
+            return "'" + v
     return v
 
 
