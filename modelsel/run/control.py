@@ -64,6 +64,19 @@ def serve() -> None:
     sys.stdin.read()  # the run closes our stdin when it is done (or dies): then we go
 
 
+def server_ms(header: str | None, took_ms: float) -> float | None:
+    """The control's own time from its header, or None when it cannot be true: missing, not a plain
+    decimal number ("nan", "1e12", garbage), negative, or longer than the whole call as this process
+    measured it. A control whose header lies is no measure of the machine: its samples are refused
+    (never read as "0 ms added" nor as a machine that adds 100 s)."""
+    import re
+
+    if header is None or not re.fullmatch(r"\d{1,9}(\.\d{1,6})?", header.strip()):
+        return None
+    ms = float(header)
+    return ms if ms <= took_ms else None
+
+
 class Control:
     """The control process and the samples taken from it."""
 
@@ -71,6 +84,7 @@ class Control:
         self.proc: subprocess.Popen[str] | None = None
         self.port: int | None = None
         self.samples: list[tuple[float, float]] = []  # (monotonic time, ms this machine added)
+        self.refused = 0  # answers whose header could not be true (server_ms): not samples
         self._client: Any = None
 
     def start(self) -> bool:
@@ -113,8 +127,11 @@ class Control:
         except Exception:
             return None
         took = (time.perf_counter() - t0) * 1000
-        server = float(raw.headers.get(HEADER) or 0.0)
-        added = max(0.0, took - server)
+        server = server_ms(raw.headers.get(HEADER), took)
+        if server is None:  # read like any response: a header that cannot be true is no sample
+            self.refused += 1
+            return None
+        added = took - server
         self.samples.append((time.monotonic(), added))
         return added
 
