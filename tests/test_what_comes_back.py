@@ -87,8 +87,8 @@ def test_junit_stays_well_formed_with_a_control_character_in_a_fact(fake, keys, 
 
 def test_the_job_summary_escapes_what_markdown_would_render(fake, keys, tmp_path: Path) -> None:
     fake.script("m", answer=oracle)
-    nasty = "a`![b](http://beacon.example/x.png)`@team*em*"
-    req = write_req(tmp_path, [openai_cand(fake, "m", id=nasty)])
+    nasty = "a`![b](http://beacon.example/x.png)`@team*em*"  # a candidate id cannot hold it (issue 48, 15): a name
+    req = write_req(tmp_path, [openai_cand(fake, "m")], name=nasty)
     cli("eval", req, "--out", tmp_path / "run", "--summary-md", tmp_path / "s.md")
     md = (tmp_path / "s.md").read_text()
     unescaped = re.sub(r"\\.", "", md.split("Full record")[0])  # what is left once every \x escape is taken out
@@ -254,7 +254,7 @@ def test_a_cache_row_that_is_not_json_or_was_edited_is_a_miss_said(fake, keys, t
     _, recs = run_dir(tmp_path / "b")
     assert sum(not r["cached"] for r in recs) == 2 and len(fake.requests_for("m")) == 14  # both made again
     out = flat(res.output)
-    assert "2 cached answer(s) in" in out and "does not match its checksum (edited or damaged): not used" in out
+    assert "2 cached answer(s) in" in out and "does not match its checksum (edited, damaged, or written with another cache key): not used" in out
 
 
 def test_a_damaged_cache_file_is_named_with_what_to_do(fake, keys, tmp_path: Path) -> None:
@@ -334,20 +334,27 @@ def test_a_key_is_not_sent_over_plain_http_to_another_host_unless_the_file_says_
     assert "Keys travel protected: https or this machine only" in flat(ok.output)
 
 
-def test_a_cache_from_before_checksums_is_read_and_a_bad_row_is_a_miss(tmp_path: Path) -> None:
+def test_a_cache_from_before_checksums_is_opened_and_its_rows_are_misses(tmp_path: Path) -> None:
+    """Rows without a checksum cannot be told from rows edited by hand: none is used (issue 48, 11)."""
     from modelsel.run.store import Cache
 
     path = tmp_path / "responses.sqlite"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
-    db.execute("INSERT INTO responses VALUES ('good', ?, 0)", (json.dumps({"output": "billing", "latency_ms": 5.0}),))
-    db.execute("INSERT INTO responses VALUES ('bad', '{oops', 0)")
-    db.execute("INSERT INTO responses VALUES ('neg', ?, 0)", (json.dumps({"output": "x", "output_tokens": -4}),))
+    db.execute("INSERT INTO responses VALUES ('old', ?, 0)", (json.dumps({"output": "billing", "latency_ms": 5.0}),))
     db.commit()
     cache = Cache(path)
+    assert cache.get("old") is None
+    cache.put("good", {"output": "billing", "latency_ms": 5.0})
+    cache.put("bad", {"output": "x"})
+    cache.put("neg", {"output": "x", "output_tokens": -4})
+    cache.db.execute("UPDATE responses SET value = '{oops' WHERE key = 'bad'")
     assert cache.get("good") == {"output": "billing", "latency_ms": 5.0}
     assert cache.get("bad") is None and cache.get("neg") is None
-    assert cache.unusable == {"is not JSON": {"bad"}, "holds an impossible output_tokens": {"neg"}}
+    assert cache.unusable == {"has no checksum (edited, or written before checksums)": {"old"},
+                              "does not match its checksum (edited, damaged, or written with another cache key)":
+                                  {"bad"},
+                              "holds an impossible output_tokens": {"neg"}}
     cache.close()
 
 
