@@ -489,6 +489,7 @@ def _latency_conditions(figs: dict[str, Figures], facts: RunFacts) -> None:
                                                                                        machine.n)
         if info is not None:
             lat.sustained_rps, lat.load_problem = info.sustained_rps, info.problem
+            lat.not_judged = getattr(info, "not_judged", None)
 
 
 def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int, req: Any) -> Any:

@@ -92,6 +92,7 @@ class LatencyFigures(Model):
     machine_added_n: int = 0
     sustained_rps: float | None = None  # latency.load.rps: answered per second over the pass
     load_problem: str | None = None  # the stated load was not sustained (rate limits, errors, queueing)
+    not_judged: str | None = None  # why the quiet or load pass judges nothing (the machine, the deadline)
     by_input: dict[str, LatencyBucket] = {}  # by input tokens (< 1k, 1k-10k, 10k-100k, >= 100k), when the set spans two
 
 

@@ -254,3 +254,48 @@ def test_a_true_control_header_is_a_sample() -> None:
 
     assert server_ms("20.125", 23.0) == 20.125 and server_ms(" 0 ", 1.0) == 0.0
     assert server_ms("25.0", 23.0) is None  # longer than the whole call: cannot be true
+
+
+# --- 13. latency.load with absurd values --------------------------------------------------------------------
+
+def _load_req(tmp_path: Path, fake, load: dict) -> Path:  # type: ignore[no-untyped-def]
+    return write_req(tmp_path, [openai_cand(fake, "m")], latency={"p50_ms": 2000, "p95_ms": 5000, "load": load},
+                     quality={"min_score": 0.1}, decision={"max_error_rate": 0.5})
+
+
+def test_a_load_rate_too_slow_for_the_deadline_stops_at_it_and_judges_nothing(fake, keys, tmp_path: Path) -> None:
+    """rps 0.0001: the second arrival would come hours later. The run stops at --max-minutes, and the
+    latency is said not judged (not a failure of the model)."""
+    import time
+
+    fake.script("m", answer=oracle)
+    t0 = time.perf_counter()
+    res = cli("eval", _load_req(tmp_path, fake, {"rps": 0.0001, "calls": 20}), "--out", tmp_path / "run",
+              "--max-minutes", "0.25")
+    assert time.perf_counter() - t0 < 60, "the load pass waited past the deadline"
+    s, _ = run_dir(tmp_path / "run")
+    checks = {k["requirement"]: k for k in s["candidates"]["oa-m"]["checks"]}
+    assert checks["latency.p50_ms"]["status"] == "unmeasured"
+    assert "the run's deadline stopped the load pass after 1 of 20 calls" in checks["latency.p50_ms"]["text"]
+    assert "latency.load" not in checks  # the model is not said to have failed the load
+    assert s["candidates"]["oa-m"]["latency"]["not_judged"]
+    assert res.exit_code in (0, 1) and "Traceback" not in res.output
+
+
+def test_a_load_the_machine_cannot_offer_is_not_judged_instead_of_blamed_on_the_model(fake, keys, tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """The control shows this machine adding more than the threshold during the load pass (the threshold
+    set to 0 ms stands in for 2 cores offered 1,000 requests/s): the latency is not judged, the model is
+    not eliminated for it, and the record says why."""
+    monkeypatch.setenv("MODELSEL_QUIET_PASS_MS", "0")
+    fake.script("m", answer=oracle, latency_ms=5)
+    res = cli("eval", _load_req(tmp_path, fake, {"rps": 20, "calls": 30}), "--out", tmp_path / "run")
+    s, _ = run_dir(tmp_path / "run")
+    c = s["candidates"]["oa-m"]
+    checks = {k["requirement"]: k for k in c["checks"]}
+    assert checks["latency.p50_ms"]["status"] == "unmeasured"
+    assert "this machine could not offer the load (20 requests/s" in checks["latency.p50_ms"]["text"]
+    assert "latency.load" not in checks and c["status"] != "eliminated"
+    assert "latency not judged: this machine could not offer the load" in flat((tmp_path / "run" / "decision.md")
+                                                                              .read_text())
+    assert "Traceback" not in res.output

@@ -171,6 +171,10 @@ def check(f: Figures, req: Requirements) -> list[Check]:
             out.append(Check(requirement=lim.requirement, status="unmeasured", limit=target,
                              higher_is_better=lim.higher_is_better, text=f"{lim.label} was not measured"))
             continue
+        if lim.requirement.startswith("latency.") and f.latency.not_judged:
+            out.append(Check(requirement=lim.requirement, status="unmeasured", measured=m.value, lo=m.lo, limit=target,
+                             higher_is_better=False, text=f"{lim.label} not judged: {f.latency.not_judged}"))
+            continue
         if lim.requirement.startswith("latency.") and m.hi is None and f.latency.extra_declined and m.value <= target:
             out.append(Check(requirement=lim.requirement, status="unmeasured", measured=m.value, lo=m.lo, limit=target,
                              higher_is_better=False, text=f"{lim.label} not judged: {m.n} warm calls cannot bound it "
@@ -195,7 +199,7 @@ def check(f: Figures, req: Requirements) -> list[Check]:
         c = _judge(_BY_TAG, m, bar, what=f"quality on '{tag}'", missing=tb.missing if tb else 0)
         out.append(c.model_copy(update={"requirement": key}))
     out += [_gap_check(f, mg.key, mg.gap) for mg in req.quality.max_gap]
-    if req.latency.load is not None and f.latency.load_problem:
+    if req.latency.load is not None and f.latency.load_problem and not f.latency.not_judged:
         out.append(Check(requirement="latency.load", status="fail", measured=f.latency.sustained_rps,
                          limit=req.latency.load.rps, higher_is_better=True,
                          text=f"under the stated load ({req.latency.load.text()}) it {f.latency.load_problem}"))

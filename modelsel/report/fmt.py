@@ -58,7 +58,9 @@ def latency_condition(lat: LatencyFigures) -> str:
                 "much above what the provider took")
     if lat.sustained_rps is not None:
         out += f"; sustained {lat.sustained_rps:g} answered requests/s"
-    if lat.load_problem:
+    if lat.not_judged:
+        out += f"; latency not judged: {lat.not_judged}"
+    elif lat.load_problem:
         out += f"; it {lat.load_problem}"
     if lat.extra_declined:
         out += "; --no-extra-calls: a percentile without enough calls is not judged"

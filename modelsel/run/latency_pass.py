@@ -50,6 +50,7 @@ def distortion_ms() -> float:
         return DISTORTION_MS
 MIN_PASS_CALLS = 30
 MIN_CONTROL = 5  # control samples needed before a busy machine is called busy
+MIN_PASS_CONTROL = 3  # the same during a quiet or load pass, whose control calls a busy machine slows
 SUSTAINED_SHARE = 0.9  # a rate is sustained when at least this share of it was answered
 
 
@@ -76,6 +77,8 @@ class PassInfo:
     sustained_rps: float | None = None
     problem: str | None = None  # the stated rate was not sustained
     machine: Distortion | None = None
+    not_started: int = 0  # calls the run's deadline kept from starting
+    not_judged: str | None = None  # why the pass judges nothing: the machine could not offer the load, or the deadline
 
 
 def margin(need: int) -> int:
@@ -158,10 +161,14 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
             info.answered += 1
         await deliver(c, rec)
 
+    deadline = getattr(ctx, "deadline", None)
     if pl.rps:
         rng = random.Random(seed)
         tasks, at = [], 0.0
         for i in range(pl.calls):
+            if deadline is not None and t0 + at > deadline:  # an arrival after the deadline is not waited for
+                info.not_started = pl.calls - i
+                break
             delay = t0 + at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -172,8 +179,13 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
         await asyncio.gather(*(go(i) for i in range(pl.calls)))
     t1 = time.monotonic()
     info.seconds = round(t1 - t0, 3)
+    if deadline is not None and t1 > deadline:  # calls that made no record because the deadline passed first
+        info.not_started += pl.calls - info.not_started - info.answered - info.errors
     if control is not None:
         info.machine = window(control.samples, t0, t1)
+    info.not_judged = _not_judged(pl, info)
+    if info.not_judged is not None:
+        return info  # the model is not blamed for what the machine or the deadline did
     if pl.rps and info.seconds > 0:
         info.sustained_rps = round(info.answered / info.seconds, 3)
         if info.sustained_rps < SUSTAINED_SHARE * pl.rps or info.rate_limited:
@@ -184,6 +196,23 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
         info.problem = (f"rate-limited at {pl.concurrency} calls in flight: {info.rate_limited} of {pl.calls} calls "
                         "were refused")
     return info
+
+
+def _not_judged(pl: Plan, info: PassInfo) -> str | None:
+    """Why a quiet or load pass's latency cannot be judged, or None: the run's deadline stopped it
+    before its calls were made, or the control shows this machine could not offer the load (it
+    added more than the quiet-pass threshold to the control's calls at the median meanwhile)."""
+    if pl.mode == "extra":
+        return None
+    if info.not_started:
+        return (f"the run's deadline stopped the {pl.mode} pass after {pl.calls - info.not_started} of {pl.calls} "
+                f"calls ({_load_text(pl)})")
+    m = info.machine
+    # fewer samples than the quality pass asks for: on a machine this busy each control call takes long
+    if m is not None and m.n >= MIN_PASS_CONTROL and (m.p50_ms or 0.0) > distortion_ms():
+        return (f"this machine could not offer the load ({_load_text(pl)}): it added {m.p50_ms:g} ms at the median "
+                f"to the control endpoint's calls during the pass (n={m.n}), so the figures measure the machine")
+    return None
 
 
 def _load_text(pl: Plan) -> str:
