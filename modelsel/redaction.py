@@ -21,7 +21,7 @@ _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,}|
 MIN_LEN = 6  # shorter values are not secrets worth a false positive in every report
 _env_values: set[str] | None = None
 _sent: set[str] = set()
-_plan: tuple[list[str], re.Pattern[str] | None] | None = None
+_plan: tuple[list[str], re.Pattern[str] | None, list[str] | None] | None = None
 
 
 def refresh() -> list[str]:
@@ -66,6 +66,7 @@ def _base64_cores(value: str) -> list[str]:
 # and the bidirectional marks and overrides (a key written backwards behind U+202E shows as the key).
 _INVISIBLE = "\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 _SEP = rf"[\s._:/\-{_INVISIBLE}]{{0,3}}"
+_SEP_CHARS = re.compile(rf"[\s._:/\-{_INVISIBLE}]")
 
 
 def _forms(value: str) -> set[str]:
@@ -75,17 +76,31 @@ def _forms(value: str) -> set[str]:
     return out - {""}
 
 
-def _build() -> tuple[list[str], re.Pattern[str] | None]:
+_SQUEEZE: dict[int, None] = {}
+
+
+def _squeeze(text: str) -> str:
+    """`text` without any character the spelled pattern takes as a separator, lower-cased."""
+    if not _SQUEEZE:  # every character \s matches (str.isspace, as re's), the visible and invisible separators
+        _SQUEEZE.update({i: None for i in range(0x3001) if chr(i).isspace() or _SEP_CHARS.fullmatch(chr(i))})
+        _SQUEEZE.update({ord(ch): None for ch in "\u3000\ufeff"})
+    return text.translate(_SQUEEZE).lower()
+
+
+def _build() -> tuple[list[str], re.Pattern[str] | None, list[str] | None]:
     values = secret_values()
     literal = sorted({f for v in values for f in _forms(v)}, key=len, reverse=True)
     # A key spelled out with separators ("s k - 1 2 ..." or "sk_1_2", or zero-width characters between
     # its characters), forwards or backwards: each character, then at most three separator characters,
     # case-insensitive. Only for values with enough letters and digits that such a spelling cannot be
     # ordinary text.
-    spelled = [_SEP.join(re.escape(ch) for ch in w) for v in values if sum(ch.isalnum() for ch in v) >= 8
-               for w in (v, v[::-1])]
+    long = [v for v in values if sum(ch.isalnum() for ch in v) >= 8]
+    spelled = [_SEP.join(re.escape(ch) for ch in w) for v in long for w in (v, v[::-1])]
     pattern = re.compile("|".join(spelled), re.I) if spelled else None
-    return literal, pattern
+    # What any such spelling leaves once every separator is taken out (a cheap test that skips the
+    # pattern for nearly every record: the pattern costs about 1 ms on 2.6 KB, the test 30 us).
+    needles = [n for v in long for n in (_squeeze(v), _squeeze(v)[::-1])] if all(v.isascii() for v in long) else None
+    return literal, pattern, needles
 
 
 def redact(text: str) -> str:
@@ -94,12 +109,14 @@ def redact(text: str) -> str:
         return text
     if _plan is None:
         _plan = _build()
-    literal, spelled = _plan
+    literal, spelled, needles = _plan
     for v in literal:
         if v in text:
             text = text.replace(v, "[REDACTED]")
     if spelled is not None:
-        text = spelled.sub("[REDACTED]", text)
+        squeezed = _squeeze(text) if needles is not None else ""
+        if needles is None or any(n in squeezed for n in needles):
+            text = spelled.sub("[REDACTED]", text)
     if "sk-" in text or "AIza" in text:  # the regex costs 25 us a record; most records hold neither
         text = _KEY_SHAPES.sub("[REDACTED]", text)
     return text
