@@ -179,6 +179,14 @@ def test_a_candidate_id_outside_the_safe_set_is_refused_at_check(tmp_path: Path,
     assert not (tmp_path / "run").exists() and not (tmp_path / "reports").exists()
 
 
+def test_the_judges_id_is_held_to_the_same_set(tmp_path: Path) -> None:
+    (tmp_path / "rules.py").write_text("def classify(text):\n    return 'other'\n")
+    judge = {"id": "judge<img src=x>", "provider": "openai-compatible", "model": "j", "base_url": "https://x.example/v1"}
+    res = cli("check", write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "rules:classify"}],
+                                 judge=judge))
+    assert res.exit_code == 2 and "field 'judge.id'" in flat(res.output) and "req.yaml:" in res.output
+
+
 def test_outside_text_is_escaped_for_junit_and_csv(tmp_path: Path) -> None:
     """A requirements name with an image and a tag (an imported project's description), a model's answer
     with ESC: the JUnit file a reporter renders as Markdown opens no image, link or tag, and records.csv

@@ -509,8 +509,10 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
             raise InputError(
                 f"the id {printable(cid)!r} {unsafe_id_reason(cid)}; give it an 'id:' of letters, digits and "
                 f". _ - / : @ + (at most {MAX_ID} characters, starting with a letter or digit).",
-                path=path, line=line_of(lines, (*at, "id")) or line_of(lines, at), field=f"{field}.id",
+                path=path, line=line_of(lines, (*at, "id")), field=f"{field}.id",
             )
+    for i, c in enumerate(req.candidates):
+        cid = c.id or c.catalog or f"{c.provider}/{c.model}"
         if cid in seen:
             raise InputError(
                 f"candidate id '{cid}' appears twice (also candidates[{seen[cid]}]); give one an 'id:'.",
