@@ -113,12 +113,14 @@ def test_a_full_disk_stops_with_one_message_and_the_resume_repays_nothing(fake, 
     assert "run the same command again" in out
     assert json.loads((tmp_path / "run" / ".modelsel-run.json").read_text())["state"] == "stopped"
     first = len(fake.requests_for("m"))
+    config = os.environ["XDG_CONFIG_HOME"]  # the cache's key file: the same machine resumes
     monkeypatch.undo()
     from tests.conftest import KEYS
 
     for k, v in KEYS.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("MODELSEL_RETRY_SCALE", "0")
+    monkeypatch.setenv("XDG_CONFIG_HOME", config)
     monkeypatch.chdir(tmp_path)
     res = cli("eval", req, "--out", tmp_path / "run")
     assert res.exit_code == 0, res.output
