@@ -208,7 +208,7 @@ def _check_code(lr: LoadedRequirements, es: EvalSet, cands: list[Candidate], spe
 
 def _check_plugins(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, Any]]) -> None:
     """Every `plugin` scorer names a scorer an installed package provides (found, not run)."""
-    from modelsel.inputs.scorers import plugin_scorers, walk
+    from modelsel.inputs.scorers import installed_scorer, plugin_scorers, walk
 
     wanted = [(s["name"], lr.path, lr.line("scoring"), "scoring") for s in walk(specs) if s["type"] == "plugin"]
     wanted += [(s["name"], Path(es.path), es.lines.get(ex.id), "scorer.name") for ex in es.examples
@@ -221,6 +221,10 @@ def _check_plugins(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, An
             raise InputError(f"no installed package provides the scorer '{name}' (entry-point group modelsel.scorers; "
                              f"installed: {', '.join(have) or 'none'}).", path=path, line=line, field=where,
                              hint=did_you_mean(name, set(have)))
+        try:  # resolved, not run: a module that does not import would otherwise score every answer 0
+            installed_scorer(name)
+        except ValueError as exc:
+            raise InputError(f"the scorer '{name}' cannot be used: {exc}.", path=path, line=line, field=where) from None
 
 
 def make_provider(c: Candidate, search_path: Path) -> Provider:
@@ -317,8 +321,11 @@ def judge_provider(inp: Inputs) -> Provider:
 
 def scorer(inp: Inputs, cfg: RunConfig, budget: Budget | None = None) -> Scorer:
     judge = Judge(inp.judge, judge_provider(inp), cfg, budget) if inp.judge is not None else None
+    import time
+
     return Scorer({e.id: e for e in inp.evalset.examples}, inp.scoring, inp.lr.req.pass_threshold, judge,
-                  str(inp.lr.folder), inp.lr.roots)
+                  str(inp.lr.folder), inp.lr.roots,
+                  deadline=time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None)
 
 
 # --- the summary ---------------------------------------------------------------------------------

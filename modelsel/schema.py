@@ -362,6 +362,7 @@ class BatchCandidate(Model):
     live_sample: int = 0  # live calls its latency rests on
     problems: list[str] = []  # what was wrong in the results file, line by line (read on past each)
     bad_usage: int = 0  # lines whose token usage could not be true: errors, not billed as reported
+    left_out: int = 0  # requests the results file answered twice differently, or that could not be read: no figure
 
 
 class BatchRun(Model):

@@ -405,7 +405,10 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
             said = (f" The {b.api} rejected the batch of '{cid}' ({b.rejected}); its quality calls were not made."
                     if b.rejected else f" The {b.api} batch {b.batch_id} of '{cid}' could not be read ({b.state}); its "
                     "quality answers are not in this record: run the same command again to collect it."
-                    if (b.state or "").startswith("status unreadable") else "")
+                    if (b.state or "").startswith("status unreadable") else
+                    f" {b.left_out} of the {b.api} batch's requests for '{cid}' have no answer in this record: its "
+                    "results file answered them twice with different answers, or could not be read (a fault of the "
+                    "file, not the model; see its problems)." if b.left_out else "")
             if said:
                 summary.decision.partial_data = ((summary.decision.partial_data or "") + said).strip()
     if lag is not None:
@@ -476,7 +479,7 @@ def _batch_info(scr: pipeline.Screened, cfg: RunConfig, outcome: RunOutcome, inp
             resumed=bool(b.get("resumed")), state=b.get("state"), rejected=b.get("rejected"),
             waited_s=b.get("waited_s", 0.0), billed_usd=round(b.get("billed_usd", 0.0), 9),
             at_live_usd=round(b.get("at_live_usd", 0.0), 9), problems=b.get("problems", []),
-            bad_usage=b.get("bad_usage", 0),
+            bad_usage=b.get("bad_usage", 0), left_out=b.get("left_out", 0),
             live_sample=min(cfg.latency_sample, len(inp.evalset.examples)) * cfg.repeat)
     billed = sum(b.billed_usd for b in cands.values())
     at_live = sum(b.at_live_usd for b in cands.values())
@@ -528,6 +531,11 @@ def _warn(scr: pipeline.Screened, arr: CallArrays, outcome: RunOutcome, cfg: Run
         elif str(b.get("state")).startswith("status unreadable"):
             err.print(f"[yellow]{escape(cid)}: batch {b['batch_id']} could not be read ({escape(b['state'])}); run the same command "
                       "again to collect it (no second batch is submitted).[/yellow]", soft_wrap=True, highlight=False)
+        elif b.get("state") == "results unreadable":
+            err.print(f"[yellow]{escape(cid)}: the results of batch {b['batch_id']} could not be read "
+                      f"({escape(str(b.get('results_error', '')))}); its {b.get('left_out', 0)} requests without a result "
+                      "were not made live (the batch billed them): run the same command again to collect them.[/yellow]",
+                      soft_wrap=True, highlight=False)
         elif b.get("state") == "still running at the deadline":
             err.print(f"[yellow]{cid}: batch {b['batch_id']} was still running at the deadline; run the same command "
                       "again to collect it (no second batch is submitted).[/yellow]", soft_wrap=True)

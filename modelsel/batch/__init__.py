@@ -10,6 +10,7 @@ of its provider is made: each imports this module's types, and only the SDK it n
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,15 +32,20 @@ COMPLETION_WINDOW_S = 24 * 3600  # every provider's batch window; past it (and a
 
 class Results:
     """A batch's results, read line by line and checked. A line that cannot be read costs that line
-    alone (its request has no result, so it is made again live); a custom_id answered twice, an
-    answer from another model or an id this batch never sent is that request's error, said, never
-    silently kept; a file past MAX_RESULT_BYTES is read no further."""
+    alone (its request has no result, so it is made again live); an answer from another model or an
+    id this batch never sent is that request's error, said, never silently kept; a file past
+    MAX_RESULT_BYTES is read no further. A line repeated word for word is read once (said); a
+    custom_id answered twice with different answers is a fault of the file, not of the model: neither
+    answer is used, the request is left out of every figure (not made live: the batch billed it) and
+    billed at the dearer of the two."""
 
     def __init__(self, model: str, sent: set[str]) -> None:
         self.model = model.removeprefix("models/")
         self.sent = sent
         self.got: dict[str, CallResult | ProviderError] = {}
         self.final: set[str] = set()  # errors that are not made live again (the provider billed them)
+        self.conflicting: dict[str, list[CallResult]] = {}  # answered twice, differently: the file's fault
+        self.lines: dict[str, tuple[int, bytes]] = {}  # custom_id -> (line, what it said), to tell a repeat
         self.problems: list[str] = []
         self.read_bytes = 0
         self.cut = False
@@ -84,12 +90,23 @@ class Results:
         if cid not in self.sent:
             self.problems.append(f"line {n}: custom_id {cid[:60]!r} was not sent in this batch; ignored")
             return
-        if cid in self.got:
-            self.got[cid] = ProviderError("malformed", f"the batch results answer {cid} more than once (again at "
-                                          f"line {n}); neither answer is used")
-            self.final.add(cid)
-            self.problems.append(f"line {n}: custom_id {cid} answered twice; neither answer used")
+        said = hashlib.blake2b(repr((res, model_seen)).encode(), digest_size=16).digest()
+        if cid in self.conflicting:
+            if isinstance(res, CallResult):
+                self.conflicting[cid].append(res)
             return
+        if cid in self.lines:
+            first, before = self.lines[cid]
+            if before == said:  # the same line again: read once
+                self.problems.append(f"line {n}: repeats line {first} (custom_id {cid}) word for word; read once")
+                return
+            earlier = self.got.pop(cid, None)
+            self.final.discard(cid)
+            self.conflicting[cid] = [r for r in (earlier, res) if isinstance(r, CallResult)]
+            self.problems.append(f"line {n}: custom_id {cid} answered twice (lines {first} and {n}) with different "
+                                 "answers; neither used, the request is left out (a fault of the file, not the model)")
+            return
+        self.lines[cid] = (n, said)
         seen = (model_seen or "").removeprefix("models/")
         if isinstance(res, CallResult) and seen and seen != self.model and not seen.startswith(self.model + "-"):
             res = ProviderError("malformed", f"the batch line was answered by model {seen[:80]!r}, not "
@@ -117,9 +134,10 @@ class BatchApi:
         """Submit the batch, tagged with `tag` (the run's batch key) where the API keeps metadata."""
         raise NotImplementedError
 
-    async def find(self, tag: str) -> str | None:
+    async def find(self, tag: str, since: float | None = None, n: int = 0) -> str | None:
         """A live batch (not failed, cancelled or expired) this run's key already tagged: one a killed run
-        submitted but never saved. None where the API keeps no metadata to find it by."""
+        submitted but never saved. Where the API keeps no metadata to find it by, `since` (when the
+        intent to create it was saved) and `n` (its requests) find it; None when nothing matches."""
         return None
 
     async def status(self, batch_id: str) -> Status:  # pragma: no cover - interface

@@ -29,6 +29,23 @@ class AnthropicBatch(BatchApi):
             raise classify_exception(exc, 0.0) from None
         return b.id
 
+    async def find(self, tag: str, since: float | None = None, n: int = 0) -> str | None:
+        """Message batches keep no metadata: the batch a stopped run made is the oldest one, not cancelled
+        or expired, created after the intent to create it was saved (a minute of clock skew allowed),
+        with as many requests as it sent. Its custom_ids carry the run's key, so another batch's lines
+        would not be taken for this one's."""
+        if since is None or n <= 0:
+            return None
+        page = await self.client().messages.batches.list(limit=100)  # the newest first
+        found = None
+        for b in page.data:
+            c = b.request_counts
+            total = c.processing + c.succeeded + c.errored + c.canceled + c.expired
+            if (b.created_at.timestamp() >= since - 60 and total == n and b.cancel_initiated_at is None
+                    and c.canceled + c.expired < total):
+                found = b.id  # keep looking: the oldest match after the intent is the one it made
+        return found
+
     async def status(self, batch_id: str) -> Status:
         b = await self.client().messages.batches.retrieve(batch_id)
         c = b.request_counts

@@ -27,7 +27,7 @@ class GeminiBatch(BatchApi):
             raise classify_exception(exc, 0.0) from None
         return str(job.name)
 
-    async def find(self, tag: str) -> str | None:
+    async def find(self, tag: str, since: float | None = None, n: int = 0) -> str | None:
         seen = 0
         async for job in await self.client().aio.batches.list(config={"page_size": 50}):
             seen += 1

@@ -25,7 +25,7 @@ class OpenAIBatch(BatchApi):
                                         metadata={"made_by": "modelsel", "modelsel_key": tag[:64]})
         return b.id
 
-    async def find(self, tag: str) -> str | None:
+    async def find(self, tag: str, since: float | None = None, n: int = 0) -> str | None:
         page = await self.client().batches.list(limit=100)  # the newest first: a lost batch is a recent one
         for b in page.data:
             if (b.metadata or {}).get("modelsel_key") == tag[:64] and b.status not in ("failed", "cancelled",

@@ -81,6 +81,9 @@ class CandidateBatch:
                 self.items.append((f"q{rep}_{i}", ex, rep, req, cache_key(identity, messages, prompt, params, rep)))
         blob = json.dumps([identity, sorted(k for *_, k in self.items)], sort_keys=True, default=str)
         self.key = hashlib.sha256(blob.encode()).hexdigest()
+        # each custom_id carries the run's key: a batch found by time and size (Anthropic's, which keep no
+        # metadata) whose lines are another run's has ids this one never sent, and none is taken for its own
+        self.items = [(f"{self.key[:12]}-{cid}", *rest) for cid, *rest in self.items]  # type: ignore[misc]
         self.info: dict[str, Any] = {"api": api.name, "items": len(self.items), "batch_id": None, "resumed": False,
                                      "from_cache": 0, "from_batch": 0, "retried_live": 0, "waited_s": 0.0,
                                      "billed_usd": 0.0, "at_live_usd": 0.0, "state": "not started"}
@@ -115,14 +118,15 @@ class CandidateBatch:
     async def _submit_or_resume(self, todo: list[Any]) -> str | None:
         cache = self.ctx.cache
         saved = cache.batch_get(self.key) if cache is not None else None
-        if saved is not None and saved["state"] == "submitted":
+        if saved is not None and saved["state"] == "submitted" and saved["batch_id"]:
             self.info.update(batch_id=saved["batch_id"], resumed=True, state="collecting a batch submitted earlier",
                              created=saved.get("created") or time.time())
             return str(saved["batch_id"])
         lost = None
         if cache is not None and cache.read:  # --no-cache asks for fresh answers, not a found batch's
             try:  # a run stopped between the provider creating its batch and the id being saved left it unsaved
-                lost = await self.api.find(self.key)
+                intent = saved["created"] if saved is not None and saved["state"] == "submitting" else None
+                lost = await self.api.find(self.key, intent, len(todo))
             except Exception:  # listing is a courtesy: a server that cannot list still takes a new batch
                 lost = None
         if lost is not None:
@@ -140,6 +144,8 @@ class CandidateBatch:
             self.outcome.skipped_by[self.c.id] = self.outcome.skipped_by.get(self.c.id, 0) + len(todo)
             return None
         self.info["reserved"] = guess
+        if cache is not None:  # the intent first: a stop while the batch is made leaves it to be looked up
+            cache.batch_intent(self.key, self.c.id, self.api.name, len(self.items), self.requirements)
         try:
             batch_id = await self.api.submit([(cid, req) for cid, _, _, req, _ in todo], self.key)
         except ProviderError as exc:
@@ -201,18 +207,30 @@ class CandidateBatch:
 
     async def _collect(self, batch_id: str, todo: list[Any]) -> None:
         results = Results(self.c.model, {cid for cid, *_ in todo})
+        unread = False
         try:
             await self.api.results(batch_id, results)
-        except Exception as exc:  # what was read before the failure is kept; the rest is made live
-
+        except Exception as exc:  # what was read before the failure is kept; the rest waits for the next run
+            unread = True
             self.info["results_error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
-            results.problems.append(f"reading the results stopped: {self.info['results_error']}")
+            results.problems.append(f"reading the results stopped: {self.info['results_error']}; the requests "
+                                    "without a result are left out, not made live (the batch billed them): run the "
+                                    "same command again to collect them")
         got = results.got
         cache, deliver, budget = self.ctx.cache, self.ctx.deliver, self.ctx.budget
         billed = 0.0
         live_again = []
+        left_out = 0
         for cid, ex, rep, req, key in todo:
             res = got.get(cid)
+            if cid in results.conflicting:  # the file's fault: no answer, no error of the model's, billed once
+                left_out += 1
+                billed += max((result_costs(self.c, r)[1] for r in results.conflicting[cid]
+                               if usage_problem(r, req.params, context_window(self.p)) is None), default=0.0)
+                continue
+            if res is None and unread:  # not a fault of the requests: collected by the next run, never paid twice
+                left_out += 1
+                continue
             bad = usage_problem(res, req.params, context_window(self.p)) if isinstance(res, CallResult) else None
             if bad is not None:  # a line whose usage cannot be true: that line's error, not money
                 self.info["bad_usage"] = self.info.get("bad_usage", 0) + 1
@@ -239,9 +257,11 @@ class CandidateBatch:
         budget.settle(self.info.get("reserved", 0.0), billed)
         self.info["billed_usd"] = round(billed, 9)
         self.info["at_live_usd"] = round(self.info["at_live_usd"], 9)
-        if cache is not None:
+        if left_out:
+            self.info["left_out"] = left_out
+        if cache is not None and not unread:  # a batch whose results could not be read stays for the next run
             cache.batch_state(self.key, "collected")
-        self.info["state"] = "collected"
+        self.info["state"] = "collected" if not unread else "results unreadable"
         self.info["retried_live"] = len(live_again)
 
         async def again(ex: Example, rep: int) -> None:

@@ -252,7 +252,11 @@ def _custom(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
         raise InputError(f"unknown provider '{spec.provider}' (registered: {', '.join(known)}).", path=lr.path,
                          line=lr.line(*loc, "provider") or lr.line(*loc), field=f"{where}.provider",
                          hint=did_you_mean(spec.provider, set(known)))
-    cls = provider_class(spec.provider)
+    try:
+        cls = provider_class(spec.provider)
+    except ValueError as exc:  # an installed plugin that is broken: named in one line, not a traceback
+        raise InputError(f"the provider '{spec.provider}' cannot be used: {exc}.", path=lr.path,
+                         line=lr.line(*loc, "provider") or lr.line(*loc), field=f"{where}.provider") from None
     problem = cls.spec_problem(spec)
     if problem:
         raise InputError(problem[0], path=lr.path, line=lr.line(*loc), field=f"{where}.{problem[1]}")

@@ -105,6 +105,7 @@ class Python(_Spec):
     model_config = ConfigDict(extra="allow")  # the rest goes to your function as keyword arguments
     type: Literal["python"]
     function: str = Field(pattern=r"^[\w.]+:\w+$")
+    time_limit_s: float = Field(60.0, gt=0, le=3600)  # per answer; past it the scorer has failed (not passed on)
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude={"type", "weight"}).items() if v is not None}
@@ -129,6 +130,7 @@ class Plugin(_Spec):
     type: Literal["plugin"]
     name: str
     args: dict[str, Any] = {}
+    time_limit_s: float = Field(60.0, gt=0, le=3600)  # per answer; past it the scorer has failed
 
 
 @functools.cache  # scanning the installed packages' metadata takes milliseconds: once a process, not per answer
@@ -137,6 +139,21 @@ def plugin_scorers() -> dict[str, str]:
     from importlib.metadata import entry_points
 
     return {ep.name: ep.value for ep in entry_points(group="modelsel.scorers")}
+
+
+@functools.cache  # loaded once a process, not once an answer
+def installed_scorer(name: str) -> Any:
+    """An installed scorer's function; ValueError in one line when no package provides it, its module
+    does not import, or what it names is not a function."""
+    from modelsel.inputs.usercode import load_installed
+
+    target = plugin_scorers().get(name)
+    if target is None:
+        raise ValueError(f"no installed scorer '{name}' (entry-point group modelsel.scorers)")
+    fn = load_installed(target)
+    if not callable(fn):
+        raise ValueError(f"{target} is not a function")
+    return fn
 
 
 class Not(_Spec):

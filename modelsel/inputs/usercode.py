@@ -70,5 +70,58 @@ def load(ref: str, folder: Path | None = None, roots: list[Path] | None = None, 
     return fn
 
 
+def user_exit(exc: BaseException) -> bool:
+    """A way out of the process that user code took (`sys.exit(0)`, `sys.exit(3)`, `raise
+    KeyboardInterrupt`, `GeneratorExit`): that code's error, never the run's end. A signal's Stopped
+    is modelsel's own (SIGTERM, SIGHUP) and ends the run as Ctrl-C does."""
+    from modelsel.errors import Stopped
+
+    return isinstance(exc, (SystemExit, KeyboardInterrupt, GeneratorExit)) and not isinstance(exc, Stopped)
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, and for a way out of the process what it was (`SystemExit(3)`)."""
+    if isinstance(exc, SystemExit):
+        return f"the code tried to end the process (SystemExit({exc.code!r}))"
+    if user_exit(exc):
+        return f"the code raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on one line, every control character spelled out (a newline as \\n, ESC as \\x1b):
+    an exception's text is outside text."""
+    from modelsel.inputs.textfile import printable
+
+    text = describe(exc)
+    return printable(text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t"))
+
+
+def load_installed(target: str) -> Any:
+    """What an installed package's entry point names (`module:attribute`), imported; ValueError in one
+    line when its module does not import (whatever it raises, sys.exit included) or lacks the attribute."""
+    module, _, attr = target.split("[")[0].strip().partition(":")
+    try:
+        obj = importlib.import_module(module)
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not user_exit(exc):
+            raise
+        raise ValueError(f"{printable_ref(target)} does not import ({one_line(exc)})") from None
+    for part in attr.split(".") if attr else []:
+        try:
+            obj = getattr(obj, part)
+        except BaseException as exc:  # a module's __getattr__ is code too
+            if not isinstance(exc, Exception) and not user_exit(exc):
+                raise
+            raise ValueError(f"{printable_ref(module)} has no '{printable_ref(attr)}'") from None
+    return obj
+
+
+def printable_ref(text: str) -> str:
+    from modelsel.inputs.textfile import printable
+
+    return printable(text.replace("\n", "\\n").replace("\r", "\\r"))
+
+
 def arity(fn: Any) -> int:
     return len(inspect.signature(fn).parameters)

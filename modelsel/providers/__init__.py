@@ -9,7 +9,6 @@ the first time a provider is looked up; `register()` does the same from Python.
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import entry_points
 
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError
@@ -46,10 +45,17 @@ def names() -> list[str]:
 
 
 def provider_class(name: str) -> type[Provider]:
+    """The provider's class; KeyError for a name nobody provides, ValueError in one line for a plugin
+    that is broken (its module does not import, lacks the class, or it is not a Provider)."""
     if name not in names():
         raise KeyError(name)
-    module, _, cls = REGISTRY[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    from modelsel.inputs.usercode import load_installed
+
+    target = REGISTRY[name]
+    cls = load_installed(target)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ValueError(f"{target} is not a Provider (a subclass of modelsel.providers.base.Provider)")
+    return cls
 
 
 __all__ = ["CallRequest", "CallResult", "Provider", "ProviderError", "REGISTRY", "names", "provider_class", "register"]

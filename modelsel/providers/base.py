@@ -249,6 +249,9 @@ def cut_usage(c: Collector, prompt: str) -> tuple[int, int]:
 # Output a provider may report past `max_tokens`: some count the stop token, some round.
 _OUTPUT_SLACK = 16
 WINDOW_MARGIN = 4
+# Without a stated context window or max_tokens, one call's usage is still bounded: the largest window
+# any model offers today is 10 million tokens (Llama 4 Scout), so past 4 times that a count is impossible.
+ABSOLUTE_WINDOW = 10_000_000
 
 
 def usage_problem(res: CallResult, params: dict[str, Any], context_window: int | None) -> str | None:
@@ -276,6 +279,10 @@ def usage_problem(res: CallResult, params: dict[str, Any], context_window: int |
     if context_window and inp + out > WINDOW_MARGIN * context_window:
         return (f"input_tokens={inp} + output_tokens={out} is more than {WINDOW_MARGIN} times the model's listed "
                 f"context window of {context_window:,}")
+    total = inp + out + (res.cache_write_tokens or 0)
+    if not context_window and total > WINDOW_MARGIN * ABSOLUTE_WINDOW:  # no stated window: the absolute bound
+        return (f"{total:,} tokens in one call is more than {WINDOW_MARGIN} times the largest context window any "
+                f"model offers ({ABSOLUTE_WINDOW:,})")
     cap = next((params[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
                 if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)), None)
     if cap is not None and out > cap + _OUTPUT_SLACK:
@@ -446,7 +453,9 @@ def shared_http_client(sdk: str, base_url: str | None, timeout_s: float, factory
     key = (sdk, base_url or "", timeout_s)
     client = _SHARED_HTTP.get(key)
     if client is None or client.is_closed:
-        client = _SHARED_HTTP[key] = factory()
+        from modelsel.providers.bounded import bound
+
+        client = _SHARED_HTTP[key] = bound(factory())  # every response read at most its answer's bytes
     return client
 
 
@@ -483,6 +492,8 @@ class SdkProvider(Provider):
     async def complete(self, req: CallRequest) -> CallResult:
         """The skeleton every SDK provider shares: client and request built outside the clock, the
         call timed, any failure classified by the provider's own `classify`."""
+        from modelsel.providers.bounded import RESPONSE_BYTES, cap_for, too_large
+
         client = self.client(req.timeout_s)
         if any(isinstance(m.get("content"), list) for m in req.messages):
             import asyncio
@@ -491,12 +502,15 @@ class SdkProvider(Provider):
             request = await asyncio.to_thread(self.request_of, req)
         else:
             request = self.request_of(req)
+        RESPONSE_BYTES.set(cap_for(req.max_chars))  # this call's task only: its response is read at most this far
         t0 = time.perf_counter()
         try:
             return await self.call(client, req, request, t0)
         except ProviderError:
             raise
         except Exception as exc:
+            if (big := too_large(exc)) is not None:  # the SDK may wrap it as a connection error: it is not one
+                raise ProviderError("malformed", str(big), latency_ms=since(t0)) from None
             raise self.classify(exc, t0) from None
 
     async def close_client(self, client: Any) -> None:

@@ -58,7 +58,10 @@ class GeminiProvider(SdkProvider):
         from google import genai
         from google.genai import types
 
-        opts: dict[str, Any] = {"timeout": int(timeout_s * 1000)}  # milliseconds; no SDK retries by default
+        from modelsel.providers.bounded import HOOKS
+
+        # milliseconds; no SDK retries by default; every response read at most its answer's bytes (bounded.py)
+        opts: dict[str, Any] = {"timeout": int(timeout_s * 1000), "async_client_args": {"event_hooks": HOOKS}}
         if self.candidate.base_url:
             opts["base_url"] = self.candidate.base_url
         return genai.Client(api_key=self.api_key(), http_options=types.HttpOptions(**opts))

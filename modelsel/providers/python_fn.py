@@ -54,8 +54,10 @@ class PythonProvider(Provider):
                                          else None, path=c.code_file)
                 self._arity = usercode.arity(self._fn)
                 self._is_async = inspect.iscoroutinefunction(self._fn)
-            except Exception as exc:  # your module failed to import: this candidate cannot run
-                raise ProviderError("fatal", f"cannot load {self.candidate.model}: {type(exc).__name__}: {exc}") from None
+            except BaseException as exc:  # your module failed to import (or ended the process): this candidate cannot run
+                if not isinstance(exc, Exception) and not usercode.user_exit(exc):
+                    raise
+                raise ProviderError("fatal", f"cannot load {self.candidate.model}: {usercode.describe(exc)}") from None
         return self._fn
 
     def unavailable(self, load_code: bool = True) -> str | None:
@@ -90,6 +92,8 @@ class PythonProvider(Provider):
                 latency = (time.perf_counter() - t0) * 1000
             else:
                 out, latency = await asyncio.to_thread(self._timed, args)
-        except Exception as exc:  # the user's function failed: an error against this candidate
-            raise ProviderError("fatal", f"{type(exc).__name__}: {exc}") from None
+        except BaseException as exc:  # the user's function failed (sys.exit included): an error against this candidate
+            if not isinstance(exc, Exception) and not usercode.user_exit(exc):
+                raise  # the run's own cancellation or a signal's Stopped
+            raise ProviderError("fatal", usercode.describe(exc)) from None
         return CallResult(text=str(out), input_tokens=None, output_tokens=None, latency_ms=latency, finish_reason="stop")

@@ -169,6 +169,7 @@ def batch_text(s: Summary) -> str:
                           + (f", {c.retried_live} failed lines made live" if c.retried_live else "")
                           + (f"; REJECTED: {c.rejected}" if c.rejected else "")
                           + (f"; {c.bad_usage} lines reported impossible usage (errors, not billed)" if c.bad_usage else "")
+                          + (f"; {c.left_out} requests left out (the results file's fault)" if c.left_out else "")
                           + (f"; results file: {'; '.join(c.problems)}" if c.problems else "") + ")"
                           for cid, c in batched.items())
         n = max(c.live_sample for c in batched.values())

@@ -21,6 +21,7 @@ from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.media import RULES, blobs, estimate_media_tokens, media_record, rule_family
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.inputs.usercode import describe, user_exit
 from modelsel.providers import CallRequest, Provider, ProviderError
 from modelsel.providers.base import usage_problem
 from modelsel.redaction import redact
@@ -231,6 +232,17 @@ def context_window(p: Provider) -> int | None:
     return cw if isinstance(cw, int) and cw > 0 else None
 
 
+async def _guarded(call: Awaitable[CallResult]) -> CallResult:
+    """The call, a plugin's `sys.exit` or `KeyboardInterrupt` turned into that call's error inside its own
+    task: asyncio re-raises those two out of the event loop, which would end the run (exit 0, no summary)."""
+    try:
+        return await call
+    except BaseException as e:
+        if not user_exit(e):
+            raise
+        raise ProviderError("fatal", describe(e)) from None
+
+
 async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.Semaphore, retry: RetryPolicy,
                             timeout: float, admit: Callable[[], Any] | None = None,
                             retry_after_cap: float | None = None, deadline: float | None = None) -> Attempted:
@@ -253,7 +265,7 @@ async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.
                 out.started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
             t0 = time.perf_counter()
             try:
-                out.result = await asyncio.wait_for(p.complete(req), timeout)
+                out.result = await asyncio.wait_for(_guarded(p.complete(req)), timeout)
                 out.error = None
                 bad = usage_problem(out.result, req.params, context_window(p))
                 if bad is not None:  # the answer is kept out of every figure; its usage is not money

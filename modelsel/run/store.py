@@ -200,6 +200,12 @@ class Cache:
         self.db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?, ?, ?, 'submitted', ?)",
                         (key, candidate, api, batch_id, items, time.time(), requirements))
 
+    def batch_intent(self, key: str, candidate: str, api: str, items: int, requirements: str) -> None:
+        """A batch about to be created, saved before the request: a stop while it is made (the provider
+        made it, the id never came back) leaves this row, and the next run looks the batch up."""
+        self.db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?, NULL, ?, ?, 'submitting', ?)",
+                        (key, candidate, api, items, time.time(), requirements))
+
     def batch_state(self, key: str, state: str) -> None:
         self.db.execute("UPDATE batches SET state = ? WHERE key = ?", (state, key))
 

@@ -11,9 +11,11 @@ from typing import Any
 
 from modelsel.inputs import usercode
 from modelsel.inputs.evalset import Example
+from modelsel.inputs.scorers import walk
 from modelsel.run.records import Record
 from modelsel.scoring.basic import DETERMINISTIC, extract_choice, json_valid
 from modelsel.scoring.model_based import model_scores
+from modelsel.scoring.worker import USER_CODE, ScorerWorker
 
 ASYNC_SCORERS = {"judge", "similarity"}
 
@@ -27,6 +29,11 @@ def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[
     if t == "not":
         inner, reason = score_one(spec["scorer"], output, example, extras)
         return 1.0 - inner, f"not ({reason})"
+    if t in USER_CODE and (t, "user", id(spec)) in extras:  # your code, run in the scorers' helper process
+        got = extras[(t, "user", id(spec))]
+        if isinstance(got, BaseException):
+            raise got
+        return got
     if t in ASYNC_SCORERS:
         got = extras.get((t, id(spec)))
         if got is None:
@@ -71,12 +78,26 @@ class Scorer:
     stream it to disk instead of holding every record until the end."""
 
     def __init__(self, examples: dict[str, Example], default: list[dict[str, Any]], pass_threshold: float,
-                 judge: Any = None, search_path: str | None = None, roots: list[Any] | None = None) -> None:
+                 judge: Any = None, search_path: str | None = None, roots: list[Any] | None = None,
+                 deadline: float | None = None) -> None:
         if search_path:  # python scorers are loaded from files in this folder tree
             from pathlib import Path
 
             usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
+        # python and plugin scorers run in a helper process the deadline and a stop can kill (scoring/worker.py)
+        self.worker = ScorerWorker(search_path, [str(r) for r in (roots or [])], deadline)
+
+    async def _user_scores(self, specs: list[dict[str, Any]], output: str, ex: Example) -> dict[Any, Any]:
+        """Each python or plugin scorer's (score, reason), or the exception it failed with, from the helper."""
+        out: dict[Any, Any] = {}
+        for s in walk(specs):
+            if s["type"] in USER_CODE:
+                try:
+                    out[(s["type"], "user", id(s))] = await self.worker.score(s, output, ex)
+                except Exception as exc:  # its failure, raised where the scorer is scored
+                    out[(s["type"], "user", id(s))] = exc
+        return out
 
     async def score(self, r: Record) -> Record:
         """Score r in place and return it; errors stay unscored (they count as errors)."""
@@ -89,9 +110,11 @@ class Scorer:
             r.score, r.passed, r.reason, r.scores = None, None, next(v[1] for v in mine.values() if v[0] is None), []
             return r
         parts = []
-        for spec in example_specs(ex, self.default):
+        specs = example_specs(ex, self.default)
+        extras = {**mine, **await self._user_scores(specs, r.output, ex)}
+        for spec in specs:
             try:
-                v, why = score_one(spec, r.output, ex, mine)
+                v, why = score_one(spec, r.output, ex, extras)
             except Exception as exc:  # a scorer that cannot score this answer scores it 0, and says why
                 v, why = 0.0, f"{spec['type']} scorer failed: {type(exc).__name__}: {exc}"
             parts.append((spec, v, why))
@@ -105,6 +128,7 @@ class Scorer:
         return r
 
     async def aclose(self) -> None:
+        await self.worker.aclose()
         if self.judge is not None:
             await self.judge.aclose()
 

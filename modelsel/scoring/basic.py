@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import string
@@ -10,7 +9,7 @@ from typing import Any
 
 from modelsel.inputs import usercode
 from modelsel.inputs.evalset import Example
-from modelsel.inputs.scorers import plugin_scorers
+from modelsel.inputs.scorers import installed_scorer
 
 Result = tuple[float, str]
 
@@ -157,7 +156,8 @@ def numeric(output: str, example: Example, value: float | None = None, abs_tol: 
     return (1.0 if ok else 0.0), f"{got:g} vs expected {want:g}" + ("" if ok else " (outside tolerance)")
 
 
-def python_scorer(output: str, example: Example, function: str | None = None, **params: Any) -> Result:
+def python_scorer(output: str, example: Example, function: str | None = None, time_limit_s: float | None = None,
+                  **params: Any) -> Result:
     if not function or ":" not in function:
         raise ValueError("the python scorer needs 'function: module:func'")
     return _called(usercode.load(function), function, output, example, params)
@@ -168,16 +168,9 @@ def plugin_scorer(output: str, example: Example, name: str = "", args: dict[str,
     return _called(_plugin(name), name, output, example, args or {})
 
 
-@functools.cache
 def _plugin(name: str) -> Any:
     """An installed scorer's function, loaded once a process, not once an answer."""
-    import importlib
-
-    target = plugin_scorers().get(name)
-    if target is None:
-        raise ValueError(f"no installed scorer '{name}' (entry-point group modelsel.scorers)")
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return installed_scorer(name)
 
 
 def _called(fn: Any, function: str, output: str, example: Example, params: dict[str, Any]) -> Result:

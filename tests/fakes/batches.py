@@ -3,7 +3,7 @@
 - OpenAI: POST /v1/files (multipart, purpose=batch), POST /v1/batches, GET /v1/batches/{id},
   POST /v1/batches/{id}/cancel, GET /v1/files/{id}/content (JSONL), GET /v1/batches (list);
 - Anthropic: POST /v1/messages/batches, GET /v1/messages/batches/{id}, POST .../{id}/cancel,
-  GET .../{id}/results (JSONL);
+  GET .../{id}/results (JSONL), GET /v1/messages/batches (list, the newest first);
 - Gemini: POST /v1beta/models/{model}:batchGenerateContent, GET /v1beta/batches/{id},
   POST /v1beta/batches/{id}:cancel (inlined requests and responses).
 
@@ -143,6 +143,12 @@ class BatchRoutes:
             self._raw(200, self._files()[m.group(1)], "application/jsonl")
         elif method == "POST" and p.endswith("/v1/messages/batches"):
             self._anthropic_create()
+        elif method == "GET" and p.endswith("/v1/messages/batches"):
+            newest = [self._anthropic_obj(b) for b in sorted(self._batch_store().values(), key=lambda b: -b.created)
+                      if b.api == "anthropic"]
+            self._json(200, {"data": newest, "has_more": False,  # type: ignore[attr-defined]
+                             "first_id": newest[0]["id"] if newest else None,
+                             "last_id": newest[-1]["id"] if newest else None})
         elif m := re.search(r"/v1/messages/batches/([^/]+)/cancel$", p):
             self._anthropic_cancel(m.group(1))
         elif m := re.search(r"/v1/messages/batches/([^/]+)/results$", p):
@@ -312,6 +318,7 @@ class BatchRoutes:
         self._batch_store()[b.id] = b
         with self.provider.lock:
             self.provider.batch_created.append(("anthropic", b.id, model, len(reqs)))
+        time.sleep(self._script(model).batch_create_delay_s)  # made, not yet answered: a stop can land here
         self._json(200, self._anthropic_obj(b))  # type: ignore[attr-defined]
 
     def _anthropic_get(self, bid: str) -> None:

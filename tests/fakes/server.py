@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +76,12 @@ class ModelScript:
     # that reads the files' bytes: read(prompt, [bytes, ...]) -> answer.
     media_tokens: int = 0
     read: Callable[[str, list[bytes]], str] | None = None
+    batch_create_delay_s: float = 0.0  # a batch is made at once but answered this late (a stop lands between)
+    # Answers too big for memory (OpenAI's format): "body" an unstreamed body of flood_mb MB, "gzip" the
+    # same as a gzip bomb (a few hundred kB on the wire), "sseline" one stream event of flood_mb MB with
+    # no newline. Each is valid to its end, so a client that reads it all gets an answer.
+    flood: str | None = None
+    flood_mb: int = 64
 
 
 @dataclass
@@ -164,6 +171,9 @@ class _Server(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], ConnectionError | OSError):
             super().handle_error(request, client_address)
+
+
+_BOMBS: dict[tuple[str, int], bytes] = {}
 
 
 def _words(s: str) -> int:
@@ -338,7 +348,9 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay / 1000)
         try:
-            if fault and fault not in BODY_FAULTS:
+            if script.flood:
+                self._flood(model, script.flood, script.flood_mb)
+            elif fault and fault not in BODY_FAULTS:
                 self._fault(api, fault, script)
             else:
                 if script.read is not None:
@@ -381,6 +393,44 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         else:
             body = {"error": {"code": 400, "message": msg, "status": "INVALID_ARGUMENT"}}
         self._json(400, body)
+
+    def _flood(self, model: str, kind: str, mb: int) -> None:
+        """A valid answer far too big for memory: 'a' repeated flood_mb MB (see ModelScript.flood)."""
+        mega = b"a" * (1 << 20)
+        if kind == "sseline":
+            self._start_stream()
+            head = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": model,
+                    "choices": [{"index": 0, "delta": {"content": "<>"}, "finish_reason": None}]}
+            pre, post = (b"data: " + json.dumps(head).encode()).split(b"<>")
+            self._chunk(pre.decode())
+            for _ in range(mb):
+                self.wfile.write(f"{len(mega):x}\r\n".encode() + mega + b"\r\n")
+            self._chunk(post.decode() + "\n\ndata: [DONE]\n\n")
+            self._end_stream()
+            return
+        head = {"id": "c", "object": "chat.completion", "created": 0, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "<>"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}}
+        pre, post = json.dumps(head).encode().split(b"<>")
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        if kind == "gzip":
+            key = (model, mb)
+            if key not in _BOMBS:  # made once: compressing the flood for every request would be the test's time
+                z = zlib.compressobj(9, zlib.DEFLATED, 31)
+                _BOMBS[key] = z.compress(pre) + b"".join(z.compress(mega) for _ in range(mb)) + z.compress(post) + z.flush()
+            body = _BOMBS[key]
+            self.send_header("content-encoding", "gzip")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("content-length", str(len(pre) + mb * len(mega) + len(post)))
+        self.end_headers()
+        self.wfile.write(pre)
+        for _ in range(mb):
+            self.wfile.write(mega)
+        self.wfile.write(post)
 
     def _malformed(self) -> None:
         body = b"{this is not json"
