@@ -399,13 +399,16 @@ _ = timedelta
 
 def mangle_results(lines: list[str]) -> list[str]:
     """A results file as a broken server writes one: line 1 not JSON, line 2 without its custom_id,
-    line 3 answered twice (again at the end), line 4 answered by another model."""
+    line 3 answered twice (again at the end, with another answer), line 4 answered by another model."""
     out = list(lines)
     out[0] = "{this is not json"
     row = json.loads(out[1])
     row.pop("custom_id")
     out[1] = json.dumps(row)
-    out.append(out[2])
+    row = json.loads(out[2])
+    body = row["response"]["body"]["choices"][0]["message"] if "response" in row else row["result"]["message"]["content"][0]
+    body["content" if "response" in row else "text"] = "a second, different answer"
+    out.append(json.dumps(row))
     row = json.loads(out[3])
     body = row["response"]["body"] if "response" in row else row["result"]["message"]
     body["model"] = "some-other-model"
