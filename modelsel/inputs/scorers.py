@@ -105,7 +105,7 @@ class Python(_Spec):
     model_config = ConfigDict(extra="allow")  # the rest goes to your function as keyword arguments
     type: Literal["python"]
     function: str = Field(pattern=r"^[\w.]+:\w+$")
-    time_limit_s: float = Field(60.0, gt=0, le=3600)  # per answer; past it the scorer has failed (not passed on)
+    time_limit_s: float | None = Field(None, gt=0, le=3600)  # per answer (60 s unless set); not passed on
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude={"type", "weight"}).items() if v is not None}
@@ -130,7 +130,7 @@ class Plugin(_Spec):
     type: Literal["plugin"]
     name: str
     args: dict[str, Any] = {}
-    time_limit_s: float = Field(60.0, gt=0, le=3600)  # per answer; past it the scorer has failed
+    time_limit_s: float | None = Field(None, gt=0, le=3600)  # per answer (60 s unless set); past it, failed
 
 
 @functools.cache  # scanning the installed packages' metadata takes milliseconds: once a process, not per answer
