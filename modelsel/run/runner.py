@@ -22,7 +22,7 @@ from modelsel.inputs.evalset import Example
 from modelsel.inputs.media import RULES, blobs, estimate_media_tokens, media_record, rule_family
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
 from modelsel.inputs.usercode import describe, user_exit
-from modelsel.providers import CallRequest, Provider, ProviderError
+from modelsel.providers import CallRequest, CallResult, Provider, ProviderError
 from modelsel.providers.base import usage_problem
 from modelsel.redaction import redact
 from modelsel.run.records import Record
