@@ -19,6 +19,7 @@ import asyncio
 import os
 import pickle
 import struct
+import subprocess
 import sys
 import time
 from typing import Any
@@ -44,28 +45,36 @@ class ScorerWorker:
 
     def __init__(self, folder: str | None, roots: list[str], deadline: float | None = None) -> None:
         self.folder, self.roots, self.deadline = folder, roots, deadline
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
         self.lock: asyncio.Lock | None = None
         self.hung: dict[str, str] = {}  # function -> why it is not called again
 
-    async def _start(self) -> asyncio.subprocess.Process:
-        if self.proc is None or self.proc.returncode is not None:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "modelsel.scoring.worker", stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=None)
-            await self._send(("init", {"folder": self.folder, "roots": self.roots, "path": list(sys.path)}))
-        return self.proc
+    async def _start(self) -> None:
+        """The helper, over pipes the event loop reads (no child watcher: a run stopped by a signal
+        closes its loop before a watcher would see the helper end, and it would warn)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.proc = subprocess.Popen([sys.executable, "-m", "modelsel.scoring.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=None)
+        loop = asyncio.get_running_loop()
+        self.reader = asyncio.StreamReader(limit=1 << 30)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.reader), self.proc.stdout)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.proc.stdin)
+        self.writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        await self._send(("init", {"folder": self.folder, "roots": self.roots, "path": list(sys.path)}))
 
     async def _send(self, msg: Any) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
+        assert self.writer is not None
         data = pickle.dumps(msg)
-        self.proc.stdin.write(_HEADER.pack(len(data)) + data)
-        await self.proc.stdin.drain()
+        self.writer.write(_HEADER.pack(len(data)) + data)
+        await self.writer.drain()
 
     async def _receive(self) -> Any:
-        assert self.proc is not None and self.proc.stdout is not None
-        head = await self.proc.stdout.readexactly(_HEADER.size)
-        return pickle.loads(await self.proc.stdout.readexactly(_HEADER.unpack(head)[0]))
+        assert self.reader is not None
+        head = await self.reader.readexactly(_HEADER.size)
+        return pickle.loads(await self.reader.readexactly(_HEADER.unpack(head)[0]))
 
     async def score(self, spec: dict[str, Any], output: str, example: Any) -> tuple[float, str]:
         """The scorer's (score, reason) for this answer, or the exception saying why it has none."""
@@ -88,7 +97,7 @@ class ScorerWorker:
                                    "time_limit_s); it was stopped, and is not called again in this run")
                 raise TimeoutError(self.hung[what]) from None
             except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError, OSError) as exc:
-                code = self.proc.returncode if self.proc is not None else None
+                code = self.proc.poll() if self.proc is not None else None
                 self.kill()
                 raise _failure("ScorerEnded", f"the scorer's process ended (exit code {code}) while scoring "
                                f"({type(exc).__name__})") from None
@@ -103,20 +112,21 @@ class ScorerWorker:
 
     def kill(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.returncode is None:
-            try:
+        writer, self.writer, self.reader = self.writer, None, None
+        if writer is not None:
+            writer.transport.close()
+        if proc is not None:
+            if proc.poll() is None:
                 proc.kill()
-            except ProcessLookupError:
+            try:
+                proc.wait(5)  # killed: at once
+            except subprocess.TimeoutExpired:
                 pass
+            if proc.stdout is not None:
+                proc.stdout.close()
 
     async def aclose(self) -> None:
-        proc = self.proc
         self.kill()
-        if proc is not None:
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except (TimeoutError, ProcessLookupError):
-                pass
 
 
 # --- the helper process ------------------------------------------------------------------------------
