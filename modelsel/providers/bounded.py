@@ -9,8 +9,9 @@ response's byte stream by one that decompresses in 64 kB steps and raises Respon
 the bytes pass the cap. The SDK then never holds more than the cap, whatever it buffers.
 
 The cap is the call's answer limit in bytes: `max_chars` times BYTES_PER_CHAR (a streamed answer
-comes in events of a token or two, each wrapped in a few hundred bytes of JSON) plus a megabyte;
-200,000 characters (the default) make 21 MB. A call sets it for its own task (a context variable);
+comes in events of a token or two, each wrapped in a few hundred bytes of JSON) plus 8 MB (an
+unstreamed answer a little past the limit is still read and cut as text); 200,000 characters (the
+default) make 28 MB. A call sets it for its own task (a context variable);
 elsewhere (a batch's status, its results files, which may be far larger) the cap is 1 GB. A normal response costs
 two hook calls and one generator step per chunk (benchmarks/overhead.py measures it).
 """
@@ -27,8 +28,9 @@ STEP = 64 * 1024
 
 
 def cap_for(max_chars: int) -> int:
-    """The bytes a response may take for an answer of at most `max_chars` characters."""
-    return max_chars * BYTES_PER_CHAR + (1 << 20)
+    """The bytes a response may take for an answer of at most `max_chars` characters (and 8 MB more, so an
+    unstreamed answer somewhat past the cap is still read, and cut as text, not refused)."""
+    return max_chars * BYTES_PER_CHAR + (8 << 20)
 
 
 # Outside a call (a batch's status, its results file) the cap is the results files' (batch.MAX_RESULT_BYTES).
