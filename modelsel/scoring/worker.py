@@ -29,6 +29,9 @@ USER_CODE = ("python", "plugin")  # the scorer types that run your code
 _HEADER = struct.Struct("!Q")
 
 
+_HELPER = "import modelsel.scoring.worker as w; w.run()"
+
+
 class ScorerError(Exception):
     """The scorer's code failed in the helper: its exception's type name and message, as it raised them."""
 
@@ -48,6 +51,7 @@ class ScorerWorker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.read_transport: asyncio.BaseTransport | None = None
         self.lock: asyncio.Lock | None = None
         self.hung: dict[str, str] = {}  # function -> why it is not called again
 
@@ -56,11 +60,14 @@ class ScorerWorker:
         closes its loop before a watcher would see the helper end, and it would warn)."""
         if self.proc is not None and self.proc.poll() is None:
             return
-        self.proc = subprocess.Popen([sys.executable, "-m", "modelsel.scoring.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=None)
+        self.kill()  # a helper that ended between calls: its pipes are closed before new ones are made
+        # -c, not -m: the package imports this module, and runpy would warn about running it a second time
+        self.proc = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=None)
         loop = asyncio.get_running_loop()
         self.reader = asyncio.StreamReader(limit=1 << 30)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.reader), self.proc.stdout)
+        self.read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.reader),
+                                                              self.proc.stdout)
         transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.proc.stdin)
         self.writer = asyncio.StreamWriter(transport, protocol, None, loop)
         await self._send(("init", {"folder": self.folder, "roots": self.roots, "path": list(sys.path)}))
@@ -113,8 +120,10 @@ class ScorerWorker:
     def kill(self) -> None:
         proc, self.proc = self.proc, None
         writer, self.writer, self.reader = self.writer, None, None
-        if writer is not None:
-            writer.transport.close()
+        reading, self.read_transport = self.read_transport, None
+        for t in (writer.transport if writer is not None else None, reading):
+            if t is not None:  # each transport closes its own pipe and leaves the event loop's selector
+                t.close()
         if proc is not None:
             if proc.poll() is None:
                 proc.kill()
@@ -122,8 +131,6 @@ class ScorerWorker:
                 proc.wait(5)  # killed: at once
             except subprocess.TimeoutExpired:
                 pass
-            if proc.stdout is not None:
-                proc.stdout.close()
 
     async def aclose(self) -> None:
         self.kill()
@@ -207,7 +214,8 @@ def main() -> None:
             _write(proto_out, ("failed", (type(exc).__name__, f"the scorer's result could not be sent back ({exc})")))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The helper's entry point (ScorerWorker starts it with `python -c`)."""
     main()
     sys.stdout.flush()
     os._exit(0)
