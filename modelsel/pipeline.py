@@ -23,6 +23,7 @@ from modelsel.inputs.evalset import EvalSet, load_evalset
 from modelsel.inputs.prompting import render
 from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements
 from modelsel.inputs.scorers import spec_dict, types_used, validate
+from modelsel.inputs.tools import Tooling, for_example
 from modelsel.providers import Provider, provider_class
 from modelsel.providers.base import key_exposure
 from modelsel.run.runner import Budget, Judge, RetryPolicy, RunConfig
@@ -52,6 +53,7 @@ class Inputs:
     evalset: EvalSet
     candidates: list[Candidate]
     judge: Candidate | None = None
+    tooling: Tooling | None = None  # the requirements' tools, tool_choice and output schema
 
     @property
     def scoring(self) -> list[dict[str, Any]]:
@@ -96,6 +98,10 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
                                  field=exc.field, hint=exc.hint) from None
             used |= types_used(ex.scorer)
     _check_scoring(lr, es, specs)
+    from modelsel.inputs.toolcheck import check_examples, load_tooling
+
+    tooling = load_tooling(lr)
+    check_examples(lr, es, tooling, specs)
     _check_tags(lr, es)
     if "judge" in used and lr.req.judge is None:
         raise InputError("a judge scorer is used, so the requirements need a 'judge:' model.", path=lr.path,
@@ -112,7 +118,7 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
         _check_retired(lr, cands)
     _check_code(lr, es, cands, specs)
     judge = resolve(lr.req.judge, -1, lr) if lr.req.judge is not None else None  # -1: the judge
-    return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge)
+    return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge, tooling=tooling)
 
 
 def _check_scoring(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, Any]]) -> None:
@@ -262,7 +268,8 @@ def screen(inp: Inputs, load_code: bool = True) -> Screened:
                 raise InputError(f"candidate '{c.id}': {risk}.", path=inp.lr.path, line=inp.lr.line(*at),
                                  field=f"candidates[{c.spec_index}].base_url")
             s.key_risks[c.id] = risk
-        why = p.unavailable(load_code) or media_problem(type(p), inp.evalset)
+        why = (next((w for t in _toolings(inp) if (w := p.cannot_take(t)) is not None), None)
+               or p.unavailable(load_code) or media_problem(type(p), inp.evalset))
         if why:
             s.not_evaluated[c.id] = why
             continue
@@ -306,6 +313,11 @@ def media_problem(p: type[Provider], es: EvalSet) -> str | None:
     return None
 
 
+def _toolings(inp: Inputs) -> list[Tooling]:
+    """Every tooling some example is asked with (the requirements', and each example's own tools)."""
+    seen = [for_example(inp.tooling, ex.tools) for ex in inp.evalset.examples]
+    return list({id(t): t for t in seen if t is not None}.values())
+
 def judge_provider(inp: Inputs) -> Provider:
     """The judge's provider, or bad input naming the judge line when it cannot be called here."""
     assert inp.judge is not None
@@ -324,7 +336,7 @@ def scorer(inp: Inputs, cfg: RunConfig, budget: Budget | None = None) -> Scorer:
     import time
 
     return Scorer({e.id: e for e in inp.evalset.examples}, inp.scoring, inp.lr.req.pass_threshold, judge,
-                  str(inp.lr.folder), inp.lr.roots,
+                  str(inp.lr.folder), inp.lr.roots, tooling=inp.tooling,
                   deadline=time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None)
 
 
@@ -546,7 +558,7 @@ def run_config(inp: Inputs, *, repeat: int = 1, concurrency: int | None = None, 
     run = inp.lr.req.run
     return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost, extra_calls=extra_calls,
                      max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
-                     max_answer_chars=run.max_answer_chars,
+                     max_answer_chars=run.max_answer_chars, tooling=inp.tooling,
                      retry=RetryPolicy(scale=retry_scale, retry_after_cap_s=retry_after_cap if retry_after_cap is not None
                                        else run.retry_after_cap_s))
 
@@ -605,8 +617,9 @@ def input_files(inp: Inputs) -> list[Path]:
     from modelsel.inputs import usercode
     from modelsel.inputs.media import blobs
     from modelsel.inputs.scorers import python_refs
+    from modelsel.inputs.toolcheck import tool_files
 
-    files = [inp.lr.path, Path(inp.evalset.path)]
+    files = [inp.lr.path, Path(inp.evalset.path), *tool_files(inp.lr)]
     # the eval set's images and files, so the run's copy of it loads (`report --rescore`)
     files += list(dict.fromkeys(Path(b.path) for ex in inp.evalset.examples for b in blobs(ex) if b.path))
     for spec in inp.lr.req.candidates:

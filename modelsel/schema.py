@@ -140,6 +140,15 @@ class Rate(Model):
     n: int = 0
 
 
+class ToolUse(Model):
+    """What a candidate did on tool-call examples (the tool_call scorer's verdicts, repeats counted as
+    calls; a request that ended in an error is neither right nor an unwanted call)."""
+
+    right: Rate = Rate()  # the right tool with the right arguments, of the calls on examples that expect a call
+    unexpected: Rate = Rate()  # a call made, of the calls on examples that expect none ({"tool_calls": []})
+    verdicts: dict[str, int] = {}  # every verdict (scoring.tools.VERDICTS) and how often
+
+
 class Figures(Model):
     """Everything measured for one candidate or strategy, each sample figure with its n and interval."""
 
@@ -161,6 +170,7 @@ class Figures(Model):
     latency: LatencyFigures = LatencyFigures()
     cost: CostFigures = CostFigures()
     judge_cost_usd: float = 0.0
+    tool_use: ToolUse | None = None  # with tool-call examples only
 
 
 class Check(Model):

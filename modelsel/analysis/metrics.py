@@ -24,6 +24,7 @@ from modelsel.schema import (
     Quantile,
     Rate,
     Resolution,
+    ToolUse,
 )
 
 MIN_WARM = 10  # cold calls are left out of the percentiles only when this many warm ones remain
@@ -306,7 +307,26 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
         by_tag={t: of_tag(t) for t in tags}, gaps={g.key: gap(g.groups(tags), of_tag) for g in req.quality.max_gap},
         latency=latency(arr),
         cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
+        tool_use=tool_use(q),
     ), req)
+
+
+def tool_use(q: CallArrays) -> ToolUse | None:
+    """The right tool with the right arguments, of the calls that should call one; a call made, of
+    those that should not; each with its exact 95% interval and n (None without tool-call examples)."""
+    if not (q.tool_expect != "").any():
+        return None
+
+    def rate(k: int, n: int) -> Rate:
+        if not n:
+            return Rate()
+        lo, hi = stats.clopper_pearson(k, n)
+        return Rate(value=_num(k / n), lo=_num(lo), hi=_num(hi), n=n)
+
+    asked, none = q.tool_expect == "call", q.tool_expect == "none"
+    return ToolUse(right=rate(int((q.tool_verdict[asked] == "right").sum()), int(asked.sum())),
+                   unexpected=rate(int((q.tool_verdict[none] == "unexpected_call").sum()), int(none.sum())),
+                   verdicts=dict(sorted(Counter(v for v in q.tool_verdict.tolist() if v).items())))
 
 
 def gap(groups: list[str], of_tag) -> GapFigures:  # type: ignore[no-untyped-def]

@@ -58,7 +58,7 @@ def filled(run: Run, fill: dict[str, float]) -> CallArrays:
                           "ttft_ms": np.nan, "cost_usd": cost, "cost_live_usd": cost, "cost_batch_usd": batch_cost,
                           "error": False, "error_kind": "", "error_msg": "", "attempts": 1, "retry_kinds": "",
                           "cached": False, "cold": False, "sample": False, "lpass": "", "valid": -1,
-                          "label": ""})
+                          "label": "", "tool_expect": "", "tool_verdict": ""})
     if not extra:
         return arr
     cols = {}

@@ -26,6 +26,7 @@ from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.media import blobs, estimate_media_tokens, media_record
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.inputs.tools import for_example
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
 from modelsel.redaction import redact
 from modelsel.run.records import Record
@@ -59,7 +60,8 @@ def _batch_answer(c: Candidate, res: CallResult, max_chars: int) -> dict[str, An
     return dict(**capped_output(res, max_chars), latency_ms=None,
                 input_tokens=res.input_tokens, output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
                 cached_input_tokens=res.cached_input_tokens, cost_usd=batch, cost_live_usd=live, cost_batch_usd=batch,
-                finish_reason=res.finish_reason, batch=True, attempts=1)
+                finish_reason=res.finish_reason, batch=True, attempts=1,
+                **({"tool_calls": res.tool_calls} if res.tool_calls else {}))
 
 
 class CandidateBatch:
@@ -76,9 +78,11 @@ class CandidateBatch:
             for i, ex in enumerate(examples):
                 messages, prompt = render(c, ex)
                 params = {**p.defaults, **c.params}
+                tooling = for_example(cfg.tooling, ex.tools)
                 req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=c.timeout_s or cfg.timeout_s,
-                                  example=ex, repeat=rep, max_chars=cfg.max_answer_chars)
-                self.items.append((f"q{rep}_{i}", ex, rep, req, cache_key(identity, messages, prompt, params, rep)))
+                                  example=ex, repeat=rep, max_chars=cfg.max_answer_chars, tooling=tooling)
+                self.items.append((f"q{rep}_{i}", ex, rep, req, cache_key(identity, messages, prompt, params, rep,
+                                                                         tooling.key() if tooling else None)))
         blob = json.dumps([identity, sorted(k for *_, k in self.items)], sort_keys=True, default=str)
         self.key = hashlib.sha256(blob.encode()).hexdigest()
         # each custom_id carries the run's key: a batch found by time and size (Anthropic's, which keep no

@@ -10,29 +10,73 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelsel.errors import InputError, did_you_mean
-from modelsel.inputs.media import Part, TextPart, parts_text, resolve_parts
+from modelsel.inputs.media import Part, TextPart, parts_text, resolve_parts, wire_content
 from modelsel.inputs.names import check_name
 from modelsel.inputs.starter import MARK
 from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, jsonl_rows, read_text
 from modelsel.inputs.yamlsrc import first_error, load_yaml, pydantic_error
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    arguments: str | dict[str, Any] = "{}"  # JSON text, as OpenAI sends it (an object is accepted and kept)
+
+
+class ToolCall(BaseModel):
+    """An earlier call of the assistant's, in OpenAI's chat shape."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "user", "assistant"]
-    content: str | list[Part]  # text, or parts: text, images and files (modelsel/inputs/media.py)
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[Part] | None = None  # text, or parts: text, images and files (modelsel/inputs/media.py)
+    tool_calls: list[ToolCall] | None = None  # assistant only: the calls it made earlier in the conversation
+    tool_call_id: str | None = None  # tool only: the call this message answers
 
     @model_validator(mode="after")
-    def _media_from_the_user(self) -> Any:
+    def _shape(self) -> Message:
         if isinstance(self.content, list):
             if not self.content:
                 raise ValueError("content has no parts")
             if self.role != "user" and any(not isinstance(p, TextPart) for p in self.content):
                 raise ValueError(f"images and files go in a user message (this one is {self.role})")
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError("only an assistant message carries tool_calls")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+        if self.tool_call_id is not None and self.role != "tool":
+            raise ValueError("only a tool message carries a tool_call_id")
+        if self.content is None and not self.tool_calls:
+            raise ValueError("a message needs content (or, from the assistant, tool_calls)")
         return self
 
+    def wire(self) -> dict[str, Any]:
+        """The message in OpenAI's chat shape, as sent (parts in the form providers convert, a call's
+        arguments as JSON text)."""
+        content = wire_content([], self.content) if isinstance(self.content, list) else self.content
+        out: dict[str, Any] = {"role": self.role, "content": content}
+        if self.tool_calls:
+            out["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.function.name, "arguments": _args_text(c.function.arguments)}}
+                                 for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
     def text(self) -> str:
-        return parts_text(self.content) if isinstance(self.content, list) else (self.content or "")
+        base = parts_text(self.content) if isinstance(self.content, list) else (self.content or "")
+        calls = " ".join(f"[call {c.function.name}({_args_text(c.function.arguments)})]" for c in self.tool_calls or [])
+        return " ".join(x for x in (base, calls) if x)
+
+
+def _args_text(a: str | dict[str, Any]) -> str:
+    return a if isinstance(a, str) else json.dumps(a, ensure_ascii=False)
 
 
 class Example(BaseModel):
@@ -46,6 +90,20 @@ class Example(BaseModel):
     cluster: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict)  # more names for a candidate's prompt template (promptfoo's vars)
+    tools: list[dict[str, Any]] | None = None  # replaces the requirements' tools for this example
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if v is None:
+            return v
+        from modelsel.inputs.tools import normalize_tools
+
+        tools, problem = normalize_tools(v)
+        if problem is not None:
+            i, msg, field = problem
+            raise ValueError(f"tools[{i}]{'.' + field if field else ''}: {msg}")
+        return tools
 
     @field_validator("id", mode="before")
     @classmethod
@@ -67,6 +125,12 @@ class Example(BaseModel):
             raise ValueError("input is empty")
         if isinstance(v, list) and not v:
             raise ValueError("input has no messages")
+        if isinstance(v, list):
+            asked: set[str] = set()
+            for m in v:
+                asked |= {c.id for c in m.tool_calls or []}
+                if m.role == "tool" and m.tool_call_id not in asked:
+                    raise ValueError(f"a tool message answers '{m.tool_call_id}', which no earlier assistant message called")
         return v
 
     def text(self) -> str:
@@ -74,6 +138,13 @@ class Example(BaseModel):
         if isinstance(self.input, str):
             return self.input
         return "\n".join(f"{m.role}: {m.text()}" for m in self.input)
+
+    def expected_calls(self) -> list[dict[str, Any]] | None:
+        """The calls this example expects (`expected: {"tool_calls": [...]}`), or None."""
+        e = self.expected
+        if isinstance(e, dict) and set(e) == {"tool_calls"} and isinstance(e["tool_calls"], list):
+            return e["tool_calls"]
+        return None
 
 
 class EvalSet(BaseModel):

@@ -52,8 +52,7 @@ def render(candidate: Candidate, example: Example) -> tuple[list[dict[str, Any]]
         text = example.input
         msgs = [{"role": "user", "content": text}]
     else:
-        msgs = [{**m.model_dump(), "content": wire_content([], m.content)} if isinstance(m.content, list)
-                else m.model_dump() for m in example.input]
+        msgs = [m.wire() for m in example.input]
         text = example.text()
     if candidate.system:
         msgs = [{"role": "system", "content": candidate.system}] + [m for m in msgs if m["role"] != "system"]

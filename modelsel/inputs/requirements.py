@@ -229,6 +229,15 @@ class RunPolicy(Strict):
     latency_sample: int = Field(30, ge=5, le=10_000)  # live calls per batched candidate, for latency
 
 
+class Output(Strict):
+    """The shape the answer must take: a JSON Schema file, enforced by each API's structured-output
+    parameter (strict where the API has it)."""
+
+    json_schema: str
+    strict: bool = True
+    name: str = Field("output", pattern=r"^[A-Za-z0-9_-]{1,64}$")  # the schema's name, where an API asks for one
+
+
 class Params(BaseModel):
     """The request parameters modelsel knows, typed so a mistake is found before any call; others
     pass through to the API as written."""
@@ -345,6 +354,9 @@ class Requirements(Strict):
     # Empty is a normal start (right after `init` or an import): check lists it as open, eval refuses it.
     candidates: list[CandidateSpec] = []
     judge: CandidateSpec | None = None
+    tools: str | None = None  # a JSON or YAML file of tool definitions (OpenAI's function-tool list)
+    tool_choice: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")  # auto | required | none | a tool's name
+    output: Output | None = None  # structured output: the answer's JSON Schema
     production: Production | None = None  # what production runs today (written by `modelsel import traces`)
     # Filled when loading: which defaults `strategy.position` set (the record says so).
     _position_defaults: list[str] = PrivateAttr(default_factory=list)
@@ -448,6 +460,7 @@ _FIELDS = {
     ("strategy",): Strategy,
     ("decision",): DecisionPolicy,
     ("run",): RunPolicy,
+    ("output",): Output,
 }
 
 

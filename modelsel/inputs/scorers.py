@@ -72,6 +72,17 @@ class Choice(_Spec):
     choices: list[str] = Field(min_length=1)  # the label set
 
 
+def _valid_schema(v: dict[str, Any] | None) -> dict[str, Any] | None:
+    if v is not None:
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(v)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema ({exc.message})") from None
+    return v
+
+
 class Json(_Spec):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
     type: Literal["json"]
@@ -81,14 +92,44 @@ class Json(_Spec):
     @field_validator("schema_")
     @classmethod
     def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None:
-            import jsonschema
+        return _valid_schema(v)
 
-            try:
-                jsonschema.Draft202012Validator.check_schema(v)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"not a valid JSON Schema ({exc.message})") from None
-        return v
+    def params(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude={"type", "weight"}, exclude_none=True)
+
+
+class ToolCallSpec(_Spec):
+    """The calls made against `expected: {"tool_calls": [...]}`: tool names and arguments as parsed JSON."""
+
+    type: Literal["tool_call"]
+    arguments: Literal["exact", "subset"] = "exact"  # subset: calls may send arguments the expected call leaves out
+    acceptable: dict[str, list[Any]] = {}  # other values accepted, per argument ("city" or "get_weather.city")
+    tolerance: float = Field(0.0, ge=0)  # numbers within this of the expected value are right
+    any_order: bool = False  # parallel calls may come in any order
+    ignore_case: bool = False  # text arguments compared in any case
+
+
+class ValidCall(_Spec):
+    """At least one call, each naming an offered tool with JSON arguments that fit its parameters."""
+
+    type: Literal["valid_call"]
+
+
+class JsonFields(_Spec):
+    """The share of the expected object's fields right; 0 when the answer is not JSON or breaks the schema."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    type: Literal["json_fields"]
+    fields: list[str] | None = None  # default: every field of the expected object
+    all: bool = False  # all fields right or nothing
+    tolerance: float = Field(0.0, ge=0)
+    ignore_case: bool = False
+    schema_: dict[str, Any] | None = Field(None, alias="schema")  # default: the requirements' output.json_schema
+
+    @field_validator("schema_")
+    @classmethod
+    def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _valid_schema(v)
 
     def params(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude={"type", "weight"}, exclude_none=True)
@@ -165,7 +206,7 @@ class Not(_Spec):
 
 
 AnyScorer = Annotated[Exact | Contains | ContainsAny | Regex | Choice | Json | Numeric | Python | Judge | Similarity | Plugin
-                      | Not,
+                      | Not | ToolCallSpec | ValidCall | JsonFields,
                       Field(discriminator="type")]
 Not.model_rebuild()
 # The scorer names, read off the union itself: one list, no second copy to fall out of step.

@@ -1,8 +1,15 @@
-"""Anthropic messages API through the official `anthropic` SDK, streamed."""
+"""Anthropic messages API through the official `anthropic` SDK, streamed.
+
+Tools go as `tools` with `input_schema`, earlier calls as `tool_use` blocks and their results as
+`tool_result` blocks in a user turn; a call comes back as a `tool_use` block, streamed as
+`input_json_delta` fragments (kept as the raw text the model sent). An output schema goes as the
+native `output_config.format`; a model without it can be asked through a forced tool instead
+(`schema_via: tool` in the candidate's params), whose input becomes the answer."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 from modelsel.inputs.media import b64, message_text
 from modelsel.providers.base import (
@@ -17,6 +24,75 @@ from modelsel.providers.base import (
     split_params,
     stainless_error,
 )
+
+if TYPE_CHECKING:
+    from modelsel.inputs.tools import Tooling
+
+SCHEMA_VIA = ("output_config", "tool")  # how an output schema is enforced (candidate param `schema_via`)
+
+
+def to_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """(system, messages) from OpenAI's chat shape (contents already in blocks, `wire_messages`):
+    assistant calls as tool_use blocks, tool results as tool_result blocks in one user turn
+    (consecutive results, and the user's turn after them, join it)."""
+    from modelsel.inputs.tools import parse_arguments
+
+    system = "\n".join(message_text(m["content"]) for m in messages if m["role"] == "system" and m.get("content"))
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = m["role"]
+        if role == "system":
+            continue
+        if role == "tool":
+            block = {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": m.get("content") or ""}
+            _user_blocks(out).append(block)
+        elif role == "assistant" and m.get("tool_calls"):
+            blocks: list[dict[str, Any]] = _blocks(m.get("content"))
+            for c in m["tool_calls"]:
+                args, _ = parse_arguments(c["function"]["arguments"])
+                blocks.append({"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
+                               "input": args if isinstance(args, dict) else {}})
+            out.append({"role": "assistant", "content": blocks})
+        elif role == "user" and out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
+            out[-1]["content"].extend(_blocks(m.get("content")))
+        else:
+            out.append({k: v for k, v in m.items() if k in ("role", "content")})
+    return system, out
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """A content as blocks: text as one text block, a list of blocks as it is."""
+    if isinstance(content, list):
+        return list(content)
+    return [{"type": "text", "text": content}] if content else []
+
+
+def _user_blocks(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not (out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list)):
+        out.append({"role": "user", "content": []})
+    return out[-1]["content"]
+
+
+def tool_params(t: Tooling | None, via: str = "output_config") -> dict[str, Any]:
+    """Tools, tool_choice and the output schema as the Messages API takes them."""
+    if t is None:
+        return {}
+    out: dict[str, Any] = {}
+    tools = [{"name": x["function"]["name"], "input_schema": x["function"]["parameters"],
+              **({"description": x["function"]["description"]} if x["function"].get("description") else {})}
+             for x in t.tools]
+    choice = t.tool_choice
+    if t.schema is not None and via == "tool":  # the schema as a tool the model must call
+        tools.append({"name": t.schema_name, "description": "Give the answer.", "input_schema": t.schema})
+        choice = t.schema_name
+    elif t.schema is not None:
+        out["output_config"] = {"format": {"type": "json_schema", "schema": t.schema}}
+    if tools:
+        out["tools"] = tools
+        if choice:
+            out["tool_choice"] = ({"type": "auto"} if choice == "auto" else {"type": "any"} if choice == "required"
+                                  else {"type": "none"} if choice == "none" else {"type": "tool", "name": choice})
+    return out
 
 
 def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -42,6 +118,7 @@ class AnthropicProvider(SdkProvider):
     key_env = "ANTHROPIC_API_KEY"
     default_host = "api.anthropic.com"
     defaults = {"stream": True, "max_tokens": 1024}  # the Messages API requires max_tokens
+    takes_tools = takes_schema = True
 
     @classmethod
     def media_problem(cls, blobs: list[Any]) -> str | None:
@@ -60,22 +137,27 @@ class AnthropicProvider(SdkProvider):
         return anthropic.AsyncAnthropic(api_key=self.api_key(), base_url=self.candidate.base_url, max_retries=0,
                                         timeout=timeout_s, http_client=http)
 
-    def _request(self, req: CallRequest) -> tuple[list[dict[str, str]], dict[str, Any], bool]:
+    def _request(self, req: CallRequest) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
         """(messages, parameters, stream) as the Messages API takes them."""
         p = dict(req.params)
         stream = bool(p.pop("stream", True))
         if "stop" in p:
             p["stop_sequences"] = p.pop("stop")
         p.pop("seed", None)  # not an Anthropic parameter; recorded, not sent
+        via = p.pop("schema_via", "output_config")  # how the schema is enforced: recorded, not sent
         system = "\n".join(message_text(m["content"]) for m in req.messages if m["role"] == "system")
-        messages = wire_messages([m for m in req.messages if m["role"] != "system"])
+        _, messages = to_messages(wire_messages([m for m in req.messages if m["role"] != "system"]))
         if system:
             p["system"] = system
+        p.update(tool_params(req.tooling, via))
+        if via == "tool" and req.tooling is not None and req.tooling.schema is not None:
+            p["_answer_tool"] = req.tooling.schema_name
         return messages, p, stream
 
     def batch_body(self, req: CallRequest) -> dict[str, Any]:
         """The request as one entry of a message batch (`params`)."""
         messages, p, _ = self._request(req)
+        p.pop("_answer_tool", None)
         return {"model": self.candidate.model, "messages": messages, **p}
 
     def request_of(self, req: CallRequest) -> tuple[list[dict[str, str]], dict[str, Any], bool]:
@@ -84,21 +166,31 @@ class AnthropicProvider(SdkProvider):
     async def call(self, client: Any, req: CallRequest, request: tuple[list[dict[str, str]], dict[str, Any], bool],
                    t0: float) -> CallResult:
         messages, p, stream = request
+        p = dict(p)
+        answer_tool = p.pop("_answer_tool", None)
         if not stream:
             msg = await client.messages.create(model=self.candidate.model, messages=messages,
                                                **split_params(client.messages.create, p))
-            return from_message(msg, since(t0))
+            return from_message(msg, since(t0), answer_tool=answer_tool)
         got = Collector(req.max_chars, t0)
+        raw: dict[int, list[str]] = {}  # each tool_use block's input as streamed (input_json_delta)
         async with client.messages.stream(model=self.candidate.model, messages=messages,
                                           **split_params(client.messages.stream, p)) as s:
-            async for text in s.text_stream:
-                if not await got.take(text):
-                    break
+            async for ev in s:
+                if ev.type == "text":
+                    if not await got.take(ev.text):
+                        break
+                elif ev.type == "content_block_start" and getattr(ev.content_block, "type", "") == "tool_use":
+                    raw[ev.index] = []
+                    if got.ttft is None:
+                        got.ttft = since(t0)  # a call's first piece is the answer's first token
+                elif ev.type == "content_block_delta" and getattr(ev.delta, "type", "") == "input_json_delta":
+                    raw.setdefault(ev.index, []).append(ev.delta.partial_json)
             if got.truncated:  # leaving the block closes the stream
                 snap = s.current_message_snapshot
                 return got.cut(req.prompt, since(t0), getattr(getattr(snap, "usage", None), "input_tokens", None))
             msg = await s.get_final_message()
-        return from_message(msg, since(t0), got.ttft)
+        return from_message(msg, since(t0), got.ttft, {i: "".join(v) for i, v in raw.items()}, answer_tool)
 
     def classify(self, exc: BaseException, t0: float) -> ProviderError:
         import anthropic
@@ -106,11 +198,22 @@ class AnthropicProvider(SdkProvider):
         return stainless_error(exc, t0, anthropic)
 
 
-def from_message(msg: Any, latency: float, ttft: float | None = None) -> CallResult:
-    """A finished Message as a CallResult: a live answer or a batch entry's."""
+def from_message(msg: Any, latency: float, ttft: float | None = None, raw: dict[int, str] | None = None,
+                 answer_tool: str | None = None) -> CallResult:
+    """A finished Message as a CallResult: a live answer or a batch entry's. `raw`: each tool_use
+    block's input as it was streamed; `answer_tool`: the forced tool whose input is the answer."""
     if msg.stop_reason is None:
         raise no_finish(bool(msg.content), latency)
     text = "".join(getattr(b, "text", "") for b in msg.content)
+    calls = []
+    for i, b in enumerate(msg.content):
+        if getattr(b, "type", "") == "tool_use":
+            args = (raw or {}).get(i)
+            calls.append({"id": b.id, "name": b.name,
+                          "arguments": args if args is not None else json.dumps(b.input, ensure_ascii=False)})
+    if answer_tool is not None:  # the schema was enforced through a forced tool: its input is the answer
+        text = next((c["arguments"] for c in calls if c["name"] == answer_tool), text)
+        calls = [c for c in calls if c["name"] != answer_tool]
     u = msg.usage
     read = int(getattr(u, "cache_read_input_tokens", 0) or 0)
     write = int(getattr(u, "cache_creation_input_tokens", 0) or 0)
@@ -121,4 +224,4 @@ def from_message(msg: Any, latency: float, ttft: float | None = None) -> CallRes
     return CallResult(text=text, input_tokens=u.input_tokens + read + write, output_tokens=u.output_tokens,
                       reasoning_tokens=None if thinking is None else int(thinking),
                       cached_input_tokens=read, cache_write_tokens=write, latency_ms=latency, ttft_ms=ttft,
-                      finish_reason=msg.stop_reason)
+                      finish_reason=msg.stop_reason, tool_calls=calls)

@@ -13,6 +13,7 @@ from modelsel.redaction import register
 if TYPE_CHECKING:
     from modelsel.inputs.candidate import Candidate
     from modelsel.inputs.evalset import Example
+    from modelsel.inputs.tools import Tooling
 
 # What went wrong with a call. The first seven are worth another attempt; the rest are not.
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "malformed", "stream_cut", "empty",
@@ -29,6 +30,7 @@ class CallRequest:
     example: Example | None = None
     repeat: int = 0
     max_chars: int = 200_000  # an answer past this is cut: reading on would stall every other call's clock
+    tooling: Tooling | None = None  # tools offered, tool_choice, output schema: each provider sends them its own way
 
 
 @dataclass
@@ -44,6 +46,8 @@ class CallResult:
     reasoning_tokens: int | None = None  # of output_tokens, those spent thinking (None: the API does not say)
     truncated: bool = False  # the answer passed max_chars and the stream was left there
     extra: dict[str, Any] = field(default_factory=dict)
+    # The calls the model made: {"id", "name", "arguments": the raw JSON text it sent}.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ProviderError(Exception):
@@ -307,6 +311,8 @@ class Provider:
     default_concurrency = 8  # calls in flight per model
     max_concurrency: int | None = None  # a hard limit --concurrency cannot raise (llama.cpp: 1)
     cacheable = True  # answers are stored in the response cache (a replay is not: it is the record itself)
+    takes_tools = False  # can offer tools to the model and read its calls back
+    takes_schema = False  # can hold the answer to a JSON Schema (structured output)
     standard_api = False  # speaks an API many hosts speak (the lock-in rule prefers it among equals)
     over_http = False  # calls go over the network: this machine's load can distort their measured latency
     # Parameters this provider applies when the candidate does not set them. The runner records
@@ -374,6 +380,17 @@ class Provider:
     def media_problem(cls, blobs: list[Any]) -> str | None:
         """Why this provider cannot send one example's images and files (inputs/media.py Blobs) in
         one request, or None. Decided before any call: such a candidate is not evaluated."""
+        return None
+
+    def cannot_take(self, tooling: Tooling | None) -> str | None:
+        """Why this candidate cannot be asked with these tools or this schema (it is then not evaluated,
+        before any call), or None."""
+        if tooling is None:
+            return None
+        if (tooling.tools or tooling.tool_choice) and not self.takes_tools:
+            return f"the {self.candidate.provider} provider cannot offer tools to the model (the eval set needs them)"
+        if tooling.schema is not None and not self.takes_schema:
+            return f"the {self.candidate.provider} provider cannot hold an answer to a JSON Schema (output.json_schema)"
         return None
 
     def unavailable(self, load_code: bool = True) -> str | None:

@@ -1,8 +1,13 @@
-"""Google Gemini through the official `google-genai` SDK (generateContent, streamed)."""
+"""Google Gemini through the official `google-genai` SDK (generateContent, streamed).
+
+Tools go as `functionDeclarations` (their parameters as `parametersJsonSchema`), earlier calls as
+`functionCall` parts and their results as `functionResponse` parts; `tool_choice` as the function
+calling mode; an output schema as `responseJsonSchema` with `responseMimeType: application/json`."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 from modelsel.inputs.media import message_text, read_blob
 from modelsel.providers.base import (
@@ -18,7 +23,89 @@ from modelsel.providers.base import (
 )
 
 INLINE_LIMIT = 20 * 2**20  # bytes of a generateContent request with inline data (https://ai.google.dev/gemini-api/docs/image-understanding)
+
+if TYPE_CHECKING:
+    from modelsel.inputs.tools import Tooling
+
 _PARAM_MAP = {"max_tokens": "max_output_tokens", "stop": "stop_sequences"}
+_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
+
+
+def to_contents(messages: list[dict[str, Any]]) -> list[Any]:
+    """OpenAI's chat shape as Gemini contents: assistant calls as functionCall parts, tool results as
+    functionResponse parts (named by the call they answer) in one user turn."""
+    from google.genai import types
+
+    from modelsel.inputs.tools import parse_arguments
+
+    names = {c["id"]: c["function"]["name"] for m in messages for c in m.get("tool_calls") or []}
+    out: list[Any] = []
+    for m in messages:
+        role = m["role"]
+        if role == "system":
+            continue
+        if role == "tool":
+            text = message_text(m.get("content"))
+            got, _ = parse_arguments(text)
+            response = got if isinstance(got, dict) and text else {"result": text}
+            part = types.Part(function_response=types.FunctionResponse(name=names.get(m["tool_call_id"], ""),
+                                                                        response=response))
+            if out and out[-1].role == "user" and out[-1].parts and out[-1].parts[-1].function_response is not None:
+                out[-1].parts.append(part)
+            else:
+                out.append(types.Content(role="user", parts=[part]))
+            continue
+        parts = wire_parts(m["content"]) if m.get("content") else []
+        for c in m.get("tool_calls") or []:
+            args, _ = parse_arguments(c["function"]["arguments"])
+            parts.append(types.Part(function_call=types.FunctionCall(name=c["function"]["name"],
+                                                                     args=args if isinstance(args, dict) else {})))
+        out.append(types.Content(role="model" if role == "assistant" else "user", parts=parts))
+    return out
+
+
+def tool_config(t: Tooling | None) -> dict[str, Any]:
+    """Tools, the calling mode and the output schema as GenerateContentConfig fields."""
+    if t is None:
+        return {}
+    from google.genai import types
+
+    out: dict[str, Any] = {}
+    if t.tools:
+        out["tools"] = [types.Tool(function_declarations=[
+            types.FunctionDeclaration(name=x["function"]["name"], description=x["function"].get("description"),
+                                      parameters_json_schema=x["function"]["parameters"]) for x in t.tools])]
+        if t.tool_choice:
+            forced = t.forced()
+            out["tool_config"] = types.ToolConfig(function_calling_config=types.FunctionCallingConfig(
+                mode=_MODES.get(t.tool_choice, "ANY"), allowed_function_names=[forced] if forced else None))
+    if t.schema is not None:
+        out["response_mime_type"] = "application/json"
+        out["response_json_schema"] = t.schema
+    return out
+
+
+def _parts(r: Any) -> list[Any]:
+    if not r.candidates or r.candidates[0].content is None:
+        return []
+    return r.candidates[0].content.parts or []
+
+
+def text_of(r: Any) -> str:
+    """A response's (or a chunk's) answer text: its text parts, thoughts left out (read part by part:
+    the SDK's `.text` warns on stderr when a function call stands beside the text)."""
+    return "".join(p.text for p in _parts(r) if p.text and not p.thought)
+
+
+def calls_of(r: Any, start: int = 0) -> list[dict[str, Any]]:
+    """A response's (or a chunk's) function calls, their arguments as JSON text."""
+    out = []
+    for p in _parts(r):
+        fc = p.function_call
+        if fc is not None:
+            out.append({"id": fc.id or f"call_{start + len(out) + 1}", "name": fc.name or "",
+                        "arguments": json.dumps(fc.args or {}, ensure_ascii=False)})
+    return out
 
 
 def wire_parts(content: Any) -> list[Any]:
@@ -41,6 +128,7 @@ def wire_parts(content: Any) -> list[Any]:
 class GeminiProvider(SdkProvider):
     key_env = "GEMINI_API_KEY"
     default_host = "generativelanguage.googleapis.com"
+    takes_tools = takes_schema = True
 
     @classmethod
     def media_problem(cls, blobs: list[Any]) -> str | None:
@@ -55,10 +143,16 @@ class GeminiProvider(SdkProvider):
         return None
 
     def make_client(self, timeout_s: float) -> Any:
+        import logging
+
         from google import genai
         from google.genai import types
 
         from modelsel.providers.bounded import HOOKS
+
+        # The SDK logs "non-text parts in the response" to stderr when it reads a function call's
+        # response as text for a schema: what the model did is read part by part here instead.
+        logging.getLogger("google_genai.types").addHandler(logging.NullHandler())
 
         # milliseconds; no SDK retries by default; every response read at most its answer's bytes (bounded.py)
         opts: dict[str, Any] = {"timeout": int(timeout_s * 1000), "async_client_args": {"event_hooks": HOOKS}}
@@ -78,9 +172,8 @@ class GeminiProvider(SdkProvider):
         system = "\n".join(message_text(m["content"]) for m in req.messages if m["role"] == "system")
         if system:
             p["system_instruction"] = system
-        contents = [types.Content(role="model" if m["role"] == "assistant" else "user", parts=wire_parts(m["content"]))
-                    for m in req.messages if m["role"] != "system"]
-        return contents, types.GenerateContentConfig(**p), stream
+        p.update(tool_config(req.tooling))
+        return to_contents(req.messages), types.GenerateContentConfig(**p), stream
 
     def batch_body(self, req: CallRequest, key: str) -> Any:
         """The request as one inlined request of a batch job, keyed for mapping its answer back."""
@@ -99,9 +192,14 @@ class GeminiProvider(SdkProvider):
             return from_response(r, since(t0))
         got = Collector(req.max_chars, t0)
         usage = finish = None
+        calls: list[dict[str, Any]] = []
         it = await client.aio.models.generate_content_stream(model=self.candidate.model, contents=contents, config=config)
         async for chunk in it:
-            if not await got.take(chunk.text):
+            more = calls_of(chunk, len(calls))
+            if more and got.ttft is None:
+                got.ttft = since(t0)  # a call is the answer's first token
+            calls += more
+            if not await got.take(text_of(chunk)):
                 break
             usage = chunk.usage_metadata or usage
             finish = _finish(chunk) or finish
@@ -110,8 +208,8 @@ class GeminiProvider(SdkProvider):
             await it.aclose()
             return got.cut(req.prompt, latency, getattr(usage, "prompt_token_count", None))
         if finish is None:
-            raise no_finish(any(got.parts), latency)
-        return result(got.text, usage, finish, latency, got.ttft)
+            raise no_finish(any(got.parts) or bool(calls), latency)
+        return result(got.text, usage, finish, latency, got.ttft, calls)
 
     def classify(self, exc: BaseException, t0: float) -> ProviderError:
         from google.genai import errors
@@ -129,7 +227,8 @@ def _finish(r: Any) -> str | None:
     return str(getattr(f, "value", f))
 
 
-def result(text: str, usage: Any, finish: str | None, latency: float, ttft: float | None = None) -> CallResult:
+def result(text: str, usage: Any, finish: str | None, latency: float, ttft: float | None = None,
+           calls: list[dict[str, Any]] | None = None) -> CallResult:
     """An answer and its usage as a CallResult. Thinking models report their thoughts beside the
     answer's tokens and bill them at the output rate: the output billed is both."""
     thoughts = getattr(usage, "thoughts_token_count", None)
@@ -139,13 +238,14 @@ def result(text: str, usage: Any, finish: str | None, latency: float, ttft: floa
         text=text, input_tokens=getattr(usage, "prompt_token_count", None),
         output_tokens=out, reasoning_tokens=None if thoughts is None else int(thoughts),
         cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
-        ttft_ms=ttft, finish_reason=finish,
+        ttft_ms=ttft, finish_reason=finish, tool_calls=calls or [],
     )
 
 
 def from_response(r: Any, latency: float = 0.0) -> CallResult:
     """A whole GenerateContentResponse (an unstreamed answer, a batch job's inlined one) as a CallResult."""
     finish = _finish(r)
+    text, calls = text_of(r), calls_of(r)
     if finish is None:
-        raise no_finish(bool(r.text), latency)
-    return result(r.text or "", r.usage_metadata, finish, latency)
+        raise no_finish(bool(text) or bool(calls), latency)
+    return result(text, r.usage_metadata, finish, latency, calls=calls)

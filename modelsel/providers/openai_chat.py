@@ -4,7 +4,7 @@ server, Together, Groq, Mistral, OpenRouter) through the official `openai` SDK."
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelsel.inputs.media import b64
 from modelsel.providers.base import (
@@ -20,6 +20,9 @@ from modelsel.providers.base import (
     stainless_error,
 )
 
+if TYPE_CHECKING:
+    from modelsel.inputs.tools import Tooling
+
 
 def _reasoning(usage: Any) -> int | None:
     """Reasoning tokens: part of completion_tokens (billed as output), reported in its details."""
@@ -34,6 +37,54 @@ def _cached(usage: Any) -> int:
     return int(getattr(details, "cached_tokens", 0) or 0)
 
 
+def tool_params(t: Tooling | None) -> dict[str, Any]:
+    """Tools, tool_choice and the output schema as chat completions takes them."""
+    out: dict[str, Any] = {}
+    if t is None:
+        return out
+    if t.tools:
+        out["tools"] = list(t.tools)
+        if t.tool_choice:
+            out["tool_choice"] = ({"type": "function", "function": {"name": t.tool_choice}} if t.forced()
+                                  else t.tool_choice)
+    if t.schema is not None:
+        out["response_format"] = {"type": "json_schema",
+                                  "json_schema": {"name": t.schema_name, "schema": t.schema, "strict": t.strict}}
+    return out
+
+
+def _calls(message: Any) -> list[dict[str, Any]]:
+    """A whole message's function calls, their arguments as the raw text the model sent."""
+    out = []
+    for tc in getattr(message, "tool_calls", None) or []:
+        fn = getattr(tc, "function", None)
+        if fn is not None:
+            out.append({"id": tc.id, "name": fn.name, "arguments": fn.arguments or ""})
+    return out
+
+
+class _CallDeltas:
+    """Tool calls streamed in pieces: each delta names its call's index; the id and name come
+    once, the arguments in fragments to join."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, deltas: Any) -> bool:
+        for d in deltas or []:
+            c = self.calls.setdefault(d.index, {"id": "", "name": "", "arguments": ""})
+            if d.id:
+                c["id"] = d.id
+            fn = d.function
+            if fn is not None:
+                c["name"] = fn.name or c["name"]
+                c["arguments"] += fn.arguments or ""
+        return bool(deltas)
+
+    def done(self) -> list[dict[str, Any]]:
+        return [self.calls[i] for i in sorted(self.calls)]
+
+
 def from_completion(r: Any, latency_ms: float) -> CallResult:
     """A whole (non-streamed) chat completion as a CallResult: a live answer or a batch line's."""
     if not r.choices:
@@ -43,7 +94,7 @@ def from_completion(r: Any, latency_ms: float) -> CallResult:
     return CallResult(
         text=choice.message.content or "", input_tokens=u.prompt_tokens if u else None,
         output_tokens=u.completion_tokens if u else None, cached_input_tokens=_cached(u), latency_ms=latency_ms,
-        finish_reason=choice.finish_reason, reasoning_tokens=_reasoning(u))
+        finish_reason=choice.finish_reason, reasoning_tokens=_reasoning(u), tool_calls=_calls(choice.message))
 
 
 def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,6 +121,7 @@ class OpenAIProvider(SdkProvider):
     key_env = "OPENAI_API_KEY"
     default_host = "api.openai.com"
     standard_api = True  # chat completions: served by vLLM, Ollama, llama.cpp, Groq, Together, ...
+    takes_tools = takes_schema = True  # tools, tool_choice, response_format json_schema
 
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
         super().__init__(candidate, search_path)
@@ -88,18 +140,18 @@ class OpenAIProvider(SdkProvider):
 
     def batch_body(self, req: CallRequest) -> dict[str, Any]:
         """The request as one line of a batch: what `complete` sends, unstreamed."""
-        params, _ = self._params(req.params)
+        params, _ = self._params(req.params, req.tooling)
         return {"model": self.candidate.model, "messages": wire_messages(req.messages), **params}
 
-    def _params(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        p = dict(params)
+    def _params(self, params: dict[str, Any], tooling: Tooling | None = None) -> tuple[dict[str, Any], bool]:
+        p = {**dict(params), **tool_params(tooling)}
         stream = bool(p.pop("stream", True))
         if not self.compatible and "max_tokens" in p:
             p["max_completion_tokens"] = p.pop("max_tokens")  # newer OpenAI models reject max_tokens
         return p, stream
 
     def request_of(self, req: CallRequest) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
-        return (wire_messages(req.messages), *self._params(req.params))
+        return (wire_messages(req.messages), *self._params(req.params, req.tooling))
 
     async def call(self, client: Any, req: CallRequest, request: tuple[list[dict[str, Any]], dict[str, Any], bool],
                    t0: float) -> CallResult:
@@ -109,6 +161,7 @@ class OpenAIProvider(SdkProvider):
                                                      **split_params(client.chat.completions.create, params))
             return from_completion(r, since(t0))
         got = Collector(req.max_chars, t0)
+        calls = _CallDeltas()
         finish = None
         usage = None
         s = await client.chat.completions.create(
@@ -120,6 +173,8 @@ class OpenAIProvider(SdkProvider):
                 c = chunk.choices[0]
                 if c.delta and not await got.take(c.delta.content):
                     break
+                if c.delta and calls.add(c.delta.tool_calls) and got.ttft is None:
+                    got.ttft = since(t0)  # a call's first fragment is the answer's first token
                 finish = c.finish_reason or finish
             if getattr(chunk, "usage", None):
                 usage = chunk.usage
@@ -128,11 +183,12 @@ class OpenAIProvider(SdkProvider):
             await s.close()
             return got.cut(req.prompt, latency)
         if finish is None:
-            raise no_finish(bool(got.parts), latency)
+            raise no_finish(bool(got.parts) or bool(calls.calls), latency)
         return CallResult(
             text=got.text, input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),
             latency_ms=latency, ttft_ms=got.ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage),
+            tool_calls=calls.done(),
         )
 
     def classify(self, exc: BaseException, t0: float) -> ProviderError:

@@ -23,9 +23,33 @@ from modelsel.providers.base import (
 )
 
 
+def returned(out: Any) -> tuple[str, list[dict[str, Any]]]:
+    """What a function returned as (text, calls). Text as it is; calls as
+    `{"tool_calls": [{"name": ..., "arguments": {...}}], "content": "..."}` or a list of such calls;
+    a dict of arguments becomes the JSON text an API would have sent."""
+    import json
+
+    calls = None
+    if isinstance(out, dict) and "tool_calls" in out:
+        calls, text = out["tool_calls"], out.get("content") or ""
+    elif isinstance(out, list) and out and all(isinstance(c, dict) and "name" in c for c in out):
+        calls, text = out, ""
+    else:
+        return str(out), []
+    got = []
+    for i, c in enumerate(calls or []):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            raise ProviderError("fatal", f"call {i + 1} the function returned is not {{'name': ..., 'arguments': ...}}")
+        args = c.get("arguments", {})
+        got.append({"id": str(c.get("id") or f"call_{i + 1}"), "name": c["name"],
+                    "arguments": args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)})
+    return str(text), got
+
+
 class PythonProvider(Provider):
     default_concurrency = 4
     cacheable = False  # your own code on this machine: cheaper to run again than to store and look up
+    takes_tools = takes_schema = True  # a function may return calls (see `returned`); the schema is yours to follow
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
         super().__init__(candidate, search_path)
         self._fn: Any = None
@@ -96,4 +120,6 @@ class PythonProvider(Provider):
             if not isinstance(exc, Exception) and not usercode.user_exit(exc):
                 raise  # the run's own cancellation or a signal's Stopped
             raise ProviderError("fatal", usercode.describe(exc)) from None
-        return CallResult(text=str(out), input_tokens=None, output_tokens=None, latency_ms=latency, finish_reason="stop")
+        text, calls = returned(out)
+        return CallResult(text=text, input_tokens=None, output_tokens=None, latency_ms=latency,
+                          finish_reason="tool_calls" if calls else "stop", tool_calls=calls)

@@ -60,7 +60,7 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
     from modelsel.run.runner import dry_run_estimate
 
     rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
-                            {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample)
+                            {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample, cfg.tooling)
     t = Table(title="Dry run: estimated before any call (about 4 characters a token; output at max_tokens)")
     for h in ("Candidate", "How", "Calls", "Input tokens", "Output tokens (max)", "Cost live (max)", "Cost batch (max)",
               "This run (max)"):
@@ -82,6 +82,10 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
             console.print(f"{escape(r['candidate'])}: input tokens include {r['media_tokens']:,} for images and documents, "
                           f"an estimate by the provider's documented rule ({escape(r['media_rule'])}); the run prices "
                           "what the API reports.", highlight=False)
+    if any(r.get("tool_tokens") for r in rows):
+        each = max(r["tool_tokens"] for r in rows) // max(1, max(r["calls"] for r in rows))
+        console.print(f"Input tokens include the tool definitions and output schema sent with every call (about {each:,} "
+                      "tokens a call): the APIs bill them as input.", highlight=False)
     _latency_calls(console, inp, scr, cfg, rows)
     for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
         console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")

@@ -17,7 +17,7 @@ COLUMNS = ["candidate", "example_id", "repeat", "tags", "input", "expected", "ou
            "latency_ms", "attempt_latency_ms", "ttft_ms", "input_tokens", "output_tokens", "reasoning_tokens",
            "cached_input_tokens", "cost_usd", "judge_cost_usd", "error", "error_kind", "status", "attempts", "retry_kinds",
            "retry_wait_s", "retry_after_asked_s", "cached", "cold", "replayed",
-           "finish_reason", "valid", "label", "started_at"]
+           "finish_reason", "tool_calls", "tool_verdict", "valid", "label", "started_at"]
 TEXT = ("input", "expected", "output", "reason", "error", "label")
 
 
@@ -39,6 +39,8 @@ def row(r: Record | dict[str, Any]) -> list[object]:
     d = dict(r.model_dump(include=set(COLUMNS)) if isinstance(r, Record) else r)
     d["tags"] = ";".join(d.get("tags") or [])
     d["retry_kinds"] = ";".join(d.get("retry_kinds") or [])
+    if d.get("tool_calls") is not None:  # each call as name(raw arguments), one per line
+        d["tool_calls"] = "\n".join(f"{c.get('name')}({c.get('arguments')})" for c in d["tool_calls"])
     out = []
     for k in COLUMNS:
         v = d.get(k)

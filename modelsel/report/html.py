@@ -42,6 +42,7 @@ from modelsel.report.markdown import (
 )
 from modelsel.report.opening import differences, opening, versus
 from modelsel.report.production import section as production_section
+from modelsel.report.tool_text import answer_text
 from modelsel.report.worker import draw
 from modelsel.run.calls import CallArrays
 from modelsel.run.records import Record
@@ -117,7 +118,7 @@ def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None
                 continue
             r = rs[0]
             passed.add(bool(r.passed))
-            answers.append({"o": _cut(r.output if not r.error else "", limit), "s": r.score, "p": r.passed,
+            answers.append({"o": _cut(answer_text(r) if not r.error else "", limit), "s": r.score, "p": r.passed,
                             "why": _cut(r.reason, 300), "ms": r.latency_ms, "usd": r.cost_usd, "err": r.error, "k": len(rs)})
         rows.append({**ex, "a": answers, "disagree": len(passed) > 1})
     return {"candidates": cands, "rows": rows}

@@ -29,6 +29,7 @@ from modelsel.report.fmt import (
 )
 from modelsel.report.opening import differences, opening, versus
 from modelsel.report.production import section as production_section
+from modelsel.report.tool_text import answer_text, tool_use_text
 from modelsel.run.records import Record
 from modelsel.schema import StrategyResult, Summary
 
@@ -261,6 +262,12 @@ def _results(s: Summary, L: list[str]) -> None:
                  + ", ".join(f"{esc(k)}: {v}" for k, v in cold.items()) + ").")
     _media_costs(s, L)
     _latency_conditions(s, L)
+    tools = [(cid, tool_use_text(c.tool_use)) for cid, c in s.candidates.items() if c.tool_use is not None]
+    if tools:
+        L.append("\n### What each candidate did with the tools\n")
+        L += [f"- {esc(cid)}: {esc(text)}" for cid, text in tools]
+        L.append("\nCounted per call (repeats included); a request that ended in an error is neither right nor an "
+                 "unwanted call. Every miss keeps its reason in records.jsonl and the HTML drill-down.")
     tags = sorted({t for c in s.candidates.values() for t in c.by_tag})
     if tags:
         L.append("\n### Quality by tag\n")
@@ -335,7 +342,7 @@ def _went_wrong(s: Summary, wrong: list[Record], total: int, L: list[str]) -> No
     L.append(f"\n### Where {esc(focus)} went wrong ({s.candidates[focus].quality.failed} of {total} calls)\n")
     L.append(table(["Example", "Tags", "Input", "Expected", "Answer", "Why"],
                    [[esc(r.example_id), esc(", ".join(r.tags)), esc(r.input, 80), esc(r.expected, 40),
-                     esc(r.output if not r.error else f"error: {r.error}", 80), esc(r.reason, 60)] for r in wrong[:10]]))
+                     esc(answer_text(r) if not r.error else f"error: {r.error}", 80), esc(r.reason, 60)] for r in wrong[:10]]))
     if s.candidates[focus].quality.failed > 10:
         L.append(f"\n{s.candidates[focus].quality.failed - 10} more in records.csv and the HTML report.")
 

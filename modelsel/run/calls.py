@@ -58,6 +58,8 @@ class Calls:
     label: list[str] = field(default_factory=list)  # "" when no label was read
     images: list[int] = field(default_factory=list)  # images the request sent
     pages: list[int] = field(default_factory=list)  # PDF pages the request sent
+    tool_expect: list[str] = field(default_factory=list)  # "call" | "none" (expects no call) | "" (no expected calls)
+    tool_verdict: list[str] = field(default_factory=list)  # the tool_call scorer's verdict, "" without one
     _interned: dict[str, str] = field(default_factory=dict, repr=False)
 
     def _i(self, s: str) -> str:
@@ -103,6 +105,10 @@ class Calls:
         self.label.append(self._i((r.label or "").lower()))
         self.images.append(sum(m.get("kind") == "image" for m in r.media))
         self.pages.append(sum(int(m.get("pages") or 1) for m in r.media if m.get("kind") == "file"))
+        e = r.expected
+        calls = e.get("tool_calls") if isinstance(e, dict) and set(e) == {"tool_calls"} else None
+        self.tool_expect.append("" if not isinstance(calls, list) else "call" if calls else "none")
+        self.tool_verdict.append(self._i(r.tool_verdict or ""))
 
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> Calls:
@@ -139,6 +145,7 @@ class Calls:
             replayed=np.array(self.replayed, dtype=bool), judge_cost_usd=np.array(self.judge_cost_usd, dtype=float),
             valid=np.array(self.valid, dtype=np.int8), label=np.array(self.label, dtype=object),
             images=np.array(self.images, dtype=np.int32), pages=np.array(self.pages, dtype=np.int32),
+            tool_expect=np.array(self.tool_expect, dtype=object), tool_verdict=np.array(self.tool_verdict, dtype=object),
         )
 
 
@@ -180,6 +187,8 @@ class CallArrays:
     label: np.ndarray
     images: np.ndarray
     pages: np.ndarray
+    tool_expect: np.ndarray
+    tool_verdict: np.ndarray
 
     def __len__(self) -> int:
         return len(self.candidate)

@@ -45,6 +45,9 @@ class Record(BaseModel):
     cold: bool = False  # started before its endpoint had answered once (SDK cold start, new connections)
     replayed: bool = False
     finish_reason: str | None = None
+    # What the model did besides writing: its calls, each {"id", "name", "arguments": the raw text it
+    # sent} (None: no tools were offered and none was called).
+    tool_calls: list[dict[str, Any]] | None = None
     params: dict[str, Any] = {}
     started_at: str | None = None
     # filled by scoring
@@ -56,6 +59,7 @@ class Record(BaseModel):
     # Known at request time, without the answer key (what a production cascade may escalate on):
     valid: bool | None = None  # the answer passes the format check (a label from the set, JSON that parses)
     label: str | None = None  # the label a choice scorer read from the answer
+    tool_verdict: str | None = None  # a tool_call scorer's verdict (scoring.tools.VERDICTS), None without one
 
 
 def dumps(rec: Record) -> str:

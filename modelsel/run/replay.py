@@ -20,6 +20,7 @@ from modelsel.run.rundir import RECORDS, iter_jsonl_records
 class ReplayProvider(Provider):
     default_concurrency = 16
     cacheable = False  # the recorded run is the answer; nothing new to store
+    takes_tools = takes_schema = True  # the recorded calls come back as they were made
     default_host = "a recorded run"
 
     def __init__(self, candidate: Any, search_path: str | None = None) -> None:
@@ -68,4 +69,4 @@ class ReplayProvider(Provider):
             raise ProviderError("fatal", f"no recorded answer for example '{req.example.id}'")
         return CallResult(text=rec.output or "", input_tokens=rec.input_tokens, output_tokens=rec.output_tokens,
                           latency_ms=rec.latency_ms or 0.0, ttft_ms=rec.ttft_ms, finish_reason=rec.finish_reason,
-                          extra={"replayed_from": str(self.candidate.replay_from)})
+                          extra={"replayed_from": str(self.candidate.replay_from)}, tool_calls=rec.tool_calls or [])

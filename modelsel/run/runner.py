@@ -21,6 +21,7 @@ from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.media import RULES, blobs, estimate_media_tokens, media_record, rule_family
 from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.inputs.tools import Tooling, for_example
 from modelsel.inputs.usercode import describe, user_exit
 from modelsel.providers import CallRequest, CallResult, Provider, ProviderError
 from modelsel.providers.base import usage_problem
@@ -76,6 +77,7 @@ class RunConfig:
     batch: dict[str, str | None] | None = None
     latency_sample: int = 30  # live calls per batched candidate, to measure its latency
     extra_calls: bool = True  # latency-only calls where a percentile needs them (--no-extra-calls: not judged)
+    tooling: Tooling | None = None  # the requirements' tools, tool_choice and output schema (an example may override tools)
 
 
 @dataclass
@@ -377,9 +379,11 @@ def capped_output(res: Any, max_chars: int) -> dict[str, Any]:
                 output_chars=(res.extra.get("chars_read") or len(res.text)) if cut else None)
 
 
-def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_chars: int = 200_000) -> dict[str, Any]:
+def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_chars: int = 200_000,
+            tooled: bool = False) -> dict[str, Any]:
     """A successful call as record fields, its cost priced as the provider bills it. `before_ms`:
-    what the request waited before this attempt (failed attempts and back-off)."""
+    what the request waited before this attempt (failed attempts and back-off). `tooled`: tools
+    were offered, so the record keeps the calls made, none included."""
     cost, batch_cost = result_costs(c, res)
     return dict(**capped_output(res, max_chars),
                 latency_ms=round(before_ms + res.latency_ms, 3),
@@ -387,15 +391,16 @@ def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_char
                 ttft_ms=None if res.ttft_ms is None else round(before_ms + res.ttft_ms, 3), input_tokens=res.input_tokens,
                 output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
                 cached_input_tokens=res.cached_input_tokens, cost_usd=cost, cost_live_usd=cost, cost_batch_usd=batch_cost,
-                finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold)
+                finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold,
+                **({"tool_calls": res.tool_calls} if res.tool_calls or tooled else {}))
 
 
 def _settle_answer(c: Candidate, got: Attempted, cold: bool, est: float, ctx: _Ctx, cache: Cache | None,
-                   key: str) -> dict[str, Any]:
+                   key: str, tooled: bool = False) -> dict[str, Any]:
     """A successful call as record fields: priced, settled with the budget guard, and cached with how
     it was got (a resumed run reports the same retries)."""
     ctx.warm.add(c.id)
-    answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms, ctx.cfg.max_answer_chars)
+    answer = _answer(c, got.result, cold, got.request_ms - got.result.latency_ms, ctx.cfg.max_answer_chars, tooled)
     ctx.budget.settle(est, answer["cost_usd"])
     ctx.budget.observe(c.id, answer["cost_usd"])
     if cache is not None:
@@ -416,7 +421,10 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
                 expected=ex.expected, params=params, media=media_record(ex))
     cache = ctx.cache if p.cacheable else None
-    key = cache_key(type(p).cache_identity(c), messages, prompt, params, rep) if cache is not None else ""
+    tooling = for_example(ctx.cfg.tooling, ex.tools)
+    tooled = bool(tooling and tooling.tools)
+    key = (cache_key(type(p).cache_identity(c), messages, prompt, params, rep, tooling.key() if tooling else None)
+           if cache is not None else "")
     if cache is not None:
         hit = await cache.get_or_lease(key, ctx.cfg.timeout_s)
         if hit is not None:
@@ -425,8 +433,8 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
     try:
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:
             return NOT_RUN
-        guess = call_cost(c, estimate_tokens(prompt) + estimate_media_tokens(c.provider, blobs(ex)),
-                          expected_output_tokens(params))
+        guess = call_cost(c, estimate_tokens(prompt + (tooling.text() if tooling else ""))
+                          + estimate_media_tokens(c.provider, blobs(ex)), expected_output_tokens(params))
         est, cold = 0.0, False
 
         async def admit() -> bool:
@@ -443,14 +451,14 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
 
         timeout = c.timeout_s or ctx.cfg.timeout_s
         req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep,
-                          max_chars=ctx.cfg.max_answer_chars)
+                          max_chars=ctx.cfg.max_answer_chars, tooling=tooling)
         got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit, c.retry_after_cap_s, ctx.deadline)
         if got.attempts == 0:
             return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
         meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
                     retry_after_asked_s=got.retry_after_asked_s, retry_kinds=got.kinds)
         if got.result is not None:
-            answer = _settle_answer(c, got, cold, est, ctx, cache, key)
+            answer = _settle_answer(c, got, cold, est, ctx, cache, key, tooled)
             return Record(**base, **answer, **meta, latency_sample=sample)
         # an impossible usage came from a call that was made: the guard keeps what it reserved for it
         ctx.budget.settle(est, est if got.error is not None and got.error.kind == "bad_usage" else 0.0)
@@ -603,19 +611,23 @@ async def collect(candidates: list[Candidate], providers: dict[str, Provider], e
 
 
 def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int,
-                     defaults: dict[str, dict[str, Any]] | None = None, latency_sample: int = 30) -> list[dict[str, Any]]:
+                     defaults: dict[str, dict[str, Any]] | None = None, latency_sample: int = 30,
+                     tooling: Tooling | None = None) -> list[dict[str, Any]]:
     """Per candidate: calls, tokens, and the most they can cost live and through a batch (and
-    what the live latency sample of a batched run adds)."""
+    what the live latency sample of a batched run adds). Tool definitions and the output schema go
+    with every call and are billed as input: they are in the input tokens."""
     defaults = defaults or {}
     rows = []
+    defs = [estimate_tokens(t.text()) if (t := for_example(tooling, ex.tools)) and t.text() else 0 for ex in examples]
     for c in candidates:
         out_each = expected_output_tokens({**defaults.get(c.id, {}), **c.params})
         media = [estimate_media_tokens(c.provider, blobs(ex)) for ex in examples]
-        tins = [estimate_tokens(render(c, ex)[1]) + m for ex, m in zip(examples, media, strict=True)]
+        tins = [estimate_tokens(render(c, ex)[1]) + m + d for ex, m, d in zip(examples, media, defs, strict=True)]
         cost = sum(call_cost(c, t, out_each) for t in tins) * repeat  # priced call by call: tiers apply per call
         batch = sum(call_cost(c, t, out_each, processing="batch") for t in tins) * repeat
         n_sample = min(latency_sample, len(examples)) * repeat
         rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": sum(tins) * repeat,
+                     "tool_tokens": sum(defs) * repeat,
                      "output_tokens_max": out_each * len(examples) * repeat, "cost_usd_max": cost,
                      "cost_usd_max_batch": batch, "sample_calls": n_sample,
                      "sample_cost_usd_max": cost / max(1, len(examples) * repeat) * n_sample,

@@ -16,11 +16,14 @@ from modelsel.redaction import redact
 from modelsel.run.cachekey import CacheKeyProblem, cache_secret
 
 
-def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, params: dict, repeat: int) -> str:
+def cache_key(identity: dict[str, Any], messages: list[dict], prompt: str, params: dict, repeat: int,
+              tooling: dict[str, Any] | None = None) -> str:
     """What makes two calls the same call: the provider's identity of the model (see
-    Provider.cache_identity), the request and the repeat index. An image or file counts by its
-    content hash (sha256), never by where it sits or its bytes."""
-    blob = json.dumps({**identity, "messages": messages, "prompt": prompt, "params": params, "repeat": repeat},
+    Provider.cache_identity), the request (with the tools offered and the output schema, when there
+    are any) and the repeat index. An image or file counts by its content hash (sha256), never by
+    where it sits or its bytes."""
+    more = {"tooling": tooling} if tooling else {}
+    blob = json.dumps({**identity, "messages": messages, "prompt": prompt, "params": params, "repeat": repeat, **more},
                       sort_keys=True, ensure_ascii=False, default=_key_of)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -68,6 +71,10 @@ def cached_answer_problem(hit: Any) -> str | None:
     lat = hit.get("latency_ms")
     if lat is not None and (isinstance(lat, bool) or not isinstance(lat, int | float) or not lat >= 0):
         return "holds an impossible latency"
+    calls = hit.get("tool_calls")
+    if calls is not None and not (isinstance(calls, list) and all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("arguments"), str) for c in calls)):
+        return "holds calls that are not {name, arguments}"
     return None
 
 

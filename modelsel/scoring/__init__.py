@@ -12,7 +12,9 @@ from typing import Any
 from modelsel.inputs import usercode
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.scorers import walk
+from modelsel.inputs.tools import Tooling, for_example
 from modelsel.run.records import Record
+from modelsel.scoring import tools
 from modelsel.scoring.basic import DETERMINISTIC, extract_choice, json_valid
 from modelsel.scoring.model_based import model_scores
 from modelsel.scoring.worker import USER_CODE, ScorerWorker
@@ -24,16 +26,22 @@ def _params(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in ("type", "weight")}
 
 
-def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[str, Any]) -> tuple[float, str]:
+def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[str, Any],
+              calls: list[dict[str, Any]] | None = None, tooling: Tooling | None = None) -> tuple[float, str]:
     t = spec["type"]
     if t == "not":
-        inner, reason = score_one(spec["scorer"], output, example, extras)
+        inner, reason = score_one(spec["scorer"], output, example, extras, calls, tooling)
         return 1.0 - inner, f"not ({reason})"
     if t in USER_CODE and (t, "user", id(spec)) in extras:  # your code, run in the scorers' helper process
         got = extras[(t, "user", id(spec))]
         if isinstance(got, BaseException):
             raise got
         return got
+    if t in ("tool_call", "valid_call", "json_fields"):  # what the model did: its calls, its object and the schema
+        v, why, more = (tools.json_fields(output, example, tooling, **_params(spec)) if t == "json_fields"
+                        else getattr(tools, t)(calls, example, tooling, **_params(spec)))
+        extras[("detail", id(spec))] = more
+        return v, why
     if t in ASYNC_SCORERS:
         got = extras.get((t, id(spec)))
         if got is None:
@@ -79,12 +87,13 @@ class Scorer:
 
     def __init__(self, examples: dict[str, Example], default: list[dict[str, Any]], pass_threshold: float,
                  judge: Any = None, search_path: str | None = None, roots: list[Any] | None = None,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, tooling: Tooling | None = None) -> None:
         if search_path:  # python scorers are loaded from files in this folder tree
             from pathlib import Path
 
             usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
+        self.tooling = tooling  # the requirements' tools and output schema (an example may offer its own tools)
         # python and plugin scorers run in a helper process the deadline and a stop can kill (scoring/worker.py)
         self.worker = ScorerWorker(search_path, [str(r) for r in (roots or [])], deadline)
 
@@ -112,9 +121,10 @@ class Scorer:
         parts = []
         specs = example_specs(ex, self.default)
         extras = {**mine, **await self._user_scores(specs, r.output, ex)}
+        offered = for_example(self.tooling, ex.tools)
         for spec in specs:
             try:
-                v, why = score_one(spec, r.output, ex, extras)
+                v, why = score_one(spec, r.output, ex, extras, r.tool_calls, offered)
             except Exception as exc:  # a scorer that cannot score this answer scores it 0, and says why
                 v, why = 0.0, f"{spec['type']} scorer failed: {type(exc).__name__}: {exc}"
             parts.append((spec, v, why))
@@ -123,8 +133,13 @@ class Scorer:
         r.passed = is_pass(r.score, self.threshold)
         r.valid, r.label = request_time_signals(r.output, self.default)
         r.scores = [{"type": s["type"], "params": _params(s), "weight": s.get("weight", 1.0), "score": v, "reason": why,
-                     **(mine.get((s["type"], id(s)), (0, "", {}))[2])}
+                     **(mine.get((s["type"], id(s)), (0, "", {}))[2]), **extras.get(("detail", id(s)), {})}
                     for s, v, why in parts]
+        r.tool_verdict = next((d["verdict"] for d in r.scores if d.get("verdict")), None)
+        if any("schema_valid" in d for d in r.scores):  # what production can check: the answer fits the schema
+            r.valid = all(d.get("schema_valid", True) for d in r.scores)
+        if offered is not None and offered.tools and r.tool_calls:  # ... and every call names a tool and fits it
+            r.valid = tools.valid_call(r.tool_calls, ex, offered)[0] == 1.0 and r.valid is not False
         return r
 
     async def aclose(self) -> None:

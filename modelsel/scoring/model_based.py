@@ -90,9 +90,13 @@ async def model_scores(r: Record, ex: Example, default: list[dict[str, Any]], ju
 
 
 async def _judge_one(spec: dict[str, Any], r: Record, ex: Example, judge: Any) -> tuple[float | None, str, dict[str, Any]]:
+    from modelsel.scoring.tools import (
+        answer_text,  # the calls a model made are part of what the judge grades
+    )
+
     scale = int(spec.get("scale", 10))
     prompt = JUDGE_TEMPLATE.format(rubric=spec.get("rubric", "Is the answer correct and helpful?"), input=ex.text(),
-                                   expected="" if ex.expected is None else ex.expected, output=r.output, scale=scale)
+                                   expected="" if ex.expected is None else ex.expected, output=answer_text(r), scale=scale)
     res, err = await judge.ask(prompt)
     if res is None and err == NOT_JUDGED:
         return None, err, {"judge_model": judge.model_id}

@@ -37,7 +37,10 @@ BODY_FAULTS = ("cut", "malformed", "reset", "truncated", "empty", "oversize")
 
 @dataclass
 class ModelScript:
-    answer: Callable[[str], str] | str = "ok"
+    # The answer: text, or {"tool_calls": [{"name": ..., "arguments": {...} or raw text}], "content": "..."}
+    # for calls, sent in the API's own format (OpenAI tool_calls, Anthropic tool_use blocks, Gemini
+    # functionCall parts), streamed as each API streams them.
+    answer: Callable[[str], str | dict[str, Any]] | str | dict[str, Any] = "ok"
     answer_times: int = 1  # the answer repeated this many times (a flood, without passing it on a command line)
     latency_ms: float = 0.0  # fixed server-side delay before the first byte
     lognormal: tuple[float, float] | None = None  # (median ms, sigma): a known latency distribution
@@ -186,6 +189,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     cached = 0
     reasoning = 0
     media_tokens = 0
+    calls: list[dict[str, Any]] = []  # the calls of the answer being sent
 
     def setup(self) -> None:
         super().setup()
@@ -313,30 +317,38 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         path = self.path
+        # The prompt a script sees: the last user turn that holds text (a conversation may end on tool results).
         if path.endswith("/chat/completions"):
             api, model, stream = "openai", body.get("model", ""), bool(body.get("stream"))
             msgs = body.get("messages", [])
-            prompt = next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), "")
-            if isinstance(prompt, list):
-                prompt = " ".join(p.get("text", "") for p in prompt if p.get("type") == "text")
+            texts = [m["content"] if isinstance(m.get("content"), str) else
+                     " ".join(p.get("text", "") for p in m.get("content") or [] if p.get("type") == "text")
+                     for m in msgs if m.get("role") == "user"]
+            prompt = next((t for t in reversed(texts) if t), "")
+            tooling = [body.get("tools"), body.get("response_format")]
         elif path.endswith("/v1/messages"):
             api, model, stream = "anthropic", body.get("model", ""), bool(body.get("stream"))
-            content = body.get("messages", [{}])[-1].get("content", "")
-            prompt = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+            texts = [c if isinstance(c, str) else " ".join(b.get("text", "") for b in c if b.get("type") == "text")
+                     for c in (m.get("content", "") for m in body.get("messages", [{}]) if m.get("role", "user") == "user")]
+            prompt = next((t for t in reversed(texts) if t), texts[-1] if texts else "")
+            tooling = [body.get("tools"), body.get("output_config")]
         else:
             m = re.search(r"/models/([^:/]+):(generateContent|streamGenerateContent)", path)
             if not m:
                 self._json(404, {"error": {"message": f"no route {path}"}})
                 return
             api, model, stream = "gemini", m.group(1), m.group(2) == "streamGenerateContent"
-            parts = body.get("contents", [{}])[-1].get("parts", [])
-            prompt = " ".join(p.get("text", "") for p in parts)
+            texts = [" ".join(p.get("text", "") for p in c.get("parts", []) if "text" in p)
+                     for c in body.get("contents", [{}]) if c.get("role", "user") == "user"]
+            prompt = next((t for t in reversed(texts) if t), texts[-1] if texts else "")
+            tooling = [body.get("tools"), (body.get("generationConfig") or {}).get("responseJsonSchema")]
         try:
             media = received_media(api, body)
         except ValueError as exc:  # refused as the real API refuses it: a 400 in its own format
             self._bad_request(api, str(exc))
             return
         script, fault, delay = self.provider._next(model, prompt)
+        self.calls = []
         self.cached = script.cached_tokens
         self.reasoning = script.reasoning_tokens
         self.stream_fault = fault  # per request: a keep-alive connection serves several
@@ -354,11 +366,15 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
                 self._fault(api, fault, script)
             else:
                 if script.read is not None:
-                    text = script.read(prompt, [x["bytes"] for x in media if "bytes" in x])
+                    got = script.read(prompt, [x["bytes"] for x in media if "bytes" in x])
                 else:
-                    text = script.answer(prompt) if callable(script.answer) else script.answer
+                    got = script.answer(prompt) if callable(script.answer) else script.answer
+                self.calls = [_call(i, c) for i, c in enumerate(got.get("tool_calls") or [])] if isinstance(got, dict) else []
+                text = (got.get("content") or "") if isinstance(got, dict) else got
                 text *= script.answer_times
-                tin = script.input_tokens if script.input_tokens is not None else _words(prompt)
+                # Tool definitions and the output schema are input tokens, as the APIs count them.
+                defs = sum(_words(json.dumps(t)) for t in tooling if t)
+                tin = script.input_tokens if script.input_tokens is not None else _words(prompt) + defs
                 self.media_tokens = script.media_tokens * len(media)
                 tin += self.media_tokens
                 tout = script.output_tokens if script.output_tokens is not None else _words(text)
@@ -493,16 +509,21 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         return u
 
     def _openai_plain(self, model: str, text: str, tin: int, tout: int) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": text if text or not self.calls else None}
+        if self.calls:
+            message["tool_calls"] = [{"id": c["id"], "type": "function",
+                                      "function": {"name": c["name"], "arguments": c["raw"]}} for c in self.calls]
         self._json(200, {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if self.calls else "stop",
+                         "logprobs": None}],
             "usage": self._usage_openai(tin, tout),
         })
 
     def _openai_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
         self._start_stream()
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-        pieces = _pieces(text)
+        pieces = _pieces(text) if text or not self.calls else []
         for i, p in enumerate(pieces):
             delta = {"role": "assistant", "content": p} if i == 0 else {"content": p}
             self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}) + "\n\n")
@@ -511,9 +532,18 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
                 return
             if delay:
                 time.sleep(delay / 1000)
+        for i, c in enumerate(self.calls):  # the id and name once, then the arguments in fragments
+            head = {"index": i, "id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": ""}}
+            self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]},
+                                                                    "finish_reason": None}]}) + "\n\n")
+            for frag in _fragments(c["raw"]):
+                d = {"tool_calls": [{"index": i, "function": {"arguments": frag}}]}
+                self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]})
+                            + "\n\n")
         if self._truncated():
             return
-        self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n")
+        finish = "tool_calls" if self.calls else "stop"
+        self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}) + "\n\n")
         self._chunk("data: " + json.dumps({**base, "choices": [], "usage": self._usage_openai(tin, tout)}) + "\n\n")
         self._chunk("data: [DONE]\n\n")
         self._end_stream()
@@ -522,12 +552,13 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     THINKING = "Let me think about which queue this belongs to."
 
     def _anthropic_plain(self, model: str, text: str, tin: int, tout: int) -> None:
-        content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not self.calls else []
         if self.reasoning:
             content.insert(0, {"type": "thinking", "thinking": self.THINKING, "signature": "sig-fake"})
+        content += [{"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["args"]} for c in self.calls]
         self._json(200, {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": "end_turn", "stop_sequence": None,
+            "content": content, "stop_reason": "tool_use" if self.calls else "end_turn", "stop_sequence": None,
             "usage": self._usage_anthropic(tin, tout),
         })
 
@@ -558,29 +589,45 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
                                        "delta": {"type": "signature_delta", "signature": "sig-fake"}})
             ev("content_block_stop", {"type": "content_block_stop", "index": 0})
             idx = 1
-        ev("content_block_start", {"type": "content_block_start", "index": idx, "content_block": {"type": "text", "text": ""}})
-        for p in _pieces(text):
-            ev("content_block_delta", {"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": p}})
-            if cut:
-                self._cut()
+        if text or not self.calls:
+            ev("content_block_start", {"type": "content_block_start", "index": idx,
+                                       "content_block": {"type": "text", "text": ""}})
+            for p in _pieces(text):
+                ev("content_block_delta", {"type": "content_block_delta", "index": idx,
+                                           "delta": {"type": "text_delta", "text": p}})
+                if cut:
+                    self._cut()
+                    return
+                if delay:
+                    time.sleep(delay / 1000)
+            if self._truncated():
                 return
-            if delay:
-                time.sleep(delay / 1000)
-        if self._truncated():
+            ev("content_block_stop", {"type": "content_block_stop", "index": idx})
+            idx += 1
+        for c in self.calls:  # a tool_use block, its input streamed as input_json_delta fragments
+            ev("content_block_start", {"type": "content_block_start", "index": idx,
+                                       "content_block": {"type": "tool_use", "id": c["id"], "name": c["name"], "input": {}}})
+            for frag in _fragments(c["raw"]):
+                ev("content_block_delta", {"type": "content_block_delta", "index": idx,
+                                           "delta": {"type": "input_json_delta", "partial_json": frag}})
+            ev("content_block_stop", {"type": "content_block_stop", "index": idx})
+            idx += 1
+        if self.calls and self._truncated():
             return
-        ev("content_block_stop", {"type": "content_block_stop", "index": idx})
         final = {k: v for k, v in self._usage_anthropic(tin, tout).items() if k in ("output_tokens", "output_tokens_details")}
-        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                             "usage": final})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use" if self.calls else "end_turn",
+                                                                "stop_sequence": None}, "usage": final})
         ev("message_stop", {"type": "message_stop"})
         self._end_stream()
 
     # --- Gemini generateContent -----------------------------------------------------------
     def _gemini_body(self, model: str, text: str, tin: int, tout: int, finish: bool, thought: bool = False
                      ) -> dict[str, Any]:
-        parts: list[dict[str, Any]] = [{"text": text}]
+        parts: list[dict[str, Any]] = [{"text": text}] if text or not (finish and self.calls) else []
         if thought:
             parts.insert(0, {"text": self.THINKING, "thought": True})
+        if finish:  # calls come whole, with the last chunk
+            parts += [{"functionCall": {"name": c["name"], "args": c["args"]}} for c in self.calls]
         cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if finish:
             cand["finishReason"] = "STOP"
@@ -600,7 +647,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
 
     def _gemini_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
         self._start_stream()
-        pieces = _pieces(text)
+        pieces = _pieces(text) if text or not self.calls else [""]
         for i, p in enumerate(pieces):
             last = i == len(pieces) - 1
             if last and self.stream_fault == "truncated":
@@ -614,6 +661,26 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             if delay:
                 time.sleep(delay / 1000)
         self._end_stream()
+
+
+def _call(i: int, c: dict[str, Any]) -> dict[str, Any]:
+    """A scripted call: its arguments as the raw text sent (OpenAI, streamed Anthropic) and as an
+    object (Anthropic's tool_use input, Gemini's args; {} when the raw text is not a JSON object)."""
+    raw = c.get("arguments", {})
+    if not isinstance(raw, str):
+        raw = json.dumps(raw)
+    try:
+        args = json.loads(raw)
+    except ValueError:
+        args = {}
+    return {"id": c.get("id") or f"call_{i + 1}", "name": c["name"], "raw": raw,
+            "args": args if isinstance(args, dict) else {}}
+
+
+def _fragments(raw: str, n: int = 3) -> list[str]:
+    """JSON text cut in n pieces, as the APIs stream arguments (mid-token, mid-string)."""
+    size = max(1, -(-len(raw) // n))
+    return [raw[i:i + size] for i in range(0, len(raw), size)] or [""]
 
 
 def _pieces(text: str) -> list[str]:
