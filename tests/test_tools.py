@@ -341,3 +341,74 @@ def test_an_example_s_own_tools_replace_the_requirements(fake, keys, tmp_path: P
     assert res.exit_code == 0, res.output
     assert answers(tmp_path / "run")[1][0]["score"] == 1.0
     assert [t["function"]["name"] for t in fake.requests_for("m")[0].body["tools"]] == ["weather"]
+
+
+# --- import promptfoo: the tools, tool_choice, response_format and tool assertions carry over ------------
+
+def test_import_promptfoo_carries_tools_schema_and_tool_assertions(tmp_path: Path) -> None:
+    pf = tmp_path / "pf"
+    pf.mkdir(parents=True)
+    (pf / "tools.yaml").write_text(json.dumps([TOOLS[0]["function"], TOOLS[1]["function"]]))
+    (pf / "schema.json").write_text(json.dumps(SCHEMA))
+    (pf / "promptfooconfig.yaml").write_text(
+        "prompts: ['{{q}}']\n"
+        "providers:\n"
+        "  - id: openai:chat:gpt-6.1-terra\n"
+        "    config:\n"
+        "      tools: file://tools.yaml\n"
+        "      tool_choice: {type: function, function: {name: get_order}}\n"
+        "      response_format: {type: json_schema, json_schema: {name: invoice, strict: true, schema: 'file://schema.json'}}\n"
+        "tests:\n"
+        "  - vars: {q: 'Where is A17?'}\n"
+        "    assert:\n"
+        "      - type: is-valid-openai-tools-call\n"
+        "      - type: tool-call-f1\n"
+        "        value: [get_order]\n"
+        "  - vars: {q: Invoice ACME 120 EUR}\n"
+        "    assert:\n"
+        "      - type: is-json\n"
+        "        value: file://schema.json\n")
+    res = cli("import", "promptfoo", pf / "promptfooconfig.yaml", "--out", tmp_path / "proj", "--name", "orders")
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / "proj" / "requirements"
+    req = (folder / "orders.yaml").read_text()
+    assert "tools: orders.tools.json" in req and "tool_choice: get_order" in req and "json_schema: orders.schema.json" in req
+    tools = json.loads((folder / "orders.tools.json").read_text())
+    assert [t["function"]["name"] for t in tools] == ["get_order", "refund"]
+    assert json.loads((folder / "orders.schema.json").read_text()) == SCHEMA
+    ex = [json.loads(x) for x in (tmp_path / "proj" / "evalsets" / "orders.jsonl").read_text().splitlines()]
+    assert ex[0]["scorer"] == [{"type": "valid_call"}, {"type": "tool_call", "any_order": True}]
+    assert ex[0]["expected"] == {"tool_calls": [{"name": "get_order"}]}
+    assert ex[1]["scorer"] == [{"type": "json", "schema": SCHEMA}]
+    assert "tool_choice" not in json.dumps(yaml_params(req))  # not passed through as a raw parameter
+    check = cli("check", folder / "orders.yaml")
+    assert check.exit_code == 0, check.output
+
+
+def yaml_params(req_text: str) -> list[Any]:
+    import yaml
+
+    return [c.get("params", {}) for c in yaml.safe_load(req_text)["candidates"]]
+
+
+# shared/ beside the checkout (CI), or beside the folder of worktrees holding it
+PROMPTFOO = next((p / "shared" / "promptfoo-examples" for p in Path(__file__).resolve().parents[1:4]
+                  if (p / "shared" / "promptfoo-examples").is_dir()), Path("/nonexistent"))
+
+
+@pytest.mark.skipif(not PROMPTFOO.is_dir(), reason="../shared/promptfoo-examples is not beside this checkout")
+def test_promptfoos_function_call_and_structured_output_examples(tmp_path: Path) -> None:
+    res = cli("import", "promptfoo", PROMPTFOO / "openai-function-call" / "promptfooconfig.yaml", "--out",
+              tmp_path / "fc", "--name", "x")
+    assert res.exit_code == 0, res.output
+    tools = json.loads((tmp_path / "fc" / "requirements" / "x.tools.json").read_text())
+    assert [t["function"]["name"] for t in tools] == ["get_current_weather"]  # both providers offer the same one
+    assert "is-valid-openai-function-call' -> valid_call" in flat(res.output)
+    assert cli("check", tmp_path / "fc" / "requirements" / "x.yaml").exit_code == 0
+    res = cli("import", "promptfoo", PROMPTFOO / "structured-outputs-config" / "promptfooconfig.yaml", "--out",
+              tmp_path / "so", "--name", "x")
+    assert res.exit_code == 0, res.output
+    schema = json.loads((tmp_path / "so" / "requirements" / "x.schema.json").read_text())
+    assert schema["required"] == ["steps", "final_answer"]
+    assert "prompt 'Without step-by-step' asks for another output schema" in flat(res.output)
+    assert cli("check", tmp_path / "so" / "requirements" / "x.yaml").exit_code == 0

@@ -29,6 +29,7 @@ from typing import Any
 
 from modelsel.catalog.models import catalog_id_for, load_catalog
 from modelsel.errors import InputError
+from modelsel.importers import promptfoo_tools as pt
 from modelsel.importers import write_project
 from modelsel.inputs.prompting import compile_template
 from modelsel.inputs.starter import MARK
@@ -67,6 +68,7 @@ class Imported:
     mapped: list[str] = field(default_factory=list)  # what became what, for the terminal
     files: dict[str, str] = field(default_factory=dict)  # python modules for code providers, beside the requirements
     media: dict[str, Path] = field(default_factory=dict)  # image and PDF vars: copied beside the eval set, by name
+    tooling: pt.Found = field(default_factory=pt.Found)  # tools, tool_choice and output schema the config sets
 
 
 class _Ctx:
@@ -76,6 +78,7 @@ class _Ctx:
         self.files: dict[str, str] = {}  # python modules written beside the requirements (echo, adapters)
         self.data: Any = None  # the whole config, for `$ref` pointers
         self.media: dict[str, Path] = {}  # image and PDF vars (file://x.png): name in the project -> the file
+        self.tooling = pt.Found()  # the tools and output schema providers and prompts set
 
     def todo(self, loc: tuple[Any, ...], what: str) -> None:
         if loc and isinstance(loc[0], At):
@@ -186,6 +189,9 @@ def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None, tuple[Any,
         label, text = f"p{i + 1}", p
         if isinstance(p, dict):
             label, text = str(p.get("label") or p.get("id") or label), p.get("raw") or p.get("id")
+            for k, v in (p.get("config") or {}).items() if isinstance(p.get("config"), dict) else ():
+                if k in pt.TOOL_KEYS:
+                    pt.take(ctx.tooling, k, v, loc + ("config", k), f"prompt '{label}'", ctx, _load_file)
         if not isinstance(text, str):
             ctx.todo(loc, "a prompt modelsel cannot read")
             continue
@@ -241,8 +247,7 @@ def _prompts(raw: Any, ctx: _Ctx) -> list[tuple[str, str, str | None, tuple[Any,
 PARAMS = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens",
           "max_completion_tokens": "max_completion_tokens", "max_output_tokens": "max_output_tokens",
           "maxOutputTokens": "max_output_tokens", "seed": "seed", "stop": "stop", "reasoning_effort": "reasoning_effort",
-          "thinking": "thinking", "response_format": "response_format", "tools": "tools", "tool_choice": "tool_choice",
-          "generationConfig": "generation_config", "frequency_penalty": "frequency_penalty",
+          "thinking": "thinking", "generationConfig": "generation_config", "frequency_penalty": "frequency_penalty",
           "presence_penalty": "presence_penalty"}
 
 
@@ -250,7 +255,9 @@ def _params(cfg: dict[str, Any], spec: dict[str, Any], ctx: _Ctx, loc: tuple[Any
     """(params, system text) from a provider's settings; the ones modelsel cannot send are TODOs."""
     params: dict[str, Any] = {}
     for k, v in cfg.items():
-        if k in PARAMS and v is not None:
+        if k in pt.TOOL_KEYS and v is not None:  # the requirements' tools file, tool_choice and output schema
+            pt.take(ctx.tooling, k, v, loc + ("config", k), f"provider '{spec.get('id')}'", ctx, _load_file)
+        elif k in PARAMS and v is not None:
             params[PARAMS[k]] = v
         elif k not in ("apiBaseUrl", "apiHost", "apiKeyEnvar", "apiKey", "systemInstruction", "system"):
             ctx.todo(loc + ("config", k), f"provider setting '{k}' of '{spec.get('id')}' is not carried over")
@@ -430,8 +437,10 @@ def _assertion(a: dict[str, Any], loc: tuple[Any, ...], vars_: dict[str, Any], c
     neg = t.startswith("not-")
     base = t.removeprefix("not-")
     v, from_vars = _value(a, vars_, m)
-    spec: dict[str, Any] | None = None
-    if base == "equals":
+    spec: dict[str, Any] | None = pt.assertion(base, v, a, ctx.tooling, m, ctx, loc, _load_file)
+    if spec is not None:
+        ctx.note(f"assertion '{base}' -> {spec['type']} scorer")
+    elif base == "equals":
         spec = {"type": "exact"} if from_vars else {"type": "exact", "value": v}
         if not from_vars and not neg:
             m.expected = v if m.expected is None else m.expected
@@ -682,7 +691,7 @@ def convert(path: Path, allow: tuple[Path, ...] = ()) -> Imported:
             f" ({'; '.join(t.split(': ', 1)[-1] for t in ctx.todos if 'tests' in t or 'dataset' in t)[:300]})"
             if ctx.todos else "") + ": export the tests to a CSV or YAML file beside the config and import again; "
             "nothing was written.", path=path, field="tests")
-    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files, ctx.media)
+    return Imported(req, examples, ctx.todos, ctx.mapped, ctx.files, ctx.media, ctx.tooling)
 
 
 def _default_test(data: dict[str, Any], path: Path, ctx: _Ctx) -> tuple[dict[str, Any], tuple[Any, ...]]:
@@ -855,5 +864,7 @@ def write(imp: Imported, out: Path, slug: str, source: Path) -> tuple[Path, Path
                 for part in m["content"] if isinstance(m.get("content"), list) else []:
                     if "path" in part:
                         part["path"] = f"{folder}/{part['path']}"
-    return write_project(out, slug, head, imp.todos, imp.requirements, imp.examples, imp.files,
+    files = dict(imp.files)
+    pt.into_project(imp.tooling, slug, imp.requirements, files)
+    return write_project(out, slug, head, imp.todos, imp.requirements, imp.examples, files,
                          {f"{folder}/{rel}": src for rel, src in imp.media.items()})
