@@ -244,7 +244,7 @@ def test_tool_definitions_are_input_tokens_and_dry_run_counts_them(fake, keys, t
     res = cli("eval", req, "--out", tmp_path / "run")
     assert res.exit_code == 0
     _, recs = answers(tmp_path / "run")
-    defs = sum(len(json.dumps(t).split()) for t in (fake.requests_for("m")[0].body["tools"], None) if t)
+    defs = len(json.dumps(fake.requests_for("m")[0].body["tools"])) // 4
     r = next(r for r in recs if r["example_id"] == "where")
     assert r["input_tokens"] == len("Where is my order A17?".split()) + defs  # as the API reported them
     assert r["cost_usd"] == pytest.approx((r["input_tokens"] * 1.0 + 5 * 2.0) / 1e6)
@@ -412,3 +412,21 @@ def test_promptfoos_function_call_and_structured_output_examples(tmp_path: Path)
     assert schema["required"] == ["steps", "final_answer"]
     assert "prompt 'Without step-by-step' asks for another output schema" in flat(res.output)
     assert cli("check", tmp_path / "so" / "requirements" / "x.yaml").exit_code == 0
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini"])
+def test_tools_through_the_batch_apis(fake, keys, tmp_path: Path, api: str) -> None:
+    fake.script("m", answer=agent, batch_polls=1)
+    cand = MAKERS[api](fake, "m")
+    req = project(tmp_path, [cand], run={"latency_sample": 5})
+    res = cli("eval", req, "--out", tmp_path / "run", "--batch")
+    assert res.exit_code == 0, res.output
+    summary, recs = answers(tmp_path / "run")
+    batch = {r["example_id"]: r for r in recs if r["batch"]}
+    assert len(batch) == len(EXAMPLES)
+    assert [(c["name"], json.loads(c["arguments"])) for c in batch["refund"]["tool_calls"]] == [
+        ("refund", {"order_id": "B2", "amount": 40})]
+    assert {k: r["score"] for k, r in batch.items()} == {"where": 1.0, "refund": 1.0, "faq": 0.0, "thanks": 1.0,
+                                                          "hello": 0.0}
+    assert batch["thanks"]["tool_calls"] == []  # tools were offered and none was called
+    assert summary["candidates"][cand["id"]]["tool_use"]["right"]["n"] == 3

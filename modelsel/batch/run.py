@@ -54,14 +54,15 @@ def sample_examples(examples: list[Example], n: int) -> list[Example]:
     return sorted(out, key=lambda e: order[e.id])
 
 
-def _batch_answer(c: Candidate, res: CallResult, max_chars: int) -> dict[str, Any]:
-    """A batch line's answer as record fields: no latency (a batch has none), billed at the batch price."""
+def _batch_answer(c: Candidate, res: CallResult, max_chars: int, tooled: bool = False) -> dict[str, Any]:
+    """A batch line's answer as record fields: no latency (a batch has none), billed at the batch price.
+    `tooled`: tools were offered, so the record keeps the calls made, none included."""
     live, batch = result_costs(c, res)
     return dict(**capped_output(res, max_chars), latency_ms=None,
                 input_tokens=res.input_tokens, output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
                 cached_input_tokens=res.cached_input_tokens, cost_usd=batch, cost_live_usd=live, cost_batch_usd=batch,
                 finish_reason=res.finish_reason, batch=True, attempts=1,
-                **({"tool_calls": res.tool_calls} if res.tool_calls else {}))
+                **({"tool_calls": res.tool_calls} if res.tool_calls or tooled else {}))
 
 
 class CandidateBatch:
@@ -242,7 +243,8 @@ class CandidateBatch:
                     ex, rep, error=f"the batch line reported impossible token usage ({bad}); not billed as reported",
                     error_kind="bad_usage", batch=True, attempts=1, latency_ms=None))
             elif isinstance(res, CallResult):
-                answer = _batch_answer(self.c, res, self.ctx.cfg.max_answer_chars)
+                answer = _batch_answer(self.c, res, self.ctx.cfg.max_answer_chars,
+                                       bool(req.tooling and req.tooling.tools))
                 billed += answer["cost_usd"]
                 self.info["at_live_usd"] += answer["cost_live_usd"]
                 if cache is not None:

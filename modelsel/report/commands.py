@@ -83,7 +83,7 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
                           f"an estimate by the provider's documented rule ({escape(r['media_rule'])}); the run prices "
                           "what the API reports.", highlight=False)
     if any(r.get("tool_tokens") for r in rows):
-        each = max(r["tool_tokens"] for r in rows) // max(1, max(r["calls"] for r in rows))
+        each = sum(r["tool_tokens"] for r in rows) // max(1, sum(r["calls"] for r in rows))
         console.print(f"Input tokens include the tool definitions and output schema sent with every call (about {each:,} "
                       "tokens a call): the APIs bill them as input.", highlight=False)
     _latency_calls(console, inp, scr, cfg, rows)

@@ -44,21 +44,34 @@ def _words(s: str) -> int:
     return max(1, len(s.split()))
 
 
+def _calls(got: Any) -> list[dict[str, Any]]:
+    """A scripted answer's calls ({"tool_calls": [...]}) as the live fake reads them."""
+    from tests.fakes.server import _call
+
+    return [_call(i, c) for i, c in enumerate(got.get("tool_calls") or [])] if isinstance(got, dict) else []
+
+
 def _prompt_of(api: str, body: dict[str, Any]) -> str:
     if api == "openai":
-        content = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
-        return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+        texts0 = [m["content"] if isinstance(m.get("content"), str) else
+                  " ".join(p.get("text", "") for p in m.get("content") or [] if p.get("type") == "text")
+                  for m in body.get("messages", []) if m.get("role") == "user"]
+        return next((t for t in reversed(texts0) if t), "")
+    # the last user turn that holds text (a conversation may end on tool results), as a live call's
     if api == "anthropic":
-        content = (body.get("messages") or [{}])[-1].get("content", "")
-        return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
-    parts = (body.get("contents") or [{}])[-1].get("parts", [])
-    return " ".join(p.get("text", "") for p in parts)
+        texts = [c if isinstance(c, str) else " ".join(b.get("text", "") for b in c if b.get("type") == "text")
+                 for c in (m.get("content", "") for m in body.get("messages") or [{}] if m.get("role", "user") == "user")]
+    else:
+        texts = [" ".join(p.get("text", "") for p in c.get("parts", []) if "text" in p)
+                 for c in body.get("contents") or [{}] if c.get("role", "user") == "user"]
+    return next((t for t in reversed(texts) if t), texts[-1] if texts else "")
 
 
 class BatchRoutes:
     """Mixed into the fake's request handler; `self.provider` is the FakeProvider."""
 
     provider: Any
+    batch_calls: list[dict[str, Any]] = []  # the calls of the answer being written
 
     # --- plumbing -------------------------------------------------------------------------------
     def _batch_store(self) -> dict[str, FakeBatch]:
@@ -102,9 +115,11 @@ class BatchRoutes:
         with self.provider.lock:
             self.provider.batch_media.append(media)
         if s.read is not None:
-            text = s.read(prompt, [x["bytes"] for x in media if "bytes" in x])
+            got = s.read(prompt, [x["bytes"] for x in media if "bytes" in x])
         else:
-            text = s.answer(prompt) if callable(s.answer) else s.answer
+            got = s.answer(prompt) if callable(s.answer) else s.answer
+        self.batch_calls = _calls(got)  # an answer with calls: each API's builder writes them its own way
+        text = (got.get("content") or "") if isinstance(got, dict) else got
         tin = (s.input_tokens if s.input_tokens is not None else _words(prompt)) + s.media_tokens * len(media)
         tout = s.output_tokens if s.output_tokens is not None else _words(text)
         return None, text, tin, tout, s.reasoning_tokens
@@ -233,7 +248,11 @@ class BatchRoutes:
                         "status_code": 200, "request_id": "req", "body": {
                             "id": "chatcmpl-batch", "object": "chat.completion", "created": int(time.time()),
                             "model": body.get("model"), "choices": [{"index": 0, "message": {
-                                "role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
+                                "role": "assistant", "content": text or None if self.batch_calls else text,
+                                **({"tool_calls": [{"id": c["id"], "type": "function", "function": {
+                                    "name": c["name"], "arguments": c["raw"]}} for c in self.batch_calls]}
+                                   if self.batch_calls else {})},
+                                "finish_reason": "tool_calls" if self.batch_calls else "stop", "logprobs": None}],
                             "usage": usage}}, "error": None})
             b.results = ok + bad
             files = self._files()
@@ -305,7 +324,9 @@ class BatchRoutes:
                 usage["output_tokens_details"] = {"thinking_tokens": r}
             b.results.append({"custom_id": cid, "result": {"type": "succeeded", "message": {
                 "id": "msg_batch", "type": "message", "role": "assistant", "model": params.get("model"),
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "content": ([{"type": "text", "text": text}] if text or not self.batch_calls else [])
+                + [{"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["args"]} for c in self.batch_calls],
+                "stop_reason": "tool_use" if self.batch_calls else "end_turn", "stop_sequence": None,
                 "usage": usage}}})
 
     def _anthropic_create(self) -> None:
@@ -361,7 +382,9 @@ class BatchRoutes:
                                              "totalTokenCount": tin + tout + r}
                     if r:
                         usage["thoughtsTokenCount"] = r
-                    b.results.append({"response": {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
+                    parts = ([{"text": text}] if text or not self.batch_calls else []) + [
+                        {"functionCall": {"name": c["name"], "args": c["args"]}} for c in self.batch_calls]
+                    b.results.append({"response": {"candidates": [{"content": {"parts": parts, "role": "model"},
                                                                    "finishReason": "STOP", "index": 0}],
                                                    "usageMetadata": usage, "modelVersion": b.model},
                                       "metadata": {"key": cid}})
