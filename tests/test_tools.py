@@ -430,3 +430,27 @@ def test_tools_through_the_batch_apis(fake, keys, tmp_path: Path, api: str) -> N
                                                           "hello": 0.0}
     assert batch["thanks"]["tool_calls"] == []  # tools were offered and none was called
     assert summary["candidates"][cand["id"]]["tool_use"]["right"]["n"] == 3
+
+
+def test_must_pass_min_by_tag_and_the_judge_read_what_the_model_did(fake, keys, tmp_path: Path) -> None:
+    """A call where none was asked fails a must-pass tag; a judge grades the calls, not an empty text."""
+    fake.script("m", answer=agent)
+    fake.script("perfect", answer=lambda p: "Hi! How can I help?" if "Hello" in p else agent(p))
+    fake.script("judge", answer=lambda p: "SCORE: 2\nNo." if "search_faq" in p.split("Answer to grade:")[1]
+                else "SCORE: 9\nRight.", output_tokens=5)
+    judge = {"provider": "openai", "model": "judge", "base_url": fake.url + "/v1",
+             "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+             "facts": {"trains_on_data": False, "regions": ["us"], "retention_days": 0}}
+    scoring = [{"type": "tool_call", "weight": 3}, {"type": "judge", "rubric": "Did it call the right tool?"}]
+    req = project(tmp_path, [openai_cand(fake, "m"), openai_cand(fake, "perfect")], scoring=scoring, judge=judge,
+                  pass_threshold=0.9, quality={"min_score": 0.1, "must_pass": ["no_tool"], "min_by_tag": {"lookup": 0.5}})
+    res = cli("eval", req, "--out", tmp_path / "run")
+    summary, recs = answers(tmp_path / "run")
+    where = next(r for r in recs if r["candidate"] == "oa-m" and r["example_id"] == "where")
+    judged = next(s for s in where["scores"] if s["type"] == "judge")
+    assert "→ get_order({\"order_id\": \"A17\"})" in judged["judge_prompt"] and judged["score"] == 0.9
+    assert where["score"] == pytest.approx((3 * 1.0 + 0.9) / 4)
+    assert summary["candidates"]["oa-m"]["status"] == "eliminated"
+    assert any("no_tool" in why for why in summary["candidates"]["oa-m"]["reasons"])
+    assert summary["candidates"]["oa-perfect"]["by_tag"]["lookup"]["mean"] == pytest.approx(0.975)
+    assert summary["decision"]["chosen"] == "oa-perfect" and res.exit_code == 0
