@@ -454,3 +454,15 @@ def test_must_pass_min_by_tag_and_the_judge_read_what_the_model_did(fake, keys, 
     assert any("no_tool" in why for why in summary["candidates"]["oa-m"]["reasons"])
     assert summary["candidates"]["oa-perfect"]["by_tag"]["lookup"]["mean"] == pytest.approx(0.975)
     assert summary["decision"]["chosen"] == "oa-perfect" and res.exit_code == 0
+
+
+def test_rescore_reads_the_run_s_own_copy_of_the_tools(fake, keys, tmp_path: Path) -> None:
+    fake.script("m", answer=agent)
+    req = project(tmp_path, [openai_cand(fake, "m")])
+    assert cli("eval", req, "--out", tmp_path / "run").exit_code == 0
+    (tmp_path / "tools.json").unlink()  # the run keeps its own copy in inputs/
+    res = cli("report", tmp_path / "run", "--rescore", "--out", tmp_path / "again")
+    assert res.exit_code == 0, res.output
+    summary, recs = answers(tmp_path / "again")
+    assert summary["candidates"]["oa-m"]["tool_use"]["right"]["n"] == 3
+    assert {r["example_id"]: r["score"] for r in recs}["faq"] == 0.0
