@@ -206,6 +206,11 @@ def test_anthropic_schema_through_a_forced_tool(fake, keys, tmp_path: Path) -> N
     body = fake.requests_for("old")[0].body
     assert body["tool_choice"] == {"type": "tool", "name": "output"} and "output_config" not in body
     assert body["tools"][-1]["input_schema"] == SCHEMA and "schema_via" not in body
+    typo = anthropic_cand(fake, "old", id="typo", params={"schema_via": "tol"})
+    req = project(tmp_path, [typo], INVOICES[:1], tools=[TOOLS[0]], scoring=[{"type": "json_fields"}],
+                  output={"json_schema": "s.json"}, tool_choice=None)
+    cli("eval", req, "--out", tmp_path / "run2")
+    assert "params.schema_via is 'tol'" in answers(tmp_path / "run2")[0]["decision"]["not_evaluated"]["typo"]
 
 
 def test_the_cache_keys_on_tools_and_schema(fake, keys, tmp_path: Path) -> None:

@@ -129,6 +129,12 @@ class AnthropicProvider(SdkProvider):
             return "the Anthropic API takes up to 100 images in a request"
         return None
 
+    def cannot_take(self, tooling: Tooling | None) -> str | None:
+        via = self.candidate.params.get("schema_via", "output_config")
+        if via not in SCHEMA_VIA:
+            return f"params.schema_via is {via!r}: output_config (the API's structured output) or tool (a forced tool)"
+        return super().cannot_take(tooling)
+
     def make_client(self, timeout_s: float) -> Any:
         import anthropic
 
