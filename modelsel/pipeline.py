@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -393,6 +393,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
             today: date | None = None) -> Summary:
     """Figures, the decision, strategies and the summary, from the run's calls."""
     # The statistics (numpy) load only now: nothing before the first call needs them.
+    from modelsel.analysis import projection
     from modelsel.analysis.decision import holm_table
     from modelsel.analysis.evidence import evidence
     from modelsel.analysis.metrics import Unasked, compute, quality_rows
@@ -401,9 +402,14 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
 
     today = today or date.today()
     req = inp.lr.req
-    fixed = {c.id: c.fixed_monthly_usd for c in inp.candidates}
+    # Each answered call repriced as production will be billed (its cache hit rate, tier, input
+    # lengths; fixed and instance costs by volume) before any figure is read from it.
+    projections = projection.project_all(arr, inp.candidates, req, datetime.combine(today, time(), UTC))
+    arr = projection.with_production_costs(arr, projections, req.cost.processing)
+    fixed = projection.fixed_month_one(projections, inp.candidates)
     examples = {e.id: Unasked(e.cluster or e.id, tuple(e.tags)) for e in inp.evalset.examples}
     figs, comps, resolution = compute(arr, req, fixed, examples)
+    projection.annotate_all(figs, projections, inp.candidates, req)
     _latency_conditions(figs, facts)
     screening = Screening(_not_evaluated(scr, figs, facts), scr.compliance_out, scr.compliance_risks)
     decision, checks, screening = robust_decide(Run(arr, req, inp.candidates, examples, fixed, today), figs, comps,

@@ -131,6 +131,25 @@ class CostFigures(Model):
     total_monthly_usd: float | None = None
     total_monthly_lo: float | None = None
     total_monthly_hi: float | None = None
+    # How the month was projected as production will be billed (analysis/projection.py)
+    api_per_request_usd: float | None = None  # the API bill alone, before the fixed cost's share
+    fixed_per_request_usd: float | None = None  # fixed monthly cost / monthly requests (counted in per_request_usd)
+    interval_method: str | None = None
+    cache_hit_rate: float | None = None  # production's prompt-cache hit rate the month is priced at
+    cache_hit_rate_source: str | None = None  # stated | production traces | estimated | none
+    cache_hit_rate_text: str | None = None  # the figure and its assumption, in words
+    eval_cache_hit_rate: float | None = None  # the eval's own hits (its order and concurrency): shown, never projected
+    cache_prefix_tokens: int | None = None  # the shared prefix read from or written to the cache
+    service_tier: str | None = None  # the tier the candidate asks for (flex, priority, speed fast), priced at its rate
+    service_tier_price: str | None = None  # where that tier's price comes from
+    input_lengths_source: str | None = None  # production's input lengths priced (cost.input_tokens, production:)
+    long_context_from_tokens: int | None = None  # the input length above which the long-context rates apply
+    long_context_share: float | None = None  # production's share of calls above it
+    eval_long_context_share: float | None = None  # the eval set's share
+    price_changes: list[str] = []  # a dated price change inside the horizon
+    instances: int | None = None  # self-hosting: instances the volume needs
+    instances_note: str | None = None
+    break_even: dict[str, float] = {}  # API candidate -> monthly requests above which this fixed-cost one is cheaper
 
 
 class Rate(Model):

@@ -432,15 +432,20 @@ def self_hosting_break_even(cands: list[Candidate], figs: dict[str, Figures], ch
     by = {c.id: c for c in cands}
     if not chosen or chosen not in figs or by.get(chosen) is None or by[chosen].fact("self_hosted"):
         return None
-    api_per = figs[chosen].cost.per_request_usd or 0
+    def variable(cid: str) -> float:  # the bill per request without the fixed cost's share
+        cf = figs[cid].cost
+        return (cf.api_per_request_usd if cf.api_per_request_usd is not None else cf.per_request_usd) or 0
+
+    api_per = variable(chosen)
     best: BreakEven | None = None
     for c in cands:
-        if c.fact("self_hosted") and c.fixed_monthly_usd > 0 and c.id in figs:
-            per = figs[c.id].cost.per_request_usd or 0
+        fixed = figs[c.id].cost.fixed_monthly_usd if c.id in figs else 0.0
+        if c.fact("self_hosted") and fixed > 0:
+            per = variable(c.id)
             if api_per > per:
-                vol = int(c.fixed_monthly_usd / (api_per - per))
+                vol = int(fixed / (api_per - per))
                 if best is None or vol < best.monthly_requests:
-                    best = BreakEven(candidate=c.id, monthly_requests=vol, fixed_monthly_usd=c.fixed_monthly_usd)
+                    best = BreakEven(candidate=c.id, monthly_requests=vol, fixed_monthly_usd=fixed)
     return best
 
 

@@ -227,21 +227,31 @@ def quality_rows(arr: CallArrays) -> CallArrays:
 
 def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigures:
     """Cost per request and per month at the price production will pay: the standard (live)
-    price, or the batch price when the requirements say production itself runs in batch. What
-    this run was billed (batch lines at the batch rate) is the run's own spend, reported apart."""
+    price, or the batch price when the requirements say production itself runs in batch (each
+    call repriced for production by analysis/projection.py before this reads it). What this run
+    was billed (batch lines at the batch rate) is the run's own spend, reported apart. A fixed
+    monthly cost counts in the cost per request too (fixed / monthly requests)."""
     ok = ~arr.error
     prod = arr.cost_batch_usd if req.cost.processing == "batch" else arr.cost_live_usd
     costs = prod[ok]
     out = CostFigures(fixed_monthly_usd=fixed_monthly)
     if not len(costs):
         return out
-    per, lo, hi = stats.mean_ci(costs) if len(costs) > 1 else (float(costs[0]), math.nan, math.nan)
+    if len(costs) > 1:
+        per, lo, hi, method = stats.cost_mean_ci(costs, arr.cost_output_usd[ok])
+    else:
+        per, lo, hi, method = float(costs[0]), math.nan, math.nan, "none"
     out.n = len(costs)
+    out.interval_method = method
     if math.isnan(lo):  # one answered call: no interval, and the limits say so ("n too small")
         lo = hi = math.nan
     lo = max(0.0, lo) if not math.isnan(lo) else lo
-    out.per_request_usd, out.per_request_lo, out.per_request_hi = _usd(per), _usd(lo), _usd(hi)
-    out.p95_per_request_usd = _usd(float(np.percentile(costs, 95)))
+    c = req.cost
+    share = fixed_monthly / c.monthly_requests if fixed_monthly and c.monthly_requests else 0.0
+    out.api_per_request_usd = _usd(per)
+    out.fixed_per_request_usd = _usd(share) if share else None
+    out.per_request_usd, out.per_request_lo, out.per_request_hi = _usd(per + share), _usd(lo + share), _usd(hi + share)
+    out.p95_per_request_usd = _usd(float(np.percentile(costs, 95)) + share)
     for unit in ("images", "pages"):
         n_units = getattr(arr, unit)[ok]
         has = n_units > 0
@@ -258,7 +268,6 @@ def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigure
     reasoning = arr.reasoning_tokens[ok]
     if (reasoning > 0).any():
         out.reasoning_tokens_mean = _num(float(np.maximum(reasoning, 0).mean()))
-    c = req.cost
     if c.monthly_requests is not None:
         proj = stats.monthly_projection(per, c.monthly_requests, c.monthly_growth_pct, c.horizon_months, fixed_monthly)
         out.monthly_usd = _usd(proj["first_month_usd"])

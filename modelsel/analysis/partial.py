@@ -50,6 +50,8 @@ def filled(run: Run, fill: dict[str, float]) -> CallArrays:
         ok = ~mine.error
         cost = float(mine.cost_live_usd[ok].mean()) if ok.any() else 0.0
         batch_cost = float(mine.cost_batch_usd[ok].mean()) if ok.any() else 0.0
+        out_part = mine.cost_output_usd[ok]
+        out_cost = float(out_part.mean()) if ok.any() and not np.isnan(out_part).any() else np.nan
         template = mine.row(0)
         for ex in unasked_of(run, cid):
             u = run.examples[ex]
@@ -58,7 +60,7 @@ def filled(run: Run, fill: dict[str, float]) -> CallArrays:
                           "ttft_ms": np.nan, "cost_usd": cost, "cost_live_usd": cost, "cost_batch_usd": batch_cost,
                           "error": False, "error_kind": "", "error_msg": "", "attempts": 1, "retry_kinds": "",
                           "cached": False, "cold": False, "sample": False, "lpass": "", "valid": -1,
-                          "label": "", "tool_expect": "", "tool_verdict": ""})
+                          "label": "", "tool_expect": "", "tool_verdict": "", "cost_output_usd": out_cost})
     if not extra:
         return arr
     cols = {}

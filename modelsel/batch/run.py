@@ -30,7 +30,14 @@ from modelsel.inputs.tools import for_example
 from modelsel.providers.base import CallRequest, CallResult, Provider, ProviderError, usage_problem
 from modelsel.redaction import redact
 from modelsel.run.records import Record
-from modelsel.run.runner import call_one, capped_output, context_window, reprice, result_costs
+from modelsel.run.runner import (
+    call_one,
+    capped_output,
+    context_window,
+    reprice,
+    result_costs,
+    usage_fields,
+)
 from modelsel.run.store import Cache, cache_key, cache_path
 
 FIRST_POLL_S, MAX_POLL_S = 1.0, 60.0
@@ -60,7 +67,7 @@ def _batch_answer(c: Candidate, res: CallResult, max_chars: int, tooled: bool = 
     live, batch = result_costs(c, res)
     return dict(**capped_output(res, max_chars), latency_ms=None,
                 input_tokens=res.input_tokens, output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
-                cached_input_tokens=res.cached_input_tokens, cost_usd=batch, cost_live_usd=live, cost_batch_usd=batch,
+                **usage_fields(res), cost_usd=batch, cost_live_usd=live, cost_batch_usd=batch,
                 finish_reason=res.finish_reason, batch=True, attempts=1,
                 **({"tool_calls": res.tool_calls} if res.tool_calls or tooled else {}))
 

@@ -278,9 +278,11 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
         c.cached_input_per_mtok = spec.price.cached_input_per_mtok
         c.fixed_monthly_usd, c.price_source, c.price_ref, c.tiered = spec.price.fixed_monthly_usd, spec.price.source, None, False
         c.batch_discount = spec.price.batch_discount
+        c.instance_hour_usd, c.instance_requests_per_s = spec.price.instance_hour_usd, spec.price.instance_requests_per_s
         c.price_as_of = None
     c.prompt = _read_prompt(lr, spec.prompt, i) if spec.prompt else None
     c.system, c.params = spec.system, dict(spec.params)
+    c.cache = spec.cache.model_dump() if spec.cache else None
     c.concurrency, c.endpoint_concurrency, c.timeout_s = spec.concurrency, spec.endpoint_concurrency, spec.timeout_s
     c.retry_after_cap_s, c.allow_plain_http = spec.retry_after_cap_s, spec.allow_plain_http
     c.spec_index = i if i >= 0 else None
@@ -306,24 +308,85 @@ def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
     return prompt
 
 
+def tier_of(c: Candidate) -> tuple[str | None, str | None]:
+    """(service tier, speed) the candidate asks for in its parameters: OpenAI's and Gemini's
+    `service_tier` (flex, priority), Anthropic's `speed` (fast). None: the standard price."""
+    tier, speed = c.params.get("service_tier"), c.params.get("speed")
+    tier = str(getattr(tier, "value", tier)).lower() if tier is not None else None
+    return (None if tier in (None, "auto", "default", "standard", "unspecified") else tier,
+            None if speed in (None, "standard") else str(speed))
+
+
+def tier_text(c: Candidate) -> str | None:
+    """The tier a candidate's row names: 'flex', 'priority', 'speed fast'; None for the standard tier."""
+    tier, speed = tier_of(c)
+    return ", ".join(x for x in (tier, f"speed {speed}" if speed else None) if x) or None
+
+
+def tier_factor(c: Candidate) -> tuple[float, str] | None:
+    """(factor of the standard price, source and date) for a service tier the snapshot has no
+    price for, from catalog.yaml's service_tiers; None when the snapshot prices it or no one does."""
+    tier, _ = tier_of(c)
+    if tier is None or c.price_ref is None:
+        return None
+    if _snapshot_has(c.price_ref[0], c.price_ref[1], tier):
+        return None
+    row = ((_raw().get("service_tiers") or {}).get(c.price_ref[0]) or {}).get(tier)
+    return None if row is None else (float(row["factor"]), f"{row['source']} (as of {row['as_of']})")
+
+
+@functools.cache
+def _snapshot_has(provider_id: str, model_ref: str, tier: str) -> bool:
+    return prices.has_variant(provider_id, model_ref, {"service_tier": tier})
+
+
+def tier_price_source(c: Candidate) -> str | None:
+    """Where a candidate's tier price comes from, in words (None: the standard tier)."""
+    tier, speed = tier_of(c)
+    if tier is None and speed is None:
+        return None
+    if c.price_ref is None:
+        return "the stated price (a custom price has no tiers)"
+    f = tier_factor(c)
+    if f is not None:
+        return f"{f[0]:g}x the standard price: {f[1]}"
+    ctx = prices.price_context("live", tier, speed) or {}
+    if prices.has_variant(c.price_ref[0], c.price_ref[1], ctx):
+        return "genai-prices' price for the tier"
+    return "no price for this tier is known: priced at the standard rate"
+
+
 def live_and_batch_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
-                        cache_write_tokens: int = 0, when: datetime | None = None) -> tuple[float, float]:
+                        cache_write_tokens: int = 0, when: datetime | None = None, usage: dict[str, Any] | None = None,
+                        cache_write_1h_tokens: int = 0) -> tuple[float, float]:
     """One call's cost live and through a batch (a record carries both: the decision judges the
     production price, the run's spend is what this run was billed)."""
     args = (c, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, when)
-    return call_cost(*args), call_cost(*args, processing="batch")
+    return (call_cost(*args, usage=usage, cache_write_1h_tokens=cache_write_1h_tokens),
+            call_cost(*args, processing="batch", usage=usage, cache_write_1h_tokens=cache_write_1h_tokens))
 
 
 def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
-              cache_write_tokens: int = 0, when: datetime | None = None, processing: str = "live") -> float:
-    """What one call costs as the provider bills it: genai-prices with the call's own tokens for a
-    catalog model (tiers and cached-input rates apply, and its batch price for processing="batch"),
-    the stated flat price otherwise (times the stated batch_discount in a batch)."""
+              cache_write_tokens: int = 0, when: datetime | None = None, processing: str = "live",
+              usage: dict[str, Any] | None = None, cache_write_1h_tokens: int = 0) -> float:
+    """What one call costs as the provider bills it. A catalog model: genai-prices, reading the
+    usage object the API returned with its own extractor when there is one (every cache, tool-use
+    and media field it knows), else the token counts; tiers by the call's own input, cache writes
+    at their 5-minute or 1-hour rate, the candidate's service tier or speed and the batch price
+    where the snapshot has them. A stated price: flat, times the stated batch_discount in a batch."""
     tin, tout = input_tokens or 0, output_tokens or 0
     if c.price_ref is not None and (tin or tout):
+        tier, speed = tier_of(c)
+        ctx = prices.price_context(processing, tier, speed)
         try:
-            return prices.call_cost(c.price_ref[0], c.price_ref[1], tin, tout, cached_input_tokens, cache_write_tokens,
-                                    when, processing)
+            u = prices.extracted_usage(c.price_ref[0], c.provider, usage)
+            if u is None:
+                u = prices.Tokens(tin, tout, min(cached_input_tokens, tin), min(cache_write_tokens, tin),
+                                  min(cache_write_1h_tokens, cache_write_tokens))
+            f = tier_factor(c)
+            if f is not None:  # the snapshot has no price for the tier: the catalog's factor of the standard one
+                return prices.bill(c.price_ref[0], c.price_ref[1], u, when, prices.price_context(processing)) * f[0]
+            return prices.bill(c.price_ref[0], c.price_ref[1], u, when, ctx)
         except Exception:  # pragma: no cover - the snapshot lost the model: fall back to the base price
             pass
     cached = min(cached_input_tokens, tin) if c.cached_input_per_mtok is not None else 0

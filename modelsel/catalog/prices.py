@@ -127,3 +127,130 @@ def call_cost(provider_id: str, model_ref: str, input_tokens: int, output_tokens
     ctx = {"processing": "batch"} if processing == "batch" else None
     return float(calc_price(usage, model_ref, provider_id=provider_id, genai_request_timestamp=when,
                             price_context=ctx).total_price)  # type: ignore[arg-type]
+
+
+# --- a call's usage as the API reported it, priced as billed ------------------------------------
+
+# Where each API modelsel speaks puts its usage in a response, and the name of genai-prices'
+# extractor for it. The provider keeps the usage object as the API sent it (its own field
+# names), so genai-prices' own extractor reads every field it knows: cache reads and writes with
+# their 5-minute / 1-hour split, tool-use prompt tokens, audio and image tokens.
+USAGE_ROOT: dict[str, tuple[str, str]] = {
+    "openai": ("usage", "chat"), "openai-compatible": ("usage", "chat"),
+    "anthropic": ("usage", "default"), "gemini": ("usageMetadata", "default"),
+}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One call's tokens in the classes prices tell apart. `input` counts every input token (cached,
+    written, tool-use and media ones included); `cache_write_1h` is the part of `cache_write` kept an
+    hour (Anthropic bills it at its own rate)."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cache_write_1h: int = 0
+
+    def usage(self) -> Any:
+        from genai_prices import Usage
+
+        kw: dict[str, int] = {"input_tokens": self.input, "output_tokens": self.output}
+        if self.cache_read:
+            kw["cache_read_tokens"] = self.cache_read
+        if self.cache_write:
+            kw["cache_write_tokens"] = self.cache_write
+            kw["cache_write_1h_tokens"] = self.cache_write_1h
+            kw["cache_write_5m_tokens"] = self.cache_write - self.cache_write_1h
+        return Usage(**kw)
+
+
+def extracted_usage(gp_provider: str, api: str, usage: dict[str, Any] | None) -> Any | None:
+    """genai-prices' Usage read from the usage object an API returned, by genai-prices' own
+    extractor; None when there is none or it cannot read it (then the token counts are priced)."""
+    where = USAGE_ROOT.get(api)
+    if where is None or not usage:
+        return None
+    from genai_prices import extract_usage
+
+    try:
+        return extract_usage({where[0]: usage}, provider_id=gp_provider, api_flavor=where[1]).usage
+    except (ValueError, LookupError, TypeError):
+        return None
+
+
+def price_context(processing: str = "live", tier: str | None = None, speed: str | None = None) -> dict[str, str] | None:
+    """genai-prices' price context: the batch price, a service tier (flex, priority), a speed (fast)."""
+    ctx: dict[str, str] = {}
+    if processing == "batch":
+        ctx["processing"] = "batch"
+    if tier and tier not in ("auto", "default", "standard", "unspecified"):
+        ctx["service_tier"] = tier
+    if speed and speed != "standard":
+        ctx["speed"] = speed
+    return ctx or None
+
+
+def bill(provider_id: str, model_ref: str, usage: Any, when: datetime | None = None,
+         context: dict[str, str] | None = None) -> float:
+    """What a usage (genai-prices' Usage, or Tokens) is billed: tiers by the call's own input, the
+    context's variant (batch, service tier, speed) where the snapshot has it."""
+    from genai_prices import calc_price
+
+    u = usage.usage() if isinstance(usage, Tokens) else usage
+    return float(calc_price(u, model_ref, provider_id=provider_id, genai_request_timestamp=when,
+                            price_context=context).total_price)  # type: ignore[arg-type]
+
+
+def has_variant(provider_id: str, model_ref: str, context: dict[str, str], when: datetime | None = None) -> bool:
+    """Whether the snapshot prices this model differently in this context (else the standard price applies)."""
+    try:
+        _, model = snapshot().find_provider_model(model_ref, None, provider_id, None)
+    except Exception:
+        return False
+    when = when or datetime.now(UTC)
+    return model.get_prices(when, context) != model.get_prices(when)
+
+
+def month_segments(provider_id: str, model_ref: str, start: datetime, months: int
+                   ) -> list[list[tuple[datetime, float]]]:
+    """Each 30-day month of a horizon as the prices in force on its days: [(a day the price holds
+    from, share of the month's days)]. One segment at `start` for a month priced as today; an
+    introductory price that ends mid-month splits that month by days."""
+    from datetime import timedelta
+
+    try:
+        _, model = snapshot().find_provider_model(model_ref, None, provider_id, None)
+    except Exception:
+        return [[(start, 1.0)] for _ in range(months)]
+    today = model.get_prices(start)
+    out = []
+    for k in range(months):
+        segs: list[tuple[datetime, Any, int]] = []
+        for d in range(30):
+            when = start + timedelta(days=30 * k + d)
+            p = model.get_prices(when)
+            if segs and segs[-1][1] == p:
+                segs[-1] = (segs[-1][0], p, segs[-1][2] + 1)
+            else:
+                segs.append((start if p == today else when, p, 1))
+        out.append([(w, n / 30) for w, _, n in segs])
+    return out
+
+
+def price_changes(provider_id: str, model_ref: str, start: datetime, months: int) -> list[int]:
+    """The months (0 = the first) with a day priced otherwise than today: an introductory price
+    that ends, a dated change the snapshot knows."""
+    return [k for k, segs in enumerate(month_segments(provider_id, model_ref, start, months))
+            if any(w != start for w, _ in segs)]
+
+
+def input_tier_starts(provider_id: str, model_ref: str, when: datetime | None = None) -> list[int]:
+    """The input lengths (tokens) above which the model's long-context rates apply; [] when flat."""
+    try:
+        _, model = snapshot().find_provider_model(model_ref, None, provider_id, None)
+    except Exception:
+        return []
+    p = model.get_prices(when or datetime.now(UTC))
+    return sorted({int(t.start) for x in (getattr(p, "input_mtok", None),) for t in (getattr(x, "tiers", None) or [])})

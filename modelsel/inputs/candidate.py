@@ -24,6 +24,9 @@ class Candidate(BaseModel):
     output_per_mtok: float = 0.0
     cached_input_per_mtok: float | None = None
     fixed_monthly_usd: float = 0.0
+    instance_hour_usd: float | None = None  # self-hosting: one instance an hour, kept up all month
+    instance_requests_per_s: float | None = None  # what one instance serves, when stated
+    cache: dict[str, str] | None = None  # {prefix: system|tools, ttl: 5m|1h}: cache_control on the shared prefix
     batch_discount: float | None = None  # a custom price's factor in the provider's batch API (0.5: half)
     tiered: bool = False
     price_source: str = "unknown"

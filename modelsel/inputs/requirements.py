@@ -131,6 +131,13 @@ class Cost(Strict):
     monthly_requests: int | None = Field(None, gt=0)  # leave it out when the volume is not known
     monthly_growth_pct: float = 0.0
     horizon_months: int = Field(12, ge=1, le=120)
+    # Production's prompt-cache hit rate: the share of requests whose shared prefix (system prompt,
+    # tools) is read from the provider's cache. Left out: the share `import traces` measured, else an
+    # estimate from monthly_requests and the cache's lifetime (the record names which).
+    cache_hit_rate: float | None = Field(None, ge=0, le=1)
+    # Production's input lengths as percentiles of input tokens ({p50: 8000, p90: 150000, p99: 400000}):
+    # long-context tiers are priced at production's mix, not the eval set's.
+    input_tokens: dict[str, int] | None = None
     # What one failed answer costs the business: money, or the minutes someone spends putting it
     # right at an hourly rate. With it, the record shows the total a month (API + hosting + failures).
     failure_cost_usd: float | None = Field(None, ge=0)
@@ -151,6 +158,25 @@ class Cost(Strict):
             raise ValueError("rank_on: total needs a failure cost (failure_cost_usd, or failure_minutes and "
                              "hourly_rate_usd)")
         return self
+
+    @field_validator("input_tokens")
+    @classmethod
+    def _percentiles(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("give at least one percentile of input tokens, e.g. {p50: 8000, p95: 120000}")
+        pts = []
+        for k, n in v.items():
+            m = re.fullmatch(r"p(\d{1,2}(?:\.\d+)?|100)", str(k))
+            if not m or isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ValueError(f"'{k}: {n}' is not a percentile of input tokens (keys p1..p99, p100; values whole "
+                                 "token counts)")
+            pts.append((float(m.group(1)), n))
+        pts.sort()
+        if any(b[1] < a[1] for a, b in zip(pts, pts[1:], strict=False)):
+            raise ValueError("input-token percentiles must not fall as the percentile rises")
+        return v
 
     @property
     def per_failure_usd(self) -> float | None:
@@ -204,6 +230,10 @@ class Price(Strict):
     cached_input_per_mtok: float | None = Field(None, ge=0)
     fixed_monthly_usd: float = Field(0.0, ge=0)
     batch_discount: float | None = Field(None, gt=0, le=1)  # what the endpoint's batch API bills, as a share
+    # Self-hosting that scales: what one instance (a GPU server) costs an hour, kept up all month;
+    # the instances the volume needs come from the throughput the run measured (or this stated one).
+    instance_hour_usd: float | None = Field(None, ge=0)
+    instance_requests_per_s: float | None = Field(None, gt=0)
     source: str = "stated in the requirements file"
 
 
@@ -280,6 +310,13 @@ def looks_like_key(v: str) -> bool:
     return len(v) >= 32 and entropy >= 4.2
 
 
+class CacheOption(Strict):
+    """Ask the provider to cache the shared prefix (Anthropic caches only what a request marks)."""
+
+    prefix: Literal["system", "tools"] = "system"
+    ttl: Literal["5m", "1h"] = "5m"
+
+
 class CandidateSpec(Strict):
     """A candidate: a catalog id (with optional overrides) or a custom model."""
 
@@ -294,6 +331,7 @@ class CandidateSpec(Strict):
     prompt: str | None = None
     system: str | None = None
     params: dict[str, Any] = {}
+    cache: CacheOption | None = None  # cache_control on the shared prefix (Anthropic)
     concurrency: int | None = Field(None, ge=1, le=256)  # calls in flight for this model
     endpoint_concurrency: int | None = Field(None, ge=1, le=1024)  # cap shared by every model at its endpoint
     timeout_s: float | None = Field(None, gt=0)

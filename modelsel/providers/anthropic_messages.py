@@ -158,7 +158,22 @@ class AnthropicProvider(SdkProvider):
         p.update(tool_params(req.tooling, via))
         if via == "tool" and req.tooling is not None and req.tooling.schema is not None:
             p["_answer_tool"] = req.tooling.schema_name
+        cache = self.candidate.cache
+        mark = None if not cache else {"type": "ephemeral", **({"ttl": "1h"} if cache.get("ttl") == "1h" else {})}
+        # Caching the shared prefix is asked for with cache_control on its last block.
+        if mark and cache and cache.get("prefix") == "system" and system:
+            p["system"] = [{"type": "text", "text": system, "cache_control": mark}]
+        if mark and cache and cache.get("prefix") == "tools" and p.get("tools"):
+            p["tools"] = [*p["tools"][:-1], {**p["tools"][-1], "cache_control": mark}]
+        elif mark and cache and cache.get("prefix") == "tools" and system:
+            p["system"] = [{"type": "text", "text": system, "cache_control": mark}]  # no tools: the system prompt is the prefix
         return messages, p, stream
+
+    @classmethod
+    def cache_identity(cls, c: Any) -> dict[str, Any]:
+        """Asking for caching changes the usage (reads and writes), so answers are kept apart."""
+        ident = super().cache_identity(c)
+        return {**ident, "cache": c.cache} if c.cache else ident
 
     def batch_body(self, req: CallRequest) -> dict[str, Any]:
         """The request as one entry of a message batch (`params`)."""
@@ -223,11 +238,16 @@ def from_message(msg: Any, latency: float, ttft: float | None = None, raw: dict[
     u = msg.usage
     read = int(getattr(u, "cache_read_input_tokens", 0) or 0)
     write = int(getattr(u, "cache_creation_input_tokens", 0) or 0)
+    # Writes kept an hour are billed at twice the input rate, five-minute ones at 1.25x: the split is in cache_creation.
+    write_1h = int(getattr(getattr(u, "cache_creation", None), "ephemeral_1h_input_tokens", 0) or 0)
     # The API's input_tokens leaves out cache reads and writes; every input token counts here.
     # output_tokens already includes thinking (billed as output); the details give its share.
     details = getattr(u, "output_tokens_details", None)
     thinking = getattr(details, "thinking_tokens", None)
     return CallResult(text=text, input_tokens=u.input_tokens + read + write, output_tokens=u.output_tokens,
                       reasoning_tokens=None if thinking is None else int(thinking),
-                      cached_input_tokens=read, cache_write_tokens=write, latency_ms=latency, ttft_ms=ttft,
-                      finish_reason=msg.stop_reason, tool_calls=calls)
+                      cached_input_tokens=read, cache_write_tokens=write, cache_write_1h_tokens=min(write_1h, write),
+                      usage=u.model_dump(mode="json", exclude_none=True),
+                      service_tier=getattr(u, "speed", None) if getattr(u, "speed", None) == "fast"
+                      else getattr(u, "service_tier", None),
+                      latency_ms=latency, ttft_ms=ttft, finish_reason=msg.stop_reason, tool_calls=calls)

@@ -42,7 +42,12 @@ class CallResult:
     ttft_ms: float | None = None
     finish_reason: str | None = None
     cached_input_tokens: int = 0  # input tokens billed at the cached rate (counted in input_tokens too)
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # input tokens written to the prompt cache (counted in input_tokens too)
+    cache_write_1h_tokens: int = 0  # of those, kept an hour (Anthropic bills them at their own rate)
+    # The usage object as the API sent it (its own field names): genai-prices' extractor prices
+    # every field it knows from it, and the response cache keeps it so a re-run reprices the same.
+    usage: dict[str, Any] | None = None
+    service_tier: str | None = None  # the tier the API says served the call (flex, priority, ...), where it says
     reasoning_tokens: int | None = None  # of output_tokens, those spent thinking (None: the API does not say)
     truncated: bool = False  # the answer passed max_chars and the stream was left there
     extra: dict[str, Any] = field(default_factory=dict)
@@ -265,6 +270,7 @@ def usage_problem(res: CallResult, params: dict[str, Any], context_window: int |
     call, never a figure."""
     counts = {"input_tokens": res.input_tokens, "output_tokens": res.output_tokens,
               "cached_input_tokens": res.cached_input_tokens, "cache_write_tokens": res.cache_write_tokens,
+              "cache_write_1h_tokens": res.cache_write_1h_tokens,
               "reasoning_tokens": res.reasoning_tokens}
     for name, v in counts.items():
         if v is None:
@@ -276,6 +282,11 @@ def usage_problem(res: CallResult, params: dict[str, Any], context_window: int |
     inp, out = res.input_tokens or 0, res.output_tokens or 0
     if res.cached_input_tokens > inp:
         return f"cached_input_tokens={res.cached_input_tokens} exceeds input_tokens={inp}"
+    if res.cached_input_tokens + res.cache_write_tokens > inp:
+        return (f"cached_input_tokens={res.cached_input_tokens} + cache_write_tokens={res.cache_write_tokens} exceeds "
+                f"input_tokens={inp}")
+    if res.cache_write_1h_tokens > res.cache_write_tokens:
+        return f"cache_write_1h_tokens={res.cache_write_1h_tokens} exceeds cache_write_tokens={res.cache_write_tokens}"
     if (res.reasoning_tokens or 0) > out:
         return f"reasoning_tokens={res.reasoning_tokens} exceeds output_tokens={out}"
     # Listed windows lag behind long-context options (a model priced for a tier above its listed

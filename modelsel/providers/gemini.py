@@ -234,8 +234,12 @@ def result(text: str, usage: Any, finish: str | None, latency: float, ttft: floa
     thoughts = getattr(usage, "thoughts_token_count", None)
     answer = getattr(usage, "candidates_token_count", None)
     out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
+    # Tool results the model read (toolUsePromptTokenCount) are input billed beside the prompt's.
+    prompt, tool_use = getattr(usage, "prompt_token_count", None), getattr(usage, "tool_use_prompt_token_count", None)
+    tin = None if prompt is None and tool_use is None else (prompt or 0) + (tool_use or 0)
     return CallResult(
-        text=text, input_tokens=getattr(usage, "prompt_token_count", None),
+        text=text, input_tokens=tin,
+        usage=None if usage is None else usage.model_dump(mode="json", by_alias=True, exclude_none=True),
         output_tokens=out, reasoning_tokens=None if thoughts is None else int(thoughts),
         cached_input_tokens=int(getattr(usage, "cached_content_token_count", 0) or 0), latency_ms=latency,
         ttft_ms=ttft, finish_reason=finish, tool_calls=calls or [],

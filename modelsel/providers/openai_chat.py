@@ -85,6 +85,21 @@ class _CallDeltas:
         return [self.calls[i] for i in sorted(self.calls)]
 
 
+def _cache_write(usage: Any) -> int:
+    """Input tokens written to the prompt cache (prompt_tokens_details.cache_write_tokens), billed at the write rate."""
+    details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
+    return int(getattr(details, "cache_write_tokens", 0) or 0)
+
+
+def _raw(usage: Any) -> dict[str, Any] | None:
+    return None if usage is None else usage.model_dump(mode="json", exclude_none=True)
+
+
+def _tier(r: Any) -> str | None:
+    t = getattr(r, "service_tier", None)
+    return None if t is None else str(t)
+
+
 def from_completion(r: Any, latency_ms: float) -> CallResult:
     """A whole (non-streamed) chat completion as a CallResult: a live answer or a batch line's."""
     if not r.choices:
@@ -93,7 +108,8 @@ def from_completion(r: Any, latency_ms: float) -> CallResult:
     u = r.usage
     return CallResult(
         text=choice.message.content or "", input_tokens=u.prompt_tokens if u else None,
-        output_tokens=u.completion_tokens if u else None, cached_input_tokens=_cached(u), latency_ms=latency_ms,
+        output_tokens=u.completion_tokens if u else None, cached_input_tokens=_cached(u),
+        cache_write_tokens=_cache_write(u), usage=_raw(u), service_tier=_tier(r), latency_ms=latency_ms,
         finish_reason=choice.finish_reason, reasoning_tokens=_reasoning(u), tool_calls=_calls(choice.message))
 
 
@@ -163,7 +179,7 @@ class OpenAIProvider(SdkProvider):
         got = Collector(req.max_chars, t0)
         calls = _CallDeltas()
         finish = None
-        usage = None
+        usage = tier = None
         s = await client.chat.completions.create(
             model=self.candidate.model, messages=messages, stream=True,
             stream_options={"include_usage": True}, **split_params(client.chat.completions.create, params),
@@ -178,6 +194,7 @@ class OpenAIProvider(SdkProvider):
                 finish = c.finish_reason or finish
             if getattr(chunk, "usage", None):
                 usage = chunk.usage
+            tier = _tier(chunk) or tier
         latency = since(t0)
         if got.truncated:
             await s.close()
@@ -187,8 +204,8 @@ class OpenAIProvider(SdkProvider):
         return CallResult(
             text=got.text, input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None, cached_input_tokens=_cached(usage),
-            latency_ms=latency, ttft_ms=got.ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage),
-            tool_calls=calls.done(),
+            cache_write_tokens=_cache_write(usage), usage=_raw(usage), service_tier=tier, latency_ms=latency,
+            ttft_ms=got.ttft, finish_reason=finish, reasoning_tokens=_reasoning(usage), tool_calls=calls.done(),
         )
 
     def classify(self, exc: BaseException, t0: float) -> ProviderError:

@@ -60,6 +60,12 @@ class Calls:
     pages: list[int] = field(default_factory=list)  # PDF pages the request sent
     tool_expect: list[str] = field(default_factory=list)  # "call" | "none" (expects no call) | "" (no expected calls)
     tool_verdict: list[str] = field(default_factory=list)  # the tool_call scorer's verdict, "" without one
+    cache_read: list[int] = field(default_factory=list)  # input tokens read from the prompt cache
+    cache_write: list[int] = field(default_factory=list)  # input tokens written to it
+    cache_write_1h: list[int] = field(default_factory=list)  # of those, kept an hour
+    # The output tokens' part of the production cost (nan until analysis.projection prices it): the
+    # skewed part the cost interval treats apart.
+    cost_output_usd: list[float] = field(default_factory=list)
     _interned: dict[str, str] = field(default_factory=dict, repr=False)
 
     def _i(self, s: str) -> str:
@@ -109,6 +115,10 @@ class Calls:
         calls = e.get("tool_calls") if isinstance(e, dict) and set(e) == {"tool_calls"} else None
         self.tool_expect.append("" if not isinstance(calls, list) else "call" if calls else "none")
         self.tool_verdict.append(self._i(r.tool_verdict or ""))
+        self.cache_read.append(int(r.cached_input_tokens or 0))
+        self.cache_write.append(int(r.cache_write_tokens or 0))
+        self.cache_write_1h.append(int(r.cache_write_1h_tokens or 0))
+        self.cost_output_usd.append(math.nan)
 
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> Calls:
@@ -146,6 +156,9 @@ class Calls:
             valid=np.array(self.valid, dtype=np.int8), label=np.array(self.label, dtype=object),
             images=np.array(self.images, dtype=np.int32), pages=np.array(self.pages, dtype=np.int32),
             tool_expect=np.array(self.tool_expect, dtype=object), tool_verdict=np.array(self.tool_verdict, dtype=object),
+            cache_read=np.array(self.cache_read, dtype=np.int64), cache_write=np.array(self.cache_write, dtype=np.int64),
+            cache_write_1h=np.array(self.cache_write_1h, dtype=np.int64),
+            cost_output_usd=np.array(self.cost_output_usd, dtype=float),
         )
 
 
@@ -189,6 +202,10 @@ class CallArrays:
     pages: np.ndarray
     tool_expect: np.ndarray
     tool_verdict: np.ndarray
+    cache_read: np.ndarray
+    cache_write: np.ndarray
+    cache_write_1h: np.ndarray
+    cost_output_usd: np.ndarray
 
     def __len__(self) -> int:
         return len(self.candidate)

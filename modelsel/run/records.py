@@ -28,6 +28,10 @@ class Record(BaseModel):
     output_tokens: int | None = None  # every billed output token, reasoning/thinking included
     reasoning_tokens: int | None = None  # of the output tokens, those spent thinking (billed at the output rate)
     cached_input_tokens: int | None = None  # billed at the cached-input rate
+    cache_write_tokens: int | None = None  # written to the prompt cache (billed at the write rate)
+    cache_write_1h_tokens: int | None = None  # of those, kept an hour (Anthropic: twice the input rate)
+    usage: dict[str, Any] | None = None  # the usage object as the API sent it: what the cost was priced from
+    service_tier: str | None = None  # the tier the API says served the call, where it says
     cost_usd: float = 0.0  # as the provider billed it (see catalog.call_cost): the batch price for a batch answer
     cost_live_usd: float | None = None  # the same tokens at the standard (live) price
     cost_batch_usd: float | None = None  # the same tokens at the provider's batch price

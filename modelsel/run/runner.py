@@ -336,7 +336,8 @@ class Judge:
         return got.result, (redact(str(got.error)) if got.error else None)
 
     def cost(self, res: Any) -> float:
-        return call_cost(self.candidate, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens)
+        return call_cost(self.candidate, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
+                         usage=res.usage, cache_write_1h_tokens=res.cache_write_1h_tokens)
 
     async def aclose(self) -> None:
         await self.provider.aclose()
@@ -356,9 +357,13 @@ class _Ctx:
 
 
 def reprice(c: Candidate, hit: dict[str, Any]) -> dict[str, Any]:
-    """A cached answer priced at today's prices: what it would be billed now, live and in a batch."""
+    """A cached answer priced at today's prices: what it would be billed now, live and in a batch.
+    The cache keeps every usage field the API sent (cache writes with their TTL split, tool-use and
+    media tokens), so a re-run reprices a call as the first run priced it."""
+    usage = hit.get("usage") if isinstance(hit.get("usage"), dict) else None
     live, batch = live_and_batch_cost(c, hit.get("input_tokens"), hit.get("output_tokens"),
-                                      hit.get("cached_input_tokens") or 0)
+                                      hit.get("cached_input_tokens") or 0, hit.get("cache_write_tokens") or 0,
+                                      usage=usage, cache_write_1h_tokens=hit.get("cache_write_1h_tokens") or 0)
     hit = {k: v for k, v in hit.items() if k != "latency_sample"}  # how it is used now is the caller's to say
     return {**hit, "cost_usd": batch if hit.get("batch") else live, "cost_live_usd": live, "cost_batch_usd": batch}
 
@@ -366,7 +371,14 @@ def reprice(c: Candidate, hit: dict[str, Any]) -> dict[str, Any]:
 def result_costs(c: Candidate, res: Any) -> tuple[float, float]:
     """A provider's answer priced now, live and through a batch."""
     return live_and_batch_cost(c, res.input_tokens, res.output_tokens, res.cached_input_tokens, res.cache_write_tokens,
-                               datetime.now(UTC))
+                               datetime.now(UTC), usage=res.usage, cache_write_1h_tokens=res.cache_write_1h_tokens)
+
+
+def usage_fields(res: Any) -> dict[str, Any]:
+    """The usage a record and the response cache keep beside the cost: every cache field, the API's
+    own usage object, the tier that served the call."""
+    return dict(cached_input_tokens=res.cached_input_tokens, cache_write_tokens=res.cache_write_tokens,
+                cache_write_1h_tokens=res.cache_write_1h_tokens, usage=res.usage, service_tier=res.service_tier)
 
 
 def capped_output(res: Any, max_chars: int) -> dict[str, Any]:
@@ -389,8 +401,8 @@ def _answer(c: Candidate, res: Any, cold: bool, before_ms: float = 0.0, max_char
                 latency_ms=round(before_ms + res.latency_ms, 3),
                 attempt_latency_ms=round(res.latency_ms, 3),
                 ttft_ms=None if res.ttft_ms is None else round(before_ms + res.ttft_ms, 3), input_tokens=res.input_tokens,
-                output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens,
-                cached_input_tokens=res.cached_input_tokens, cost_usd=cost, cost_live_usd=cost, cost_batch_usd=batch_cost,
+                output_tokens=res.output_tokens, reasoning_tokens=res.reasoning_tokens, **usage_fields(res),
+                cost_usd=cost, cost_live_usd=cost, cost_batch_usd=batch_cost,
                 finish_reason=res.finish_reason, replayed=bool(res.extra.get("replayed_from")), cold=cold,
                 **({"tool_calls": res.tool_calls} if res.tool_calls or tooled else {}))
 

@@ -64,10 +64,13 @@ def cached_answer_problem(hit: Any) -> str | None:
     """Why a cached answer cannot be used as one, or None: the cache is read like any input."""
     if not isinstance(hit, dict) or not isinstance(hit.get("output"), str):
         return "is not an answer"
-    for k in ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"):
+    for k in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+              "reasoning_tokens"):
         v = hit.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             return f"holds an impossible {k}"
+    if hit.get("usage") is not None and not isinstance(hit.get("usage"), dict):
+        return "holds a usage that is not an object"
     lat = hit.get("latency_ms")
     if lat is not None and (isinstance(lat, bool) or not isinstance(lat, int | float) or not lat >= 0):
         return "holds an impossible latency"

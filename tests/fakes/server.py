@@ -44,7 +44,7 @@ class ModelScript:
     answer_times: int = 1  # the answer repeated this many times (a flood, without passing it on a command line)
     latency_ms: float = 0.0  # fixed server-side delay before the first byte
     lognormal: tuple[float, float] | None = None  # (median ms, sigma): a known latency distribution
-    input_tokens: int | None = None  # default: words in the prompt
+    input_tokens: int | Callable[[str], int] | None = None  # default: words in the prompt; a function of the prompt
     cached_tokens: int = 0  # of the input tokens, how many the provider reports served from its prompt cache
     output_tokens: int | None = None  # default: words in the answer
     # A thinking model: tokens spent thinking before the answer, reported the way each API does
@@ -85,6 +85,16 @@ class ModelScript:
     # no newline. Each is valid to its end, so a client that reads it all gets an answer.
     flood: str | None = None
     flood_mb: int = 64
+    # Usage fields merged into each API's usage object as the API names them (e.g. Gemini's
+    # toolUsePromptTokenCount, OpenAI's prompt_tokens_details.cache_write_tokens), and each
+    # vendor's documented prompt caching simulated on a shared prefix of `prompt_cache` tokens (the
+    # system prompt): a request reads it when an earlier one with the same system prompt finished
+    # within `cache_ttl_s` before it arrived (a read refreshes it), else writes it. Anthropic caches
+    # only a request that marks cache_control (5m or 1h, reported in usage.cache_creation); OpenAI
+    # reports cached_tokens and cache_write_tokens; Gemini (implicit caching) reports reads only.
+    usage: dict[str, Any] = field(default_factory=dict)
+    prompt_cache: int = 0
+    cache_ttl_s: float = 300.0
 
 
 @dataclass
@@ -115,6 +125,7 @@ class FakeProvider:
         self.batch_cancelled: list[str] = []
         self.batch_answered: list[tuple[str, str]] = []  # (model, prompt) answered inside a batch
         self.batch_media: list[list[dict[str, Any]]] = []  # the images and documents of each batched request
+        self.prompt_caches: dict[tuple[str, str], float] = {}  # (model, system prompt) -> when it was last used
 
     # --- scripting -----------------------------------------------------------------------
     def script(self, model: str, **kw: Any) -> ModelScript:
@@ -190,6 +201,10 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     reasoning = 0
     media_tokens = 0
     calls: list[dict[str, Any]] = []  # the calls of the answer being sent
+    cache_write = 0
+    cache_ttl = "5m"
+    usage_extra: dict[str, Any] = {}
+    tier: str | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -351,6 +366,10 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         self.calls = []
         self.cached = script.cached_tokens
         self.reasoning = script.reasoning_tokens
+        self.cache_write, self.usage_extra = 0, script.usage
+        self.tier = body.get("service_tier") or body.get("serviceTier") or (
+            body.get("speed") if api == "anthropic" else None)
+        cache_key = self._prompt_cache(api, model, body, script, wall0)
         self.stream_fault = fault  # per request: a keep-alive connection serves several
         auth = self.headers.get("authorization") or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
         seen = Seen(api=api, model=model, path=path, body=body, prompt=prompt, stream=stream, fault=fault, auth=auth,
@@ -375,7 +394,8 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
                 # Tool definitions and the output schema are input tokens, as the APIs count them
                 # (about 4 characters of JSON a token).
                 defs = sum(len(json.dumps(t)) // 4 for t in tooling if t)
-                tin = script.input_tokens if script.input_tokens is not None else _words(prompt) + defs
+                tin = (script.input_tokens(prompt) if callable(script.input_tokens) else script.input_tokens
+                       if script.input_tokens is not None else _words(prompt) + defs)
                 self.media_tokens = script.media_tokens * len(media)
                 tin += self.media_tokens
                 tout = script.output_tokens if script.output_tokens is not None else _words(text)
@@ -401,6 +421,32 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             pass
         seen.server_ms = (time.perf_counter() - t0) * 1000
         seen.t_end = time.time()
+        if cache_key is not None and not fault:
+            with self.provider.lock:  # the prefix is cached once the answer is done
+                self.provider.prompt_caches[cache_key] = max(self.provider.prompt_caches.get(cache_key, 0.0), seen.t_end)
+
+    def _prompt_cache(self, api: str, model: str, body: dict[str, Any], script: ModelScript, arrived: float
+                      ) -> tuple[str, str] | None:
+        """Whether this request reads the shared prefix from the simulated cache or writes it."""
+        if not script.prompt_cache:
+            return None
+        system = body.get("system") if api == "anthropic" else body.get("systemInstruction") if api == "gemini" else \
+            next((m.get("content") for m in body.get("messages", []) if m.get("role") == "system"), None)
+        marks = [b.get("cache_control") for b in (system if isinstance(system, list) else [])
+                 + list(body.get("tools") or []) if isinstance(b, dict) and b.get("cache_control")]
+        if api == "anthropic" and not marks:
+            return None  # Anthropic caches only what the request marks
+        self.cache_ttl = (marks[0] or {}).get("ttl", "5m") if marks else "5m"
+        ttl = 3600.0 if self.cache_ttl == "1h" else script.cache_ttl_s
+        key = (model, json.dumps(system, sort_keys=True))
+        with self.provider.lock:
+            last = self.provider.prompt_caches.get(key)
+            if last is not None and last <= arrived and arrived - last <= ttl:
+                self.cached = script.prompt_cache
+                self.provider.prompt_caches[key] = arrived
+            elif api != "gemini":
+                self.cache_write = script.prompt_cache
+        return key
 
     def _bad_request(self, api: str, msg: str) -> None:
         if api == "openai":
@@ -502,12 +548,12 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
     def _usage_openai(self, tin: int, tout: int) -> dict[str, Any]:
         r = self.reasoning
         u: dict[str, Any] = {"prompt_tokens": tin, "completion_tokens": tout + r, "total_tokens": tin + tout + r}
-        if self.cached:
-            u["prompt_tokens_details"] = {"cached_tokens": self.cached}
+        if self.cached or self.cache_write:
+            u["prompt_tokens_details"] = {"cached_tokens": self.cached, "cache_write_tokens": self.cache_write}
         if r:
             u["completion_tokens_details"] = {"reasoning_tokens": r, "audio_tokens": 0,
                                               "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-        return u
+        return _merged(u, self.usage_extra)
 
     def _openai_plain(self, model: str, text: str, tin: int, tout: int) -> None:
         message: dict[str, Any] = {"role": "assistant", "content": text if text or not self.calls else None}
@@ -518,7 +564,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if self.calls else "stop",
                          "logprobs": None}],
-            "usage": self._usage_openai(tin, tout),
+            "usage": self._usage_openai(tin, tout), **({"service_tier": self.tier} if self.tier else {}),
         })
 
     def _openai_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
@@ -545,7 +591,8 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
             return
         finish = "tool_calls" if self.calls else "stop"
         self._chunk("data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}) + "\n\n")
-        self._chunk("data: " + json.dumps({**base, "choices": [], "usage": self._usage_openai(tin, tout)}) + "\n\n")
+        self._chunk("data: " + json.dumps({**base, "choices": [], "usage": self._usage_openai(tin, tout),
+                                           **({"service_tier": self.tier} if self.tier else {})}) + "\n\n")
         self._chunk("data: [DONE]\n\n")
         self._end_stream()
 
@@ -565,11 +612,16 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
 
     def _usage_anthropic(self, tin: int, tout: int) -> dict[str, Any]:
         # Anthropic reports cache reads apart from input_tokens, and thinking inside output_tokens.
-        u: dict[str, Any] = {"input_tokens": tin - self.cached, "output_tokens": tout + self.reasoning,
-                             "cache_read_input_tokens": self.cached, "cache_creation_input_tokens": 0}
+        w = self.cache_write
+        u: dict[str, Any] = {"input_tokens": tin - self.cached - w, "output_tokens": tout + self.reasoning,
+                             "cache_read_input_tokens": self.cached, "cache_creation_input_tokens": w,
+                             "cache_creation": {"ephemeral_5m_input_tokens": 0 if self.cache_ttl == "1h" else w,
+                                                "ephemeral_1h_input_tokens": w if self.cache_ttl == "1h" else 0}}
+        if self.tier == "fast":
+            u["speed"] = "fast"
         if self.reasoning:
             u["output_tokens_details"] = {"thinking_tokens": self.reasoning}
-        return u
+        return _merged(u, self.usage_extra)
 
     def _anthropic_stream(self, model: str, text: str, tin: int, tout: int, cut: bool, delay: float) -> None:
         self._start_stream()
@@ -641,6 +693,7 @@ class _Handler(BatchRoutes, BaseHTTPRequestHandler):
         if self.media_tokens:
             usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": tin - self.media_tokens},
                                             {"modality": "IMAGE", "tokenCount": self.media_tokens}]
+        usage = _merged(usage, self.usage_extra)
         return {"candidates": [cand], "usageMetadata": usage, "modelVersion": model}
 
     def _gemini_plain(self, model: str, text: str, tin: int, tout: int) -> None:
@@ -682,6 +735,14 @@ def _fragments(raw: str, n: int = 3) -> list[str]:
     """JSON text cut in n pieces, as the APIs stream arguments (mid-token, mid-string)."""
     size = max(1, -(-len(raw) // n))
     return [raw[i:i + size] for i in range(0, len(raw), size)] or [""]
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra`'s fields set, nested objects merged."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _pieces(text: str) -> list[str]:
