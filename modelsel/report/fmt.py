@@ -123,6 +123,39 @@ HEADERS = {"candidate": "Candidate", "status": "Status", "quality": "Quality [95
            "total": "Total/month with failures [95% CI]", "errors": "Errors", "retried": "Retried", "n": "n"}
 
 
+def cost_conditions(c: CostFigures) -> list[str]:
+    """How a candidate's month was projected as production will be billed, in words: the cache hit
+    rate and its assumption (the eval's own beside it), the tier and its price, production's input
+    lengths, the fixed cost per request and instances, break-evens, dated prices, the interval."""
+    out = []
+    if c.cache_hit_rate_text:
+        ev = f"; the eval's own hit rate was {c.eval_cache_hit_rate:.0%}, set by its order and concurrency, not " \
+             "projected" if c.eval_cache_hit_rate is not None else ""
+        out.append(f"prompt cache: a {c.cache_prefix_tokens or 0:,}-token shared prefix, production's hit rate "
+                   f"{c.cache_hit_rate_text}{ev}")
+    if c.service_tier:
+        out.append(f"service tier {c.service_tier}: {c.service_tier_price or 'priced at its rate'}")
+    if c.long_context_from_tokens and c.long_context_share is not None:
+        out.append(f"long context: {c.long_context_share:.0%} of production's requests are over "
+                   f"{c.long_context_from_tokens:,} input tokens ({c.input_lengths_source}), the eval set's "
+                   f"{(c.eval_long_context_share or 0):.0%}; the month is priced at production's mix")
+    elif c.long_context_from_tokens and c.eval_long_context_share:
+        out.append(f"long context: {c.eval_long_context_share:.0%} of the eval set's requests are over "
+                   f"{c.long_context_from_tokens:,} input tokens; production's lengths are not stated "
+                   "(cost.input_tokens), so the month assumes the eval set's mix")
+    if c.fixed_per_request_usd:
+        out.append(f"fixed cost {usd(c.fixed_monthly_usd, 2)}/month is {usd(c.fixed_per_request_usd)} a request at "
+                   "the stated volume (in the cost per request and every check)")
+    if c.instances_note:
+        out.append(f"self-hosting: {c.instances_note}; the fee grows with the volume")
+    for other, vol in c.break_even.items():
+        out.append(f"break-even with {other}: cheaper above about {vol:,.0f} requests/month")
+    out += c.price_changes
+    if c.interval_method and c.interval_method != "bootstrap_t":
+        out.append("interval: bootstrap-t joined with a lognormal pivot for the output tokens' long tail")
+    return out
+
+
 def total_ci(c: Any) -> str:
     """API, hosting and what the failed answers cost, a month, with its interval ('—' without a failure cost)."""
     if c.total_monthly_usd is None:
@@ -136,7 +169,8 @@ def results_rows(s: Summary) -> list[dict[str, str]]:
     rows = []
     for cid, c in s.candidates.items():
         rows.append({
-            "candidate": cid, "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
+            "candidate": cid + (f" ({c.cost.service_tier})" if c.cost.service_tier else ""),
+            "status": status_word(c, s.decision, cid), "quality": q_ci(c.quality),
             "pass_rate": pct(c.quality.pass_rate), "p50": quantile(c.latency.p50), "p95": quantile(c.latency.p95),
             "per_request": per_request_ci(c.cost), "monthly": monthly_ci(c.cost), "total": total_ci(c.cost),
             "errors": errors_text(c),

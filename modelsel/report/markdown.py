@@ -12,6 +12,7 @@ from modelsel.inputs.textfile import printable
 from modelsel.numbers import p_text
 from modelsel.report.fmt import (
     HEADERS,
+    cost_conditions,
     difference_sentence,
     latency_condition,
     monthly_ci,
@@ -268,6 +269,7 @@ def _results(s: Summary, L: list[str]) -> None:
         L += [f"- {esc(cid)}: {esc(text)}" for cid, text in tools]
         L.append("\nCounted per call (repeats included); a request that ended in an error is neither right nor an "
                  "unwanted call. Every miss keeps its reason in records.jsonl and the HTML drill-down.")
+    _cost_conditions(s, L)
     tags = sorted({t for c in s.candidates.values() for t in c.by_tag})
     if tags:
         L.append("\n### Quality by tag\n")
@@ -306,6 +308,14 @@ def _latency_conditions(s: Summary, L: list[str]) -> None:
         L.append(table(["Candidate", "Input", "n", "p50 [95% CI]", "p95 [95% CI]", "TTFT p50", "Output tokens/s"], rows))
         L.append("\nThe percentiles above the table are over the eval set's own mix of input sizes: the mix production "
                  "sends, as far as the eval set (or the traces it came from) represents it.")
+
+
+def _cost_conditions(s: Summary, L: list[str]) -> None:
+    """How each month was projected: production's cache hit rate (named), tier, input lengths, fixed costs."""
+    lines = [f"- {esc(cid)}: {esc(t)}" for cid, c in s.candidates.items() for t in cost_conditions(c.cost)]
+    if lines:
+        L.append("\n### Cost: the month as production will be billed\n")
+        L += lines
 
 
 def _result_notes(s: Summary) -> list[str]:
