@@ -78,12 +78,16 @@ LIMITS: tuple[Limit, ...] = (
     Limit("latency.ttft_p50_ms", "time to first token p50", "median time to the first streamed token",
           "order-statistic interval for the median", False,
           lambda r: r.latency.ttft_p50_ms, _lat(lambda f: f.latency.ttft_p50), fmt_ms),
-    Limit("cost.max_per_request_usd", "cost per request", "mean billed cost of answered calls (reasoning tokens "
-          "billed as output)", "t interval of the mean (at risk when fewer than 2 answered calls give none)", False,
+    Limit("cost.max_per_request_usd", "cost per request", "mean cost of answered calls as production will be billed "
+          "(every usage field priced; reasoning tokens as output; the shared prefix read at production's cache hit rate; "
+          "the candidate's service tier; production's input lengths where stated) + fixed monthly cost / monthly "
+          "requests", "bootstrap-t joined with a lognormal pivot for the output tokens' long tail (at risk when fewer "
+          "than 2 answered calls give none)", False,
           lambda r: r.cost.max_per_request_usd,
           lambda f: None if f.cost.per_request_usd is None else
           Measure(f.cost.per_request_usd, f.cost.per_request_lo, f.cost.per_request_hi, f.n_calls - f.errors), _usd),
-    Limit("cost.monthly_budget_usd", "projected monthly cost", "cost per request x monthly requests + fixed cost",
+    Limit("cost.monthly_budget_usd", "projected monthly cost", "API cost per request x monthly requests + fixed cost "
+          "(with instance_hour_usd: the instances the volume needs)",
           "the cost-per-request interval at the same volume; at risk too when growth breaks the budget", False,
           lambda r: r.cost.monthly_budget_usd if r.cost.monthly_requests is not None else None,
           lambda f: None if f.cost.monthly_usd is None else

@@ -366,6 +366,25 @@ def live_and_batch_cost(c: Candidate, input_tokens: int | None, output_tokens: i
             call_cost(*args, processing="batch", usage=usage, cache_write_1h_tokens=cache_write_1h_tokens))
 
 
+def caches_prefix(c: Candidate) -> bool:
+    """Whether the provider caches a shared prefix for this candidate: Anthropic only when asked
+    (`cache:`), OpenAI and Gemini on their own (prefixes of 1,024 tokens and more)."""
+    return c.cache is not None if c.provider == "anthropic" else c.provider in ("openai", "gemini")
+
+
+def expected_call_cost(c: Candidate, input_tokens: int, output_tokens: int, prefix_tokens: int = 0,
+                       hit_rate: float = 0.0, ttl: str = "5m", when: datetime | None = None,
+                       processing: str = "live") -> float:
+    """What one request is expected to cost when its first `prefix_tokens` (system prompt, tools)
+    are shared: read from the provider's cache at `hit_rate`, written otherwise (at the 5-minute or
+    1-hour write rate; a provider without write prices bills a write as plain input). For
+    estimates before any call (`--dry-run`) and the monthly projection alike."""
+    p = min(prefix_tokens, input_tokens)
+    hit = call_cost(c, input_tokens, output_tokens, p, 0, when, processing)
+    miss = call_cost(c, input_tokens, output_tokens, 0, p, when, processing, cache_write_1h_tokens=p if ttl == "1h" else 0)
+    return hit_rate * hit + (1 - hit_rate) * miss
+
+
 def call_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,
               cache_write_tokens: int = 0, when: datetime | None = None, processing: str = "live",
               usage: dict[str, Any] | None = None, cache_write_1h_tokens: int = 0) -> float:
