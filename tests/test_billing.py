@@ -143,7 +143,7 @@ def test_the_monthly_figure_does_not_move_with_concurrency(fake, keys, tmp_path)
         c = cost_of(s, "anthropic/claude-sonnet-4-5")
         seen[n] = (c["monthly_usd"], c["eval_cache_hit_rate"])
     months = {v[0] for v in seen.values()}
-    assert max(months) == pytest.approx(min(months), rel=1e-9)
+    assert max(months) == pytest.approx(min(months), rel=1e-9), seen
     assert max(months) == pytest.approx(true_month("anthropic", 10_000_000, 3000, 3200, 160), rel=0.005)
     assert seen["1"][1] > seen["32"][1]  # the eval's own hits moved with concurrency; the month did not
 
@@ -351,3 +351,37 @@ def test_an_introductory_price_that_ends_inside_the_horizon_is_priced_by_the_day
     intro = 12 * 100_000 * true_bill("gemini", usage_json("gemini", 2000, 400), when=today, model="gemini-3.6-flash")
     assert truth > 1.8 * intro  # every month at today's introductory price: about half the bill
     assert p.price_changes and "2027-01-01" in p.price_changes[0]
+
+
+@pytest.mark.parametrize(("stated", "traced", "source"), [(0.5, 0.9, "stated"), (None, 0.9, "production traces"),
+                                                          (None, None, "estimated")])
+def test_the_hit_rate_is_the_stated_one_then_the_traces_then_an_estimate(stated, traced, source) -> None:
+    """cost.cache_hit_rate when the PM states it; else the share import traces measured; else the
+    estimate from the volume, named. The eval's own rate (here 1 in 5) is never the month's."""
+    from modelsel.analysis.projection import project
+    from modelsel.catalog.models import call_cost
+    from modelsel.inputs.candidate import Candidate
+    from modelsel.inputs.requirements import Requirements
+    from modelsel.run.calls import Calls
+    from modelsel.run.records import Record
+
+    c = Candidate(id="s", provider="anthropic", vendor="anthropic", model="claude-sonnet-4-5",
+                  price_ref=("anthropic", "claude-sonnet-4-5"), cache={"prefix": "system", "ttl": "5m"})
+    recs = []
+    for i in range(5):
+        read, write = (3000, 0) if i == 0 else (0, 3000)
+        cost = call_cost(c, 3200, 160, read, write)
+        recs.append(Record(candidate="s", example_id=f"e{i}", input_tokens=3200, output_tokens=160, cost_usd=cost,
+                           cost_live_usd=cost, cached_input_tokens=read, cache_write_tokens=write))
+    prod = None if traced is None else {"source": ["t.json"], "models": {}, "whole": {"cache_hit_rate": traced},
+                                        "sample": {}}
+    req = Requirements.model_validate({"task": "t", "evalset": "x.jsonl", "candidates": [{"catalog": "x"}],
+                                       "production": prod, "cost": {"monthly_requests": 100_000,
+                                                                    "cache_hit_rate": stated}})
+    p = project(c, Calls.from_records(recs).arrays(), req)
+    h = stated if stated is not None else traced if traced is not None else poisson(100_000)
+    hit = true_bill("anthropic", usage_json("anthropic", 3200, 160, read=3000))
+    miss = true_bill("anthropic", usage_json("anthropic", 3200, 160, write=3000))
+    assert p.hit.source == source and p.hit.value == pytest.approx(h)
+    assert p.eval_hit_rate == pytest.approx(0.2)
+    assert p.per_request_by_month[0] == pytest.approx(h * hit + (1 - h) * miss, rel=1e-9)

@@ -130,34 +130,73 @@ def _prefix(read: np.ndarray, write: np.ndarray) -> int:
     return seen.most_common(1)[0][0] if seen else 0
 
 
-def _parts(c: Candidate, tin: int, tout: int, p: int, w1h_share: float, processing: str, when: datetime | None
-           ) -> tuple[float, float, float]:
-    """(miss, hit, output) cost of one call of `tin` input tokens whose prefix `p` is written or read."""
-    w1h = round(p * w1h_share)
-    miss = call_cost(c, tin, tout, 0, p, when, processing, cache_write_1h_tokens=w1h)
-    hit = call_cost(c, tin, tout, p, 0, when, processing)
-    out = hit - call_cost(c, tin, 0, p, 0, when, processing) if tout else 0.0
-    return miss, hit, out
+@dataclass(frozen=True)
+class Rates:
+    """USD per token of each class, at one input length's tier: a bill is linear in the tokens of
+    each class once the tier (set by the call's whole input) is known."""
+
+    input: float
+    read: float
+    write_5m: float
+    write_1h: float
+    output: float
 
 
-def _month_ab(c: Candidate, a: CallArrays, actual: np.ndarray, P: int, lengths: list[float] | None,
-              w1h_share: float, processing: str, when: datetime | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per call: A (prefix written), B (a read's saving, negative) and the output part."""
-    n = len(actual)
-    A, B, out = np.zeros(n), np.zeros(n), np.zeros(n)
-    for i in range(n):
-        tin, tout = int(a.input_tokens[i]), int(a.output_tokens[i])
-        read, write, w1 = int(a.cache_read[i]), int(a.cache_write[i]), int(a.cache_write_1h[i])
-        p_i = read + write if read + write else min(P, tin)
-        # What the API's own usage object priced beyond the token counts (media, tool-use fields), as billed
-        residue = actual[i] - call_cost(c, tin, tout, read, write, None, processing, cache_write_1h_tokens=w1)
-        lens = [float(tin)] if lengths is None else lengths
-        ms, hs, os_ = zip(*(_parts(c, round(L), tout, min(p_i, round(L)), w1h_share, processing, when) for L in lens),
-                          strict=True)
-        A[i] = residue + float(np.mean(ms))
-        B[i] = float(np.mean(hs)) - float(np.mean(ms))
-        out[i] = float(np.mean(os_))
-    return A, B, out
+class Pricer:
+    """One candidate's per-token rates by tier, from genai-prices (or the stated price) through
+    `call_cost`: five probes per tier and date instead of a full price calculation per call."""
+
+    def __init__(self, c: Candidate, processing: str) -> None:
+        self.c, self.processing = c, processing
+        self.starts = (prices.all_tier_starts(c.price_ref[0], c.price_ref[1]) if c.price_ref else [])
+        self.memo: dict[tuple[int, datetime | None], Rates] = {}
+
+    def rates(self, length: int, when: datetime | None) -> Rates:
+        k = sum(1 for s in self.starts if length > s)
+        if (k, when) not in self.memo:
+            L = self.starts[k - 1] + 1 if k else (min(self.starts[0], 1000) if self.starts else 1000)
+            c, pr = self.c, self.processing
+            base = call_cost(c, L, 0, 0, 0, when, pr)
+            self.memo[(k, when)] = Rates(
+                input=base / L, read=call_cost(c, L, 0, L, 0, when, pr) / L,
+                write_5m=call_cost(c, L, 0, 0, L, when, pr) / L,
+                write_1h=call_cost(c, L, 0, 0, L, when, pr, cache_write_1h_tokens=L) / L,
+                output=(call_cost(c, L, 1_000_000, 0, 0, when, pr) - base) / 1_000_000)
+        return self.memo[(k, when)]
+
+    def columns(self, lengths: np.ndarray, when: datetime | None) -> dict[str, np.ndarray]:
+        rs = [self.rates(int(L), when) for L in lengths.tolist()]
+        return {f: np.array([getattr(r, f) for r in rs]) for f in ("input", "read", "write_5m", "write_1h", "output")}
+
+    def bill(self, tin: np.ndarray, out: np.ndarray, read: np.ndarray, write: np.ndarray, w1h: np.ndarray,
+             when: datetime | None) -> np.ndarray:
+        r = self.columns(tin, when)
+        return (r["input"] * (tin - read - write) + r["read"] * read + r["write_5m"] * (write - w1h)
+                + r["write_1h"] * w1h + r["output"] * out)
+
+
+def _month_ab(pricer: Pricer, a: CallArrays, actual: np.ndarray, P: int, lengths: list[float] | None,
+              w1h_share: float, when: datetime | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per call: A (the prefix written), B (what a read saves over a write: negative) and the
+    output tokens' part, averaged over production's input lengths when they are stated."""
+    tin = a.input_tokens.astype(float)
+    out = a.output_tokens.astype(float)
+    read, write, w1 = (a.cache_read.astype(float), a.cache_write.astype(float), a.cache_write_1h.astype(float))
+    pref = np.where(read + write > 0, read + write, np.minimum(P, tin))
+    # What the API's own usage object priced beyond the token counts (media, tool-use fields), as billed
+    residue = actual - pricer.bill(tin, out, read, write, w1, None)
+    grid = tin[:, None] if lengths is None else np.broadcast_to(np.array(lengths, dtype=float), (len(tin), len(lengths)))
+    flat = np.rint(grid).ravel()
+    r = pricer.columns(np.unique(flat), when)
+    idx = np.searchsorted(np.unique(flat), flat).reshape(grid.shape)
+    rate = {k: v[idx] for k, v in r.items()}
+    p = np.minimum(pref[:, None], grid)
+    write_rate = (1 - w1h_share) * rate["write_5m"] + w1h_share * rate["write_1h"]
+    plain = rate["input"] * (grid - p) + rate["output"] * out[:, None]
+    miss = plain + write_rate * p
+    hit = plain + rate["read"] * p
+    out_part = (rate["output"] * out[:, None]).mean(axis=1)
+    return residue + miss.mean(axis=1), (hit - miss).mean(axis=1), out_part
 
 
 def _instances(c: Candidate, a: CallArrays, req: Requirements, volume: float) -> tuple[int, float, str] | None:
@@ -215,16 +254,17 @@ def project(c: Candidate, a: CallArrays, req: Requirements, today: datetime | No
             if lengths is not None:
                 proj.long_share_production = float(np.mean([L > starts[0] for L in lengths]))
     if not P and lengths is None and not _changes(c, today, months):
-        proj.output_part = _output_only(c, a, processing)
+        proj.output_part = _month_ab(Pricer(c, processing), a, actual, 0, None, 0.0, None)[2]
         _months(proj, c, a, req, vols, [proj.per_call] * months)
         return proj
     segments = (prices.month_segments(c.price_ref[0], c.price_ref[1], today, months) if c.price_ref
                 else [[(today, 1.0)] for _ in range(months)])
     by_date: dict[datetime, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    pricer = Pricer(c, processing)
 
     def ab(when: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if when not in by_date:
-            by_date[when] = _month_ab(c, a, actual, P, lengths, w1h_share, processing, when)
+            by_date[when] = _month_ab(pricer, a, actual, P, lengths, w1h_share, when)
         return by_date[when]
 
     per_month_calls = []
@@ -256,16 +296,6 @@ def _h_at(hit: HitRate | None, c: Candidate, ttl: str, volume: float, eval_rate:
     if hit.source == "estimated":
         return poisson_hit_rate(volume, LIFETIME_S[ttl])  # more requests a month, warmer cache
     return hit.value
-
-
-def _output_only(c: Candidate, a: CallArrays, processing: str) -> np.ndarray:
-    out = np.zeros(len(a))
-    for i in range(len(a)):
-        tin, tout = int(a.input_tokens[i]), int(a.output_tokens[i])
-        r, w = int(a.cache_read[i]), int(a.cache_write[i])
-        if tout:
-            out[i] = call_cost(c, tin, tout, r, w, None, processing) - call_cost(c, tin, 0, r, w, None, processing)
-    return out
 
 
 def _months(proj: Projection, c: Candidate, a: CallArrays, req: Requirements, vols: list[float],

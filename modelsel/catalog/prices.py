@@ -254,3 +254,15 @@ def input_tier_starts(provider_id: str, model_ref: str, when: datetime | None = 
         return []
     p = model.get_prices(when or datetime.now(UTC))
     return sorted({int(t.start) for x in (getattr(p, "input_mtok", None),) for t in (getattr(x, "tiers", None) or [])})
+
+
+def all_tier_starts(provider_id: str, model_ref: str) -> list[int]:
+    """Every input length at which any of the model's prices (on any date, tier or variant) changes
+    rate: between two of them a bill is linear in each class of tokens."""
+    try:
+        _, model = snapshot().find_provider_model(model_ref, None, provider_id, None)
+    except Exception:
+        return []
+    entries = [model.prices] if not isinstance(model.prices, list) else [cp.prices for cp in model.prices]
+    entries += [v.prices for v in model.price_variants or []]
+    return sorted({int(t.start) for e in entries for x in e.__dict__.values() for t in (getattr(x, "tiers", None) or [])})
