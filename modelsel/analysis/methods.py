@@ -21,6 +21,16 @@ QUALITY = {
     "bootstrap_t": ("bootstrap-t", "the studentized bootstrap"),
 }
 
+# The cost-per-request interval's method (CostFigures.interval_method): (short name, what it is).
+COST = {
+    "bootstrap_t+lognormal_pivot": ("bootstrap + lognormal pivot", "the union of the studentized bootstrap and a "
+                                    "generalized pivotal interval with the output tokens' cost as delta-lognormal, "
+                                    "for the mean cost per request (heavy-tailed output lengths)"),
+    "bootstrap_t": ("studentized bootstrap", "the studentized bootstrap, for the mean cost per request"),
+    "lognormal_pivot": ("lognormal pivot", "a generalized pivotal interval with the output tokens' cost as "
+                                           "delta-lognormal, for the mean cost per request"),
+}
+
 # A paired comparison's test (Comparison.test): (short name, what it is). Each interval inverts it.
 TESTS = {
     "tango_score": ("Tango score", "Tango's score test for paired pass/fail answers"),
@@ -47,4 +57,5 @@ def readme_rows() -> list[str]:
     """The README's table of methods, made from this one (tests/test_schema_docs.py holds them equal)."""
     rows = [f"| quality interval | `{k}` | {text} |" for k, (_, text) in QUALITY.items()]
     rows += [f"| paired comparison | `{k}` | {text} |" for k, (_, text) in TESTS.items()]
+    rows += [f"| cost per request | `{k}` | {text} |" for k, (_, text) in COST.items()]
     return rows

@@ -151,8 +151,6 @@ def cost_conditions(c: CostFigures) -> list[str]:
     for other, vol in c.break_even.items():
         out.append(f"break-even with {other}: cheaper above about {vol:,.0f} requests/month")
     out += c.price_changes
-    if c.interval_method and c.interval_method != "bootstrap_t":
-        out.append("interval: bootstrap-t joined with a lognormal pivot for the output tokens' long tail")
     return out
 
 

@@ -312,10 +312,15 @@ def _latency_conditions(s: Summary, L: list[str]) -> None:
 
 def _cost_conditions(s: Summary, L: list[str]) -> None:
     """How each month was projected: production's cache hit rate (named), tier, input lengths, fixed costs."""
+    from modelsel.analysis import methods
+
     lines = [f"- {esc(cid)}: {esc(t)}" for cid, c in s.candidates.items() for t in cost_conditions(c.cost)]
+    used = methods.sentence(methods.COST, [c.cost.interval_method or "" for c in s.candidates.values()])
     if lines:
         L.append("\n### Cost: the month as production will be billed\n")
         L += lines
+    if used:
+        L.append(f"\nCost per request carries a 95% interval: {esc(used)}.")
 
 
 def _result_notes(s: Summary) -> list[str]:
