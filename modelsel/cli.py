@@ -48,7 +48,9 @@ def eval(
     no_cache: bool = typer.Option(False, "--no-cache", help="Make fresh calls instead of reusing cached answers."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=256, help="Calls in flight per model (default: the provider's)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Estimate calls, tokens and cost; call nothing."),
-    repeat: int = typer.Option(1, "--repeat", min=1, max=20, help="Ask each example K times."),
+    repeat: int | None = typer.Option(None, "--repeat", min=1, max=20,
+                                      help="Ask each example K times, each an independent try (default: run.repeats, "
+                                           "else 1)."),
     max_cost: float | None = typer.Option(None, "--max-cost", min=0, help="Stop spending at this many USD."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.01, help="Seconds per call before it counts as timed out."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", min=0.001,
@@ -79,10 +81,10 @@ def eval(
         return _cancel_batches(inp, scr, reports_root)
     if mlflow_uri:
         require_mlflow()
-    cfg = pipeline.run_config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
-                              max_minutes=max_minutes, retry_after_cap=retry_after_cap, retry_scale=retry_scale(),
-                              extra_calls=not no_extra_calls)
     try:
+        cfg = pipeline.run_config(inp, repeat=repeat, concurrency=concurrency, timeout=timeout, max_cost=max_cost,
+                                  max_minutes=max_minutes, retry_after_cap=retry_after_cap, retry_scale=retry_scale(),
+                                  extra_calls=not no_extra_calls)
         if batch or inp.lr.req.run.batch:
             _plan_batches(cfg, inp, scr)
         if dry_run:

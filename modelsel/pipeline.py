@@ -21,7 +21,7 @@ from modelsel.catalog.models import Candidate, resolve, resolve_candidates
 from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.evalset import EvalSet, load_evalset
 from modelsel.inputs.prompting import render
-from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements
+from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements, repeats_needed
 from modelsel.inputs.scorers import spec_dict, types_used, validate
 from modelsel.inputs.tools import Tooling, for_example
 from modelsel.providers import Provider, provider_class
@@ -408,7 +408,7 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     arr = projection.with_production_costs(arr, projections, req.cost.processing)
     fixed = projection.fixed_month_one(projections, inp.candidates)
     examples = {e.id: Unasked(e.cluster or e.id, tuple(e.tags)) for e in inp.evalset.examples}
-    figs, comps, resolution = compute(arr, req, fixed, examples)
+    figs, comps, resolution = compute(arr, req, fixed, examples, cfg.repeat)
     projection.annotate_all(figs, projections, inp.candidates, req)
     _latency_conditions(figs, facts)
     screening = Screening(_not_evaluated(scr, figs, facts), scr.compliance_out, scr.compliance_risks)
@@ -529,6 +529,7 @@ def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int,
         return res
     family = max(1, len(d.survivors) - 1) if req.decision.equivalence == "non_inferior" else max(1, len(comps))
     out = resolution(n, [pair], req.decision.small_difference, family)
+    out.on = res.on
     out.sd_source = f"observed on the pair the choice rests on ({d.chosen} vs {other})"
     return out
 
@@ -557,12 +558,16 @@ def _catalog_as_of(cands: list[Candidate]) -> str | None:
     return max(dates) if dates else None
 
 
-def run_config(inp: Inputs, *, repeat: int = 1, concurrency: int | None = None, timeout: float = 60.0,
+def run_config(inp: Inputs, *, repeat: int | None = None, concurrency: int | None = None, timeout: float = 60.0,
                max_cost: float | None = None, max_minutes: float | None = None, retry_after_cap: float | None = None,
                retry_scale: float = 1.0, extra_calls: bool = True) -> RunConfig:
     """The run's settings: the command line wins over the requirements file's `run:` block."""
     run = inp.lr.req.run
-    return RunConfig(repeat=repeat, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost, extra_calls=extra_calls,
+    k = repeat if repeat is not None else run.repeats
+    if inp.lr.req.quality.min_pass_all is not None and k < 2:
+        raise InputError(repeats_needed(k), path=inp.lr.path, line=inp.lr.line("quality", "min_pass_all"),
+                         field="quality.min_pass_all", hint="(--repeat sets the tries for one run.)")
+    return RunConfig(repeat=k, concurrency=concurrency, timeout_s=timeout, max_cost_usd=max_cost, extra_calls=extra_calls,
                      max_minutes=max_minutes if max_minutes is not None else run.max_minutes,
                      max_answer_chars=run.max_answer_chars, tooling=inp.tooling,
                      retry=RetryPolicy(scale=retry_scale, retry_after_cap_s=retry_after_cap if retry_after_cap is not None

@@ -19,6 +19,31 @@ class Model(BaseModel):
 
 # --- figures of one candidate (or one simulated strategy) -------------------------------------
 
+class PassK(Model):
+    """A share of examples over their K independent tries (run.repeats / --repeat): right on all k tries
+    (pass^k) or on at least one (pass@k), with its 95% interval over examples."""
+
+    value: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    n: int = 0  # examples asked at least k times
+    k: int = 0
+    clusters: int | None = None  # independent units when examples share clusters
+    missing: int = 0  # examples asked fewer than k times (or never): lo/hi count them as anything from 0 to 1
+
+
+class Flips(Model):
+    """Examples right on some tries and wrong on others, counted, named, and as a share with its interval."""
+
+    count: int = 0
+    n: int = 0  # examples asked at least k times
+    k: int = 0
+    value: float | None = None  # count / n
+    lo: float | None = None
+    hi: float | None = None
+    ids: list[str] = []  # every flipping example, in eval-set order
+
+
 class QualityFigures(Model):
     mean: float | None = None
     lo: float | None = None
@@ -37,6 +62,10 @@ class QualityFigures(Model):
     answered_n: int = 0
     missing: int = 0  # examples never asked (deadline, budget, stop): lo/hi count them as anything from 0 to 1
     conf: float | None = None  # the interval's level when not 95% (a group of quality.max_gap: simultaneous)
+    # With K >= 2 independent tries per example (run.repeats): right on all K, on at least one, and the flips.
+    pass_all: PassK | None = None
+    pass_at_k: PassK | None = None
+    flips: Flips | None = None
 
 
 class GapFigures(Model):
@@ -249,6 +278,7 @@ class Resolution(Model):
     test: str | None = None  # the test the figures are for
     can_show: bool = True  # False: the design cannot show any difference (too few clusters for the sign-flip test)
     clusters_needed: int | None = None  # the fewest clusters with which a difference could be shown
+    on: str = "mean score"  # what the paired comparisons compare per example (quality.min_pass_all: right on all K)
 
 
 # --- the decision -------------------------------------------------------------------------------

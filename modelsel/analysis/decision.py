@@ -48,6 +48,23 @@ def _nearest_misses(failures: dict[str, list[Check]]) -> list[NearMiss]:
 
 # --- rule 3: among survivors ------------------------------------------------------------------
 
+def on_pass_all(req: Requirements, figs: dict[str, Figures]) -> int:
+    """K when the choice rests on right-on-all-K-tries (quality.min_pass_all is set and the run made
+    K >= 2 tries), else 0: the paired comparisons were then made on it (metrics.compute)."""
+    if req.quality.min_pass_all is None:
+        return 0
+    return max((f.quality.pass_all.k for f in figs.values() if f.quality.pass_all is not None), default=0)
+
+
+def _pass_all_value(f: Figures) -> float:
+    return f.quality.pass_all.value or 0.0 if f.quality.pass_all is not None else 0.0
+
+
+def pct_of(f: Figures) -> str:
+    p = f.quality.pass_all
+    return "n/a" if p is None or p.value is None else f"{p.value:.0%}"
+
+
 def monthly_of(f: Figures, total: bool = False) -> float:
     """The cost a PM compares: projected monthly cost, or cost per request without a volume;
     `total`: with what failed answers cost (requirements' cost.rank_on)."""
@@ -326,7 +343,11 @@ def _choose(d: Decision, best: str, pool: list[str], figs: dict[str, Figures], b
               for p in pri]
     d.reasons.append(f"Among {', '.join(repr(c) for c in pool)}, '{chosen}' ranks first on {', '.join(ranked)}: "
                      f"{cost_text(f)}, p95 {fmt_ms(f.latency.p95.value or 0)}" + (f" ({rt})" if rt else "") + ".")
-    if chosen != best:
+    if chosen != best and (k := on_pass_all(req, figs)):
+        d.reasons.append(f"'{chosen}' is chosen over '{best}', right on all {k} tries more often "
+                         f"({pct_of(figs[best])} vs {pct_of(figs[chosen])}): the data cannot rule out that '{best}' is "
+                         "more consistent; it is not shown to be.")
+    elif chosen != best:
         d.reasons.append(f"'{chosen}' is chosen over the highest-scoring '{best}' ({figs[best].quality.mean:.3f} vs "
                          f"{q.mean:.3f}): the data cannot rule out that '{best}' is better; it is not shown to be.")
     if prefer_open:
@@ -476,9 +497,15 @@ def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Compari
         d.reasons.append("No candidate meets every requirement. The nearest misses, and what would have to move for each:")
         d.nearest_misses = _nearest_misses(d.failures)
         return d, checks
-    best = max(d.survivors, key=lambda c: (figs[c].quality.mean or 0, -monthly_of(figs[c])))
+    k = on_pass_all(req, figs)
+    best = max(d.survivors, key=lambda c: (_pass_all_value(figs[c]) if k else 0.0, figs[c].quality.mean or 0,
+                                           -monthly_of(figs[c])))
     d.best = best
     others = [c for c in d.survivors if c != best]
+    if k and others:
+        d.reasons.append(f"The requirements set quality.min_pass_all, so the survivors are compared on what it "
+                         f"measures: per example, right on all {k} tries or not (paired, on the same examples); "
+                         f"the best is the survivor right on all {k} tries most often.")
     sds = [c.sd_diff for c in comps if c.sd_diff]
     d.verdicts, family, d.multiplicity = _verdicts(best, others, comps, req,
                                                    float(sorted(sds)[len(sds) // 2]) if sds else 0.5)

@@ -16,7 +16,7 @@ from modelsel.analysis import stats
 from modelsel.inputs.requirements import Requirements
 from modelsel.numbers import ms as fmt_ms
 from modelsel.numbers import usd as _usd
-from modelsel.schema import Check, Figures, QualityFigures, Quantile
+from modelsel.schema import Check, Figures, PassK, QualityFigures, Quantile
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ def _q(q: QualityFigures | None) -> Measure | None:
     return Measure(q.mean, q.lo, q.hi, q.n)
 
 
+def _pk(p: PassK | None) -> Measure | None:
+    return None if p is None or p.value is None else Measure(p.value, p.lo, p.hi, p.n)
+
+
 def _lat(get: Callable[[Figures], Quantile | None]) -> Callable[[Figures], Measure | None]:
     def m(f: Figures) -> Measure | None:
         q = get(f)
@@ -68,6 +72,11 @@ LIMITS: tuple[Limit, ...] = (
           "clustered. Examples never asked count as anything from 0 to 1: pass or fail only whatever they would "
           "score, else not judged", True,
           lambda r: r.quality.min_score, lambda f: _q(f.quality), _score),
+    Limit("quality.min_pass_all", "right on every try", "share of examples right on all K independent tries "
+          "(run.repeats, K >= 2; pass^k): an error is a wrong try",
+          "exact binomial over examples (the K tries of one example are one unit; at the effective n where examples "
+          "share a cluster). Examples asked fewer than K times count as anything from 0 to 1", True,
+          lambda r: r.quality.min_pass_all, lambda f: _pk(f.quality.pass_all), _pct),
     Limit("latency.p50_ms", "p50 latency", "median of warm answered requests' time from the first attempt to the "
           "answer, failed attempts and back-off included",
           "order-statistic interval for the median", False,
@@ -156,6 +165,15 @@ def _judge(lim: Limit, m: Measure, target: float, what: str | None = None, missi
     return Check(**base, status="pass", text=f"{what} {ci} meets {lim.fmt(target)}")
 
 
+def _missing(lim: Limit, f: Figures) -> int:
+    """Examples not shown for this figure (never asked, or asked fewer than K times)."""
+    if lim.requirement == "quality.min_score":
+        return f.quality.missing
+    if lim.requirement == "quality.min_pass_all" and f.quality.pass_all is not None:
+        return f.quality.pass_all.missing
+    return 0
+
+
 _BY_TAG = Limit("quality.min_by_tag", "quality", "mean score over the tag's examples", "as for quality", True,
                 lambda r: None, lambda f: None, _score)
 
@@ -184,7 +202,9 @@ def check(f: Figures, req: Requirements) -> list[Check]:
                              higher_is_better=False, text=f"{lim.label} not judged: {m.n} warm calls cannot bound it "
                              "from above at 95%, and --no-extra-calls kept the latency-only calls that would"))
             continue
-        c = _judge(lim, m, target, missing=f.quality.missing if lim.requirement == "quality.min_score" else 0)
+        what = f"right on all {f.quality.pass_all.k} tries" if lim.requirement == "quality.min_pass_all" and \
+            f.quality.pass_all is not None else None
+        c = _judge(lim, m, target, what, missing=_missing(lim, f))
         if c.status == "pass" and lim.requirement == "cost.monthly_budget_usd":
             at_h = f.cost.monthly_usd_at_horizon
             if at_h is not None and at_h > target:

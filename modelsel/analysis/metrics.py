@@ -10,16 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelsel.analysis import betting, stats
+from modelsel.analysis import betting, consistency, stats
 from modelsel.inputs.requirements import Requirements
 from modelsel.run.calls import CallArrays
 from modelsel.schema import (
     Comparison,
     CostFigures,
     Figures,
+    Flips,
     GapFigures,
     LatencyBucket,
     LatencyFigures,
+    PassK,
     QualityFigures,
     Quantile,
     Rate,
@@ -130,8 +132,47 @@ def quality(arr: CallArrays, unasked: dict[str, Unasked] | None = None, conf: fl
                           pass_hi=_num(pr[2]) if pr else None, conf=conf if conf != stats.CONF else None, **base)
 
 
-def _quantile(x: np.ndarray, q: float) -> Quantile:
-    c = stats.quantile_ci(x, q)
+def _share(vals: list[float], cl: list[str], more: list[str], conf: float = stats.CONF
+           ) -> tuple[float | None, float | None, float | None]:
+    """(mean, lo, hi) of per-example values in [0, 1] by the interval that fits them (`_interval`);
+    `more`: the clusters of examples not shown, counted as anything from 0 to 1."""
+    if not vals:
+        return None, (0.0 if more else None), (1.0 if more else None)
+    v = np.asarray(vals, dtype=float)
+    mean, lo, hi, _ = _interval(v, cl, conf)
+    if more:
+        lo = _interval(np.concatenate([v, np.zeros(len(more))]), cl + more, conf)[1]
+        hi = _interval(np.concatenate([v, np.ones(len(more))]), cl + more, conf)[2]
+    if math.isnan(lo):
+        return _num(mean), None, None
+    return _num(mean), _num(max(0.0, lo)), _num(min(1.0, hi))
+
+
+def consistency_figures(arr: CallArrays, k: int, unasked: dict[str, Unasked] | None = None
+                        ) -> tuple[PassK, PassK, Flips]:
+    """Right on all k tries (pass^k), on at least one (pass@k), and the examples that flip, each as a
+    share of examples with its interval over examples (clustered where they share a cluster: the k
+    tries of one example are one unit, never k). Examples asked fewer than k times, and examples
+    never asked, are counted as not shown: the interval's ends take them as 0 and as 1."""
+    t = consistency.tally(arr)
+    done = t.complete(k)
+    cl = [t.cluster[i] for i in done]
+    more = [t.cluster[i] for i in t.short(k)] + [u.cluster for e, u in (unasked or {}).items() if e not in t.ids]
+    n, g = len(done), len(set(cl))
+    clusters = g if g < n else None
+
+    def share(est) -> PassK:  # type: ignore[no-untyped-def]
+        v, lo, hi = _share([est(t.tries[i], t.right[i], k) for i in done], cl, more)
+        return PassK(value=v, lo=lo, hi=hi, n=n, k=k, clusters=clusters, missing=len(more))
+
+    ids = t.flipped(k)
+    fv, flo, fhi = _share([float(0 < t.right[i] < t.tries[i]) for i in done], cl, more)
+    return (share(consistency.pass_all_estimate), share(consistency.pass_at_k_estimate),
+            Flips(count=len(ids), n=n, k=k, value=fv, lo=flo, hi=fhi, ids=ids))
+
+
+def _quantile(x: np.ndarray, q: float, clusters: list[str] | None = None) -> Quantile:
+    c = stats.quantile_ci(x, q, clusters)
     return Quantile(value=_num(c.value, 4), lo=_num(c.lo, 4), hi=_num(c.hi, 4), n=c.n)
 
 
@@ -155,12 +196,28 @@ def latency_sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
     return _sample(judged_rows(arr)[0])
 
 
-def _sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
+def _use(arr: CallArrays) -> tuple[np.ndarray, np.ndarray]:
     ok = ~arr.error & ~np.isnan(arr.latency_ms)
     warm = ok & ~arr.cold
-    use = warm if int(warm.sum()) >= MIN_WARM else ok
+    return (warm if int(warm.sum()) >= MIN_WARM else ok), ok
+
+
+def _sample(arr: CallArrays) -> tuple[np.ndarray, np.ndarray, int]:
+    use, ok = _use(arr)
     ttft = arr.ttft_ms[use]
     return arr.latency_ms[use], ttft[~np.isnan(ttft)], int(ok.sum() - use.sum())
+
+
+def _inputs(arr: CallArrays) -> tuple[list[str] | None, list[str] | None]:
+    """The input each judged call (and each call with a time to first token) asked, when inputs were
+    asked more than once (repeats, latency-only calls): their calls are a cluster, not independent
+    draws of the latency. None when every call asked its own input."""
+    use, _ = _use(arr)
+    ids = arr.example[use].tolist()
+    if len(set(ids)) == len(ids):
+        return None, None
+    has_ttft = ~np.isnan(arr.ttft_ms[use])
+    return ids, [e for e, t in zip(ids, has_ttft.tolist(), strict=True) if t]
 
 
 BUCKETS = ((1_000, "< 1k tokens"), (10_000, "1k-10k tokens"), (100_000, "10k-100k tokens"), (math.inf, ">= 100k tokens"))
@@ -197,11 +254,12 @@ def latency(arr: CallArrays) -> LatencyFigures:
     the calls `judged_rows` names."""
     rows, source = judged_rows(arr)
     lat, ttft, cold = _sample(rows)
-    out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50), p95=_quantile(lat, 95),
-                         p99=_quantile(lat, 99), mean_ms=_num(float(lat.mean())) if len(lat) else None,
+    cl, cl_ttft = _inputs(rows)
+    out = LatencyFigures(n=len(lat), cold_excluded=cold, p50=_quantile(lat, 50, cl), p95=_quantile(lat, 95, cl),
+                         p99=_quantile(lat, 99, cl), mean_ms=_num(float(lat.mean())) if len(lat) else None,
                          source=source, extra_calls=int((arr.lpass == "extra").sum()), by_input=by_input(rows))
     if len(ttft):
-        out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50), _quantile(ttft, 95)
+        out.ttft_p50, out.ttft_p95 = _quantile(ttft, 50, cl_ttft), _quantile(ttft, 95, cl_ttft)
     retried = ~rows.error & (rows.attempts > 1)
     if retried.any():
         ok = ~rows.error & ~np.isnan(rows.attempt_ms)
@@ -289,8 +347,9 @@ def retried(arr: CallArrays) -> tuple[int, dict[str, int]]:
 
 
 def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
-            unasked: dict[str, Unasked] | None = None) -> Figures:
-    """One candidate's figures; `unasked`: the eval set's examples it was never asked."""
+            unasked: dict[str, Unasked] | None = None, k: int = 1) -> Figures:
+    """One candidate's figures; `unasked`: the eval set's examples it was never asked; `k`: the
+    run's independent tries per example (from 2, right on all k, on at least one, and the flips)."""
     n_calls = len(arr)
     errors = int(arr.error.sum())
     elo, ehi = stats.clopper_pearson(errors, n_calls)
@@ -299,6 +358,8 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
     n_retried, retry_kinds = retried(arr)
     q = quality_rows(arr)
     qf = quality(q, unasked)
+    if k >= 2:
+        qf.pass_all, qf.pass_at_k, qf.flips = consistency_figures(q, k, unasked)
 
     def of_tag(t: str, conf: float = stats.CONF) -> QualityFigures:
         return quality(q.with_tag(t), {k: u for k, u in unasked.items() if t in u.tags}, conf)
@@ -432,12 +493,14 @@ def clusters_of(arr: CallArrays) -> dict[str, str]:
     return dict(zip(arr.example.tolist(), arr.cluster.tolist(), strict=True))
 
 
-def compare_all(arr: CallArrays, margin: float | None = None) -> list[Comparison]:
+def compare_all(arr: CallArrays, margin: float | None = None, pass_all_k: int | None = None) -> list[Comparison]:
     """Every pair of candidates on the examples both were asked, Holm-adjusted over the whole
     table: one family, so every verdict drawn from it keeps a family-wise error of 5%. With a
     `margin` (small_difference under the non-inferiority policy), each pair's non-inferiority
-    p-values by the same test."""
-    per = {c: arr.of(c).per_example_scores() for c in arr.candidates()}
+    p-values by the same test. `pass_all_k`: compare right-on-all-k-tries per example (the choice
+    rests on quality.min_pass_all) instead of the mean score over tries."""
+    per = {c: (consistency.per_example_pass_all(arr.of(c), pass_all_k) if pass_all_k else arr.of(c).per_example_scores())
+           for c in arr.candidates()}
     cl = clusters_of(arr)
     out = []
     for a, b in itertools.combinations(per, 2):
@@ -504,19 +567,38 @@ def planned_resolution(n: int, clusters: int, small: float | None, family: int =
     return r
 
 
+def tries(arr: CallArrays) -> int:
+    """The run's independent tries per example (K): the most any quality call shows."""
+    q = quality_rows(arr)
+    return int(q.repeat.max()) + 1 if len(q) else 1
+
+
+def rests_on_pass_all(req: Requirements, k: int) -> bool:
+    """The choice rests on consistency: quality.min_pass_all is set and the run made K >= 2 tries."""
+    return req.quality.min_pass_all is not None and k >= 2
+
+
 def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] | None = None,
-            examples: dict[str, Unasked] | None = None) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
+            examples: dict[str, Unasked] | None = None, k: int | None = None
+            ) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
     """Every candidate's figures, the paired comparisons and what the data can resolve. `examples`:
     the whole eval set (id -> cluster and tags), so a candidate a deadline, the budget guard or a
-    stop cut short has its unasked examples counted as not shown."""
+    stop cut short has its unasked examples counted as not shown. `k`: the run's tries per example
+    (default: what the calls show). When the requirements set quality.min_pass_all, survivors are
+    compared, and the resolvable difference computed, on right-on-all-k per example."""
     fixed_monthly = fixed_monthly or {}
     examples = examples or {}
+    k = k or tries(arr)
     figs = {}
     for c in arr.candidates():
         a = arr.of(c)
         asked = set(a.example.tolist())
-        figs[c] = figures(a, req, fixed_monthly.get(c, 0.0), {k: u for k, u in examples.items() if k not in asked})
+        figs[c] = figures(a, req, fixed_monthly.get(c, 0.0), {e: u for e, u in examples.items() if e not in asked}, k)
     margin = req.decision.small_difference if req.decision.equivalence == "non_inferior" else None
-    comps = compare_all(quality_rows(arr), margin)
+    on_all = rests_on_pass_all(req, k)
+    comps = compare_all(quality_rows(arr), margin, k if on_all else None)
     n = len(set(arr.example.tolist()))
-    return figs, comps, resolution(n, comps, req.decision.small_difference)
+    res = resolution(n, comps, req.decision.small_difference)
+    if on_all:
+        res.on = f"right on all {k} tries"
+    return figs, comps, res

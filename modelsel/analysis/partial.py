@@ -10,13 +10,14 @@ choice is made among the rest.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 from modelsel.analysis.decision import decide
-from modelsel.analysis.metrics import Unasked, compute
+from modelsel.analysis.metrics import Unasked, compute, tries
 from modelsel.catalog.compliance import Screening
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.requirements import Requirements
@@ -44,6 +45,7 @@ def filled(run: Run, fill: dict[str, float]) -> CallArrays:
     (0: every one failed, 1: every one passed). The filled rows carry no latency and the
     candidate's mean cost, so only quality and the comparisons move."""
     arr = run.arr
+    k = tries(arr)  # every try of an unasked example, so right-on-all-k sees it too
     extra: list[dict[str, object]] = []
     for cid, score in fill.items():
         mine = arr.of(cid)
@@ -53,9 +55,9 @@ def filled(run: Run, fill: dict[str, float]) -> CallArrays:
         out_part = mine.cost_output_usd[ok]
         out_cost = float(out_part.mean()) if ok.any() and not np.isnan(out_part).any() else np.nan
         template = mine.row(0)
-        for ex in unasked_of(run, cid):
+        for ex, rep in itertools.product(unasked_of(run, cid), range(k)):
             u = run.examples[ex]
-            extra.append({**template, "example": ex, "repeat": 0, "tags": u.tags, "cluster": u.cluster, "score": score,
+            extra.append({**template, "example": ex, "repeat": rep, "tags": u.tags, "cluster": u.cluster, "score": score,
                           "passed": int(score >= 1.0), "latency_ms": np.nan, "elapsed_ms": np.nan, "attempt_ms": np.nan,
                           "ttft_ms": np.nan, "cost_usd": cost, "cost_live_usd": cost, "cost_batch_usd": batch_cost,
                           "error": False, "error_kind": "", "error_msg": "", "attempts": 1, "retry_kinds": "",

@@ -422,14 +422,38 @@ def quantile_ranks(n: int, q: float, conf: float = CONF) -> tuple[int | None, in
     return (lo_rank, None)
 
 
-def quantile_ci(x: Sequence[float] | np.ndarray, q: float) -> QuantileCI:
-    """A percentile (q in 0-100) with its distribution-free order-statistic interval."""
-    a = np.sort(np.asarray(x, dtype=float))
+def quantile_design_effect(x: np.ndarray, v: float, clusters: Sequence[str]) -> float:
+    """How much less calls that share a cluster (the tries of one input) tell about a quantile v
+    than independent calls: the cluster-robust (CR2) variance of the share of calls at or under v
+    over its binomial variance (Woodruff's route from a proportion to a quantile), never under 1."""
+    inv, g = cluster_index(clusters)
+    n = len(x)
+    y = (x <= v).astype(float)
+    p = float(y.mean())
+    if g < 2 or g >= n or p in (0.0, 1.0):
+        return 1.0
+    se = cr2(y, inv, g).se
+    return max(1.0, se * se / (p * (1 - p) / n))
+
+
+def quantile_ci(x: Sequence[float] | np.ndarray, q: float, clusters: Sequence[str] | None = None) -> QuantileCI:
+    """A percentile (q in 0-100) with its distribution-free order-statistic interval. `clusters`:
+    calls that are not independent draws (the K tries of one input take about its time): the ranks
+    are those of the effective number of calls (n / design effect, `quantile_design_effect`),
+    carried back to the n calls; a p95 then has an upper bound only from 59 effective calls."""
+    raw = np.asarray(x, dtype=float)
+    a = np.sort(raw)
     n = len(a)
     if n == 0:
         return QuantileCI(None, None, None, 0, (None, None))
     v = float(np.percentile(a, q))
     lr, ur = quantile_ranks(n, q / 100.0)
+    if clusters is not None and len(set(clusters)) < n:
+        m = max(1, math.floor(n / quantile_design_effect(raw, v, clusters)))
+        if m < n:
+            lm, um = quantile_ranks(m, q / 100.0)
+            lr = None if lm is None else max(1, math.floor(lm * (n + 1) / (m + 1)))
+            ur = None if um is None else min(n, math.ceil(um * (n + 1) / (m + 1)))
     lo = None if lr is None else min(float(a[lr - 1]), v)
     hi = None if ur is None else max(float(a[ur - 1]), v)
     return QuantileCI(v, lo, hi, n, (lr, ur))

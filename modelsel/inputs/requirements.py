@@ -81,6 +81,8 @@ class Quality(Strict):
     # A must-pass tag whose examples all passed is a sure pass only when the failure rate the data
     # cannot rule out (exact 95% bound) is under this; with 5 examples the bound is 52%: at risk.
     must_pass_tolerance: float = Field(0.05, gt=0, lt=1)
+    # The share of examples right on every one of the run's K tries (pass^k): needs run.repeats >= 2.
+    min_pass_all: float | None = Field(None, ge=0, le=1)
     max_gap: list[MaxGap] = []
     unacceptable: list[str] = []
 
@@ -257,6 +259,7 @@ class RunPolicy(Strict):
     max_answer_chars: int = Field(200_000, ge=100, le=10_000_000)
     batch: bool = False  # quality calls through the providers' batch APIs (also --batch)
     latency_sample: int = Field(30, ge=5, le=10_000)  # live calls per batched candidate, for latency
+    repeats: int = Field(1, ge=1, le=20)  # independent tries per example and candidate (also --repeat)
 
 
 class Output(Strict):
@@ -570,7 +573,17 @@ def load_requirements(path: str | Path, allow: list[Path] | tuple[Path, ...] = (
                 path=path, line=line_of(lines, ("candidates", i)), field=f"candidates[{i}].id",
             )
         seen[cid] = i
+    if req.quality.min_pass_all is not None and req.run.repeats < 2:
+        raise InputError(repeats_needed(req.run.repeats), path=path, line=line_of(lines, ("quality", "min_pass_all")),
+                         field="quality.min_pass_all")
     return LoadedRequirements(req=apply_position(req), path=path, lines=lines, allowed=list(allow))
+
+
+def repeats_needed(k: int) -> str:
+    """Why quality.min_pass_all cannot be judged at K tries (K < 2)."""
+    return (f"quality.min_pass_all asks for the share of examples right on every try, which needs two or more "
+            f"independent tries per example; this run makes {k}. Set run.repeats: 3 (or more) in the requirements "
+            "file, or remove quality.min_pass_all.")
 
 
 # --- the selection checklist ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from modelsel.analysis import stats
+from modelsel.analysis.consistency import per_example_pass_all
 from modelsel.analysis.metrics import clusters_of, compare
 from modelsel.importers.traces.sample import comparable, moved
 from modelsel.numbers import ms, p_eq
@@ -110,6 +111,36 @@ def _drift(old: Summary, new: Summary, chosen: str, old_per: dict[str, float], n
               if d is not None and d.lo is not None and d.hi is not None else "; the two runs share too few examples to compare"))
     return [Finding(kind="quality_drift", holds=not sig, before=oq.mean, after=nq.mean,
                     text=("quality drifted down: " if sig else "quality stable: ") + txt)]
+
+
+def _consistency(old: Summary, new: Summary, chosen: str, old_calls: CallArrays, new_calls: CallArrays,
+                 cluster_of: dict[str, str]) -> list[Finding]:
+    """When the decision had repeats: right on all K tries now against then, by the same paired test
+    as quality (per example, right on all K or not; clusters respected), else Welch's two-sample t.
+    'Drifted down' only when the interval of the change lies below 0."""
+    oc, nc = old.candidates.get(chosen), new.candidates.get(chosen)
+    if oc is None or nc is None or oc.quality.pass_all is None or oc.quality.pass_all.value is None:
+        return []
+    op, k = oc.quality.pass_all, oc.quality.pass_all.k
+    np_ = nc.quality.pass_all
+    if np_ is None or np_.value is None or np_.k != k:
+        return [Finding(kind="consistency_unmeasured", holds=True, before=op.value,
+                        text=f"right on all {k} tries was {op.value:.0%} in the decision; this review did not make "
+                             f"{k} tries per example, so consistency is not compared")]
+    new_per = per_example_pass_all(new_calls.of(chosen), k)
+    old_per = per_example_pass_all(old_calls.of(chosen), k)
+    d: Comparison | None = compare(new_per, old_per, "now", "before", cluster_of)
+    how = "paired"
+    if d is None:
+        d, how = _two_sample(new_per, old_per), "two-sample Welch t"
+    sig = d is not None and d.hi is not None and d.hi < 0
+    then = f" (interval then {op.lo:.0%}-{op.hi:.0%})" if op.lo is not None and op.hi is not None else ""
+    txt = (f"'{chosen}' right on all {k} tries for {np_.value:.0%} of examples vs {op.value:.0%} in the decision{then}"
+           + (f"; {how} change {d.diff * 100:+.1f} points (95% CI {d.lo * 100:+.1f} to {d.hi * 100:+.1f}, "
+              f"{p_eq(d.p_value)}, n={d.n})" if d is not None and d.lo is not None and d.hi is not None
+              else "; the two runs share too few examples to compare"))
+    return [Finding(kind="consistency_drift", holds=not sig, before=op.value, after=np_.value,
+                    text=("consistency drifted down: " if sig else "consistency stable: ") + txt)]
 
 
 def _two_sample(new_per: dict[str, float], old_per: dict[str, float]) -> Comparison | None:
@@ -225,6 +256,7 @@ def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_cal
             and old.candidates.get(chosen) is not None and old.candidates[chosen].quality.mean is not None:
         plan = _drift_plan(old, new, chosen, [e for e in earlier if e], now, len(earlier), planned)
     f += plan if plan is not None else _drift(old, new, chosen, earlier[0], now, clusters_of(new_calls))
+    f += _consistency(old, new, chosen, old_calls, new_calls, clusters_of(new_calls))
     f += _latency(old, new, chosen)
     f += price
     f += _new_models(old, proposed)

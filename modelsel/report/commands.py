@@ -61,7 +61,9 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
 
     rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
                             {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample, cfg.tooling)
-    t = Table(title="Dry run: estimated before any call (about 4 characters a token; output at max_tokens)")
+    tries = (f"{len(inp.evalset.examples)} examples x {cfg.repeat} independent tries each, "
+             if cfg.repeat > 1 else "")
+    t = Table(title=f"Dry run: {tries}estimated before any call (about 4 characters a token; output at max_tokens)")
     for h in ("Candidate", "How", "Calls", "Input tokens", "Output tokens (max)", "Cost live (max)", "Cost batch (max)",
               "This run (max)"):
         t.add_column(h, justify="right" if h not in ("Candidate", "How") else "left")

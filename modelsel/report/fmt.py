@@ -12,7 +12,9 @@ from modelsel.schema import (
     Comparison,
     CostFigures,
     Decision,
+    Flips,
     LatencyFigures,
+    PassK,
     QualityFigures,
     Quantile,
     Resolution,
@@ -26,6 +28,27 @@ def q_ci(block: QualityFigures | None) -> str:
     if block.lo is None or block.hi is None:
         return f"{block.mean:.3f} (n={block.n}, no interval)"
     return f"{block.mean:.3f} [{block.lo:.2f}, {block.hi:.2f}]"
+
+
+def share_ci(p: PassK | Flips | None) -> str:
+    """A share of examples with its interval and n: '61% (95% CI 50%–71%, n=80)'."""
+    if p is None or p.value is None:
+        return "—"
+    ci = f"95% CI {p.lo * 100:.0f}%–{p.hi * 100:.0f}%, " if p.lo is not None and p.hi is not None else "no interval, "
+    return f"{p.value * 100:.0f}% ({ci}n={p.n})"
+
+
+def consistency_rows(s: Summary) -> list[list[Any]]:
+    """Per candidate with K >= 2 tries: [id, mean over tries, pass^k, pass@k, flips, flipping ids]."""
+    out: list[list[Any]] = []
+    for cid, c in s.candidates.items():
+        q = c.quality
+        if q.pass_all is None or q.flips is None:
+            continue
+        fl = q.flips
+        flips = f"{fl.count} of {fl.n}" + (f" ({share_ci(fl)})" if fl.n else "")
+        out.append([cid, q_ci(q), share_ci(q.pass_all), share_ci(q.pass_at_k), flips, list(fl.ids)])
+    return out
 
 
 def ms(v: float | None) -> str:
@@ -196,7 +219,8 @@ def resolution_sentence(res: Resolution) -> str:
         return (f"With {n}, no quality difference can be shown, whatever its size{fam}: the cluster sign-flip test's "
                 f"smallest possible p-value with {res.clusters} clusters is not below the level it is tested at. About "
                 f"{res.clusters_needed} clusters would do; until then the evidence to choose between survivors is missing.")
-    out = (f"With {n}, quality differences under about {res.resolvable_difference * 100:.0f} points "
+    what = "quality differences" if res.on == "mean score" else f"differences in the share {res.on}"
+    out = (f"With {n}, {what} under about {res.resolvable_difference * 100:.0f} points "
            f"cannot be told apart{fam} (80% power needs a true gap of "
            f"{(res.minimum_detectable_difference_80pct_power or 0) * 100:.0f} points; SD of paired differences "
            f"{res.sd_of_paired_differences}, {res.sd_source}).")

@@ -18,6 +18,7 @@ from modelsel.analysis.metrics import latency_sample
 from modelsel.numbers import p_text
 from modelsel.report.fmt import (
     HEADERS,
+    consistency_rows,
     difference_sentence,
     errors_text,
     latency_condition,
@@ -79,6 +80,12 @@ def select_examples(arr: CallArrays) -> tuple[set[str] | None, dict[str, int]]:
         if p >= 0:
             by_ex[e].add(p)
     disagree = {e for e, ps in by_ex.items() if len(ps) > 1}
+    if (arr.repeat > 0).any():  # an example one candidate got right on some tries and wrong on others
+        tries: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for c, e, p in zip(arr.candidate.tolist(), arr.example.tolist(), arr.passed.tolist(), strict=True):
+            if p >= 0:
+                tries[(c, e)].add(p)
+        disagree |= {e for (_, e), ps in tries.items() if len(ps) > 1}
     rng = random.Random(20240601)  # the same run always shows the same sample
     picked_dis = sorted(disagree)[:MAX_FLAGGED]
     picked_fail = sorted(failed - set(picked_dis))[: max(0, MAX_FLAGGED - len(picked_dis))]
@@ -118,9 +125,13 @@ def drilldown(records: Iterable[Record], cands: list[str], keep: set[str] | None
                 continue
             r = rs[0]
             passed.add(bool(r.passed))
+            scored = [bool(x.passed) and not x.error for x in rs if x.passed is not None or x.error]
+            right = sum(scored)
             answers.append({"o": _cut(answer_text(r) if not r.error else "", limit), "s": r.score, "p": r.passed,
-                            "why": _cut(r.reason, 300), "ms": r.latency_ms, "usd": r.cost_usd, "err": r.error, "k": len(rs)})
-        rows.append({**ex, "a": answers, "disagree": len(passed) > 1})
+                            "why": _cut(r.reason, 300), "ms": r.latency_ms, "usd": r.cost_usd, "err": r.error, "k": len(rs),
+                            "right": right, "flip": 0 < right < len(scored)})
+        rows.append({**ex, "a": answers, "disagree": len(passed) > 1,
+                     "flip": any(a is not None and a["flip"] for a in answers)})
     return {"candidates": cands, "rows": rows}
 
 
@@ -150,7 +161,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         opening=opening(s), status=status_text(s), plain_differences=differences(s), versus=versus(s),
         requirement_rows=_req_rows(s.requirements, str), fallback=fallback_lines(s),
         s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
-        rows=results_rows(s), headers=HEADERS, sort_keys=sort_keys, picked=picked,
+        rows=results_rows(s), headers=HEADERS, consistency=consistency_rows(s), sort_keys=sort_keys, picked=picked,
         chart_cost=figs["cost"], chart_latency=figs["latency"], chart_diff=figs["diff"],
         chart_tags=figs["tags"], tags=tags, data_json=_json_for_script(drill),
         production=production_section(s), quality_methods=quality_methods_text(s),

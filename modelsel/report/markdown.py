@@ -11,6 +11,7 @@ from modelsel.inputs.requirements import Cost
 from modelsel.inputs.textfile import printable
 from modelsel.numbers import p_text
 from modelsel.report.fmt import (
+    consistency_rows,
     HEADERS,
     cost_conditions,
     difference_sentence,
@@ -125,8 +126,10 @@ def _header(s: Summary, L: list[str]) -> None:
         L.append("- Supersedes: nothing (the first record for these requirements here)")
     for dep in s.deployments:
         L.append(f"- Deployed as `{esc(dep.file)}` ({dep.format}, sha256 `{dep.sha256}`), written {dep.at[:10]}")
+    tries = ("independent tries each (run.repeats; the same request and parameters every try, each cached under its "
+             "own key)" if run.repeat > 1 else "try each")
     L.append(f"- Eval set: `{esc(run.evalset_rel or run.evalset)}` (relative to the requirements file), "
-             f"{run.n_examples} examples x {run.repeat} repeat(s)")
+             f"{run.n_examples} examples x {run.repeat} {tries}")
     if run.media is not None:
         m = run.media
         L.append(f"- Images and documents: {m.images} image(s), {m.documents} PDF(s) ({m.pages} page(s)), "
@@ -270,6 +273,7 @@ def _results(s: Summary, L: list[str]) -> None:
         L.append("\nCounted per call (repeats included); a request that ended in an error is neither right nor an "
                  "unwanted call. Every miss keeps its reason in records.jsonl and the HTML drill-down.")
     _cost_conditions(s, L)
+    _consistency(s, L)
     tags = sorted({t for c in s.candidates.values() for t in c.by_tag})
     if tags:
         L.append("\n### Quality by tag\n")
@@ -291,6 +295,24 @@ def _media_costs(s: Summary, L: list[str]) -> None:
         L.append(table(["Candidate", "Per image [95% CI]", "n", "Per PDF page [95% CI]", "n"], rows))
         L.append("\nA call's billed cost (its image and document tokens as the API reported them, at the input rate, "
                  "with its text) shared over the images or pages it sent; n: answered calls that sent any.")
+
+
+def _consistency(s: Summary, L: list[str]) -> None:
+    """Right every time: per candidate, the mean over tries, right on all K, on at least one, and
+    the examples that flip, named."""
+    rows = consistency_rows(s)
+    if not rows:
+        return
+    k = s.run.repeat
+    L.append(f"\n### Right every time ({k} independent tries per example)\n")
+    L.append(table(["Candidate", "mean over tries", f"right on all {k} (pass^{k})", f"right on at least 1 of {k} "
+                    f"(pass@{k})", "examples that flip"], [[esc(x) for x in r[:5]] for r in rows]))
+    L.append(f"\nEach interval is over examples (the {k} tries of one example are one unit, never {k}; clustered where "
+             "examples share a cluster); an error is a wrong try. An example that flips was right on some tries and "
+             "wrong on others: the same request can get a different answer tomorrow.")
+    for r in rows:
+        if r[5]:
+            L.append(f"\n{esc(r[0])} flips on: {esc(', '.join(r[5]))}.")
 
 
 def _latency_conditions(s: Summary, L: list[str]) -> None:

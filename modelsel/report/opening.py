@@ -35,6 +35,24 @@ def _right(c: CandidateEntry) -> str:
     return f"right {pct(rate, 0)} of the time{ci}"
 
 
+FLIP_SHARE = 0.10  # the opening speaks of consistency when the chosen model flips on more than this share
+
+
+def consistency_line(s: Summary, cid: str, always: bool = False) -> str | None:
+    """Right every time, in words a PM can repeat: said when a requirement names it
+    (quality.min_pass_all), when the chosen model flips on more than a tenth of examples, or `always`."""
+    q = s.candidates[cid].quality
+    pa, fl = q.pass_all, q.flips
+    if pa is None or pa.value is None or fl is None:
+        return None
+    named = (s.requirements.get("quality") or {}).get("min_pass_all") is not None
+    if not (always or named or (fl.n and fl.count / fl.n > FLIP_SHARE)):
+        return None
+    ci = f" (95% CI {pct(pa.lo, 0)}–{pct(pa.hi, 0)})" if pa.lo is not None and pa.hi is not None else ""
+    return (f"Right on all {pa.k} tries for {pct(pa.value, 0)} of requests{ci}; {fl.count} of {fl.n} examples gave "
+            "different answers on different tries.")
+
+
 def cost_line(s: Summary, cid: str) -> str:
     c, req = s.candidates[cid].cost, s.requirements["cost"]
     vol = req.get("monthly_requests")
@@ -93,6 +111,8 @@ def opening(s: Summary) -> list[str]:
         out.append(f"**Chosen: {d.chosen}**, {kind_of(c)}: {_right(c)} on {c.quality.n} test examples{fb}.")
         if (higher := higher_scoring(s)) is not None:
             out.append(higher)
+        if (line := consistency_line(s, d.chosen)) is not None:
+            out.append(line)
         out.append(cost_line(s, d.chosen))
     else:
         out.append("**No candidate meets the requirements**: nothing is chosen; the nearest misses and what would "

@@ -64,9 +64,11 @@ class ReplayProvider(Provider):
 
     async def complete(self, req: CallRequest) -> CallResult:
         assert req.example is not None
-        rec = self._load().get((req.example.id, req.repeat)) or self._load().get((req.example.id, 0))
+        # Try k replays try k: one recorded answer is never counted as k independent tries.
+        rec = self._load().get((req.example.id, req.repeat))
         if rec is None:
-            raise ProviderError("fatal", f"no recorded answer for example '{req.example.id}'")
+            raise ProviderError("fatal", f"no recorded answer for example '{req.example.id}'" +
+                                (f" on try {req.repeat + 1} (the recorded run made fewer tries)" if req.repeat else ""))
         return CallResult(text=rec.output or "", input_tokens=rec.input_tokens, output_tokens=rec.output_tokens,
                           latency_ms=rec.latency_ms or 0.0, ttft_ms=rec.ttft_ms, finish_reason=rec.finish_reason,
                           extra={"replayed_from": str(self.candidate.replay_from)}, tool_calls=rec.tool_calls or [])
