@@ -21,7 +21,12 @@ from modelsel.catalog.models import Candidate, resolve, resolve_candidates
 from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.evalset import EvalSet, load_evalset
 from modelsel.inputs.prompting import render
-from modelsel.inputs.requirements import LoadedRequirements, checklist, load_requirements, repeats_needed
+from modelsel.inputs.requirements import (
+    LoadedRequirements,
+    checklist,
+    load_requirements,
+    repeats_needed,
+)
 from modelsel.inputs.scorers import spec_dict, types_used, validate
 from modelsel.inputs.tools import Tooling, for_example
 from modelsel.providers import Provider, provider_class

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +19,7 @@ from modelsel.analysis.metrics import compute, consistency_figures
 from modelsel.inputs.requirements import Requirements
 from modelsel.run.calls import Calls
 from modelsel.run.records import Record
-from tests.conftest import TICKETS, TRUTH, cli, openai_cand, oracle, run_dir, write_req
+from tests.conftest import TICKETS, cli, openai_cand, oracle, run_dir, write_req
 
 # --- the estimators ---------------------------------------------------------------------------
 
@@ -112,6 +111,29 @@ def test_coverage_of_pass_all_with_known_truth() -> None:
         assert fl.ids == [e for e, v in right.items() if len(v) == 2]
     assert cover_all / runs >= 0.94
     assert cover_any / runs >= 0.94
+
+
+def test_every_try_right_gives_the_interval_of_the_examples_not_of_the_calls() -> None:
+    """Issue 49: 50 examples x 5 tries all right is 50 facts, not 250: the pass rate's lower end is
+    the exact bound of 50 of 50 (0.929), not of 250 of 250 (0.985), which a truth of 0.975 would miss."""
+    recs = [Record(candidate="m", example_id=f"x{i}", repeat=r, tags=[], score=1.0, passed=True, output="a")
+            for i in range(50) for r in range(5)]
+    figs, _, _ = compute(Calls.from_records(recs).arrays(), _req(min_score=0.1))
+    assert figs["m"].quality.pass_rate == 1.0
+    assert figs["m"].quality.pass_lo == pytest.approx(0.9289, abs=1e-3)
+
+
+def test_the_tries_of_one_input_are_one_unit_for_the_p95() -> None:
+    """Issue 49: 20 inputs x 5 tries, each input with its own time (100 ms apart) and its tries within
+    a millisecond: 100 calls would bound a p95 from above, but they are 20 inputs' worth, too few."""
+    recs = [Record(candidate="m", example_id=f"x{i}", repeat=r, tags=[], score=1.0, passed=True, output="a",
+                   latency_ms=100.0 * (i + 1) + r * 0.1, attempts=1)
+            for i in range(20) for r in range(5)]
+    figs, _, _ = compute(Calls.from_records(recs).arrays(), _req(min_score=0.1))
+    p95 = figs["m"].latency.p95
+    assert p95.n == 100 and p95.value is not None and p95.hi is None
+    alone = [r.model_copy(update={"example_id": f"y{j}"}) for j, r in enumerate(recs)]  # 100 different inputs
+    assert compute(Calls.from_records(alone).arrays(), _req(min_score=0.1))[0]["m"].latency.p95.hi is not None
 
 
 # --- through the command line, against the fake provider -----------------------------------------
@@ -219,7 +241,7 @@ def test_nobody_qualifies_on_min_pass_all_and_what_if_names_the_move(fake, keys,
     res = cli("eval", req, "--out", tmp_path / "run")
     assert res.exit_code == 1
     md = (tmp_path / "run" / "decision.md").read_text()
-    assert "quality.min_pass_all would have to be lowered from 0.9 to 0.5 (by 0.4)" in md
+    assert "quality.min\\_pass\\_all would have to be lowered from 0.9 to 0.5 (by 0.4)" in md
 
 
 def test_survivors_are_compared_on_right_on_all_tries_when_a_requirement_names_it(fake, keys, tmp_path: Path) -> None:
@@ -282,7 +304,7 @@ def test_dry_run_and_budget_guard_count_every_try(fake, keys, tmp_path: Path) ->
     res = cli("eval", req, "--out", tmp_path / "run", "--max-cost", "15")
     s, recs = run_dir(tmp_path / "run")
     assert s["run"]["budget_stopped"] is True and 0 < len(fake.requests_for("m")) <= 15
-    assert s["run"]["spent_usd"] <= 15
+    assert s["run"]["calls_not_made"] == 36 - len(recs) > 0  # the tries not made are counted as calls
 
 
 def test_review_compares_right_on_all_tries_with_the_decision(fake, keys, tmp_path: Path) -> None:
@@ -312,5 +334,7 @@ def test_requirements_repeats_and_the_record_say_k(fake, keys, tmp_path: Path) -
     s, recs = run_dir(tmp_path / "run")
     assert s["run"]["repeat"] == 2 and len(recs) == 24
     assert s["candidates"]["oa-m"]["quality"]["pass_all"]["k"] == 2
-    doc = yaml.safe_load(req.read_text())
-    assert doc["run"]["repeats"] == 2 and TRUTH
+    assert "12 examples x 2 independent tries each" in (tmp_path / "run" / "decision.md").read_text()
+    assert cli("eval", req, "--out", tmp_path / "one", "--repeat", "1").exit_code == 0  # the command line wins
+    s, recs = run_dir(tmp_path / "one")
+    assert s["run"]["repeat"] == 1 and len(recs) == 12 and s["candidates"]["oa-m"]["quality"]["pass_all"] is None

@@ -46,7 +46,8 @@ def consistency_rows(s: Summary) -> list[list[Any]]:
         if q.pass_all is None or q.flips is None:
             continue
         fl = q.flips
-        flips = f"{fl.count} of {fl.n}" + (f" ({share_ci(fl)})" if fl.n else "")
+        ci = f" (95% CI {fl.lo * 100:.0f}%–{fl.hi * 100:.0f}%)" if fl.lo is not None and fl.hi is not None else ""
+        flips = f"{fl.count} of {fl.n}{ci}"
         out.append([cid, q_ci(q), share_ci(q.pass_all), share_ci(q.pass_at_k), flips, list(fl.ids)])
     return out
 

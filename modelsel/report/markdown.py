@@ -11,9 +11,9 @@ from modelsel.inputs.requirements import Cost
 from modelsel.inputs.textfile import printable
 from modelsel.numbers import p_text
 from modelsel.report.fmt import (
-    consistency_rows,
     HEADERS,
     cost_conditions,
+    consistency_rows,
     difference_sentence,
     latency_condition,
     monthly_ci,

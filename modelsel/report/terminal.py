@@ -7,7 +7,13 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from modelsel.report.fmt import HEADERS, difference_sentence, resolution_text, results_rows
+from modelsel.report.fmt import (
+    HEADERS,
+    consistency_rows,
+    difference_sentence,
+    resolution_text,
+    results_rows,
+)
 from modelsel.schema import Summary
 
 STYLE = {"CHOSEN": "bold green", "fallback": "green", "qualifies": "", "eliminated": "red", "not evaluated": "dim"}
@@ -15,12 +21,15 @@ STYLE = {"CHOSEN": "bold green", "fallback": "green", "qualifies": "", "eliminat
 
 def print_summary(console: Console, s: Summary, folder: str | None = None) -> None:
     name = s.requirements.get("name") or "LLM selection"
-    t = Table(title=f"{escape(name)}: {s.run.n_examples} examples x {s.run.repeat}", header_style="bold")
+    t = Table(title=f"{escape(name)}: {s.run.n_examples} examples x {s.run.repeat} tries", header_style="bold")
     for k, h in HEADERS.items():
         t.add_column(h, justify="left" if k in ("candidate", "status") else "right", no_wrap=k == "candidate")
     for r in results_rows(s):
         t.add_row(*[escape(r[k]) for k in HEADERS], style=STYLE.get(r["status"], ""))
     console.print(t)
+    for r in consistency_rows(s):
+        console.print(f"{escape(r[0])}: right on all {s.run.repeat} tries {escape(r[2])}; at least once "
+                      f"{escape(r[3])}; {escape(r[4])} examples flip", highlight=False)
     d = s.decision
     lines = []
     if d.partial_data:
