@@ -132,6 +132,23 @@ def ceiling_pass_rate(reps: int, n: int, k: int) -> float:
     return hits / reps
 
 
+def ceiling_clusters(reps: int) -> float:
+    """Issue 49 item 1: 80 examples in 8 clusters of 10, a cluster's examples right or wrong together
+    (wrong with chance 0.07: truth 0.93); every example passes in 56% of runs. Coverage of the pass
+    rate's interval."""
+    from modelsel.analysis.metrics import compute
+
+    rng = np.random.default_rng(4910)
+    cl = [f"c{i // 10}" for i in range(80)]
+    hits = 0
+    for _ in range(reps):
+        p = np.where(np.repeat(rng.random(8) < 0.07, 10), 0.0, 1.0)
+        figs, _, _ = compute(arrays("m", p, 1, rng, cl), req(min_score=0.1))
+        q = figs["m"].quality
+        hits += q.pass_lo <= 0.93 <= q.pass_hi
+    return hits / reps
+
+
 def p95_with_repeats(reps: int, n: int, k: int) -> float:
     """Issue 49 item 3: each input has its own typical time (lognormal around a per-input median), the
     K calls of one input vary little around it; coverage of the p95 interval of the mixture."""
@@ -161,6 +178,7 @@ def run(reps: int, has_new: bool) -> dict[str, Any]:
         out["min_pass_all truth 5 points under the bar (n=80, K=3)"] = verdicts(reps, 80, 3, -0.05)
     for n, k in ((50, 3), (50, 5)):
         out[f"pass rate at the ceiling, coverage (n={n} K={k})"] = ceiling_pass_rate(reps, n, k)
+    out["pass rate, 8 clusters of 10 moving together, coverage (truth 0.93)"] = ceiling_clusters(reps)
     for n, k in ((60, 3), (60, 5)):
         out[f"p95 with repeats, coverage (n={n} K={k})"] = p95_with_repeats(reps, n, k)
     return out
