@@ -338,3 +338,11 @@ def test_requirements_repeats_and_the_record_say_k(fake, keys, tmp_path: Path) -
     assert cli("eval", req, "--out", tmp_path / "one", "--repeat", "1").exit_code == 0  # the command line wins
     s, recs = run_dir(tmp_path / "one")
     assert s["run"]["repeat"] == 1 and len(recs) == 12 and s["candidates"]["oa-m"]["quality"]["pass_all"] is None
+
+
+def test_the_local_model_sends_no_seed_of_its_own() -> None:
+    """A seed sent with every call would make K tries at a temperature above 0 one answer K times:
+    the local provider sends the parameters as the candidate sets them, a seed only when set."""
+    from modelsel.providers.local_llama import LocalLlamaProvider
+
+    assert "seed" not in LocalLlamaProvider.defaults

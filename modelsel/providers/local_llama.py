@@ -120,7 +120,9 @@ def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
 class LocalLlamaProvider(Provider):
     default_concurrency = 1  # one llama.cpp context per model file answers one call at a time
     max_concurrency = 1
-    defaults = {"max_tokens": 64, "temperature": 0.0, "n_ctx": 2048, "seed": 0}
+    # No default seed: a seed sent with every call makes K tries at a temperature above 0 one answer
+    # K times (each try must be an independent draw); a `seed` the candidate sets is sent as set.
+    defaults = {"max_tokens": 64, "temperature": 0.0, "n_ctx": 2048}
 
     @classmethod
     def endpoint_key(cls, c: Any) -> str:
