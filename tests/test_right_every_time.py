@@ -346,3 +346,23 @@ def test_the_local_model_sends_no_seed_of_its_own() -> None:
     from modelsel.providers.local_llama import LocalLlamaProvider
 
     assert "seed" not in LocalLlamaProvider.defaults
+
+
+def test_the_budget_guard_refuses_when_nothing_is_in_flight_whatever_the_rounding() -> None:
+    """Four calls of about $2 reserved and settled leave 1.1e-15 of rounding in `reserved`: a call
+    that does not fit must be refused, not wait for a settlement that never comes (it hung the
+    budget-guard test with K tries about one run in three)."""
+    import asyncio
+
+    from modelsel.run.runner import Budget
+
+    async def go() -> float | None:
+        b = Budget(8.0)
+        ests = [1.0000001 * x for x in (1.1, 2.2, 3.3, 0.7)]
+        for e in ests:
+            assert await b.reserve_when_known(lambda e=e: e) == e
+        for e in ests:
+            b.settle(e, e)
+        return await asyncio.wait_for(b.reserve_when_known(lambda: 1.0), timeout=2)
+
+    assert asyncio.run(go()) is None

@@ -151,7 +151,10 @@ class Budget:
             if self.spent + self.reserved + est <= self.cap:
                 self.reserved += est
                 return est
-            if self.reserved <= 1e-15:
+            # Nothing in flight: what is left of `reserved` is the rounding of the sums and differences
+            # of its reservations (1.1e-15 after four calls of about $2: an absolute 1e-15 waited for
+            # ever), so "nothing" is relative to the cap.
+            if self.reserved <= 1e-9 * self.cap:
                 self.reserve(est)  # records why it stopped
                 return None
             self._settled = self._settled or asyncio.Event()
