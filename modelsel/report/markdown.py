@@ -12,8 +12,8 @@ from modelsel.inputs.textfile import printable
 from modelsel.numbers import p_text
 from modelsel.report.fmt import (
     HEADERS,
-    cost_conditions,
     consistency_rows,
+    cost_conditions,
     difference_sentence,
     latency_condition,
     monthly_ci,
