@@ -16,7 +16,7 @@ from modelsel.run.calls import Calls
 from modelsel.run.rundir import RECORDS, TRACE, RunDir
 from modelsel.run.runner import RunConfig
 from modelsel.schema import Summary
-from modelsel.scoring import score_records
+from modelsel.scoring import ScorerFailed, score_records
 
 
 def rerender(folder: Path, formats: tuple[str, ...], rescore: bool, requirements: Path | None = None,
@@ -71,7 +71,10 @@ def _rescore(rd: RunDir, formats: tuple[str, ...], requirements: Path | None, ou
         if c.id not in scr.compliance_out and c.id not in recorded_ids:
             scr.not_evaluated[c.id] = prev.get(c.id) or "not in the recorded run"
     cfg = RunConfig(repeat=run.get("repeat", 1), timeout_s=run.get("timeout_s", 60.0))
-    asyncio.run(score_records(records, pipeline.scorer(inp, cfg)))
+    try:
+        asyncio.run(score_records(records, pipeline.scorer(inp, cfg)))
+    except ScorerFailed as exc:  # the eval's fault: nothing is written, exit 2
+        raise InputError(f"{exc}.", path=req_path, field="scoring", hint=exc.advice("rescore again").strip()) from None
     calls = Calls.from_records(records)
     facts = pipeline.RunFacts(started_at=run.get("started_at", ""), spent_usd=run.get("spent_usd", 0.0),
                               budget_stopped=run.get("budget_stopped", False), calls_not_made=run.get("calls_not_made", 0))

@@ -20,7 +20,7 @@ from modelsel.catalog.models import call_cost, live_and_batch_cost
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.media import RULES, blobs, estimate_media_tokens, media_record, rule_family
-from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render
+from modelsel.inputs.prompting import estimate_tokens, expected_output_tokens, render, tool_tokens
 from modelsel.inputs.tools import Tooling, for_example
 from modelsel.inputs.usercode import describe, user_exit
 from modelsel.providers import CallRequest, CallResult, Provider, ProviderError
@@ -557,6 +557,8 @@ async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: C
         room.release()
         if not t.cancelled() and t.exception() is not None and not failed:
             failed.append(t.exception())  # type: ignore[arg-type]
+            for other in list(pending):  # stop now: no call waiting for a slot goes out after a failure
+                other.cancel()
 
     try:
         for ex, rep in items:
@@ -628,23 +630,36 @@ async def collect(candidates: list[Candidate], providers: dict[str, Provider], e
 def dry_run_estimate(candidates: list[Candidate], examples: list[Example], repeat: int,
                      defaults: dict[str, dict[str, Any]] | None = None, latency_sample: int = 30,
                      tooling: Tooling | None = None) -> list[dict[str, Any]]:
-    """Per candidate: calls, tokens, and the most they can cost live and through a batch (and
-    what the live latency sample of a batched run adds). Tool definitions and the output schema go
-    with every call and are billed as input: they are in the input tokens."""
+    """Per candidate: calls, tokens (the system prompt and tools in every request: the requirements'
+    tools and output schema, and tools in params; thinking the params allow beside max_tokens), and
+    the most they can cost live and through a batch (and what the live latency sample of a batched
+    run adds). Priced call by call with the catalog's prices."""
+    from modelsel.inputs.prompting import reasoning_budget, request_tokens
+
     defaults = defaults or {}
     rows = []
     defs = [estimate_tokens(t.text()) if (t := for_example(tooling, ex.tools)) and t.text() else 0 for ex in examples]
     for c in candidates:
-        out_each = expected_output_tokens({**defaults.get(c.id, {}), **c.params})
+        params = {**defaults.get(c.id, {}), **c.params}
+        thinking = reasoning_budget(params)
+        explicit = any(params.get(k) for k in ("max_tokens", "max_output_tokens", "max_completion_tokens"))
+        # max_tokens caps thinking and answer together (Anthropic, OpenAI); without it, the budget comes on top
+        out_each = int(params.get("max_completion_tokens") or 0) or expected_output_tokens(params)
+        out_each += 0 if explicit else thinking
+        counted = [request_tokens(c, ex) for ex in examples]
         media = [estimate_media_tokens(c.provider, blobs(ex)) for ex in examples]
-        tins = [estimate_tokens(render(c, ex)[1]) + m + d for ex, m, d in zip(examples, media, defs, strict=True)]
+        tins = [t + m + d for (t, _), m, d in zip(counted, media, defs, strict=True)]
         cost = sum(call_cost(c, t, out_each) for t in tins) * repeat  # priced call by call: tiers apply per call
         batch = sum(call_cost(c, t, out_each, processing="batch") for t in tins) * repeat
         n_sample = min(latency_sample, len(examples)) * repeat
-        rows.append({"candidate": c.id, "calls": len(examples) * repeat, "input_tokens": sum(tins) * repeat,
-                     "tool_tokens": sum(defs) * repeat,
-                     "output_tokens_max": out_each * len(examples) * repeat, "cost_usd_max": cost,
+        n = len(examples) * repeat
+        rows.append({"candidate": c.id, "calls": n, "input_tokens": sum(tins) * repeat,
+                     "system_tokens": sum(s for _, s in counted) * repeat,
+                     "tool_tokens": sum(defs) * repeat + tool_tokens(params) * n,
+                     "reasoning_tokens_max": min(thinking, out_each) * n,
+                     "output_tokens_max": out_each * n, "cost_usd_max": cost,
                      "cost_usd_max_batch": batch, "sample_calls": n_sample,
-                     "sample_cost_usd_max": cost / max(1, len(examples) * repeat) * n_sample,
-                     "media_tokens": sum(media) * repeat, "media_rule": RULES[rule_family(c.provider)] if any(media) else None})
+                     "sample_cost_usd_max": cost / max(1, n) * n_sample,
+                     "media_tokens": sum(media) * repeat, "media_rule": RULES[rule_family(c.provider)] if any(media) else None,
+                     "priced": bool(c.price_ref or c.input_per_mtok is not None or c.output_per_mtok is not None)})
     return rows

@@ -7,6 +7,8 @@ report can be traced to exactly what produced it.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 from modelsel.inputs import usercode
@@ -15,11 +17,56 @@ from modelsel.inputs.scorers import walk
 from modelsel.inputs.tools import Tooling, for_example
 from modelsel.run.records import Record
 from modelsel.scoring import tools
+from modelsel.run.runner import RunStopped
 from modelsel.scoring.basic import DETERMINISTIC, extract_choice, json_valid
 from modelsel.scoring.model_based import model_scores
 from modelsel.scoring.worker import USER_CODE, ScorerWorker
 
 ASYNC_SCORERS = {"judge", "similarity"}
+
+
+class ScorerFailed(RunStopped):
+    """A scorer raised, or returned something that is not a score: a fault of the eval, not of the
+    model. The run stops before any further call (the answers so far are cached) and exits 2; the
+    answer is never counted as wrong."""
+
+    def __init__(self, scorer: str, example_id: str, candidate: str, why: str, answer: str = "") -> None:
+        self.scorer, self.example_id, self.candidate, self.why, self.answer = scorer, example_id, candidate, why, answer
+        super().__init__(f"the {scorer} failed on example '{example_id}' (the answer of '{candidate}'): {why}")
+
+    def advice(self, then: str = "run the same command again: answers already paid for come from the response "
+               "cache, not paid for twice") -> str:
+        """What the user does next, after the one-line message."""
+        shown = " ".join(self.answer.split())
+        shown = shown[:120] + ("…" if len(shown) > 120 else "")
+        return (f" The answer was: '{shown}'. A scorer that fails is a fault of the eval, not of the model: no answer "
+                f"was counted wrong for it, and no decision was written. Fix the scorer and {then}.")
+
+
+def scorer_name(spec: dict[str, Any]) -> str:
+    """How a scorer is named to the user: its type, and the function or plugin behind it."""
+    t = spec.get("type", "?")
+    if t == "python" and spec.get("function"):
+        return f"python scorer '{spec['function']}'"
+    if t == "plugin" and spec.get("name"):
+        return f"plugin scorer '{spec['name']}'"
+    if t == "not" and isinstance(spec.get("scorer"), dict):
+        return f"not ({scorer_name(spec['scorer'])})"
+    return f"{t} scorer"
+
+
+def checked_score(value: Any) -> float:
+    """A score is a finite number in [0, 1] (True and False are 1 and 0); anything else (NaN, the
+    string "0.9", 1.2) is a scorer that failed, never a score clamped into range."""
+    if isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, numbers.Real):
+        shown = repr(value)
+        raise ValueError(f"returned {type(value).__name__} {shown[:60]}, not a number (a score is a number in [0, 1])")
+    v = float(value)
+    if not math.isfinite(v) or not 0.0 <= v <= 1.0:
+        raise ValueError(f"returned {v!r}, not a score in [0, 1]")
+    return v
 
 
 def _params(spec: dict[str, Any]) -> dict[str, Any]:
@@ -31,23 +78,25 @@ def score_one(spec: dict[str, Any], output: str, example: Example, extras: dict[
     t = spec["type"]
     if t == "not":
         inner, reason = score_one(spec["scorer"], output, example, extras, calls, tooling)
-        return 1.0 - inner, f"not ({reason})"
+        return 1.0 - checked_score(inner), f"not ({reason})"
     if t in USER_CODE and (t, "user", id(spec)) in extras:  # your code, run in the scorers' helper process
         got = extras[(t, "user", id(spec))]
         if isinstance(got, BaseException):
             raise got
-        return got
+        v, why = got
+        return checked_score(v), why
     if t in ("tool_call", "valid_call", "json_fields"):  # what the model did: its calls, its object and the schema
         v, why, more = (tools.json_fields(output, example, tooling, **_params(spec)) if t == "json_fields"
                         else getattr(tools, t)(calls, example, tooling, **_params(spec)))
         extras[("detail", id(spec))] = more
-        return v, why
+        return checked_score(v), why
     if t in ASYNC_SCORERS:
         got = extras.get((t, id(spec)))
         if got is None:
             raise ValueError(f"{t} scorer result missing")
         return got[0], got[1]
-    return DETERMINISTIC[t](output, example, **_params(spec))
+    v, why = DETERMINISTIC[t](output, example, **_params(spec))
+    return checked_score(v), why
 
 
 def is_pass(score: float | None, threshold: float) -> bool | None:
@@ -55,10 +104,43 @@ def is_pass(score: float | None, threshold: float) -> bool | None:
     return None if score is None else score >= threshold
 
 
-def request_time_signals(output: str, default: list[dict[str, Any]]) -> tuple[bool | None, str | None]:
+MAX_LABELS = 20  # more distinct expected values than this is not a label set
+MAX_LABEL_CHARS = 40
+
+
+def label_set(examples: list[Example], default: list[dict[str, Any]]) -> list[str] | None:
+    """The labels of a label task scored with `exact`: when `exact` (comparing with the expected
+    value) is the only scorer and every expected value is one of a few short labels (each seen at
+    least twice on average), those labels; None otherwise."""
+    if len(default) != 1 or default[0].get("type") != "exact" or default[0].get("value") is not None:
+        return None
+    values = [e.expected for e in examples if e.scorer is None]
+    if len(values) < 4 or any(not isinstance(v, str) or not v.strip() or len(v) > MAX_LABEL_CHARS or "\n" in v
+                              for v in values):
+        return None
+    labels = list(dict.fromkeys(values))
+    if not 2 <= len(labels) <= MAX_LABELS or len(values) < 2 * len(labels):
+        return None
+    return labels
+
+
+def _exact_label(output: str, labels: list[str], how: Any) -> str | None:
+    from modelsel.scoring.basic import normalize
+
+    got = normalize(output, how)
+    return next((lab for lab in labels if normalize(lab, how) == got), None)
+
+
+def request_time_signals(output: str, default: list[dict[str, Any]], labels: list[str] | None = None
+                         ) -> tuple[bool | None, str | None]:
     """(valid, label): what production can check about an answer without the answer key.
-    A choice scorer's label set makes 'a label from the set' the check; a json scorer makes
-    'parses as JSON (and fits the schema)' the check; other scorers give no check."""
+    A choice scorer's label set makes 'a label from the set' the check; a label task scored with
+    `exact` the same, with the labels its expected values hold (`labels`, see label_set) and the
+    exact scorer's own comparison; a json scorer makes 'parses as JSON (and fits the schema)' the
+    check; other scorers give no check."""
+    if labels:
+        label = _exact_label(output, labels, default[0].get("normalize"))
+        return label is not None, label
     for s in default:
         if s.get("type") == "choice" and s.get("choices"):
             label = extract_choice(output, list(s["choices"]))
@@ -94,6 +176,7 @@ class Scorer:
             usercode.configure(Path(search_path), roots or [Path(search_path)])
         self.examples, self.default, self.threshold, self.judge = examples, default, pass_threshold, judge
         self.tooling = tooling  # the requirements' tools and output schema (an example may offer its own tools)
+        self.labels = label_set(list(examples.values()), default)
         # python and plugin scorers run in a helper process the deadline and a stop can kill (scoring/worker.py)
         self.worker = ScorerWorker(search_path, [str(r) for r in (roots or [])], deadline)
 
@@ -125,13 +208,14 @@ class Scorer:
         for spec in specs:
             try:
                 v, why = score_one(spec, r.output, ex, extras, r.tool_calls, offered)
-            except Exception as exc:  # a scorer that cannot score this answer scores it 0, and says why
-                v, why = 0.0, f"{spec['type']} scorer failed: {type(exc).__name__}: {exc}"
+            except Exception as exc:  # the eval's fault, not the model's: never a 0 for the answer
+                raise ScorerFailed(scorer_name(spec), r.example_id, r.candidate,
+                                   f"{type(exc).__name__}: {exc}"[:500], r.output or "") from exc
             parts.append((spec, v, why))
         score, r.reason = combine(parts)
         r.score = round(score, 6)
         r.passed = is_pass(r.score, self.threshold)
-        r.valid, r.label = request_time_signals(r.output, self.default)
+        r.valid, r.label = request_time_signals(r.output, self.default, self.labels)
         r.scores = [{"type": s["type"], "params": _params(s), "weight": s.get("weight", 1.0), "score": v, "reason": why,
                      **(mine.get((s["type"], id(s)), (0, "", {}))[2]), **extras.get(("detail", id(s)), {})}
                     for s, v, why in parts]

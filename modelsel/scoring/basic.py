@@ -132,6 +132,9 @@ def json_scorer(output: str, example: Example, schema: dict | None = None, field
         if errors:
             return 0.0, f"schema: {errors[0].message[:120]}"
     want = example.expected
+    kind = None if isinstance(want, str) else _json_kind(want)  # an expected text is no JSON type to compare
+    if kind is not None and _json_kind(data) != kind:  # [1, 2], "hello" or 42 where an object is expected
+        return 0.0, f"expected a JSON {kind}, got a JSON {_json_kind(data)}"
     if isinstance(want, dict) and isinstance(data, dict):
         keys = fields or list(want)
         if not keys:
@@ -140,6 +143,21 @@ def json_scorer(output: str, example: Example, schema: dict | None = None, field
         score = 1 - len(bad) / len(keys)
         return score, ("all fields match" if not bad else "fields differ: " + ", ".join(bad))
     return 1.0, "valid JSON" + (" matching the schema" if schema else "")
+
+
+def _json_kind(value: Any) -> str | None:
+    """The JSON type of a value (None for no value)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
 
 
 _NUM = re.compile(r"[-+]?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|[-+]?\.\d+")
@@ -174,12 +192,17 @@ def _plugin(name: str) -> Any:
 
 
 def _called(fn: Any, function: str, output: str, example: Example, params: dict[str, Any]) -> Result:
+    from modelsel.scoring import checked_score  # the package imports this module
+
     got = fn(output, example, **params) if params else fn(output, example)
-    if isinstance(got, tuple):
-        score, reason = float(got[0]), str(got[1])
+    if isinstance(got, tuple) and len(got) == 2:
+        score, reason = checked_score(got[0]), str(got[1])
+    elif isinstance(got, tuple):
+        raise ValueError(f"returned a tuple of {len(got)}; a scorer returns a score or (score, reason)")
     else:
-        score, reason = float(got), f"{function} returned {float(got):g}"
-    return max(0.0, min(1.0, score)), reason
+        score = checked_score(got)
+        reason = f"{function} returned {score:g}"
+    return score, reason
 
 
 DETERMINISTIC = {
