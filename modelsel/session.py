@@ -42,6 +42,7 @@ from modelsel.run.runner import Budget, RunConfig, RunOutcome, RunStopped, run_e
 from modelsel.run.store import Cache, CacheUnreadable, cache_path
 from modelsel.run.timing import mark
 from modelsel.schema import BatchCandidate, BatchRun, LoopLag, Summary, Supersedes
+from modelsel.scoring import ScorerFailed
 
 INTERRUPTED = 130
 
@@ -112,6 +113,15 @@ class SessionResult:
     code: int
 
 
+def _plain_every_s() -> float:
+    """Seconds between plain progress lines off a terminal (MODELSEL_PROGRESS_EVERY_S, default 5)."""
+    try:
+        v = float(os.environ.get("MODELSEL_PROGRESS_EVERY_S", "5"))
+    except ValueError:
+        return 5.0
+    return v if v > 0 else 5.0
+
+
 class _Progress:
     """A bar per candidate with calls done, errors and spend (only on a terminal)."""
 
@@ -131,6 +141,8 @@ class _Progress:
         self.totals: dict[str, int] = {}
         self.per_candidate = per_candidate
         self.state = {c.id: [0, 0.0] for c in scr.runnable}
+        self.done: dict[str, int] = {}
+        self.err, self.t0 = err, time.monotonic()
         if self.prog is not None:
             for c in scr.runnable:
                 self.tasks[c.id] = self.prog.add_task(c.id[:28], total=per_candidate, errors=0, spend=0.0)
@@ -158,8 +170,34 @@ class _Progress:
         st = self.state[rec.candidate]
         st[0] += 1 if rec.error else 0
         st[1] += 0.0 if rec.cached else rec.cost_usd
+        self.done[rec.candidate] = self.done.get(rec.candidate, 0) + 1
         if self.prog is not None:
             self.prog.update(self.tasks[rec.candidate], advance=1, errors=st[0], spend=st[1])
+
+    def line(self) -> str:
+        """Where the run is, as one plain line (for a log that is not a terminal)."""
+        parts = [f"{cid} {self.done.get(cid, 0)}/{self.total(cid)} (errors {st[0]}, ${st[1]:.4f})"
+                 for cid, st in self.state.items()]
+        return f"[{time.monotonic() - self.t0:.0f} s] " + "; ".join(parts)
+
+    async def plain_lines(self) -> None:
+        """Without a terminal (CI logs, a pipe): a plain line every few seconds, so a long run is
+        never silent until its end. Nothing is printed when nothing moved."""
+        if self.prog is not None or not self.state:
+            return
+        every = _plain_every_s()
+        last = ""
+        while True:
+            await asyncio.sleep(every)
+            now = self.line()
+            if now.split("] ", 1)[1] != last:
+                self.err.print(f"progress {now}", highlight=False, markup=False, soft_wrap=True)
+                last = now.split("] ", 1)[1]
+
+    def said(self, text: str) -> None:
+        """A word about work the run adds (a latency pass), above the bars or as a plain line."""
+        (self.prog.console if self.prog is not None else self.err).print(text, highlight=False, markup=False,
+                                                                        soft_wrap=True)
 
 
 async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cache: Cache, folder: RunDir,
@@ -179,6 +217,7 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
 
     preload = asyncio.create_task(_preload_when_idle())
     lag = asyncio.create_task(_watch_lag(lag_samples))
+    plain = asyncio.create_task(progress.plain_lines())
     control, watch = _control(scr)
     t_quality = time.monotonic()
     plan, sample, extra = _batches(inp, scr, cfg, progress)
@@ -192,6 +231,7 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
     finally:
         preload.cancel()
         lag.cancel()
+        plain.cancel()
         if watch is not None:
             watch.cancel()
         if control is not None:
@@ -231,6 +271,12 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
                               cfg.extra_calls)
     for pl in plans:
         progress.resize(pl.cid, progress.total(pl.cid) + pl.calls)
+        if pl.mode == "quiet":
+            progress.said(f"{pl.cid}: a quiet latency pass adds {pl.calls} calls, one at a time, because this machine "
+                          f"added {machine.p50_ms or 0:.0f} ms at p50 to calls during the quality pass (the control "
+                          "endpoint): its latency is judged on them, not on the busy pass.")
+        elif pl.mode == "load":
+            progress.said(f"{pl.cid}: a latency pass at the stated load adds {pl.calls} calls.")
     outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,
                                                         inp.evalset.examples, ctx, slots, deliver, control)
 
@@ -266,6 +312,8 @@ def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
 def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, out: Path | None, reports_root: Path,
                 no_cache: bool, console: Console, err: Console, quiet: bool = False) -> SessionResult:
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    if not scr.runnable and scr.not_evaluated:  # nothing can be called here: nothing to decide on
+        return _nothing_evaluated(scr, err, None, reports_root)
     for left, marker in unfinished_runs(reports_root, inp.lr.path):
         if out is None or left.resolve() != out.resolve():
             err.print(f"[yellow]An earlier run of these requirements was left unfinished ({marker.get('state', '?')}, "
@@ -310,6 +358,9 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
         return _interrupted(inp, scr, cfg, folder, calls, started, worker, reports_root, console, err, quiet, *stopped_by)
     if outcome.stopped is not None:
         worker.close()
+        if isinstance(outcome.stopped, ScorerFailed):  # the eval's fault: bad input, found on the first answers
+            res = _stopped(err, redact(str(outcome.stopped)), folder, reports_root, advice=redact(outcome.stopped.advice()))
+            return SessionResult(res.folder, None, None, 2)
         return _stopped(err, str(outcome.stopped), folder, reports_root)
     try:
         return _finish(inp, scr, cfg, folder, calls, outcome, started, worker, reports_root, console, err, quiet,
@@ -389,6 +440,10 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
     order = [c.id for c in scr.runnable], [e.id for e in inp.evalset.examples]
     folder.sort_records(*order)
     arr = calls.arrays().ordered(*order)
+    arr = _not_reached(scr, arr, err)
+    if not scr.runnable and scr.not_evaluated:
+        worker.close()
+        return _nothing_evaluated(scr, err, folder, folder.path)
     _warn(scr, arr, outcome, cfg, err)
     batch_info = _batch_info(scr, cfg, outcome, inp) if cfg.batch else None
     facts = pipeline.RunFacts(started_at=started, spent_usd=outcome.spent_usd, budget_stopped=outcome.budget_stopped,
@@ -431,6 +486,32 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
         print_summary(console, summary, str(folder.path))
     mark("printed")
     return SessionResult(folder.path, summary, arr, exit_code(summary))
+
+
+def _not_reached(scr: pipeline.Screened, arr: CallArrays, err: Console) -> CallArrays:
+    """Candidates none of whose calls got an HTTP answer are not evaluated (could not connect), like
+    one without a key: out of the figures, named with the address and how to check it."""
+    import numpy as np
+
+    from modelsel.run.reach import unreachable
+
+    gone = unreachable(arr, scr.runnable, scr.providers)
+    for cid, (why, how) in gone.items():
+        scr.runnable = [c for c in scr.runnable if c.id != cid]
+        scr.not_evaluated[cid] = why
+        err.print(f"[yellow]{escape(cid)}: not evaluated: {escape(redact(why))}. {escape(redact(how))}.[/yellow]",
+                  highlight=False, soft_wrap=True)
+    return arr.take(~np.isin(arr.candidate, list(gone))) if gone else arr
+
+
+def _nothing_evaluated(scr: pipeline.Screened, err: Console, folder: RunDir | None, where: Path) -> SessionResult:
+    """No candidate could be evaluated: no decision is written (there is nothing to decide on), exit 2."""
+    why = "; ".join(f"{cid}: {scr.not_evaluated[cid]}" for cid in scr.not_evaluated)
+    msg = f"no candidate was evaluated, so no decision was written ({why})"
+    if folder is not None:
+        _mark(folder, "stopped", reason=msg)
+    err.print(f"[bold red]Stopped:[/bold red] {escape(redact(msg))}.", highlight=False, markup=True, soft_wrap=True)
+    return SessionResult(folder.path if folder is not None else where, None, None, 2)
 
 
 def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:

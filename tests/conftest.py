@@ -71,6 +71,9 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pyte
     # A busy test machine must not add a quiet latency pass (and its calls) to a test that counts calls;
     # tests/test_latency_production.py sets 0 where it wants one.
     monkeypatch.setenv("MODELSEL_QUIET_PASS_MS", "1e9")
+    # Off a terminal eval prints a progress line every 5 s; a test that reads the output's first line
+    # must not meet one on a slow machine (tests/test_no_silent_zeros.py sets a short interval).
+    monkeypatch.setenv("MODELSEL_PROGRESS_EVERY_S", "1e9")
     monkeypatch.chdir(tmp_path)
 
 

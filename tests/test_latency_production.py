@@ -122,6 +122,8 @@ def test_a_busy_machine_moves_the_judged_latency_to_a_quiet_pass_and_the_record_
     s, recs = run_dir(tmp_path / "run")
     lat = s["candidates"]["oa-m"]["latency"]
     assert s["run"]["machine"]["quiet_pass"] is True and s["run"]["machine"]["n"] >= 5
+    assert f"oa-m: a quiet latency pass adds {len([r for r in recs if r.get('latency_pass') == 'quiet'])} calls, " \
+        "one at a time, because this machine added" in flat(res.output)  # said on the terminal, not only in the record
     assert lat["source"] == "quiet pass" and lat["load"].startswith("1 call in flight")
     quiet = [r for r in recs if r.get("latency_pass") == "quiet"]
     assert len(quiet) >= stats.min_n_for_upper_bound(0.95) and lat["n"] <= len(quiet)

@@ -135,9 +135,9 @@ def test_replay_rescores_recorded_answers_without_calls_and_says_so(fake, keys, 
     assert res.exit_code == 0
     bad = write_req(tmp_path / "bad", [{"id": "x", "provider": "replay", "model": "nobody", "replay_from": str(tmp_path / "r1")}])
     s2 = cli("eval", bad, "--out", tmp_path / "r3")
-    summary, _ = run_dir(tmp_path / "r3")
-    assert "has no answers from candidate 'nobody'" in summary["candidates"]["x"]["reasons"][0]
-    assert s2.exit_code == 1
+    # its only candidate cannot be evaluated: nothing to decide on, so no decision is written (exit 2)
+    assert "has no answers from candidate 'nobody'" in " ".join(s2.output.split())
+    assert s2.exit_code == 2 and not (tmp_path / "r3" / "summary.json").exists()
 
 
 def test_review_fails_when_the_choice_shuts_down_before_the_next_review() -> None:
