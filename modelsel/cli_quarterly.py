@@ -41,6 +41,28 @@ def report(
         fail(exc)
     for p in written:
         console.print(f"wrote {p}")
+    if rescore and written:
+        _said_rescore(run_dir, written[0].parent)
+
+
+def _said_rescore(before: Path, after: Path) -> None:
+    """Whether re-scoring changed the decision, and which candidates changed status and why."""
+    from rich.markup import escape
+
+    from modelsel.quarterly.review import status_changes
+    from modelsel.run.rundir import RunDir
+
+    sa, sb = RunDir.open(before).summary(), RunDir.open(after).summary()
+    a, b = (sa.decision.chosen, sa.decision.fallback), (sb.decision.chosen, sb.decision.fallback)
+    if a == b:
+        console.print(f"The decision did not change: {escape(str(b[0] or 'nothing chosen'))}"
+                      + (f", fallback {escape(b[1])}." if b[1] else "."), highlight=False)
+    else:
+        console.print(f"The decision changed: {escape(str(a[0] or 'nothing chosen'))} → "
+                      f"{escape(str(b[0] or 'nothing chosen'))} (fallback {escape(str(a[1] or 'none'))} → "
+                      f"{escape(str(b[1] or 'none'))}).", highlight=False)
+    for line in status_changes(sa, sb):
+        console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def review(
@@ -179,3 +201,9 @@ def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -
     d = diff_runs(sa, Calls.from_records(ra.records()).arrays(), sb, Calls.from_records(rb.records()).arrays(),
                   str(run_a), str(run_b))
     print_diff(console, d)
+    from rich.markup import escape
+
+    from modelsel.quarterly.review import status_changes
+
+    for line in status_changes(sa, sb):
+        console.print(escape(line), highlight=False, soft_wrap=True)

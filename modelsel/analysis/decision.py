@@ -436,12 +436,16 @@ def _fallback(d: Decision, figs: dict[str, Figures], by: dict[str, Candidate], r
 
 # --- rule 6: trade-offs and when to reconsider --------------------------------------------------
 
+OWN_CODE_OR_MACHINE = ("python", "local")  # your own code, or a model on this machine: nothing to migrate off a vendor
+SELF_HOSTING_TRIGGER = "volume: requests per month reach the self-hosting break-even"
+
+
 def review_plan(req: Requirements, today: date) -> ReviewPlan:
     triggers = [
         "a price change of any shortlisted model (catalog or genai-prices update)",
         "a new model from a shortlisted provider, or a new open-weight model in the catalog",
         "quality drift: the chosen model's score on this eval set falls below its interval",
-        "volume: requests per month reach the self-hosting break-even",
+        SELF_HOSTING_TRIGGER,
         "provider incidents: error rate above the limit in production",
     ] + list(req.decision.triggers)
     return ReviewPlan(next_review_date=(today + timedelta(days=req.decision.review_every_days)).isoformat(),
@@ -525,10 +529,13 @@ def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Compari
     if chosen in d.at_risk:
         d.trade_offs.append(f"'{chosen}' is at risk: " + "; ".join(d.at_risk[chosen]))
     ch = by.get(chosen)
-    if ch is not None and not ch.fact("open_weights"):
+    own = ch is not None and (ch.provider in OWN_CODE_OR_MACHINE or bool(ch.fact("self_hosted")))
+    if ch is not None and not own and not ch.fact("open_weights"):
         d.trade_offs.append(f"'{chosen}' is a closed model: moving away means re-testing prompts and output formats on "
                             "another provider.")
     d.self_hosting_break_even = self_hosting_break_even(cands, figs, chosen)
+    if own and d.review is not None:  # already runs on your own machines: no break-even to watch for
+        d.review.triggers = [t for t in d.review.triggers if not t.startswith(SELF_HOSTING_TRIGGER)]
     for role, cid in (("chosen model", chosen), ("fallback", d.fallback)):
         note = lifecycle_note(by.get(cid) if cid else None, role, d.review, today)
         if note:

@@ -30,6 +30,17 @@ def must_not_sentences(task: str) -> list[str]:
     return [" ".join(m.group(0).split()).strip(" ;") for m in _MUST_NOT.finditer(task or "")]
 
 
+def implied_must_pass(task: str, tags: set[str], must_pass: list[str]) -> list[tuple[str, str]]:
+    """(sentence, tag) where the Context says something must not happen, the eval set has the tag
+    that tests it, and the requirements do not make that tag a must-pass."""
+    out = []
+    for sentence in must_not_sentences(task):
+        tag = next((t for t, words in _TAG_WORDS.items() if any(w in sentence.lower() for w in words)), None)
+        if tag and tag in tags and tag not in must_pass:
+            out.append((sentence, tag))
+    return out
+
+
 def _versus(arr: CallArrays, d: Decision, figs: dict[str, Figures]) -> Versus | None:
     if not d.chosen:
         return None
@@ -117,7 +128,10 @@ def _risks(ev: Evidence, d: Decision, req: Any) -> list[str]:
         if tag and fails is not None:
             tested = ev.tag_tested.get(chosen or "", {}).get(tag, 0)
             out.append(f"\"{sentence}\": {len(fails)} of {tested} {tag} example(s) got through with {chosen}"
-                       + (f" ({_named(fails)})." if fails else "."))
+                       + (f" ({_named(fails)})." if fails else ".")
+                       + (f" The Context implies a requirement that was not written as one: '{tag}' is not a "
+                          f"must-pass, so the choice did not depend on it (`modelsel check` proposes "
+                          f"`quality.must_pass: [{tag}]`)." if fails and tag not in req.quality.must_pass else ""))
         else:
             out.append(f"\"{sentence}\": no scorer checks this; read the answers in report.html before relying on it.")
     for u in ev.unacceptable:

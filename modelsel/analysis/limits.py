@@ -160,6 +160,13 @@ def _judge(lim: Limit, m: Measure, target: float, what: str | None = None, missi
     if crosses and m.lo is None and m.hi is None:
         return Check(**base, status="at_risk", text=f"{what} {ci} meets {lim.fmt(target)}, but is at risk: n too small "
                                                     "for an interval")
+    if crosses and lim.requirement == "decision.max_error_rate" and m.value == 0 and m.n and target > 0:
+        # nothing went wrong at all: the only risk is that n calls cannot show a rate this low
+        import math
+
+        need = math.ceil(math.log(0.025) / math.log1p(-target)) if target < 1 else 1  # exact 95% upper end
+        return Check(**base, status="at_risk", text=f"{what} {ci}: none in {m.n} calls, but {m.n} calls cannot show a "
+                     f"rate under {lim.fmt(target)} (about {need} calls without one would)")
     if crosses:
         return Check(**base, status="at_risk", text=f"{what} {ci} meets {lim.fmt(target)}, but its interval crosses it")
     return Check(**base, status="pass", text=f"{what} {ci} meets {lim.fmt(target)}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from modelsel.errors import InputError
 
-SCHEMA = 1
+SCHEMA = 2
 # Migration N brings a store from schema N-1 to N. Add to the end; never edit one that shipped.
 MIGRATIONS: list[str] = [
     """
@@ -31,6 +31,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_by_name ON runs(name, finished_at);
     """,
+    # 2: the all-in monthly figure (API and hosting plus the failed answers' cost) beside the bill
+    "ALTER TABLE candidates ADD COLUMN total_monthly_usd REAL;",
 ]
 
 
@@ -48,6 +50,7 @@ class CandidateRow:
     error_rate: float | None = None
     price_in: float | None = None
     price_out: float | None = None
+    total_monthly_usd: float | None = None  # all in: the bill plus the failed answers' cost
 
 
 @dataclass
@@ -84,6 +87,7 @@ class RunRow:
                 "rule": self.rule, "fallback": self.fallback, "quality": c.quality if c else None,
                 "quality_lo": c.quality_lo if c else None, "quality_hi": c.quality_hi if c else None,
                 "p95_ms": c.p95_ms if c else None, "monthly_usd": c.monthly_usd if c else None,
+                "total_monthly_usd": c.total_monthly_usd if c else None,
                 "requirements_sha256": self.requirements_sha256, "evalset_sha256": self.evalset_sha256,
                 "modelsel_version": self.modelsel_version, "changes": self.changes, "comparable": self.comparable,
                 "holds": self.holds, "candidates": {k: v.__dict__ for k, v in self.candidates.items()}}
@@ -122,7 +126,7 @@ def row_from_summary(s: dict[str, Any], folder: Path, kind: str = "eval", holds:
             p95_ms=_g(lat, "p95", "value") if v2 else lat.get("p95_ms"),
             cost_per_request_usd=_g(c, "cost", "per_request_usd"), monthly_usd=_g(c, "cost", "monthly_usd"),
             error_rate=_g(c, "error_rate", "value"), price_in=_g(c, "price", "input_per_mtok"),
-            price_out=_g(c, "price", "output_per_mtok"))
+            price_out=_g(c, "price", "output_per_mtok"), total_monthly_usd=_g(c, "cost", "total_monthly_usd"))
     return row
 
 
@@ -165,9 +169,9 @@ class History:
                 row.run_id, row.folder, row.name, row.kind, row.started_at, row.finished_at, row.requirements_sha256,
                 row.evalset_sha256, row.modelsel_version, row.chosen, row.rule, row.fallback, row.n_examples,
                 row.price_snapshot, None if row.holds is None else int(row.holds)))
-            self.db.executemany("INSERT INTO candidates VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+            self.db.executemany("INSERT INTO candidates VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
                 (row.run_id, c.candidate, c.status, c.quality, c.quality_lo, c.quality_hi, c.p50_ms, c.p95_ms,
-                 c.cost_per_request_usd, c.monthly_usd, c.error_rate, c.price_in, c.price_out)
+                 c.cost_per_request_usd, c.monthly_usd, c.error_rate, c.price_in, c.price_out, c.total_monthly_usd)
                 for c in row.candidates.values()])
 
     def index_folders(self, warn: Callable[[str], None]) -> int:
@@ -229,14 +233,31 @@ def with_changes(rows: list[RunRow]) -> list[RunRow]:
             if r.evalset_sha256 != prev.evalset_sha256:
                 r.changes.append("eval set edited: not comparable with the run before")
                 r.comparable = False
+            if r.chosen == prev.chosen and r.fallback != prev.fallback:
+                r.changes.append(f"fallback changed: {prev.fallback or 'none'} -> {r.fallback or 'none'}")
             for cid, c in r.candidates.items():
                 p = prev.candidates.get(cid)
                 if p is not None and (c.price_in, c.price_out) != (p.price_in, p.price_out) and None not in (
                         c.price_in, p.price_in):
                     r.changes.append(f"price of {cid} moved: ${p.price_in:g}/${p.price_out:g} -> "
                                      f"${c.price_in:g}/${c.price_out:g} per Mtok")
+                r.changes += _figures_moved(cid, p, c)
         prev = r
     return rows
+
+
+def _figures_moved(cid: str, p: CandidateRow | None, c: CandidateRow) -> list[str]:
+    """A candidate's status and quality against the run before: the figures a decision rests on."""
+    if p is None:
+        return []
+    out = []
+    if p.status and c.status and p.status != c.status:
+        out.append(f"{cid}: {p.status} -> {c.status}")
+    if p.quality is not None and c.quality is not None and round(p.quality, 3) != round(c.quality, 3):
+        was = f"{p.quality:.3f}" + (f" [{p.quality_lo:.2f}, {p.quality_hi:.2f}]" if p.quality_lo is not None
+                                    and p.quality_hi is not None else "")
+        out.append(f"quality of {cid}: {was} -> {c.quality:.3f}")
+    return out
 
 
 def record(reports_root: Path, summary: dict[str, Any], folder: Path, kind: str = "eval", holds: bool | None = None

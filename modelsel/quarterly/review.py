@@ -91,6 +91,26 @@ def _drift_plan(old: Summary, new: Summary, chosen: str, earlier: list[dict[str,
     return [Finding(kind="quality_drift", holds=not sig, before=oq.mean, after=nq.mean, text=word + txt)]
 
 
+def _fallback(old: Summary, new: Summary, chosen: str) -> list[Finding]:
+    """The recorded fallback, when the same model is still chosen: still the fallback, outranked by
+    another survivor (it holds: survivors the data cannot separate trade places by chance), or gone,
+    eliminated or not evaluated (the decision no longer holds as recorded)."""
+    fb, nd = old.decision.fallback, new.decision
+    if fb is None or nd.chosen != chosen:
+        return []
+    if nd.fallback == fb:
+        return [Finding(kind="same_fallback", holds=True, candidate=fb, text=f"'{fb}' is still the fallback")]
+    now = f"the fallback is now '{nd.fallback}'" if nd.fallback else "there is no fallback now"
+    gone = fb in nd.eliminated or fb in nd.not_evaluated
+    if not gone:  # still meets every requirement; two survivors trade second place by chance: noted, it holds
+        return [Finding(kind="fallback_changed", holds=True, candidate=fb, before=fb, after=nd.fallback,
+                        text=f"'{fb}' still meets the requirements, but another survivor ranks first after the chosen "
+                             f"one in this run: {now}")]
+    why = "; ".join(nd.eliminated[fb]) if fb in nd.eliminated else f"not evaluated: {nd.not_evaluated[fb]}"
+    return [Finding(kind="fallback_changed" if nd.fallback else "fallback_lost", holds=False, candidate=fb,
+                    before=fb, after=nd.fallback, text=f"the recorded fallback '{fb}' is no longer it ({why}): {now}")]
+
+
 def _drift(old: Summary, new: Summary, chosen: str, old_per: dict[str, float], new_per: dict[str, float],
            cluster_of: dict[str, str] | None = None) -> list[Finding]:
     """'Quality drifted down' only when the two runs differ by a test of both: the paired
@@ -248,6 +268,7 @@ def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_cal
     f = _lifecycle(old, cands or {}, today, review_every_days)
     price = _prices(old, current_prices)
     f += _choice(old, new, chosen, any(x.candidate in (chosen, new.decision.chosen) for x in price))
+    f += _fallback(old, new, chosen)
     now = new_calls.of(chosen).per_example_scores()
     earlier = [old_calls.of(chosen).per_example_scores()] + [r.of(chosen).per_example_scores()
                                                               for r in earlier_reviews or []]
@@ -331,6 +352,18 @@ def _passes(arr: CallArrays) -> dict[str, bool]:
     first = arr.repeat == 0
     return {e: bool(p == 1) for e, p, ok in zip(arr.example.tolist(), arr.passed.tolist(), first.tolist(), strict=True)
             if ok and p >= 0}
+
+
+def status_changes(sa: Summary, sb: Summary) -> list[str]:
+    """Each candidate whose status changed between two runs, with the reasons the later run gives
+    ("evaluated → eliminated" alone does not say why)."""
+    out = []
+    for cid in [c for c in sa.candidates if c in sb.candidates]:
+        x, y = sa.candidates[cid], sb.candidates[cid]
+        if x.status != y.status or (sa.decision.chosen == cid) != (sb.decision.chosen == cid):
+            why = "; ".join(y.reasons) or ("chosen" if sb.decision.chosen == cid else "no reason recorded")
+            out.append(f"{cid}: {x.status} → {y.status}: {why}")
+    return out
 
 
 def diff_runs(sa: Summary, ca: CallArrays, sb: Summary, cb: CallArrays, a: str, b: str) -> Diff:

@@ -25,15 +25,20 @@ def _q(r: RunRow) -> str:
     return f"{c.quality:.3f} [{c.quality_lo:.2f}, {c.quality_hi:.2f}]"
 
 
+BILL = "API bill/month"  # what the provider bills
+ALL_IN = "all-in/month"  # the bill plus the failed answers' cost: the record's headline figure
+
+
 def print_history(console: Console, name: str, rows: list[RunRow]) -> None:
     t = Table(title=f"History of '{escape(name)}': {len(rows)} run(s), oldest first")
-    for h in ("date", "kind", "chosen", "quality [95% CI]", "p95", "monthly", "what changed since the run before"):
-        t.add_column(h, justify="right" if h in ("p95", "monthly") else "left")
+    for h in ("date", "kind", "chosen", "quality [95% CI]", "p95", BILL, ALL_IN, "what changed since the run before"):
+        t.add_column(h, justify="right" if h in ("p95", BILL, ALL_IN) else "left")
     for r in rows:
         c = r.chosen_row()
         kind = r.kind + ("" if r.holds is None else (": holds" if r.holds else ": does NOT hold"))
         t.add_row(r.date, kind, escape(r.chosen or "none"), _q(r), ms(c.p95_ms if c else None),
-                  usd(c.monthly_usd if c else None, 2), escape("; ".join(r.changes) or ("first run" if r is rows[0] else "—")),
+                  usd(c.monthly_usd if c else None, 2), usd(c.total_monthly_usd if c else None, 0),
+                  escape("; ".join(r.changes) or ("first run" if r is rows[0] else "—")),
                   style="" if r.comparable else "yellow")
     console.print(t)
     if any(not r.comparable for r in rows):
@@ -96,6 +101,7 @@ def page(name: str, rows: list[RunRow], findings_html: str = "") -> str:
         trs.append(f"<tr{'' if r.comparable else ' class=new'}><td>{html.escape(r.date)}</td><td>{html.escape(r.kind)}</td>"
                    f"<td>{html.escape(r.chosen or 'none')}</td><td>{html.escape(_q(r))}</td>"
                    f"<td>{html.escape(ms(c.p95_ms if c else None))}</td><td>{html.escape(usd(c.monthly_usd if c else None, 2))}</td>"
+                   f"<td>{html.escape(usd(c.total_monthly_usd if c else None, 0))}</td>"
                    f"<td>{html.escape('; '.join(r.changes) or '—')}</td></tr>")
     return ("<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv=Content-Security-Policy "
             "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
@@ -105,5 +111,6 @@ def page(name: str, rows: list[RunRow], findings_html: str = "") -> str:
             f"<h1>History: {html.escape(name)}</h1>{findings_html}{svg}"
             "<p>Highlighted rows ran on a different eval set than the run before: a new trend, not compared with the "
             "earlier runs. Dotted red lines mark a changed decision.</p>"
-            "<table><tr><th>date</th><th>kind</th><th>chosen</th><th>quality [95% CI]</th><th>p95</th><th>monthly</th>"
+            "<table><tr><th>date</th><th>kind</th><th>chosen</th><th>quality [95% CI]</th><th>p95</th>"
+            f"<th>{BILL}</th><th>{ALL_IN}</th>"
             f"<th>what changed</th></tr>{''.join(trs)}</table></body></html>\n")

@@ -158,7 +158,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         figs = draw(s, latency_samples(s, arr))
     env.filters.update(bold=_bold, p=p_text)
     return env.get_template("report.html.j2").render(
-        opening=opening(s), status=status_text(s), plain_differences=differences(s), versus=versus(s),
+        opening=opening(s), status=status_text(s, markdown=False), plain_differences=differences(s), versus=versus(s),
         requirement_rows=_req_rows(s.requirements, str), fallback=fallback_lines(s),
         s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
         rows=results_rows(s), headers=HEADERS, consistency=consistency_rows(s), sort_keys=sort_keys, picked=picked,

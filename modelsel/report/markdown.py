@@ -95,15 +95,17 @@ def _req_rows(r: dict[str, Any], esc: Any = esc) -> list[list[str]]:
     ]
 
 
-def status_text(s: Summary) -> str:
-    """One word, and why when the word is not 'Decided'."""
+def status_text(s: Summary, markdown: bool = True) -> str:
+    """One word, and why when the word is not 'Decided'. markdown=False: the words unescaped, for
+    a page that escapes them itself (HTML), so `OPENAI_API_KEY` is not shown as `OPENAI\\_API\\_KEY`."""
+    e = esc if markdown else str
     d, ev = s.decision, s.evidence
     if not d.chosen:
         return "**No candidate qualifies**"
     if ev.status == "provisional":
         word = "**Provisional (partial run)**" if d.partial_data else "**Provisional**"
-        return f"{word}: {esc(d.chosen)}, until " + "; ".join(esc(x) for x in ev.provisional_because)
-    return f"Decided: **{esc(d.chosen)}** (every shortlisted candidate was judged)"
+        return f"{word}: {e(d.chosen)}, until " + "; ".join(e(x) for x in ev.provisional_because)
+    return f"Decided: **{e(d.chosen)}** (every shortlisted candidate was judged)"
 
 
 def _header(s: Summary, L: list[str]) -> None:
@@ -419,9 +421,14 @@ def fallback_lines(s: Summary) -> list[str]:
                        "after a switch, not per failed request.")
     if d.fallback_note:
         out.append(d.fallback_note)
-    out.append("Migration: keep prompts per model in the requirements file (they do not transfer cleanly), keep output "
-               "formats provider-neutral (plain labels or JSON validated by a schema), and re-run this eval set on the new "
-               "model before switching.")
+    chosen = s.candidates.get(d.chosen or "")
+    if chosen is not None and chosen.provider == "python":
+        out.append(f"Migration: {d.chosen} is your own code, tied to no provider; a model that replaces it needs its own "
+                   "prompt, and this eval set re-run on it before switching.")
+    else:
+        out.append("Migration: keep prompts per model in the requirements file (they do not transfer cleanly), keep "
+                   "output formats provider-neutral (plain labels or JSON validated by a schema), and re-run this eval "
+                   "set on the new model before switching.")
     if req["strategy"].get("fine_tuning_needed"):
         out.append("Fine-tunes do not move between providers: budget a re-tune and re-evaluation when migrating.")
     be = d.self_hosting_break_even

@@ -53,16 +53,38 @@ def consistency_line(s: Summary, cid: str, always: bool = False) -> str | None:
             "different answers on different tries.")
 
 
+def rough_usd(x: float | None) -> str:
+    """A monthly figure that rests on assumptions, to the precision it has: three significant
+    digits ($72,587 is $72,600), cents below $10."""
+    if x is None:
+        return "—"
+    if abs(x) < 10:
+        return f"${x:,.2f}"
+    from math import floor, log10
+
+    digits = floor(log10(abs(x))) - 2
+    return f"${round(x, -digits):,.0f}"
+
+
 def cost_line(s: Summary, cid: str) -> str:
     c, req = s.candidates[cid].cost, s.requirements["cost"]
     vol = req.get("monthly_requests")
     if c.total_monthly_usd is not None:
         per_fail = Cost.model_validate(req).per_failure_usd or 0.0  # the requirements' one formula
-        ci = (f" (95% CI ${c.total_monthly_lo:,.0f}–${c.total_monthly_hi:,.0f})"
+        ci = (f" (95% CI {rough_usd(c.total_monthly_lo)}–{rough_usd(c.total_monthly_hi)})"
               if c.total_monthly_lo is not None and c.total_monthly_hi is not None else "")
-        return (f"About ${c.total_monthly_usd:,.0f} a month all in at {vol:,} requests{ci}: API and hosting "
-                f"${(c.monthly_usd or c.fixed_monthly_usd or 0):,.2f}, plus about {c.failures_monthly or 0:,.0f} failed "
-                f"answers a month at ${per_fail:,.2f} each (${c.failure_cost_monthly_usd or 0:,.0f}).")
+        bill = c.monthly_usd or c.fixed_monthly_usd or 0.0
+        failures = c.failure_cost_monthly_usd or 0.0
+        share = failures / c.total_monthly_usd if c.total_monthly_usd > 0 else 0.0
+        what = (f"about {c.failures_monthly or 0:,.0f} failed answers a month at ${per_fail:,.2f} each "
+                f"({rough_usd(failures)})")
+        if share >= 0.5:  # the figure is mostly an assumption: said first, before the bill
+            return (f"{pct(share, 0)} of the all-in figure is the assumed cost of failed answers, not a bill: "
+                    f"{what}, from the requirements' cost of a failure. The bill itself, API and hosting: "
+                    f"${bill:,.2f} a month. About {rough_usd(c.total_monthly_usd)} a month all in at {vol:,} "
+                    f"requests{ci}.")
+        return (f"About {rough_usd(c.total_monthly_usd)} a month all in at {vol:,} requests{ci}: API and hosting "
+                f"${bill:,.2f}, plus {what}.")
     if c.monthly_usd is not None:
         ci = (f" (95% CI ${c.monthly_lo:,.2f}–${c.monthly_hi:,.2f})" if c.monthly_lo is not None
               and c.monthly_hi is not None and round(c.monthly_lo, 2) != round(c.monthly_hi, 2) else "")
