@@ -21,8 +21,12 @@ $(VENV)/.installed-build: lock/build.txt
 # The local model: llama-cpp-python builds from source the first time (~10 min on 2 cores);
 # pip caches the wheel, so later installs take seconds. The package itself goes in last, editable
 # and without dependencies (an editable install has no single file to hash).
+# Not --quiet: pip then says what it collects and, while llama.cpp compiles, "still running..." a
+# line a minute off a terminal (a spinner on one), so a long first build is never a silent one.
 $(VENV)/.installed-demo: lock/demo.txt pyproject.toml $(VENV)/.installed-build
-	$(PIP) -r lock/demo.txt
+	@echo "Installing the demo's packages from lock/demo.txt. The first time, llama-cpp-python compiles llama.cpp" \
+	      "from source: 10-26 minutes on 2 cores (pip caches the wheel: later installs take seconds)."
+	$(BIN)/pip install --require-hashes --no-build-isolation -r lock/demo.txt
 	$(BIN)/pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
 

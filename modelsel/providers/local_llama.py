@@ -103,7 +103,15 @@ def _no_extra_buffers() -> Any:
         lc.llama_model_default_params = orig
 
 
-def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
+# Fixed on every machine, so the same prompt gets the same answer on another one: llama.cpp's
+# sums are not batch- or thread-invariant, and llama-cpp-python sizes the prompt's threads by the
+# machine's cores unless told. What still differs between machines is the CPU's instruction set
+# (AVX2, AVX-512, AMX kernels): said in the README.
+THREADS = 2
+BATCH = 512
+
+
+def load_model(model: str, n_ctx: int = 2048, seed: int = 0, threads: int = THREADS, batch: int = BATCH) -> Any:
     path = str(gguf_path(model))
     with _LOAD_LOCK:
         key = (path, n_ctx)
@@ -112,7 +120,8 @@ def load_model(model: str, n_ctx: int = 2048, seed: int = 0) -> Any:
 
             guard = _no_extra_buffers() if _cpu_has_amx() else contextlib.nullcontext()
             with _quiet_stderr(), guard:  # llama.cpp prints context notes to fd 2 even with verbose=False
-                _MODELS[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, seed=seed, verbose=False)
+                _MODELS[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                     n_batch=batch, n_ubatch=batch, seed=seed, verbose=False)
             _CALL_LOCKS[path] = threading.Lock()
         return _MODELS[key], _CALL_LOCKS[path]
 
@@ -176,6 +185,9 @@ class LocalLlamaProvider(Provider):
             if k in p:
                 kwargs[k] = p.pop(k)
         with lock:
+            # No prefix reuse from the call before: which call came before depends on how two
+            # candidates on one model file interleave, and a reused prefix changes the sums.
+            llm.reset()
             n_in = len(llm.tokenize(req.prompt.encode("utf-8"), add_bos=True))
             t0 = time.perf_counter()
             ttft = None
