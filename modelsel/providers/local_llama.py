@@ -106,7 +106,9 @@ def _no_extra_buffers() -> Any:
 # Fixed on every machine, so the same prompt gets the same answer on another one: llama.cpp's
 # sums are not batch- or thread-invariant, and llama-cpp-python sizes the prompt's threads by the
 # machine's cores unless told. What still differs between machines is the CPU's instruction set
-# (AVX2, AVX-512, AMX kernels): said in the README.
+# (AVX2, AVX-512, AMX kernels of a native build): said in the README. The prompt's prefix shared
+# with the call before is reused (a few-shot prompt is evaluated once): calls on one model file are
+# made in one order (its slot is first come, first served), so the reuse is the same run to run.
 THREADS = 2
 BATCH = 512
 
@@ -185,9 +187,6 @@ class LocalLlamaProvider(Provider):
             if k in p:
                 kwargs[k] = p.pop(k)
         with lock:
-            # No prefix reuse from the call before: which call came before depends on how two
-            # candidates on one model file interleave, and a reused prefix changes the sums.
-            llm.reset()
             n_in = len(llm.tokenize(req.prompt.encode("utf-8"), add_bos=True))
             t0 = time.perf_counter()
             ttft = None
