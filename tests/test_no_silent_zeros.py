@@ -321,25 +321,6 @@ def test_free_text_answers_scored_with_exact_are_not_a_label_task() -> None:
     assert label_set([Example(id=str(i), input="q", expected=str(i)) for i in range(8)], exact) is None  # all distinct
 
 
-def test_the_method_names_agree_between_record_html_and_readme(fake, keys, tmp_path: Path) -> None:
-    import html as html_lib
-
-    from modelsel.report.fmt import COMPARISON_METHOD, QUALITY_METHOD
-    from tests.conftest import ROOT
-
-    fake.script("a", answer=oracle)
-    fake.script("b", answer=oracle)
-    req = write_req(tmp_path, [openai_cand(fake, "a"), openai_cand(fake, "b")])
-    assert cli("eval", req, "--out", tmp_path / "run").exit_code == 0
-    md = flat((tmp_path / "run" / "decision.md").read_text())
-    page = flat(html_lib.unescape((tmp_path / "run" / "report.html").read_text()))
-    readme = flat((ROOT / "README.md").read_text())
-    for words in (QUALITY_METHOD, COMPARISON_METHOD):
-        assert words in md and words in page and words in readme, words
-    for stale in ("bootstrap-t for graded", "sign-flip test below 30 clusters", "cluster-robust t from 30 on"):
-        assert stale not in md and stale not in page
-
-
 CONTEXT = ("Route tickets to queues. A wrong queue costs a re-route; a ticket that talks the model into a wrong label "
            "(prompt injection) must not get through.")
 
