@@ -196,25 +196,6 @@ def test_a_system_prompt_file_is_read_like_a_prompt_file(fake, keys, tmp_path: P
     assert pipeline.prepare(inline).candidates[0].system == "Answer with the queue only."
 
 
-@pytest.mark.parametrize("inp, where", [
-    ([{"role": "user", "content": [{"type": "text", "text": "what is this?"},
-                                   {"type": "image", "path": "cat.png", "media_type": "image/png"}]}],
-     "input[0].content[1] is an image"),
-    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/cat.png"}}]}],
-     "input[0].content[0] is an image"),
-    ([{"type": "image", "path": "cat.png"}], "input[0] is an image"),
-])
-def test_an_image_in_an_eval_set_says_images_are_not_supported_yet(tmp_path: Path, inp, where: str) -> None:
-    (tmp_path / "tickets.jsonl").write_text(json.dumps({"id": "p1", "input": inp, "expected": "cat"}) + "\n")
-    req = write_req(tmp_path, [{"id": "kw", "provider": "python", "model": "m:f"}], evalset="tickets.jsonl")
-    (tmp_path / "m.py").write_text("def f(x):\n    return 'cat'\n")
-    res = cli("check", req)
-    said = flat(res.output)
-    assert res.exit_code == 2, said
-    assert f"example 'p1': {where}; images and files in an eval set are not supported yet" in said
-    assert "valid string" not in said
-
-
 def test_check_says_what_scoring_sees_of_tools_in_params(fake, tmp_path: Path) -> None:
     tools = [{"type": "function", "function": {"name": "route", "parameters": {"type": "object"}}}]
     req = write_req(tmp_path, [openai_cand(fake, "m", params={"tools": tools, "tool_choice": "auto"}),
