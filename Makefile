@@ -18,7 +18,7 @@ $(VENV)/.installed-build: lock/build.txt
 	$(PIP) -r lock/build.txt
 	touch $@
 
-# The local model: llama-cpp-python builds from source the first time (~10 min on 2 cores);
+# The local model: llama-cpp-python builds from source the first time (10-26 min on 2 cores);
 # pip caches the wheel, so later installs take seconds. The package itself goes in last, editable
 # and without dependencies (an editable install has no single file to hash).
 # Not --quiet: pip then says what it collects and, while llama.cpp compiles, "still running..." a
