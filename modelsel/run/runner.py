@@ -560,6 +560,7 @@ async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: C
             for other in list(pending):  # stop now: no call waiting for a slot goes out after a failure
                 other.cancel()
 
+    started = False
     try:
         for ex, rep in items:
             await room.acquire()
@@ -568,6 +569,11 @@ async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: C
             t = asyncio.ensure_future(task(c, ex, rep))
             pending.add(t)
             t.add_done_callback(finished)
+            if len(pending) == 1 and not started:  # the first answer is scored before any other call goes out,
+                started = True                     # so a scorer that fails stops the run after one call, not n
+                await asyncio.wait({t})
+                if failed:
+                    raise failed[0]
         if pending:
             await asyncio.wait(set(pending))
         if failed:
