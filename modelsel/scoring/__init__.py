@@ -16,8 +16,8 @@ from modelsel.inputs.evalset import Example
 from modelsel.inputs.scorers import walk
 from modelsel.inputs.tools import Tooling, for_example
 from modelsel.run.records import Record
-from modelsel.scoring import tools
 from modelsel.run.runner import RunStopped
+from modelsel.scoring import tools
 from modelsel.scoring.basic import DETERMINISTIC, extract_choice, json_valid
 from modelsel.scoring.model_based import model_scores
 from modelsel.scoring.worker import USER_CODE, ScorerWorker
