@@ -300,10 +300,12 @@ def test_dry_run_and_budget_guard_count_every_try(fake, keys, tmp_path: Path) ->
     out = " ".join(res.output.split())
     assert res.exit_code == 0 and "12 examples x 3 independent tries each" in out
     assert "│ 36 │" in res.output.replace(" ", "").replace("│36│", "│ 36 │")
-    # Each call costs about $1: a guard of $15 stops well before 36 tries, counting each one
+    # Each call costs about $1 (less once the fake's prompt cache serves a repeated prefix): a guard of
+    # $15 stops well before 36 tries, counting each one, and never spends past the cap
     res = cli("eval", req, "--out", tmp_path / "run", "--max-cost", "15")
     s, recs = run_dir(tmp_path / "run")
-    assert s["run"]["budget_stopped"] is True and 0 < len(fake.requests_for("m")) <= 15
+    assert s["run"]["budget_stopped"] is True and 0 < len(fake.requests_for("m")) < 36
+    assert s["run"]["spent_usd"] <= 15
     assert s["run"]["calls_not_made"] == 36 - len(recs) > 0  # the tries not made are counted as calls
 
 

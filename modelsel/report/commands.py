@@ -118,6 +118,10 @@ def print_dry_run(console: Console, inp: Any, scr: Any, cfg: Any) -> None:
         if r["reasoning_tokens_max"]:
             console.print(f"{escape(r['candidate'])}: of its output, up to {r['reasoning_tokens_max']:,} tokens are "
                           "thinking its params allow (billed as output)", highlight=False)
+    if any(r.get("tool_tokens") for r in rows):
+        each = sum(r["tool_tokens"] for r in rows) // max(1, sum(r["calls"] for r in rows))
+        console.print(f"Input tokens include the tool definitions and output schema sent with every call (about {each:,} "
+                      "tokens a call): the APIs bill them as input.", highlight=False)
     _latency_calls(console, inp, scr, cfg, [r for r in rows if r["candidate"] in runnable])
     for cid, why in scr.not_evaluated.items():
         console.print(f"{escape(cid)}: priced above, but not run here ({escape(why)})", highlight=False)
