@@ -145,7 +145,9 @@ def test_the_monthly_figure_does_not_move_with_concurrency(fake, keys, tmp_path)
     months = {v[0] for v in seen.values()}
     assert max(months) == pytest.approx(min(months), rel=1e-9), seen
     assert max(months) == pytest.approx(true_month("anthropic", 10_000_000, 3000, 3200, 160), rel=0.005)
-    assert seen["1"][1] > seen["32"][1]  # the eval's own hits moved with concurrency; the month did not
+    # the eval's own hit rate is shown beside the month, never projected (it depends on how the calls
+    # overlapped: each candidate's first answer now goes alone, so here it is 11 of 12 at any concurrency)
+    assert all(v[1] is not None and 0 <= v[1] <= 1 for v in seen.values()), seen
 
 
 def test_an_anthropic_1_hour_cache_write_is_billed_at_its_rate(fake, keys, tmp_path) -> None:
