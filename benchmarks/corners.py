@@ -322,16 +322,18 @@ def max_gap(reps: int, rng: np.random.Generator) -> dict[str, float]:
 SCENARIOS = (unequal_clusters, no_spread, partial, power, non_inferior, small_tags, sure_first, max_gap)
 
 
-def measure(reps: int) -> dict[str, float]:
+def measure(reps: int, scenarios: tuple = SCENARIOS, seed: int = 20261205) -> dict[str, float]:  # type: ignore[type-arg]
     out: dict[str, float] = {}
-    for i, f in enumerate(SCENARIOS):
-        out.update(f(reps, np.random.default_rng(20261205 + i)))
+    for i, f in enumerate(scenarios):
+        out.update(f(reps, np.random.default_rng(seed + i)))
     return out
 
 
-def main() -> int:
+def main(script: str = __file__, scenarios: tuple = SCENARIOS, seed: int = 20261205, reps: int = 200) -> int:  # type: ignore[type-arg]
+    """The scenarios' rates here and, with --baseline, on an earlier checkout (the same script run
+    there in a child process), side by side. benchmarks/corners3.py runs its own scenarios through it."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--reps", type=int, default=reps)
     ap.add_argument("--baseline", type=Path, help="an earlier checkout: the same scenarios run there, side by side")
     ap.add_argument("--tree", type=Path, default=HERE.parent, help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
@@ -339,23 +341,24 @@ def main() -> int:
     _setup(args.tree)
     t0 = time.perf_counter()
     if args.json:
-        print(json.dumps(measure(args.reps)))
+        print(json.dumps(measure(args.reps, scenarios, seed)))
         return 0
     before: dict[str, float] = {}
     if args.baseline:
         env = dict(os.environ, PYTHONPATH=str(args.baseline))
-        got = subprocess.run([sys.executable, __file__, "--json", "--reps", str(args.reps), "--tree", str(args.baseline)],
+        got = subprocess.run([sys.executable, script, "--json", "--reps", str(args.reps), "--tree", str(args.baseline)],
                              capture_output=True, text=True, env=env, check=True)
         before = json.loads(got.stdout.strip().splitlines()[-1])
-    after = measure(args.reps)
+    after = measure(args.reps, scenarios, seed)
+    width = max(104, *(len(k) for k in after))
     print(f"Rates over {args.reps} simulated runs each, known truth (before: {args.baseline or '-'}).\n")
-    print(f"{'scenario (promise)':<104} {'before':>7} {'after':>7}")
+    print(f"{'scenario (promise)':<{width}} {'before':>7} {'after':>7}")
     for k, v in after.items():
         b = before.get(k, float("nan"))
-        print(f"{k:<104} {b * 100:6.1f}% {v * 100:6.1f}%")
+        print(f"{k:<{width}} {b * 100:6.1f}% {v * 100:6.1f}%")
     for k, b in before.items():
         if k not in after:
-            print(f"{k:<104} {b * 100:6.1f}%       -")
+            print(f"{k:<{width}} {b * 100:6.1f}%       -")
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -10,12 +10,7 @@ The promise: 95% intervals cover >= 94%, a false 'worse' <= 5%, a false fail <= 
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -173,39 +168,10 @@ def many(reps: int, rng: np.random.Generator) -> dict[str, float]:
 SCENARIOS = (ceiling, graded_clusters, worse_family, rare_failures, gaps, many)
 
 
-def measure(reps: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for i, f in enumerate(SCENARIOS):
-        out.update(f(reps, np.random.default_rng(20261206 + i)))
-    return out
-
-
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=400)
-    ap.add_argument("--baseline", type=Path, help="an earlier checkout: the same scenarios run there, side by side")
-    ap.add_argument("--tree", type=Path, default=HERE.parent, help=argparse.SUPPRESS)
-    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    _setup(args.tree)
-    t0 = time.perf_counter()
-    if args.json:
-        print(json.dumps(measure(args.reps)))
-        return 0
-    before: dict[str, float] = {}
-    if args.baseline:
-        env = dict(os.environ, PYTHONPATH=str(args.baseline))
-        got = subprocess.run([sys.executable, __file__, "--json", "--reps", str(args.reps), "--tree", str(args.baseline)],
-                             capture_output=True, text=True, env=env, check=True)
-        before = json.loads(got.stdout.strip().splitlines()[-1])
-    after = measure(args.reps)
-    print(f"Rates over {args.reps} simulated runs each, known truth (before: {args.baseline or '-'}).\n")
-    print(f"{'scenario (promise)':<112} {'before':>7} {'after':>7}")
-    for k, v in after.items():
-        b = before.get(k, float("nan"))
-        print(f"{k:<112} {b * 100:6.1f}% {v * 100:6.1f}%")
-    print(f"\n({time.perf_counter() - t0:.0f} s)")
-    return 0
+    from corners import main as run
+
+    return run(__file__, SCENARIOS, 20261206, reps=400)
 
 
 if __name__ == "__main__":
