@@ -270,6 +270,14 @@ def _params(cfg: dict[str, Any], spec: dict[str, Any], ctx: _Ctx, loc: tuple[Any
     system = cfg.get("systemInstruction") or cfg.get("system")
     if isinstance(system, dict):  # Gemini's {parts: [{text}]}
         system = " ".join(str(p.get("text", "")) for p in system.get("parts", []) if isinstance(p, dict))
+    if isinstance(system, str) and system.startswith("file://"):  # the file's text, as promptfoo sends it
+        key = "systemInstruction" if cfg.get("systemInstruction") else "system"
+        try:
+            body = _load_file(ctx.path.parent, system, "system instruction file")[0]
+        except InputError as exc:
+            ctx.todo(loc + ("config", key), f"'{spec.get('id')}': {exc}")
+            body = None
+        system = body.strip() if isinstance(body, str) else None
     return params, (str(system) if system else None)
 
 
