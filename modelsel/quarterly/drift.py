@@ -89,8 +89,15 @@ def drift_test(earlier: list[dict[str, float]], now: dict[str, float], permutati
         return Drift(0.0, 1.0, n, runs - 1)
     windows = [1] if runs < 4 else [1, 2]
     rng = np.random.default_rng(_SEED + n * 100 + runs)
-    order = np.argsort(rng.random((permutations, n, runs)), axis=2)
-    perm = _windows(np.take_along_axis(np.broadcast_to(x, (permutations, n, runs)), order, axis=2), windows)
+    # In chunks of about 2M draws: one array of every permutation grows with the eval set (2,000
+    # examples x 9 runs x 5,000 permutations held 1.4 GB). Consecutive draws are the same stream.
+    step = max(1, 2_000_000 // (n * runs))
+    parts = []
+    for start in range(0, permutations, step):
+        k = min(step, permutations - start)
+        order = np.argsort(rng.random((k, n, runs)), axis=2)
+        parts.append(_windows(np.take_along_axis(np.broadcast_to(x, (k, n, runs)), order, axis=2), windows))
+    perm = np.concatenate(parts)
     mu, sd = perm.mean(axis=0), perm.std(axis=0)
     sd[sd == 0] = 1.0
     observed = float(np.min((_windows(x, windows) - mu) / sd))
