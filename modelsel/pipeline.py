@@ -520,6 +520,8 @@ def _latency_conditions(figs: dict[str, Figures], facts: RunFacts) -> None:
         if info is not None:
             lat.sustained_rps, lat.load_problem = info.sustained_rps, info.problem
             lat.not_judged = getattr(info, "not_judged", None)
+            if info.mode == "extra":
+                lat.extra_stopped, lat.extra_dropped = info.refused, info.dropped
 
 
 def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int, req: Any) -> Any:

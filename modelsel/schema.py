@@ -116,6 +116,8 @@ class LatencyFigures(Model):
     load: str | None = None  # the load the figures hold under (latency.load), else the quality pass's concurrency
     extra_calls: int = 0  # latency-only calls added so a percentile could be bounded (never counted for quality)
     extra_declined: bool = False  # --no-extra-calls: a percentile without enough calls is not judged
+    extra_stopped: str | None = None  # why the latency-only calls stopped early (a provider's Retry-After over the cap)
+    extra_dropped: int = 0  # latency-only calls that failed after their one retry (optional: left out)
     machine_added_p50_ms: float | None = None  # what this machine added to the control's calls meanwhile (control.py)
     machine_added_p95_ms: float | None = None
     machine_added_n: int = 0

@@ -79,8 +79,8 @@ def test_every_wire_fault_is_classified_or_retried(fake, keys, tmp_path: Path, a
 
 def test_an_absurd_retry_after_is_capped_and_recorded(fake, keys, tmp_path: Path, monkeypatch) -> None:
     """Every third call answers 429 with Retry-After: 99999 (27 hours). With a cap of 0.2 s the run
-    ends in seconds; what the server asked is recorded; calls that never get past the 429 become
-    rate-limit errors and the run goes on."""
+    ends in seconds; what the server asked is recorded; a call asked twice to wait past the cap
+    becomes a rate-limit error and the run goes on."""
     monkeypatch.setenv("MODELSEL_RETRY_SCALE", "1")
     n = {"i": 0}
 
@@ -101,9 +101,13 @@ def test_an_absurd_retry_after_is_capped_and_recorded(fake, keys, tmp_path: Path
     # Each wait is the cap (0.2 s) or the jittered backoff when that is longer (at most 0.5, 1, 2 s).
     assert hit and all(r["retry_after_asked_s"] == 99999 and 0.2 * (r["attempts"] - 1) <= r["retry_wait_s"] < 3.5
                        for r in hit)
-    assert all(r["error"] is None for r in recs if r["candidate"] == "oa-m")
+    # a call the server refused twice (its retry came third again) is a rate-limit error; the rest answered
+    mine = [r for r in recs if r["candidate"] == "oa-m"]
+    assert sum(r["error"] is None for r in mine) >= 9
+    assert all(r["error"] is None or (r["error_kind"] == "rate_limit" and r["attempts"] == 2) for r in mine)
     always = [r for r in recs if r["candidate"] == "oa-always"]
-    assert all(r["error_kind"] == "rate_limit" and r["attempts"] == 4 and r["retry_after_asked_s"] == 99999 for r in always)
+    # asked twice to wait 27 hours: a third try would be refused as well, so there is none
+    assert all(r["error_kind"] == "rate_limit" and r["attempts"] == 2 and r["retry_after_asked_s"] == 99999 for r in always)
     assert res.exit_code in (0, 1)
 
 

@@ -88,6 +88,11 @@ def latency_condition(lat: LatencyFigures) -> str:
         out += f"; it {lat.load_problem}"
     if lat.extra_declined:
         out += "; --no-extra-calls: a percentile without enough calls is not judged"
+    if lat.extra_stopped:
+        out += f"; latency-only calls stopped: {lat.extra_stopped}"
+    if lat.extra_dropped:
+        out += (f"; {lat.extra_dropped} latency-only call{'s' if lat.extra_dropped != 1 else ''} failed after one retry "
+                f"and {'were' if lat.extra_dropped != 1 else 'was'} left out (they were optional)")
     return out + "."
 
 

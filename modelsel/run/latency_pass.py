@@ -79,6 +79,8 @@ class PassInfo:
     machine: Distortion | None = None
     not_started: int = 0  # calls the run's deadline kept from starting
     not_judged: str | None = None  # why the pass judges nothing: the machine could not offer the load, or the deadline
+    dropped: int = 0  # latency-only calls that failed after their one retry: optional, so left out (extra, quiet)
+    refused: str | None = None  # the provider asked for a wait over the cap: no more latency-only calls were sent
 
 
 def margin(need: int) -> int:
@@ -131,8 +133,9 @@ def estimate(req: Requirements, need: int, cands: list[Candidate], providers: di
     return {k: v for k, v in out.items() if v}
 
 
-async def _one(c: Candidate, p: Provider, ex: Example, k: int, slot: Any, ctx: Any, mode: str) -> Record | None:
-    rec = await call_one(c, p, ex, k, slot, ctx, sample=True)
+async def _one(c: Candidate, p: Provider, ex: Example, k: int, slot: Any, ctx: Any, mode: str,
+               gate: Any = None) -> Record | None:
+    rec = await call_one(c, p, ex, k, slot, ctx, sample=True, optional=True, gate=gate)
     if not isinstance(rec, Record):
         return None
     rec.latency_pass = mode
@@ -150,13 +153,22 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
     quiet = dataclasses.replace(ctx, cache=None)  # a timing must be a call, never a cached answer
     t0 = time.monotonic()
 
+    cap = c.retry_after_cap_s if c.retry_after_cap_s is not None else ctx.cfg.retry.retry_after_cap_s
+
     async def go(i: int) -> None:
-        rec = await _one(c, p, examples[i % len(examples)], 1000 + i, slot, quiet, pl.mode)
+        # Latency-only calls are optional: a provider that asks for a wait over the cap gets no more of them.
+        rec = await _one(c, p, examples[i % len(examples)], 1000 + i, slot, quiet, pl.mode, lambda: info.refused is None)
         if rec is None:
             return
+        if rec.retry_after_asked_s is not None and info.refused is None:
+            info.refused = (f"the provider asked a latency-only call to wait {rec.retry_after_asked_s:g} s (Retry-After), "
+                            f"over the {cap:g} s cap, so no more were sent after {info.answered} answered")
         if rec.error:
             info.errors += 1
             info.rate_limited += rec.error_kind == "rate_limit"
+            if pl.mode != "load":  # at a stated load a refusal is a finding; otherwise the call was only optional
+                info.dropped += 1
+                return
         else:
             info.answered += 1
         await deliver(c, rec)
@@ -202,6 +214,8 @@ def _not_judged(pl: Plan, info: PassInfo) -> str | None:
     """Why a quiet or load pass's latency cannot be judged, or None: the run's deadline stopped it
     before its calls were made, or the control shows this machine could not offer the load (it
     added more than the quiet-pass threshold to the control's calls at the median meanwhile)."""
+    if info.refused is not None and pl.mode != "extra":
+        return info.refused
     if pl.mode == "extra":
         return None
     if info.not_started:

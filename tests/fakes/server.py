@@ -54,6 +54,7 @@ class ModelScript:
     reasoning_tokens: int = 0
     faults: list[str] = field(default_factory=list)  # consumed in order, one per request
     always: str | None = None  # a fault for every request
+    every: tuple[int, str] | None = None  # (n, fault): the fault on every n-th request to this model (3rd, 6th, ...)
     fault_when: Callable[[str], str | None] | None = None  # a fault chosen by the prompt
     retry_after: str = "1"
     retry_after_ms: str | None = None  # also send retry-after-ms (OpenAI and Anthropic read it first)
@@ -95,6 +96,7 @@ class ModelScript:
     usage: dict[str, Any] = field(default_factory=dict)
     prompt_cache: int = 0
     cache_ttl_s: float = 300.0
+    requests: int = 0  # requests this model has received (for `every`)
 
 
 @dataclass
@@ -137,6 +139,9 @@ class FakeProvider:
         with self.lock:
             s = self.scripts.get(model) or self.scripts.setdefault(model, ModelScript())
             fault = s.faults.pop(0) if s.faults else s.always
+            s.requests += 1
+            if fault is None and s.every is not None and s.requests % s.every[0] == 0:
+                fault = s.every[1]
             if fault is None and s.fault_when is not None:
                 fault = s.fault_when(prompt)
             if s.lognormal:
