@@ -9,6 +9,7 @@ attempts. Our own queue (waiting for a slot) and cache lookups never count.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -173,8 +174,9 @@ class Slot:
     """Calls in flight for one model, under an optional cap shared by its endpoint. Acquired in
     that order by every call, so two slots can never wait on each other."""
 
-    def __init__(self, model: asyncio.Semaphore, endpoint: asyncio.Semaphore | None) -> None:
+    def __init__(self, model: asyncio.Semaphore, endpoint: asyncio.Semaphore | None, size: int = 1) -> None:
         self.model, self.endpoint = model, endpoint
+        self.size = size  # calls it lets in flight at once (the model's slots, or the endpoint's cap if fewer)
 
     async def __aenter__(self) -> None:
         await self.model.acquire()
@@ -196,6 +198,7 @@ def make_slots(cands: list[Candidate], providers: dict[str, Provider], cfg: RunC
     provider's, or --concurrency); candidates on one model share them. An endpoint-wide cap
     applies only where a candidate sets `endpoint_concurrency`."""
     models: dict[str, asyncio.Semaphore] = {}
+    sizes: dict[str, int] = {}
     caps: dict[str, int] = {}
     for c in cands:
         if c.endpoint_concurrency:
@@ -208,8 +211,10 @@ def make_slots(cands: list[Candidate], providers: dict[str, Provider], cfg: RunC
         mk = cls.model_key(c)
         if mk not in models:
             n = c.concurrency or cfg.concurrency or cls.default_concurrency
-            models[mk] = asyncio.Semaphore(min(n, cls.max_concurrency) if cls.max_concurrency else n)
-        out[c.id] = Slot(models[mk], endpoints.get(cls.endpoint_key(c)))
+            sizes[mk] = min(n, cls.max_concurrency) if cls.max_concurrency else n
+            models[mk] = asyncio.Semaphore(sizes[mk])
+        ek = cls.endpoint_key(c)
+        out[c.id] = Slot(models[mk], endpoints.get(ek), min(sizes[mk], caps.get(ek, sizes[mk])))
     return out
 
 
@@ -250,13 +255,18 @@ async def _guarded(call: Awaitable[CallResult]) -> CallResult:
 
 async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.Semaphore, retry: RetryPolicy,
                             timeout: float, admit: Callable[[], Any] | None = None,
-                            retry_after_cap: float | None = None, deadline: float | None = None) -> Attempted:
+                            retry_after_cap: float | None = None, deadline: float | None = None,
+                            optional_wait_s: float | None = None) -> Attempted:
     """One call, retried on rate limits, 5xx, timeouts, dropped connections and malformed bodies.
     The concurrency slot is held only while the request is in flight, never while backing off.
     `admit` is asked once a slot is held, just before the first request (the budget guard; it
     may be a coroutine that waits for calls in flight to settle); if it says no, nothing is sent
-    and `attempts` stays 0. No retry starts after `deadline`."""
+    and `attempts` stays 0. No retry starts after `deadline`. `optional_wait_s`: the call is
+    optional (latency-only): it is retried once at most, never after a wait longer than this, and
+    not at all when the provider asks for a longer one."""
     out = Attempted()
+    if optional_wait_s is not None:
+        retry = dataclasses.replace(retry, max_attempts=min(retry.max_attempts, 2))
     while True:
         out.attempts += 1
         async with slot:
@@ -295,7 +305,13 @@ async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.
             return out
         w, asked = retry.wait(out.attempts, err.retry_after_s, retry_after_cap)
         if asked is not None:
-            out.retry_after_asked_s = max(out.retry_after_asked_s or 0.0, asked)
+            if out.retry_after_asked_s is not None:
+                return out  # asked twice to wait past the cap (a day's quota spent): a third try would be refused too
+            out.retry_after_asked_s = asked
+        if optional_wait_s is not None:
+            if err.retry_after_s is not None and err.retry_after_s > optional_wait_s:
+                return out  # an optional call does not wait out a provider's long ask
+            w = min(w, optional_wait_s * retry.scale)
         if deadline is not None and time.monotonic() + w > deadline:
             out.stopped_by_deadline = True
             return out
@@ -427,10 +443,15 @@ def _settle_answer(c: Candidate, got: Attempted, cold: bool, est: float, ctx: _C
     return answer
 
 
-async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx, sample: bool = False
-               ) -> Record | str | None:
-    """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard).
-    `sample`: a live call that measures a batched candidate's latency (kept out of quality)."""
+OPTIONAL_WAIT_S = 2.0  # the longest a latency-only call waits before its one retry
+
+
+async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot, ctx: _Ctx, sample: bool = False,
+                   optional: bool = False, gate: Callable[[], bool] | None = None) -> Record | str | None:
+    """One example for one candidate: a Record, NOT_RUN (deadline) or None (budget guard, or `gate`
+    said no once a slot was held). `sample`: a live call that measures a batched candidate's
+    latency (kept out of quality). `optional`: a latency-only call, retried once at most after a
+    short wait (OPTIONAL_WAIT_S)."""
     messages, prompt = render(c, ex)
     params = {**p.defaults, **c.params}
     base = dict(candidate=c.id, example_id=ex.id, repeat=rep, tags=ex.tags, cluster=ex.cluster, input=ex.text(),
@@ -440,7 +461,7 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
     tooled = bool(tooling and tooling.tools)
     key = (cache_key(type(p).cache_identity(c), messages, prompt, params, rep, tooling.key() if tooling else None)
            if cache is not None else "")
-    if cache is not None:
+    if cache is not None and not sample:  # a latency sample must be a call: its answer is stored, never reused
         hit = await cache.get_or_lease(key, ctx.cfg.timeout_s)
         if hit is not None:
             # The answer is reused, its price is today's: what this call would be billed now.
@@ -456,6 +477,8 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
             nonlocal est, cold
             if ctx.deadline is not None and time.monotonic() > ctx.deadline:
                 return False  # waited for a slot past the deadline: not started
+            if gate is not None and not gate():
+                return False
             # decided with the slot held, so spend so far is known
             got = await ctx.budget.reserve_when_known(lambda: ctx.budget.estimate(c.id, guess))
             if got is None:
@@ -467,7 +490,8 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
         timeout = c.timeout_s or ctx.cfg.timeout_s
         req = CallRequest(messages=messages, prompt=prompt, params=params, timeout_s=timeout, example=ex, repeat=rep,
                           max_chars=ctx.cfg.max_answer_chars, tooling=tooling)
-        got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit, c.retry_after_cap_s, ctx.deadline)
+        got = await call_with_retries(p, req, slot, ctx.cfg.retry, timeout, admit, c.retry_after_cap_s, ctx.deadline,
+                                      OPTIONAL_WAIT_S if optional else None)
         if got.attempts == 0:
             return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
         meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
@@ -520,7 +544,7 @@ async def run_eval(
     # FEED_AHEAD of its calls created, not all of them: 50,000 waiting tasks held 240 MB.
     wanted = {cid: {e.id for e in exs} for cid, exs in (plan or {}).items()}
     jobs = [asyncio.ensure_future(_feed(task, c, [(ex, rep) for rep in range(cfg.repeat) for ex in examples
-                                                   if c.id not in wanted or ex.id in wanted[c.id]]))
+                                                   if c.id not in wanted or ex.id in wanted[c.id]], slots[c.id].size))
             for c in candidates]
     if extra is not None:
         ctx.deliver = deliver
@@ -545,9 +569,12 @@ FEED_AHEAD = 256  # calls created ahead per candidate: far above any slot's conc
 
 
 async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: Candidate,
-                items: list[tuple[Example, int]]) -> None:
+                items: list[tuple[Example, int]], first_wave: int = 1) -> None:
     """One candidate's calls, at most FEED_AHEAD of them created at a time; a call that raises (a
-    failed write stops the run) stops this feeder, and its calls not yet finished are cancelled."""
+    failed write stops the run, a scorer fails) stops this feeder, and its calls not yet finished
+    are cancelled. The first wave (as many calls as its slots let in flight) goes out at once; no
+    call after it starts before one answer of the wave has been scored, so a scorer that fails
+    stops the run after the calls already in flight, and a run waits no call's length for it."""
     room = asyncio.Semaphore(FEED_AHEAD)
     pending: set[asyncio.Future[None]] = set()
     failed: list[BaseException] = []
@@ -569,9 +596,9 @@ async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: C
             t = asyncio.ensure_future(task(c, ex, rep))
             pending.add(t)
             t.add_done_callback(finished)
-            if len(pending) == 1 and not started:  # the first answer is scored before any other call goes out,
-                started = True                     # so a scorer that fails stops the run after one call, not n
-                await asyncio.wait({t})
+            if not started and len(pending) >= max(1, first_wave):
+                started = True
+                await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
                 if failed:
                     raise failed[0]
         if pending:
