@@ -74,7 +74,7 @@ class AnthropicBatch(BatchApi):
         # The SDK's own results() reads its JSONL decoder to the first bad line and stops there; this
         # reads raw lines over the same connection pool, with the SDK's headers (key, version).
         http = shared_http_client("anthropic", self.provider.candidate.base_url, 60.0,
-                                  lambda: httpx.AsyncClient(timeout=60.0))
+                                  lambda **kw: httpx.AsyncClient(timeout=60.0, **kw))
         headers = {**client.default_headers, "Accept": "application/binary"}
         async with http.stream("GET", url, headers={k: v for k, v in headers.items() if isinstance(v, str)}) as resp:
             if resp.status_code != 200:

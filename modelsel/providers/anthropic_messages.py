@@ -139,7 +139,8 @@ class AnthropicProvider(SdkProvider):
         import anthropic
 
         http = shared_http_client("anthropic", self.candidate.base_url, timeout_s,
-                                  lambda: anthropic.DefaultAsyncHttpxClient(timeout=timeout_s))
+                                  lambda **kw: anthropic.DefaultAsyncHttpxClient(timeout=timeout_s, **kw),
+                                  type(self).model_key(self.candidate))
         return anthropic.AsyncAnthropic(api_key=self.api_key(), base_url=self.candidate.base_url, max_retries=0,
                                         timeout=timeout_s, http_client=http)
 

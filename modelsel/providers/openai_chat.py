@@ -150,7 +150,8 @@ class OpenAIProvider(SdkProvider):
         import openai
 
         http = shared_http_client("openai", self.candidate.base_url, timeout_s,
-                                  lambda: openai.DefaultAsyncHttpxClient(timeout=timeout_s))
+                                  lambda **kw: openai.DefaultAsyncHttpxClient(timeout=timeout_s, **kw),
+                                  type(self).model_key(self.candidate))
         return openai.AsyncOpenAI(api_key=self.api_key() or "no-key", base_url=self.candidate.base_url,
                                   max_retries=0, timeout=timeout_s, http_client=http)
 
