@@ -207,17 +207,17 @@ def test_outside_text_is_escaped_for_junit_and_csv(tmp_path: Path) -> None:
     assert "\x1b" not in csv and "\x07" not in csv and "\\x1b]0;pwned" in csv
 
 
-# --- 17. the control endpoint's header is read like any response -----------------------------------------
+# --- 17. the control endpoint's stated time is read like any response -----------------------------------
 
-@pytest.mark.parametrize("header", ["1e12", "nan", "NaN", "inf", "-100000", "garbage", "", "0x10", "100000000"])
-def test_a_control_header_that_cannot_be_true_is_no_sample(header: str) -> None:
-    """A control answering with a lying header: no "0.0 ms added", no machine that adds 100 s; the
+@pytest.mark.parametrize("stated", ["1e12", "nan", "NaN", "inf", "-100000", "garbage", "", "0x10", "100000000"])
+def test_a_control_time_that_cannot_be_true_is_no_sample(stated: str) -> None:
+    """A control answering with a lying time: no "0.0 ms added", no machine that adds 100 s; the
     sample is refused and counted, so the machine's distortion is unmeasured, not made up."""
     import asyncio
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from modelsel.run.control import HEADER, Control
+    from modelsel.run.control import Control
 
     class Liar(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -227,24 +227,21 @@ def test_a_control_header_that_cannot_be_true_is_no_sample(header: str) -> None:
 
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("content-length") or 0))
-            body = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "control",
-                               "choices": [{"index": 0, "finish_reason": "stop",
-                                            "message": {"role": "assistant", "content": "."}}]}).encode()
+            chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "control"}
+            events = [{**chunk, "choices": [{"index": 0, "delta": {"content": stated}, "finish_reason": None}]},
+                      {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+            body = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
             self.send_response(200)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", "text/event-stream")
             self.send_header("content-length", str(len(body)))
-            self.send_header(HEADER, header)
             self.end_headers()
             self.wfile.write(body)
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        import openai
-
         c = Control()
-        c._client = openai.AsyncOpenAI(api_key="control", base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1",
-                                       max_retries=0, timeout=10)
+        c.use(f"http://127.0.0.1:{srv.server_address[1]}/v1")
 
         async def go() -> list[float | None]:
             got = [await c.sample() for _ in range(3)]
@@ -255,6 +252,28 @@ def test_a_control_header_that_cannot_be_true_is_no_sample(header: str) -> None:
         assert c.samples == [] and c.refused == 3
     finally:
         srv.shutdown()
+
+
+def test_the_control_endpoint_is_sampled_through_the_models_call_path() -> None:
+    """The control process started on a socket the run made: its samples come through the same
+    provider code and streamed SDK path as a model's call (the first waits for the process to start)."""
+    import asyncio
+
+    from modelsel.run.control import Control
+
+    c = Control()
+    assert c.start() and c.port
+    try:
+        async def go() -> list[float | None]:
+            got = [await c.sample() for _ in range(5)]
+            await c.aclose()
+            return got
+
+        got = asyncio.run(go())
+    finally:
+        c.stop()
+    assert all(x is not None and 0 <= x < 5000 for x in got), got
+    assert len(c.samples) == 5 and c.refused == 0
 
 
 def test_a_true_control_header_is_a_sample() -> None:

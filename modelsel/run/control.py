@@ -42,22 +42,50 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
         t0 = time.perf_counter()
         n = int(self.headers.get("content-length") or 0)
-        self.rfile.read(n)
+        body = json.loads(self.rfile.read(n) or b"{}")
         time.sleep(WAIT_MS / 1000)
-        body = json.dumps({"id": "control", "object": "chat.completion", "created": int(time.time()), "model": "control",
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                                        "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        if body.get("stream"):
+            return self._stream(t0)
+        out = json.dumps({"id": "control", "object": "chat.completion", "created": int(time.time()), "model": "control",
+                          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                                       "finish_reason": "stop"}],
+                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
+        self.send_header("content-length", str(len(out)))
         self.send_header(HEADER, f"{(time.perf_counter() - t0) * 1000:.3f}")
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(out)
+
+    def _stream(self, t0: float) -> None:
+        """A streamed answer in OpenAI's wire format, in events written one by one as a provider
+        sends them; the answer's text is the server's own time in ms, known before the first byte."""
+        own = f"{(time.perf_counter() - t0) * 1000:.3f}"
+        base = {"id": "control", "object": "chat.completion.chunk", "created": int(time.time()), "model": "control"}
+        events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+                  {**base, "choices": [{"index": 0, "delta": {"content": own}, "finish_reason": None}]},
+                  {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                  {**base, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}]
+        parts = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(sum(len(x) for x in parts)))
+        self.send_header(HEADER, own)
+        self.end_headers()
+        for x in parts:
+            self.wfile.write(x)
 
 
-def serve() -> None:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def serve(fd: int | None = None) -> None:
+    """Serve on the listening socket `fd` the run made (so it knows the port without waiting for
+    this process to start), or on a port of its own, printed."""
+    import socket
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler, bind_and_activate=fd is None)
+    if fd is not None:
+        srv.socket.close()
+        srv.socket = socket.socket(fileno=fd)
+        srv.server_address = srv.socket.getsockname()
     srv.daemon_threads = True
     print(srv.server_address[1], flush=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -78,32 +106,48 @@ def server_ms(header: str | None, took_ms: float) -> float | None:
 
 
 class Control:
-    """The control process and the samples taken from it."""
+    """The control process and the samples taken from it: what this machine added to its calls, and
+    how late the event loop woke between them (both with the time they were taken)."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.port: int | None = None
         self.samples: list[tuple[float, float]] = []  # (monotonic time, ms this machine added)
-        self.refused = 0  # answers whose header could not be true (server_ms): not samples
-        self._client: Any = None
+        self.lag: list[tuple[float, float]] = []  # (monotonic time, ms the event loop woke late)
+        self.refused = 0  # answers whose stated time could not be true (server_ms): not samples
+        self._provider: Any = None
 
     def start(self) -> bool:
+        """Start the control process without waiting for it: the run makes the listening socket and
+        hands it over, so the port is known at once and the first calls go out while the control
+        process is still starting (its early requests wait in the socket's backlog)."""
+        import socket
+
         try:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "modelsel.run.control"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                         env={"PYTHONPATH": _package_root()})
-            assert self.proc.stdout is not None
-            self.port = int(self.proc.stdout.readline().strip())
-        except (OSError, ValueError):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                sock.listen(64)
+                self.port = sock.getsockname()[1]
+                self.proc = subprocess.Popen([sys.executable, "-I", "-m", "modelsel.run.control", str(sock.fileno())],
+                                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                             text=True, env={"PYTHONPATH": _package_root()}, pass_fds=(sock.fileno(),))
+        except OSError:
             self.stop()
             return False
-        import openai
-
-        # Built now, before any model call is in flight: importing the SDK and building a client
-        # takes a few hundred ms of the event loop, which the calls' clocks would otherwise see.
-        self._client = openai.AsyncOpenAI(api_key="control", base_url=f"http://127.0.0.1:{self.port}/v1",
-                                          max_retries=0, timeout=10)
+        self.use(f"http://127.0.0.1:{self.port}/v1")
         return True
+
+    def use(self, base_url: str) -> None:
+        """Call the control at `base_url` the way a model is called: the same provider code, SDK,
+        pooled HTTP client and response hooks, streamed, on the same event loop. Built now, before any
+        model call is in flight: importing the SDK and building a client would otherwise land inside
+        the calls' clocks."""
+        from modelsel.inputs.candidate import Candidate
+        from modelsel.providers.openai_chat import OpenAICompatibleProvider
+
+        self._provider = OpenAICompatibleProvider(Candidate(id="control", provider="openai-compatible", vendor="modelsel",
+                                                            model="control", base_url=base_url))
+        self._provider.client(10.0)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -116,40 +160,41 @@ class Control:
             self.proc = None
 
     async def sample(self) -> float | None:
-        """One control call through the OpenAI SDK, as the models are called: ms this machine added."""
-        if self._client is None:
+        """One control call through the path the models' calls take: ms this machine added."""
+        if self._provider is None:
             return None
-        t0 = time.perf_counter()
+        from modelsel.providers.base import CallRequest
+
+        req = CallRequest(messages=[{"role": "user", "content": "ping"}], prompt="ping",
+                          params={"max_tokens": 1, "stream": True}, timeout_s=10.0)
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                model="control", messages=[{"role": "user", "content": "ping"}], max_tokens=1)
-            raw.parse()
+            res = await self._provider.complete(req)
         except Exception:
             return None
-        took = (time.perf_counter() - t0) * 1000
-        server = server_ms(raw.headers.get(HEADER), took)
-        if server is None:  # read like any response: a header that cannot be true is no sample
+        server = server_ms(res.text, res.latency_ms)
+        if server is None:  # read like any response: a stated time that cannot be true is no sample
             self.refused += 1
             return None
-        added = took - server
+        added = res.latency_ms - server
         self.samples.append((time.monotonic(), added))
         return added
 
     async def watch(self, every_s: float = 0.05) -> None:
-        """Sample every `every_s` while the calls are in flight (cancelled when they are done). The
-        first call pays the SDK's cold start and a new connection: it is made, not kept."""
+        """Sample every `every_s` while the calls are in flight (cancelled when they are done); each
+        pause between samples also says how late the event loop woke. The first call pays the SDK's
+        cold start and a new connection: it is made, not kept."""
         await self.sample()
         self.samples.clear()
+        loop = asyncio.get_running_loop()
         while True:
             await self.sample()
+            t = loop.time()
             await asyncio.sleep(every_s)
+            self.lag.append((time.monotonic(), max(0.0, (loop.time() - t - every_s) * 1000)))
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            try:
-                await self._client.close()
-            except Exception:
-                pass
+        if self._provider is not None:
+            await self._provider.aclose()
 
 
 def _package_root() -> str:
@@ -185,4 +230,4 @@ def window(samples: list[tuple[float, float]], start: float, end: float) -> Dist
 
 
 if __name__ == "__main__":
-    serve()
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else None)
