@@ -125,8 +125,9 @@ def test_rate_limited_requests_count_their_wait_and_the_record_says_why(fake, ke
     t = s["candidates"]["oa-throttled"]
     assert t["retried_requests"] == 3 and t["retry_kinds"] == {"rate_limit": 3}
     slow = [r for r in records if r["candidate"] == "oa-throttled" and r["attempts"] == 2]
-    assert len(slow) == 3 and all(r["latency_ms"] >= 400 and r["attempt_latency_ms"] < 200 for r in slow)
-    assert t["latency"]["p95"]["value"] >= 400 and t["latency"]["attempt_p95"]["value"] < 200
+    # the request's time holds the 0.4 s it was asked to wait; the answering attempt's alone does not
+    assert len(slow) == 3 and all(r["latency_ms"] - r["attempt_latency_ms"] >= 400 for r in slow)
+    assert t["latency"]["p95"]["value"] >= 400 + t["latency"]["attempt_p95"]["value"] * 0.5
     assert s["decision"]["chosen"] == "oa-steady"
     assert any("p95 latency" in x for x in s["decision"]["eliminated"]["oa-throttled"])
     # a looser limit lets it through, and the choice's sentence says what was retried and why
