@@ -180,6 +180,7 @@ def main() -> int:
     ap.add_argument("--baseline", help="a checkout of an earlier modelsel, measured beside this one")
     ap.add_argument("--quick", action="store_true", help="fewer calls per configuration")
     ap.add_argument("--busy", type=int, default=0, help="only the busy-machine case, with N CPU-bound processes beside")
+    ap.add_argument("--only", choices=["grid", "decision", "fast"], help="one part of the default run")
     args = ap.parse_args()
     if args.busy:
         busy_cases(0, args.baseline, args.quick)
@@ -189,16 +190,18 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores. Overhead = recorded latency - the server's own time "
           "for the same request, warm calls, ms: median p95 max\n")
     rows: list[dict] = []
-    for ms in (20, 100, 1000):
+    for ms in (20, 100, 1000) if args.only in (None, "grid") else ():
         for k in (8, 32, 64):
             n = max(3 * k, 60 if ms == 1000 else 200) if not args.quick else 2 * k
             if ms == 1000:
                 n = min(n, 4 * k)
             rows += compare(f"{ms} ms, {k} in flight", {"m": {"answer": "billing", "latency_ms": ms}}, k, n, args.baseline)
     case = {f"d{i}": {"answer": "billing", "lognormal": [med, 0.3]} for i, med in enumerate((90, 190, 350, 600, 900))}
-    rows += compare("decision case, 5 x 8", case, 8, 80 if args.quick else 160, args.baseline)
+    if args.only in (None, "decision"):
+        rows += compare("decision case, 5 x 8", case, 8, 80 if args.quick else 160, args.baseline)
     fast = {f"f{i}": {"answer": "billing", "latency_ms": 20} for i in range(4)}
-    rows += compare("four 20 ms models, 4 x 32", fast, 32, 64 if args.quick else 256, args.baseline)
+    if args.only in (None, "fast"):
+        rows += compare("four 20 ms models, 4 x 32", fast, 32, 64 if args.quick else 256, args.baseline)
     worst50 = max(np.median(r["modelsel"]) - np.median(r["bare"]) for r in rows if len(r["modelsel"]) and len(r["bare"]))
     worst95 = max(np.percentile(r["modelsel"], 95) - np.percentile(r["bare"], 95) for r in rows
                   if len(r["modelsel"]) and len(r["bare"]))

@@ -66,7 +66,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], fake: FakeProcess) -> 
     after = t1 - max(s["t_end"] for s in seen)
     span = max(s["t_end"] for s in seen) - min(s["t_start"] for s in seen)
     return {"wall": t1 - t0, "first": first, "after": after, "span": span, "cpu_per_call_ms": cpu / len(seen) * 1000,
-            "seen": seen, "stdout": p.stdout}
+            "seen": seen, "stdout": p.stdout, "stderr": p.stderr}
 
 
 def server_times(seen: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
@@ -101,7 +101,7 @@ def modelsel_run(work: Path, python: str, pythonpath: str | None, label: str) ->
         req = work / "req.yaml"
         req.write_text(yaml.safe_dump({"task": "t", "evalset": "tickets.jsonl", "scoring": [{"type": "exact"}],
                                        "latency": {"p95_ms": 5000}, "candidates": cands}))
-        env = dict(os.environ, BENCH_KEY=KEY)
+        env = dict(os.environ, BENCH_KEY=KEY, MODELSEL_TIMINGS="1")
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
         out = work / f"run-{label}"
@@ -118,10 +118,22 @@ def modelsel_run(work: Path, python: str, pythonpath: str | None, label: str) ->
         if key in srv and rec.get("latency_ms") and not rec.get("cold"):
             pairs.append((rec["latency_ms"], srv[key]))
     r["latency"] = latency_error(pairs)
+    r["phases"] = _phases(r["stderr"])
     return r
 
 
-# --- inspect_ai --------------------------------------------------------------------------------------
+def _phases(stderr: str) -> str:
+    """modelsel's own marks (MODELSEL_TIMINGS=1), seconds since its start, beside the server's first
+    request and last answer: where the time outside the calls goes."""
+    import re
+
+    marks = {m.group(1).strip(): float(m.group(2))
+             for m in re.finditer(r"^modelsel-timing (.+?) ([0-9.]+) peak ", stderr, re.M)}
+    keep = ["clients ready", "calls start", "calls done", "records sorted", "analysed", "reports written", "printed"]
+    return ", ".join(f"{k} {marks[k]:.2f}" for k in keep if k in marks)
+
+
+# --- inspect_ai -----------------------------------------------------------------------------------------
 
 INSPECT_TASK = f'''
 from inspect_ai import Task, task
@@ -216,6 +228,8 @@ def report(name: str, runs: list[dict[str, Any]] | str) -> None:
           f"after start | exit {statistics.median(r['after'] for r in runs):.2f} s after the last answer | server span "
           f"{statistics.median(r['span'] for r in runs):.2f} s | CPU {statistics.median(r['cpu_per_call_ms'] for r in runs):.1f} ms "
           f"a call | latency vs server: {runs[-1]['latency']}")
+    if runs[-1].get("phases"):
+        print(f"{'':<20} its own marks (s since start): {runs[-1]['phases']}")
 
 
 def main() -> int:
