@@ -35,11 +35,15 @@ class ReviewResult(BaseModel):
     findings: list[Finding]
 
 
-def _choice(old: Summary, new: Summary, chosen: str, prices_moved: bool = False) -> list[Finding]:
+def _choice(old: Summary, new: Summary, chosen: str, prices_moved: bool = False, look: int = 1,
+            planned: int = 8) -> list[Finding]:
     """The incumbent keeps its place unless it fails a requirement, a challenger is shown better, or a
     price change moved the choice. Two candidates the data cannot separate trade first place from run
     to run by chance (a sure pass before an at-risk one, cost within noise): over eight quarters that
-    flip made 35% of unchanged histories 'not hold' at least once."""
+    flip made 35% of unchanged histories 'not hold' at least once. 'Shown better' is a claim made at
+    every review too, so it spends the plan's budget as the drift test does (quarterly/drift.py):
+    a run's own 'worse' verdict (two-sided 5%) at each of eight reviews called an equal challenger
+    better in about 9% of histories."""
     nd = new.decision
     if nd.chosen == chosen:
         return [Finding(kind="same_choice", holds=True, text=f"the same rules still choose '{chosen}'")]
@@ -52,19 +56,37 @@ def _choice(old: Summary, new: Summary, chosen: str, prices_moved: bool = False)
                          text=f"'{chosen}' could not be re-evaluated: {nd.not_evaluated[chosen]}"))
     elif nd.chosen:
         v = next((v for v in nd.verdicts if v.candidate == chosen), None)
-        shown = v is not None and v.verdict == "worse"
+        shown, share = _shown_over_plan(v, look, planned)
         if shown or prices_moved:
-            why = v.text if shown and v is not None else "a price changed (see the price findings)"
+            why = f"{v.text} ({share})" if shown and v is not None else "a price changed (see the price findings)"
             f.append(Finding(kind="new_choice", holds=False, candidate=nd.chosen,
                              text=f"under the same rules '{nd.chosen}' is now chosen over '{chosen}': {why}"))
         else:
             why = v.text if v is not None else "no comparison shows it better"
+            if v is not None and v.verdict == "worse":
+                why += f"; not beyond this review's share of the plan ({share})"
             return [Finding(kind="incumbent_keeps_place", holds=True, candidate=nd.chosen,
                             text=f"'{nd.chosen}' ranks first in this run, but is not shown better than '{chosen}' "
                                  f"({why}): the incumbent keeps its place")]
     if not nd.chosen:
         f.append(Finding(kind="nobody_qualifies", holds=False, text="no candidate meets the requirements any more"))
     return f
+
+
+def _shown_over_plan(v: Any, look: int, planned: int) -> tuple[bool, str]:
+    """Whether a challenger's 'better' verdict is beyond this review's share of the plan's one-sided
+    2.5% (its Holm-adjusted two-sided p halved, against the share the drift test also gets), and the
+    words. Past the plan the run's own verdict stands (the review asks for a new decision anyway)."""
+    from modelsel.quarterly.drift import budget
+
+    if v is None or v.verdict != "worse":
+        return False, ""
+    b = budget(look, planned)
+    c = v.comparison
+    p1 = (c.p_holm if c is not None and c.p_holm is not None else c.p_value if c is not None else 1.0) / 2
+    if b.exhausted:
+        return True, f"one-sided p={p1:.4g}; the plan's budget is spent, the run's own verdict stands"
+    return p1 < b.per_look, f"one-sided p={p1:.4g} against {b.per_look:.4g} at review {look} of {planned} planned"
 
 
 def _drift_plan(old: Summary, new: Summary, chosen: str, earlier: list[dict[str, float]], now: dict[str, float],
@@ -83,8 +105,10 @@ def _drift_plan(old: Summary, new: Summary, chosen: str, earlier: list[dict[str,
         return None
     sig = d.p < b.per_look and d.diff < 0
     runs = "the decision's run" if d.runs == 1 else f"the {d.runs} earlier runs of this decision (its run and reviews)"
+    broke = (f"; {len(d.broke)} example(s) the same in every earlier run are lower now: " + ", ".join(d.broke[:8])
+             + (" ..." if len(d.broke) > 8 else "")) if d.broke else ""
     txt = (f"quality of '{chosen}' {nq.mean:.3f} vs {oq.mean:.3f} at the decision; against {runs}, "
-           f"{d.diff * 100:+.1f} points on {d.n} examples (permutation test over the runs, one-sided p={d.p:.4g}); "
+           f"{d.diff * 100:+.1f} points on {d.n} examples (permutation test over the runs, one-sided p={d.p:.4g}){broke}; "
            f"{b.text()}")
     word = ("quality drifted down: " if sig else "quality lower, not shown to have drifted within this review's share "
             "of the budget: " if d.diff < 0 and d.p < 0.05 else "quality stable: ")
@@ -267,7 +291,8 @@ def compare_decisions(old: Summary, new: Summary, old_calls: CallArrays, new_cal
         return [Finding(kind="no_decision", holds=False, text="the recorded run chose no candidate, so there is no decision to hold")]
     f = _lifecycle(old, cands or {}, today, review_every_days)
     price = _prices(old, current_prices)
-    f += _choice(old, new, chosen, any(x.candidate in (chosen, new.decision.chosen) for x in price))
+    look = 1 + len(earlier_reviews or [])
+    f += _choice(old, new, chosen, any(x.candidate in (chosen, new.decision.chosen) for x in price), look, planned)
     f += _fallback(old, new, chosen)
     now = new_calls.of(chosen).per_example_scores()
     earlier = [old_calls.of(chosen).per_example_scores()] + [r.of(chosen).per_example_scores()
