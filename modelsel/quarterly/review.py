@@ -43,7 +43,7 @@ def _choice(old: Summary, new: Summary, chosen: str, prices_moved: bool = False,
     flip made 35% of unchanged histories 'not hold' at least once. 'Shown better' is a claim made at
     every review too, so it spends the plan's budget as the drift test does (quarterly/drift.py):
     a run's own 'worse' verdict (two-sided 5%) at each of eight reviews called an equal challenger
-    better in about 9% of histories."""
+    better in 10% of histories."""
     nd = new.decision
     if nd.chosen == chosen:
         return [Finding(kind="same_choice", holds=True, text=f"the same rules still choose '{chosen}'")]
