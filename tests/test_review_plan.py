@@ -135,3 +135,5 @@ def test_a_second_review_is_held_against_the_decision_not_the_first_review(fake,
     drift = next(f for f in r2["findings"] if f["kind"] == "quality_drift")
     assert "the 2 earlier runs of this decision (its run and reviews)" in drift["text"]
     assert "review 2 of 8 planned" in drift["text"], second.output
+    assert "a result chance alone gives less than 1 time in 320" in drift["text"]
+    assert "false-alarm budget 2.5% over the plan, 0.62% spent, 1.88% left for 6 more review(s)" in drift["text"]
