@@ -137,6 +137,7 @@ def judged_vs_server(work: Path, scripts: dict[str, dict[str, Any]], per_model: 
     with `busy` CPU-bound processes beside the run (a shared CI runner)."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     fake = FakeProcess(scripts, seed=7)
+    _raise_priority(fake)
     try:
         _project(work, fake, scripts, per_model, n, latency={"p50_ms": 5000, "p95_ms": 10000})
         out = _eval(work, pythonpath)
@@ -153,11 +154,44 @@ def judged_vs_server(work: Path, scripts: dict[str, dict[str, Any]], per_model: 
     return res, summary
 
 
+def _raise_priority(fake: FakeProcess) -> None:
+    """The fake at a higher priority than the run and its neighbours: a stand-in for a provider on
+    machines of its own (root only; otherwise it stays level, and the figures carry its delays too)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, fake.proc.pid, -5)
+    except (OSError, AttributeError):
+        pass
+
+
+def bare_vs_server(scripts: dict[str, dict[str, Any]], n: int, busy: int) -> dict[str, float]:
+    """A bare official client, one call in flight per model, under the same neighbours: the median of
+    its latency minus the server's own time for the same requests (cold calls left out)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    fake = FakeProcess(scripts, seed=7)
+    _raise_priority(fake)
+    try:
+        p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_bare.py"), fake.url + "/v1",
+                            json.dumps({m: 1 for m in scripts}), str(n)], capture_output=True, text=True, check=True)
+        srv = _server(fake)
+    finally:
+        fake.stop()
+        for h in hogs:
+            h.kill()
+    out: dict[str, list[float]] = {m: [] for m in scripts}
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        if not r["cold"]:
+            out[r["model"]].append(r["latency_ms"] - srv[(r["model"], r["prompt"])])
+    return {m: float(np.median(v)) for m, v in out.items()}
+
+
 def busy_cases(busy: int, baseline: str | None, quick: bool) -> None:
     scripts = {"a": {"answer": "billing", "lognormal": [300, 0.2]}, "b": {"answer": "billing", "lognormal": [420, 0.2]}}
     n = 40 if quick else 80
     print(f"\nJudged p50 against the server's own median, {busy} CPU-bound processes beside the run "
           f"({os.cpu_count()} cores), 2 models x 8 in flight, {n} examples, p95 limit set:")
+    bare = bare_vs_server(scripts, 40, busy)
+    print("  bare    " + ", ".join(f"{m}: one call in flight, {v:+.1f} ms over the server" for m, v in bare.items()))
     for label, pp in (("before", baseline), ("now", None)) if baseline else (("now", None),):
         with tempfile.TemporaryDirectory() as d:
             res, summary = judged_vs_server(Path(d), scripts, 8, n, busy, pp)
@@ -165,11 +199,12 @@ def busy_cases(busy: int, baseline: str | None, quick: bool) -> None:
         for m, (judged, server) in res.items():
             lat = summary["candidates"][m]["latency"]
             print(f"  {label:<7} {m}: judged p50 {judged:7.1f} ms, server {server:7.1f} ms, off by {judged - server:+7.1f} "
-                  f"ms | source: {lat.get('source', 'quality pass')}, record says machine added "
-                  f"{lat.get('machine_added_p50_ms')} ms", flush=True)
+                  f"ms ({judged - server - bare[m]:+.1f} vs bare) | source: {lat.get('source', 'quality pass')}, record says "
+                  f"machine added {lat.get('machine_added_p50_ms')} ms", flush=True)
         if machine:
             print(f"  {label:<7} control during the quality pass: p50 {machine.get('p50_ms')} ms, p95 "
-                  f"{machine.get('p95_ms')} ms (n={machine.get('n')}), quiet pass: {machine.get('quiet_pass')}")
+                  f"{machine.get('p95_ms')} ms (n={machine.get('n')}), loop lag p50 {machine.get('lag_p50_ms')} ms, "
+                  f"quiet pass: {machine.get('quiet_pass')}")
         lag = (summary.get("run") or {}).get("loop_lag") or {}
         if lag:
             print(f"  {label:<7} event-loop lag p95 {lag.get('p95_ms')} ms (max {lag.get('max_ms')})")

@@ -546,8 +546,8 @@ def _machine(m: Any) -> MachineAdded | None:
         return None
     from modelsel.run.latency_pass import MIN_CONTROL, distortion_ms
 
-    return MachineAdded(n=m.n, p50_ms=m.p50_ms, p95_ms=m.p95_ms, max_ms=m.max_ms,
-                        quiet_pass=bool(m.n >= MIN_CONTROL and (m.p50_ms or 0.0) > distortion_ms()))
+    return MachineAdded(n=m.n, p50_ms=m.p50_ms, p95_ms=m.p95_ms, max_ms=m.max_ms, lag_p50_ms=m.lag_p50_ms,
+                        lag_p95_ms=m.lag_p95_ms, quiet_pass=m.busy(distortion_ms(), MIN_CONTROL))
 
 
 def _catalog_ids() -> list[str] | None:

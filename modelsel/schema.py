@@ -453,6 +453,8 @@ class MachineAdded(Model):
     p50_ms: float | None = None
     p95_ms: float | None = None
     max_ms: float | None = None
+    lag_p50_ms: float | None = None  # how late the event loop woke meanwhile (sampled beside the control's calls)
+    lag_p95_ms: float | None = None
     quiet_pass: bool = False  # over the threshold: the judged latency comes from a quiet pass
 
 

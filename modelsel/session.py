@@ -264,7 +264,7 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
                           progress: _Progress, control: Any, t_quality: float, ctx: Any, outcome: RunOutcome,
                           slots: dict[str, Any], deliver: Any) -> None:
     """After the quality pass: what the machine added meanwhile, then each candidate's latency pass."""
-    machine = window(control.samples, t_quality, time.monotonic()) if control else Distortion()
+    machine = window(control, t_quality, time.monotonic()) if control else Distortion()
     outcome.machine = machine
     live = [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)]
     plans = latency_pass.plan(inp.lr.req, needed_calls(inp.lr.req), live, scr.providers, _warm_calls(calls, scr), machine,
@@ -274,7 +274,8 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
         if pl.mode == "quiet":
             progress.said(f"{pl.cid}: a quiet latency pass adds {pl.calls} calls, one at a time, because this machine "
                           f"added {machine.p50_ms or 0:.0f} ms at p50 to calls during the quality pass (the control "
-                          "endpoint): its latency is judged on them, not on the busy pass.")
+                          f"endpoint; its event loop woke {machine.lag_p95_ms or 0:.0f} ms late at p95): its latency is "
+                          "judged on them, not on the busy pass.")
         elif pl.mode == "load":
             progress.said(f"{pl.cid}: a latency pass at the stated load adds {pl.calls} calls.")
     outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,

@@ -8,7 +8,8 @@ runs it. After it, for each candidate reached over the network:
   bound (59 for a p95), latency-only calls are added (examples repeated in eval-set order, so the
   input sizes keep the eval set's mix), flagged and never counted for quality;
 - a *quiet* pass: when the control endpoint (control.py) shows this machine added more than
-  DISTORTION_MS to its calls during the quality pass, the judged latency comes from a pass with one
+  DISTORTION_MS to its calls during the quality pass, or the event loop woke more than twice that late
+  at p95, the judged latency comes from a pass with one
   call in flight, one candidate at a time, and the record says which figures came from where;
 - a *load* pass: when the requirements state `latency.load`, the judged latency comes from a pass at
   that load (calls in flight, or open-loop arrivals at a rate), and a candidate that cannot sustain
@@ -92,7 +93,7 @@ def plan(req: Requirements, need: int, cands: list[Candidate], providers: dict[s
     """Which candidates get which latency pass (in the order they run: one at a time); `need`: the
     warm calls the latency limits need (analysis.limits.needed_calls)."""
     load = req.latency.load
-    busy = machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > distortion_ms()
+    busy = machine.busy(distortion_ms(), MIN_CONTROL)
     out: list[Plan] = []
     for c in cands if extra_calls else []:
         if not providers[c.id].over_http:
@@ -194,7 +195,7 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
     if deadline is not None and t1 > deadline:  # calls that made no record because the deadline passed first
         info.not_started += pl.calls - info.not_started - info.answered - info.errors
     if control is not None:
-        info.machine = window(control.samples, t0, t1)
+        info.machine = window(control, t0, t1)
     info.not_judged = _not_judged(pl, info)
     if info.not_judged is not None:
         return info  # the model is not blamed for what the machine or the deadline did
@@ -223,9 +224,10 @@ def _not_judged(pl: Plan, info: PassInfo) -> str | None:
                 f"calls ({_load_text(pl)})")
     m = info.machine
     # fewer samples than the quality pass asks for: on a machine this busy each control call takes long
-    if m is not None and m.n >= MIN_PASS_CONTROL and (m.p50_ms or 0.0) > distortion_ms():
-        return (f"this machine could not offer the load ({_load_text(pl)}): it added {m.p50_ms:g} ms at the median "
-                f"to the control endpoint's calls during the pass (n={m.n}), so the figures measure the machine")
+    if m is not None and m.busy(distortion_ms(), MIN_PASS_CONTROL):
+        return (f"this machine could not offer the load ({_load_text(pl)}): it added {m.p50_ms or 0:g} ms at the median "
+                f"to the control endpoint's calls during the pass (n={m.n}) and its event loop woke "
+                f"{m.lag_p95_ms or 0:g} ms late at p95, so the figures measure the machine")
     return None
 
 
