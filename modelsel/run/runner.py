@@ -544,7 +544,8 @@ async def run_eval(
     # FEED_AHEAD of its calls created, not all of them: 50,000 waiting tasks held 240 MB.
     wanted = {cid: {e.id for e in exs} for cid, exs in (plan or {}).items()}
     jobs = [asyncio.ensure_future(_feed(task, c, [(ex, rep) for rep in range(cfg.repeat) for ex in examples
-                                                   if c.id not in wanted or ex.id in wanted[c.id]], slots[c.id].size))
+                                                   if c.id not in wanted or ex.id in wanted[c.id]],
+                                         1 if ctx.budget.cap is not None else slots[c.id].size))
             for c in candidates]
     if extra is not None:
         ctx.deliver = deliver
@@ -574,7 +575,9 @@ async def _feed(task: Callable[[Candidate, Example, int], Awaitable[None]], c: C
     failed write stops the run, a scorer fails) stops this feeder, and its calls not yet finished
     are cancelled. The first wave (as many calls as its slots let in flight) goes out at once; no
     call after it starts before one answer of the wave has been scored, so a scorer that fails
-    stops the run after the calls already in flight, and a run waits no call's length for it."""
+    stops the run after the calls already in flight, and a run waits no call's length for it. Under a
+    cost cap the first wave is one call: the guard learns what a call costs before it reserves more
+    (a token count guessed from the prompt can be far below what the provider bills)."""
     room = asyncio.Semaphore(FEED_AHEAD)
     pending: set[asyncio.Future[None]] = set()
     failed: list[BaseException] = []
