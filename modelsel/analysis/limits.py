@@ -66,7 +66,8 @@ def _score(v: float) -> str:
 
 LIMITS: tuple[Limit, ...] = (
     Limit("quality.min_score", "quality", "mean score over examples, repeats pooled; a request that ended in an error "
-          "scores 0",
+          "scores 0; with a judge_check and the judge scoring alone, the share of answers people would pass "
+          "(Rogan-Gladen, its interval over a Bonferroni box)",
           "exact binomial for pass/fail (at the effective n where examples share a cluster); for graded scores one "
           "that holds whatever the spread (betting, Waudby-Smith and Ramdas); CR2 with Bell-McCaffrey df when "
           "clustered. Examples never asked count as anything from 0 to 1: pass or fail only whatever they would "
@@ -90,17 +91,18 @@ LIMITS: tuple[Limit, ...] = (
     Limit("cost.max_per_request_usd", "cost per request", "mean cost of answered calls as production will be billed "
           "(every usage field priced; reasoning tokens as output; the shared prefix read at production's cache hit rate; "
           "the candidate's service tier; production's input lengths where stated) + fixed monthly cost / monthly "
-          "requests", "bootstrap-t joined with a lognormal pivot for the output tokens' long tail (at risk when fewer "
-          "than 2 answered calls give none)", False,
+          "requests; quality calls only", "bootstrap-t joined with a lognormal pivot for the output tokens' long tail, "
+          "and with the betting interval under a call's cost at max_tokens where the requests send one; over "
+          "examples, repeats averaged (at risk when fewer than 2 answered calls give none)", False,
           lambda r: r.cost.max_per_request_usd,
           lambda f: None if f.cost.per_request_usd is None else
-          Measure(f.cost.per_request_usd, f.cost.per_request_lo, f.cost.per_request_hi, f.n_calls - f.errors), _usd),
+          Measure(f.cost.per_request_usd, f.cost.per_request_lo, f.cost.per_request_hi, f.cost.n), _usd),
     Limit("cost.monthly_budget_usd", "projected monthly cost", "API cost per request x monthly requests + fixed cost "
           "(with instance_hour_usd: the instances the volume needs)",
           "the cost-per-request interval at the same volume; at risk too when growth breaks the budget", False,
           lambda r: r.cost.monthly_budget_usd if r.cost.monthly_requests is not None else None,
           lambda f: None if f.cost.monthly_usd is None else
-          Measure(f.cost.monthly_usd, f.cost.monthly_lo, f.cost.monthly_hi, f.n_calls - f.errors), _usd),
+          Measure(f.cost.monthly_usd, f.cost.monthly_lo, f.cost.monthly_hi, f.cost.n), _usd),
     Limit("decision.max_error_rate", "error rate", "calls that failed after retries / all calls",
           "exact binomial (Clopper-Pearson)", False,
           lambda r: r.decision.max_error_rate,

@@ -283,23 +283,61 @@ def quality_rows(arr: CallArrays) -> CallArrays:
     return arr.take(~arr.sample) if arr.sample.any() else arr
 
 
-def cost(arr: CallArrays, req: Requirements, fixed_monthly: float) -> CostFigures:
+def _per_example(example: np.ndarray, costs: np.ndarray, out_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each example's mean cost (and mean output part) when it was asked more than once: the repeats
+    of one example share its length (a long answer is long every try), so they are one draw, not k
+    (the interval over calls covered 72% with 3 repeats: benchmarks/cost_tail.py)."""
+    ids = example.tolist()
+    if len(set(ids)) == len(ids):
+        return costs, out_part
+    idx = {e: i for i, e in enumerate(dict.fromkeys(ids))}
+    inv = np.array([idx[e] for e in ids])
+    n = np.bincount(inv).astype(float)
+    return np.bincount(inv, weights=costs) / n, np.bincount(inv, weights=out_part) / n
+
+
+def _cost_cap(arr: CallArrays, costs: np.ndarray, max_output_tokens: int | None) -> float | None:
+    """The most one call can cost: its input part as the dearest call's, plus max_tokens at the dearest
+    output rate any call paid (tiers and repricing included). None without max_tokens or output prices."""
+    out, toks = arr.cost_output_usd, arr.output_tokens
+    has = ~np.isnan(out) & (toks > 0)
+    if not max_output_tokens or not has.any():
+        return None
+    rate = float(np.max(out[has] / toks[has]))
+    rest = costs - np.where(np.isnan(out), 0.0, out)
+    cap = float(rest.max()) + rate * max_output_tokens
+    return cap if cap > float(costs.max()) else None
+
+
+def cost(arr: CallArrays, req: Requirements, fixed_monthly: float, max_output_tokens: int | None = None) -> CostFigures:
     """Cost per request and per month at the price production will pay: the standard (live)
     price, or the batch price when the requirements say production itself runs in batch (each
     call repriced for production by analysis/projection.py before this reads it). What this run
     was billed (batch lines at the batch rate) is the run's own spend, reported apart. A fixed
-    monthly cost counts in the cost per request too (fixed / monthly requests)."""
+    monthly cost counts in the cost per request too (fixed / monthly requests). From the quality
+    calls only: a load pass's 300 latency-only calls once made a 50-example mean look like n=350
+    and passed a month 10% over budget surely in 24-28% of runs (benchmarks/cost_tail.py). With
+    `max_output_tokens` (the request's max_tokens) a call's cost is bounded, and the interval is the
+    union with the betting interval for bounded means: a tail the sample never drew (3% of answers near
+    8,000 tokens: none in 22% of 50-example runs) is still inside it."""
+    arr = quality_rows(arr)  # a load pass's latency-only calls cycle the eval set: never cost draws of their own
     ok = ~arr.error
     prod = arr.cost_batch_usd if req.cost.processing == "batch" else arr.cost_live_usd
     costs = prod[ok]
     out = CostFigures(fixed_monthly_usd=fixed_monthly)
     if not len(costs):
         return out
-    if len(costs) > 1:
-        per, lo, hi, method = stats.cost_mean_ci(costs, arr.cost_output_usd[ok])
+    units, out_part = _per_example(arr.example[ok], costs, arr.cost_output_usd[ok])
+    if len(units) > 1:
+        per, lo, hi, method = stats.cost_mean_ci(units, out_part)
+        cap = _cost_cap(arr.take(ok), costs, max_output_tokens)
+        if cap is not None:
+            _, blo, bhi = betting.interval(units, lo=0.0, hi=cap)
+            lo, hi, method = min(lo, blo) if not math.isnan(lo) else blo, max(hi, bhi) if not math.isnan(hi) else bhi, \
+                method + "+capped_betting"
     else:
-        per, lo, hi, method = float(costs[0]), math.nan, math.nan, "none"
-    out.n = len(costs)
+        per, lo, hi, method = float(units.mean()), math.nan, math.nan, "none"
+    out.n = len(units)
     out.interval_method = method
     if math.isnan(lo):  # one answered call: no interval, and the limits say so ("n too small")
         lo = hi = math.nan
@@ -347,7 +385,7 @@ def retried(arr: CallArrays) -> tuple[int, dict[str, int]]:
 
 
 def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
-            unasked: dict[str, Unasked] | None = None, k: int = 1) -> Figures:
+            unasked: dict[str, Unasked] | None = None, k: int = 1, max_output_tokens: int | None = None) -> Figures:
     """One candidate's figures; `unasked`: the eval set's examples it was never asked; `k`: the
     run's independent tries per example (from 2, right on all k, on at least one, and the flips)."""
     n_calls = len(arr)
@@ -376,7 +414,7 @@ def figures(arr: CallArrays, req: Requirements, fixed_monthly: float = 0.0,
         replayed=int(arr.replayed.sum()), quality=qf,
         by_tag={t: of_tag(t) for t in tags}, gaps={g.key: gap(g.groups(tags), of_tag) for g in req.quality.max_gap},
         latency=latency(arr),
-        cost=cost(arr, req, fixed_monthly), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
+        cost=cost(arr, req, fixed_monthly, max_output_tokens), judge_cost_usd=_usd(float(arr.judge_cost_usd.sum())) or 0.0,
         tool_use=tool_use(q),
     ), req)
 
@@ -579,21 +617,25 @@ def rests_on_pass_all(req: Requirements, k: int) -> bool:
 
 
 def compute(arr: CallArrays, req: Requirements, fixed_monthly: dict[str, float] | None = None,
-            examples: dict[str, Unasked] | None = None, k: int | None = None
+            examples: dict[str, Unasked] | None = None, k: int | None = None,
+            max_output_tokens: dict[str, int] | None = None
             ) -> tuple[dict[str, Figures], list[Comparison], Resolution]:
     """Every candidate's figures, the paired comparisons and what the data can resolve. `examples`:
     the whole eval set (id -> cluster and tags), so a candidate a deadline, the budget guard or a
     stop cut short has its unasked examples counted as not shown. `k`: the run's tries per example
     (default: what the calls show). When the requirements set quality.min_pass_all, survivors are
-    compared, and the resolvable difference computed, on right-on-all-k per example."""
+    compared, and the resolvable difference computed, on right-on-all-k per example.
+    `max_output_tokens`: each candidate's max_tokens, which bounds a call's cost (see `cost`)."""
     fixed_monthly = fixed_monthly or {}
+    caps = max_output_tokens or {}
     examples = examples or {}
     k = k or tries(arr)
     figs = {}
     for c in arr.candidates():
         a = arr.of(c)
         asked = set(a.example.tolist())
-        figs[c] = figures(a, req, fixed_monthly.get(c, 0.0), {e: u for e, u in examples.items() if e not in asked}, k)
+        figs[c] = figures(a, req, fixed_monthly.get(c, 0.0), {e: u for e, u in examples.items() if e not in asked}, k,
+                          caps.get(c))
     margin = req.decision.small_difference if req.decision.equivalence == "non_inferior" else None
     on_all = rests_on_pass_all(req, k)
     comps = compare_all(quality_rows(arr), margin, k if on_all else None)
