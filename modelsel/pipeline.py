@@ -20,6 +20,7 @@ from modelsel.catalog.compliance import Screening, compliance
 from modelsel.catalog.models import Candidate, resolve, resolve_candidates
 from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.evalset import EvalSet, load_evalset
+from modelsel.inputs.judge_check import CheckRow, load_judge_check
 from modelsel.inputs.prompting import render
 from modelsel.inputs.requirements import (
     LoadedRequirements,
@@ -59,6 +60,8 @@ class Inputs:
     candidates: list[Candidate]
     judge: Candidate | None = None
     tooling: Tooling | None = None  # the requirements' tools, tool_choice and output schema
+    judge_check: list[CheckRow] | None = None  # answers a person marked (judge_check:); the run fills `judged`
+    judge_check_cost: float = 0.0  # what the judge's grading of them cost
 
     @property
     def scoring(self) -> list[dict[str, Any]]:
@@ -123,7 +126,20 @@ def prepare(req_path: str | Path, evalset_override: Path | None = None, allow: l
         _check_retired(lr, cands)
     _check_code(lr, es, cands, specs)
     judge = resolve(lr.req.judge, -1, lr) if lr.req.judge is not None else None  # -1: the judge
-    return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge, tooling=tooling)
+    return Inputs(lr=lr, evalset=es, candidates=cands, judge=judge, tooling=tooling,
+                  judge_check=_judge_check(lr, used, {c.id for c in cands}))
+
+
+def _judge_check(lr: LoadedRequirements, used: set[str], cands: set[str]) -> list[CheckRow] | None:
+    """The judge check set's rows, or None without one; bad input when nothing would grade them."""
+    rel = lr.req.judge_check
+    if rel is None:
+        return None
+    if "judge" not in used or lr.req.judge is None:
+        raise InputError("judge_check measures the judge's error, but no scorer here is a judge (type: judge, with a "
+                         "'judge:' model); remove judge_check or score with the judge.", path=lr.path,
+                         line=lr.line("judge_check"), field="judge_check")
+    return load_judge_check(lr.confined(rel, "judge_check"), cands)
 
 
 def _check_scoring(lr: LoadedRequirements, es: EvalSet, specs: list[dict[str, Any]]) -> None:
@@ -413,8 +429,9 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
     arr = projection.with_production_costs(arr, projections, req.cost.processing)
     fixed = projection.fixed_month_one(projections, inp.candidates)
     examples = {e.id: Unasked(e.cluster or e.id, tuple(e.tags)) for e in inp.evalset.examples}
-    figs, comps, resolution = compute(arr, req, fixed, examples, cfg.repeat)
+    figs, comps, resolution = compute(arr, req, fixed, examples, cfg.repeat, _max_output_tokens(inp, scr))
     projection.annotate_all(figs, projections, inp.candidates, req)
+    judge_note = _judge_error(inp, figs, arr)
     _latency_conditions(figs, facts)
     screening = Screening(_not_evaluated(scr, figs, facts), scr.compliance_out, scr.compliance_risks)
     decision, checks, screening = robust_decide(Run(arr, req, inp.candidates, examples, fixed, today), figs, comps,
@@ -432,7 +449,37 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
         candidates=_entries(inp, figs, decision, checks, dict(screening.not_evaluated)),
         comparisons=holm_table(comps, decision), resolution=resolution, decision=decision,
         strategies=strategies, checklist=[ChecklistItem(item=i, done=d, detail=t) for i, d, t in items],
-        judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6)) if inp.judge else None)
+        judge=JudgeInfo(model=inp.judge.id, cost_usd=round(judge_cost, 6), check=req.judge_check,
+                        check_rows=len(inp.judge_check or []),
+                        check_not_graded=sum(r.judged is None for r in inp.judge_check or []),
+                        check_cost_usd=round(inp.judge_check_cost, 6), note=judge_note) if inp.judge else None)
+
+
+def _max_output_tokens(inp: Inputs, scr: Screened) -> dict[str, int]:
+    """Each candidate's max_tokens as its requests send it (the provider's default, the file's own): it
+    bounds what one call can cost, so the cost interval holds for a tail the eval never drew."""
+    out = {}
+    for c in inp.candidates:
+        p = scr.providers.get(c.id)
+        params = {**(getattr(p, "defaults", None) or {}), **c.params}
+        cap = next((params[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
+                    if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)), None)
+        if cap:
+            out[c.id] = cap
+    return out
+
+
+def _judge_error(inp: Inputs, figs: dict[str, Figures], arr: CallArrays) -> str:
+    """The judge's error measured on the judge_check set, carried into each candidate's quality where the
+    judge alone scores; the record's sentence on it (that it is in no interval, without a check set)."""
+    from modelsel.analysis import judge_error
+    from modelsel.scoring import example_specs
+
+    per_example = [types_used(example_specs(e, inp.scoring)) for e in inp.evalset.examples]
+    judged = any("judge" in t for t in per_example)
+    if judged and inp.judge_check is not None:
+        judge_error.apply(figs, arr, inp.judge_check, judge_error.judge_only(per_example))
+    return judge_error.note(inp.judge_check, figs, judged)
 
 
 def _not_evaluated(scr: Screened, figs: dict[str, Figures], facts: RunFacts) -> dict[str, str]:

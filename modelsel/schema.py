@@ -50,7 +50,7 @@ class QualityFigures(Model):
     hi: float | None = None
     n: int = 0  # examples scored (repeats pooled per example)
     method: Literal["exact", "exact_clustered", "bounded_betting", "cluster_betting", "bootstrap_t", "t", "cluster_t",
-                    "none"] = "none"  # analysis/methods.py names each
+                    "judge_rogan_gladen", "none"] = "none"  # analysis/methods.py names each
     pass_rate: float | None = None
     pass_lo: float | None = None
     pass_hi: float | None = None
@@ -135,7 +135,7 @@ class CostFigures(Model):
     input_tokens_mean: float | None = None
     output_tokens_mean: float | None = None
     reasoning_tokens_mean: float | None = None  # of the output tokens, thinking (billed as output)
-    n: int = 0  # answered calls the cost rests on
+    n: int = 0  # answered examples the cost rests on (quality calls; an example's repeats are one draw)
     # Where the examples carry images or PDFs: a call's cost shared over its images (its pages),
     # the mean over answered calls that sent any, with its 95% interval and n.
     per_image_usd: float | None = None
@@ -190,6 +190,23 @@ class Rate(Model):
     n: int = 0
 
 
+class JudgeAgreement(Model):
+    """The judge against people on the judge_check set, for one candidate's answers: the rows that
+    name it and the rows that name no candidate. Each rate with its exact 95% interval and n."""
+
+    n: int = 0  # rows the judge graded
+    own: int = 0  # of them, rows naming this candidate
+    agreement: Rate = Rate()  # the judge's verdict is the person's
+    sensitivity: Rate = Rate()  # of the answers people passed, the share the judge passed
+    specificity: Rate = Rate()  # of the answers people failed, the share the judge failed
+    corrected: bool = False  # quality's mean and interval carry the judge's measured error
+    # The quality the judge's verdicts gave before the correction (what the record showed without it).
+    judged_mean: float | None = None
+    judged_lo: float | None = None
+    judged_hi: float | None = None
+    note: str = ""  # why quality was not corrected, when it was not
+
+
 class ToolUse(Model):
     """What a candidate did on tool-call examples (the tool_call scorer's verdicts, repeats counted as
     calls; a request that ended in an error is neither right nor an unwanted call)."""
@@ -221,6 +238,7 @@ class Figures(Model):
     cost: CostFigures = CostFigures()
     judge_cost_usd: float = 0.0
     tool_use: ToolUse | None = None  # with tool-call examples only
+    judge: JudgeAgreement | None = None  # with a judge_check set only
 
 
 class Check(Model):
@@ -546,6 +564,11 @@ class ChecklistItem(Model):
 class JudgeInfo(Model):
     model: str
     cost_usd: float
+    check: str | None = None  # the judge_check file, as the requirements name it
+    check_rows: int = 0
+    check_not_graded: int = 0  # rows the judge could not grade (failed call, budget guard): left out
+    check_cost_usd: float = 0.0  # the judge grading the check set (not in any candidate's cost)
+    note: str = ""  # how the judge's own error enters the figures, or that it does not
 
 
 class Versus(Model):

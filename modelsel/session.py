@@ -226,6 +226,12 @@ async def _run(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, cac
         await _latency_passes(inp, scr, cfg, calls, progress, control, t_quality, ctx, outcome, slots, deliver)
 
     try:
+        if inp.judge_check and scorer.judge is not None:  # the judge grades answers people marked: its own error
+            from modelsel.scoring.judge_check import grade, judge_spec
+
+            # first: the run closes the endpoints' clients when its calls are done
+            inp.judge_check_cost = await grade(inp.judge_check, judge_spec(inp.scoring), scorer.judge,
+                                               inp.lr.req.pass_threshold)
         outcome = await run_eval(scr.runnable, scr.providers, inp.evalset.examples, cfg, cache, on_record, budget=budget,
                                  plan=plan, sample=sample, extra=extra, after=after)
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
-from modelsel.analysis import limits, stats
+from modelsel.analysis import judge_error, limits, stats
 from modelsel.analysis.methods import TESTS, short
 from modelsel.analysis.metrics import find
 from modelsel.catalog.compliance import Screening
@@ -228,6 +228,20 @@ def _two_sided_verdict(best: str, o: str, c: Comparison, small: float, n_table: 
     return Verdict(candidate=o, versus=best, comparison=c, verdict="not_distinguishable",
                    text=f"'{o}' and '{best}' are not distinguishable at {_n_text(c)}: '{best}' − '{o}' = "
                         f"{_cmp_text(c)}; the interval still allows up to {reach:.1f} points either way{need}")
+
+
+def _judge_bias(v: Verdict, figs: dict[str, Figures]) -> Verdict:
+    """'Worse' (the best shown better) stands only where the judge's bias between the two, measured on the
+    judge_check set, cannot explain the gap: a judge lenient on one of two equal models made them differ in
+    29% of runs (benchmarks/judge_error.py)."""
+    c = v.comparison
+    if v.verdict != "worse" or c is None or c.lo is None or v.versus not in figs or v.candidate not in figs:
+        return v
+    net = judge_error.net_gap_lo(figs[v.versus], figs[v.candidate], c.diff, c.lo)
+    if net is None or net[0] > 0:
+        return v
+    return v.model_copy(update={"verdict": "not_distinguishable", "text": judge_error.refusal(
+        v.versus, v.candidate, net[1], figs[v.versus], figs[v.candidate])})
 
 
 def _multiplicity(policy: str, n_table: int, k: int) -> str:
@@ -513,6 +527,7 @@ def decide(cands: list[Candidate], figs: dict[str, Figures], comps: list[Compari
     sds = [c.sd_diff for c in comps if c.sd_diff]
     d.verdicts, family, d.multiplicity = _verdicts(best, others, comps, req,
                                                    float(sorted(sds)[len(sds) // 2]) if sds else 0.5)
+    d.verdicts = [_judge_bias(v, figs) for v in d.verdicts]
     in_pool = {"not_distinguishable", "equivalent", "non_inferior"}
     pool = [best] + [v.candidate for v in d.verdicts if v.verdict in in_pool]
     tested = len(family) if req.decision.equivalence == "non_inferior" else len(comps) or len(family)

@@ -17,6 +17,10 @@ QUALITY = {
     "cluster_betting": ("betting, clusters", "the betting interval over the clusters' size-weighted means "
                                              "(each cluster one draw), for graded scores in clusters"),
     "cluster_t": ("cluster t", "the cluster-robust t (CR2, Bell-McCaffrey degrees of freedom)"),
+    "judge_rogan_gladen": ("judge-corrected", "the share of answers the judge passed, corrected for its sensitivity "
+                                              "and specificity on the judge_check set (Rogan-Gladen), the interval "
+                                              "the widest over a Bonferroni box of three exact 98.3% intervals (the "
+                                              "judged share, sensitivity, specificity)"),
     "t": ("t", "the t interval"),
     "bootstrap_t": ("bootstrap-t", "the studentized bootstrap"),
 }
@@ -29,6 +33,13 @@ COST = {
     "bootstrap_t": ("studentized bootstrap", "the studentized bootstrap, for the mean cost per request"),
     "lognormal_pivot": ("lognormal pivot", "a generalized pivotal interval with the output tokens' cost as "
                                            "delta-lognormal, for the mean cost per request"),
+    "bootstrap_t+lognormal_pivot+capped_betting": (
+        "bootstrap + lognormal pivot + capped betting", "the union of the studentized bootstrap, the lognormal pivot "
+        "and the betting interval for bounded means with a call's cost capped at max_tokens, for the mean cost per "
+        "request (a long tail the sample never drew stays inside it)"),
+    "bootstrap_t+capped_betting": ("bootstrap + capped betting", "the union of the studentized bootstrap and the "
+                                   "betting interval for bounded means with a call's cost capped at max_tokens, for "
+                                   "the mean cost per request"),
 }
 
 # A paired comparison's test (Comparison.test): (short name, what it is). Each interval inverts it.

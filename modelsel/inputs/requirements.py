@@ -395,6 +395,9 @@ class Requirements(Strict):
     # Empty is a normal start (right after `init` or an import): check lists it as open, eval refuses it.
     candidates: list[CandidateSpec] = []
     judge: CandidateSpec | None = None
+    # Answers a person marked pass or fail (JSONL: input, answer, verdict, optional candidate): the
+    # judge grades them too, so its own error is measured and carried into quality (inputs/judge_check.py).
+    judge_check: str | None = Field(None, min_length=1)
     tools: str | None = None  # a JSON or YAML file of tool definitions (OpenAI's function-tool list)
     tool_choice: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")  # auto | required | none | a tool's name
     output: Output | None = None  # structured output: the answer's JSON Schema

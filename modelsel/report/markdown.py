@@ -261,6 +261,7 @@ def _results(s: Summary, L: list[str]) -> None:
              "95% intervals from order statistics: a p95 from fewer than 59 calls has no upper bound, and says so.")
     for note in _result_notes(s):
         L.append(f"\n{esc(note)}")
+    _judge_error(s, L)
     cold = {cid: c.latency.cold_excluded for cid, c in s.candidates.items() if c.latency.cold_excluded}
     if cold:
         L.append("\nLatency percentiles are of warm calls: calls that started before their client had answered once carry "
@@ -281,6 +282,28 @@ def _results(s: Summary, L: list[str]) -> None:
         L.append("\n### Quality by tag\n")
         rows = [[esc(cid)] + [esc(q_ci(c.by_tag.get(t))) for t in tags] for cid, c in s.candidates.items() if c.by_tag]
         L.append(table(["Candidate"] + [esc(t) for t in tags], rows))
+
+
+def _judge_error(s: Summary, L: list[str]) -> None:
+    """How the judge's own error enters quality (analysis/judge_error.py), or that it does not."""
+    if s.judge is None or not s.judge.note:
+        return
+    L.append("\n### The judge's own error\n")
+    L.append(esc(s.judge.note))
+    rows = [[esc(cid), str(c.judge.n), str(c.judge.own), esc(rate_ci(c.judge.agreement)), esc(rate_ci(c.judge.sensitivity)),
+             esc(rate_ci(c.judge.specificity)),
+             esc(f"{c.judge.judged_mean:.3f} → {q_ci(c.quality)}" if c.judge.corrected and c.judge.judged_mean is not None
+                 else c.judge.note or "—")]
+            for cid, c in s.candidates.items() if c.judge is not None]
+    if rows:
+        L.append("\n" + table(["Candidate", "Rows", "Naming it", "Agreement", "Sensitivity (passes what people pass)",
+                                "Specificity (fails what people fail)", "Quality: judged → corrected"], rows))
+
+
+def rate_ci(r: Any) -> str:
+    if r is None or r.value is None:
+        return "—"
+    return f"{r.value * 100:.0f}% [{(r.lo or 0) * 100:.0f}, {(r.hi or 0) * 100:.0f}] (n={r.n})"
 
 
 def _media_costs(s: Summary, L: list[str]) -> None:
