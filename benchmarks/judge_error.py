@@ -95,17 +95,19 @@ def lenient(reps: int, rng: np.random.Generator) -> dict[str, float]:
         for when, chk in (("before", None), ("after", check)):
             d, _ = _decide(rows, ["A", "B"], chk)
             called[when] += any(v.verdict == "worse" for v in d.verdicts)
-    found = {"before": 0, "after": 0}
-    for _ in range(reps):  # power: A truly 0.90, B 0.65, the judge fair to both (90% right)
-        rows = _answers(rng, "A", 80, 0.90, 0.9, 0.9) + _answers(rng, "B", 80, 0.65, 0.9, 0.9)
-        check = _check(rng, 100, 0.9, 0.9, "A") + _check(rng, 100, 0.9, 0.9, "B")
-        for when, chk in (("before", None), ("after", check)):
-            d, _ = _decide(rows, ["A", "B"], chk)
-            found[when] += any(v.verdict == "worse" for v in d.verdicts)
-    return {"7 two equal models (0.80), judge lenient on A: called different (<= 5%)":
-            (called["before"] / reps, called["after"] / reps),  # type: ignore[dict-item]
-            "7 A truly 0.90, B 0.65, a fair judge 90% right: B found worse (power)":
-            (found["before"] / reps, found["after"] / reps)}  # type: ignore[dict-item]
+    out = {"7 two equal models (0.80), judge lenient on A, 100 checks each: called different (<= 5%)":
+           (called["before"] / reps, called["after"] / reps)}
+    for m in (100, 300):  # power: A truly 0.90, B 0.65, the judge fair to both (90% right)
+        found = {"before": 0, "after": 0}
+        for _ in range(reps):
+            rows = _answers(rng, "A", 80, 0.90, 0.9, 0.9) + _answers(rng, "B", 80, 0.65, 0.9, 0.9)
+            check = _check(rng, m, 0.9, 0.9, "A") + _check(rng, m, 0.9, 0.9, "B")
+            for when, chk in (("before", None), ("after", check)):
+                d, _ = _decide(rows, ["A", "B"], chk)
+                found[when] += any(v.verdict == "worse" for v in d.verdicts)
+        out[f"7 A truly 0.90, B 0.65, a fair judge 90% right, {m} checks each: B found worse (power)"] = \
+            (found["before"] / reps, found["after"] / reps)
+    return out  # type: ignore[return-value]
 
 
 def main() -> int:

@@ -701,6 +701,8 @@ def input_files(inp: Inputs) -> list[Path]:
     from modelsel.inputs.toolcheck import tool_files
 
     files = [inp.lr.path, Path(inp.evalset.path), *tool_files(inp.lr)]
+    if inp.lr.req.judge_check:  # the judge's check set, so a rescore measures the judge again
+        files.append(inp.lr.resolve(inp.lr.req.judge_check))
     # the eval set's images and files, so the run's copy of it loads (`report --rescore`)
     files += list(dict.fromkeys(Path(b.path) for ex in inp.evalset.examples for b in blobs(ex) if b.path))
     for spec in inp.lr.req.candidates:

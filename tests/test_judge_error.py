@@ -102,7 +102,7 @@ def test_a_check_set_measures_the_judge_per_candidate_corrects_quality_and_refus
     assert (jp["n"], jp["own"], jp["sensitivity"]["value"], jp["specificity"]["value"]) == (20, 20, 1.0, 1.0)
     assert (jl["sensitivity"]["value"], jl["specificity"]["value"], jl["agreement"]["value"]) == (1.0, 0.0, 0.5)
     # 'plain': a judge right on all 20 checks; its 0.75 is kept as the estimate, its interval widened by
-    # the judge's Se and Sp intervals (exact at 98.3% on 10 rows each)
+    # the judge's Se and Sp intervals (exact 95% on 10 rows each), by MOVER
     assert plain["quality"]["method"] == "judge_rogan_gladen" and jp["corrected"] and jp["judged_mean"] == 0.75
     assert plain["quality"]["mean"] == pytest.approx(0.75)
     assert plain["quality"]["lo"] < jp["judged_lo"] and plain["quality"]["hi"] >= jp["judged_hi"]
@@ -111,10 +111,21 @@ def test_a_check_set_measures_the_judge_per_candidate_corrects_quality_and_refus
     v = s["decision"]["verdicts"][0]
     assert v["verdict"] == "not_distinguishable" and "judge's measured bias between them could explain the gap" in v["text"]
     assert "failed 0% (n=10) against 100% (n=10)" in flat(v["text"])
-    assert "### The judge's own error" in md and "Rogan-Gladen" in md and "Bonferroni box" in md
+    assert "### The judge's own error" in md and "Rogan-Gladen" in md and "recovered into one by MOVER" in md
     assert "Specificity (fails what people fail)" in md
     html = (tmp_path / "run" / "report.html").read_text()
     assert 'id="judge-error"' in html
+
+
+def test_a_rescore_grades_the_check_set_again_from_the_run_s_own_copy(fake, keys, tmp_path: Path) -> None:
+    _run(tmp_path, fake, _check_rows())
+    before = len(fake.requests_for("judge"))
+    res = cli("report", tmp_path / "run", "--rescore", "--out", tmp_path / "again")
+    assert res.exit_code in (0, 1), res.output
+    s, _ = run_dir(tmp_path / "again")
+    assert len(fake.requests_for("judge")) - before == 80 + 40
+    assert s["candidates"]["oa-loud"]["judge"]["specificity"]["value"] == 0.0
+    assert s["decision"]["verdicts"][0]["verdict"] == "not_distinguishable"
 
 
 def test_check_rows_that_name_no_candidate_correct_quality_but_say_a_bias_between_candidates_is_unmeasured(
@@ -170,14 +181,16 @@ def test_rogan_gladen_undoes_a_known_judge() -> None:
 
 @given(st.floats(0.05, 0.95), st.floats(0.6, 0.99), st.floats(0.6, 0.99), st.floats(0.0, 0.1), st.floats(0.0, 0.1),
        st.floats(0.0, 0.1))
-def test_the_box_holds_the_estimate_and_the_truth_when_each_interval_does(pi: float, se: float, sp: float, wp: float,
-                                                                         wse: float, wsp: float) -> None:
+def test_the_correction_recovers_the_truth_and_its_interval_holds_the_estimate(pi: float, se: float, sp: float,
+                                                                              wp: float, wse: float, wsp: float) -> None:
     p = se * pi + (1 - sp) * (1 - pi)  # what the judge shows
     est, lo, hi = judge_error.corrected((p, max(0.0, p - wp), min(1.0, p + wp)),
                                         (se, max(0.0, se - wse), min(1.0, se + wse)),
                                         (sp, max(0.0, sp - wsp), min(1.0, sp + wsp)))
     assert est == pytest.approx(pi, abs=1e-9)
-    assert lo - 1e-9 <= pi <= hi + 1e-9
+    assert 0.0 <= lo <= est + 1e-12 and est - 1e-12 <= hi <= 1.0
+    if wp == wse == wsp == 0.0:  # nothing uncertain: a point
+        assert lo == pytest.approx(pi) and hi == pytest.approx(pi)
 
 
 # --- item 4: cost from quality calls only ----------------------------------------------------------

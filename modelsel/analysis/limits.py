@@ -67,7 +67,7 @@ def _score(v: float) -> str:
 LIMITS: tuple[Limit, ...] = (
     Limit("quality.min_score", "quality", "mean score over examples, repeats pooled; a request that ended in an error "
           "scores 0; with a judge_check and the judge scoring alone, the share of answers people would pass "
-          "(Rogan-Gladen, its interval over a Bonferroni box)",
+          "(Rogan-Gladen, the judge's error in its interval)",
           "exact binomial for pass/fail (at the effective n where examples share a cluster); for graded scores one "
           "that holds whatever the spread (betting, Waudby-Smith and Ramdas); CR2 with Bell-McCaffrey df when "
           "clustered. Examples never asked count as anything from 0 to 1: pass or fail only whatever they would "

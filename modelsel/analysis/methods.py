@@ -18,9 +18,9 @@ QUALITY = {
                                              "(each cluster one draw), for graded scores in clusters"),
     "cluster_t": ("cluster t", "the cluster-robust t (CR2, Bell-McCaffrey degrees of freedom)"),
     "judge_rogan_gladen": ("judge-corrected", "the share of answers the judge passed, corrected for its sensitivity "
-                                              "and specificity on the judge_check set (Rogan-Gladen), the interval "
-                                              "the widest over a Bonferroni box of three exact 98.3% intervals (the "
-                                              "judged share, sensitivity, specificity)"),
+                                              "and specificity on the judge_check set (Rogan-Gladen), the three "
+                                              "95% intervals (the judged share's, exact ones for sensitivity and "
+                                              "specificity) recovered into one by MOVER"),
     "t": ("t", "the t interval"),
     "bootstrap_t": ("bootstrap-t", "the studentized bootstrap"),
 }

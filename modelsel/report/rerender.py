@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from modelsel import pipeline
 from modelsel.errors import InputError
@@ -72,7 +73,7 @@ def _rescore(rd: RunDir, formats: tuple[str, ...], requirements: Path | None, ou
             scr.not_evaluated[c.id] = prev.get(c.id) or "not in the recorded run"
     cfg = RunConfig(repeat=run.get("repeat", 1), timeout_s=run.get("timeout_s", 60.0))
     try:
-        asyncio.run(score_records(records, pipeline.scorer(inp, cfg)))
+        asyncio.run(_score(records, pipeline.scorer(inp, cfg), inp))
     except ScorerFailed as exc:  # the eval's fault: nothing is written, exit 2
         raise InputError(f"{exc}.", path=req_path, field="scoring", hint=exc.advice("rescore again").strip()) from None
     calls = Calls.from_records(records)
@@ -98,6 +99,16 @@ def _rescore(rd: RunDir, formats: tuple[str, ...], requirements: Path | None, ou
     finally:
         new.release()
     return [new.path / RECORDS] + written
+
+
+async def _score(records: list[Any], scorer: Any, inp: pipeline.Inputs) -> None:
+    """The judge grades the judge_check set again (a new judge or rubric has its own error), then the answers."""
+    if inp.judge_check and scorer.judge is not None:
+        from modelsel.scoring.judge_check import grade, judge_spec
+
+        inp.judge_check_cost = await grade(inp.judge_check, judge_spec(inp.scoring), scorer.judge,
+                                           inp.lr.req.pass_threshold)
+    await score_records(records, scorer)
 
 
 def _files_under(req_path: Path, inp: pipeline.Inputs) -> list[Path]:
