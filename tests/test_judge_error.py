@@ -113,6 +113,8 @@ def test_a_check_set_measures_the_judge_per_candidate_corrects_quality_and_refus
     assert "failed 0% (n=10) against 100% (n=10)" in flat(v["text"])
     assert "### The judge's own error" in md and "Rogan-Gladen" in md and "recovered into one by MOVER" in md
     assert "Specificity (fails what people fail)" in md
+    assert "shown worse:" not in md and "shown better:" not in md  # the opening says what the judge's bias allows
+    assert "not shown apart: the judge's bias between them, measured on the judge_check set, could lift 'oa-loud'" in md
     html = (tmp_path / "run" / "report.html").read_text()
     assert 'id="judge-error"' in html
 

@@ -173,6 +173,8 @@ def differences(s: Summary) -> list[str]:
         diff, lo, hi, cmp = got
         if lo is None or hi is None:
             shown = "no interval could be computed"
+        elif (bias := _judge_bias(s, d.chosen, other, diff, lo, hi)) is not None:
+            shown = bias
         elif lo > 0:
             shown = f"shown better: the whole interval is above 0 (n={cmp.n})"
         elif hi < 0:
@@ -182,6 +184,21 @@ def differences(s: Summary) -> list[str]:
         ci = f" (95% CI {lo:+.1f} to {hi:+.1f})" if lo is not None and hi is not None else ""
         out.append(f"{d.chosen} − {other} = {diff:+.1f} points right{ci}: {shown}.")
     return out
+
+
+def _judge_bias(s: Summary, a: str, b: str, diff: float, lo: float, hi: float) -> str | None:
+    """What to say instead of 'shown better' or 'shown worse' (points) when the judge's bias between the two,
+    measured on the judge_check set, could explain the gap (the rule decision.py applies to 'worse')."""
+    from modelsel.analysis.judge_error import net_gap_lo
+
+    if not (lo > 0 or hi < 0):
+        return None
+    win, lose, gap, end = (a, b, diff, lo) if lo > 0 else (b, a, -diff, -hi)
+    net = net_gap_lo(s.candidates[win], s.candidates[lose], gap / 100, end / 100)
+    if net is None or net[0] > 0:
+        return None
+    return (f"not shown apart: the judge's bias between them, measured on the judge_check set, could lift '{win}' by "
+            f"up to {net[1] * 100:.0f} points and explain the gap")
 
 
 def versus(s: Summary) -> list[str]:
