@@ -119,6 +119,7 @@ def correct_quality(f: Figures, arr: CallArrays, rows: list[CheckRow], cid: str)
     q, ja = f.quality, f.judge
     assert ja is not None
     if not len(vals):
+        ja.note = f"not corrected: the judge graded no answer of '{cid}'"
         return
     pm, plo, phi, _ = _interval(vals, cl, stats.CONF)
     se = _exact(sum(bool(r.judged) for r in pos), len(pos))
