@@ -241,3 +241,24 @@ def test_a_cap_on_output_tokens_puts_a_tail_the_sample_never_drew_inside_the_cos
     assert capped.interval_method == "bootstrap_t+lognormal_pivot+capped_betting"
     truth_with_tail = 400 * 3e-6 + 15e-6 * (0.97 * float(np.mean(toks)) + 0.03 * 8000)
     assert plain.per_request_hi < truth_with_tail <= capped.per_request_hi
+
+
+def test_examples_never_asked_stay_anything_from_0_to_1_after_the_correction() -> None:
+    """A run cut short (deadline, budget): 20 of 25 examples asked, all passed by a judge that was right on
+    all 20 checks. The corrected interval still counts the 5 unasked as anything from 0 to 1."""
+    from modelsel.analysis.metrics import Unasked, compute
+    from modelsel.inputs.judge_check import CheckRow
+    from modelsel.inputs.requirements import Requirements
+    from modelsel.run.calls import Calls
+    from modelsel.run.records import Record
+
+    recs = [Record(candidate="a", example_id=f"x{i}", score=1.0, passed=True, cost_usd=0.001) for i in range(20)]
+    arr = Calls.from_records(recs).arrays()
+    req = Requirements.model_validate({"task": "t", "evalset": "x"})
+    figs, _, _ = compute(arr, req, None, {f"x{i}": Unasked(f"x{i}") for i in range(25)})
+    before = figs["a"].quality.model_copy()
+    check = [CheckRow(line=i + 1, input="q", answer="a", truth=i % 2 == 0, judged=i % 2 == 0) for i in range(20)]
+    judge_error.apply(figs, arr, check, True)
+    q = figs["a"].quality
+    assert before.missing == q.missing == 5 and q.method == "judge_rogan_gladen"
+    assert q.mean == pytest.approx(1.0) and q.hi == pytest.approx(1.0) and q.lo <= before.lo  # never narrower

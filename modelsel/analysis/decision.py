@@ -233,7 +233,7 @@ def _two_sided_verdict(best: str, o: str, c: Comparison, small: float, n_table: 
 def _judge_bias(v: Verdict, figs: dict[str, Figures]) -> Verdict:
     """'Worse' (the best shown better) stands only where the judge's bias between the two, measured on the
     judge_check set, cannot explain the gap: a judge lenient on one of two equal models made them differ in
-    29% of runs (benchmarks/judge_error.py)."""
+    23-29% of runs (benchmarks/judge_error.py)."""
     c = v.comparison
     if v.verdict != "worse" or c is None or c.lo is None or v.versus not in figs or v.candidate not in figs:
         return v

@@ -2,7 +2,7 @@
 
 A judge that agrees with people 85% of the time turns a true 0.90 into about 0.78, and the exact
 interval around 0.78 covered 0.90 in 19% of runs; a judge lenient on one candidate made two equal
-models differ in 29% (benchmarks/judge_error.py). With answers people marked pass or fail, the
+models differ in 23-29% (benchmarks/judge_error.py). With answers people marked pass or fail, the
 judge's sensitivity (Se: it passes what people pass) and specificity (Sp: it fails what they fail)
 are measured per candidate, and:
 
@@ -13,9 +13,12 @@ are measured per candidate, and:
   move is at an end of its interval). It covered 94.4-98.8% over judges 70-99% right, check sets of
   20-400 and truths 0.2-0.99; a Bonferroni box over the three (each at 98.3%) covered 100% at 1.4-2.5
   times the width. Where Se + Sp - 1 can reach 0 (a judge not shown better than chance), 0 to 1.
-- 'better' is refused where the judge's measured bias between two candidates (the gap in their
-  Se and Sp, each difference's 95% interval by MOVER) could inflate one by as much as the paired
-  interval's lower end.
+- 'better' is refused where the judge's measured bias between two candidates could explain the gap:
+  the bias is (Se_a - Se_b) * pi + (Sp_b - Sp_a) * (1 - pi), each difference with its 95% interval
+  by MOVER, and the paired gap less that bias (MOVER again) must be shown above 0 at both ends of
+  pi's range. Two equal models under a judge lenient on one: called different in 23% of runs
+  without a check set, 0% with 100 checks each; a fair judge costs power (80% -> 44% at 100 checks
+  each, 64% at 300): what the check set cannot rule out is not claimed.
 """
 
 from __future__ import annotations
@@ -122,6 +125,10 @@ def correct_quality(f: Figures, arr: CallArrays, rows: list[CheckRow], cid: str)
         ja.note = f"not corrected: the judge graded no answer of '{cid}'"
         return
     pm, plo, phi, _ = _interval(vals, cl, stats.CONF)
+    if q.missing:  # examples never asked (a deadline, the budget): anything from 0 to 1, as quality() counts them
+        more = [f"\0unasked{i}" for i in range(q.missing)]
+        plo = _interval(np.concatenate([vals, np.zeros(q.missing)]), cl + more, stats.CONF)[1]
+        phi = _interval(np.concatenate([vals, np.ones(q.missing)]), cl + more, stats.CONF)[2]
     se = _exact(sum(bool(r.judged) for r in pos), len(pos))
     sp = _exact(sum(not r.judged for r in neg), len(neg))
     if math.isnan(se[0]) or math.isnan(sp[0]):
