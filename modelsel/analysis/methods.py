@@ -37,6 +37,9 @@ COST = {
         "bootstrap + lognormal pivot + capped betting", "the union of the studentized bootstrap, the lognormal pivot "
         "and the betting interval for bounded means with a call's cost capped at max_tokens, for the mean cost per "
         "request (a long tail the sample never drew stays inside it)"),
+    "lognormal_pivot+capped_betting": ("lognormal pivot + capped betting", "the union of the lognormal pivot and "
+                                       "the betting interval for bounded means with a call's cost capped at "
+                                       "max_tokens, for the mean cost per request"),
     "bootstrap_t+capped_betting": ("bootstrap + capped betting", "the union of the studentized bootstrap and the "
                                    "betting interval for bounded means with a call's cost capped at max_tokens, for "
                                    "the mean cost per request"),
