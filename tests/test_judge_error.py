@@ -116,7 +116,7 @@ def test_a_check_set_measures_the_judge_per_candidate_corrects_quality_and_refus
     assert "shown worse:" not in md and "shown better:" not in md  # the opening says what the judge's bias allows
     assert "not shown apart: the judge's bias between them, measured on the judge_check set, could lift 'oa-loud'" in md
     html = (tmp_path / "run" / "report.html").read_text()
-    assert 'id="judge-error"' in html
+    assert 'id="judge-error"' in html and 'id="judge-agreement"' in html and "0% [0, 31] (n=10)" in html
 
 
 def test_a_rescore_grades_the_check_set_again_from_the_run_s_own_copy(fake, keys, tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from modelsel.report.markdown import (
     POLICY,
     _req_rows,
     fallback_lines,
+    rate_ci,
     status_text,
     strategy_detail,
     strategy_verdict,
@@ -156,7 +157,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
                   "errors": c.errors, "retried": c.retried_requests, "n": c.n} for c in s.candidates.values()]
     if figs is None:
         figs = draw(s, latency_samples(s, arr))
-    env.filters.update(bold=_bold, p=p_text)
+    env.filters.update(bold=_bold, p=p_text, rate_ci=rate_ci)
     return env.get_template("report.html.j2").render(
         opening=opening(s), status=status_text(s, markdown=False), plain_differences=differences(s), versus=versus(s),
         requirement_rows=_req_rows(s.requirements, str), fallback=fallback_lines(s),
