@@ -229,7 +229,7 @@ app.add_typer(cli_import.import_app, name="import")
 
 
 for command in (cli_quarterly.report, cli_quarterly.review, cli_quarterly.history, cli_quarterly.diff,
-                cli_quarterly.deploy):
+                cli_quarterly.deploy, cli_quarterly.trial):
     app.command()(command)
 
 

@@ -207,3 +207,60 @@ def diff(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...)) -
 
     for line in status_changes(sa, sb):
         console.print(escape(line), highlight=False, soft_wrap=True)
+
+
+def trial(
+    requirements: Path = typer.Argument(..., help="The requirements file the decision was made with."),
+    traces: list[Path] = typer.Option(..., "--traces", help="Production traces of the trial (OTLP/JSON, Langfuse, "
+                                      "MLflow; repeatable), both arms' calls."),
+    feedback: list[Path] = typer.Option([], "--feedback", help="User ratings kept apart from the traces, by trace id "
+                                        "(CSV or JSONL; repeatable)."),
+    against: Path | None = typer.Option(None, "--against", help="Run folder of the decision (default: newest)."),
+    reports_root: Path = typer.Option(Path("reports"), "--reports", help="The reports folder (the history lives there)."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for trial.md and trial.json (default: one per trial "
+                                    "under --reports, rewritten at each look)."),
+    challenger: str | None = typer.Option(None, "--challenger", help="The challenger's candidate id or model, or the "
+                                          "tag / attribute value its requests carry (default: the eval's choice)."),
+    incumbent: str | None = typer.Option(None, "--incumbent", help="The incumbent, named the same way (default: what "
+                                         "production runs today)."),
+    arm_by: str | None = typer.Option(None, "--arm-by", help="How the traces tell the arms apart: model, tag, or an "
+                                      "attribute / metadata key (e.g. variant)."),
+    margin: float | None = typer.Option(None, "--margin", help="How much worse the challenger may be on the primary "
+                                        "signal (a rate: 0.02 = 2 points)."),
+    primary: str | None = typer.Option(None, "--primary", help="thumbs_down (default), errors, latency or cost."),
+) -> None:
+    """Compare a live trial's arms on production's own signals, anytime-valid (exit 0 going well or running, 1 shown worse)."""
+    from modelsel.errors import InputError
+    from modelsel.inputs.requirements import load_requirements
+    from modelsel.inputs.textfile import atomic_write
+    from modelsel.quarterly import history
+    from modelsel.quarterly.trial import folder_for, run_trial
+    from modelsel.report.trial_text import markdown, print_trial
+    from modelsel.run.rundir import RunDir, newest_run_for
+
+    try:
+        lr = load_requirements(requirements)
+        base = against or newest_run_for(requirements, reports_root)
+        if base is None:
+            raise InputError(f"no recorded decision for these requirements under {reports_root}; run `modelsel eval` "
+                             "first, or pass --against RUN_DIR.", path=requirements)
+        base, _ = history.decision_runs(Path(base), reports_root)
+        summary = RunDir.open(base).summary()
+        rec = run_trial(lr, summary, base, list(traces), list(feedback),
+                        {"challenger": challenger, "incumbent": incumbent, "arm_by": arm_by, "margin": margin,
+                         "primary": primary})
+    except InputError as exc:
+        fail(exc)
+    folder = out or folder_for(reports_root, rec)
+    atomic_write(folder / "trial.json", rec.model_dump_json(indent=1) + "\n")
+    atomic_write(folder / "trial.md", markdown(rec))
+    try:
+        store = history.History(reports_root)
+        try:
+            store.add(history.row_from_trial(rec.model_dump(), folder.resolve()))
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - the history is a convenience; the record stands without it
+        warn(f"the trial is not in the history ({type(exc).__name__}: {exc})")
+    print_trial(console, rec, folder)
+    raise typer.Exit(1 if rec.verdict == "worse" else 0)

@@ -226,6 +226,33 @@ class DecisionPolicy(Strict):
     triggers: list[str] = []
 
 
+TrialSignal = Literal["thumbs_down", "errors", "latency", "cost"]
+RATE_SIGNALS = ("thumbs_down", "errors")
+
+
+class TrialPolicy(Strict):
+    """A live trial (`modelsel trial`): which requests ran the challenger, and what it must show on
+    production's own signals before it replaces the incumbent."""
+
+    primary: TrialSignal = "thumbs_down"
+    # How much worse the challenger may be on the primary signal: a rate's as a share (0.02 = 2 points),
+    # latency's in ms, cost's in USD per request. Default for a rate: decision.small_difference.
+    margin: float | None = Field(None, gt=0)
+    arm_by: str = Field("model", min_length=1, max_length=200)  # model | tag | an attribute or metadata key
+    challenger: str | None = Field(None, min_length=1, max_length=500)  # a candidate id or model, a tag, a value
+    incumbent: str | None = Field(None, min_length=1, max_length=500)
+    confidence: float = Field(0.95, ge=0.5, lt=1)
+
+    @model_validator(mode="after")
+    def _margin_in_units(self) -> TrialPolicy:
+        if self.primary in RATE_SIGNALS and self.margin is not None and self.margin >= 1:
+            raise ValueError(f"margin: {self.margin:g} for a rate ({self.primary}) is a share: 0.02 means 2 points")
+        if self.primary in ("latency", "cost") and self.margin is None:
+            raise ValueError(f"margin: a trial judged on {self.primary} needs its margin "
+                             + ("in ms (e.g. 200)" if self.primary == "latency" else "in USD per request (e.g. 0.001)"))
+        return self
+
+
 class Price(Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
@@ -402,6 +429,7 @@ class Requirements(Strict):
     tool_choice: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")  # auto | required | none | a tool's name
     output: Output | None = None  # structured output: the answer's JSON Schema
     production: Production | None = None  # what production runs today (written by `modelsel import traces`)
+    trial: TrialPolicy | None = None  # a live trial of a challenger on production traffic (`modelsel trial`)
     # Filled when loading: which defaults `strategy.position` set (the record says so).
     _position_defaults: list[str] = PrivateAttr(default_factory=list)
 
@@ -505,6 +533,7 @@ _FIELDS = {
     ("decision",): DecisionPolicy,
     ("run",): RunPolicy,
     ("output",): Output,
+    ("trial",): TrialPolicy,
 }
 
 

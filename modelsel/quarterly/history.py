@@ -130,6 +130,26 @@ def row_from_summary(s: dict[str, Any], folder: Path, kind: str = "eval", holds:
     return row
 
 
+def row_from_trial(t: dict[str, Any], folder: Path) -> RunRow:
+    """A live trial's latest look as a history row beside the evals (`modelsel trial` writes trial.json):
+    `chosen` is the challenger, `holds` whether it held up (None: not decided yet), `rule` the finding;
+    its figures are production's (p50/p95, cost per request, error rate), never an eval's quality."""
+    sig = t.get("signals") or {}
+    row = RunRow(run_id=folder.name + "@trial", folder=str(folder), name=str(t.get("name") or folder.name), kind="trial",
+                 started_at=t.get("started_at"), finished_at=t.get("looked_at") or t.get("last_at"),
+                 requirements_sha256=None, evalset_sha256=None, modelsel_version=None, chosen=t.get("challenger"),
+                 rule=t.get("headline"), fallback=t.get("incumbent"), n_examples=None, price_snapshot=None,
+                 holds={"not_worse": True, "worse": False}.get(str(t.get("verdict"))))
+    for arm, who in (("incumbent", t.get("incumbent")), ("challenger", t.get("challenger"))):
+        if not who:
+            continue
+        row.candidates[str(who)] = CandidateRow(
+            candidate=str(who), status=arm, error_rate=_g(sig, "errors", f"{arm}_mean"),
+            cost_per_request_usd=_g(sig, "cost", f"{arm}_mean"), p50_ms=_g(t, "latency_ms", arm, "p50"),
+            p95_ms=_g(t, "latency_ms", arm, "p95"))
+    return row
+
+
 class History:
     def __init__(self, reports_root: Path) -> None:
         self.root = reports_root
@@ -197,6 +217,18 @@ class History:
                 added += 1
             except (OSError, ValueError, TypeError, AttributeError) as exc:
                 warn(f"{s}: skipped, it cannot be read as a run summary ({type(exc).__name__}: {str(exc)[:120]})")
+        for s in sorted(self.root.glob("*/trial.json")):  # live trials (`modelsel trial`), beside the evals
+            folder = s.parent.resolve()
+            if str(folder) in known:
+                continue
+            try:
+                data = json.loads(s.read_text(encoding="utf-8"))
+                if not isinstance(data, dict) or not isinstance(data.get("signals"), dict):
+                    raise ValueError("not a modelsel trial record")
+                self.add(row_from_trial(data, folder))
+                added += 1
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
+                warn(f"{s}: skipped, it cannot be read as a trial record ({type(exc).__name__}: {str(exc)[:120]})")
         return added
 
     def rows(self, name: str, since: str | None = None) -> list[RunRow]:
@@ -225,6 +257,9 @@ def with_changes(rows: list[RunRow]) -> list[RunRow]:
     prev: RunRow | None = None
     for r in rows:
         r.changes = []
+        if r.kind == "trial":  # a trial is read beside the decisions, not as one: its finding is what it says
+            r.changes = [r.rule] if r.rule else []
+            continue
         if prev is not None:
             if r.chosen != prev.chosen:
                 r.changes.append(f"decision changed: {prev.chosen or 'none'} -> {r.chosen or 'none'}")

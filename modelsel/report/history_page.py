@@ -35,7 +35,7 @@ def print_history(console: Console, name: str, rows: list[RunRow]) -> None:
         t.add_column(h, justify="right" if h in ("p95", BILL, ALL_IN) else "left")
     for r in rows:
         c = r.chosen_row()
-        kind = r.kind + ("" if r.holds is None else (": holds" if r.holds else ": does NOT hold"))
+        kind = _kind(r)
         t.add_row(r.date, kind, escape(r.chosen or "none"), _q(r), ms(c.p95_ms if c else None),
                   usd(c.monthly_usd if c else None, 2), usd(c.total_monthly_usd if c else None, 0),
                   escape("; ".join(r.changes) or ("first run" if r is rows[0] else "—")),
@@ -44,6 +44,12 @@ def print_history(console: Console, name: str, rows: list[RunRow]) -> None:
     if any(not r.comparable for r in rows):
         console.print("[yellow]Yellow rows ran on a different eval set than the run before: their figures start a new "
                       "trend and are not compared with the earlier ones.[/yellow]")
+
+
+def _kind(r: RunRow) -> str:
+    if r.kind == "trial":  # a live trial (`modelsel trial`): chosen is its challenger
+        return "trial: " + {True: "challenger holds up", False: "challenger worse", None: "running"}[r.holds]
+    return r.kind + ("" if r.holds is None else (": holds" if r.holds else ": does NOT hold"))
 
 
 def _dt(r: RunRow) -> datetime:
@@ -98,7 +104,7 @@ def page(name: str, rows: list[RunRow], findings_html: str = "") -> str:
     trs = []
     for r in rows:
         c = r.chosen_row()
-        trs.append(f"<tr{'' if r.comparable else ' class=new'}><td>{html.escape(r.date)}</td><td>{html.escape(r.kind)}</td>"
+        trs.append(f"<tr{'' if r.comparable else ' class=new'}><td>{html.escape(r.date)}</td><td>{html.escape(_kind(r))}</td>"
                    f"<td>{html.escape(r.chosen or 'none')}</td><td>{html.escape(_q(r))}</td>"
                    f"<td>{html.escape(ms(c.p95_ms if c else None))}</td><td>{html.escape(usd(c.monthly_usd if c else None, 2))}</td>"
                    f"<td>{html.escape(usd(c.total_monthly_usd if c else None, 0))}</td>"

@@ -58,6 +58,8 @@ class TracedCall:
     tooled: bool = False  # tools in the request, the conversation or the answer (kept by `slim`)
     answered: bool = False  # production's answer has text (kept by `slim`)
     parent_id: str | None = None  # the span this call ran under (its route may be there)
+    error: str | None = None  # the call failed: its error type or status message (span status ERROR, level ERROR)
+    cost_usd: float | None = None  # what the trace itself says the call cost (Langfuse, OpenInference), if it does
 
     def slim(self, attrs: set[str]) -> None:
         """Keep what the sample is drawn on (and the `attrs` a filter or a stratum names) and drop
@@ -121,6 +123,9 @@ class Read:
     log_records: int = 0  # OTLP log records read
     orphan_logs: int = 0  # spans named by log records that no file read holds
     no_content_events: int = 0  # model spans whose events were read, without their messages' text
+    # Keep model calls whose text cannot be read (content capture off, images, tool turns): a trial
+    # reads production's signals (model, time, tokens, errors, feedback), never the text.
+    bare: bool = False
 
     def add(self, call: TracedCall) -> None:
         if self.wanted is not None:

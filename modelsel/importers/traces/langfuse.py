@@ -21,6 +21,7 @@ from modelsel.importers.traces.calls import (
     feedback_label,
     is_feedback_name,
     kind_name,
+    loads,
     tools_of,
 )
 
@@ -114,9 +115,11 @@ def observation(row: dict[str, Any], where: str, out: Read) -> None:
         system, turns = chat(row.get("input"))
         output, tool_calls = answer(row.get("output"))
     except NotAChat as exc:
-        out.skipped[exc.kind] += 1
-        return
-    if not turns:
+        if not out.bare:
+            out.skipped[exc.kind] += 1
+            return
+        system, turns, output, tool_calls = None, [], None, []
+    if not turns and not out.bare:
         out.skipped["model calls without a user message"] += 1
         return
     start, end = when(get(row, "startTime", "start_time")), when(get(row, "endTime", "end_time"))
@@ -134,7 +137,28 @@ def observation(row: dict[str, Any], where: str, out: Read) -> None:
         system=system, messages=turns, output=output, start=start, end=end, tool_calls=tool_calls,
         tools=tools_of(row["input"].get("tools")) if isinstance(row.get("input"), dict) else [],
         first_token=when(get(row, "completionStartTime", "completion_start_time")),
-        input_tokens=tin, output_tokens=tout, attrs=_attrs(row)))
+        input_tokens=tin, output_tokens=tout, attrs=_attrs(row), error=_error(row), cost_usd=_cost(row)))
+
+
+def _error(row: dict[str, Any]) -> str | None:
+    """Langfuse marks a failed call with level ERROR and its status message."""
+    if str(row.get("level") or "").upper() != "ERROR":
+        return None
+    return str(get(row, "statusMessage", "status_message") or "error")[:200]
+
+
+def _cost(row: dict[str, Any]) -> float | None:
+    """The cost Langfuse computed for the call (calculatedTotalCost, costDetails.total)."""
+    v = get(row, "calculatedTotalCost", "calculated_total_cost", "totalCost", "total_cost")
+    if v is None:
+        d = get(row, "costDetails", "cost_details")
+        d = loads(d) if isinstance(d, str) else d
+        v = d.get("total") if isinstance(d, dict) else None
+    try:
+        f = float(v) if v is not None and not isinstance(v, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return f if f is not None and 0 <= f < float("inf") else None
 
 
 def score(row: dict[str, Any], out: Read) -> None:

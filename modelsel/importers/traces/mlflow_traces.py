@@ -129,9 +129,11 @@ def read_trace(trace: dict[str, Any], where: str, out: Read) -> None:
             system, turns = chat(raw)
             output, tool_calls = answer(outputs)
         except NotAChat as exc:
-            out.skipped[exc.kind] += 1
-            continue
-        if not turns:
+            if not out.bare:
+                out.skipped[exc.kind] += 1
+                continue
+            system, turns, output, tool_calls = None, [], None, []
+        if not turns and not out.bare:
             out.skipped["model calls without a user message"] += 1
             continue
         tin, tout = _usage(a, outputs)
@@ -143,7 +145,8 @@ def read_trace(trace: dict[str, Any], where: str, out: Read) -> None:
             tools=tools_of(a.get("mlflow.chat.tools") or (inputs.get("tools") if isinstance(inputs, dict) else None)),
             parent_id=str(span.get("parent_span_id") or "") or None,
             start=int(start) / 1e9 if start else None, end=int(end) / 1e9 if end else None,
-            input_tokens=tin, output_tokens=tout, attrs={**_inherited(span, by_id), **flat, "name": str(span.get("name") or "")}))
+            input_tokens=tin, output_tokens=tout, attrs={**_inherited(span, by_id), **flat, "name": str(span.get("name") or "")},
+            error=_error(span)))
     for x in info.get("assessments") or []:
         if not isinstance(x, dict) or not isinstance(x.get("feedback"), dict):
             continue
@@ -153,3 +156,13 @@ def read_trace(trace: dict[str, Any], where: str, out: Read) -> None:
             label = feedback_label(x["feedback"].get("value"))
             if label:
                 out.feedback.append((trace_id, x.get("span_id") or None, label))
+
+
+def _error(span: dict[str, Any]) -> str | None:
+    """MLflow's span status: {status_code: ERROR, description}, or the code alone."""
+    st = span.get("status")
+    code = st.get("status_code", st.get("code")) if isinstance(st, dict) else st
+    if str(code or "").upper() not in ("ERROR", "STATUS_CODE_ERROR", "2"):
+        return None
+    desc = st.get("description") or st.get("message") if isinstance(st, dict) else None
+    return str(desc or "error")[:200]

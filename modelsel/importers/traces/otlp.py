@@ -267,6 +267,7 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
     if kind is not None:
         out.skipped[kind] += 1
         return
+    raw_sys: Any = None
     try:
         raw_in, raw_sys, raw_out = _messages(a, events)
         system, turns = chat(raw_in)
@@ -277,14 +278,16 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
         if exc.kind == NO_CONTENT and logged is None:
             out.pending.append((span, resource, where))
             return
-        out.skipped[exc.kind] += 1
-        if exc.kind == NO_CONTENT:
-            out.no_content_events += bool(logged)
-        return
-    extra_system = _system_text(raw_sys)
+        if not out.bare:
+            out.skipped[exc.kind] += 1
+            if exc.kind == NO_CONTENT:
+                out.no_content_events += bool(logged)
+            return
+        system, turns, output, tool_calls, raw_in = None, [], None, [], None
+    extra_system = _system_text(raw_sys) if not out.bare else None
     if extra_system:
         system = extra_system + ("\n" + system if system else "")
-    if not turns:
+    if not turns and not out.bare:
         out.skipped["model spans without a user message"] += 1
         return
     start, end = _int(span.get("startTimeUnixNano")), _int(span.get("endTimeUnixNano"))
@@ -308,7 +311,35 @@ def span_call(span: dict[str, Any], resource: dict[str, Any], where: str, out: R
                                                                                                       usage.get("input", usage.get("prompt_tokens")))))),
         output_tokens=_int(a.get("gen_ai.usage.output_tokens", a.get("gen_ai.usage.completion_tokens",
                                                                    a.get("llm.token_count.completion", usage.get("output", usage.get("completion_tokens")))))),
-        attrs=flat, feedback=_feedback(a, events)))
+        attrs=flat, feedback=_feedback(a, events), error=_error(span, a, events), cost_usd=_cost(a)))
+
+
+def _error(span: dict[str, Any], a: dict[str, Any], events: list[Event]) -> str | None:
+    """The call failed: span status ERROR (code 2), or an `error.type` attribute (GenAI conventions);
+    its error type, else the status message, else the exception event's type."""
+    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    failed = str(status.get("code", "")).upper() in ("2", "STATUS_CODE_ERROR", "ERROR")
+    if not failed and a.get("error.type") in (None, ""):
+        return None
+    exc = next((ea.get("exception.type") for name, ea, _, _ in events if name == "exception"), None)
+    return str(a.get("error.type") or exc or status.get("message") or "error")[:200]
+
+
+def _cost(a: dict[str, Any]) -> float | None:
+    """The cost the instrumentation recorded with the call (OpenInference's llm.cost.total, Langfuse's
+    cost details), where it did; the trial prices tokens itself and uses this for what it cannot price."""
+    for k in ("llm.cost.total", "gen_ai.usage.cost", "langfuse.observation.cost_details"):
+        v = a.get(k)
+        v = loads(v) if isinstance(v, str) else v
+        if isinstance(v, dict):
+            v = v.get("total")
+        try:
+            f = float(v) if v is not None and not isinstance(v, bool) else None
+        except (TypeError, ValueError):
+            f = None
+        if f is not None and math.isfinite(f) and f >= 0:
+            return f
+    return None
 
 
 def _metadata(a: dict[str, Any]) -> dict[str, str]:

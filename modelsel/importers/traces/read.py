@@ -297,11 +297,12 @@ def _csv(path: Path, out: Read, fmt: list[str]) -> None:
 
 
 def read_traces(paths: list[Path], slim: set[str] | None = None, wanted: set[tuple[str, str]] | None = None,
-                feedback: list[Path] | None = None) -> Read:
+                feedback: list[Path] | None = None, bare: bool = False) -> Read:
     """Every model call in these files; `slim`: without their text and with only these attributes
     (a first pass over a large export); `wanted`: only these calls, whole (the second pass);
-    `feedback`: files of user ratings by trace id kept apart from the traces."""
-    out = Read(slim=slim, wanted=wanted)
+    `feedback`: files of user ratings by trace id kept apart from the traces; `bare`: calls whose
+    text cannot be read too (a trial reads signals, not text)."""
+    out = Read(slim=slim, wanted=wanted, bare=bare)
     for p in paths:
         if not p.exists():
             raise InputError("trace file not found.", path=p)
