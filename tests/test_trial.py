@@ -145,7 +145,7 @@ def test_a_canary_truly_five_points_worse_is_shown_worse_and_stops(fake, keys, t
     td = t["signals"]["thumbs_down"]
     assert t["verdict"] == "not_yet" and td["shown"] == "worse" and td["lo"] > 0 and td["lo"] < 0.05 < td["hi"]
     assert (f"challenger worse on thumbs-down rate, shown at day {td['shown_day']}: +{td['diff'] * 100:.1f} points "
-            f"[+{td['lo'] * 100:.1f}, +{td['hi'] * 100:.1f}] points; worse by more than 2 points not shown yet") in out
+            f"[+{td['lo'] * 100:.1f}, +{td['hi'] * 100:.1f}]; worse by more than 2 points not shown yet") in out
     assert "Trial of new-prompt against stable (canary, arms by variant): day 10" in out
     # the same model on both arms: cost shows no difference, and says so; the new prompt answers faster
     assert t["signals"]["cost"]["shown"] == "not_yet" and "cost per request: no difference shown by day 10" in out

@@ -9,10 +9,15 @@ keeps its level.
 - Bounded signals in [0, 1] (thumbs-down, errors): the predictable plug-in empirical-Bernstein
   confidence sequence (Waudby-Smith and Ramdas 2024, JRSS B, Theorem 2), valid for every
   distribution on [0, 1] at every n, not only as n grows.
-- Unbounded signals (latency, cost per request): the asymptotic confidence sequence of
-  Waudby-Smith, Arnold, Wu, McAuliffe and Ramdas (2024, "Time-uniform central limit theory and
-  asymptotic confidence sequences", Annals of Statistics, Theorem 2.2), valid as the count grows for
-  any distribution with a finite variance (a Robbins normal mixture with the running variance).
+- Latency: its median, with the quantile confidence sequence of Howard and Ramdas (2022,
+  "Sequential estimation of quantiles with applications to A/B-testing and best-arm
+  identification", Bernoulli): distribution-free and valid at every n, however heavy the tail.
+- Cost per request (a mean, unbounded): the asymptotic confidence sequence of Waudby-Smith,
+  Arnold, Wu, McAuliffe and Ramdas (2024, "Time-uniform central limit theory and asymptotic
+  confidence sequences", Annals of Statistics, Theorem 2.2), valid as the count grows for any
+  distribution with a finite variance (a Robbins normal mixture with the running variance); it
+  opens after BURN_IN calls on an arm. benchmarks/trial.py shows where that holds and where a
+  heavy tail needs more calls.
 
 Two arms: a sequence for each arm at alpha/2 and their difference [lo_B - hi_A, hi_B - lo_A]; by
 the union bound it covers mu_B - mu_A at every look with probability 1 - alpha, however the arms'
@@ -28,15 +33,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+BURN_IN = 100  # the asymptotic sequence opens after this many observations on an arm (its variance must settle)
 C_MAX = 0.5  # the empirical-Bernstein stake's cap (WSR's c in (0, 1); 1/2 keeps psi_E tame)
 
 # What each confidence sequence is called in the trial record (one place, as analysis/methods.py
 # holds the eval's; the trial is a separate record).
 METHODS = {
     "eb": ("empirical Bernstein CS", "the predictable plug-in empirical-Bernstein confidence sequence "
-           "(Waudby-Smith and Ramdas 2024), valid at every look for any distribution on [0, 1]"),
+           "(Waudby-Smith and Ramdas 2024), valid at every look for any distribution on [0, 1], for the rates"),
+    "quantile": ("quantile CS", "the quantile confidence sequence (Howard and Ramdas 2022), distribution-free and "
+                 "valid at every look, for median latency"),
     "asymptotic": ("asymptotic CS", "the asymptotic confidence sequence (Waudby-Smith, Arnold, Wu, McAuliffe and "
-                   "Ramdas 2024), valid at every look as the count grows, for any distribution with a finite variance"),
+                   "Ramdas 2024), valid at every look as the count grows (from 100 calls an arm), for any distribution "
+                   "with a finite variance, for the mean cost per request"),
 }
 
 
@@ -87,7 +96,8 @@ def rho_for(alpha: float, t_star: float) -> float:
 
 def asymptotic_cs(x: np.ndarray, alpha: float, t_star: float = 500.0, intersect: bool = True) -> Sequence:
     """The asymptotic confidence sequence for the mean of x (two-sided, level 1 - alpha) after each
-    observation: mean +- sd * sqrt(2 (t rho^2 + 1) / (t^2 rho^2) * log(sqrt(t rho^2 + 1) / alpha))."""
+    observation: mean +- sd * sqrt(2 (t rho^2 + 1) / (t^2 rho^2) * log(sqrt(t rho^2 + 1) / alpha)),
+    unbounded (every mean possible) for the first BURN_IN observations."""
     x = np.asarray(x, dtype=float)
     n = len(x)
     if n == 0:
@@ -98,7 +108,7 @@ def asymptotic_cs(x: np.ndarray, alpha: float, t_star: float = 500.0, intersect:
     var = np.maximum(np.cumsum(x * x) / t - mean**2, 0.0)  # the running (biased) variance, as the theorem uses
     r2 = rho_for(alpha, t_star) ** 2
     half = np.sqrt(var) * np.sqrt(2 * (t * r2 + 1) / (t * t * r2) * np.log(np.sqrt(t * r2 + 1) / alpha))
-    half[0] = np.inf  # one observation says nothing about the spread
+    half[: min(BURN_IN, n)] = np.inf  # no look before BURN_IN observations: the theorem is about large counts
     lo, hi = mean - half, mean + half
     if intersect:
         lo, hi = np.maximum.accumulate(lo), np.minimum.accumulate(hi)
@@ -106,8 +116,66 @@ def asymptotic_cs(x: np.ndarray, alpha: float, t_star: float = 500.0, intersect:
     return Sequence(mean, lo, hi)
 
 
+def mixture_bound(v: np.ndarray | float, rho: float, alpha: float) -> np.ndarray:
+    """The two-sided normal-mixture boundary (Robbins; Howard et al. 2021): a martingale whose
+    increments are sub-Gaussian with variance v after t steps stays within +-this at every t with
+    probability 1 - alpha."""
+    v = np.asarray(v, dtype=float)
+    return np.sqrt((v + rho) * np.log((v + rho) / (rho * alpha * alpha)))
+
+
+def _rho_quantile(alpha: float, t_star: float) -> float:
+    """The mixture's rho that makes the boundary tightest relative to t at t_star (variance t_star / 4)."""
+    grid = np.geomspace(0.05, 50, 200) * t_star / 4
+    return float(grid[np.argmin(mixture_bound(t_star / 4, grid, alpha))]) if t_star > 0 else 1.0  # type: ignore[arg-type]
+
+
+def quantile_cs_at(x: np.ndarray, alpha: float, ks: np.ndarray, q: float = 0.5, t_star: float = 500.0) -> Sequence:
+    """A confidence sequence for the q-quantile (the median by default) of x, after the first k
+    observations for each k in ks (Howard and Ramdas 2022's construction): the count of observations
+    at or below the true quantile is a sum of bounded increments (each sub-Gaussian with variance
+    1/4), so it stays within tq +- u_t at every t, and the quantile lies between the order
+    statistics of ranks ceil(tq - u_t) and floor(tq + u_t) + 1. Distribution-free, valid at every n
+    for a continuous distribution (latency). Read at the looks `ks`, and intersected across them."""
+    x = np.asarray(x, dtype=float)
+    ks = np.asarray(ks, dtype=int)
+    rho = _rho_quantile(alpha, t_star)
+    est, lo, hi = (np.full(len(ks), np.nan), np.full(len(ks), -np.inf), np.full(len(ks), np.inf))
+    for i, k in enumerate(ks):
+        if k <= 0:
+            continue
+        u = float(mixture_bound(k / 4, rho, alpha))
+        k_lo, k_hi = math.ceil(k * q - u), math.floor(k * q + u) + 1
+        est[i] = float(np.quantile(x[:k], q))
+        ranks = [r - 1 for r in (k_lo, k_hi) if 1 <= r <= k]
+        part = np.partition(x[:k], ranks) if ranks else x[:k]  # two order statistics: no full sort
+        lo[i] = part[k_lo - 1] if k_lo >= 1 else -np.inf
+        hi[i] = part[k_hi - 1] if k_hi <= k else np.inf
+    lo, hi = np.maximum.accumulate(lo), np.minimum.accumulate(hi)
+    return Sequence(est, lo, np.maximum(hi, lo))
+
+
+def at(seq: Sequence, ks: np.ndarray) -> Sequence:
+    """A whole sequence read after k observations for each k in ks (k = 0: nothing known)."""
+    ks = np.asarray(ks, dtype=int)
+    i = np.maximum(ks - 1, 0)
+    none = ks <= 0
+    if len(seq) == 0:
+        n = len(ks)
+        return Sequence(np.full(n, np.nan), np.full(n, -np.inf), np.full(n, np.inf))
+    return Sequence(np.where(none, np.nan, seq.mean[i]), np.where(none, -np.inf, seq.lo[i]),
+                    np.where(none, np.inf, seq.hi[i]))
+
+
 def arm_cs(x: np.ndarray, alpha: float, bounded: bool, t_star: float = 500.0) -> Sequence:
     return eb_cs(x, alpha) if bounded else asymptotic_cs(x, alpha, t_star)
+
+
+def arm_at(x: np.ndarray, alpha: float, method: str, ks: np.ndarray, t_star: float = 500.0) -> Sequence:
+    """One arm's sequence (a key of METHODS) read after k observations for each k in ks."""
+    if method == "quantile":
+        return quantile_cs_at(x, alpha, ks, 0.5, t_star)
+    return at(eb_cs(x, alpha) if method == "eb" else asymptotic_cs(x, alpha, t_star), ks)
 
 
 @dataclass(frozen=True)
@@ -129,32 +197,10 @@ def diff_at(a: Sequence, b: Sequence, n_a: int, n_b: int) -> Look:
     return Look(n_a, n_b, float(b.mean[j] - a.mean[i]), float(b.lo[j] - a.hi[i]), float(b.hi[j] - a.lo[i]))
 
 
-def looks(a: Sequence, b: Sequence, times_a: np.ndarray, times_b: np.ndarray, at: np.ndarray) -> list[Look]:
-    """The difference at each of the times `at`, from every observation made by then."""
-    na = np.searchsorted(np.asarray(times_a), at, side="right")
-    nb = np.searchsorted(np.asarray(times_b), at, side="right")
-    return [diff_at(a, b, int(i), int(j)) for i, j in zip(na, nb, strict=True)]
-
-
-def first_crossing(a: Sequence, b: Sequence, times_a: np.ndarray, times_b: np.ndarray,
-                   crossed: str, bound: float) -> float | None:
-    """The time of the first observation after which the difference's CS lies wholly below
-    (crossed="below": hi < bound) or above (crossed="above": lo > bound) `bound`; None if never.
-    Every observation is a look: the sequence holds at all of them at once."""
-    ta, tb = np.asarray(times_a, dtype=float), np.asarray(times_b, dtype=float)
-    if len(ta) == 0 or len(tb) == 0:
-        return None
-    at = np.union1d(ta, tb)
-    na = np.searchsorted(ta, at, side="right")
-    nb = np.searchsorted(tb, at, side="right")
-    ok = (na > 0) & (nb > 0)
-    ia, ib = np.maximum(na - 1, 0), np.maximum(nb - 1, 0)
-    if crossed == "below":
-        hit = ok & (b.hi[ib] - a.lo[ia] < bound)
-    else:
-        hit = ok & (b.lo[ib] - a.hi[ia] > bound)
-    idx = np.flatnonzero(hit)
-    return float(at[idx[0]]) if len(idx) else None
+def difference(a: Sequence, b: Sequence) -> Sequence:
+    """B - A at the same looks (each arm read with `at` or `quantile_cs_at`): [lo_B - hi_A, hi_B - lo_A]."""
+    with np.errstate(invalid="ignore"):
+        return Sequence(b.mean - a.mean, b.lo - a.hi, b.hi - a.lo)
 
 
 def _typical_path(p: float, n: int) -> np.ndarray:

@@ -31,7 +31,7 @@ class SignalResult(BaseModel):
     method: str  # a key of sequential.METHODS
     n_incumbent: int
     n_challenger: int
-    incumbent_mean: float | None
+    incumbent_mean: float | None  # latency: the median (ms) of answered calls; the others: the mean
     challenger_mean: float | None
     diff: float | None  # challenger - incumbent
     lo: float | None  # the confidence sequence of the difference, at the last look
@@ -39,8 +39,7 @@ class SignalResult(BaseModel):
     relative: float | None = None  # diff / incumbent mean
     margin: float | None = None  # the primary signal's non-inferiority margin
     shown: str  # not_worse | better | worse | worse_beyond_margin | not_yet | not_measured
-    shown_day: int | None = None  # the trial day on which the CS first showed it (day 1: the challenger's first call)
-    shown_at: str | None = None
+    shown_day: int | None = None  # the trial day whose look first showed it (day 1 starts at the challenger's first call)
     not_worse_day: int | None = None  # the day non-inferiority was shown (a "better" finding may come later)
     why_not_measured: str | None = None
 
@@ -240,70 +239,65 @@ def _values(calls: list[TracedCall], signal: str, price: Any) -> tuple[np.ndarra
     return np.asarray(ts, dtype=float)[order], np.asarray(xs, dtype=float)[order]
 
 
-def _day(t: float | None, t0: float) -> int | None:
-    return None if t is None else int((t - t0) // DAY) + 1
-
-
 def _iso(t: float | None) -> str | None:
     return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def analyse(inc: list[TracedCall], ch: list[TracedCall], signal: str, margin: float | None, alpha: float, t0: float,
-            price: Any, t_star: float, shadow: bool) -> tuple[SignalResult, tuple[Any, ...]]:
-    bounded = signal in RATE_SIGNALS
-    method = "eb" if bounded else "asymptotic"
+METHOD = {"thumbs_down": "eb", "errors": "eb", "latency": "quantile", "cost": "asymptotic"}
+
+
+def _missing(signal: str, margin: float | None, why: str, na: int = 0, nb: int = 0) -> SignalResult:
+    return SignalResult(signal=signal, method=METHOD[signal], n_incumbent=na, n_challenger=nb, incumbent_mean=None,
+                        challenger_mean=None, diff=None, lo=None, hi=None, margin=margin, shown="not_measured",
+                        why_not_measured=why)
+
+
+def _fin(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def analyse(inc: list[TracedCall], ch: list[TracedCall], signal: str, margin: float | None, alpha: float,
+            look_times: np.ndarray, price: Any, t_star: float, shadow: bool) -> tuple[SignalResult, list[DayLook]]:
+    """One signal, challenger - incumbent, read at the end of each trial day (the last look: the last
+    call). The sequence holds at every look at once, so the first day it shows something is a day
+    the team could have stopped on."""
+    method = METHOD[signal]
     if signal == "thumbs_down" and shadow:
-        return SignalResult(signal=signal, method=method, n_incumbent=0, n_challenger=0, incumbent_mean=None,
-                            challenger_mean=None, diff=None, lo=None, hi=None, margin=margin, shown="not_measured",
-                            why_not_measured="shadow calls: users saw only the incumbent's answers, so their feedback "
-                            "cannot compare the two"), ()
+        return _missing(signal, margin, "shadow calls: users saw only the incumbent's answers, so their feedback "
+                        "cannot compare the two"), []
     ta, xa = _values(inc, signal, price)
     tb, xb = _values(ch, signal, price)
     if len(xa) < 2 or len(xb) < 2:
         why = {"thumbs_down": "fewer than 2 rated answers on an arm (no feedback in the traces?)",
                "cost": "fewer than 2 calls on an arm with token usage or a cost in the trace"}.get(
             signal, "fewer than 2 calls on an arm")
-        return SignalResult(signal=signal, method=method, n_incumbent=len(xa), n_challenger=len(xb),
-                            incumbent_mean=float(xa.mean()) if len(xa) else None,
-                            challenger_mean=float(xb.mean()) if len(xb) else None, diff=None, lo=None, hi=None,
-                            margin=margin, shown="not_measured", why_not_measured=why), ()
-    a = sq.arm_cs(xa, alpha / 2, bounded, t_star)
-    b = sq.arm_cs(xb, alpha / 2, bounded, t_star)
-    last = sq.diff_at(a, b, len(a), len(b))
-    crossings = {
-        "worse_beyond_margin": sq.first_crossing(a, b, ta, tb, "above", margin) if margin is not None else None,
-        "worse": sq.first_crossing(a, b, ta, tb, "above", 0.0),
-        "better": sq.first_crossing(a, b, ta, tb, "below", 0.0),
-        "not_worse": sq.first_crossing(a, b, ta, tb, "below", margin) if margin is not None else None,
+        return _missing(signal, margin, why, len(xa), len(xb)), []
+    ka = np.searchsorted(ta, look_times, side="right")
+    kb = np.searchsorted(tb, look_times, side="right")
+    d = sq.difference(sq.arm_at(xa, alpha / 2, method, ka, t_star), sq.arm_at(xb, alpha / 2, method, kb, t_star))
+
+    def first(hit: np.ndarray) -> int | None:
+        idx = np.flatnonzero(hit)
+        return int(idx[0]) + 1 if len(idx) else None
+
+    days = {
+        "worse_beyond_margin": first(d.lo > margin) if margin is not None else None,
+        "better": first(d.hi < 0),
+        "not_worse": first(d.hi < margin) if margin is not None else None,
+        "worse": first(d.lo > 0),
     }
-    shown, at = "not_yet", None
-    for key in ("worse_beyond_margin", "better", "not_worse", "worse"):  # the strongest finding first
-        if crossings[key] is not None:
-            shown, at = key, crossings[key]
-            break
-    ma = float(xa.mean())
-    res = SignalResult(signal=signal, method=method, n_incumbent=len(xa), n_challenger=len(xb), incumbent_mean=ma,
-                       challenger_mean=float(xb.mean()), diff=last.diff, lo=last.lo, hi=last.hi,
-                       relative=last.diff / ma if ma else None, margin=margin, shown=shown, shown_day=_day(at, t0),
-                       shown_at=_iso(at), not_worse_day=_day(crossings["not_worse"], t0))
-    return res, (a, b, ta, tb)
-
-
-def daily(seqs: tuple[Any, ...], t0: float, t_end: float) -> list[DayLook]:
-    """The primary signal's difference at the end of each trial day (what a daily look saw)."""
-    if not seqs:
-        return []
-    a, b, ta, tb = seqs
-    n_days = int((t_end - t0) // DAY) + 1
-    ends = np.array([t0 + d * DAY - 1e-6 for d in range(1, n_days + 1)])
-    ends[-1] = max(ends[-1], t_end)
-    out = []
-    for d, (end, lk) in enumerate(zip(ends, sq.looks(a, b, ta, tb, ends), strict=True), start=1):
-        fin = math.isfinite(lk.lo) and math.isfinite(lk.hi)
-        out.append(DayLook(day=d, date=_iso(min(end, t_end)) or "", n_incumbent=lk.n_a, n_challenger=lk.n_b,
-                           diff=None if math.isnan(lk.diff) else lk.diff, lo=lk.lo if fin else None,
-                           hi=lk.hi if fin else None))
-    return out
+    shown = next((k for k in ("worse_beyond_margin", "better", "not_worse", "worse") if days[k] is not None), "not_yet")
+    ref = float(np.median(xa)) if method == "quantile" else float(xa.mean())
+    est = float(np.median(xb)) if method == "quantile" else float(xb.mean())
+    diff = est - ref
+    res = SignalResult(signal=signal, method=method, n_incumbent=len(xa), n_challenger=len(xb), incumbent_mean=ref,
+                       challenger_mean=est, diff=diff, lo=_fin(d.lo[-1]), hi=_fin(d.hi[-1]),
+                       relative=diff / ref if ref else None, margin=margin, shown=shown, shown_day=days.get(shown),
+                       not_worse_day=days["not_worse"])
+    daily = [DayLook(day=i + 1, date=_iso(float(t)) or "", n_incumbent=int(ka[i]), n_challenger=int(kb[i]),
+                     diff=_fin(float(d.mean[i])), lo=_fin(float(d.lo[i])), hi=_fin(float(d.hi[i])))
+             for i, t in enumerate(look_times)]
+    return res, daily
 
 
 def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_paths: list[Path],
@@ -346,13 +340,14 @@ def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_pa
     ab = summary.strategies.ab_test
     t_star = float(max(ab.samples_per_arm or 0, 500)) if ab is not None else 500.0
     price = _pricer(lr, summary)
-    signals: dict[str, SignalResult] = {}
-    seqs: dict[str, tuple[Any, ...]] = {}
-    for s in SIGNALS:
-        signals[s], seqs[s] = analyse(inc_calls, ch_calls, s, margin if s == pol.primary else None, alpha, t0, price,
-                                      t_star, shadow)
-    prim = signals[pol.primary]
     days = int((t_end - t0) // DAY) + 1
+    look_times = np.array([t0 + d * DAY - 1e-6 for d in range(1, days)] + [t_end])
+    signals: dict[str, SignalResult] = {}
+    per_day: dict[str, list[DayLook]] = {}
+    for s in SIGNALS:
+        signals[s], per_day[s] = analyse(inc_calls, ch_calls, s, margin if s == pol.primary else None, alpha,
+                                         look_times, price, t_star, shadow)
+    prim = signals[pol.primary]
     plan = _planning(ab, prim, pol, margin, alpha, ch_calls, days)
     verdict = {"not_worse": "not_worse", "better": "not_worse", "worse_beyond_margin": "worse",
                "not_measured": "cannot_judge"}.get(prim.shown, "not_yet")
@@ -363,8 +358,8 @@ def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_pa
         primary=pol.primary, margin=margin, started_at=_iso(t0), last_at=_iso(t_end), days=days,
         calls={"incumbent": len(inc_calls), "challenger": len(ch_calls), "neither": arms.neither,
                "before_start": len(before), "no_time": no_time},
-        signals=signals, daily=daily(seqs[pol.primary], t0, t_end), planning=plan, verdict=verdict, headline="",
-        lines=[], methods=[sq.METHODS[k][1] for k in ("eb", "asymptotic")
+        signals=signals, daily=per_day[pol.primary], planning=plan, verdict=verdict, headline="",
+        lines=[], methods=[sq.METHODS[k][1] for k in sq.METHODS
                            if any(r.method == k and r.shown != "not_measured" for r in signals.values())],
         looked_at=_iso((now or datetime.now(UTC)).timestamp()) or "")
     rec.latency_ms = {arm: _percentiles(calls) for arm, calls in (("incumbent", inc_calls), ("challenger", ch_calls))}

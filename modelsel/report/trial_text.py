@@ -31,9 +31,9 @@ def _margin(signal: str, m: float) -> str:
 
 
 def _interval(r: Any) -> str:
+    """[lo, hi] in the unit of the figure before it (said once, there)."""
     lo, hi = _amount(r.signal, r.lo), _amount(r.signal, r.hi)
-    unit = " points" if lo.endswith(" points") else " ms" if lo.endswith(" ms") else ""
-    return f"[{lo.removesuffix(unit)}, {hi.removesuffix(unit)}]{unit}"
+    return f"[{lo.removesuffix(' points').removesuffix(' ms')}, {hi.removesuffix(' points').removesuffix(' ms')}]"
 
 
 def _rel(r: Any) -> str:
@@ -49,7 +49,7 @@ def finding(r: Any, days: int, primary: bool) -> str:
         return f"{name}: not measured ({r.why_not_measured})"
     est = f"{_amount(r.signal, r.diff)} {_interval(r)}"
     if r.signal in ("latency", "cost"):
-        est = f"{_rel(r)} ({est} a request)" if r.signal == "cost" else f"{_rel(r)} ({est} on the mean)"
+        est = f"{_rel(r)} ({est} a request)" if r.signal == "cost" else f"{_rel(r)} ({est} on the median)"
     if r.shown == "worse_beyond_margin":
         return (f"challenger worse by more than {_margin(r.signal, r.margin)} on {name}, shown at day {r.shown_day}: "
                 f"{est}")
@@ -66,7 +66,7 @@ def finding(r: Any, days: int, primary: bool) -> str:
     gap = ""
     if r.margin is not None:
         gap = f"; within {_margin(r.signal, r.margin)} not shown yet"
-    return f"{name}: no difference shown by day {days}: {est}{gap}"
+    return f"{name}: no difference shown by day {days} ({est}){gap}"
 
 
 def statements(rec: Any) -> tuple[str, list[str]]:
@@ -162,5 +162,6 @@ def markdown(rec: Any) -> str:
           "budget, and the difference is their difference (the union bound), so it holds at every look at once: "
           + "; ".join(esc(m) for m in rec.methods) + ". Only traffic from the challenger's first call on compares; "
           "latency is of answered calls; cost is priced from each call's tokens as the provider bills them (the "
-          "trace's own cost where no candidate runs the model). Thumbs-down rate is over the answers users rated.", ""]
+          "trace's own cost where no candidate runs the model). Thumbs-down rate is over the answers users rated; "
+          "latency compares medians.", ""]
     return "\n".join(L)
