@@ -1,7 +1,8 @@
 """Do the live trial's confidence sequences hold at every look? Simulated trials with a known
 difference between the arms, read at every request and at the end of every day: how often the
 difference's 95% sequence ever misses the truth (it must be at most 5% over the whole trial),
-against a fixed-n 95% Wald interval peeked at daily (right once, wrong when read every day).
+against a fixed-n 95% interval peeked at daily (Wald; for medians, order-statistic standard
+errors): right once, wrong when read every day.
 
 Also: a challenger truly as bad as the margin, and how often a daily look "shows" it non-inferior
 (the decision's error: at most 2.5% for the sequence), and with truly equal arms how often and how
@@ -88,15 +89,16 @@ def scenario(name: str, reps: int, days: int, per_day: tuple[int, int], draw: tu
 
 
 def _median_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Each median's fixed-n interval (order statistics, 97.5%) subtracted: right once, not at every look."""
-    out = []
+    """The fixed-n 95% interval for a difference of medians: each median's standard error from its
+    order-statistic interval (ranks n/2 -+ 1.96 sqrt(n)/2), combined as a Wald interval."""
+    d, var = float(np.median(b) - np.median(a)), 0.0
     for x in (a, b):
         n = len(x)
-        h = 2.24 * math.sqrt(n) / 2
+        h = 1.96 * math.sqrt(n) / 2
         lo_r, hi_r = max(int(n / 2 - h), 1), min(int(math.ceil(n / 2 + h)) + 1, n)
         part = np.partition(x, [lo_r - 1, hi_r - 1])
-        out.append((float(part[lo_r - 1]), float(part[hi_r - 1])))
-    return out[1][0] - out[0][1], out[1][1] - out[0][0]
+        var += ((float(part[hi_r - 1]) - float(part[lo_r - 1])) / (2 * 1.96)) ** 2
+    return d - 1.96 * math.sqrt(var), d + 1.96 * math.sqrt(var)
 
 
 def bern(p: float):  # type: ignore[no-untyped-def]
@@ -132,9 +134,8 @@ def main() -> int:
     mean = math.exp(math.log(0.002) + 0.5**2 / 2)  # cost per request: tokens vary, lognormal sigma 0.5
     worst.append(scenario("mean cost $0.0023 vs 62% of it, lognormal sigma 0.5, 10% canary", R, D, (900, 100),
                           (lognorm(0.002, 0.5), lognorm(0.002 * 0.62, 0.5)), mean * 0.62 - mean, "asymptotic")["cs_any"])
-    heavy = scenario("mean cost equal, lognormal sigma 1.0 (heavy tail), 10% canary", R, D, (900, 100),
-                     (lognorm(0.002, 1.0), lognorm(0.002, 1.0)), 0.0, "asymptotic")["cs_any"]
-    print(f"  (the asymptotic sequence holds as counts grow: with a tail this heavy, {heavy:.1%} at these counts)")
+    worst.append(scenario("mean cost equal, lognormal sigma 1.0 (heavy tail), 10% canary", R, D, (900, 100),
+                          (lognorm(0.002, 1.0), lognorm(0.002, 1.0)), 0.0, "asymptotic")["cs_any"])
     print(f"worst miss rate of the confidence sequences over the scenarios: {max(worst):.1%} (must be <= 5%); "
           f"{time.perf_counter() - t0:.0f} s")
     return 0 if max(worst) <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / R) else 1

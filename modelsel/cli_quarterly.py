@@ -252,6 +252,9 @@ def trial(
     except InputError as exc:
         fail(exc)
     folder = out or folder_for(reports_root, rec)
+    if folder.is_symlink() or (folder.is_dir() and any(folder.iterdir()) and not (folder / "trial.json").is_file()):
+        fail(InputError("this folder is not a trial's (it holds other files, or is a link); name a new one.",
+                        path=folder, field="--out"))
     atomic_write(folder / "trial.json", rec.model_dump_json(indent=1) + "\n")
     atomic_write(folder / "trial.md", markdown(rec))
     try:

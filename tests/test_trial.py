@@ -115,6 +115,8 @@ def test_a_canary_truly_equal_is_shown_not_worse_with_the_day_and_the_cost(fake,
     assert f"challenger not worse by more than 5 points on thumbs-down rate, shown at day {day}; cost −" in out
     assert t["signals"]["latency"]["shown"] == "better"  # 600 ms against 900 ms
     assert t["signals"]["errors"]["n_challenger"] == 5000 and t["calls"]["challenger"] == 5000
+    errs = sum(r["error"] for r in rows if r["arm"] == 0)  # failed spans (status ERROR) counted, as written
+    assert t["signals"]["errors"]["incumbent_mean"] == pytest.approx(errs / 5000)
     # the eval's A/B estimate and how far the trial is
     assert t["planning"]["eval_ab_per_arm"] and f"The eval's A/B estimate asked for {t['planning']['eval_ab_per_arm']:,} requests per arm" in out
     assert "The thumbs-down rate needs about" in out
@@ -163,6 +165,34 @@ def test_a_canary_truly_five_points_worse_is_shown_worse_and_stops(fake, keys, t
     assert [r["kind"] for r in hist] == ["eval", "trial"] and hist[-1]["holds"] is False  # one row: the latest look
 
 
+def test_shadow_calls_compare_errors_latency_and_cost_but_not_feedback(fake, keys, tmp_path: Path) -> None:
+    """Shadow traffic: each request's trace holds the incumbent's call (what the user saw and rated)
+    and the challenger's call beside it."""
+    req = _decision(fake, tmp_path)
+    rows = calls(3, (300, 0), (0.1, 0.1), seed=3)
+    shadow = [dict(r, arm=1, ms=r["ms"] * 0.7, down=None) for r in rows]
+    tr = otlp_file(tmp_path / "shadow.jsonl", rows + shadow, ("b", "a"))
+    # the same request's two calls share a trace: rewrite the shadow calls' trace ids to the originals'
+    lines = [json.loads(x) for x in tr.read_text().splitlines()]
+    n = len(rows)
+    for line in lines:
+        for sp in line["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+            i = int(sp["traceId"], 16)
+            if i >= n:
+                sp["traceId"] = f"{i - n:032x}"
+    tr.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    res = cli("trial", req, "--traces", tr, "--primary", "latency", "--margin", "50")
+    assert res.exit_code == 0, res.output
+    out = flat(res.output)
+    t = json.loads(next((tmp_path / "reports").glob("*trial*/trial.json")).read_text())
+    assert t["mode"] == "shadow" and t["signals"]["thumbs_down"]["shown"] == "not_measured"
+    assert "thumbs-down rate: not measured (shadow calls: users saw only the incumbent's answers" in out
+    lat = t["signals"]["latency"]
+    assert lat["shown"] == "better" and lat["relative"] == pytest.approx(-0.3, abs=0.03)
+    assert "challenger better on latency, shown at day 1: −30%" in out
+    assert t["verdict"] == "not_worse" and "quantile confidence sequence" in " ".join(t["methods"])
+
+
 def test_a_bad_traces_file_or_trial_section_is_exit_2_naming_it(fake, keys, tmp_path: Path) -> None:
     req = _decision(fake, tmp_path)
     bad = tmp_path / "broken.jsonl"
@@ -173,6 +203,9 @@ def test_a_bad_traces_file_or_trial_section_is_exit_2_naming_it(fake, keys, tmp_
     assert res.exit_code == 2 and "missing.jsonl" in flat(res.output) and "not found" in flat(res.output)
     res = cli("trial", req, "--traces", otlp_file(tmp_path / "x.jsonl", calls(1, (5, 5), (0.1, 0.1), 1), ("b", "zz")))
     assert res.exit_code == 2 and "no call in these traces ran the challenger 'oa-a' (by model)" in flat(res.output)
+    good = otlp_file(tmp_path / "ok.jsonl", calls(1, (20, 20), (0.1, 0.1), 1), ("b", "a"))
+    res = cli("trial", req, "--traces", good, "--out", tmp_path)  # a folder of the user's: never written into
+    assert res.exit_code == 2 and "not a trial's" in flat(res.output) and not (tmp_path / "trial.json").exists()
     doc = yaml.safe_load(req.read_text())
     doc["trial"] = {"primary": "thumbs_down", "margin": 2}
     req.write_text(yaml.safe_dump(doc, sort_keys=False))

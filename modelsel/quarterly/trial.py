@@ -386,8 +386,8 @@ def _planning(ab: Any, prim: SignalResult, pol: TrialPolicy, margin: float, alph
         need = sq.needed_per_arm(prim.incumbent_mean, margin, ratio, alpha)
         p.trial_needs_per_arm = need
         p.trial_needs_unit = "rated requests" if pol.primary == "thumbs_down" else "requests"
-        p.how = (f"challenger-arm {p.trial_needs_unit} (the incumbent's at the current split, {ratio:.1f} to 1) for the "
-                 f"confidence sequence to show the challenger within {margin * 100:g} points 80% of the time if the arms "
+        p.how = (f"{p.trial_needs_unit} on the challenger's arm (with {ratio:.1f} times as many on the incumbent's, as "
+                 f"now) for the confidence sequence to show the challenger within {margin * 100:g} points 80% of the time if the arms "
                  f"are truly equal, at the incumbent's rate of {prim.incumbent_mean:.1%}")
         per_day = prim.n_challenger / max(days, 1)
         if need is not None and per_day > 0 and prim.n_challenger < need:

@@ -31,8 +31,12 @@ def _margin(signal: str, m: float) -> str:
 
 
 def _interval(r: Any) -> str:
+    return _bounds(r.signal, r.lo, r.hi)
+
+
+def _bounds(signal: str, lo_v: float | None, hi_v: float | None) -> str:
     """[lo, hi] in the unit of the figure before it (said once, there)."""
-    lo, hi = _amount(r.signal, r.lo), _amount(r.signal, r.hi)
+    lo, hi = _amount(signal, lo_v), _amount(signal, hi_v)
     return f"[{lo.removesuffix(' points').removesuffix(' ms')}, {hi.removesuffix(' points').removesuffix(' ms')}]"
 
 
@@ -88,7 +92,7 @@ def sample_lines(rec: Any) -> list[str]:
     if p.eval_ab_per_arm:
         a, b = (p.eval_ab_between + ["?", "?"])[:2]
         out.append(f"The eval's A/B estimate asked for {p.eval_ab_per_arm:,} requests per arm ({printable(a)} against "
-                   f"{printable(b)}, {printable(p.eval_ab_note or '')}); this trial has {p.have_challenger:,} on the "
+                   f"{printable(b)} on quality: {printable(p.eval_ab_note or '')}); this trial has {p.have_challenger:,} on the "
                    f"challenger and {p.have_incumbent:,} on the incumbent ("
                    + (f"{have / p.eval_ab_per_arm:.0%} of it on the smaller arm)." if have < p.eval_ab_per_arm else
                       "both arms past it; that estimate confirms a quality difference the eval saw, the figures here "
@@ -152,11 +156,11 @@ def markdown(rec: Any) -> str:
                  f" | {esc(shown)} |")
     L += ["", "## Sample size", ""] + [f"- {esc(x)}" for x in sample_lines(rec)]
     if rec.daily:
-        L += ["", f"## Day by day ({NAMES[rec.primary]})", "", "| day | date | n (inc / ch) | difference [CS] |",
+        L += ["", f"## Day by day ({NAMES[rec.primary]})", "", "| day | looked at (end of the day) | n (inc / ch) | difference [CS] |",
               "|---|---|---|---|"]
         for d in rec.daily:
-            cs = f"[{_amount(rec.primary, d.lo)}, {_amount(rec.primary, d.hi)}]" if d.lo is not None else "—"
-            L.append(f"| {d.day} | {d.date[:10]} | {d.n_incumbent:,} / {d.n_challenger:,} | "
+            cs = _bounds(rec.primary, d.lo, d.hi) if d.lo is not None else "—"
+            L.append(f"| {d.day} | {d.date[:16].replace('T', ' ')} | {d.n_incumbent:,} / {d.n_challenger:,} | "
                      f"{_amount(rec.primary, d.diff)} {cs} |")
     L += ["", "## Method", "", f"Each arm's mean has a {rec.confidence:.0%} confidence sequence at half the error "
           "budget, and the difference is their difference (the union bound), so it holds at every look at once: "
