@@ -139,28 +139,33 @@ def test_a_canary_truly_five_points_worse_is_shown_worse_and_stops(fake, keys, t
     req = _decision(fake, tmp_path, trial={"primary": "thumbs_down", "margin": 0.02, "arm_by": "variant",
                                            "challenger": "new-prompt", "incumbent": "stable"})
     rows = calls(10, (500, 500), (0.10, 0.15), seed=11)
-    tr = langfuse_file(tmp_path / "langfuse.jsonl", rows, "a")
-    res = cli("trial", req, "--traces", tr)
-    assert res.exit_code == 0, res.output  # worse is shown, worse by more than the margin not yet: keep running
+    # the look on day 3: the export so far
+    early = langfuse_file(tmp_path / "day3.jsonl", [r for r in rows if r["start"] < START + timedelta(days=3)], "a")
+    res = cli("trial", req, "--traces", early)
+    assert res.exit_code == 0, res.output
     out = flat(res.output)
     t = json.loads(next((tmp_path / "reports").glob("*trial*/trial.json")).read_text())
     td = t["signals"]["thumbs_down"]
-    assert t["verdict"] == "not_yet" and td["shown"] == "worse" and td["lo"] > 0 and td["lo"] < 0.05 < td["hi"]
-    assert (f"challenger worse on thumbs-down rate, shown at day {td['shown_day']}: +{td['diff'] * 100:.1f} points "
-            f"[+{td['lo'] * 100:.1f}, +{td['hi'] * 100:.1f}]; worse by more than 2 points not shown yet") in out
-    assert "Trial of new-prompt against stable (canary, arms by variant): day 10" in out
-    # the same model on both arms: cost shows no difference, and says so; the new prompt answers faster
-    assert t["signals"]["cost"]["shown"] == "not_yet" and "cost per request: no difference shown by day 10" in out
-    assert t["signals"]["errors"]["n_challenger"] == 5000 and t["signals"]["errors"]["shown"] == "not_yet"
-    # a PM who allows half a point: the same traces show the challenger worse beyond it, and the trial stops
-    res = cli("trial", req, "--traces", tr, "--margin", "0.005")
+    assert t["verdict"] == "not_yet" and t["days"] == 3 and td["lo"] < 0.02 < td["hi"]
+    assert "not decided yet: keep the trial running" in out and "Trial of new-prompt against stable (canary, arms by variant): day 3" in out
+    assert f"it has {td['n_challenger']:,}," in out and "more day(s) at the current rate" in out
+    # the look on day 10: shown worse by more than the margin on a day before it; the trial stops (exit 1)
+    res = cli("trial", req, "--traces", langfuse_file(tmp_path / "day10.jsonl", rows, "a"))
     assert res.exit_code == 1, res.output
     out = flat(res.output)
     t = json.loads(next((tmp_path / "reports").glob("*trial*/trial.json")).read_text())
-    assert t["verdict"] == "worse" and t["signals"]["thumbs_down"]["shown"] == "worse_beyond_margin"
-    day = t["signals"]["thumbs_down"]["shown_day"]
-    assert f"challenger worse by more than 0.5 points on thumbs-down rate, shown at day {day}" in out
+    td = t["signals"]["thumbs_down"]
+    assert t["verdict"] == "worse" and td["shown"] == "worse_beyond_margin" and 3 < td["shown_day"] <= 10
+    assert 0.02 < td["lo"] < 0.05 < td["hi"]  # covers the true 5 points, excludes the margin
+    assert (f"challenger worse by more than 2 points on thumbs-down rate, shown at day {td['shown_day']}: "
+            f"+{td['diff'] * 100:.1f} points [+{td['lo'] * 100:.1f}, +{td['hi'] * 100:.1f}]") in out
     assert "the challenger is worse: stop" in out
+    daily = t["daily"]
+    assert daily[td["shown_day"] - 1]["lo"] > 0.02 and daily[td["shown_day"] - 2]["lo"] <= 0.02
+    # the same model on both arms: cost shows no difference, and says so; errors (level ERROR) counted
+    assert t["signals"]["cost"]["shown"] == "not_yet" and "cost per request: no difference shown by day 10" in out
+    assert t["signals"]["errors"]["n_challenger"] == 5000 and t["signals"]["errors"]["shown"] == "not_yet"
+    assert td["pairs"] == min(td["n_incumbent"], td["n_challenger"]) and td["ratio"] == 1
     hist = json.loads(cli("history", req, "--reports", tmp_path / "reports", "--json").stdout)
     assert [r["kind"] for r in hist] == ["eval", "trial"] and hist[-1]["holds"] is False  # one row: the latest look
 
@@ -253,12 +258,28 @@ def test_the_difference_is_the_arms_sequences_subtracted(na: int, nb: int) -> No
     rng = np.random.default_rng(na * 100 + nb)
     a = sq.eb_cs(rng.random(na), 0.025)
     b = sq.eb_cs(rng.random(nb), 0.025)
-    lk = sq.diff_at(a, b, na, nb)
-    assert lk.lo == pytest.approx(b.lo[-1] - a.hi[-1]) and lk.hi == pytest.approx(b.hi[-1] - a.lo[-1])
-    assert lk.lo <= lk.diff <= lk.hi
+    d = sq.difference(sq.at(a, np.array([na, 0])), sq.at(b, np.array([nb, nb])))
+    assert d.lo[0] == pytest.approx(b.lo[-1] - a.hi[-1]) and d.hi[0] == pytest.approx(b.hi[-1] - a.lo[-1])
+    assert d.mean[0] == pytest.approx(b.mean[-1] - a.mean[-1]) and d.lo[0] <= d.hi[0]
+    assert d.lo[1] == -math.inf and d.hi[1] == math.inf  # an arm with nothing yet: every difference possible
 
 
 def test_the_planned_size_shrinks_with_a_wider_margin() -> None:
     n2, n5 = sq.needed_per_arm(0.1, 0.02), sq.needed_per_arm(0.1, 0.05)
     assert n2 is not None and n5 is not None and n2 > 4 * n5
-    assert sq.needed_per_arm(0.1, 0.05, ratio=9) < n5  # a larger incumbent arm helps the challenger's
+    assert sq.needed_per_arm(0.1, 0.05, r=9) < n5  # more incumbent requests per challenger request help
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.booleans(), min_size=0, max_size=120), st.lists(st.booleans(), min_size=0, max_size=40),
+       st.integers(1, 5))
+def test_pairing_keeps_arrival_order_and_the_range(a: list[bool], b: list[bool], r: int) -> None:
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ta, tb = np.arange(len(xa)) * 0.5, np.arange(len(xb)) * 1.5
+    z, tz = sq.paired(xa, ta, xb, tb, r)
+    m = min(len(xb), len(xa) // r)
+    assert len(z) == len(tz) == m and np.all((-1 <= z) & (z <= 1)) and np.all(np.diff(tz) >= 0)
+    if m:
+        assert z[0] == pytest.approx(xb[0] - xa[:r].mean()) and tz[-1] == max(tb[m - 1], ta[m * r - 1])
+        s = sq.paired_cs_at(z, tz, 0.05, np.array([tz[-1]]))
+        assert -1 <= s.lo[0] <= s.hi[0] <= 1 and s.mean[0] == pytest.approx(z.mean())

@@ -41,6 +41,8 @@ class SignalResult(BaseModel):
     shown: str  # not_worse | better | worse | worse_beyond_margin | not_yet | not_measured
     shown_day: int | None = None  # the trial day whose look first showed it (day 1 starts at the challenger's first call)
     not_worse_day: int | None = None  # the day non-inferiority was shown (a "better" finding may come later)
+    pairs: int | None = None  # rates: challenger observations paired with `ratio` incumbent ones each
+    ratio: int | None = None
     why_not_measured: str | None = None
 
 
@@ -257,10 +259,11 @@ def _fin(v: float) -> float | None:
 
 
 def analyse(inc: list[TracedCall], ch: list[TracedCall], signal: str, margin: float | None, alpha: float,
-            look_times: np.ndarray, price: Any, t_star: float, shadow: bool) -> tuple[SignalResult, list[DayLook]]:
+            look_times: np.ndarray, price: Any, t_star: float, shadow: bool, r: int = 1
+            ) -> tuple[SignalResult, list[DayLook]]:
     """One signal, challenger - incumbent, read at the end of each trial day (the last look: the last
     call). The sequence holds at every look at once, so the first day it shows something is a day
-    the team could have stopped on."""
+    the team could have stopped on. Rates: each challenger observation paired with r incumbent ones."""
     method = METHOD[signal]
     if signal == "thumbs_down" and shadow:
         return _missing(signal, margin, "shadow calls: users saw only the incumbent's answers, so their feedback "
@@ -274,7 +277,13 @@ def analyse(inc: list[TracedCall], ch: list[TracedCall], signal: str, margin: fl
         return _missing(signal, margin, why, len(xa), len(xb)), []
     ka = np.searchsorted(ta, look_times, side="right")
     kb = np.searchsorted(tb, look_times, side="right")
-    d = sq.difference(sq.arm_at(xa, alpha / 2, method, ka, t_star), sq.arm_at(xb, alpha / 2, method, kb, t_star))
+    pairs = None
+    if method == "eb":
+        z, tz = sq.paired(xa, ta, xb, tb, r)
+        pairs = len(z)
+        d = sq.paired_cs_at(z, tz, alpha, look_times)
+    else:
+        d = sq.difference(sq.arm_at(xa, alpha / 2, method, ka, t_star), sq.arm_at(xb, alpha / 2, method, kb, t_star))
 
     def first(hit: np.ndarray) -> int | None:
         idx = np.flatnonzero(hit)
@@ -289,8 +298,8 @@ def analyse(inc: list[TracedCall], ch: list[TracedCall], signal: str, margin: fl
     shown = next((k for k in ("worse_beyond_margin", "better", "not_worse", "worse") if days[k] is not None), "not_yet")
     ref = float(np.median(xa)) if method == "quantile" else float(xa.mean())
     est = float(np.median(xb)) if method == "quantile" else float(xb.mean())
-    diff = est - ref
-    res = SignalResult(signal=signal, method=method, n_incumbent=len(xa), n_challenger=len(xb), incumbent_mean=ref,
+    diff = float(d.mean[-1]) if pairs else est - ref  # the paired estimate, inside its own sequence
+    res = SignalResult(pairs=pairs, ratio=r if pairs else None, signal=signal, method=method, n_incumbent=len(xa), n_challenger=len(xb), incumbent_mean=ref,
                        challenger_mean=est, diff=diff, lo=_fin(d.lo[-1]), hi=_fin(d.hi[-1]),
                        relative=diff / ref if ref else None, margin=margin, shown=shown, shown_day=days.get(shown),
                        not_worse_day=days["not_worse"])
@@ -344,9 +353,12 @@ def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_pa
     look_times = np.array([t0 + d * DAY - 1e-6 for d in range(1, days)] + [t_end])
     signals: dict[str, SignalResult] = {}
     per_day: dict[str, list[DayLook]] = {}
+    # Incumbent requests per challenger request, from the first day's calls (never from outcomes): the pairing's r.
+    first_day = [sum(1 for c in arm if (_when(c) or 0) < t0 + DAY) for arm in (inc_calls, ch_calls)]
+    r = int(min(max(first_day[0] // max(first_day[1], 1), 1), 50))
     for s in SIGNALS:
         signals[s], per_day[s] = analyse(inc_calls, ch_calls, s, margin if s == pol.primary else None, alpha,
-                                         look_times, price, t_star, shadow)
+                                         look_times, price, t_star, shadow, r)
     prim = signals[pol.primary]
     plan = _planning(ab, prim, pol, margin, alpha, ch_calls, days)
     verdict = {"not_worse": "not_worse", "better": "not_worse", "worse_beyond_margin": "worse",
@@ -382,12 +394,12 @@ def _planning(ab: Any, prim: SignalResult, pol: TrialPolicy, margin: float, alph
     if ab is not None:
         p.eval_ab_per_arm, p.eval_ab_between, p.eval_ab_note = ab.samples_per_arm, [ab.a, ab.b], ab.note
     if pol.primary in RATE_SIGNALS and prim.shown != "not_measured" and prim.incumbent_mean is not None:
-        ratio = max(prim.n_incumbent / max(prim.n_challenger, 1), 0.05)
+        ratio = prim.ratio or 1
         need = sq.needed_per_arm(prim.incumbent_mean, margin, ratio, alpha)
         p.trial_needs_per_arm = need
         p.trial_needs_unit = "rated requests" if pol.primary == "thumbs_down" else "requests"
-        p.how = (f"{p.trial_needs_unit} on the challenger's arm (with {ratio:.1f} times as many on the incumbent's, as "
-                 f"now) for the confidence sequence to show the challenger within {margin * 100:g} points 80% of the time if the arms "
+        p.how = (f"{p.trial_needs_unit} on the challenger's arm (each paired with {ratio} on the incumbent's, as the "
+                 f"first day's split) for the confidence sequence to show the challenger within {margin * 100:g} points 80% of the time if the arms "
                  f"are truly equal, at the incumbent's rate of {prim.incumbent_mean:.1%}")
         per_day = prim.n_challenger / max(days, 1)
         if need is not None and per_day > 0 and prim.n_challenger < need:

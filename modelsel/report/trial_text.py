@@ -162,8 +162,12 @@ def markdown(rec: Any) -> str:
             cs = _bounds(rec.primary, d.lo, d.hi) if d.lo is not None else "—"
             L.append(f"| {d.day} | {d.date[:16].replace('T', ' ')} | {d.n_incumbent:,} / {d.n_challenger:,} | "
                      f"{_amount(rec.primary, d.diff)} {cs} |")
-    L += ["", "## Method", "", f"Each arm's mean has a {rec.confidence:.0%} confidence sequence at half the error "
-          "budget, and the difference is their difference (the union bound), so it holds at every look at once: "
+    r = rec.signals[rec.primary].ratio or rec.signals["errors"].ratio
+    L += ["", "## Method", "", f"Every interval is a {rec.confidence:.0%} confidence sequence: it holds at every look at "
+          "once, so the trial may be read daily and stopped on the first day one settles. Rates (thumbs-down, errors): "
+          f"each challenger request is paired with the mean of the next {r or 1} incumbent request(s) in arrival order "
+          "(the first day's split), and one sequence covers the paired differences. Latency and cost: a sequence for "
+          "each arm at half the error budget, subtracted (the union bound). Methods: "
           + "; ".join(esc(m) for m in rec.methods) + ". Only traffic from the challenger's first call on compares; "
           "latency is of answered calls; cost is priced from each call's tokens as the provider bills them (the "
           "trace's own cost where no candidate runs the model). Thumbs-down rate is over the answers users rated; "
