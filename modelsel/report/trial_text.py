@@ -17,6 +17,8 @@ def _amount(signal: str, v: float | None, signed: bool = True) -> str:
     if v is None:
         return "—"
     sign = "+" if signed else ""
+    if signal in ("thumbs_down", "errors") and round(v * 100, 1) == 0 or signal == "latency" and round(v) == 0:
+        v = 0.0  # never "-0.0 points"
     if signal in ("thumbs_down", "errors"):
         return f"{v * 100:{sign}.1f} points" if signed else f"{v:.1%}"
     if signal == "latency":
