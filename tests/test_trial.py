@@ -198,6 +198,22 @@ def test_shadow_calls_compare_errors_latency_and_cost_but_not_feedback(fake, key
     assert t["verdict"] == "not_worse" and "quantile confidence sequence" in " ".join(t["methods"])
 
 
+def test_the_incumbent_is_what_production_runs_today_by_its_traced_name(fake, keys, tmp_path: Path) -> None:
+    """`production:` (from `import traces`) says which candidate runs the traced model: its calls are the incumbent's."""
+    prod = {"source": ["old.jsonl"], "models": {"claude-x-2025-01-01": {"candidate": "an-b", "calls": 10, "share": 1.0,
+                                                                        "latency": {"n": 10, "p50_ms": 800.0, "p95_ms": 1500.0}}},
+            "whole": {}, "sample": {}}
+    req = _decision(fake, tmp_path)
+    doc = yaml.safe_load(req.read_text())
+    req.write_text(yaml.safe_dump({**doc, "production": prod}, sort_keys=False))  # as `import traces` writes it
+    tr = otlp_file(tmp_path / "t.jsonl", calls(2, (60, 60), (0.1, 0.1), 2), ("claude-x-2025-01-01", "a"))
+    res = cli("trial", req, "--traces", tr)
+    assert res.exit_code == 0, res.output
+    out = flat(res.output)
+    assert "Trial of oa-a against an-b (canary, arms by model): day 2, 120 challenger and 118 incumbent calls" in out
+    assert "2 incumbent calls before the challenger's first (another period)" in out  # only concurrent traffic compares
+
+
 def test_a_bad_traces_file_or_trial_section_is_exit_2_naming_it(fake, keys, tmp_path: Path) -> None:
     req = _decision(fake, tmp_path)
     bad = tmp_path / "broken.jsonl"

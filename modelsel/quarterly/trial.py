@@ -161,10 +161,13 @@ def _models(summary: Any, name: str) -> set[str]:
     return {_norm(name)} | ({_norm(c.model)} if c is not None else set())
 
 
-def split_arms(calls: list[TracedCall], summary: Any, pol: TrialPolicy, inc: str, ch: str) -> Arms:
+def split_arms(calls: list[TracedCall], summary: Any, pol: TrialPolicy, inc: str, ch: str,
+               traced: dict[str, set[str]] | None = None) -> Arms:
+    """The calls of each arm; `traced`: the model names `production:` recorded for a candidate."""
     out = Arms()
     if pol.arm_by == "model":
-        mi, mc = _models(summary, inc), _models(summary, ch)
+        traced = traced or {}
+        mi, mc = _models(summary, inc) | traced.get(inc, set()), _models(summary, ch) | traced.get(ch, set())
         for c in calls:
             m = _norm(c.model)
             if m in mc:
@@ -317,7 +320,10 @@ def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_pa
     pol = policy(lr, over)
     inc_name, ch_name = _who(summary, lr, pol)
     read = read_traces(trace_paths, feedback=feedback, bare=True)
-    arms = split_arms(read.calls, summary, pol, inc_name, ch_name)
+    traced: dict[str, set[str]] = {}
+    for model, tm in (lr.req.production.models.items() if lr.req.production else []):
+        traced.setdefault(tm.candidate or model, set()).add(_norm(model))
+    arms = split_arms(read.calls, summary, pol, inc_name, ch_name, traced)
     if not arms.challenger:
         seen = sorted({c.model or "?" for c in read.calls})[:8] if pol.arm_by == "model" else sorted(
             {c.attrs.get(pol.arm_by, "") for c in read.calls} - {""})[:8] if pol.arm_by != "tag" else sorted(
