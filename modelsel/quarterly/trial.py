@@ -22,7 +22,6 @@ from modelsel.inputs.requirements import RATE_SIGNALS, LoadedRequirements, Trial
 
 DAY = 86400.0
 SIGNALS = ("thumbs_down", "errors", "latency", "cost")
-NAMES = {"thumbs_down": "thumbs-down rate", "errors": "error rate", "latency": "latency", "cost": "cost per request"}
 _DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
 
 
@@ -366,7 +365,7 @@ def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_pa
         signals[s], per_day[s] = analyse(inc_calls, ch_calls, s, margin if s == pol.primary else None, alpha,
                                          look_times, price, t_star, shadow, r)
     prim = signals[pol.primary]
-    plan = _planning(ab, prim, pol, margin, alpha, ch_calls, days)
+    plan = _planning(ab, prim, pol, margin, alpha, days)
     verdict = {"not_worse": "not_worse", "better": "not_worse", "worse_beyond_margin": "worse",
                "not_measured": "cannot_judge"}.get(prim.shown, "not_yet")
     rec = TrialRecord(
@@ -392,8 +391,7 @@ def _percentiles(calls: list[TracedCall]) -> dict[str, float | None]:
     return {"p50": round(float(np.percentile(ms, 50)), 1), "p95": round(float(np.percentile(ms, 95)), 1)}
 
 
-def _planning(ab: Any, prim: SignalResult, pol: TrialPolicy, margin: float, alpha: float,
-              ch_calls: list[TracedCall], days: int) -> Planning:
+def _planning(ab: Any, prim: SignalResult, pol: TrialPolicy, margin: float, alpha: float, days: int) -> Planning:
     """How many requests the eval's A/B estimate asked for, and how many this trial's primary signal
     needs for its confidence sequence to show non-inferiority (80% of the time if the arms are equal)."""
     p = Planning(have_challenger=prim.n_challenger, have_incumbent=prim.n_incumbent)
@@ -412,7 +410,6 @@ def _planning(ab: Any, prim: SignalResult, pol: TrialPolicy, margin: float, alph
             p.days_to_go = (need - prim.n_challenger) / per_day
     elif pol.primary not in RATE_SIGNALS:
         p.how = "the trial's own figure is computed for rates (thumbs-down, errors) only"
-    _ = ch_calls
     return p
 
 
