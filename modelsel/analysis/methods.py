@@ -56,6 +56,19 @@ TESTS = {
     "welch_t": ("Welch t", "Welch's t test"),
 }
 
+# A live trial's confidence sequence (a trial signal's method; analysis/sequential.py): (short name, what it is).
+TRIAL = {
+    "eb": ("empirical Bernstein CS", "the predictable plug-in empirical-Bernstein confidence sequence "
+           "(Waudby-Smith and Ramdas 2024) on paired differences (each challenger request against the mean of the "
+           "next block of incumbent requests, in arrival order), valid at every look for any rates, for thumbs-down "
+           "and errors"),
+    "quantile": ("quantile CS", "the quantile confidence sequence (Howard and Ramdas 2022), distribution-free and "
+                 "valid at every look, for median latency"),
+    "asymptotic": ("asymptotic CS", "the asymptotic confidence sequence (Waudby-Smith, Arnold, Wu, McAuliffe and "
+                   "Ramdas 2024), valid at every look as the count grows (from 100 calls an arm), for any distribution "
+                   "with a finite variance, for the mean cost per request"),
+}
+
 
 def short(table: dict[str, tuple[str, str]], key: str) -> str:
     return table.get(key, (key, key))[0]
@@ -72,4 +85,5 @@ def readme_rows() -> list[str]:
     rows = [f"| quality interval | `{k}` | {text} |" for k, (_, text) in QUALITY.items()]
     rows += [f"| paired comparison | `{k}` | {text} |" for k, (_, text) in TESTS.items()]
     rows += [f"| cost per request | `{k}` | {text} |" for k, (_, text) in COST.items()]
+    rows += [f"| live trial | `{k}` | {text} |" for k, (_, text) in TRIAL.items()]
     return rows

@@ -44,17 +44,6 @@ C_MAX = 0.5  # the empirical-Bernstein stake's cap (WSR's c in (0, 1); 1/2 keeps
 
 # What each confidence sequence is called in the trial record (one place, as analysis/methods.py
 # holds the eval's; the trial is a separate record).
-METHODS = {
-    "eb": ("empirical Bernstein CS", "the predictable plug-in empirical-Bernstein confidence sequence "
-           "(Waudby-Smith and Ramdas 2024) on paired differences (each challenger request against the mean of the "
-           "next block of incumbent requests, in arrival order), valid at every look for any rates, for thumbs-down "
-           "and errors"),
-    "quantile": ("quantile CS", "the quantile confidence sequence (Howard and Ramdas 2022), distribution-free and "
-                 "valid at every look, for median latency"),
-    "asymptotic": ("asymptotic CS", "the asymptotic confidence sequence (Waudby-Smith, Arnold, Wu, McAuliffe and "
-                   "Ramdas 2024), valid at every look as the count grows (from 100 calls an arm), for any distribution "
-                   "with a finite variance, for the mean cost per request"),
-}
 
 
 @dataclass(frozen=True)
@@ -180,7 +169,7 @@ def arm_cs(x: np.ndarray, alpha: float, bounded: bool, t_star: float = 500.0) ->
 
 
 def arm_at(x: np.ndarray, alpha: float, method: str, ks: np.ndarray, t_star: float = 500.0) -> Sequence:
-    """One arm's sequence (a key of METHODS) read after k observations for each k in ks."""
+    """One arm's sequence (a key of methods.TRIAL) read after k observations for each k in ks."""
     if method == "quantile":
         return quantile_cs_at(x, alpha, ks, 0.5, t_star)
     return at(eb_cs(x, alpha) if method == "eb" else asymptotic_cs(x, alpha, t_star), ks)

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from modelsel.analysis import sequential as sq
+from modelsel.analysis.methods import TRIAL
 from modelsel.errors import InputError
 from modelsel.importers.traces.calls import TracedCall
 from modelsel.inputs.requirements import RATE_SIGNALS, LoadedRequirements, TrialPolicy
@@ -27,7 +28,7 @@ _DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
 
 class SignalResult(BaseModel):
     signal: str
-    method: str  # a key of sequential.METHODS
+    method: str  # a key of analysis.methods.TRIAL
     n_incumbent: int
     n_challenger: int
     incumbent_mean: float | None  # latency: the median (ms) of answered calls; the others: the mean
@@ -376,7 +377,7 @@ def run_trial(lr: LoadedRequirements, summary: Any, decision_run: Path, trace_pa
         calls={"incumbent": len(inc_calls), "challenger": len(ch_calls), "neither": arms.neither,
                "before_start": len(before), "no_time": no_time},
         signals=signals, daily=per_day[pol.primary], planning=plan, verdict=verdict, headline="",
-        lines=[], methods=[sq.METHODS[k][1] for k in sq.METHODS
+        lines=[], methods=[TRIAL[k][1] for k in TRIAL
                            if any(r.method == k and r.shown != "not_measured" for r in signals.values())],
         looked_at=_iso((now or datetime.now(UTC)).timestamp()) or "")
     rec.latency_ms = {arm: _percentiles(calls) for arm, calls in (("incumbent", inc_calls), ("challenger", ch_calls))}
