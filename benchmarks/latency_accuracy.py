@@ -84,8 +84,22 @@ def modelsel_overheads(work: Path, scripts: dict[str, dict[str, Any]], per_model
     return {m: np.array(v) for m, v in over.items()}, summary
 
 
-def bare_overheads(scripts: dict[str, dict[str, Any]], per_model: int, n: int) -> dict[str, np.ndarray]:
-    fake = FakeProcess(scripts, seed=5)
+def _raise_priority(fake: FakeProcess) -> None:
+    """The fake at a higher priority than the run and its neighbours: a stand-in for a provider on
+    machines of its own (root only; otherwise it stays level, and the figures carry its delays too)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, fake.proc.pid, -5)
+    except (OSError, AttributeError):
+        pass
+
+
+def bare_overheads(scripts: dict[str, dict[str, Any]], per_model: int, n: int, busy: int = 0) -> dict[str, np.ndarray]:
+    """The bare official client's latency minus the server's own time, warm calls; `busy` CPU-bound
+    processes beside it (and then the fake at a higher priority, as a provider on machines of its own)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    fake = FakeProcess(scripts, seed=7 if busy else 5)
+    if busy:
+        _raise_priority(fake)
     try:
         p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_bare.py"), fake.url + "/v1",
                             json.dumps({m: per_model for m in scripts}), str(n)], capture_output=True, text=True)
@@ -94,6 +108,8 @@ def bare_overheads(scripts: dict[str, dict[str, Any]], per_model: int, n: int) -
         srv = _server(fake)
     finally:
         fake.stop()
+        for h in hogs:
+            h.kill()
     over: dict[str, list[float]] = {m: [] for m in scripts}
     for line in p.stdout.splitlines():
         r = json.loads(line)
@@ -154,35 +170,10 @@ def judged_vs_server(work: Path, scripts: dict[str, dict[str, Any]], per_model: 
     return res, summary
 
 
-def _raise_priority(fake: FakeProcess) -> None:
-    """The fake at a higher priority than the run and its neighbours: a stand-in for a provider on
-    machines of its own (root only; otherwise it stays level, and the figures carry its delays too)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, fake.proc.pid, -5)
-    except (OSError, AttributeError):
-        pass
-
-
 def bare_vs_server(scripts: dict[str, dict[str, Any]], n: int, busy: int) -> dict[str, float]:
     """A bare official client, one call in flight per model, under the same neighbours: the median of
-    its latency minus the server's own time for the same requests (cold calls left out)."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
-    fake = FakeProcess(scripts, seed=7)
-    _raise_priority(fake)
-    try:
-        p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_bare.py"), fake.url + "/v1",
-                            json.dumps({m: 1 for m in scripts}), str(n)], capture_output=True, text=True, check=True)
-        srv = _server(fake)
-    finally:
-        fake.stop()
-        for h in hogs:
-            h.kill()
-    out: dict[str, list[float]] = {m: [] for m in scripts}
-    for line in p.stdout.splitlines():
-        r = json.loads(line)
-        if not r["cold"]:
-            out[r["model"]].append(r["latency_ms"] - srv[(r["model"], r["prompt"])])
-    return {m: float(np.median(v)) for m, v in out.items()}
+    its latency minus the server's own time for the same requests."""
+    return {m: float(np.median(v)) for m, v in bare_overheads(scripts, 1, n, busy).items()}
 
 
 def busy_cases(busy: int, baseline: str | None, quick: bool) -> None:
