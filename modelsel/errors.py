@@ -58,12 +58,24 @@ class Stopped(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+_PENDING: list[Stopped] = []
+
+
+def pending_stop() -> Stopped | None:
+    """The stop a signal asked for, once asked: raised where the program was, it can be swallowed
+    there (pydantic-core, building a validator in a call's task, turned it into a SchemaError and the
+    run went on), so the runner asks again at its own safe points."""
+    return _PENDING[-1] if _PENDING else None
+
+
 def stop_on_signals() -> None:
     """Turn SIGTERM and SIGHUP into Stopped, raised where the program is (like Ctrl-C's KeyboardInterrupt)."""
     import signal
 
     def raise_stopped(signum: int, frame: object) -> None:
-        raise Stopped(signum)
+        _PENDING.append(Stopped(signum))
+        raise _PENDING[-1]
 
+    _PENDING.clear()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, raise_stopped)

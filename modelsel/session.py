@@ -23,7 +23,7 @@ from modelsel.analysis.limits import needed_calls
 from modelsel.analysis.metrics import MIN_WARM
 from modelsel.batch.run import run_batches, sample_examples
 from modelsel.catalog.shortlist import propose
-from modelsel.errors import InputError
+from modelsel.errors import InputError, pending_stop
 from modelsel.inputs.textfile import jsonl_line
 from modelsel.quarterly import history
 from modelsel.quarterly.review import compare_decisions, inputs_moved, review_result
@@ -350,6 +350,8 @@ def run_session(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, ou
     try:
         with progress:
             outcome = asyncio.run(_run(inp, scr, cfg, cache, folder, calls, progress, lag_samples))
+            if (stop := pending_stop()) is not None:  # a signal's stop that some code swallowed
+                raise stop
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (errors.Stopped): the same care
         stopped_by = _said_interrupted(exc, inp, folder, cache, reports_root, err)
     finally:

@@ -131,6 +131,29 @@ def test_a_refused_results_url_is_not_paid_for_again_live(fake, keys, tmp_path: 
 
 # --- 8. a stop while an Anthropic batch is being made -----------------------------------------------------------
 
+def test_a_signal_swallowed_inside_a_call_still_stops_the_run() -> None:
+    """SIGTERM raised inside library code that turns it into another error (pydantic-core building a
+    validator made it a SchemaError, and the run went on to exit 0): the call's guard raises the stop."""
+    import asyncio
+
+    from modelsel import errors
+    from modelsel.run.runner import _guarded
+
+    async def swallowing() -> None:
+        try:
+            raise errors.Stopped(signal.SIGTERM)
+        except KeyboardInterrupt:
+            errors._PENDING.append(errors.Stopped(signal.SIGTERM))
+            raise ValueError("SchemaError: Error building validator") from None
+
+    try:
+        with pytest.raises(errors.Stopped) as got:
+            asyncio.run(_guarded(swallowing()))
+        assert got.value.exit_code == 143
+    finally:
+        errors._PENDING.clear()
+
+
 def test_sigterm_while_an_anthropic_batch_is_made_does_not_submit_it_twice(fake, keys, tmp_path: Path) -> None:
     fake.script("m", answer=oracle, batch_polls=1, batch_create_delay_s=5)
     req = _req(tmp_path, [anthropic_cand(fake, "m")])

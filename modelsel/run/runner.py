@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelsel.catalog.models import call_cost, live_and_batch_cost
+from modelsel.errors import pending_stop
 from modelsel.inputs.candidate import Candidate
 from modelsel.inputs.evalset import Example
 from modelsel.inputs.media import RULES, blobs, estimate_media_tokens, media_record, rule_family
@@ -248,6 +249,8 @@ async def _guarded(call: Awaitable[CallResult]) -> CallResult:
     try:
         return await call
     except BaseException as e:
+        if (stop := pending_stop()) is not None and stop is not e:  # the signal's stop, swallowed on the way
+            raise stop from None
         if not user_exit(e):
             raise
         raise ProviderError("fatal", describe(e)) from None
@@ -265,6 +268,8 @@ async def call_with_retries(p: Provider, req: CallRequest, slot: Slot | asyncio.
     optional (latency-only): it is retried once at most, never after a wait longer than this, and
     not at all when the provider asks for a longer one."""
     out = Attempted()
+    if (stop := pending_stop()) is not None:
+        raise stop
     if optional_wait_s is not None:
         retry = dataclasses.replace(retry, max_attempts=min(retry.max_attempts, 2))
     while True:
