@@ -499,6 +499,9 @@ async def call_one(c: Candidate, p: Provider, ex: Example, rep: int, slot: Slot,
                                       OPTIONAL_WAIT_S if optional else None)
         if got.attempts == 0:
             return NOT_RUN if ctx.deadline is not None and time.monotonic() > ctx.deadline else None
+        # The slot is free: let the call waiting for it go out before this answer is priced, scored and
+        # written (32 answers landing together otherwise held the next wave back by all their work).
+        await asyncio.sleep(0)
         meta = dict(attempts=got.attempts, retry_wait_s=round(got.waited_s, 4), started_at=got.started_at,
                     retry_after_asked_s=got.retry_after_asked_s, retry_kinds=got.kinds)
         if got.result is not None:
