@@ -155,15 +155,15 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
     t0 = time.monotonic()
 
     cap = c.retry_after_cap_s if c.retry_after_cap_s is not None else ctx.cfg.retry.retry_after_cap_s
+    asked: list[float] = []  # waits past the cap the provider asked of these calls
 
     async def go(i: int) -> None:
         # Latency-only calls are optional: a provider that asks for a wait over the cap gets no more of them.
-        rec = await _one(c, p, examples[i % len(examples)], 1000 + i, slot, quiet, pl.mode, lambda: info.refused is None)
+        rec = await _one(c, p, examples[i % len(examples)], 1000 + i, slot, quiet, pl.mode, lambda: not asked)
         if rec is None:
             return
-        if rec.retry_after_asked_s is not None and info.refused is None:
-            info.refused = (f"the provider asked a latency-only call to wait {rec.retry_after_asked_s:g} s (Retry-After), "
-                            f"over the {cap:g} s cap, so no more were sent after {info.answered} answered")
+        if rec.retry_after_asked_s is not None:
+            asked.append(rec.retry_after_asked_s)
         if rec.error:
             info.errors += 1
             info.rate_limited += rec.error_kind == "rate_limit"
@@ -192,6 +192,9 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
         await asyncio.gather(*(go(i) for i in range(pl.calls)))
     t1 = time.monotonic()
     info.seconds = round(t1 - t0, 3)
+    if asked:
+        info.refused = (f"the provider asked a latency-only call to wait {max(asked):g} s (Retry-After), over the "
+                        f"{cap:g} s cap, so no more were sent ({info.answered} of the {pl.calls} planned answered)")
     if deadline is not None and t1 > deadline:  # calls that made no record because the deadline passed first
         info.not_started += pl.calls - info.not_started - info.answered - info.errors
     if control is not None:
