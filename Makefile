@@ -61,7 +61,8 @@ update-lock:
 bench: $(VENV)/.installed-test
 	cd benchmarks && ../$(BIN)/python coverage.py && ../$(BIN)/python messy.py && ../$(BIN)/python peers.py && ../$(BIN)/python large.py \
 		&& ../$(BIN)/python faults.py && ../$(BIN)/python hostile.py && ../$(BIN)/python batch.py && ../$(BIN)/python latency_accuracy.py \
-		&& ../$(BIN)/python overhead.py && ../$(BIN)/python tools.py
+		&& ../$(BIN)/python overhead.py && ../$(BIN)/python tools.py && ../$(BIN)/python long_waits.py \
+		&& ../$(BIN)/python clock_checks.py
 
 clean:
 	rm -rf $(VENV) reports/.cache
