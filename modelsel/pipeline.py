@@ -458,12 +458,12 @@ def analyse(inp: Inputs, scr: Screened, arr: CallArrays, facts: RunFacts, cfg: R
 def _max_output_tokens(inp: Inputs, scr: Screened) -> dict[str, int]:
     """Each candidate's max_tokens as its requests send it (the provider's default, the file's own): it
     bounds what one call can cost, so the cost interval holds for a tail the eval never drew."""
+    from modelsel.providers.base import output_cap
+
     out = {}
     for c in inp.candidates:
         p = scr.providers.get(c.id)
-        params = {**(getattr(p, "defaults", None) or {}), **c.params}
-        cap = next((params[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
-                    if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)), None)
+        cap = output_cap({**(getattr(p, "defaults", None) or {}), **c.params})
         if cap:
             out[c.id] = cap
     return out

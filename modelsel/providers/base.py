@@ -305,11 +305,16 @@ def usage_problem(res: CallResult, params: dict[str, Any], context_window: int |
     if not context_window and total > WINDOW_MARGIN * ABSOLUTE_WINDOW:  # no stated window: the absolute bound
         return (f"{total:,} tokens in one call is more than {WINDOW_MARGIN} times the largest context window any "
                 f"model offers ({ABSOLUTE_WINDOW:,})")
-    cap = next((params[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
-                if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)), None)
+    cap = output_cap(params)
     if cap is not None and out > cap + _OUTPUT_SLACK:
         return f"output_tokens={out} exceeds the request's max_tokens={cap}"
     return None
+
+
+def output_cap(params: dict[str, Any]) -> int | None:
+    """The output tokens a request allows (max_tokens, or its other names), when it states them."""
+    return next((params[k] for k in ("max_tokens", "max_completion_tokens", "max_output_tokens")
+                 if isinstance(params.get(k), int) and not isinstance(params.get(k), bool)), None)
 
 
 def no_finish(got_text: bool, latency_ms: float) -> ProviderError:
