@@ -276,7 +276,7 @@ def test_the_control_endpoint_is_sampled_through_the_models_call_path() -> None:
     assert len(c.samples) == 5 and c.refused == 0
 
 
-def test_a_true_control_header_is_a_sample() -> None:
+def test_a_true_control_time_is_a_sample() -> None:
     from modelsel.run.control import server_ms
 
     assert server_ms("20.125", 23.0) == 20.125 and server_ms(" 0 ", 1.0) == 0.0

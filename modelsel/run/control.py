@@ -1,13 +1,15 @@
 """The control endpoint: what this machine adds to a call, measured while the run is in flight.
 
 A tiny OpenAI-compatible server in its own process on 127.0.0.1 answers every request after a
-known wait and says in a header how long it held the request. The run calls it through the same
-SDK as the models, interleaved with them; the time the client measured minus the server's own
-time is what this machine (its event loop, its other processes, the SDK) added to that call. On a
-quiet machine that is a millisecond or two; on a runner shared with builds it is tens to hundreds,
-and the record then takes its judged latency from a pass the machine does not distort.
+known wait and states in its streamed answer how long it held the request. The run calls it the
+way it calls a model (the same provider code, SDK and pooled client, on the same event loop),
+interleaved with them; the time the client measured minus the server's own time is what this
+machine (its event loop, its other processes, the SDK) added to that call. On a quiet machine
+that is a millisecond or two; on a runner shared with builds it is tens to hundreds, and the
+record then takes its judged latency from a pass the machine does not distort.
 
-    python -m modelsel.run.control   (prints its port, serves until stdin closes)
+    python -m modelsel.run.control [FD]   (serves on the listening socket FD, or on a port it
+                                           prints; until stdin closes)
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 WAIT_MS = 20.0  # the control's known wait: long enough to overlap the model calls, short enough to sample often
-HEADER = "x-modelsel-server-ms"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -40,26 +41,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        t0 = time.perf_counter()
-        n = int(self.headers.get("content-length") or 0)
-        body = json.loads(self.rfile.read(n) or b"{}")
-        time.sleep(WAIT_MS / 1000)
-        if body.get("stream"):
-            return self._stream(t0)
-        out = json.dumps({"id": "control", "object": "chat.completion", "created": int(time.time()), "model": "control",
-                          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                                       "finish_reason": "stop"}],
-                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(out)))
-        self.send_header(HEADER, f"{(time.perf_counter() - t0) * 1000:.3f}")
-        self.end_headers()
-        self.wfile.write(out)
-
-    def _stream(self, t0: float) -> None:
         """A streamed answer in OpenAI's wire format, in events written one by one as a provider
         sends them; the answer's text is the server's own time in ms, known before the first byte."""
+        t0 = time.perf_counter()
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        time.sleep(WAIT_MS / 1000)
         own = f"{(time.perf_counter() - t0) * 1000:.3f}"
         base = {"id": "control", "object": "chat.completion.chunk", "created": int(time.time()), "model": "control"}
         events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
@@ -70,7 +56,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("content-length", str(sum(len(x) for x in parts)))
-        self.send_header(HEADER, own)
         self.end_headers()
         for x in parts:
             self.wfile.write(x)
@@ -92,16 +77,16 @@ def serve(fd: int | None = None) -> None:
     sys.stdin.read()  # the run closes our stdin when it is done (or dies): then we go
 
 
-def server_ms(header: str | None, took_ms: float) -> float | None:
-    """The control's own time from its header, or None when it cannot be true: missing, not a plain
+def server_ms(stated: str | None, took_ms: float) -> float | None:
+    """The control's own time as it stated it, or None when it cannot be true: missing, not a plain
     decimal number ("nan", "1e12", garbage), negative, or longer than the whole call as this process
-    measured it. A control whose header lies is no measure of the machine: its samples are refused
-    (never read as "0 ms added" nor as a machine that adds 100 s)."""
+    measured it. A control whose stated time lies is no measure of the machine: its samples are
+    refused (never read as "0 ms added" nor as a machine that adds 100 s)."""
     import re
 
-    if header is None or not re.fullmatch(r"\d{1,9}(\.\d{1,6})?", header.strip()):
+    if stated is None or not re.fullmatch(r"\d{1,9}(\.\d{1,6})?", stated.strip()):
         return None
-    ms = float(header)
+    ms = float(stated)
     return ms if ms <= took_ms else None
 
 

@@ -215,9 +215,9 @@ async def run_one(pl: Plan, c: Candidate, p: Provider, examples: list[Example], 
 
 
 def _not_judged(pl: Plan, info: PassInfo) -> str | None:
-    """Why a quiet or load pass's latency cannot be judged, or None: the run's deadline stopped it
-    before its calls were made, or the control shows this machine could not offer the load (it
-    added more than the quiet-pass threshold to the control's calls at the median meanwhile)."""
+    """Why a quiet or load pass's latency cannot be judged, or None: the provider asked for waits past
+    the cap, the run's deadline stopped it before its calls were made, or the control shows this
+    machine could not offer the load (Distortion.busy over the pass)."""
     if info.refused is not None and pl.mode != "extra":
         return info.refused
     if pl.mode == "extra":
