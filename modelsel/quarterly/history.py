@@ -105,6 +105,13 @@ def _g(d: Any, *path: str) -> Any:
     return d
 
 
+def _summary_row(data: dict[str, Any], folder: Path) -> RunRow:
+    """An eval's or a review's row: a review folder holds review.json beside its summary."""
+    review = folder / "review.json"
+    holds = bool(json.loads(review.read_text(encoding="utf-8")).get("holds")) if review.exists() else None
+    return row_from_summary(data, folder, "review" if review.exists() else "eval", holds)
+
+
 def row_from_summary(s: dict[str, Any], folder: Path, kind: str = "eval", holds: bool | None = None) -> RunRow:
     """A history row from a summary.json of schema 2, or of schema 1 (written before the store
     existed: the fields it lacks stay empty)."""
@@ -195,40 +202,28 @@ class History:
                 for c in row.candidates.values()])
 
     def index_folders(self, warn: Callable[[str], None]) -> int:
-        """Add every run folder under the reports folder that the store does not hold yet. A
-        summary.json that cannot be read is skipped with a warning naming it, never fatal."""
+        """Add every run folder under the reports folder that the store does not hold yet: the evals and
+        reviews (summary.json) and the live trials (`modelsel trial`, trial.json) beside them. A file that
+        cannot be read is skipped with a warning naming it, never fatal."""
         known = {r[0] for r in self.db.execute("SELECT folder FROM runs")}
         added = 0
         if not self.root.is_dir():
             return 0
-        for s in sorted(self.root.glob("*/summary.json")):
-            folder = s.parent.resolve()
-            if str(folder) in known:
-                continue
-            try:
-                data = json.loads(s.read_text(encoding="utf-8"))
-                if not isinstance(data, dict) or not isinstance(data.get("run"), dict):
-                    raise ValueError("not a modelsel summary")
-                review = folder / "review.json"
-                holds = None
-                if review.exists():
-                    holds = bool(json.loads(review.read_text(encoding="utf-8")).get("holds"))
-                self.add(row_from_summary(data, folder, "review" if review.exists() else "eval", holds))
-                added += 1
-            except (OSError, ValueError, TypeError, AttributeError) as exc:
-                warn(f"{s}: skipped, it cannot be read as a run summary ({type(exc).__name__}: {str(exc)[:120]})")
-        for s in sorted(self.root.glob("*/trial.json")):  # live trials (`modelsel trial`), beside the evals
-            folder = s.parent.resolve()
-            if str(folder) in known:
-                continue
-            try:
-                data = json.loads(s.read_text(encoding="utf-8"))
-                if not isinstance(data, dict) or not isinstance(data.get("signals"), dict):
-                    raise ValueError("not a modelsel trial record")
-                self.add(row_from_trial(data, folder))
-                added += 1
-            except (OSError, ValueError, TypeError, AttributeError) as exc:
-                warn(f"{s}: skipped, it cannot be read as a trial record ({type(exc).__name__}: {str(exc)[:120]})")
+        kinds = (("summary.json", "run", "a modelsel summary", "a run summary", _summary_row),
+                 ("trial.json", "signals", "a modelsel trial record", "a trial record", row_from_trial))
+        for name, key, kind, what, make in kinds:
+            for s in sorted(self.root.glob(f"*/{name}")):
+                folder = s.parent.resolve()
+                if str(folder) in known:
+                    continue
+                try:
+                    data = json.loads(s.read_text(encoding="utf-8"))
+                    if not isinstance(data, dict) or not isinstance(data.get(key), dict):
+                        raise ValueError(f"not {kind}")
+                    self.add(make(data, folder))
+                    added += 1
+                except (OSError, ValueError, TypeError, AttributeError) as exc:
+                    warn(f"{s}: skipped, it cannot be read as {what} ({type(exc).__name__}: {str(exc)[:120]})")
         return added
 
     def rows(self, name: str, since: str | None = None) -> list[RunRow]:
