@@ -4,6 +4,9 @@ all). The physical limit is 80 / 8 x 1 s = 10.0 s. Then the same at 20 ms a call
 default): there wall time says little, and what counts is each runner's latency against the
 server's own time for the very same request, in milliseconds.
 
+A bare script on the official SDK (benchmarks/_bare.py: the same calls, no scoring, no reports)
+runs beside them: the floor that the runners' start and exit are measured against.
+
 For each runner, as whole processes started from here: wall time and its ratio to the limit;
 from the server's own clock, how long after process start the first request arrived and how long
 the process took to exit after the last answer; client CPU seconds per call (user + sys of the
@@ -65,7 +68,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], fake: FakeProcess) -> 
     first = min(s["t_start"] for s in seen) - t0
     after = t1 - max(s["t_end"] for s in seen)
     span = max(s["t_end"] for s in seen) - min(s["t_start"] for s in seen)
-    return {"wall": t1 - t0, "first": first, "after": after, "span": span, "cpu_per_call_ms": cpu / len(seen) * 1000,
+    return {"t0": t0, "wall": t1 - t0, "first": first, "after": after, "span": span, "cpu_per_call_ms": cpu / len(seen) * 1000,
             "seen": seen, "stdout": p.stdout, "stderr": p.stderr}
 
 
@@ -131,6 +134,28 @@ def _phases(stderr: str) -> str:
              for m in re.finditer(r"^modelsel-timing (.+?) ([0-9.]+) peak ", stderr, re.M)}
     keep = ["clients ready", "calls start", "calls done", "records sorted", "analysed", "reports written", "printed"]
     return ", ".join(f"{k} {marks[k]:.2f}" for k in keep if k in marks)
+
+
+# --- a bare SDK script ---------------------------------------------------------------------------------
+
+def bare_run(work: Path, python: str) -> dict[str, Any]:
+    """The floor for any runner: the official AsyncOpenAI client in a bare script (benchmarks/_bare.py),
+    same calls, same concurrency, no reports. What modelsel adds to the wall is measured against it."""
+    fake = _fake()
+    try:
+        models = json.dumps({f"m{i}": PER_MODEL for i in range(MODELS)})
+        r = timed([python, str(ROOT / "benchmarks" / "_bare.py"), fake.url + "/v1", models, str(N)], work,
+                  dict(os.environ), fake)
+    finally:
+        fake.stop()
+    srv = server_times(r["seen"])
+    pairs = []
+    for line in r["stdout"].splitlines():
+        o = json.loads(line)
+        if (o["model"], o["prompt"].strip()) in srv and not o["cold"]:
+            pairs.append((o["latency_ms"], srv[(o["model"], o["prompt"].strip())]))
+    r["latency"] = latency_error(pairs)
+    return r
 
 
 # --- inspect_ai -----------------------------------------------------------------------------------------
@@ -249,7 +274,7 @@ def workload(ms: int, args: argparse.Namespace) -> None:
     LATENCY_MS, LIMIT_S = ms, N / PER_MODEL * ms / 1000
     print(f"Workload: {MODELS} models x {N} examples, {LATENCY_MS} ms per call, {PER_MODEL} in flight per model "
           f"({MODELS * PER_MODEL} in all); physical limit {LIMIT_S:.1f} s; {os.cpu_count()} cores\n")
-    results: dict[str, list[dict[str, Any]] | str] = {"modelsel": []}
+    results: dict[str, list[dict[str, Any]] | str] = {"modelsel": [], "bare SDK script": []}
     if args.baseline:
         results["modelsel (baseline)"] = []
     if not args.modelsel_only:
@@ -268,6 +293,8 @@ def workload(ms: int, args: argparse.Namespace) -> None:
                     got: Any = modelsel_run(work, sys.executable, None, "now")
                 elif name == "modelsel (baseline)":
                     got = modelsel_run(work, sys.executable, args.baseline, "base")
+                elif name == "bare SDK script":
+                    got = bare_run(work, sys.executable)
                 elif name == "inspect_ai":
                     got = inspect_run(work)
                 else:
