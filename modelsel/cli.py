@@ -91,6 +91,10 @@ def eval(
             from modelsel.report.commands import print_dry_run
 
             return print_dry_run(console, inp, scr, cfg)
+        if any(p.over_http for p in scr.providers.values()):
+            from modelsel.providers.base import build_tls_early
+
+            build_tls_early()  # beside the imports below, not before the first request
         from modelsel.session import run_session
 
         res = run_session(inp, scr, cfg, out, reports_root, no_cache, console, err_console)

@@ -1,9 +1,15 @@
 """One evaluation on disk: run folder, cache, progress, streamed records, reports.
-Shared by `modelsel eval` and `modelsel review`."""
+Shared by `modelsel eval` and `modelsel review`.
+
+What only the end of a run needs (the statistics and numpy, the latency pass, the history, the
+review, the terminal summary) is imported inside the functions that use it, not here: every
+module loaded at start is time before the first request goes out. They are loaded in a thread
+while the first calls are in flight (AFTER_CALLS)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import os
 import threading
@@ -19,21 +25,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from modelsel import pipeline
-from modelsel.analysis.limits import needed_calls
-from modelsel.analysis.metrics import MIN_WARM
-from modelsel.batch.run import run_batches, sample_examples
-from modelsel.catalog.shortlist import propose
 from modelsel.errors import InputError, pending_stop
 from modelsel.inputs.textfile import jsonl_line
-from modelsel.quarterly import history
-from modelsel.quarterly.review import compare_decisions, inputs_moved, review_result
 from modelsel.redaction import redact
 from modelsel.report import write_reports
 from modelsel.report.console import SafeConsole
-from modelsel.report.review_text import print_review, review_markdown, review_page
-from modelsel.report.terminal import print_summary
 from modelsel.report.worker import ChartWorker
-from modelsel.run import latency_pass
 from modelsel.run.calls import CallArrays, Calls
 from modelsel.run.control import Control, Distortion, window
 from modelsel.run.records import Record
@@ -46,18 +43,25 @@ from modelsel.scoring import ScorerFailed
 
 INTERRUPTED = 130
 
-# What the statistics and reports import after the last answer (numpy alone takes 80 ms): loaded
-# in a thread while the first calls are in flight, so the record is written sooner after it.
-AFTER_CALLS = ("numpy", "numpy.ma", "jinja2", "modelsel.analysis.metrics", "modelsel.analysis.decision", "modelsel.analysis.strategies",
-               "modelsel.quarterly.history", "modelsel.report.markdown", "modelsel.report.html", "modelsel.report.exports")
+# What the statistics and reports import after the last answer (numpy alone takes 80 ms), and the
+# report's template (compiled: 50-60 ms): loaded in a thread while the first calls are in flight,
+# so the record is written sooner after the last answer. "module:function" calls the function too.
+AFTER_CALLS = ("numpy", "numpy.ma", "jinja2", "modelsel.analysis.limits", "modelsel.analysis.metrics",
+               "modelsel.analysis.decision", "modelsel.analysis.strategies", "modelsel.run.latency_pass",
+               "modelsel.quarterly.history", "modelsel.report.terminal", "modelsel.report.markdown",
+               "modelsel.report.html:template", "modelsel.report.exports")
 
 
 def _preload() -> None:
     for name in AFTER_CALLS:
+        module, _, func = name.partition(":")
         try:
-            importlib.import_module(name)
+            loaded = importlib.import_module(module)
+            if func:
+                getattr(loaded, func)()
         except Exception:  # the main thread will import it when needed, and report any problem then
             pass
+    gc.freeze()  # loaded for good: no full collection walks it again (runner.run_eval says why)
 
 
 async def _preload_when_idle() -> None:
@@ -251,6 +255,8 @@ def _batches(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, progr
              ) -> tuple[dict[str, Any] | None, set[str] | None, Any]:
     """With --batch: each batched candidate's live latency sample (plan, sample) and the task that
     runs the batches beside the live calls (extra); (None, None, None) without."""
+    from modelsel.batch.run import run_batches, sample_examples
+
     if not cfg.batch:
         return None, None, None
 
@@ -270,6 +276,9 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
                           progress: _Progress, control: Any, t_quality: float, ctx: Any, outcome: RunOutcome,
                           slots: dict[str, Any], deliver: Any) -> None:
     """After the quality pass: what the machine added meanwhile, then each candidate's latency pass."""
+    from modelsel.analysis.limits import needed_calls
+    from modelsel.run import latency_pass
+
     machine = window(control, t_quality, time.monotonic()) if control else Distortion()
     outcome.machine = machine
     live = [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)]
@@ -307,6 +316,8 @@ def _control(scr: pipeline.Screened) -> tuple[Any, Any]:
 def _warm_calls(calls: Calls, scr: pipeline.Screened) -> dict[str, int]:
     """The answered calls per candidate its latency percentiles would rest on so far: the warm ones,
     or all when fewer than metrics.MIN_WARM are warm (the rule metrics.latency_sample applies)."""
+    from modelsel.analysis.metrics import MIN_WARM
+
     warm: dict[str, int] = {}
     ok: dict[str, int] = {}
     for cand, err, cold, lat in zip(calls.candidate, calls.error, calls.cold, calls.latency_ms, strict=True):
@@ -445,7 +456,10 @@ def _stopped(err: Console, why: str, folder: RunDir | None, reports_root: Path, 
 def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder: RunDir, calls: Calls,
             outcome: RunOutcome, started: str, worker: ChartWorker, reports_root: Path, console: Console, err: Console,
             quiet: bool, lag: dict[str, float] | None = None, interrupted: str | None = None) -> SessionResult:
+    from modelsel.report.terminal import print_summary
+
     mark("calls done")
+    gc.freeze()  # what the run holds now is kept to the end: a full collection over it cost 60 ms here
     order = [c.id for c in scr.runnable], [e.id for e in inp.evalset.examples]
     folder.sort_records(*order)
     arr = calls.arrays().ordered(*order)
@@ -483,16 +497,13 @@ def _finish(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: RunConfig, folder
                       "queueing here. Lower `concurrency` to measure without it.[/yellow]", soft_wrap=True)
     summary.supersedes = _superseded(reports_root, summary, folder.path)
     mark("analysed")
-    write_reports(folder, summary, arr, worker=worker)
+    write_reports(folder, summary, arr, worker=worker,  # the summary is printed while the charts are drawn
+                  meanwhile=None if quiet else lambda: print_summary(console, summary, str(folder.path)))
     mark("reports written")
     if interrupted:  # not a finished run: left out of the history, resumable
-        if not quiet:
-            print_summary(console, summary, str(folder.path))
         return SessionResult(folder.path, summary, arr, exit_code(summary))
     folder.mark("finished")
     _remember(reports_root, summary, folder.path, err)
-    if not quiet:
-        print_summary(console, summary, str(folder.path))
     mark("printed")
     return SessionResult(folder.path, summary, arr, exit_code(summary))
 
@@ -526,6 +537,8 @@ def _nothing_evaluated(scr: pipeline.Screened, err: Console, folder: RunDir | No
 def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
     """The last recorded eval of the same requirements (from the history store), and what changed
     since: the record names the decision it replaces. None on a first decision or an unreadable store."""
+    from modelsel.quarterly import history
+
     try:
         store = history.History(reports_root)
         try:
@@ -547,6 +560,8 @@ def _superseded(reports_root: Path, summary: Summary, folder: Path) -> Any:
 def _remember(reports_root: Path, summary: Summary, folder: Path, err: Console, kind: str = "eval",
               holds: bool | None = None) -> None:
     """Append the run to the history store; a store that cannot be written is said, never fatal."""
+    from modelsel.quarterly import history
+
     try:
         history.record(reports_root, summary.model_dump(mode="json"), folder, kind, holds)
     except (OSError, InputError, Exception) as exc:  # noqa: B014 - the run is done; its history is a convenience
@@ -642,6 +657,10 @@ def run_review(requirements: Path, against: Path | None, out: Path | None, repor
     """(exit code, the new run's summary, its folder, the review result)."""
     from datetime import date
 
+    from modelsel.quarterly import history
+    from modelsel.quarterly.review import compare_decisions, review_result
+    from modelsel.report.review_text import print_review, review_markdown, review_page
+
     today = today or date.today()
     base = against or newest_run_for(requirements, reports_root)
     if base is None:
@@ -686,6 +705,7 @@ def _traces_findings(inp: pipeline.Inputs, traces: list[Path]) -> tuple[list[Any
         evalset_profile,
         fresh_sample,
     )
+    from modelsel.quarterly.review import inputs_moved
 
     prod = inp.lr.req.production
     now, examples = fresh_sample(traces, prod, len(inp.evalset.examples))
@@ -697,5 +717,7 @@ def _traces_findings(inp: pipeline.Inputs, traces: list[Path]) -> tuple[list[Any
 
 def _passing_catalog_models(inp: pipeline.Inputs) -> list[str]:
     """Catalog models that pass the shortlist's filters for these requirements."""
+    from modelsel.catalog.shortlist import propose
+
     props, _ = propose(inp.lr, inp.evalset)
     return [p.id for p in props if not p.out]

@@ -82,6 +82,47 @@ def test_help_is_fast_and_lists_commands() -> None:
     assert heavy.strip() == "[]"
 
 
+def test_eval_loads_nothing_of_the_end_of_a_run_before_its_first_request() -> None:
+    """What `eval` imports before its calls is time before the first request goes out: the
+    statistics (numpy), the latency pass, the history and the report templates load while the
+    first calls are in flight (session.AFTER_CALLS), not before."""
+    import subprocess
+    import sys
+
+    code = ("import sys, modelsel.cli, modelsel.pipeline, modelsel.session, modelsel.run.runner; "
+            "print(sorted(m for m in sys.modules if m in ('numpy', 'jinja2', 'matplotlib', 'scipy', 'pandas') or "
+            "m.startswith(('modelsel.analysis', 'modelsel.quarterly', 'modelsel.run.latency_pass', "
+            "'modelsel.report.html', 'modelsel.report.markdown', 'modelsel.report.terminal'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+    from modelsel import session
+
+    assert "modelsel.analysis.limits" in session.AFTER_CALLS and "modelsel.report.html:template" in session.AFTER_CALLS
+
+
+def test_the_tls_context_is_built_beside_the_imports_and_its_failure_is_said_where_it_is_used(tmp_path: Path) -> None:
+    """build_tls_early loads the CA bundle in a thread; the clients take that very context. A bundle
+    that cannot be read fails quietly in the thread and with its own error where the context is asked for."""
+    import ssl
+    import subprocess
+    import sys
+
+    code = ("from modelsel.providers import base; base.build_tls_early(); ctx = base._tls_context(); "
+            "import ssl; print(isinstance(ctx, ssl.SSLContext), ctx is base._tls_context(), "
+            "base._TLS_BUILDER[0].is_alive())")
+    ok = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ok.stdout.split() == ["True", "True", "False"] and ok.stderr == ""
+    bad = tmp_path / "bundle.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    code = ("from modelsel.providers import base; base.build_tls_early(); base._TLS_BUILDER[0].join()\n"
+            "try:\n    base._tls_context()\nexcept Exception as exc:\n    print(type(exc).__name__)")
+    import os
+
+    failed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "SSL_CERT_FILE": str(bad)})
+    assert failed.stdout.strip() == ssl.SSLError.__name__ and "Traceback" not in failed.stderr
+
+
 def test_a_first_run_without_the_local_model(tmp_path: Path) -> None:
     """A team that only calls cloud models installs no llama.cpp: init, check and eval --dry-run work,
     and the local candidate says which extra it needs (the module is made unimportable here)."""

@@ -503,15 +503,43 @@ def shared_http_client(sdk: str, base_url: str | None, timeout_s: float, factory
 
 
 _TLS: list[Any] = []
+_TLS_BUILDER: list[Any] = []
 
 
-def _tls_context() -> Any:
-    """The TLS context the SDKs' HTTP client would build for itself (certifi, or SSL_CERT_FILE /
-    SSL_CERT_DIR from the environment), built once."""
+def build_tls_early() -> None:
+    """Start building the TLS context in a thread. Loading the CA bundle takes 50-100 ms, in C with
+    the GIL released, so done now it overlaps the imports still to come before the first request
+    instead of lying on that path."""
+    if _TLS or _TLS_BUILDER:
+        return
+    import threading
+
+    def build() -> None:
+        try:
+            _build_tls()
+        except Exception:  # said where the context is asked for: _tls_context builds it again there
+            pass
+
+    t = threading.Thread(target=build, name="modelsel-tls", daemon=True)
+    _TLS_BUILDER.append(t)
+    t.start()
+
+
+def _build_tls() -> None:
     if not _TLS:
         import httpx2
 
         _TLS.append(httpx2.create_ssl_context())
+
+
+def _tls_context() -> Any:
+    """The TLS context the SDKs' HTTP client would build for itself (certifi, or SSL_CERT_FILE /
+    SSL_CERT_DIR from the environment), built once. If the early build failed, it is built here,
+    where its error reaches the caller."""
+    if _TLS_BUILDER:
+        _TLS_BUILDER[0].join()
+    if not _TLS:
+        _build_tls()
     return _TLS[0]
 
 

@@ -5,6 +5,7 @@ module is imported when that format is written (`--format json` loads no templat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +21,11 @@ FORMATS = ("json", "md", "html", "csv")
 
 
 def write_reports(folder: RunDir, summary: Summary, arr: CallArrays, formats: tuple[str, ...] = FORMATS,
-                  worker: ChartWorker | None = None) -> list[Path]:
+                  worker: ChartWorker | None = None, meanwhile: Callable[[], None] | None = None) -> list[Path]:
     """records.jsonl is already in the folder (sorted from the trace, or rewritten by a rescore).
-    With a chart `worker`, the charts are drawn in its process while the other reports are written."""
+    With a chart `worker`, the charts are drawn in its process while the other reports are written
+    and `meanwhile` runs (the terminal summary): the charts are the longest part of the end of a
+    run, so nothing else waits for them."""
     written = []
     samples = None
     if "html" in formats and worker is not None:
@@ -62,6 +65,9 @@ def write_reports(folder: RunDir, summary: Summary, arr: CallArrays, formats: tu
             page = render_html(summary, arr, lambda ex: folder.records(examples=ex), dict(PLACEHOLDERS),
                                Thumbs(folder.path))  # while the charts are drawn
             mark("  html rendered")
+            if meanwhile is not None:
+                meanwhile()
+                meanwhile = None
             page = fill_charts(page, worker.result(summary, samples or {}))
             mark("  charts back")
         else:
@@ -69,4 +75,6 @@ def write_reports(folder: RunDir, summary: Summary, arr: CallArrays, formats: tu
         written.append(folder.write_text("report.html", page))
     elif worker is not None:
         worker.close()
+    if meanwhile is not None:
+        meanwhile()
     return written

@@ -7,6 +7,7 @@ large one the failures, the disagreements and a fixed sample, with the rest in r
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -141,13 +142,6 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
                 ) -> str:
     """`records(examples)`: the run's records of those examples (all when None); `figs`: the
     charts, drawn by the helper process; drawn here when not given."""
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("modelsel.report", "templates"),
-                             autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
-    env.filters.update(q_ci=q_ci, ms=ms, usd=usd, pct=pct, quantile=quantile, per_request_ci=per_request_ci,
-                       monthly_ci=monthly_ci, detail=strategy_detail,
-                       verdict=strategy_verdict, errors=errors_text)
     cands = [cid for cid, c in s.candidates.items() if c.n_calls]
     keep, picked = select_examples(arr)
     drill = drilldown(records(keep), cands, keep, MAX_TEXT if keep is None else MAX_TEXT_LARGE, thumbs)
@@ -157,8 +151,7 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
                   "errors": c.errors, "retried": c.retried_requests, "n": c.n} for c in s.candidates.values()]
     if figs is None:
         figs = draw(s, latency_samples(s, arr))
-    env.filters.update(bold=_bold, p=p_text, rate_ci=rate_ci)
-    return env.get_template("report.html.j2").render(
+    return template().render(
         opening=opening(s), status=status_text(s, markdown=False), plain_differences=differences(s), versus=versus(s),
         requirement_rows=_req_rows(s.requirements, str), fallback=fallback_lines(s),
         s=s, d=s.decision, resolution=resolution_text(s), differences=difference_sentence(s), policy=POLICY[s.decision.policy],
@@ -168,6 +161,20 @@ def render_html(s: Summary, arr: CallArrays, records: Callable[[set[str] | None]
         production=production_section(s), quality_methods=quality_methods_text(s),
         latency_lines=[(cid, t) for cid, c in s.candidates.items() if (t := latency_condition(c.latency))],
         by_input=[(cid, b, q) for cid, c in s.candidates.items() for b, q in c.latency.by_input.items()])
+
+
+@functools.cache
+def template() -> Any:
+    """The report's template, compiled once per process (50-60 ms). The run compiles it in its
+    preload thread while the calls are in flight (session.AFTER_CALLS), not after the last answer."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("modelsel.report", "templates"),
+                             autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
+    env.filters.update(q_ci=q_ci, ms=ms, usd=usd, pct=pct, quantile=quantile, per_request_ci=per_request_ci,
+                       monthly_ci=monthly_ci, detail=strategy_detail, verdict=strategy_verdict, errors=errors_text,
+                       bold=_bold, p=p_text, rate_ci=rate_ci)
+    return env.get_template("report.html.j2")
 
 
 def _bold(text: str) -> Any:

@@ -135,13 +135,16 @@ class Control:
         self._provider.client(10.0)
 
     def stop(self) -> None:
+        """End the control process. It holds nothing to save; waiting for it to leave on its own
+        (its stdin closed) took 30 ms after the last answer, so it is killed."""
         if self.proc is not None:
             try:
                 if self.proc.stdin:
                     self.proc.stdin.close()
+                self.proc.kill()
                 self.proc.wait(timeout=2)
             except Exception:
-                self.proc.kill()
+                pass
             self.proc = None
 
     async def sample(self) -> float | None:
