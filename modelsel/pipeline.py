@@ -564,6 +564,7 @@ def _latency_conditions(figs: dict[str, Figures], facts: RunFacts) -> None:
         if machine is not None and machine.n:
             lat.machine_added_p50_ms, lat.machine_added_p95_ms, lat.machine_added_n = (machine.p50_ms, machine.p95_ms,
                                                                                        machine.n)
+            lat.machine_floor_ms = getattr(machine, "floor_ms", None)
         if info is not None:
             lat.sustained_rps, lat.load_problem = info.sustained_rps, info.problem
             lat.not_judged = getattr(info, "not_judged", None)
@@ -594,7 +595,7 @@ def _machine(m: Any) -> MachineAdded | None:
     from modelsel.run.latency_pass import MIN_CONTROL, distortion_ms
 
     return MachineAdded(n=m.n, p50_ms=m.p50_ms, p95_ms=m.p95_ms, max_ms=m.max_ms, lag_p50_ms=m.lag_p50_ms,
-                        lag_p95_ms=m.lag_p95_ms, quiet_pass=m.busy(distortion_ms(), MIN_CONTROL))
+                        lag_p95_ms=m.lag_p95_ms, floor_ms=m.floor_ms, quiet_pass=m.busy(distortion_ms(), MIN_CONTROL))
 
 
 def _catalog_ids() -> list[str] | None:

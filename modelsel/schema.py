@@ -121,6 +121,7 @@ class LatencyFigures(Model):
     machine_added_p50_ms: float | None = None  # what this machine added to the control's calls meanwhile (control.py)
     machine_added_p95_ms: float | None = None
     machine_added_n: int = 0
+    machine_floor_ms: float | None = None  # a call alone on this machine (the control, nothing else in flight)
     sustained_rps: float | None = None  # latency.load.rps: answered per second over the pass
     load_problem: str | None = None  # the stated load was not sustained (rate limits, errors, queueing)
     not_judged: str | None = None  # why the quiet or load pass judges nothing (the machine, the deadline)
@@ -473,6 +474,7 @@ class MachineAdded(Model):
     max_ms: float | None = None
     lag_p50_ms: float | None = None  # how late the event loop woke meanwhile (sampled beside the control's calls)
     lag_p95_ms: float | None = None
+    floor_ms: float | None = None  # the control alone after the quality pass (measured when its median was over the threshold)
     quiet_pass: bool = False  # over the threshold: the judged latency comes from a quiet pass
 
 

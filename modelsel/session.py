@@ -280,17 +280,21 @@ async def _latency_passes(inp: pipeline.Inputs, scr: pipeline.Screened, cfg: Run
     from modelsel.run import latency_pass
 
     machine = window(control, t_quality, time.monotonic()) if control else Distortion()
+    need = needed_calls(inp.lr.req)
+    quiet_possible = need and cfg.extra_calls and inp.lr.req.latency.load is None
+    if control and quiet_possible and latency_pass.floor_needed(machine):  # a quiet pass takes minutes: first, what
+        machine.floor_ms = await control.floor()                          # it could change
     outcome.machine = machine
     live = [c for c in scr.runnable if not (cfg.batch and cfg.batch.get(c.id) is None)]
-    plans = latency_pass.plan(inp.lr.req, needed_calls(inp.lr.req), live, scr.providers, _warm_calls(calls, scr), machine,
-                              cfg.extra_calls)
+    plans = latency_pass.plan(inp.lr.req, need, live, scr.providers, _warm_calls(calls, scr), machine, cfg.extra_calls)
     for pl in plans:
         progress.resize(pl.cid, progress.total(pl.cid) + pl.calls)
         if pl.mode == "quiet":
+            alone = f", {machine.floor_ms:g} ms with nothing else in flight" if machine.floor_ms is not None else ""
             progress.said(f"{pl.cid}: a quiet latency pass adds {pl.calls} calls, one at a time, because this machine "
                           f"added {machine.p50_ms or 0:.0f} ms at p50 to calls during the quality pass (the control "
-                          f"endpoint; its event loop woke {machine.lag_p95_ms or 0:.0f} ms late at p95): its latency is "
-                          "judged on them, not on the busy pass.")
+                          f"endpoint{alone}; its event loop woke {machine.lag_p95_ms or 0:.0f} ms late at p95): its "
+                          "latency is judged on them, not on the busy pass.")
         elif pl.mode == "load":
             progress.said(f"{pl.cid}: a latency pass at the stated load adds {pl.calls} calls.")
     outcome.latency_passes = await latency_pass.run_all(plans, {c.id: c for c in scr.runnable}, scr.providers,

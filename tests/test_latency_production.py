@@ -131,3 +131,64 @@ def test_a_busy_machine_moves_the_judged_latency_to_a_quiet_pass_and_the_record_
     md = flat((tmp_path / "run" / "decision.md").read_text())
     assert "from a quiet pass (this machine distorted the quality pass's calls)" in md
     assert "this machine added" in md and "to the control endpoint's calls meanwhile" in md
+
+
+def test_a_quiet_pass_is_made_only_for_the_distortion_it_could_remove(monkeypatch) -> None:
+    """The control's median over the threshold is first set against what a call alone costs on this
+    machine (Control.floor, after the quality pass): a quiet pass measures no lower than that floor,
+    so only the excess over it calls for minutes of one-at-a-time calls. The loop's lag, or a
+    threshold of 0, decide without it."""
+    from modelsel.run.control import Distortion
+    from modelsel.run.latency_pass import floor_needed
+
+    monkeypatch.setenv("MODELSEL_QUIET_PASS_MS", "5")
+    over = Distortion.of([6.0] * 20, [1.0] * 20)  # 6 ms at the median, the loop on time
+    assert floor_needed(over) and over.busy(5.0, 5)
+    over.floor_ms = 4.0  # 2 ms of excess: a quiet pass would move the figures by about that
+    assert not over.busy(5.0, 5) and not floor_needed(over) and over.excess_ms() == 2.0
+    over.floor_ms = 0.5
+    assert over.busy(5.0, 5)
+    lagging = Distortion.of([6.0] * 20, [12.0] * 20)  # the loop woke 12 ms late at p95: busy, whatever the floor
+    assert not floor_needed(lagging) and lagging.busy(5.0, 5)
+    under = Distortion.of([3.0] * 20, [1.0] * 20)
+    assert not floor_needed(under) and not under.busy(5.0, 5)
+    few = Distortion.of([9.0] * 3, [1.0] * 3)  # too few samples to call anything
+    assert not floor_needed(few) and not few.busy(5.0, 5)
+    monkeypatch.setenv("MODELSEL_QUIET_PASS_MS", "0")  # forced: nothing to measure first
+    assert not floor_needed(over) and over.busy(0.0, 5)
+
+
+def test_the_control_alone_is_measured_one_call_at_a_time_through_the_models_path() -> None:
+    import asyncio
+
+    from modelsel.run.control import Control
+
+    c = Control()
+    assert c.start()
+    try:
+        async def go() -> tuple[float | None, list[float | None]]:
+            floor = await c.floor(n=4)
+            held_after = c._held
+            await c.aclose()
+            return floor, [held_after]
+
+        floor, held = asyncio.run(go())
+    finally:
+        c.stop()
+    assert floor is not None and 0 <= floor < 5000 and held == [False]
+    assert len(c.samples) == 4  # the same samples a watcher takes, each one call alone
+
+
+def test_the_record_says_what_a_call_alone_costs_when_that_ruled_out_a_quiet_pass() -> None:
+    from modelsel.report.fmt import latency_condition
+    from modelsel.schema import LatencyFigures
+
+    lat = LatencyFigures(n=70, source="quality pass", machine_added_p50_ms=5.6, machine_added_p95_ms=9.1,
+                         machine_added_n=120, machine_floor_ms=4.2)
+    text = latency_condition(lat)
+    assert ("this machine added 5.6 ms at the median (p95 9.1 ms) to the control endpoint's calls meanwhile (120 calls)"
+            in text)
+    assert ("4.2 ms of it a call pays here with nothing else in flight (the control alone, after the pass), which a "
+            "quiet pass could not remove, so none was made") in text
+    lat.machine_floor_ms = None
+    assert "nothing else in flight" not in latency_condition(lat)

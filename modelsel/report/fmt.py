@@ -80,6 +80,9 @@ def latency_condition(lat: LatencyFigures) -> str:
         out += (f"; this machine added {lat.machine_added_p50_ms:g} ms at the median (p95 {lat.machine_added_p95_ms:g} ms) "
                 f"to the control endpoint's calls meanwhile ({lat.machine_added_n} calls), so the figures may be that "
                 "much above what the provider took")
+        if lat.machine_floor_ms is not None and lat.source != "quiet pass":
+            out += (f"; {lat.machine_floor_ms:g} ms of it a call pays here with nothing else in flight (the control "
+                    "alone, after the pass), which a quiet pass could not remove, so none was made")
     if lat.sustained_rps is not None:
         out += f"; sustained {lat.sustained_rps:g} answered requests/s"
     if lat.not_judged:

@@ -88,6 +88,15 @@ def margin(need: int) -> int:
     return math.ceil(need * 0.1) + 2  # for calls that fail or start cold
 
 
+def floor_needed(machine: Distortion) -> bool:
+    """Whether the control alone must be measured before deciding on a quiet pass: its median over
+    the threshold during the quality pass is the only reason to make one (the loop's lag, or a
+    threshold of 0, decide without it)."""
+    t = distortion_ms()
+    return (t > 0 and machine.floor_ms is None and machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > t
+            and not (machine.lag_n >= MIN_CONTROL and (machine.lag_p95_ms or 0.0) > 2 * t))
+
+
 def plan(req: Requirements, need: int, cands: list[Candidate], providers: dict[str, Provider], warm: dict[str, int],
          machine: Distortion, extra_calls: bool = True) -> list[Plan]:
     """Which candidates get which latency pass (in the order they run: one at a time); `need`: the
