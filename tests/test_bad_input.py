@@ -94,3 +94,22 @@ def test_prompt_template_error_is_found_before_any_call(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("def f(text):\n    return 'billing'\n")
     _assert_clean_failure(cli("eval", p), tmp_path, "the prompt template of candidate 'kw' fails on example 'e1'",
                           "'inptu' is undefined")
+
+
+def test_the_judge_check_file_reads_its_lines_as_the_eval_set_does(tmp_path: Path) -> None:
+    """One JSONL reader (textfile.jsonl_objects) for both files: the same messages, file and line."""
+    import json
+
+    import pytest
+
+    from modelsel.errors import InputError
+    from modelsel.inputs.judge_check import load_judge_check
+
+    good = json.dumps({"input": "q", "answer": "a", "verdict": "pass"})
+    for bad, said in [("{not json", "not valid JSON"), ("[" * 100_000 + "]" * 100_000, "nested too deeply to read"),
+                      ('{"input": 1' + "0" * 5000 + "}", "a value cannot be read")]:
+        f = tmp_path / "check.jsonl"
+        f.write_text(f"// marked by a person\n{good}\n\n{bad}\n")
+        with pytest.raises(InputError) as got:
+            load_judge_check(f, set())
+        assert said in str(got.value) and got.value.line == 4 and "check.jsonl" in str(got.value.path)

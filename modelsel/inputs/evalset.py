@@ -13,7 +13,7 @@ from modelsel.errors import InputError, did_you_mean
 from modelsel.inputs.media import Part, TextPart, parts_text, resolve_parts, wire_content
 from modelsel.inputs.names import check_name
 from modelsel.inputs.starter import MARK
-from modelsel.inputs.textfile import MAX_EVALSET_BYTES, check_strings, jsonl_rows, read_text
+from modelsel.inputs.textfile import MAX_EVALSET_BYTES, jsonl_objects, read_text
 from modelsel.inputs.yamlsrc import first_error, load_yaml, pydantic_error
 
 
@@ -203,18 +203,7 @@ def load_evalset(path: str | Path, roots: list[Path] | None = None) -> EvalSet:
     suffix = path.suffix.lower()
     examples: list[tuple[Example, int | None]] = []
     if suffix in (".jsonl", ".ndjson"):
-        for n, raw in enumerate(jsonl_rows(read_text(path, MAX_EVALSET_BYTES, "eval set")), start=1):
-            if not raw.strip() or raw.lstrip().startswith("//"):
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).", path=path, line=n) from None
-            except RecursionError:
-                raise InputError("nested too deeply to read.", path=path, line=n) from None
-            except ValueError as exc:  # e.g. an integer of thousands of digits
-                raise InputError(f"a value cannot be read ({str(exc)[:100]}).", path=path, line=n) from None
-            check_strings(row, path, n)
+        for n, row in jsonl_objects(path, read_text(path, MAX_EVALSET_BYTES, "eval set")):
             examples.append((_validate(row, path, n), n))
     elif suffix in (".yaml", ".yml"):
         data, lines = load_yaml(path, MAX_EVALSET_BYTES, "eval set")

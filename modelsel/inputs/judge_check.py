@@ -5,7 +5,6 @@ candidate where rows name one, and carried into the quality intervals (analysis/
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ from typing import Any
 from modelsel.errors import InputError
 from modelsel.inputs.textfile import (
     MAX_EVALSET_BYTES,
-    check_strings,
-    jsonl_rows,
+    jsonl_objects,
     printable,
     read_text,
 )
@@ -75,16 +73,7 @@ def load_judge_check(path: Path, candidates: set[str]) -> list[CheckRow]:
     if not path.is_file():
         raise InputError("judge check file not found.", path=path)
     rows: list[CheckRow] = []
-    for n, raw in enumerate(jsonl_rows(read_text(path, MAX_EVALSET_BYTES, "judge check file")), start=1):
-        if not raw.strip() or raw.lstrip().startswith("//"):
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise _bad(f"not valid JSON ({exc.msg} at column {exc.colno}).", path, n) from None
-        except (RecursionError, ValueError):
-            raise _bad("a value cannot be read.", path, n) from None
-        check_strings(obj, path, n)
+    for n, obj in jsonl_objects(path, read_text(path, MAX_EVALSET_BYTES, "judge check file")):
         rows.append(_row(obj, path, n, candidates))
     if not rows:
         raise InputError("the judge check file has no rows: give answers a person marked pass or fail.", path=path, line=1)

@@ -9,6 +9,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,25 @@ def jsonl_rows(text: str) -> list[str]:
     if rows and rows[-1] == "":
         rows.pop()
     return [r[:-1] if r.endswith("\r") else r for r in rows]
+
+
+def jsonl_objects(path: Path | str, text: str) -> Iterator[tuple[int, Any]]:
+    """Each value of a JSON Lines text with its line number, blank lines and `//` comments skipped;
+    a line that is not JSON, too deep or unreadable names the file and line, and every string in
+    a value is checked (check_strings). The eval set and the judge check file both read this way."""
+    for n, raw in enumerate(jsonl_rows(text), start=1):
+        if not raw.strip() or raw.lstrip().startswith("//"):
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).", path=path, line=n) from None
+        except RecursionError:
+            raise InputError("nested too deeply to read.", path=path, line=n) from None
+        except ValueError as exc:  # e.g. an integer of thousands of digits
+            raise InputError(f"a value cannot be read ({str(exc)[:100]}).", path=path, line=n) from None
+        check_strings(value, path, n)
+        yield n, value
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
