@@ -94,7 +94,7 @@ def floor_needed(machine: Distortion) -> bool:
     threshold of 0, decide without it)."""
     t = distortion_ms()
     return (t > 0 and machine.floor_ms is None and machine.n >= MIN_CONTROL and (machine.p50_ms or 0.0) > t
-            and not (machine.lag_n >= MIN_CONTROL and (machine.lag_p95_ms or 0.0) > 2 * t))
+            and not machine.loop_busy(t, MIN_CONTROL))
 
 
 def plan(req: Requirements, need: int, cands: list[Candidate], providers: dict[str, Provider], warm: dict[str, int],
