@@ -564,7 +564,8 @@ def _latency_conditions(figs: dict[str, Figures], facts: RunFacts) -> None:
         if machine is not None and machine.n:
             lat.machine_added_p50_ms, lat.machine_added_p95_ms, lat.machine_added_n = (machine.p50_ms, machine.p95_ms,
                                                                                        machine.n)
-            lat.machine_floor_ms = getattr(machine, "floor_ms", None)
+            if getattr(machine, "floor_ms", None) is not None and not _busy(machine):
+                lat.machine_floor_ms = machine.floor_ms  # said only where the floor ruled the quiet pass out
         if info is not None:
             lat.sustained_rps, lat.load_problem = info.sustained_rps, info.problem
             lat.not_judged = getattr(info, "not_judged", None)
@@ -589,13 +590,18 @@ def _deciding_resolution(res: Any, comps: list[Comparison], d: Decision, n: int,
     return out
 
 
+def _busy(m: Any) -> bool:
+    """Whether the machine was judged busy after the quality pass (latency_pass.plan's rule)."""
+    from modelsel.run.latency_pass import MIN_CONTROL, distortion_ms
+
+    return bool(m.busy(distortion_ms(), MIN_CONTROL))
+
+
 def _machine(m: Any) -> MachineAdded | None:
     if m is None or not m.n:
         return None
-    from modelsel.run.latency_pass import MIN_CONTROL, distortion_ms
-
     return MachineAdded(n=m.n, p50_ms=m.p50_ms, p95_ms=m.p95_ms, max_ms=m.max_ms, lag_p50_ms=m.lag_p50_ms,
-                        lag_p95_ms=m.lag_p95_ms, floor_ms=m.floor_ms, quiet_pass=m.busy(distortion_ms(), MIN_CONTROL))
+                        lag_p95_ms=m.lag_p95_ms, floor_ms=m.floor_ms, quiet_pass=_busy(m))
 
 
 def _catalog_ids() -> list[str] | None:

@@ -192,3 +192,24 @@ def test_the_record_says_what_a_call_alone_costs_when_that_ruled_out_a_quiet_pas
             "quiet pass could not remove, so none was made") in text
     lat.machine_floor_ms = None
     assert "nothing else in flight" not in latency_condition(lat)
+
+
+def test_the_floor_is_said_only_where_it_ruled_the_quiet_pass_out(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from modelsel import pipeline
+    from modelsel.run.control import Distortion
+    from modelsel.schema import LatencyFigures
+
+    monkeypatch.setenv("MODELSEL_QUIET_PASS_MS", "5")
+
+    def said(floor: float) -> float | None:
+        machine = Distortion.of([6.0] * 20, [1.0] * 20)
+        machine.floor_ms = floor
+        figs = {"m": SimpleNamespace(latency=LatencyFigures(n=70, source="quality pass"))}
+        facts = SimpleNamespace(extra_calls=True, latency_passes={}, machine=machine, concurrency="8 in flight")
+        pipeline._latency_conditions(figs, facts)  # type: ignore[arg-type]
+        return figs["m"].latency.machine_floor_ms
+
+    assert said(4.0) == 4.0  # 2 ms of excess: no quiet pass, and the record says why
+    assert said(0.5) is None  # 5.5 ms of excess: busy; the floor ruled nothing out
